@@ -1,0 +1,43 @@
+# Ferroflux developer entry points. `make help` lists them.
+#
+# Caches live outside the clone so a fresh clone on a warm machine reuses them:
+# FERROFLUX_CACHE holds the built control plane, the reference binaries and
+# (unless CARGO_TARGET_DIR is set) the cargo target directory.
+
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
+export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
+CARGO ?= cargo
+
+.PHONY: help deps fmt lint crds verify build test testenv
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
+	bash scripts/install-deps.sh all
+
+fmt: ## Format the code
+	$(CARGO) fmt --all
+
+lint: ## rustfmt check and clippy with warnings as errors
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
+
+crds: ## Regenerate crds/ from crates/api
+	$(CARGO) run --quiet --locked -p ferroflux-crdgen -- crds
+
+verify: ## Fail when generated files (crds/) are stale
+	$(CARGO) run --quiet --locked -p ferroflux-crdgen -- --check crds
+
+build: ## Build every crate
+	$(CARGO) build --workspace --all-targets --locked
+
+test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks, all tests
+	$(CARGO) test --workspace --locked
+
+testenv: deps ## Start a test control plane by hand and print its kubeconfig
+	$(CARGO) run --quiet --locked -p ferroflux-testenv

@@ -1,0 +1,143 @@
+//! Shared helpers: install the CRDs once per control plane, read manifests,
+//! create arbitrary objects, and compare JSON trees with a path in the message.
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::{Api, Client};
+use serde_json::Value;
+
+/// A client for the shared control plane, with every CRD installed and Established.
+pub async fn client() -> Client {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    install_crds(&client).await;
+    client
+}
+
+/// Server-side applies every generated CRD and waits until each is Established.
+pub async fn install_crds(client: &Client) {
+    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
+    let params = PatchParams::apply("ferroflux-api-tests").force();
+    for crd in ferroflux_api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        api.patch(&name, &params, &Patch::Apply(&crd)).await.unwrap();
+    }
+    for crd in ferroflux_api::all_crds() {
+        let name = crd.metadata.name.clone().unwrap();
+        wait_until(&format!("CRD {name} is Established"), Duration::from_secs(30), || {
+            let api = api.clone();
+            let name = name.clone();
+            async move { established(&api.get(&name).await.unwrap()) }
+        })
+        .await;
+    }
+}
+
+pub fn established(crd: &CustomResourceDefinition) -> bool {
+    crd.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
+        cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
+    })
+}
+
+/// Polls `check` until it is true; fails the test after `timeout`.
+pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, check: F)
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = Instant::now() + timeout;
+    while !check().await {
+        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// The fixture manifests: one full-featured example per kind.
+pub fn fixtures() -> Vec<(String, Value)> {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap();
+            let value: Value = serde_saphyr::from_str(&text)
+                .unwrap_or_else(|e| panic!("{} is not valid YAML: {e}", p.display()));
+            (p.file_name().unwrap().to_string_lossy().into_owned(), value)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The Flux manifests in the project's seed document (the fenced YAML blocks
+/// with an `apiVersion`), which must work unchanged.
+pub fn seed_manifests() -> Vec<Value> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/seeds/001_b895e98d51749281.txt");
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("the seed document {} is missing ({e}): shared/ must sit beside the clone", path.display()));
+    let blocks: Vec<Value> = text
+        .split("```")
+        .skip(1)
+        .step_by(2)
+        .filter(|block| block.contains("apiVersion:"))
+        .map(|block| serde_saphyr::from_str(block).unwrap())
+        .collect();
+    assert!(blocks.len() >= 2, "the seed document holds a GitRepository and a Kustomization");
+    blocks
+}
+
+/// The `ApiResource` of a manifest's kind, from the generated CRDs.
+pub fn api_resource(manifest: &Value) -> ApiResource {
+    let (group, version) = manifest["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+    let kind = manifest["kind"].as_str().unwrap();
+    let crd = ferroflux_api::all_crds()
+        .into_iter()
+        .find(|c| c.spec.group == group && c.spec.names.kind == kind)
+        .unwrap_or_else(|| panic!("no CRD for {group}/{kind}"));
+    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &crd.spec.names.plural)
+}
+
+/// Creates `manifest` in namespace `ns` and returns what the server stored.
+pub async fn create(client: &Client, ns: &str, manifest: &Value) -> Result<Value, kube::Error> {
+    let ar = api_resource(manifest);
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
+    let mut obj: DynamicObject = serde_json::from_value(manifest.clone()).unwrap();
+    obj.metadata.namespace = Some(ns.to_string());
+    api.create(&PostParams::default(), &obj).await?;
+    let name = obj.metadata.name.clone().unwrap();
+    Ok(serde_json::to_value(api.get(&name).await?).unwrap())
+}
+
+/// Asserts every field of `want` is in `got` with the same value; the message
+/// names the first missing or different field by its path.
+pub fn assert_contains(context: &str, want: &Value, got: &Value) {
+    if let Err(path) = contains(want, got, String::new()) {
+        panic!("{context}: field `{path}` was lost or changed\nwant: {want:#}\ngot:  {got:#}");
+    }
+}
+
+fn contains(want: &Value, got: &Value, path: String) -> Result<(), String> {
+    match (want, got) {
+        (Value::Object(w), Value::Object(g)) => {
+            for (key, wv) in w {
+                let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let gv = g.get(key).ok_or_else(|| sub.clone())?;
+                contains(wv, gv, sub)?;
+            }
+            Ok(())
+        }
+        (Value::Array(w), Value::Array(g)) if w.len() == g.len() => w
+            .iter()
+            .zip(g)
+            .enumerate()
+            .try_for_each(|(i, (wv, gv))| contains(wv, gv, format!("{path}[{i}]"))),
+        (w, g) if w == g => Ok(()),
+        _ => Err(path),
+    }
+}

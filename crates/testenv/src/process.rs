@@ -1,0 +1,178 @@
+//! The processes of a control plane: each component with its log file, and the
+//! guardian that cleans up after a test process that died without cleaning up.
+
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use crate::error::{Error, Result};
+
+/// How long a component gets to exit after `SIGTERM` before it is killed.
+const STOP_GRACE: Duration = Duration::from_secs(10);
+/// How often a stopping process is checked.
+const POLL: Duration = Duration::from_millis(50);
+
+/// A running control-plane component whose output goes to a log file.
+#[derive(Debug)]
+pub(crate) struct Component {
+    pub(crate) name: &'static str,
+    child: Child,
+    log: PathBuf,
+}
+
+impl Component {
+    /// Starts `program` with `args`, logging to `<dir>/<name>.log`, in its own
+    /// process group so a terminal's Ctrl-C reaches only the harness, which then
+    /// stops the components in order.
+    pub(crate) fn spawn(
+        name: &'static str,
+        program: &Path,
+        args: &[String],
+        dir: &Path,
+    ) -> Result<Self> {
+        let log = dir.join(format!("{name}.log"));
+        let spawn_err = |source| Error::Spawn { component: name, source };
+        let out = File::create(&log).map_err(spawn_err)?;
+        let err = out.try_clone().map_err(spawn_err)?;
+        let child = Command::new(program)
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(out)
+            .stderr(err)
+            .process_group(0)
+            .spawn()
+            .map_err(spawn_err)?;
+        Ok(Self { name, child, log })
+    }
+
+    /// The process id.
+    pub(crate) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// `Err(Exited)` with the log tail if the process has already exited.
+    pub(crate) fn check_running(&mut self) -> Result<()> {
+        match self.child.try_wait() {
+            Ok(Some(status)) => Err(self.exited(status)),
+            Ok(None) | Err(_) => Ok(()),
+        }
+    }
+
+    fn exited(&self, status: ExitStatus) -> Error {
+        Error::Exited { component: self.name, status, log_tail: self.log_tail() }
+    }
+
+    /// The last lines of the component's log, for error messages.
+    pub(crate) fn log_tail(&self) -> String {
+        log_tail(&self.log, 20)
+    }
+
+    /// Sends `SIGTERM`, waits up to [`STOP_GRACE`], then kills; always reaps.
+    pub(crate) fn stop(&mut self) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        if let Ok(pid) = i32::try_from(self.child.id()) {
+            // ESRCH means it is already gone, which is what we want.
+            let _ = kill(Pid::from_raw(pid), Signal::SIGTERM);
+        }
+        let deadline = Instant::now() + STOP_GRACE;
+        while Instant::now() < deadline {
+            if matches!(self.child.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The last `lines` lines of the file at `path` (at most its last 64 KiB).
+fn log_tail(path: &Path, lines: usize) -> String {
+    const MAX: u64 = 64 * 1024;
+    let Ok(mut file) = File::open(path) else {
+        return format!("(no log at {})", path.display());
+    };
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let _ = file.seek(SeekFrom::Start(len.saturating_sub(MAX)));
+    let mut buf = Vec::new();
+    let _ = file.read_to_end(&mut buf);
+    let text = String::from_utf8_lossy(&buf);
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// A shell process that outlives nothing: it reads the pids of the components
+/// on its stdin, and when that pipe closes (the harness stopped, panicked, or
+/// was killed) it terminates whatever of them still runs and removes the
+/// control plane's directory.
+///
+/// # Caveats
+/// A process id could in principle be reused between the harness's death and
+/// the guardian's signal; the window is the guardian's reaction time, well
+/// under a second.
+#[derive(Debug)]
+pub(crate) struct Guardian {
+    child: Child,
+    stdin: Option<ChildStdin>,
+}
+
+/// The guardian's script: `$1` is the directory to remove.
+const GUARDIAN_SCRIPT: &str = r#"
+trap '' INT TERM HUP
+pids=()
+while read -r pid; do pids+=("$pid"); done
+if [ "${#pids[@]}" -gt 0 ]; then
+  kill -TERM "${pids[@]}" 2>/dev/null
+  for _ in $(seq 100); do
+    alive=0
+    for p in "${pids[@]}"; do kill -0 "$p" 2>/dev/null && alive=1; done
+    [ "$alive" = 0 ] && break
+    sleep 0.1
+  done
+  kill -KILL "${pids[@]}" 2>/dev/null
+fi
+rm -rf -- "$1"
+"#;
+
+impl Guardian {
+    /// Starts a guardian for the directory `dir`.
+    pub(crate) fn spawn(dir: &Path) -> Result<Self> {
+        let mut child = Command::new("bash")
+            .arg("-c")
+            .arg(GUARDIAN_SCRIPT)
+            .arg("ferroflux-testenv-guardian")
+            .arg(dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .map_err(|source| Error::Spawn { component: "guardian (bash)", source })?;
+        let stdin = child.stdin.take();
+        Ok(Self { child, stdin })
+    }
+
+    /// Tells the guardian to clean up `pid` if the harness cannot.
+    pub(crate) fn watch(&mut self, pid: u32) -> Result<()> {
+        let Some(stdin) = self.stdin.as_mut() else {
+            return Ok(());
+        };
+        writeln!(stdin, "{pid}")
+            .and_then(|()| stdin.flush())
+            .map_err(|source| Error::Prepare { step: "register a pid with the guardian", source })
+    }
+
+    /// Closes the pipe so the guardian cleans up now, and waits for it.
+    pub(crate) fn finish(&mut self) {
+        drop(self.stdin.take());
+        let _ = self.child.wait();
+    }
+}
