@@ -5,6 +5,13 @@
 //! crate holds types only (serde, schemars and kube's derive): no I/O, nothing
 //! async. The CRD YAML under `crds/` is generated from [`all_crds`].
 
+#![expect(
+    clippy::duplicated_attributes,
+    reason = "kube's derive takes one `category` or `printcolumn` per entry, so those keys repeat"
+)]
+
+pub mod helm;
+pub mod kustomize;
 pub mod meta;
 pub mod notification;
 pub mod source;
@@ -21,6 +28,8 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         source::HelmRepository::crd(),
         source::HelmChart::crd(),
         source::Bucket::crd(),
+        kustomize::Kustomization::crd(),
+        helm::HelmRelease::crd(),
         notification::Provider::crd(),
         notification::Alert::crd(),
         notification::Receiver::crd(),

@@ -88,7 +88,10 @@ pub struct ValuesReference {
     #[schemars(extend("enum" = ["Secret", "ConfigMap"]))]
     pub kind: String,
     /// Name of the values referent, in the referrer's namespace.
-    #[schemars(length(min = 1, max = 253), pattern(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$"))]
+    #[schemars(
+        length(min = 1, max = 253),
+        pattern(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$")
+    )]
     pub name: String,
     /// Key in the referent that holds the values; `values.yaml` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]

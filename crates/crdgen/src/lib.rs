@@ -62,16 +62,24 @@ pub fn render() -> Result<Vec<File>> {
         kustomization.push_str(&f.name);
         kustomization.push('\n');
     }
-    files.push(File { name: "kustomization.yaml".into(), contents: kustomization });
+    files.push(File {
+        name: "kustomization.yaml".into(),
+        contents: kustomization,
+    });
     Ok(files)
 }
 
 fn render_crd(crd: &CustomResourceDefinition) -> Result<File> {
     let name = crd.metadata.name.clone().unwrap_or_default();
-    let yaml = serde_saphyr::to_string(crd)
-        .map_err(|e| Error::Render { name: name.clone(), message: e.to_string() })?;
+    let yaml = serde_saphyr::to_string(crd).map_err(|e| Error::Render {
+        name: name.clone(),
+        message: e.to_string(),
+    })?;
     let file = format!("{}_{}.yaml", crd.spec.group, crd.spec.names.plural);
-    Ok(File { name: file, contents: format!("{HEADER}---\n{yaml}") })
+    Ok(File {
+        name: file,
+        contents: format!("{HEADER}---\n{yaml}"),
+    })
 }
 
 /// Writes the rendering into `dir`, removing generated files no kind produces any more.
@@ -126,7 +134,10 @@ fn stale_files(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>> {
     let mut stale = Vec::new();
     for entry in entries {
         let path = entry.map_err(|source| io("reading", dir, source))?.path();
-        let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+        let name = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default();
         if files.iter().any(|f| f.name == name) {
             continue;
         }
@@ -139,7 +150,11 @@ fn stale_files(dir: &Path, files: &[File]) -> Result<Vec<PathBuf>> {
 }
 
 fn io(action: &'static str, path: &Path, source: std::io::Error) -> Error {
-    Error::Io { action, path: path.to_path_buf(), source }
+    Error::Io {
+        action,
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 #[cfg(test)]
@@ -162,7 +177,8 @@ mod tests {
 
     #[test]
     fn a_changed_file_is_reported_stale_and_an_orphan_is_listed() {
-        let dir = std::env::temp_dir().join(format!("ferroflux-crdgen-test-{}", std::process::id()));
+        let dir =
+            std::env::temp_dir().join(format!("ferroflux-crdgen-test-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         super::write(&dir).unwrap();
         assert!(super::check(&dir).unwrap().is_empty());
@@ -176,7 +192,9 @@ mod tests {
         let problems = super::check(&dir).unwrap();
         assert_eq!(problems.len(), 2, "{problems:?}");
         assert!(problems[0].ends_with("is stale"), "{problems:?}");
-        assert!(problems[1].contains("removedkinds") && problems[1].ends_with("no longer generated"));
+        assert!(
+            problems[1].contains("removedkinds") && problems[1].ends_with("no longer generated")
+        );
 
         super::write(&dir).unwrap();
         assert!(super::check(&dir).unwrap().is_empty());

@@ -15,14 +15,20 @@ fn main() -> anyhow::Result<()> {
                 eprintln!("usage: ferroflux-crdgen [--check] [DIR]  (DIR defaults to crds)");
                 return Ok(());
             }
-            flag if flag.starts_with('-') => bail!("unknown flag {flag}; usage: ferroflux-crdgen [--check] [DIR]"),
+            flag if flag.starts_with('-') => {
+                bail!("unknown flag {flag}; usage: ferroflux-crdgen [--check] [DIR]")
+            }
             path => dir = PathBuf::from(path),
         }
     }
     if check {
         let problems = ferroflux_crdgen::check(&dir).context("checking the CRDs failed")?;
         if !problems.is_empty() {
-            bail!("{} is out of date with crates/api; run `make crds`:\n{}", dir.display(), problems.join("\n"));
+            bail!(
+                "{} is out of date with crates/api; run `make crds`:\n{}",
+                dir.display(),
+                problems.join("\n")
+            );
         }
         eprintln!("{} is up to date", dir.display());
     } else {

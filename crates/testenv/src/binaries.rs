@@ -68,7 +68,11 @@ impl Binaries {
         };
         let etcd = find("etcd").or_else(|err| {
             let system = PathBuf::from("/usr/bin/etcd");
-            if system.is_file() { Ok(system) } else { Err(err) }
+            if system.is_file() {
+                Ok(system)
+            } else {
+                Err(err)
+            }
         })?;
         Ok(Self {
             etcd,

@@ -52,7 +52,7 @@ impl ControlPlane {
 
     /// Starts a control plane and waits until it serves requests: `/readyz`
     /// answers `ok` and the controller manager has created the `default`
-    /// ServiceAccount. Blocks the calling thread (it may be inside a Tokio
+    /// ServiceAccount. Blocks the calling thread (which may be inside an async
     /// runtime: the readiness probe runs on a thread of its own).
     ///
     /// # Errors
@@ -78,25 +78,40 @@ impl ControlPlane {
     fn boot(&mut self, bins: &Binaries, options: &Options) -> Result<()> {
         let dir = self.dir.clone();
         let [etcd_client, etcd_peer, secure] = free_ports()?;
-        let token = random_hex(16).map_err(|source| Error::Prepare { step: "generate a token", source })?;
+        let token = random_hex(16).map_err(|source| Error::Prepare {
+            step: "generate a token",
+            source,
+        })?;
         let sa_key = dir.join("sa.key");
         generate_key(&sa_key)?;
-        write(&dir.join("tokens.csv"), &format!("{token},admin,admin,\"system:masters\"\n"), "write the token file")?;
+        write(
+            &dir.join("tokens.csv"),
+            &format!("{token},admin,admin,\"system:masters\"\n"),
+            "write the token file",
+        )?;
         self.server = format!("https://127.0.0.1:{secure}");
-        write(&self.kubeconfig, &kubeconfig_yaml(&self.server, &token), "write the kubeconfig")?;
+        write(
+            &self.kubeconfig,
+            &kubeconfig_yaml(&self.server, &token),
+            "write the kubeconfig",
+        )?;
 
         let etcd_url = format!("http://127.0.0.1:{etcd_client}");
         let peer_url = format!("http://127.0.0.1:{etcd_peer}");
-        self.spawn("etcd", &bins.etcd, &[
-            format!("--data-dir={}", dir.join("etcd").display()),
-            "--name=testenv".into(),
-            format!("--listen-client-urls={etcd_url}"),
-            format!("--advertise-client-urls={etcd_url}"),
-            format!("--listen-peer-urls={peer_url}"),
-            format!("--initial-advertise-peer-urls={peer_url}"),
-            format!("--initial-cluster=testenv={peer_url}"),
-            "--log-level=warn".into(),
-        ])?;
+        self.spawn(
+            "etcd",
+            &bins.etcd,
+            &[
+                format!("--data-dir={}", dir.join("etcd").display()),
+                "--name=testenv".into(),
+                format!("--listen-client-urls={etcd_url}"),
+                format!("--advertise-client-urls={etcd_url}"),
+                format!("--listen-peer-urls={peer_url}"),
+                format!("--initial-advertise-peer-urls={peer_url}"),
+                format!("--initial-cluster=testenv={peer_url}"),
+                "--log-level=warn".into(),
+            ],
+        )?;
 
         let sa = sa_key.display().to_string();
         let mut args = vec![
@@ -122,26 +137,38 @@ impl ControlPlane {
                 .request_text(http_get("/readyz"))
                 .await
                 .map_err(|e| e.to_string())?;
-            if body.trim() == "ok" { Ok(()) } else { Err(format!("/readyz said {body:?}")) }
+            if body.trim() == "ok" {
+                Ok(())
+            } else {
+                Err(format!("/readyz said {body:?}"))
+            }
         })?;
 
-        self.spawn("kube-controller-manager", &bins.kube_controller_manager, &[
-            format!("--kubeconfig={}", self.kubeconfig.display()),
-            format!("--service-account-private-key-file={sa}"),
-            "--leader-elect=false".into(),
-            "--port=0".into(),
-            "--secure-port=0".into(),
-            "--controllers=*".into(),
-        ])?;
+        self.spawn(
+            "kube-controller-manager",
+            &bins.kube_controller_manager,
+            &[
+                format!("--kubeconfig={}", self.kubeconfig.display()),
+                format!("--service-account-private-key-file={sa}"),
+                "--leader-elect=false".into(),
+                "--port=0".into(),
+                "--secure-port=0".into(),
+                "--controllers=*".into(),
+            ],
+        )?;
         // The ServiceAccount controller creating `default/default` shows the
         // controller manager is connected and running its controllers.
-        self.wait_ready("run the controller manager (create ServiceAccount default/default)", "kube-controller-manager", |client| async move {
-            Api::<ServiceAccount>::namespaced(client, "default")
-                .get("default")
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string())
-        })
+        self.wait_ready(
+            "run the controller manager (create ServiceAccount default/default)",
+            "kube-controller-manager",
+            |client| async move {
+                Api::<ServiceAccount>::namespaced(client, "default")
+                    .get("default")
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            },
+        )
     }
 
     fn spawn(&mut self, name: &'static str, program: &Path, args: &[String]) -> Result<()> {
@@ -153,7 +180,12 @@ impl ControlPlane {
 
     /// Polls `probe` with a fresh client until it succeeds, a component exits,
     /// or [`START_TIMEOUT`] passes.
-    fn wait_ready<F, Fut>(&mut self, step: &'static str, component: &'static str, probe: F) -> Result<()>
+    fn wait_ready<F, Fut>(
+        &mut self,
+        step: &'static str,
+        component: &'static str,
+        probe: F,
+    ) -> Result<()>
     where
         F: Fn(Client) -> Fut + Sync,
         Fut: std::future::Future<Output = Result<(), String>>,
@@ -192,7 +224,13 @@ impl ControlPlane {
                     .find(|c| c.name == component)
                     .map(Component::log_tail)
                     .unwrap_or_default();
-                return Err(Error::NotReady { step, waited: START_TIMEOUT, last_error, component, log_tail });
+                return Err(Error::NotReady {
+                    step,
+                    waited: START_TIMEOUT,
+                    last_error,
+                    component,
+                    log_tail,
+                });
             }
             // Polling interval of a readiness loop bounded by START_TIMEOUT.
             std::thread::sleep(POLL);
@@ -262,16 +300,24 @@ async fn client_for(kubeconfig: &Path) -> Result<Client> {
 }
 
 fn http_get(path: &str) -> http::Request<Vec<u8>> {
-    let mut req = http::Request::new(Vec::new());
-    *req.uri_mut() = http::Uri::from_maybe_shared(path.to_owned()).unwrap_or_default();
-    req
+    // The paths are constants of this module, so building the request cannot fail.
+    http::Request::get(path)
+        .body(Vec::new())
+        .unwrap_or_default()
 }
 
 /// A fresh directory under the system temp dir, private to this control plane.
 fn make_dir() -> Result<PathBuf> {
-    let suffix = random_hex(6).map_err(|source| Error::Prepare { step: "name the state directory", source })?;
-    let dir = std::env::temp_dir().join(format!("ferroflux-testenv-{}-{suffix}", std::process::id()));
-    std::fs::create_dir_all(&dir).map_err(|source| Error::Prepare { step: "create the state directory", source })?;
+    let suffix = random_hex(6).map_err(|source| Error::Prepare {
+        step: "name the state directory",
+        source,
+    })?;
+    let dir =
+        std::env::temp_dir().join(format!("ferroflux-testenv-{}-{suffix}", std::process::id()));
+    std::fs::create_dir_all(&dir).map_err(|source| Error::Prepare {
+        step: "create the state directory",
+        source,
+    })?;
     Ok(dir)
 }
 
@@ -282,7 +328,10 @@ fn free_ports() -> Result<[u16; 3]> {
     let bind = || {
         TcpListener::bind("127.0.0.1:0")
             .and_then(|l| Ok((l.local_addr()?.port(), l)))
-            .map_err(|source| Error::Prepare { step: "find a free port", source })
+            .map_err(|source| Error::Prepare {
+                step: "find a free port",
+                source,
+            })
     };
     let (a, _la) = bind()?;
     let (b, _lb) = bind()?;

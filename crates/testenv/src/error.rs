@@ -48,7 +48,9 @@ pub enum Error {
         log_tail: String,
     },
     /// The control plane did not reach a step in time.
-    #[error("the control plane did not {step} within {waited:?}: {last_error}; last lines of the {component} log:\n{log_tail}")]
+    #[error(
+        "the control plane did not {step} within {waited:?}: {last_error}; last lines of the {component} log:\n{log_tail}"
+    )]
     NotReady {
         /// What was waited for, e.g. "answer /readyz".
         step: &'static str,

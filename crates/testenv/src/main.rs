@@ -16,15 +16,23 @@ async fn main() -> anyhow::Result<()> {
         .await
         .context("control plane start-up task failed")?
         .context("the test control plane did not start")?;
-    let pids: Vec<String> = cp.pids().iter().map(|(name, pid)| format!("{name}={pid}")).collect();
-    println!("Control plane ready (Kubernetes {KUBERNETES_VERSION}) in {:.1}s", started.elapsed().as_secs_f64());
+    let pids: Vec<String> = cp
+        .pids()
+        .iter()
+        .map(|(name, pid)| format!("{name}={pid}"))
+        .collect();
+    println!(
+        "Control plane ready (Kubernetes {KUBERNETES_VERSION}) in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
     println!("  export KUBECONFIG={}", cp.kubeconfig().display());
     println!("  server: {}", cp.server());
     println!("  state directory: {}", cp.dir().display());
     println!("  component pids: {}", pids.join(" "));
     println!("Press Ctrl-C to stop.");
 
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler failed")?;
+    let mut term =
+        signal(SignalKind::terminate()).context("installing the SIGTERM handler failed")?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C failed")?,
         _ = term.recv() => {}

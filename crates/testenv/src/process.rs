@@ -37,7 +37,10 @@ impl Component {
         dir: &Path,
     ) -> Result<Self> {
         let log = dir.join(format!("{name}.log"));
-        let spawn_err = |source| Error::Spawn { component: name, source };
+        let spawn_err = |source| Error::Spawn {
+            component: name,
+            source,
+        };
         let out = File::create(&log).map_err(spawn_err)?;
         let err = out.try_clone().map_err(spawn_err)?;
         let child = Command::new(program)
@@ -65,7 +68,11 @@ impl Component {
     }
 
     fn exited(&self, status: ExitStatus) -> Error {
-        Error::Exited { component: self.name, status, log_tail: self.log_tail() }
+        Error::Exited {
+            component: self.name,
+            status,
+            log_tail: self.log_tail(),
+        }
     }
 
     /// The last lines of the component's log, for error messages.
@@ -100,7 +107,7 @@ fn log_tail(path: &Path, lines: usize) -> String {
     let Ok(mut file) = File::open(path) else {
         return format!("(no log at {})", path.display());
     };
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    let len = file.metadata().map_or(0, |m| m.len());
     let _ = file.seek(SeekFrom::Start(len.saturating_sub(MAX)));
     let mut buf = Vec::new();
     let _ = file.read_to_end(&mut buf);
@@ -155,7 +162,10 @@ impl Guardian {
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .map_err(|source| Error::Spawn { component: "guardian (bash)", source })?;
+            .map_err(|source| Error::Spawn {
+                component: "guardian (bash)",
+                source,
+            })?;
         let stdin = child.stdin.take();
         Ok(Self { child, stdin })
     }
@@ -167,7 +177,10 @@ impl Guardian {
         };
         writeln!(stdin, "{pid}")
             .and_then(|()| stdin.flush())
-            .map_err(|source| Error::Prepare { step: "register a pid with the guardian", source })
+            .map_err(|source| Error::Prepare {
+                step: "register a pid with the guardian",
+                source,
+            })
     }
 
     /// Closes the pipe so the guardian cleans up now, and waits for it.

@@ -33,12 +33,18 @@ pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
     let n = NEXT_NAMESPACE.fetch_add(1, Ordering::Relaxed);
     let name = format!("{prefix}-{n}");
     let ns = Namespace {
-        metadata: ObjectMeta { name: Some(name.clone()), ..ObjectMeta::default() },
+        metadata: ObjectMeta {
+            name: Some(name.clone()),
+            ..ObjectMeta::default()
+        },
         ..Namespace::default()
     };
     Api::<Namespace>::all(client.clone())
         .create(&PostParams::default(), &ns)
         .await
-        .map_err(|source| Error::Request { step: "create namespace", source })?;
+        .map_err(|source| Error::Request {
+            step: "create namespace",
+            source,
+        })?;
     Ok(name)
 }

@@ -656,7 +656,7 @@ pub struct HelmReleaseStatus {
 }
 
 /// A point-in-time record of one Helm release revision.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Snapshot {
     /// Version of the digest calculation used for this snapshot.

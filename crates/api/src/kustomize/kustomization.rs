@@ -290,7 +290,7 @@ pub struct ResourceRef {
 }
 
 /// A run of reconciles that produced the same result from the same inputs.
-#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HistorySnapshot {
     /// Digest of what was reconciled, `<algorithm>:<checksum>`.

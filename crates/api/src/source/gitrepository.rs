@@ -25,7 +25,11 @@ use crate::meta::{
     category = "fluxcd-sources",
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     printcolumn(name = "URL", type_ = "string", json_path = ".spec.url"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",

@@ -6,8 +6,8 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::meta::{Artifact, Condition, DURATION_PATTERN, ReconcileRequestStatus, is_false};
 use super::ocirepository::OCIRepositoryVerification;
+use crate::meta::{Artifact, Condition, DURATION_PATTERN, ReconcileRequestStatus, is_false};
 
 /// The desired state of a [`HelmChart`].
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -25,9 +25,21 @@ use super::ocirepository::OCIRepositoryVerification;
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
     printcolumn(name = "Chart", type_ = "string", json_path = ".spec.chart"),
     printcolumn(name = "Version", type_ = "string", json_path = ".spec.version"),
-    printcolumn(name = "Source Kind", type_ = "string", json_path = ".spec.sourceRef.kind"),
-    printcolumn(name = "Source Name", type_ = "string", json_path = ".spec.sourceRef.name"),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Source Kind",
+        type_ = "string",
+        json_path = ".spec.sourceRef.kind"
+    ),
+    printcolumn(
+        name = "Source Name",
+        type_ = "string",
+        json_path = ".spec.sourceRef.name"
+    ),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     printcolumn(
         name = "Ready",
         type_ = "string",

@@ -37,7 +37,11 @@ use crate::meta::{
         type_ = "string",
         json_path = ".status.conditions[?(@.type==\"Ready\")].message"
     ),
-    printcolumn(name = "Age", type_ = "date", json_path = ".metadata.creationTimestamp"),
+    printcolumn(
+        name = "Age",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    ),
     doc = "An OCI artifact in a container registry, stored as a source artifact."
 )]
 #[serde(rename_all = "camelCase")]
@@ -137,7 +141,11 @@ pub struct OCIRepositoryVerification {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_ref: Option<LocalObjectReference>,
     /// Accepted keyless-signing identities; a signature passes if any one matches.
-    #[serde(rename = "matchOIDCIdentity", default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(
+        rename = "matchOIDCIdentity",
+        default,
+        skip_serializing_if = "Vec::is_empty"
+    )]
     pub match_oidc_identity: Vec<OIDCIdentityMatch>,
     /// Secret with a Sigstore `trusted_root.json`, for self-hosted Sigstore services.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -34,10 +34,16 @@ fn through_rust_type(manifest: &Value) -> Value {
 
 #[test]
 fn there_is_a_fixture_for_every_kind() {
-    let kinds: Vec<String> =
-        support::fixtures().iter().map(|(_, m)| m["kind"].as_str().unwrap().to_string()).collect();
+    let kinds: Vec<String> = support::fixtures()
+        .iter()
+        .map(|(_, m)| m["kind"].as_str().unwrap().to_string())
+        .collect();
     for crd in ferroflux_api::all_crds() {
-        assert!(kinds.contains(&crd.spec.names.kind), "no fixture for {}", crd.spec.names.kind);
+        assert!(
+            kinds.contains(&crd.spec.names.kind),
+            "no fixture for {}",
+            crd.spec.names.kind
+        );
     }
 }
 
@@ -62,13 +68,41 @@ async fn seed_manifests_apply_and_read_back_with_no_field_lost() {
     for manifest in support::seed_manifests() {
         let stored = support::create(&client, &ns, &manifest)
             .await
-            .unwrap_or_else(|e| panic!("the API server refused the seed {}: {e}", manifest["kind"]));
+            .unwrap_or_else(|e| {
+                panic!("the API server refused the seed {}: {e}", manifest["kind"])
+            });
         let mut want = manifest.clone();
         want["metadata"]["namespace"] = Value::String(ns.clone());
-        support::assert_contains(&format!("seed {} on the API server", manifest["kind"]), &want, &stored);
-        // The stored object is also readable through our types.
-        support::assert_contains("stored seed through the Rust type", &stored["spec"], &through_rust_type(&stored)["spec"]);
+        support::assert_contains(
+            &format!("seed {} on the API server", manifest["kind"]),
+            &want,
+            &stored,
+        );
+        // The stored object (with the server's defaults, such as `force: false`)
+        // reads through our types with nothing changed or invented. `false`
+        // booleans are omitted on the way out, as Flux's `omitempty` does.
+        support::assert_contains(
+            "stored seed through the Rust type",
+            &through_rust_type(&stored)["spec"],
+            &stored["spec"],
+        );
     }
+}
+
+#[test]
+fn the_seed_kustomization_reads_as_flux_means_it() {
+    let seed = support::seed_manifests()
+        .into_iter()
+        .find(|m| m["kind"] == "Kustomization")
+        .unwrap();
+    let ks: kustomize::Kustomization = serde_json::from_value(seed).unwrap();
+    assert_eq!(ks.spec.source_ref.kind, "GitRepository");
+    assert_eq!(ks.spec.source_ref.name, "podinfo");
+    assert_eq!(ks.spec.path.as_deref(), Some("./kustomize"));
+    assert_eq!(ks.spec.target_namespace.as_deref(), Some("default"));
+    assert_eq!(ks.spec.timeout.as_deref(), Some("1m"));
+    assert_eq!(ks.spec.interval, "10m");
+    assert!(ks.spec.prune);
 }
 
 #[tokio::test]
@@ -79,6 +113,10 @@ async fn fixtures_apply_and_read_back_with_no_field_lost() {
         let stored = support::create(&client, &ns, &manifest)
             .await
             .unwrap_or_else(|e| panic!("the API server refused {name}: {e}"));
-        support::assert_contains(&format!("{name} on the API server"), &manifest["spec"], &stored["spec"]);
+        support::assert_contains(
+            &format!("{name} on the API server"),
+            &manifest["spec"],
+            &stored["spec"],
+        );
     }
 }

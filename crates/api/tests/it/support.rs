@@ -11,7 +11,7 @@ use kube::{Api, Client};
 use serde_json::Value;
 
 /// A client for the shared control plane, with every CRD installed and Established.
-pub async fn client() -> Client {
+pub(crate) async fn client() -> Client {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let client = cp.client().await.unwrap();
     install_crds(&client).await;
@@ -19,45 +19,58 @@ pub async fn client() -> Client {
 }
 
 /// Server-side applies every generated CRD and waits until each is Established.
-pub async fn install_crds(client: &Client) {
+pub(crate) async fn install_crds(client: &Client) {
     let api: Api<CustomResourceDefinition> = Api::all(client.clone());
     let params = PatchParams::apply("ferroflux-api-tests").force();
     for crd in ferroflux_api::all_crds() {
         let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &params, &Patch::Apply(&crd)).await.unwrap();
+        api.patch(&name, &params, &Patch::Apply(&crd))
+            .await
+            .unwrap();
     }
     for crd in ferroflux_api::all_crds() {
         let name = crd.metadata.name.clone().unwrap();
-        wait_until(&format!("CRD {name} is Established"), Duration::from_secs(30), || {
-            let api = api.clone();
-            let name = name.clone();
-            async move { established(&api.get(&name).await.unwrap()) }
-        })
+        wait_until(
+            &format!("CRD {name} is Established"),
+            Duration::from_secs(30),
+            || {
+                let api = api.clone();
+                let name = name.clone();
+                async move { established(&api.get(&name).await.unwrap()) }
+            },
+        )
         .await;
     }
 }
 
-pub fn established(crd: &CustomResourceDefinition) -> bool {
-    crd.status.as_ref().and_then(|s| s.conditions.as_ref()).is_some_and(|cs| {
-        cs.iter().any(|c| c.type_ == "Established" && c.status == "True")
-    })
+pub(crate) fn established(crd: &CustomResourceDefinition) -> bool {
+    crd.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| {
+            cs.iter()
+                .any(|c| c.type_ == "Established" && c.status == "True")
+        })
 }
 
 /// Polls `check` until it is true; fails the test after `timeout`.
-pub async fn wait_until<F, Fut>(what: &str, timeout: Duration, check: F)
+pub(crate) async fn wait_until<F, Fut>(what: &str, timeout: Duration, check: F)
 where
     F: Fn() -> Fut,
     Fut: std::future::Future<Output = bool>,
 {
     let deadline = Instant::now() + timeout;
     while !check().await {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
 /// The fixture manifests: one full-featured example per kind.
-pub fn fixtures() -> Vec<(String, Value)> {
+pub(crate) fn fixtures() -> Vec<(String, Value)> {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/it/fixtures");
     let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
         .unwrap()
@@ -76,11 +89,15 @@ pub fn fixtures() -> Vec<(String, Value)> {
 
 /// The Flux manifests in the project's seed document (the fenced YAML blocks
 /// with an `apiVersion`), which must work unchanged.
-pub fn seed_manifests() -> Vec<Value> {
+pub(crate) fn seed_manifests() -> Vec<Value> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/seeds/001_b895e98d51749281.txt");
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("the seed document {} is missing ({e}): shared/ must sit beside the clone", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "the seed document {} is missing ({e}): shared/ must sit beside the clone",
+            path.display()
+        )
+    });
     let blocks: Vec<Value> = text
         .split("```")
         .skip(1)
@@ -88,23 +105,37 @@ pub fn seed_manifests() -> Vec<Value> {
         .filter(|block| block.contains("apiVersion:"))
         .map(|block| serde_saphyr::from_str(block).unwrap())
         .collect();
-    assert!(blocks.len() >= 2, "the seed document holds a GitRepository and a Kustomization");
+    assert!(
+        blocks.len() >= 2,
+        "the seed document holds a GitRepository and a Kustomization"
+    );
     blocks
 }
 
 /// The `ApiResource` of a manifest's kind, from the generated CRDs.
-pub fn api_resource(manifest: &Value) -> ApiResource {
-    let (group, version) = manifest["apiVersion"].as_str().unwrap().split_once('/').unwrap();
+pub(crate) fn api_resource(manifest: &Value) -> ApiResource {
+    let (group, version) = manifest["apiVersion"]
+        .as_str()
+        .unwrap()
+        .split_once('/')
+        .unwrap();
     let kind = manifest["kind"].as_str().unwrap();
     let crd = ferroflux_api::all_crds()
         .into_iter()
         .find(|c| c.spec.group == group && c.spec.names.kind == kind)
         .unwrap_or_else(|| panic!("no CRD for {group}/{kind}"));
-    ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, version, kind), &crd.spec.names.plural)
+    ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk(group, version, kind),
+        &crd.spec.names.plural,
+    )
 }
 
 /// Creates `manifest` in namespace `ns` and returns what the server stored.
-pub async fn create(client: &Client, ns: &str, manifest: &Value) -> Result<Value, kube::Error> {
+pub(crate) async fn create(
+    client: &Client,
+    ns: &str,
+    manifest: &Value,
+) -> Result<Value, kube::Error> {
     let ar = api_resource(manifest);
     let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &ar);
     let mut obj: DynamicObject = serde_json::from_value(manifest.clone()).unwrap();
@@ -116,7 +147,7 @@ pub async fn create(client: &Client, ns: &str, manifest: &Value) -> Result<Value
 
 /// Asserts every field of `want` is in `got` with the same value; the message
 /// names the first missing or different field by its path.
-pub fn assert_contains(context: &str, want: &Value, got: &Value) {
+pub(crate) fn assert_contains(context: &str, want: &Value, got: &Value) {
     if let Err(path) = contains(want, got, String::new()) {
         panic!("{context}: field `{path}` was lost or changed\nwant: {want:#}\ngot:  {got:#}");
     }
@@ -126,7 +157,11 @@ fn contains(want: &Value, got: &Value, path: String) -> Result<(), String> {
     match (want, got) {
         (Value::Object(w), Value::Object(g)) => {
             for (key, wv) in w {
-                let sub = if path.is_empty() { key.clone() } else { format!("{path}.{key}") };
+                let sub = if path.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{path}.{key}")
+                };
                 let gv = g.get(key).ok_or_else(|| sub.clone())?;
                 contains(wv, gv, sub)?;
             }

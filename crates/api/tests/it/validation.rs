@@ -32,7 +32,10 @@ async fn refusal(manifest: &Value) -> String {
 #[tokio::test]
 async fn a_missing_required_field_is_refused_naming_it() {
     let message = refusal(&git_repository(&json!({"interval": "5m"}))).await;
-    assert!(message.contains("spec.url") && message.contains("Required"), "{message}");
+    assert!(
+        message.contains("spec.url") && message.contains("Required"),
+        "{message}"
+    );
 
     let kustomization = json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
@@ -41,27 +44,45 @@ async fn a_missing_required_field_is_refused_naming_it() {
         "spec": {"interval": "10m", "prune": true},
     });
     let message = refusal(&kustomization).await;
-    assert!(message.contains("spec.sourceRef") && message.contains("Required"), "{message}");
+    assert!(
+        message.contains("spec.sourceRef") && message.contains("Required"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_wrong_type_is_refused_naming_the_field() {
-    let message = refusal(&git_repository(&json!({"url": "https://example.com/x.git", "interval": 300}))).await;
-    assert!(message.contains("spec.interval") && message.contains("string"), "{message}");
+    let message = refusal(&git_repository(
+        &json!({"url": "https://example.com/x.git", "interval": 300}),
+    ))
+    .await;
+    assert!(
+        message.contains("spec.interval") && message.contains("string"),
+        "{message}"
+    );
 
     let message = refusal(&git_repository(&json!({
         "url": "https://example.com/x.git", "interval": "5m", "suspend": "yes please"
     })))
     .await;
-    assert!(message.contains("spec.suspend") && message.contains("boolean"), "{message}");
+    assert!(
+        message.contains("spec.suspend") && message.contains("boolean"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn a_value_outside_the_pattern_or_enum_is_refused_naming_the_field() {
-    let message = refusal(&git_repository(&json!({"url": "ftp://example.com/x.git", "interval": "5m"}))).await;
+    let message = refusal(&git_repository(
+        &json!({"url": "ftp://example.com/x.git", "interval": "5m"}),
+    ))
+    .await;
     assert!(message.contains("spec.url"), "{message}");
 
-    let message = refusal(&git_repository(&json!({"url": "https://example.com/x.git", "interval": "five minutes"}))).await;
+    let message = refusal(&git_repository(
+        &json!({"url": "https://example.com/x.git", "interval": "five minutes"}),
+    ))
+    .await;
     assert!(message.contains("spec.interval"), "{message}");
 
     let kustomization = json!({

@@ -16,7 +16,10 @@ use kube::{Api, Client};
 fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
     let deadline = Instant::now() + timeout;
     while !check() {
-        assert!(Instant::now() < deadline, "timed out after {timeout:?} waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {timeout:?} waiting until {what}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -24,8 +27,12 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
 fn alive(pid: u32) -> bool {
     // A reaped or never-existing pid has no /proc entry; a zombie still has one
     // but reports state Z, which counts as gone.
-    std::fs::read_to_string(format!("/proc/{pid}/stat"))
-        .is_ok_and(|stat| !stat.rsplit(')').next().is_some_and(|rest| rest.trim_start().starts_with('Z')))
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        !stat
+            .rsplit(')')
+            .next()
+            .is_some_and(|rest| rest.trim_start().starts_with('Z'))
+    })
 }
 
 fn port_of(server: &str) -> u16 {
@@ -41,7 +48,10 @@ fn starts_and_stops_cleanly_three_times_in_a_row() {
         let port = port_of(cp.server());
         assert_eq!(pids.len(), 3, "{pids:?}");
 
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let client = cp.client().await.unwrap();
             let ns = namespace(&client, "lifecycle").await.unwrap();
@@ -56,9 +66,16 @@ fn starts_and_stops_cleanly_three_times_in_a_row() {
 
         cp.stop();
         for (name, pid) in &pids {
-            assert!(!alive(*pid), "round {round}: {name} (pid {pid}) still runs after stop");
+            assert!(
+                !alive(*pid),
+                "round {round}: {name} (pid {pid}) still runs after stop"
+            );
         }
-        assert!(!dir.exists(), "round {round}: {} was not removed", dir.display());
+        assert!(
+            !dir.exists(),
+            "round {round}: {} was not removed",
+            dir.display()
+        );
         assert!(
             std::net::TcpStream::connect(("127.0.0.1", port)).is_err(),
             "round {round}: the API server port {port} still accepts connections"
@@ -83,16 +100,27 @@ async fn controller_manager_turns_a_deployment_into_pods() {
         }
     }))
     .unwrap();
-    Api::<Deployment>::namespaced(client.clone(), &ns).create(&PostParams::default(), &deploy).await.unwrap();
+    Api::<Deployment>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &deploy)
+        .await
+        .unwrap();
 
     let pods: Api<Pod> = Api::namespaced(client, &ns);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let n = pods.list(&ListParams::default().labels("app=web")).await.unwrap().items.len();
+        let n = pods
+            .list(&ListParams::default().labels("app=web"))
+            .await
+            .unwrap()
+            .items
+            .len();
         if n == 2 {
             break;
         }
-        assert!(Instant::now() < deadline, "the controller manager made {n} of 2 pods in 30s");
+        assert!(
+            Instant::now() < deadline,
+            "the controller manager made {n} of 2 pods in 30s"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
@@ -131,18 +159,38 @@ fn a_killed_harness_leaves_no_process_or_directory_behind() {
     child.kill().unwrap();
     child.wait().unwrap();
 
-    wait_until("every component has exited", Duration::from_secs(30), || !pids.iter().any(|p| alive(*p)));
-    wait_until("the state directory is removed", Duration::from_secs(30), || !Path::new(&dir).exists());
+    wait_until(
+        "every component has exited",
+        Duration::from_secs(30),
+        || !pids.iter().any(|p| alive(*p)),
+    );
+    wait_until(
+        "the state directory is removed",
+        Duration::from_secs(30),
+        || !Path::new(&dir).exists(),
+    );
 }
 
 #[test]
 fn missing_binaries_name_the_binary_and_the_fix() {
     let empty = std::env::temp_dir().join(format!("ferroflux-empty-bin-{}", std::process::id()));
     std::fs::create_dir_all(&empty).unwrap();
-    let err = ControlPlane::start_with(&Options { bin_dir: Some(empty.clone()), ..Options::default() })
-        .expect_err("no binaries, no control plane");
+    let err = ControlPlane::start_with(&Options {
+        bin_dir: Some(empty.clone()),
+        ..Options::default()
+    })
+    .expect_err("no binaries, no control plane");
     std::fs::remove_dir_all(&empty).unwrap();
-    assert!(matches!(err, Error::MissingBinary { name: "kube-apiserver", .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            Error::MissingBinary {
+                name: "kube-apiserver",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert!(err.to_string().contains("make deps"), "{err}");
 }
 
@@ -154,6 +202,18 @@ fn a_component_that_fails_to_start_is_reported_with_its_log() {
     })
     .expect_err("an unknown flag stops the API server");
     let text = err.to_string();
-    assert!(matches!(err, Error::Exited { component: "kube-apiserver", .. }), "{err:?}");
-    assert!(text.contains("no-such-flag"), "the log tail shows the API server's own complaint: {text}");
+    assert!(
+        matches!(
+            err,
+            Error::Exited {
+                component: "kube-apiserver",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert!(
+        text.contains("no-such-flag"),
+        "the log tail shows the API server's own complaint: {text}"
+    );
 }
