@@ -16,13 +16,19 @@ pub mod meta;
 pub mod notification;
 pub mod source;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 use kube::CustomResourceExt;
 
 /// The CRDs of every kind this crate defines, in a stable order.
+///
+/// Optional fields are not marked `nullable`, as in Flux's CRDs: the API server
+/// then drops an explicit `null` and applies the field's default, where a
+/// nullable field would keep the `null`.
 #[must_use]
 pub fn all_crds() -> Vec<CustomResourceDefinition> {
-    vec![
+    let mut crds = vec![
         source::GitRepository::crd(),
         source::OCIRepository::crd(),
         source::HelmRepository::crd(),
@@ -33,5 +39,40 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         notification::Provider::crd(),
         notification::Alert::crd(),
         notification::Receiver::crd(),
-    ]
+    ];
+    for crd in &mut crds {
+        for version in &mut crd.spec.versions {
+            if let Some(schema) = version
+                .schema
+                .as_mut()
+                .and_then(|s| s.open_api_v3_schema.as_mut())
+            {
+                strip_nullable(schema);
+            }
+        }
+    }
+    crds
+}
+
+fn strip_nullable(schema: &mut JSONSchemaProps) {
+    schema.nullable = None;
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.all_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.not.as_deref_mut());
+    for child in children {
+        strip_nullable(child);
+    }
+    match schema.items.as_mut() {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => strip_nullable(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(strip_nullable),
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(extra)) = schema.additional_properties.as_mut() {
+        strip_nullable(extra);
+    }
 }

@@ -88,10 +88,7 @@ pub struct ValuesReference {
     #[schemars(extend("enum" = ["Secret", "ConfigMap"]))]
     pub kind: String,
     /// Name of the values referent, in the referrer's namespace.
-    #[schemars(
-        length(min = 1, max = 253),
-        pattern(r"^[a-z0-9]([a-z0-9\-]{0,61}[a-z0-9])?$")
-    )]
+    #[schemars(length(min = 1, max = 253))]
     pub name: String,
     /// Key in the referent that holds the values; `values.yaml` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -99,11 +96,15 @@ pub struct ValuesReference {
     pub values_key: Option<String>,
     /// Dot-notation path at which the values are merged; the root when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(max = 250))]
+    #[schemars(length(max = 250), pattern(r"^([a-zA-Z0-9_\-.\\\/]|\[[0-9]{1,5}\])+$"))]
     pub target_path: Option<String>,
     /// Whether a missing referent or key is tolerated.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub optional: Option<bool>,
+    /// Whether the value is set as a literal string at `targetPath` instead of
+    /// being parsed as YAML.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub literal: Option<bool>,
 }
 
 /// The output of a source reconcile: a tar.gz (or chart) served over HTTP.
@@ -137,6 +138,11 @@ pub struct ReconcileRequestStatus {
     /// The last `reconcile.fluxcd.io/requestedAt` value the controller handled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_handled_reconcile_at: Option<String>,
+}
+
+/// Flux's default signature-verification provider, `cosign`.
+pub(crate) fn default_verification_provider() -> String {
+    "cosign".to_owned()
 }
 
 /// `skip_serializing_if` helper: Flux omits `false` booleans (`omitempty`).

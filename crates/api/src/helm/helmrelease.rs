@@ -18,7 +18,7 @@ use crate::meta::{
     is_false,
 };
 
-/// The desired state of a [`HelmRelease`].
+/// The desired state of a HelmRelease.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "helm.toolkit.fluxcd.io",
@@ -199,6 +199,7 @@ pub struct HelmChartTemplateSpec {
 #[serde(rename_all = "camelCase")]
 pub struct HelmChartTemplateVerification {
     /// The signing technology: `cosign` or `notation`.
+    #[serde(default = "crate::meta::default_verification_provider")]
     #[schemars(extend("enum" = ["cosign", "notation"], "default" = "cosign"))]
     pub provider: String,
     /// Secret with the trusted public keys or certificates.
@@ -581,7 +582,7 @@ pub struct Uninstall {
     pub deletion_propagation: Option<String>,
 }
 
-/// The observed state of a [`HelmRelease`].
+/// The observed state of a HelmRelease.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HelmReleaseStatus {

@@ -19,7 +19,7 @@ use crate::meta::{
     ReconcileRequestStatus, SecretKeyReference, is_false,
 };
 
-/// The desired state of a [`Kustomization`].
+/// The desired state of a Kustomization.
 #[expect(
     clippy::struct_excessive_bools,
     reason = "mirrors Flux's API, whose options are independent booleans"
@@ -241,7 +241,7 @@ pub struct CrossNamespaceSourceReference {
     pub namespace: Option<String>,
 }
 
-/// The observed state of a [`Kustomization`].
+/// The observed state of a Kustomization.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct KustomizationStatus {

@@ -79,7 +79,8 @@ pub struct CustomHealthCheck {
     /// API version of the resources the expressions apply to.
     pub api_version: String,
     /// Kind of the resources the expressions apply to.
-    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
     /// Expression that is true once the resource has reached its desired state.
     pub current: String,
     /// Expression that is true while the resource is still progressing.

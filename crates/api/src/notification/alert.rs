@@ -1,5 +1,5 @@
 //! `Alert` (`notification.toolkit.fluxcd.io/v1beta3`): which events, from which
-//! Flux objects, are forwarded to a [`Provider`](super::Provider).
+//! Flux objects, are forwarded to a Provider.
 //!
 //! A `v1beta3` Alert is a static object: it has no status.
 
@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::CrossNamespaceObjectReference;
 use crate::meta::{LocalObjectReference, is_false};
 
-/// The desired state of an [`Alert`].
+/// The desired state of an Alert.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "notification.toolkit.fluxcd.io",

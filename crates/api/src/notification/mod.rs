@@ -41,7 +41,10 @@ pub struct CrossNamespaceObjectReference {
         "ImageUpdateAutomation",
         "OCIRepository",
         "ArtifactGenerator",
-        "ExternalArtifact"
+        "ExternalArtifact",
+        "FluxInstance",
+        "ResourceSet",
+        "ResourceSetInputProvider"
     ]))]
     pub kind: String,
     /// Name of the referent, or `*` for every object of the kind.

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::meta::{DURATION_PATTERN, LocalObjectReference, TIMEOUT_PATTERN, is_false};
 
-/// The desired state of a [`Provider`].
+/// The desired state of a Provider.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
@@ -57,6 +57,8 @@ pub struct ProviderSpec {
         "grafana",
         "githubdispatch",
         "githubpullrequestcomment",
+        "gitlabmergerequestcomment",
+        "giteapullrequestcomment",
         "pagerduty",
         "datadog",
         "nats",

@@ -10,7 +10,7 @@ use crate::meta::{
     Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus, is_false,
 };
 
-/// The desired state of a [`Receiver`].
+/// The desired state of a Receiver.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "notification.toolkit.fluxcd.io",
@@ -138,7 +138,7 @@ pub struct OidcValidation {
     pub message: String,
 }
 
-/// The observed state of a [`Receiver`].
+/// The observed state of a Receiver.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ReceiverStatus {

@@ -11,7 +11,7 @@ use crate::meta::{
     TIMEOUT_PATTERN, is_false,
 };
 
-/// The desired state of a [`Bucket`].
+/// The desired state of a Bucket.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "source.toolkit.fluxcd.io",
@@ -111,7 +111,7 @@ pub struct BucketSTSSpec {
     pub cert_secret_ref: Option<LocalObjectReference>,
 }
 
-/// The observed state of a [`Bucket`].
+/// The observed state of a Bucket.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct BucketStatus {

@@ -10,7 +10,7 @@ use crate::meta::{
     TIMEOUT_PATTERN, is_false,
 };
 
-/// The desired state of a [`GitRepository`].
+/// The desired state of a GitRepository.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "source.toolkit.fluxcd.io",
@@ -140,7 +140,7 @@ pub struct GitRepositoryVerification {
     pub secret_ref: LocalObjectReference,
 }
 
-/// The observed state of a [`GitRepository`].
+/// The observed state of a GitRepository.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct GitRepositoryStatus {

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::ocirepository::OCIRepositoryVerification;
 use crate::meta::{Artifact, Condition, DURATION_PATTERN, ReconcileRequestStatus, is_false};
 
-/// The desired state of a [`HelmChart`].
+/// The desired state of a HelmChart.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "source.toolkit.fluxcd.io",
@@ -99,7 +99,7 @@ pub struct LocalHelmChartSourceReference {
     pub name: String,
 }
 
-/// The observed state of a [`HelmChart`].
+/// The observed state of a HelmChart.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HelmChartStatus {

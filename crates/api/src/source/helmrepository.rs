@@ -13,7 +13,7 @@ use crate::meta::{
     TIMEOUT_PATTERN, is_false,
 };
 
-/// The desired state of a [`HelmRepository`].
+/// The desired state of a HelmRepository.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "source.toolkit.fluxcd.io",
@@ -105,7 +105,7 @@ pub struct NamespaceSelector {
     pub match_labels: Option<BTreeMap<String, String>>,
 }
 
-/// The observed state of a [`HelmRepository`].
+/// The observed state of a HelmRepository.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct HelmRepositoryStatus {

@@ -12,7 +12,7 @@ use crate::meta::{
     TIMEOUT_PATTERN, is_false,
 };
 
-/// The desired state of an [`OCIRepository`].
+/// The desired state of an OCIRepository.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[kube(
     group = "source.toolkit.fluxcd.io",
@@ -135,6 +135,7 @@ pub struct OCILayerSelector {
 #[serde(rename_all = "camelCase")]
 pub struct OCIRepositoryVerification {
     /// Signing technology: `cosign` or `notation`.
+    #[serde(default = "crate::meta::default_verification_provider")]
     #[schemars(extend("enum" = ["cosign", "notation"], "default" = "cosign"))]
     pub provider: String,
     /// Secret with the trusted public keys (or Notation trust policy and certificates).
@@ -163,7 +164,7 @@ pub struct OIDCIdentityMatch {
     pub subject: String,
 }
 
-/// The observed state of an [`OCIRepository`].
+/// The observed state of an OCIRepository.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OCIRepositoryStatus {

@@ -105,6 +105,22 @@ fn the_seed_kustomization_reads_as_flux_means_it() {
     assert!(ks.spec.prune);
 }
 
+#[test]
+fn a_verify_block_without_provider_reads_as_cosign_as_in_flux() {
+    let repo: source::OCIRepository = serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "OCIRepository",
+        "metadata": {"name": "podinfo", "namespace": "default"},
+        "spec": {
+            "url": "oci://ghcr.io/stefanprodan/manifests/podinfo",
+            "interval": "5m",
+            "verify": {"secretRef": {"name": "cosign-pub"}}
+        }
+    }))
+    .unwrap();
+    assert_eq!(repo.spec.verify.unwrap().provider, "cosign");
+}
+
 #[tokio::test]
 async fn fixtures_apply_and_read_back_with_no_field_lost() {
     let client = support::client().await;

@@ -107,4 +107,34 @@ async fn fluxs_defaults_are_filled_in_by_the_server() {
     .await
     .unwrap();
     assert_eq!(stored["spec"]["timeout"], "60s", "{stored:#}");
+
+    // An explicit null is dropped and defaulted, as with Flux's CRDs (the
+    // schema must not mark optional fields nullable).
+    let mut explicit_null = git_repository(&json!({
+        "url": "https://example.com/x.git", "interval": "5m", "timeout": null
+    }));
+    explicit_null["metadata"]["name"] = json!("explicit-null");
+    let stored = support::create(&client, &ns, &explicit_null).await.unwrap();
+    assert_eq!(stored["spec"]["timeout"], "60s", "{stored:#}");
+}
+
+/// Regression: `valuesFrom[].name` once carried a DNS-label pattern Flux does
+/// not have, refusing Secret names with dots.
+#[tokio::test]
+async fn a_helm_release_may_take_values_from_a_secret_name_with_dots() {
+    let client = support::client().await;
+    let ns = namespace(&client, "values").await.unwrap();
+    let release = json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2",
+        "kind": "HelmRelease",
+        "metadata": {"name": "podinfo"},
+        "spec": {
+            "interval": "10m",
+            "chartRef": {"kind": "OCIRepository", "name": "podinfo"},
+            "valuesFrom": [{"kind": "Secret", "name": "podinfo.values.production", "literal": true,
+                            "targetPath": "ingress.hosts[0].host"}]
+        }
+    });
+    let stored = support::create(&client, &ns, &release).await.unwrap();
+    support::assert_contains("HelmRelease valuesFrom", &release["spec"], &stored["spec"]);
 }

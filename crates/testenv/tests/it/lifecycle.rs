@@ -217,3 +217,86 @@ fn a_component_that_fails_to_start_is_reported_with_its_log() {
         "the log tail shows the API server's own complaint: {text}"
     );
 }
+
+/// The stable APIs the controllers will use (leases for leader election,
+/// events.k8s.io/v1 for events, status subresources) work between kube 5 and
+/// this Kubernetes 1.20 server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn leases_events_and_status_writes_work_on_this_server_version() {
+    use k8s_openapi::api::coordination::v1::Lease;
+    use k8s_openapi::api::events::v1::Event;
+    use kube::api::{Patch, PatchParams};
+
+    let cp = ferroflux_testenv::shared().expect("shared control plane");
+    let client: Client = cp.client().await.unwrap();
+    let ns = namespace(&client, "apis").await.unwrap();
+
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let lease: Lease = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "source-controller-leader"},
+        "spec": {"holderIdentity": "replica-a", "leaseDurationSeconds": 15}
+    }))
+    .unwrap();
+    leases.create(&PostParams::default(), &lease).await.unwrap();
+    let patch = serde_json::json!({"spec": {"holderIdentity": "replica-b"}});
+    leases
+        .patch(
+            "source-controller-leader",
+            &PatchParams::default(),
+            &Patch::Merge(&patch),
+        )
+        .await
+        .unwrap();
+    let back = leases.get("source-controller-leader").await.unwrap();
+    assert_eq!(
+        back.spec.unwrap().holder_identity.as_deref(),
+        Some("replica-b")
+    );
+
+    let events: Api<Event> = Api::namespaced(client.clone(), &ns);
+    let event: Event = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "podinfo.1"},
+        "eventTime": "2026-01-01T00:00:00.000000Z",
+        "reportingController": "source-controller",
+        "reportingInstance": "source-controller-0",
+        "action": "Reconcile",
+        "reason": "NewArtifact",
+        "type": "Normal",
+        "note": "stored artifact for commit 'abc'",
+        "regarding": {"kind": "GitRepository", "namespace": ns, "name": "podinfo"}
+    }))
+    .unwrap();
+    events.create(&PostParams::default(), &event).await.unwrap();
+    let listed = events.list(&ListParams::default()).await.unwrap();
+    assert_eq!(listed.items.len(), 1);
+    assert_eq!(listed.items[0].reason.as_deref(), Some("NewArtifact"));
+
+    // Server-side apply of a status subresource, as the controllers write status.
+    let deployments: Api<Deployment> = Api::namespaced(client, &ns);
+    let deploy: Deployment = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "app"},
+        "spec": {
+            "selector": {"matchLabels": {"app": "a"}},
+            "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "a", "image": "a"}]}}
+        }
+    }))
+    .unwrap();
+    deployments
+        .create(&PostParams::default(), &deploy)
+        .await
+        .unwrap();
+    let status = serde_json::json!({
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "status": {"readyReplicas": 1, "replicas": 1, "observedGeneration": 1}
+    });
+    deployments
+        .patch_status(
+            "app",
+            &PatchParams::apply("ferroflux-tests").force(),
+            &Patch::Apply(&status),
+        )
+        .await
+        .unwrap();
+    let back = deployments.get_status("app").await.unwrap();
+    assert_eq!(back.status.unwrap().ready_replicas, Some(1));
+}

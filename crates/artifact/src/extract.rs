@@ -1,0 +1,217 @@
+//! Safe extraction of a tar.gz into a directory.
+//!
+//! # Guarantees
+//! Nothing is written outside the target directory: entries with an absolute
+//! path or a `..` component, symbolic and hard links, and device, FIFO or other
+//! special entries make the whole extraction fail, naming the entry. The total
+//! unpacked size and the number of entries are capped, so a small archive
+//! cannot fill the disk. Files get mode `0644` (`0755` if executable in the
+//! archive); owners and times from the archive are ignored.
+//!
+//! # Caveats
+//! On failure the target directory may hold part of the archive: extract into a
+//! fresh temporary directory and discard it on error.
+
+use std::fs::{self, OpenOptions};
+use std::io::{self, Read};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Component, Path, PathBuf};
+
+use flate2::read::GzDecoder;
+
+/// Caps on what one archive may unpack to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest total size of the unpacked files, in bytes.
+    pub max_bytes: u64,
+    /// Largest number of entries (files and directories).
+    pub max_entries: u64,
+}
+
+impl Default for Limits {
+    /// 1 GiB and 100 000 entries: far above real repositories, far below a
+    /// full disk.
+    fn default() -> Self {
+        Self {
+            max_bytes: 1 << 30,
+            max_entries: 100_000,
+        }
+    }
+}
+
+/// Why an archive was not extracted.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The archive is not a readable tar.gz.
+    #[error("the artifact is not a valid tar.gz: {0}")]
+    Corrupt(#[source] io::Error),
+    /// An entry would write outside the target or is of a refused type.
+    #[error("the artifact holds an unsafe entry {entry:?}: {reason}; it was not extracted")]
+    Unsafe {
+        /// The entry's path as stored in the archive.
+        entry: String,
+        /// Why it is refused.
+        reason: &'static str,
+    },
+    /// The archive unpacks to more than [`Limits`] allow.
+    #[error(
+        "the artifact exceeds the extraction limit of {limit} {what}; raise the limit or shrink the source"
+    )]
+    TooLarge {
+        /// "bytes" or "entries".
+        what: &'static str,
+        /// The limit that was passed.
+        limit: u64,
+    },
+    /// Writing into the target directory failed.
+    #[error("writing {} failed: {source}", path.display())]
+    Write {
+        /// The file or directory being written.
+        path: PathBuf,
+        /// The I/O error.
+        #[source]
+        source: io::Error,
+    },
+}
+
+/// The result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What an extraction wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Regular files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Unpacks the tar.gz read from `reader` into the existing directory `dest`.
+///
+/// # Errors
+/// [`Error::Unsafe`], [`Error::TooLarge`], [`Error::Corrupt`], [`Error::Write`].
+pub fn tar_gz<R: Read>(reader: R, dest: &Path, limits: Limits) -> Result<Stats> {
+    let mut archive = tar::Archive::new(GzDecoder::new(reader));
+    let mut stats = Stats::default();
+    let mut entries_seen = 0u64;
+    for entry in archive.entries().map_err(Error::Corrupt)? {
+        let mut entry = entry.map_err(Error::Corrupt)?;
+        entries_seen += 1;
+        if entries_seen > limits.max_entries {
+            return Err(Error::TooLarge {
+                what: "entries",
+                limit: limits.max_entries,
+            });
+        }
+        let raw = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
+        let rel = safe_relative_path(&raw)?;
+        let kind = entry.header().entry_type();
+        match kind {
+            tar::EntryType::Directory => {
+                if let Some(rel) = rel {
+                    create_dirs(dest, &rel)?;
+                }
+            }
+            tar::EntryType::Regular | tar::EntryType::Continuous => {
+                let Some(rel) = rel else {
+                    return Err(Error::Unsafe {
+                        entry: raw,
+                        reason: "a file entry has no name",
+                    });
+                };
+                let size = entry.header().size().map_err(Error::Corrupt)?;
+                if stats.bytes.saturating_add(size) > limits.max_bytes {
+                    return Err(Error::TooLarge {
+                        what: "bytes",
+                        limit: limits.max_bytes,
+                    });
+                }
+                if let Some(parent) = rel.parent() {
+                    create_dirs(dest, parent)?;
+                }
+                let exec = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+                let path = dest.join(&rel);
+                let write_err = |source| Error::Write {
+                    path: path.clone(),
+                    source,
+                };
+                let mut file = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(if exec { 0o755 } else { 0o644 })
+                    .open(&path)
+                    .map_err(write_err)?;
+                // `take` bounds the copy even if the header understated the size.
+                let copied =
+                    io::copy(&mut (&mut entry).take(size), &mut file).map_err(write_err)?;
+                stats.bytes += copied;
+                stats.files += 1;
+            }
+            tar::EntryType::Symlink | tar::EntryType::Link => {
+                return Err(Error::Unsafe {
+                    entry: raw,
+                    reason: "links are not allowed in artifacts",
+                });
+            }
+            tar::EntryType::XGlobalHeader | tar::EntryType::XHeader => {}
+            _ => {
+                return Err(Error::Unsafe {
+                    entry: raw,
+                    reason: "only regular files and directories are allowed in artifacts",
+                });
+            }
+        }
+    }
+    Ok(stats)
+}
+
+/// The entry's path as a relative path of normal components, `None` for the
+/// root itself (`./`), or `Err` for absolute paths and `..`.
+fn safe_relative_path(raw: &str) -> Result<Option<PathBuf>> {
+    let mut out = PathBuf::new();
+    for component in Path::new(raw).components() {
+        match component {
+            Component::Normal(part) => out.push(part),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(Error::Unsafe {
+                    entry: raw.to_owned(),
+                    reason: "the path contains '..'",
+                });
+            }
+            Component::RootDir | Component::Prefix(_) => {
+                return Err(Error::Unsafe {
+                    entry: raw.to_owned(),
+                    reason: "the path is absolute",
+                });
+            }
+        }
+    }
+    Ok((!out.as_os_str().is_empty()).then_some(out))
+}
+
+/// Creates `dest/rel` and its parents, refusing to pass through a symlink
+/// (none can come from the archive, but `dest` may have been tampered with).
+fn create_dirs(dest: &Path, rel: &Path) -> Result<()> {
+    let mut path = dest.to_path_buf();
+    for part in rel.components() {
+        path.push(part);
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.is_dir() => {}
+            Ok(_) => {
+                return Err(Error::Unsafe {
+                    entry: rel.display().to_string(),
+                    reason: "a directory in its path is a file or link",
+                });
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir(&path).map_err(|source| Error::Write {
+                    path: path.clone(),
+                    source,
+                })?;
+            }
+            Err(source) => return Err(Error::Write { path, source }),
+        }
+    }
+    Ok(())
+}

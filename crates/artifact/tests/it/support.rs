@@ -1,0 +1,63 @@
+//! Helpers: source trees, a running artifact server, hostile tarballs.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+
+use tokio::net::TcpListener;
+
+/// Writes `files` (`path`, contents) under `root`, creating directories.
+pub(crate) fn tree(root: &Path, files: &[(&str, &str)]) {
+    for (path, contents) in files {
+        let full = root.join(path);
+        std::fs::create_dir_all(full.parent().unwrap()).unwrap();
+        std::fs::write(full, contents).unwrap();
+    }
+}
+
+/// Serves `root` on a free loopback port until the returned sender is dropped.
+pub(crate) async fn serve(root: &Path) -> (SocketAddr, tokio::sync::oneshot::Sender<()>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let root = root.to_path_buf();
+    tokio::spawn(async move {
+        ferroflux_artifact::server::serve(listener, root, async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    (addr, tx)
+}
+
+/// One raw tar entry: the name and link name are written into the header
+/// bytes directly, bypassing the checks a well-behaved writer makes.
+pub(crate) struct RawEntry<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) kind: tar::EntryType,
+    pub(crate) link: &'a str,
+    pub(crate) data: &'a [u8],
+}
+
+/// A tar.gz of `entries`, however hostile.
+pub(crate) fn hostile_tar_gz(entries: &[RawEntry<'_>]) -> Vec<u8> {
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(gz);
+    for e in entries {
+        let mut header = tar::Header::new_old();
+        {
+            let old = header.as_old_mut();
+            old.name[..e.name.len()].copy_from_slice(e.name.as_bytes());
+            old.linkname[..e.link.len()].copy_from_slice(e.link.as_bytes());
+        }
+        header.set_entry_type(e.kind);
+        header.set_mode(0o644);
+        header.set_size(e.data.len() as u64);
+        header.set_cksum();
+        builder.append(&header, e.data).unwrap();
+    }
+    let mut gz = builder.into_inner().unwrap();
+    gz.flush().unwrap();
+    gz.finish().unwrap()
+}
