@@ -10,6 +10,8 @@
 
 pub mod backoff;
 pub mod conditions;
+pub mod controller;
 pub mod error;
+pub mod object;
 pub mod scrub;
 pub mod summary;

@@ -14,11 +14,13 @@
 
 mod binaries;
 mod control_plane;
+mod crds;
 mod error;
 mod process;
 mod shared;
 
 pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};
 pub use control_plane::{ControlPlane, Options};
+pub use crds::{established, install_crds};
 pub use error::{Error, Result};
 pub use shared::{namespace, shared};

@@ -2,10 +2,9 @@
 //! create arbitrary objects, and compare JSON trees with a path in the message.
 
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, PostParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::{Api, Client};
 use serde_json::Value;
@@ -18,55 +17,15 @@ pub(crate) async fn client() -> Client {
     client
 }
 
-/// Server-side applies every generated CRD and waits until each is Established.
+/// Installs every generated CRD and waits until each is Established.
 pub(crate) async fn install_crds(client: &Client) {
-    let api: Api<CustomResourceDefinition> = Api::all(client.clone());
-    let params = PatchParams::apply("ferroflux-api-tests").force();
-    for crd in ferroflux_api::all_crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        api.patch(&name, &params, &Patch::Apply(&crd))
-            .await
-            .unwrap();
-    }
-    for crd in ferroflux_api::all_crds() {
-        let name = crd.metadata.name.clone().unwrap();
-        wait_until(
-            &format!("CRD {name} is Established"),
-            Duration::from_secs(30),
-            || {
-                let api = api.clone();
-                let name = name.clone();
-                async move { established(&api.get(&name).await.unwrap()) }
-            },
-        )
-        .await;
-    }
+    ferroflux_testenv::install_crds(client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
 }
 
 pub(crate) fn established(crd: &CustomResourceDefinition) -> bool {
-    crd.status
-        .as_ref()
-        .and_then(|s| s.conditions.as_ref())
-        .is_some_and(|cs| {
-            cs.iter()
-                .any(|c| c.type_ == "Established" && c.status == "True")
-        })
-}
-
-/// Polls `check` until it is true; fails the test after `timeout`.
-pub(crate) async fn wait_until<F, Fut>(what: &str, timeout: Duration, check: F)
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + timeout;
-    while !check().await {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    ferroflux_testenv::established(crd)
 }
 
 /// The fixture manifests: one full-featured example per kind.

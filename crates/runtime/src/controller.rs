@@ -1,0 +1,380 @@
+//! The controller loop every kind shares, over kube-runtime's `Controller`.
+//!
+//! For each object: add the finalizer; on deletion run the kind's cleanup and
+//! remove it; skip suspended objects; patch `Reconciling=True` when a new
+//! generation starts; run the kind's sub-reconcilers; summarise the result
+//! ([`summarize`]); echo `reconcile.fluxcd.io/requestedAt`; patch the status
+//! once with server-side apply; requeue after the jittered interval, the
+//! backoff for the object's consecutive failures, or the wait the error asked for.
+//!
+//! # Caveats
+//! Only changes of generation, of the `requestedAt` annotation, of our
+//! finalizer's presence, or the start of deletion trigger a reconcile; status
+//! writes (ours included) do not.
+
+use std::collections::HashMap;
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher as _};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime};
+
+use ferroflux_api::meta::{RECONCILE_REQUEST_ANNOTATION, RECONCILING_CONDITION};
+use futures_util::StreamExt as _;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::{self, Action, Controller};
+use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::{PredicateConfig, WatchStreamExt as _, reflector, watcher};
+use kube::{Api, Client, Resource, ResourceExt as _};
+
+use crate::backoff::{Backoff, jittered};
+use crate::conditions::{self, reason};
+use crate::error::{Handling, Outcome, ReconcileError};
+use crate::object::{Object, parse_duration};
+use crate::summary::summarize;
+
+/// The finalizer Flux's controllers put on the objects they manage.
+pub const FINALIZER: &str = "finalizers.fluxcd.io";
+
+/// A kind's reconcile logic: the ordered sub-reconcilers and the cleanup.
+pub trait Reconciler<K: Object>: Send + Sync + 'static {
+    /// Runs the sub-reconcilers in order, updating `status` (kind-specific
+    /// fields and negative conditions); the runtime does the rest.
+    fn reconcile(
+        &self,
+        obj: Arc<K>,
+        status: &mut K::Status,
+    ) -> impl Future<Output = Result<Outcome, ReconcileError>> + Send;
+
+    /// Cleans up after a deleted object (e.g. removes its artifacts).
+    fn finalize(&self, obj: Arc<K>) -> impl Future<Output = Result<(), ReconcileError>> + Send;
+
+    /// The `Ready=True` message after a successful reconcile.
+    fn ready_message(&self, status: &K::Status) -> String;
+}
+
+/// How the loop runs (Flux's controller flags).
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The field manager of status patches, e.g. `source-controller`.
+    pub field_manager: String,
+    /// Objects reconciled at once (`--concurrent`).
+    pub concurrency: u16,
+    /// Watch only this namespace; all namespaces when `None` (`--watch-all-namespaces`).
+    pub namespace: Option<String>,
+    /// Watch only objects matching this label selector (`--watch-label-selector`).
+    pub label_selector: Option<String>,
+    /// Retry delays after failures.
+    pub backoff: Backoff,
+    /// Interval jitter as a fraction (`--interval-jitter-percentage` / 100).
+    pub jitter: f64,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            field_manager: "ferroflux".into(),
+            concurrency: 4,
+            namespace: None,
+            label_selector: None,
+            backoff: Backoff::default(),
+            jitter: 0.05,
+        }
+    }
+}
+
+/// Counters of what the loop did, for metrics and tests.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Reconciles that ran the kind's sub-reconcilers.
+    pub reconciles: AtomicU64,
+    /// Reconciles that ended in an error.
+    pub failures: AtomicU64,
+    /// Reconciles skipped because the object is suspended.
+    pub suspended_skips: AtomicU64,
+    /// Deleted objects finalized.
+    pub finalized: AtomicU64,
+}
+
+/// Why a reconcile could not be completed by the runtime itself.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Writing the status failed.
+    #[error("patching the status of {object} failed: {source}")]
+    PatchStatus {
+        /// `namespace/name`.
+        object: String,
+        /// The API error.
+        #[source]
+        source: kube::Error,
+    },
+    /// The kind's cleanup failed; the finalizer stays and cleanup is retried.
+    #[error("cleaning up after {object} failed: {source}")]
+    Cleanup {
+        /// `namespace/name`.
+        object: String,
+        /// The cleanup's error.
+        #[source]
+        source: ReconcileError,
+    },
+    /// Adding or removing the finalizer failed.
+    #[error("managing the finalizer failed: {0}")]
+    Finalizer(#[source] Box<kube::runtime::finalizer::Error<Error>>),
+}
+
+struct Context<K: Object, R> {
+    client: Client,
+    reconciler: Arc<R>,
+    options: Options,
+    stats: Arc<Stats>,
+    failures: Mutex<HashMap<String, u32>>,
+    _kind: std::marker::PhantomData<fn() -> K>,
+}
+
+impl<K: Object, R> Context<K, R> {
+    fn record_failure(&self, key: &str) -> u32 {
+        let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = map.entry(key.to_owned()).or_insert(0);
+        *n = n.saturating_add(1);
+        *n
+    }
+
+    fn reset_failures(&self, key: &str) {
+        self.failures
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+}
+
+/// Runs the controller for kind `K` until `shutdown` completes.
+pub async fn run<K, R>(
+    client: Client,
+    reconciler: Arc<R>,
+    options: Options,
+    stats: Arc<Stats>,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Object,
+    R: Reconciler<K>,
+{
+    let api: Api<K> = match &options.namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let mut watch = watcher::Config::default();
+    if let Some(selector) = &options.label_selector {
+        watch = watch.labels(selector);
+    }
+    let (reader, writer) = reflector::store();
+    let triggers = watcher(api, watch)
+        .default_backoff()
+        .reflect(writer)
+        .applied_objects()
+        .predicate_filter(trigger_hash::<K>, PredicateConfig::default());
+    let concurrency = options.concurrency;
+    let context = Arc::new(Context {
+        client,
+        reconciler,
+        options,
+        stats,
+        failures: Mutex::default(),
+        _kind: std::marker::PhantomData,
+    });
+    Controller::for_stream(triggers, reader)
+        .with_config(controller::Config::default().concurrency(concurrency))
+        .graceful_shutdown_on(shutdown)
+        .run(reconcile, error_policy, context)
+        .for_each(|result| async move {
+            if let Err(e) = result {
+                tracing::debug!(error = %e, "reconcile ended in an error");
+            }
+        })
+        .await;
+}
+
+/// What makes an object worth reconciling: a new generation, a new
+/// `requestedAt`, the start of deletion, or our finalizer appearing (kube's
+/// finalizer helper adds it and waits for that change to run the reconcile).
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "kube's predicates return Option<u64>"
+)]
+fn trigger_hash<K: Resource>(obj: &K) -> Option<u64> {
+    let meta = obj.meta();
+    let mut h = DefaultHasher::new();
+    meta.generation.hash(&mut h);
+    meta.annotations
+        .as_ref()
+        .and_then(|a| a.get(RECONCILE_REQUEST_ANNOTATION))
+        .hash(&mut h);
+    meta.deletion_timestamp.is_some().hash(&mut h);
+    meta.finalizers
+        .as_ref()
+        .is_some_and(|f| f.iter().any(|f| f == FINALIZER))
+        .hash(&mut h);
+    Some(h.finish())
+}
+
+fn key_of<K: Resource>(obj: &K) -> String {
+    format!("{}/{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+async fn reconcile<K: Object, R: Reconciler<K>>(
+    obj: Arc<K>,
+    ctx: Arc<Context<K, R>>,
+) -> Result<Action, Error> {
+    let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
+    finalizer(&api, FINALIZER, obj, |event| async {
+        match event {
+            FinalizerEvent::Apply(obj) => apply(&api, obj, &ctx).await,
+            FinalizerEvent::Cleanup(obj) => {
+                let object = key_of(&*obj);
+                ctx.reconciler
+                    .finalize(obj)
+                    .await
+                    .map_err(|source| Error::Cleanup { object, source })?;
+                ctx.stats.finalized.fetch_add(1, Ordering::Relaxed);
+                Ok(Action::await_change())
+            }
+        }
+    })
+    .await
+    .map_err(|e| Error::Finalizer(Box::new(e)))
+}
+
+async fn apply<K: Object, R: Reconciler<K>>(
+    api: &Api<K>,
+    obj: Arc<K>,
+    ctx: &Context<K, R>,
+) -> Result<Action, Error> {
+    let key = key_of(&*obj);
+    if obj.suspended() {
+        ctx.stats.suspended_skips.fetch_add(1, Ordering::Relaxed);
+        tracing::info!(object = %key, "reconciliation is suspended");
+        return Ok(Action::await_change());
+    }
+    ctx.stats.reconciles.fetch_add(1, Ordering::Relaxed);
+    let generation = obj.meta().generation;
+    let mut status = obj.status().cloned().unwrap_or_default();
+
+    // Show that a new generation is being worked on before the slow part.
+    if !ready_describes(K::conditions(&mut status), generation) {
+        let message = format!("reconciling generation {}", generation.unwrap_or_default());
+        conditions::set(
+            K::conditions(&mut status),
+            RECONCILING_CONDITION,
+            true,
+            reason::PROGRESSING,
+            &message,
+            generation,
+        );
+        patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+    }
+
+    let interval = parse_duration(obj.interval());
+    let result = match &interval {
+        Ok(_) => ctx.reconciler.reconcile(obj.clone(), &mut status).await,
+        Err(message) => Err(ReconcileError::stalled(
+            "InvalidInterval",
+            crate::scrub::Scrubbed::new(&format!("spec.interval: {message}")),
+        )),
+    };
+    if let Some(requested) = obj.annotations().get(RECONCILE_REQUEST_ANNOTATION) {
+        *K::last_handled_reconcile_at(&mut status) = Some(requested.clone());
+    }
+    let message = ctx.reconciler.ready_message(&status);
+    let summary = summarize(
+        K::conditions(&mut status),
+        &K::CONTRACT,
+        &result,
+        generation,
+        &message,
+    );
+    if let Some(g) = summary.observed_generation {
+        K::set_observed_generation(&mut status, g);
+    }
+    patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+
+    Ok(match result {
+        Ok(outcome) => {
+            ctx.reset_failures(&key);
+            let every = jittered(interval.unwrap_or_default(), ctx.options.jitter, seed(&key));
+            let scheduled = Outcome {
+                requeue_after: Some(every),
+                stop: false,
+            };
+            Action::requeue(scheduled.merge(outcome).requeue_after.unwrap_or(every))
+        }
+        Err(e) => {
+            ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(object = %key, reason = e.reason, message = %e.message, "reconcile failed");
+            match e.handling {
+                Handling::Stalled => {
+                    ctx.reset_failures(&key);
+                    Action::await_change()
+                }
+                Handling::Waiting(after) => Action::requeue(after),
+                Handling::Transient => {
+                    let failures = ctx.record_failure(&key);
+                    let retry = obj.retry_interval().and_then(|r| parse_duration(r).ok());
+                    Action::requeue(retry.unwrap_or_else(|| ctx.options.backoff.delay(failures)))
+                }
+            }
+        }
+    })
+}
+
+/// Whether `Ready` was computed for `generation` (it records the generation).
+fn ready_describes(conditions: &[ferroflux_api::meta::Condition], generation: Option<i64>) -> bool {
+    conditions::get(conditions, ferroflux_api::meta::READY_CONDITION)
+        .is_some_and(|c| c.observed_generation == generation)
+}
+
+async fn patch_status<K: Object>(
+    api: &Api<K>,
+    obj: &K,
+    status: &K::Status,
+    field_manager: &str,
+) -> Result<(), Error> {
+    let patch = serde_json::json!({
+        "apiVersion": K::api_version(&()),
+        "kind": K::kind(&()),
+        "status": status,
+    });
+    let params = PatchParams::apply(field_manager).force();
+    api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch))
+        .await
+        .map(drop)
+        .map_err(|source| Error::PatchStatus {
+            object: key_of(obj),
+            source,
+        })
+}
+
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "the signature kube's Controller::run expects"
+)]
+fn error_policy<K: Object, R: Reconciler<K>>(
+    obj: Arc<K>,
+    error: &Error,
+    ctx: Arc<Context<K, R>>,
+) -> Action {
+    let key = key_of(&*obj);
+    let failures = ctx.record_failure(&key);
+    tracing::warn!(object = %key, error = %error, "reconcile could not be completed");
+    Action::requeue(ctx.options.backoff.delay(failures))
+}
+
+/// A jitter seed that differs between objects and between runs.
+fn seed(key: &str) -> u64 {
+    let mut h = DefaultHasher::new();
+    key.hash(&mut h);
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or(Duration::ZERO)
+        .subsec_nanos()
+        .hash(&mut h);
+    h.finish()
+}
