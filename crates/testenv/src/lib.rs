@@ -16,6 +16,7 @@ mod binaries;
 mod control_plane;
 mod crds;
 mod error;
+pub mod git;
 mod process;
 mod shared;
 

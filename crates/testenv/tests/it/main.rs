@@ -6,4 +6,5 @@
     reason = "test helpers report failure by panicking"
 )]
 
+mod git_server;
 mod lifecycle;

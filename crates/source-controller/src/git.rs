@@ -1,0 +1,291 @@
+//! Talking to git remotes with gix: list a remote's refs without cloning, and
+//! shallow-clone one ref into a directory.
+//!
+//! # Guarantees
+//! No system, user or environment git configuration is read, no credential
+//! helper or prompt runs: credentials come only from [`Credentials`].
+//!
+//! # Caveats
+//! Blocking: call from `tokio::task::spawn_blocking`. Only `http://` and
+//! `ssh://` are wired so far; `https://` needs a TLS backend (see
+//! `docs/notes/gix-api.md`).
+
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+
+use gix::remote::Direction;
+
+/// Credentials for one remote, from a GitRepository's `secretRef`.
+#[derive(Clone, Default)]
+pub struct Credentials {
+    /// HTTP basic auth username and password.
+    pub basic: Option<(String, String)>,
+}
+
+impl std::fmt::Debug for Credentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the secret itself.
+        f.debug_struct("Credentials")
+            .field("basic", &self.basic.as_ref().map(|(u, _)| u))
+            .finish()
+    }
+}
+
+/// What to check out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Checkout {
+    /// The tip of a branch.
+    Branch(String),
+    /// A tag (annotated or lightweight).
+    Tag(String),
+    /// A full reference name such as `refs/pull/42/head`.
+    Name(String),
+    /// A commit by its full sha1.
+    Commit(String),
+}
+
+/// One advertised ref of a remote.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteRef {
+    /// The full name, e.g. `refs/heads/main`, `refs/tags/v1.0.0`, `HEAD`.
+    pub name: String,
+    /// The object the ref points at (a tag object for annotated tags).
+    pub target: Option<String>,
+    /// The commit an annotated tag points at.
+    pub peeled: Option<String>,
+}
+
+impl RemoteRef {
+    /// The commit this ref resolves to.
+    #[must_use]
+    pub fn commit(&self) -> Option<&str> {
+        self.peeled.as_deref().or(self.target.as_deref())
+    }
+}
+
+/// Why a git operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The remote refused the credentials, or demanded some and none were given.
+    #[error("authentication to {url} failed: check the username and password in the secretRef")]
+    Unauthenticated {
+        /// The remote URL.
+        url: String,
+    },
+    /// The remote or the requested ref does not exist.
+    #[error("{what} was not found at {url}")]
+    NotFound {
+        /// The ref or repository.
+        what: String,
+        /// The remote URL.
+        url: String,
+    },
+    /// Any other git failure (network, protocol, checkout).
+    #[error("git operation '{operation}' on {url} failed: {message}")]
+    Git {
+        /// "ls-remote", "clone" or "checkout".
+        operation: &'static str,
+        /// The remote URL.
+        url: String,
+        /// gix's message.
+        message: String,
+    },
+    /// The operation was cancelled (timeout or shutdown).
+    #[error("git operation on {url} was cancelled")]
+    Cancelled {
+        /// The remote URL.
+        url: String,
+    },
+}
+
+/// The result type of this module.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Options that make gix read no outside configuration and run no helper.
+fn open_options() -> gix::open::Options {
+    gix::open::Options::isolated().config_overrides([
+        "credential.helper=",
+        "gitoxide.credentials.terminalPrompt=false",
+        "protocol.allow=never",
+        "protocol.http.allow=always",
+        "protocol.https.allow=always",
+        "protocol.ssh.allow=always",
+    ])
+}
+
+fn classify(operation: &'static str, url: &str, err: &gix::Error) -> Error {
+    let url = url.to_owned();
+    if err.is_unauthenticated() {
+        Error::Unauthenticated { url }
+    } else if err.is_cancelled() {
+        Error::Cancelled { url }
+    } else {
+        Error::Git {
+            operation,
+            url,
+            message: err.to_string(),
+        }
+    }
+}
+
+type CredentialsFn = Box<
+    dyn FnMut(
+            gix::credentials::helper::Action,
+        ) -> gix::Result<Option<gix::credentials::protocol::Outcome>>
+        + Send
+        + Sync,
+>;
+
+/// The callback gix asks for credentials; without one it would run helpers.
+fn credentials_fn(creds: &Credentials) -> CredentialsFn {
+    let basic = creds.basic.clone();
+    Box::new(move |action| match (action, &basic) {
+        (gix::credentials::helper::Action::Get(ctx), Some((username, password))) => {
+            Ok(Some(gix::credentials::protocol::Outcome {
+                identity: gix::sec::identity::Account {
+                    username: username.clone(),
+                    password: password.clone(),
+                    oauth_refresh_token: None,
+                },
+                next: ctx.into(),
+            }))
+        }
+        _ => Ok(None),
+    })
+}
+
+/// Lists the remote's refs (branches, tags with their peeled commits, HEAD)
+/// without cloning.
+///
+/// # Errors
+/// [`Error::Unauthenticated`], [`Error::Cancelled`], [`Error::Git`].
+pub fn ls_remote(url: &str, creds: &Credentials) -> Result<Vec<RemoteRef>> {
+    let op = "ls-remote";
+    let err = |e: gix::Error| classify(op, url, &e);
+    let tmp = tempfile::tempdir().map_err(|e| Error::Git {
+        operation: op,
+        url: url.to_owned(),
+        message: e.to_string(),
+    })?;
+    let repo = gix::ThreadSafeRepository::init_opts(
+        tmp.path(),
+        gix::create::Kind::Bare,
+        gix::create::Options::default(),
+        open_options(),
+    )
+    .map_err(err)?
+    .to_thread_local();
+    let remote = repo
+        .remote_at(url)
+        .map_err(err)?
+        .with_refspecs(
+            [
+                "+refs/heads/*:refs/remotes/origin/*",
+                "+refs/tags/*:refs/tags/*",
+                "HEAD",
+            ],
+            Direction::Fetch,
+        )
+        .map_err(err)?;
+    let mut connection = remote.connect(Direction::Fetch).map_err(err)?;
+    connection.set_credentials(credentials_fn(creds));
+    let (map, _handshake) = connection
+        .ref_map(
+            gix::progress::Discard,
+            gix::remote::ref_map::Options::default(),
+        )
+        .map_err(err)?;
+    Ok(map
+        .remote_refs
+        .iter()
+        .map(|r| {
+            let (name, target, peeled) = r.unpack();
+            RemoteRef {
+                name: name.to_string(),
+                target: target.map(|id| id.to_hex().to_string()),
+                peeled: peeled.map(|id| id.to_hex().to_string()),
+            }
+        })
+        .collect())
+}
+
+/// Shallow-clones `url` at `checkout` into the empty or missing directory
+/// `dest`, checks out the worktree and returns the checked-out commit's sha1.
+///
+/// # Errors
+/// [`Error::Unauthenticated`], [`Error::NotFound`], [`Error::Cancelled`], [`Error::Git`].
+pub fn clone(
+    url: &str,
+    dest: &Path,
+    checkout: &Checkout,
+    creds: &Credentials,
+    cancel: &AtomicBool,
+) -> Result<String> {
+    let op = "clone";
+    let err = |e: gix::Error| classify(op, url, &e);
+    let creds = creds.clone();
+    let prepare = gix::clone::PrepareFetch::new(
+        url,
+        dest,
+        gix::create::Kind::WithWorktree,
+        gix::create::Options::default(),
+        open_options(),
+    )
+    .map_err(err)?
+    .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(
+        std::num::NonZeroU32::MIN,
+    ))
+    .configure_connection(move |connection| {
+        connection.set_credentials(credentials_fn(&creds));
+        Ok(())
+    });
+    let prepare = match checkout {
+        Checkout::Branch(b) => prepare.with_ref_name(Some(format!("refs/heads/{b}").as_str())),
+        Checkout::Tag(t) => prepare.with_ref_name(Some(format!("refs/tags/{t}").as_str())),
+        Checkout::Name(n) => prepare.with_ref_name(Some(n.as_str())),
+        Checkout::Commit(c) => prepare.with_revision(Some(c.as_str())),
+    }
+    .map_err(err)?;
+    let mut prepare = prepare;
+    let (mut checkout_step, _) = prepare
+        .fetch_then_checkout(gix::progress::Discard, cancel)
+        .map_err(|e| {
+            if e.is_not_found() {
+                Error::NotFound {
+                    what: describe(checkout),
+                    url: url.to_owned(),
+                }
+            } else {
+                classify(op, url, &e)
+            }
+        })?;
+    let (repo, outcome) = checkout_step
+        .main_worktree(gix::progress::Discard, cancel)
+        .map_err(|e| classify("checkout", url, &e))?;
+    if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+        return Err(Error::Cancelled {
+            url: url.to_owned(),
+        });
+    }
+    if !outcome.errors.is_empty() || !outcome.collisions.is_empty() {
+        return Err(Error::Git {
+            operation: "checkout",
+            url: url.to_owned(),
+            message: format!(
+                "{} files could not be written",
+                outcome.errors.len() + outcome.collisions.len()
+            ),
+        });
+    }
+    let head = repo.head_id().map_err(|e| classify("checkout", url, &e))?;
+    Ok(head.detach().to_hex().to_string())
+}
+
+fn describe(checkout: &Checkout) -> String {
+    match checkout {
+        Checkout::Branch(b) => format!("branch '{b}'"),
+        Checkout::Tag(t) => format!("tag '{t}'"),
+        Checkout::Name(n) => format!("reference '{n}'"),
+        Checkout::Commit(c) => format!("commit '{c}'"),
+    }
+}

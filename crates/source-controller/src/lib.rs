@@ -1,0 +1,4 @@
+//! The source-controller: turns sources (GitRepository first) into verified
+//! tar.gz artifacts served by the artifact server.
+
+pub mod git;

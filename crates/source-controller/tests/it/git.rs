@@ -1,0 +1,194 @@
+//! gix against `git http-backend`: refs are listed without cloning, one ref is
+//! shallow-cloned, and failures say what went wrong without leaking secrets.
+
+use std::sync::atomic::AtomicBool;
+
+use ferroflux_source_controller::git::{self, Checkout, Credentials, Error};
+use ferroflux_testenv::git::{BasicAuth, GitServer};
+
+fn creds(user: &str, pass: &str) -> Credentials {
+    Credentials {
+        basic: Some((user.into(), pass.into())),
+    }
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ls_remote_lists_branches_and_peeled_tags_without_cloning() {
+    let server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    work.tag("v1.0.0").unwrap();
+    let tagged = work.head().unwrap();
+    let tip = work.commit(&[("a.yaml", "a: 2\n")], "second").unwrap();
+
+    let url = server.url("app");
+    let refs = blocking(move || git::ls_remote(&url, &Credentials::default()))
+        .await
+        .unwrap();
+    let find = |name: &str| {
+        refs.iter()
+            .find(|r| r.name == name)
+            .unwrap_or_else(|| panic!("{name} missing from {refs:?}"))
+    };
+    assert_eq!(find("refs/heads/main").commit(), Some(tip.as_str()));
+    let tag = find("refs/tags/v1.0.0");
+    assert_eq!(
+        tag.commit(),
+        Some(tagged.as_str()),
+        "the annotated tag peels to its commit"
+    );
+    assert_ne!(
+        tag.target.as_deref(),
+        Some(tagged.as_str()),
+        "the tag itself is a tag object"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_branch_a_tag_and_a_commit_check_out_their_own_content() {
+    let server = GitServer::start(Some(BasicAuth {
+        username: "flux".into(),
+        password: "pw-1234".into(),
+    }))
+    .await
+    .unwrap();
+    let work = server
+        .create_repo("app", "main", &[("deploy/app.yaml", "replicas: 1\n")])
+        .unwrap();
+    let first = work.head().unwrap();
+    work.tag("v1.0.0").unwrap();
+    let second = work
+        .commit(&[("deploy/app.yaml", "replicas: 2\n")], "scale")
+        .unwrap();
+
+    for (checkout, want_sha, want_replicas) in [
+        (
+            Checkout::Branch("main".into()),
+            second.clone(),
+            "replicas: 2\n",
+        ),
+        (
+            Checkout::Tag("v1.0.0".into()),
+            first.clone(),
+            "replicas: 1\n",
+        ),
+        (
+            Checkout::Name("refs/heads/main".into()),
+            second.clone(),
+            "replicas: 2\n",
+        ),
+        (
+            Checkout::Commit(first.clone()),
+            first.clone(),
+            "replicas: 1\n",
+        ),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let dest = dir.path().join("checkout");
+        let url = server.url("app");
+        let what = format!("{checkout:?}");
+        let d = dest.clone();
+        let sha = blocking(move || {
+            git::clone(
+                &url,
+                &d,
+                &checkout,
+                &creds("flux", "pw-1234"),
+                &AtomicBool::new(false),
+            )
+        })
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        assert_eq!(sha, want_sha, "{what}");
+        assert_eq!(
+            std::fs::read_to_string(dest.join("deploy/app.yaml")).unwrap(),
+            want_replicas,
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_an_authentication_error_that_does_not_show_it() {
+    let server = GitServer::start(Some(BasicAuth {
+        username: "flux".into(),
+        password: "right-one".into(),
+    }))
+    .await
+    .unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let url = server.url("app");
+    let err = blocking(move || git::ls_remote(&url, &creds("flux", "wrong-password-123")))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Unauthenticated { .. }), "{err:?}");
+    assert!(!format!("{err} {err:?}").contains("wrong-password-123"));
+
+    let url = server.url("app");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c");
+    let err = blocking(move || {
+        git::clone(
+            &url,
+            &dest,
+            &Checkout::Branch("main".into()),
+            &Credentials::default(),
+            &AtomicBool::new(false),
+        )
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, Error::Unauthenticated { .. }),
+        "no credentials for a protected repo: {err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_branch_and_a_stopped_server_are_reported() {
+    let mut server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let url = server.url("app");
+    let dir = tempfile::tempdir().unwrap();
+    let dest = dir.path().join("c");
+    let err = blocking(move || {
+        git::clone(
+            &url,
+            &dest,
+            &Checkout::Branch("nope".into()),
+            &Credentials::default(),
+            &AtomicBool::new(false),
+        )
+    })
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("nope"),
+        "the message names the missing branch: {err}"
+    );
+
+    server.stop();
+    let url = server.url("app");
+    let err = blocking(move || git::ls_remote(&url, &Credentials::default()))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Git {
+                operation: "ls-remote",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}

@@ -1,0 +1,9 @@
+//! Integration tests of the source-controller against a real git server and,
+//! for the reconciler, the real control plane.
+
+#![allow(
+    clippy::unwrap_used,
+    reason = "test helpers report failure by panicking"
+)]
+
+mod git;
