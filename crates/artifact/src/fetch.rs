@@ -5,7 +5,11 @@ use std::path::Path;
 use std::time::Duration;
 
 use crate::digest::Hasher;
+
 use crate::extract::{self, Limits, Stats};
+/// The HTTP client [`fetch`] takes; re-exported so consumers need no direct
+/// dependency on reqwest. Build one per process and share it.
+pub use reqwest::Client as HttpClient;
 
 /// How a download is bounded and retried.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +96,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// # Errors
 /// See [`Error`]; on any error nothing from a mismatching download is extracted.
 pub async fn fetch(
-    client: &reqwest::Client,
+    client: &HttpClient,
     url: &str,
     expected_digest: &str,
     dest: &Path,
@@ -144,11 +148,7 @@ enum Attempt {
     Final(Error),
 }
 
-async fn download(
-    client: &reqwest::Client,
-    url: &str,
-    options: Options,
-) -> Result<Downloaded, Attempt> {
+async fn download(client: &HttpClient, url: &str, options: Options) -> Result<Downloaded, Attempt> {
     let mut response = client
         .get(url)
         .timeout(options.timeout)

@@ -2,3 +2,6 @@
 //! tar.gz artifacts served by the artifact server.
 
 pub mod git;
+pub mod gitrepository;
+pub mod semver;
+pub mod sourceignore;

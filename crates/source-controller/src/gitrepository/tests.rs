@@ -1,0 +1,90 @@
+//! How the spec's ref becomes a checkout and a revision.
+
+use ferroflux_api::source::GitRepositoryRef;
+
+use super::{Target, pick, pinned};
+use crate::git::{Checkout, RemoteRef};
+
+fn refs() -> Vec<RemoteRef> {
+    let r = |name: &str, target: &str, peeled: Option<&str>| RemoteRef {
+        name: name.into(),
+        target: Some(target.into()),
+        peeled: peeled.map(Into::into),
+    };
+    vec![
+        r("HEAD", "aaa", None),
+        r("refs/heads/master", "aaa", None),
+        r("refs/heads/main", "bbb", None),
+        r("refs/tags/v1.0.0", "tag1", Some("ccc")),
+        r("refs/tags/v1.1.0", "ddd", None),
+    ]
+}
+
+fn reference(f: impl FnOnce(&mut GitRepositoryRef)) -> GitRepositoryRef {
+    let mut r = GitRepositoryRef::default();
+    f(&mut r);
+    r
+}
+
+#[test]
+fn refs_resolve_in_fluxs_precedence_with_fluxs_revision_format() {
+    let cases = [
+        (None, Checkout::Branch("master".into()), "master@sha1:aaa"),
+        (
+            Some(reference(|r| r.branch = Some("main".into()))),
+            Checkout::Branch("main".into()),
+            "main@sha1:bbb",
+        ),
+        (
+            Some(reference(|r| r.tag = Some("v1.0.0".into()))),
+            Checkout::Tag("v1.0.0".into()),
+            "v1.0.0@sha1:ccc",
+        ),
+        (
+            Some(reference(|r| {
+                r.branch = Some("main".into());
+                r.tag = Some("v1.0.0".into());
+                r.semver = Some(">=1.0.0".into());
+            })),
+            Checkout::Tag("v1.1.0".into()),
+            "v1.1.0@sha1:ddd",
+        ),
+    ];
+    for (r, checkout, revision) in cases {
+        let target = pick(r.as_ref(), &refs()).unwrap();
+        assert_eq!(target.checkout, checkout, "{r:?}");
+        assert_eq!(target.revision.as_deref(), Some(revision), "{r:?}");
+    }
+}
+
+#[test]
+fn a_pinned_commit_needs_no_listing_and_names_its_branch() {
+    let alone = pinned(Some(&reference(|r| r.commit = Some("abc".into())))).unwrap();
+    assert_eq!(
+        alone,
+        Target {
+            checkout: Checkout::Commit("abc".into()),
+            name: None,
+            revision: Some("sha1:abc".into())
+        }
+    );
+    let with_branch = pinned(Some(&reference(|r| {
+        r.commit = Some("abc".into());
+        r.branch = Some("main".into());
+    })))
+    .unwrap();
+    assert_eq!(with_branch.revision.as_deref(), Some("main@sha1:abc"));
+    assert!(pinned(Some(&reference(|r| r.branch = Some("main".into())))).is_none());
+}
+
+#[test]
+fn a_missing_branch_or_tag_is_named_in_the_error() {
+    let err = pick(
+        Some(&reference(|r| r.branch = Some("release".into()))),
+        &refs(),
+    )
+    .unwrap_err();
+    assert!(err.contains("branch 'release'"), "{err}");
+    let err = pick(Some(&reference(|r| r.tag = Some("v9".into()))), &refs()).unwrap_err();
+    assert!(err.contains("tag 'v9'"), "{err}");
+}

@@ -1,0 +1,470 @@
+//! GitRepository end to end: the source-controller binary as its own process,
+//! the real control plane, a real git server, and the artifact over real HTTP.
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use ferroflux_api::meta::Condition;
+use ferroflux_api::source::GitRepository;
+use ferroflux_artifact::fetch::{Options as FetchOptions, fetch};
+use ferroflux_artifact::storage::{Retention, Storage};
+use ferroflux_runtime::conditions;
+use ferroflux_runtime::controller::{Options, Stats, run};
+use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
+use ferroflux_testenv::git::{BasicAuth, GitServer};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+
+const PASSWORD: &str = "hunter2-git-password";
+
+/// The source-controller binary watching one namespace; killed on drop.
+struct Controller {
+    child: Child,
+    storage: tempfile::TempDir,
+    log: std::path::PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl Controller {
+    fn start(ns: &str) -> Self {
+        let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let storage = tempfile::tempdir().unwrap();
+        let log_dir = tempfile::tempdir().unwrap();
+        let log = log_dir.path().join("source-controller.log");
+        let child = Command::new(env!("CARGO_BIN_EXE_ferroflux-source-controller"))
+            .args([
+                "--watch-all-namespaces=false",
+                "--log-encoding=console",
+                "--log-level=debug",
+            ])
+            .arg(format!("--storage-path={}", storage.path().display()))
+            .arg(format!("--storage-addr=127.0.0.1:{port}"))
+            .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
+            .env("KUBECONFIG", cp.kubeconfig())
+            .env("RUNTIME_NAMESPACE", ns)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        Self {
+            child,
+            storage,
+            log,
+            _log_dir: log_dir,
+        }
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Controller {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn client_and_namespace(prefix: &str) -> (Client, String) {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
+    let ns = ferroflux_testenv::namespace(&client, prefix).await.unwrap();
+    (client, ns)
+}
+
+async fn secret(client: &Client, ns: &str, password: &str) {
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "git-auth"},
+        "stringData": {"username": "flux", "password": password}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+fn git_repository(
+    name: &str,
+    url: &str,
+    reference: &serde_json::Value,
+    secret: bool,
+) -> GitRepository {
+    let mut spec = serde_json::json!({"url": url, "interval": "1h", "ref": reference});
+    if secret {
+        spec["secretRef"] = serde_json::json!({"name": "git-auth"});
+    }
+    serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "GitRepository",
+        "metadata": {"name": name},
+        "spec": spec,
+    }))
+    .unwrap()
+}
+
+async fn wait_for(
+    api: &Api<GitRepository>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&GitRepository) -> bool,
+) -> GitRepository {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let obj = api.get(name).await.unwrap();
+        if check(&obj) {
+            return obj;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting until {what}; last status: {:#?}",
+            obj.status
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn condition<'a>(obj: &'a GitRepository, type_: &str) -> Option<&'a Condition> {
+    obj.status
+        .as_ref()
+        .and_then(|s| conditions::get(&s.conditions, type_))
+}
+
+fn revision(obj: &GitRepository) -> Option<String> {
+    obj.status
+        .as_ref()
+        .and_then(|s| s.artifact.as_ref())
+        .map(|a| a.revision.clone())
+}
+
+fn ready_at(obj: &GitRepository, want: &str) -> bool {
+    condition(obj, "Ready").is_some_and(|c| c.status == "True")
+        && revision(obj).as_deref() == Some(want)
+}
+
+async fn request_reconcile(api: &Api<GitRepository>, name: &str, token: &str) {
+    let patch = serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}});
+    api.patch(name, &PatchParams::default(), &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ignored_files() {
+    let (client, ns) = client_and_namespace("src-ready").await;
+    let server = GitServer::start(Some(BasicAuth {
+        username: "flux".into(),
+        password: PASSWORD.into(),
+    }))
+    .await
+    .unwrap();
+    let work = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("kustomize/deployment.yaml", "kind: Deployment\n"),
+                (
+                    "kustomize/kustomization.yaml",
+                    "resources: [deployment.yaml]\n",
+                ),
+                (".github/workflows/ci.yaml", "on: push\n"),
+                ("docs/logo.png", "png"),
+                ("scratch/notes.txt", "drafts\n"),
+                (".sourceignore", "scratch/\n"),
+            ],
+        )
+        .unwrap();
+    let sha = work.head().unwrap();
+    secret(&client, &ns, PASSWORD).await;
+    let controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "podinfo",
+            &server.url("podinfo"),
+            &serde_json::json!({"branch": "main"}),
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+
+    let want = format!("main@sha1:{sha}");
+    let obj = wait_for(&api, "podinfo", "Ready at the first commit", |o| {
+        ready_at(o, &want)
+    })
+    .await;
+    assert_eq!(
+        condition(&obj, "Ready").unwrap().message,
+        format!("stored artifact for revision '{want}'")
+    );
+    assert_eq!(condition(&obj, "ArtifactInStorage").unwrap().status, "True");
+    let artifact = obj.status.unwrap().artifact.unwrap();
+    assert_eq!(
+        artifact.path,
+        format!("gitrepository/{ns}/podinfo/{sha}.tar.gz")
+    );
+
+    let dest = tempfile::tempdir().unwrap();
+    fetch(
+        &reqwest_client(),
+        &artifact.url,
+        artifact.digest.as_deref().unwrap(),
+        dest.path(),
+        FetchOptions::default(),
+    )
+    .await
+    .unwrap();
+    assert!(dest.path().join("kustomize/deployment.yaml").is_file());
+    for excluded in [".github", "docs/logo.png", "scratch", ".git"] {
+        assert!(
+            !dest.path().join(excluded).exists(),
+            "{excluded} should not be in the artifact"
+        );
+    }
+    drop(controller);
+}
+
+fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
+    ferroflux_artifact::fetch::HttpClient::new()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_password_is_not_ready_and_appears_in_no_status_or_log_line() {
+    let (client, ns) = client_and_namespace("src-auth").await;
+    let server = GitServer::start(Some(BasicAuth {
+        username: "flux".into(),
+        password: "the-right-one".into(),
+    }))
+    .await
+    .unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    secret(&client, &ns, PASSWORD).await;
+    let controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "app",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    let obj = wait_for(&api, "app", "Ready=False", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    let ready = condition(&obj, "Ready").unwrap();
+    assert_eq!(ready.reason, "AuthenticationFailed", "{ready:?}");
+    assert!(
+        ready.message.contains("username and password"),
+        "the message says what to fix: {}",
+        ready.message
+    );
+    assert_eq!(condition(&obj, "FetchFailed").unwrap().status, "True");
+    assert!(!serde_json::to_string(&obj).unwrap().contains(PASSWORD));
+    let log = controller.log();
+    assert!(
+        log.contains("reconcile failed"),
+        "the failure is logged: {log}"
+    );
+    assert!(!log.contains(PASSWORD), "the password leaked into the log");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_secret_says_which_secret_to_create() {
+    let (client, ns) = client_and_namespace("src-nosecret").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "app",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    let obj = wait_for(&api, "app", "Ready=False", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    let message = &condition(&obj, "Ready").unwrap().message;
+    assert!(
+        message.contains(&format!("Secret '{ns}/git-auth'")) && message.contains("does not exist"),
+        "{message}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_git_server_keeps_the_last_artifact_served_and_deletion_removes_it() {
+    let (client, ns) = client_and_namespace("src-down").await;
+    let mut server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    work.tag("v1.0.0").unwrap();
+    work.commit(&[("a.yaml", "a: 2\n")], "two").unwrap();
+    work.tag("v1.1.0").unwrap();
+    let tagged = work.head().unwrap();
+    work.commit(&[("a.yaml", "a: 3\n")], "three").unwrap();
+    let controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    let constraint = serde_json::json!({"semver": ">=1.0.0 <2.0.0"});
+    api.create(
+        &PostParams::default(),
+        &git_repository("app", &server.url("app"), &constraint, false),
+    )
+    .await
+    .unwrap();
+    let want = format!("v1.1.0@sha1:{tagged}");
+    let obj = wait_for(&api, "app", "Ready at the highest matching tag", |o| {
+        ready_at(o, &want)
+    })
+    .await;
+    let artifact = obj.status.unwrap().artifact.unwrap();
+
+    server.stop();
+    request_reconcile(&api, "app", "after-the-server-stopped").await;
+    let obj = wait_for(&api, "app", "Ready=False with the git server down", |o| {
+        condition(o, "Ready")
+            .is_some_and(|c| c.status == "False" && c.reason == "GitOperationFailed")
+    })
+    .await;
+    assert_eq!(
+        condition(&obj, "ArtifactInStorage").unwrap().status,
+        "True",
+        "the last artifact is still stored"
+    );
+    assert_eq!(
+        revision(&obj).as_deref(),
+        Some(want.as_str()),
+        "status still points at the last good artifact"
+    );
+    let dest = tempfile::tempdir().unwrap();
+    fetch(
+        &reqwest_client(),
+        &artifact.url,
+        artifact.digest.as_deref().unwrap(),
+        dest.path(),
+        FetchOptions::default(),
+    )
+    .await
+    .expect("the last artifact is still served");
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join("a.yaml")).unwrap(),
+        "a: 2\n"
+    );
+
+    api.delete("app", &DeleteParams::default()).await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while api.get_opt("app").await.unwrap().is_some() {
+        assert!(
+            Instant::now() < deadline,
+            "the GitRepository was not finalized"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(
+        !controller
+            .storage
+            .path()
+            .join(format!("gitrepository/{ns}/app"))
+            .exists(),
+        "its artifacts were not deleted"
+    );
+}
+
+/// In-process, to read the clone counter: an unchanged remote is not cloned
+/// again, and a new commit is fetched as soon as a reconcile is requested.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_commit_is_fetched_on_request_and_an_unchanged_remote_is_not_cloned() {
+    let (client, ns) = client_and_namespace("src-commits").await;
+    let server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let first = work.head().unwrap();
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = Options {
+        namespace: Some(ns.clone()),
+        ..Options::default()
+    };
+    tokio::spawn(run::<GitRepository, _>(
+        client.clone(),
+        reconciler.clone(),
+        options,
+        Arc::new(Stats::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "app",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            false,
+        ),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "app", "Ready at the first commit", |o| {
+        ready_at(o, &format!("main@sha1:{first}"))
+    })
+    .await;
+    assert_eq!(reconciler.clones.load(Ordering::SeqCst), 1);
+
+    request_reconcile(&api, "app", "unchanged").await;
+    wait_for(&api, "app", "the unchanged request is handled", |o| {
+        o.status
+            .as_ref()
+            .and_then(|s| s.reconcile_request.last_handled_reconcile_at.as_deref())
+            == Some("unchanged")
+    })
+    .await;
+    assert_eq!(
+        reconciler.clones.load(Ordering::SeqCst),
+        1,
+        "an unchanged remote was cloned again"
+    );
+
+    let second = work.commit(&[("a.yaml", "a: 2\n")], "second").unwrap();
+    request_reconcile(&api, "app", "new-commit").await;
+    wait_for(&api, "app", "Ready at the new commit", |o| {
+        ready_at(o, &format!("main@sha1:{second}"))
+    })
+    .await;
+    assert_eq!(reconciler.clones.load(Ordering::SeqCst), 2);
+    drop(stop);
+}
