@@ -10,6 +10,7 @@
     reason = "kube's derive takes one `category` or `printcolumn` per entry, so those keys repeat"
 )]
 
+pub mod event;
 pub mod helm;
 pub mod kustomize;
 pub mod meta;

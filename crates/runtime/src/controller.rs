@@ -19,7 +19,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
-use ferroflux_api::meta::{RECONCILE_REQUEST_ANNOTATION, RECONCILING_CONDITION};
+use ferroflux_api::meta::{READY_CONDITION, RECONCILE_REQUEST_ANNOTATION, RECONCILING_CONDITION};
 use futures_util::StreamExt as _;
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
@@ -30,6 +30,8 @@ use kube::{Api, Client, Resource, ResourceExt as _};
 use crate::backoff::{Backoff, jittered};
 use crate::conditions::{self, reason};
 use crate::error::{Handling, Outcome, ReconcileError};
+use crate::events::{Events, Severity};
+use crate::metrics::{self, Metrics};
 use crate::object::{Object, parse_duration};
 use crate::summary::summarize;
 
@@ -51,6 +53,12 @@ pub trait Reconciler<K: Object>: Send + Sync + 'static {
 
     /// The `Ready=True` message after a successful reconcile.
     fn ready_message(&self, status: &K::Status) -> String;
+
+    /// The reason of the event emitted when `Ready` becomes `True` or its
+    /// message changes (e.g. `NewArtifact`).
+    fn success_reason(&self) -> &'static str {
+        "ReconciliationSucceeded"
+    }
 }
 
 /// How the loop runs (Flux's controller flags).
@@ -68,6 +76,10 @@ pub struct Options {
     pub backoff: Backoff,
     /// Interval jitter as a fraction (`--interval-jitter-percentage` / 100).
     pub jitter: f64,
+    /// Where events go; `None` records none.
+    pub events: Option<Events>,
+    /// Where metrics go; `None` records none.
+    pub metrics: Option<Arc<Metrics>>,
 }
 
 impl Default for Options {
@@ -79,6 +91,8 @@ impl Default for Options {
             label_selector: None,
             backoff: Backoff::default(),
             jitter: 0.05,
+            events: None,
+            metrics: None,
         }
     }
 }
@@ -230,11 +244,15 @@ async fn reconcile<K: Object, R: Reconciler<K>>(
             FinalizerEvent::Apply(obj) => apply(&api, obj, &ctx).await,
             FinalizerEvent::Cleanup(obj) => {
                 let object = key_of(&*obj);
+                let (obj_ns, obj_name) = (obj.namespace().unwrap_or_default(), obj.name_any());
                 ctx.reconciler
                     .finalize(obj)
                     .await
                     .map_err(|source| Error::Cleanup { object, source })?;
                 ctx.stats.finalized.fetch_add(1, Ordering::Relaxed);
+                if let Some(m) = &ctx.options.metrics {
+                    m.forget(&K::kind(&()), &obj_ns, &obj_name);
+                }
                 Ok(Action::await_change())
             }
         }
@@ -249,14 +267,24 @@ async fn apply<K: Object, R: Reconciler<K>>(
     ctx: &Context<K, R>,
 ) -> Result<Action, Error> {
     let key = key_of(&*obj);
+    let (kind, ns, name) = (
+        K::kind(&()).into_owned(),
+        obj.namespace().unwrap_or_default(),
+        obj.name_any(),
+    );
+    if let Some(m) = &ctx.options.metrics {
+        m.set_suspended(&kind, &ns, &name, obj.suspended());
+    }
     if obj.suspended() {
         ctx.stats.suspended_skips.fetch_add(1, Ordering::Relaxed);
         tracing::info!(object = %key, "reconciliation is suspended");
         return Ok(Action::await_change());
     }
     ctx.stats.reconciles.fetch_add(1, Ordering::Relaxed);
+    let started = std::time::Instant::now();
     let generation = obj.meta().generation;
     let mut status = obj.status().cloned().unwrap_or_default();
+    let ready_before = conditions::get(K::conditions(&mut status), READY_CONDITION).cloned();
 
     // Show that a new generation is being worked on before the slow part.
     if !ready_describes(K::conditions(&mut status), generation) {
@@ -296,10 +324,38 @@ async fn apply<K: Object, R: Reconciler<K>>(
     }
     patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
 
-    Ok(match result {
+    let ready_after = conditions::get(K::conditions(&mut status), READY_CONDITION).cloned();
+    let report = Report {
+        obj: &*obj,
+        result: &result,
+        revision: K::revision(&status),
+        ready_before: ready_before.as_ref(),
+        ready_after: ready_after.as_ref(),
+        took: started.elapsed(),
+    };
+    report.send(ctx).await;
+
+    Ok(next_action(
+        &*obj,
+        &key,
+        result,
+        interval.unwrap_or_default(),
+        ctx,
+    ))
+}
+
+/// When to reconcile `obj` again after `result`.
+fn next_action<K: Object, R>(
+    obj: &K,
+    key: &str,
+    result: Result<Outcome, ReconcileError>,
+    interval: Duration,
+    ctx: &Context<K, R>,
+) -> Action {
+    match result {
         Ok(outcome) => {
-            ctx.reset_failures(&key);
-            let every = jittered(interval.unwrap_or_default(), ctx.options.jitter, seed(&key));
+            ctx.reset_failures(key);
+            let every = jittered(interval, ctx.options.jitter, seed(key));
             let scheduled = Outcome {
                 requeue_after: Some(every),
                 stop: false,
@@ -311,23 +367,84 @@ async fn apply<K: Object, R: Reconciler<K>>(
             tracing::warn!(object = %key, reason = e.reason, message = %e.message, "reconcile failed");
             match e.handling {
                 Handling::Stalled => {
-                    ctx.reset_failures(&key);
+                    ctx.reset_failures(key);
                     Action::await_change()
                 }
                 Handling::Waiting(after) => Action::requeue(after),
                 Handling::Transient => {
-                    let failures = ctx.record_failure(&key);
+                    let failures = ctx.record_failure(key);
                     let retry = obj.retry_interval().and_then(|r| parse_duration(r).ok());
                     Action::requeue(retry.unwrap_or_else(|| ctx.options.backoff.delay(failures)))
                 }
             }
         }
-    })
+    }
+}
+
+/// What a finished reconcile tells metrics and events.
+struct Report<'a, K> {
+    obj: &'a K,
+    result: &'a Result<Outcome, ReconcileError>,
+    revision: Option<String>,
+    ready_before: Option<&'a ferroflux_api::meta::Condition>,
+    ready_after: Option<&'a ferroflux_api::meta::Condition>,
+    took: Duration,
+}
+
+impl<K: Object> Report<'_, K> {
+    /// Records the reconcile in the metrics, and emits an error event for a
+    /// failure that asks for one, or an info event when `Ready` turned `True`
+    /// or its message (which names the revision) changed.
+    async fn send<R: Reconciler<K>>(&self, ctx: &Context<K, R>) {
+        let (kind, ns, name) = (
+            K::kind(&()),
+            self.obj.namespace().unwrap_or_default(),
+            self.obj.name_any(),
+        );
+        if let Some(m) = &ctx.options.metrics {
+            let outcome = match self.result {
+                Ok(_) => metrics::Result::Success,
+                Err(e) if matches!(e.handling, Handling::Waiting(_)) => metrics::Result::Requeue,
+                Err(_) => metrics::Result::Error,
+            };
+            let ready = self.ready_after.map(|c| c.status.as_str());
+            m.record(&kind, &ns, &name, self.took, ready, outcome);
+        }
+        let Some(events) = &ctx.options.events else {
+            return;
+        };
+        let revision = self.revision.as_deref();
+        match (self.result, self.ready_after) {
+            (Err(e), _) if e.event => {
+                events
+                    .publish(self.obj, Severity::Error, e.reason, &e.message, revision)
+                    .await;
+            }
+            (Ok(_), Some(after)) if after.status == "True" => {
+                let changed = self
+                    .ready_before
+                    .is_none_or(|b| b.status != "True" || b.message != after.message);
+                if changed {
+                    let text = crate::scrub::Scrubbed::new(&after.message);
+                    events
+                        .publish(
+                            self.obj,
+                            Severity::Info,
+                            ctx.reconciler.success_reason(),
+                            &text,
+                            revision,
+                        )
+                        .await;
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Whether `Ready` was computed for `generation` (it records the generation).
 fn ready_describes(conditions: &[ferroflux_api::meta::Condition], generation: Option<i64>) -> bool {
-    conditions::get(conditions, ferroflux_api::meta::READY_CONDITION)
+    conditions::get(conditions, READY_CONDITION)
         .is_some_and(|c| c.observed_generation == generation)
 }
 

@@ -12,6 +12,8 @@ pub mod backoff;
 pub mod conditions;
 pub mod controller;
 pub mod error;
+pub mod events;
+pub mod metrics;
 pub mod object;
 pub mod scrub;
 pub mod summary;

@@ -46,6 +46,10 @@ pub trait Object:
     fn set_observed_generation(status: &mut Self::Status, generation: i64);
     /// The last handled `reconcile.fluxcd.io/requestedAt` value.
     fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String>;
+    /// The revision the status describes, for event metadata.
+    fn revision(_status: &Self::Status) -> Option<String> {
+        None
+    }
 }
 
 /// Parses a Go duration as Flux writes them (`1h30m`, `5m0s`, `750ms`, `1.5s`).
@@ -110,6 +114,9 @@ impl Object for GitRepository {
     }
     fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
         &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.artifact.as_ref().map(|a| a.revision.clone())
     }
 }
 

@@ -432,6 +432,10 @@ impl Reconciler<GitRepository> for GitRepositoryReconciler {
             .map_err(|e| storage_failed(&format!("removing the artifacts failed: {e}")))
     }
 
+    fn success_reason(&self) -> &'static str {
+        "NewArtifact"
+    }
+
     fn ready_message(&self, status: &GitRepositoryStatus) -> String {
         status.artifact.as_ref().map_or_else(String::new, |a| {
             format!("stored artifact for revision '{}'", a.revision)

@@ -10,6 +10,8 @@ use clap::Parser;
 use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::controller::{self, Options, Stats};
+use ferroflux_runtime::events::Events;
+use ferroflux_runtime::metrics::{self, Metrics};
 use ferroflux_runtime::object::parse_duration;
 use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
 use tokio::signal::unix::{SignalKind, signal};
@@ -49,6 +51,16 @@ struct Flags {
     /// Reconcile only objects matching this label selector (sharding).
     #[arg(long)]
     watch_label_selector: Option<String>,
+    /// Address of the notification-controller's event endpoint; events are
+    /// only recorded as Kubernetes Events when empty.
+    #[arg(long, env = "EVENTS_ADDR")]
+    events_addr: Option<String>,
+    /// Address `/metrics` is served on.
+    #[arg(long, default_value = ":8080")]
+    metrics_addr: String,
+    /// Address `/healthz` and `/readyz` are served on.
+    #[arg(long, default_value = ":9440")]
+    health_addr: String,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -66,6 +78,23 @@ fn listen_addr(flag: &str) -> anyhow::Result<SocketAddr> {
     };
     full.parse()
         .with_context(|| format!("{flag:?} is not an address such as :9090 or 127.0.0.1:9090"))
+}
+
+/// Serves `router` on the address of flag `--{name}` until shutdown.
+async fn serve_on(
+    flag: &str,
+    name: &str,
+    router: axum::Router,
+    mut stopped: tokio::sync::watch::Receiver<bool>,
+) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
+    let addr = listen_addr(flag).with_context(|| format!("--{name}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding --{name} to {addr}"))?;
+    tracing::info!(%addr, "{name} listening");
+    Ok(tokio::spawn(metrics::serve(listener, router, async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    })))
 }
 
 #[tokio::main]
@@ -108,15 +137,38 @@ async fn main() -> anyhow::Result<()> {
     ));
     tracing::info!(%addr, root = %storage.root().display(), "artifact server listening");
 
+    let metrics = Metrics::new("gitrepository");
+    let metrics_server = serve_on(
+        &flags.metrics_addr,
+        "metrics-addr",
+        metrics::metrics_router(metrics.clone()),
+        stopped.clone(),
+    )
+    .await?;
+    let health_server = serve_on(
+        &flags.health_addr,
+        "health-addr",
+        metrics::health_router(),
+        stopped.clone(),
+    )
+    .await?;
+
     let client = kube::Client::try_default()
         .await
         .context("connecting to the Kubernetes API")?;
+    let instance = std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "source-controller".into());
+    let events_addr = flags.events_addr.clone().filter(|a| !a.is_empty());
+    let events = Events::new(client.clone(), "source-controller", &instance, events_addr);
     let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
     let options = Options {
         field_manager: "source-controller".into(),
         concurrency: flags.concurrent,
         namespace: (!flags.watch_all_namespaces).then(|| flags.runtime_namespace.clone()),
         label_selector: flags.watch_label_selector.clone(),
+        events: Some(events),
+        metrics: Some(metrics),
         ..Options::default()
     };
     let controller = tokio::spawn(controller::run::<GitRepository, _>(
@@ -142,6 +194,8 @@ async fn main() -> anyhow::Result<()> {
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = controller.await;
         let _ = server.await;
+        let _ = metrics_server.await;
+        let _ = health_server.await;
     })
     .await;
     Ok(())

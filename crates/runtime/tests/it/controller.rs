@@ -79,14 +79,21 @@ impl Reconciler<GitRepository> for Scripted {
     }
 }
 
-struct Harness {
-    api: Api<GitRepository>,
+pub(crate) struct Harness {
+    pub(crate) api: Api<GitRepository>,
     reconciler: Arc<Scripted>,
     stats: Arc<Stats>,
+    pub(crate) events: ferroflux_runtime::events::Events,
+    pub(crate) metrics: Arc<ferroflux_runtime::metrics::Metrics>,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
 async fn harness(prefix: &str) -> Harness {
+    harness_with(prefix, None).await
+}
+
+/// A harness whose events are recorded and, with `events_addr`, forwarded.
+pub(crate) async fn harness_with(prefix: &str, events_addr: Option<String>) -> Harness {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let client: Client = cp.client().await.unwrap();
     ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
@@ -96,7 +103,16 @@ async fn harness(prefix: &str) -> Harness {
     let reconciler = Arc::new(Scripted::default());
     let stats = Arc::new(Stats::default());
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let events = ferroflux_runtime::events::Events::new(
+        client.clone(),
+        "test-controller",
+        "test-controller-0",
+        events_addr,
+    );
+    let metrics = ferroflux_runtime::metrics::Metrics::new("gitrepository");
     let options = Options {
+        metrics: Some(metrics.clone()),
+        events: Some(events.clone()),
         field_manager: "runtime-tests".into(),
         namespace: Some(ns.clone()),
         backoff: ferroflux_runtime::backoff::Backoff {
@@ -118,11 +134,13 @@ async fn harness(prefix: &str) -> Harness {
         api: Api::namespaced(client, &ns),
         reconciler,
         stats,
+        events,
+        metrics,
         _stop: stop,
     }
 }
 
-fn repo(name: &str, url: &str, suspend: bool) -> GitRepository {
+pub(crate) fn repo(name: &str, url: &str, suspend: bool) -> GitRepository {
     let mut repo: GitRepository = serde_json::from_value(serde_json::json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
@@ -135,7 +153,7 @@ fn repo(name: &str, url: &str, suspend: bool) -> GitRepository {
 }
 
 /// Polls the object until `check` accepts it; fails after 20 s showing the last state.
-async fn wait_for(
+pub(crate) async fn wait_for(
     api: &Api<GitRepository>,
     name: &str,
     what: &str,
@@ -156,13 +174,13 @@ async fn wait_for(
     }
 }
 
-fn condition<'a>(obj: &'a GitRepository, type_: &str) -> Option<&'a Condition> {
+pub(crate) fn condition<'a>(obj: &'a GitRepository, type_: &str) -> Option<&'a Condition> {
     obj.status
         .as_ref()
         .and_then(|s| conditions::get(&s.conditions, type_))
 }
 
-fn ready(obj: &GitRepository) -> bool {
+pub(crate) fn ready(obj: &GitRepository) -> bool {
     condition(obj, "Ready").is_some_and(|c| c.status == "True")
 }
 

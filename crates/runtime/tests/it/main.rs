@@ -7,3 +7,5 @@
 )]
 
 mod controller;
+mod events;
+mod metrics;

@@ -23,6 +23,8 @@ const PASSWORD: &str = "hunter2-git-password";
 /// The source-controller binary watching one namespace; killed on drop.
 struct Controller {
     child: Child,
+    metrics_port: u16,
+    health_port: u16,
     storage: tempfile::TempDir,
     log: std::path::PathBuf,
     _log_dir: tempfile::TempDir,
@@ -31,11 +33,14 @@ struct Controller {
 impl Controller {
     fn start(ns: &str) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let free = || {
+            std::net::TcpListener::bind("127.0.0.1:0")
+                .unwrap()
+                .local_addr()
+                .unwrap()
+                .port()
+        };
+        let (port, metrics_port, health_port) = (free(), free(), free());
         let storage = tempfile::tempdir().unwrap();
         let log_dir = tempfile::tempdir().unwrap();
         let log = log_dir.path().join("source-controller.log");
@@ -48,6 +53,8 @@ impl Controller {
             .arg(format!("--storage-path={}", storage.path().display()))
             .arg(format!("--storage-addr=127.0.0.1:{port}"))
             .arg(format!("--storage-adv-addr=127.0.0.1:{port}"))
+            .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
+            .arg(format!("--health-addr=127.0.0.1:{health_port}"))
             .env("KUBECONFIG", cp.kubeconfig())
             .env("RUNTIME_NAMESPACE", ns)
             .stdout(Stdio::null())
@@ -56,6 +63,8 @@ impl Controller {
             .unwrap();
         Self {
             child,
+            metrics_port,
+            health_port,
             storage,
             log,
             _log_dir: log_dir,
@@ -230,6 +239,32 @@ async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ig
     .await
     .unwrap();
     assert!(dest.path().join("kustomize/deployment.yaml").is_file());
+
+    let http = reqwest_client();
+    let metrics = http
+        .get(format!(
+            "http://127.0.0.1:{}/metrics",
+            controller.metrics_port
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ready = format!(
+        "gotk_reconcile_condition{{kind=\"GitRepository\",name=\"podinfo\",namespace=\"{ns}\",type=\"Ready\",status=\"True\"}} 1"
+    );
+    assert!(metrics.contains(&ready), "{metrics}");
+    let health = http
+        .get(format!(
+            "http://127.0.0.1:{}/healthz",
+            controller.health_port
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status().as_u16(), 200);
     for excluded in [".github", "docs/logo.png", "scratch", ".git"] {
         assert!(
             !dest.path().join(excluded).exists(),

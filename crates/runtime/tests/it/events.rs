@@ -1,0 +1,161 @@
+//! Events: Kubernetes Events on the server, and Flux's payload forwarded to
+//! the events address, with no secret in either and no wait on delivery.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::routing::post;
+use k8s_openapi::api::events::v1::Event as KubeEvent;
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use serde_json::Value;
+
+use crate::controller::{harness_with, ready, repo, wait_for};
+
+type Received = Arc<Mutex<Vec<Value>>>;
+
+/// A stand-in for the notification-controller: keeps every JSON body posted.
+async fn sink() -> (String, Received) {
+    let received: Received = Arc::default();
+    let store = received.clone();
+    let app = axum::Router::new().route(
+        "/",
+        post(move |body: axum::body::Bytes| {
+            let store = store.clone();
+            async move {
+                let event: Value = serde_json::from_slice(&body).expect("the event body is JSON");
+                store.lock().unwrap().push(event);
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/"), received)
+}
+
+async fn wait_for_event(received: &Received, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(found) = received.lock().unwrap().iter().find(|e| pick(e)).cloned() {
+            return found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no forwarded event {what}; got {:#?}",
+            received.lock().unwrap()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
+    let (addr, received) = sink().await;
+    let h = harness_with("events", Some(addr)).await;
+    let ns = h.api.namespace().unwrap().to_owned();
+
+    h.api
+        .create(
+            &PostParams::default(),
+            &repo("good", "https://git.example.com/app.git", false),
+        )
+        .await
+        .unwrap();
+    wait_for(&h.api, "good", "Ready=True", ready).await;
+    let info = wait_for_event(&received, "for the success", |e| e["severity"] == "info").await;
+    assert_eq!(info["reason"], "ReconciliationSucceeded");
+    assert_eq!(
+        info["message"],
+        "stored artifact for revision 'main@sha1:abc'"
+    );
+    assert_eq!(
+        info["metadata"]["source.toolkit.fluxcd.io/revision"],
+        "main@sha1:abc"
+    );
+    assert_eq!(info["involvedObject"]["kind"], "GitRepository");
+    assert_eq!(info["involvedObject"]["name"], "good");
+    assert_eq!(info["involvedObject"]["namespace"], ns.as_str());
+    assert_eq!(
+        info["involvedObject"]["apiVersion"],
+        "source.toolkit.fluxcd.io/v1"
+    );
+    assert_eq!(info["reportingController"], "test-controller");
+    assert!(
+        info["timestamp"].as_str().is_some_and(|t| t.ends_with('Z')),
+        "{info}"
+    );
+
+    let secret_url = "https://bot:s3cr3t-pat@fail.example.com/app.git";
+    h.api
+        .create(&PostParams::default(), &repo("bad", secret_url, false))
+        .await
+        .unwrap();
+    let error = wait_for_event(&received, "for the failure", |e| e["severity"] == "error").await;
+    assert_eq!(error["reason"], "GitOperationFailed");
+    assert_eq!(error["involvedObject"]["name"], "bad");
+    let text = error["message"].as_str().unwrap();
+    assert!(text.contains("https://***@fail.example.com"), "{text}");
+
+    let kube_events: Api<KubeEvent> = Api::namespaced(h.api.clone().into_client(), &ns);
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let list = kube_events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items;
+        let warning = list.iter().find(|e| {
+            e.type_.as_deref() == Some("Warning")
+                && e.reason.as_deref() == Some("GitOperationFailed")
+        });
+        let normal = list.iter().find(|e| {
+            e.type_.as_deref() == Some("Normal")
+                && e.reason.as_deref() == Some("ReconciliationSucceeded")
+        });
+        if let (Some(w), Some(_)) = (warning, normal) {
+            assert!(!serde_json::to_string(w).unwrap().contains("s3cr3t-pat"));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "Kubernetes Events missing: {list:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let everything = serde_json::to_string(&*received.lock().unwrap()).unwrap();
+    assert!(
+        !everything.contains("s3cr3t-pat"),
+        "a forwarded event leaked the token"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_events_address_does_not_hold_up_reconciles() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let h = harness_with("events-down", Some(format!("http://127.0.0.1:{port}/"))).await;
+    h.api
+        .create(
+            &PostParams::default(),
+            &repo("app", "https://git.example.com/app.git", false),
+        )
+        .await
+        .unwrap();
+    wait_for(&h.api, "app", "Ready=True", ready).await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while h.events.stats.failed.load(Ordering::SeqCst) == 0 {
+        assert!(
+            Instant::now() < deadline,
+            "the undeliverable event was never given up on"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(h.events.stats.delivered.load(Ordering::SeqCst), 0);
+}
