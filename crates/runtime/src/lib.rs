@@ -13,6 +13,7 @@ pub mod conditions;
 pub mod controller;
 pub mod error;
 pub mod events;
+pub mod leader;
 pub mod metrics;
 pub mod object;
 pub mod scrub;

@@ -11,10 +11,12 @@ use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::controller::{self, Options, Stats};
 use ferroflux_runtime::events::Events;
+use ferroflux_runtime::leader::{Elector, Timings};
 use ferroflux_runtime::metrics::{self, Metrics};
 use ferroflux_runtime::object::parse_duration;
 use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
 use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
 
 /// Fetches sources and serves them as artifacts.
 #[derive(Debug, Parser)]
@@ -61,6 +63,18 @@ struct Flags {
     /// Address `/healthz` and `/readyz` are served on.
     #[arg(long, default_value = ":9440")]
     health_addr: String,
+    /// Run only while holding the leader-election Lease (for several replicas).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    enable_leader_election: bool,
+    /// How long the Lease is valid after its last renewal.
+    #[arg(long, default_value = "35s")]
+    leader_election_lease_duration: String,
+    /// How long the leader keeps trying to renew before giving up.
+    #[arg(long, default_value = "30s")]
+    leader_election_renew_deadline: String,
+    /// How often candidates retry and the leader renews.
+    #[arg(long, default_value = "5s")]
+    leader_election_retry_period: String,
     /// Log level: error, warn, info, debug or trace.
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -68,6 +82,9 @@ struct Flags {
     #[arg(long, default_value = "json")]
     log_encoding: String,
 }
+
+/// The leader-election Lease, named as Flux names it.
+const LEASE: &str = "source-controller-leader-election";
 
 /// `:9090` means every interface, as in Go.
 fn listen_addr(flag: &str) -> anyhow::Result<SocketAddr> {
@@ -80,26 +97,34 @@ fn listen_addr(flag: &str) -> anyhow::Result<SocketAddr> {
         .with_context(|| format!("{flag:?} is not an address such as :9090 or 127.0.0.1:9090"))
 }
 
-/// Serves `router` on the address of flag `--{name}` until shutdown.
+/// Serves `router` on the address of flag `--{name}` until `stopped` turns true.
 async fn serve_on(
     flag: &str,
     name: &str,
     router: axum::Router,
-    mut stopped: tokio::sync::watch::Receiver<bool>,
+    stopped: &watch::Receiver<bool>,
 ) -> anyhow::Result<tokio::task::JoinHandle<std::io::Result<()>>> {
     let addr = listen_addr(flag).with_context(|| format!("--{name}"))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("binding --{name} to {addr}"))?;
     tracing::info!(%addr, "{name} listening");
-    Ok(tokio::spawn(metrics::serve(listener, router, async move {
-        let _ = stopped.wait_for(|s| *s).await;
-    })))
+    Ok(tokio::spawn(metrics::serve(
+        listener,
+        router,
+        until(stopped),
+    )))
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse();
+/// Completes when `stopped` turns true.
+fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
+    let mut stopped = stopped.clone();
+    async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+}
+
+fn init_logging(flags: &Flags) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&flags.log_level).context("--log-level")?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -109,49 +134,83 @@ async fn main() -> anyhow::Result<()> {
     } else {
         logs.json().init();
     }
+    Ok(())
+}
 
-    let ttl = parse_duration(&flags.artifact_retention_ttl)
-        .map_err(anyhow::Error::msg)
-        .context("--artifact-retention-ttl")?;
+impl Flags {
+    /// The controller loop's options from the flags.
+    fn options(&self, client: &kube::Client, instance: &str, metrics: Arc<Metrics>) -> Options {
+        let events_addr = self.events_addr.clone().filter(|a| !a.is_empty());
+        Options {
+            field_manager: "source-controller".into(),
+            concurrency: self.concurrent,
+            namespace: (!self.watch_all_namespaces).then(|| self.runtime_namespace.clone()),
+            label_selector: self.watch_label_selector.clone(),
+            events: Some(Events::new(
+                client.clone(),
+                "source-controller",
+                instance,
+                events_addr,
+            )),
+            metrics: Some(metrics),
+            ..Options::default()
+        }
+    }
+
+    fn timings(&self) -> anyhow::Result<Timings> {
+        Ok(Timings {
+            lease_duration: duration_flag(
+                &self.leader_election_lease_duration,
+                "--leader-election-lease-duration",
+            )?,
+            renew_deadline: duration_flag(
+                &self.leader_election_renew_deadline,
+                "--leader-election-renew-deadline",
+            )?,
+            retry_period: duration_flag(
+                &self.leader_election_retry_period,
+                "--leader-election-retry-period",
+            )?,
+        })
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    init_logging(&flags)?;
     let retention = Retention {
         records: flags.artifact_retention_records,
-        ttl,
+        ttl: duration_flag(&flags.artifact_retention_ttl, "--artifact-retention-ttl")?,
     };
     let storage = Storage::new(&flags.storage_path, &flags.storage_adv_addr, retention)
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
-    let addr = listen_addr(&flags.storage_addr).context("--storage-addr")?;
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .with_context(|| format!("binding the artifact server to {addr}"))?;
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let server = tokio::spawn(ferroflux_artifact::server::serve(
-        listener,
-        storage.root().to_path_buf(),
-        {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        },
-    ));
-    tracing::info!(%addr, root = %storage.root().display(), "artifact server listening");
-
+    let (stop, stopped) = watch::channel(false);
     let metrics = Metrics::new("gitrepository");
-    let metrics_server = serve_on(
-        &flags.metrics_addr,
-        "metrics-addr",
-        metrics::metrics_router(metrics.clone()),
-        stopped.clone(),
-    )
-    .await?;
-    let health_server = serve_on(
-        &flags.health_addr,
-        "health-addr",
-        metrics::health_router(),
-        stopped.clone(),
-    )
-    .await?;
+    let servers = [
+        serve_on(
+            &flags.storage_addr,
+            "storage-addr",
+            ferroflux_artifact::server::router(storage.root()),
+            &stopped,
+        )
+        .await?,
+        serve_on(
+            &flags.metrics_addr,
+            "metrics-addr",
+            metrics::metrics_router(metrics.clone()),
+            &stopped,
+        )
+        .await?,
+        serve_on(
+            &flags.health_addr,
+            "health-addr",
+            metrics::health_router(),
+            &stopped,
+        )
+        .await?,
+    ];
 
     let client = kube::Client::try_default()
         .await
@@ -159,44 +218,80 @@ async fn main() -> anyhow::Result<()> {
     let instance = std::env::var("POD_NAME")
         .or_else(|_| std::env::var("HOSTNAME"))
         .unwrap_or_else(|_| "source-controller".into());
-    let events_addr = flags.events_addr.clone().filter(|a| !a.is_empty());
-    let events = Events::new(client.clone(), "source-controller", &instance, events_addr);
+    let options = flags.options(&client, &instance, metrics);
+
+    let mut leadership = None;
+    if flags.enable_leader_election {
+        let elector = Elector::new(
+            client.clone(),
+            &flags.runtime_namespace,
+            LEASE,
+            &instance,
+            flags.timings()?,
+        );
+        tracing::info!(lease = LEASE, identity = %instance, "waiting for leadership");
+        tokio::select! {
+            leading = elector.acquire() => leadership = Some(leading),
+            () = shutdown_signal()? => return Ok(()),
+        }
+    }
+
     let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
-    let options = Options {
-        field_manager: "source-controller".into(),
-        concurrency: flags.concurrent,
-        namespace: (!flags.watch_all_namespaces).then(|| flags.runtime_namespace.clone()),
-        label_selector: flags.watch_label_selector.clone(),
-        events: Some(events),
-        metrics: Some(metrics),
-        ..Options::default()
-    };
+    let stats = Arc::new(Stats::default());
     let controller = tokio::spawn(controller::run::<GitRepository, _>(
         client,
         reconciler,
         options,
-        Arc::new(Stats::default()),
-        {
-            let mut stopped = stopped.clone();
-            async move {
-                let _ = stopped.wait_for(|s| *s).await;
-            }
-        },
+        stats,
+        until(&stopped),
     ));
 
-    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
-    }
+    let lost = async {
+        match leadership.as_mut() {
+            Some(l) => l.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let lost_leadership = tokio::select! {
+        () = shutdown_signal()? => false,
+        () = lost => true,
+    };
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = tokio::time::timeout(Duration::from_secs(30), async {
         let _ = controller.await;
-        let _ = server.await;
-        let _ = metrics_server.await;
-        let _ = health_server.await;
+        futures_join(servers).await;
     })
     .await;
+    if lost_leadership {
+        anyhow::bail!("lost the leader-election lease {LEASE}; exiting so a replica can take over");
+    }
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
     Ok(())
+}
+
+/// Waits for every task (their results were logged where they ran).
+async fn futures_join<T>(tasks: impl IntoIterator<Item = tokio::task::JoinHandle<T>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+fn duration_flag(value: &str, flag: &str) -> anyhow::Result<Duration> {
+    parse_duration(value)
+        .map_err(anyhow::Error::msg)
+        .context(flag.to_owned())
 }

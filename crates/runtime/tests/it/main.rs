@@ -8,4 +8,5 @@
 
 mod controller;
 mod events;
+mod leader;
 mod metrics;

@@ -32,6 +32,11 @@ struct Controller {
 
 impl Controller {
     fn start(ns: &str) -> Self {
+        Self::start_with(ns, "source-controller-0", &[])
+    }
+
+    /// Starts the binary as pod `pod` with `extra` flags.
+    fn start_with(ns: &str, pod: &str, extra: &[&str]) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
         let free = || {
             std::net::TcpListener::bind("127.0.0.1:0")
@@ -56,7 +61,9 @@ impl Controller {
             .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
             .arg(format!("--health-addr=127.0.0.1:{health_port}"))
             .env("KUBECONFIG", cp.kubeconfig())
+            .args(extra)
             .env("RUNTIME_NAMESPACE", ns)
+            .env("POD_NAME", pod)
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -502,4 +509,101 @@ async fn a_new_commit_is_fetched_on_request_and_an_unchanged_remote_is_not_clone
     .await;
     assert_eq!(reconciler.clones.load(Ordering::SeqCst), 2);
     drop(stop);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() {
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    let (client, ns) = client_and_namespace("src-leader").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let election = [
+        "--enable-leader-election",
+        "--leader-election-lease-duration=3s",
+        "--leader-election-renew-deadline=2s",
+        "--leader-election-retry-period=200ms",
+    ];
+    let mut replicas = [
+        Some(Controller::start_with(&ns, "replica-a", &election)),
+        Some(Controller::start_with(&ns, "replica-b", &election)),
+    ];
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let holder = || async {
+        leases
+            .get_opt("source-controller-leader-election")
+            .await
+            .unwrap()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let leader = loop {
+        if let Some(h) = holder().await {
+            break h;
+        }
+        assert!(Instant::now() < deadline, "no replica took the lease");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (leading, standby) = if leader == "replica-a" {
+        (0, 1)
+    } else {
+        (1, 0)
+    };
+
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "first",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            false,
+        ),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "first", "the leader reconciles", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "True")
+    })
+    .await;
+    let standby_log = replicas[standby].as_ref().unwrap().log();
+    assert!(
+        standby_log.contains("waiting for leadership"),
+        "{standby_log}"
+    );
+    assert!(
+        !standby_log.contains("acquired leadership"),
+        "both replicas lead: {standby_log}"
+    );
+
+    // SIGKILL: no release, so the standby must wait for the Lease to expire.
+    replicas[leading] = None;
+    let standby_name = if standby == 0 {
+        "replica-a"
+    } else {
+        "replica-b"
+    };
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holder().await.as_deref() != Some(standby_name) {
+        assert!(Instant::now() < deadline, "the standby never took over");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "second",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            false,
+        ),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "second", "the new leader reconciles", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "True")
+    })
+    .await;
 }

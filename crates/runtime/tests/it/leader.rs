@@ -1,0 +1,111 @@
+//! Two replicas: exactly one leads; the other takes over when the leader dies,
+//! at once when it releases the Lease on a graceful stop.
+
+use std::time::{Duration, Instant};
+
+use ferroflux_runtime::leader::{Elector, Timings};
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::Api;
+
+async fn holder(leases: &Api<Lease>) -> Option<String> {
+    leases
+        .get("source-controller-leader-election")
+        .await
+        .ok()?
+        .spec?
+        .holder_identity
+}
+
+async fn finishes_within<T>(
+    task: &mut tokio::task::JoinHandle<T>,
+    limit: Duration,
+    what: &str,
+) -> T {
+    tokio::time::timeout(limit, task)
+        .await
+        .unwrap_or_else(|_| panic!("{what} within {limit:?}"))
+        .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_replica_leads_and_another_takes_over_when_it_dies_or_releases() {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "leader")
+        .await
+        .unwrap();
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let fast = Timings {
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(200),
+    };
+    let lease = "source-controller-leader-election";
+    let a = Elector::new(client.clone(), &ns, lease, "replica-a", fast);
+    let b = Elector::new(client.clone(), &ns, lease, "replica-b", fast);
+
+    let leading_a = a.acquire().await;
+    let mut b_task = tokio::spawn(async move { b.acquire().await });
+
+    // While A renews, B keeps waiting: watch A renew the Lease several times.
+    let first_renewal = leases
+        .get(lease)
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .renew_time
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut renewals = 0;
+    let mut last = first_renewal;
+    while renewals < 5 {
+        let spec = leases.get(lease).await.unwrap().spec.unwrap();
+        assert_eq!(spec.holder_identity.as_deref(), Some("replica-a"));
+        if spec.renew_time.as_ref() != Some(&last) {
+            renewals += 1;
+            last = spec.renew_time.unwrap();
+        }
+        assert!(Instant::now() < deadline, "replica-a did not keep renewing");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(
+        !b_task.is_finished(),
+        "replica-b became leader while replica-a was renewing"
+    );
+
+    // A dies without releasing: B takes over once the Lease expires.
+    leading_a.abandon();
+    let leading_b =
+        finishes_within(&mut b_task, Duration::from_secs(10), "replica-b takes over").await;
+    assert_eq!(holder(&leases).await.as_deref(), Some("replica-b"));
+    assert_eq!(
+        leases
+            .get(lease)
+            .await
+            .unwrap()
+            .spec
+            .unwrap()
+            .lease_transitions,
+        Some(1)
+    );
+
+    // B stops gracefully and releases: C takes over before B's Lease could
+    // expire (B renewed at most 200 ms ago and its Lease lasts 3 s, so only the
+    // release lets C in within 2 s).
+    let slow = Timings {
+        lease_duration: Duration::from_secs(60),
+        ..fast
+    };
+    let c = Elector::new(client.clone(), &ns, lease, "replica-c", slow);
+    let mut c_task = tokio::spawn(async move { c.acquire().await });
+    leading_b.release().await;
+    let leading_c = finishes_within(
+        &mut c_task,
+        Duration::from_secs(5),
+        "replica-c takes over after the release",
+    )
+    .await;
+    assert_eq!(holder(&leases).await.as_deref(), Some("replica-c"));
+    leading_c.release().await;
+}
