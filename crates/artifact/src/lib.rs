@@ -15,3 +15,4 @@ pub mod extract;
 pub mod fetch;
 pub mod server;
 pub mod storage;
+pub mod tls;

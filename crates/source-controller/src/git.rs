@@ -6,27 +6,49 @@
 //! helper or prompt runs: credentials come only from [`Credentials`].
 //!
 //! # Caveats
-//! Blocking: call from `tokio::task::spawn_blocking`. Only `http://` and
-//! `ssh://` are wired so far; `https://` needs a TLS backend (see
-//! `docs/notes/gix-api.md`).
+//! Blocking: call from `tokio::task::spawn_blocking`. `http://` and `https://`
+//! (with an optional custom CA and bearer token) are wired; `ssh://` runs the
+//! system `ssh` without the Secret's key yet (see `docs/notes/gix-api.md`).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 
 use gix::remote::Direction;
 
-/// Credentials for one remote, from a GitRepository's `secretRef`.
+/// Credentials and trust for one remote, from a GitRepository's `secretRef`.
 #[derive(Clone, Default)]
 pub struct Credentials {
     /// HTTP basic auth username and password.
     pub basic: Option<(String, String)>,
+    /// A token sent as `Authorization: Bearer <token>` (HTTPS only).
+    pub bearer_token: Option<String>,
+    /// Extra CA certificates trusted for HTTPS, besides the system's.
+    pub ca_certs: Vec<reqwest::Certificate>,
+}
+
+impl Credentials {
+    /// Parses the PEM bundle of a `ca.crt` Secret key into [`Credentials::ca_certs`].
+    ///
+    /// # Errors
+    /// A message saying the data is not PEM certificates.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> std::result::Result<Self, String> {
+        let certs = reqwest::Certificate::from_pem_bundle(pem)
+            .map_err(|e| format!("ca.crt is not a PEM certificate bundle: {e}"))?;
+        if certs.is_empty() {
+            return Err("ca.crt holds no certificate".to_owned());
+        }
+        self.ca_certs = certs;
+        Ok(self)
+    }
 }
 
 impl std::fmt::Debug for Credentials {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        // Never print the secret itself.
+        // Never print the secrets themselves.
         f.debug_struct("Credentials")
             .field("basic", &self.basic.as_ref().map(|(u, _)| u))
+            .field("bearer_token", &self.bearer_token.is_some())
+            .field("ca_certs", &self.ca_certs.len())
             .finish()
     }
 }
@@ -154,12 +176,48 @@ fn credentials_fn(creds: &Credentials) -> CredentialsFn {
     })
 }
 
+/// HTTP transport options carrying the bearer token and the extra CAs;
+/// `None` for non-HTTP URLs or when nothing needs changing.
+fn transport_options(
+    repo: &gix::Repository,
+    url: &str,
+    creds: &Credentials,
+) -> gix::Result<Option<Box<dyn std::any::Any>>> {
+    use gix::protocol::transport::client::blocking_io::http;
+    if creds.bearer_token.is_none() && creds.ca_certs.is_empty() {
+        return Ok(None);
+    }
+    let Some(options) = repo.transport_options(url, None)? else {
+        return Ok(None);
+    };
+    let Ok(mut options) = options.downcast::<http::Options>() else {
+        return Ok(None);
+    };
+    if let Some(token) = &creds.bearer_token {
+        options
+            .extra_headers
+            .push(format!("Authorization: Bearer {token}"));
+    }
+    if !creds.ca_certs.is_empty() {
+        let certs = creds.ca_certs.clone();
+        let backend = http::reqwest::Options {
+            configure_client: Some(Box::new(move |builder| {
+                Ok(builder.tls_certs_merge(certs.clone()))
+            })),
+            configure_request: None,
+        };
+        options.backend = Some(std::sync::Arc::new(std::sync::Mutex::new(backend)));
+    }
+    Ok(Some(options))
+}
+
 /// Lists the remote's refs (branches, tags with their peeled commits, HEAD)
 /// without cloning.
 ///
 /// # Errors
 /// [`Error::Unauthenticated`], [`Error::Cancelled`], [`Error::Git`].
 pub fn ls_remote(url: &str, creds: &Credentials) -> Result<Vec<RemoteRef>> {
+    ferroflux_artifact::tls::install_crypto_provider();
     let op = "ls-remote";
     let err = |e: gix::Error| classify(op, url, &e);
     let tmp = tempfile::tempdir().map_err(|e| Error::Git {
@@ -189,6 +247,9 @@ pub fn ls_remote(url: &str, creds: &Credentials) -> Result<Vec<RemoteRef>> {
         .map_err(err)?;
     let mut connection = remote.connect(Direction::Fetch).map_err(err)?;
     connection.set_credentials(credentials_fn(creds));
+    if let Some(options) = transport_options(&repo, url, creds).map_err(err)? {
+        connection.set_transport_options(options);
+    }
     let (map, _handshake) = connection
         .ref_map(
             gix::progress::Discard,
@@ -221,9 +282,11 @@ pub fn clone(
     creds: &Credentials,
     cancel: &AtomicBool,
 ) -> Result<String> {
+    ferroflux_artifact::tls::install_crypto_provider();
     let op = "clone";
     let err = |e: gix::Error| classify(op, url, &e);
     let creds = creds.clone();
+    let url_owned = url.to_owned();
     let prepare = gix::clone::PrepareFetch::new(
         url,
         dest,
@@ -237,6 +300,10 @@ pub fn clone(
     ))
     .configure_connection(move |connection| {
         connection.set_credentials(credentials_fn(&creds));
+        let repo = connection.remote().repo();
+        if let Some(options) = transport_options(repo, &url_owned, &creds)? {
+            connection.set_transport_options(options);
+        }
         Ok(())
     });
     let prepare = match checkout {

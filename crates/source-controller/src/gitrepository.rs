@@ -111,11 +111,11 @@ impl GitRepositoryReconciler {
     ) -> Result<Option<Fetched>, ReconcileError> {
         let url = obj.spec.url.clone();
         let ns = obj.namespace().unwrap_or_default();
-        if !(url.starts_with("http://") || url.starts_with("ssh://")) {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
             return Err(ReconcileError::stalled(
                 names::UNSUPPORTED,
                 Scrubbed::new(&format!(
-                    "spec.url {url}: only http:// and ssh:// remotes are supported by this build; https:// support is in progress"
+                    "spec.url {url}: only http:// and https:// remotes are supported by this build; ssh:// is in progress"
                 )),
             ));
         }
@@ -134,12 +134,13 @@ impl GitRepositoryReconciler {
                     Scrubbed::new(&format!("spec.timeout: {m}")),
                 )
             })?;
-        let secrets = creds
+        let secrets: Vec<String> = creds
             .basic
             .as_ref()
             .map(|(_, p)| p.clone())
             .into_iter()
-            .collect::<Vec<_>>();
+            .chain(creds.bearer_token.clone())
+            .collect();
         let fail = |e: git::Error| fetch_error(&e, &secrets);
 
         let target = if let Some(target) = pinned(obj.spec.reference.as_ref()) {
@@ -232,7 +233,10 @@ impl GitRepositoryReconciler {
         Ok(())
     }
 
-    /// Credentials from `spec.secretRef`: `username` and `password`.
+    /// Credentials from `spec.secretRef`: `username` and `password`,
+    /// `bearerToken` (HTTPS only), `ca.crt` (or the older `caFile`).
+    /// Problems with the Secret's content are retried: fixing the Secret does
+    /// not change the GitRepository, so they must not stall it.
     async fn credentials(
         &self,
         obj: &GitRepository,
@@ -255,7 +259,7 @@ impl GitRepositoryReconciler {
             return Err(fetch_failed(
                 names::AUTHENTICATION_FAILED,
                 Scrubbed::new(&format!(
-                    "Secret '{ns}/{name}' named in spec.secretRef does not exist: create it with the keys 'username' and 'password'"
+                    "Secret '{ns}/{name}' named in spec.secretRef does not exist: create it with 'username' and 'password', or 'bearerToken', and optionally 'ca.crt'"
                 )),
             ));
         };
@@ -264,18 +268,44 @@ impl GitRepositoryReconciler {
             data.get(key)
                 .map(|v| String::from_utf8_lossy(&v.0).into_owned())
         };
-        match (text("username"), text("password")) {
-            (Some(u), Some(p)) => Ok(Credentials { basic: Some((u, p)) }),
-            (None, None) if data.contains_key("bearerToken") || data.contains_key("identity") => Err(ReconcileError::stalled(
-                names::UNSUPPORTED,
-                Scrubbed::new(&format!("Secret '{ns}/{name}': bearerToken and SSH identity authentication are not supported by this build yet; use 'username' and 'password'")),
+        let invalid = |reason: &'static str, problem: &str| {
+            fetch_failed(
+                reason,
+                Scrubbed::new(&format!("Secret '{ns}/{name}': {problem}")),
             )
-            .with_condition(names::FETCH_FAILED)),
-            _ => Err(fetch_failed(
-                names::AUTHENTICATION_FAILED,
-                Scrubbed::new(&format!("Secret '{ns}/{name}' must hold both 'username' and 'password'")),
-            )),
+        };
+        let mut creds = Credentials::default();
+        match (text("username"), text("password")) {
+            (Some(u), Some(p)) => creds.basic = Some((u, p)),
+            (None, None) => {}
+            _ => {
+                return Err(invalid(
+                    names::AUTHENTICATION_FAILED,
+                    "must hold both 'username' and 'password'",
+                ));
+            }
         }
+        if let Some(token) = text("bearerToken") {
+            if !obj.spec.url.starts_with("https://") {
+                return Err(invalid(
+                    names::AUTHENTICATION_FAILED,
+                    "a bearerToken is only sent over https://; change spec.url to https:// or use 'username' and 'password'",
+                ));
+            }
+            creds.bearer_token = Some(token);
+        }
+        if let Some(ca) = data.get("ca.crt").or_else(|| data.get("caFile")) {
+            creds = creds
+                .with_ca_pem(&ca.0)
+                .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+        }
+        if data.contains_key("identity") {
+            return Err(invalid(
+                names::UNSUPPORTED,
+                "SSH identity authentication is not supported by this build yet; use an https:// URL",
+            ));
+        }
+        Ok(creds)
     }
 }
 

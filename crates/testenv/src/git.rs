@@ -24,10 +24,18 @@ pub struct BasicAuth {
     pub password: String,
 }
 
+/// What the server demands.
+#[derive(Clone, Debug)]
+enum Demand {
+    Nothing,
+    Basic(BasicAuth),
+    Bearer(String),
+}
+
 #[derive(Debug)]
 struct ServerState {
     root: PathBuf,
-    auth: Option<BasicAuth>,
+    demand: Demand,
 }
 
 /// A running smart-HTTP git server over the bare repositories in its root.
@@ -37,6 +45,8 @@ pub struct GitServer {
     root: tempfile::TempDir,
     addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    /// The PEM of the CA that signed the server's certificate, when serving HTTPS.
+    ca_pem: Option<String>,
 }
 
 impl GitServer {
@@ -45,6 +55,33 @@ impl GitServer {
     /// # Errors
     /// [`Error::Prepare`] when the directory or the port cannot be had.
     pub async fn start(auth: Option<BasicAuth>) -> Result<Self> {
+        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), false).await
+    }
+
+    /// Starts a server on HTTPS, with a certificate for `127.0.0.1` and
+    /// `localhost` signed by a fresh CA ([`GitServer::ca_pem`]).
+    ///
+    /// # Errors
+    /// [`Error::Prepare`] when the certificates, directory or port cannot be had.
+    pub async fn start_tls(auth: Option<BasicAuth>) -> Result<Self> {
+        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), true).await
+    }
+
+    /// Starts an HTTPS server that demands `Authorization: Bearer <token>`.
+    ///
+    /// # Errors
+    /// As [`GitServer::start_tls`].
+    pub async fn start_tls_with_token(token: &str) -> Result<Self> {
+        Self::start_with(Demand::Bearer(token.to_owned()), true).await
+    }
+
+    /// The CA certificate (PEM) clients must trust, for an HTTPS server.
+    #[must_use]
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
+    }
+
+    async fn start_with(demand: Demand, tls: bool) -> Result<Self> {
         let root = tempfile::tempdir().map_err(|source| Error::Prepare {
             step: "create the git server root",
             source,
@@ -61,28 +98,46 @@ impl GitServer {
         })?;
         let state = Arc::new(ServerState {
             root: root.path().to_path_buf(),
-            auth,
+            demand,
         });
         let app = axum::Router::new().fallback(cgi).with_state(state);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
+        let ca_pem = if tls {
+            let (acceptor, ca_pem) = tls_acceptor()?;
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = serve_tls(listener, acceptor, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            Some(ca_pem)
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopped.await;
+                    })
+                    .await;
+            });
+            None
+        };
         Ok(Self {
             root,
             addr,
             stop: Some(stop),
+            ca_pem,
         })
     }
 
-    /// The URL of repository `name` (`http://127.0.0.1:<port>/<name>.git`).
+    /// The URL of repository `name` (`http(s)://127.0.0.1:<port>/<name>.git`).
     #[must_use]
     pub fn url(&self, name: &str) -> String {
-        format!("http://{}/{name}.git", self.addr)
+        let scheme = if self.ca_pem.is_some() {
+            "https"
+        } else {
+            "http"
+        };
+        format!("{scheme}://{}/{name}.git", self.addr)
     }
 
     /// Stops serving (the repositories stay until the server is dropped).
@@ -206,6 +261,58 @@ impl WorkingCopy {
     }
 }
 
+/// A TLS acceptor with a fresh CA and a server certificate for loopback, and the CA's PEM.
+fn tls_acceptor() -> Result<(tokio_rustls::TlsAcceptor, String)> {
+    let fail = |e: &dyn std::fmt::Display| Error::Prepare {
+        step: "create the test TLS certificates",
+        source: std::io::Error::other(e.to_string()),
+    };
+    let ca_key = rcgen::KeyPair::generate().map_err(|e| fail(&e))?;
+    let mut ca_params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail(&e))?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Ferroflux test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|e| fail(&e))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| fail(&e))?;
+    let params =
+        rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .map_err(|e| fail(&e))?;
+    let cert = params.signed_by(&key, &ca).map_err(|e| fail(&e))?;
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .map_err(|e| fail(&e))?
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.der().clone(), ca.der().clone()], key_der)
+    .map_err(|e| fail(&e))?;
+    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem()))
+}
+
+/// Accepts TLS connections on `listener` and serves `app` on each.
+async fn serve_tls(listener: TcpListener, acceptor: tokio_rustls::TlsAcceptor, app: axum::Router) {
+    loop {
+        let Ok((tcp, _)) = listener.accept().await else {
+            continue;
+        };
+        let acceptor = acceptor.clone();
+        let app = app.clone();
+        tokio::spawn(async move {
+            let Ok(tls) = acceptor.accept(tcp).await else {
+                return;
+            };
+            let service = hyper_util::service::TowerToHyperService::new(app);
+            let _ =
+                hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(tls), service)
+                    .await;
+        });
+    }
+}
+
 /// Runs `git args` in `dir` with a fixed identity and no user or system config.
 fn git(dir: &Path, args: &[&str]) -> Result<()> {
     git_output(dir, args).map(drop)
@@ -242,9 +349,7 @@ fn git_output(dir: &Path, args: &[&str]) -> Result<String> {
 
 /// Bridges one HTTP request to `git http-backend` (CGI/1.1).
 async fn cgi(State(state): State<Arc<ServerState>>, request: Request) -> Response {
-    if let Some(auth) = &state.auth
-        && !authorized(request.headers(), auth)
-    {
+    if !authorized(request.headers(), &state.demand) {
         return (
             StatusCode::UNAUTHORIZED,
             [(header::WWW_AUTHENTICATE, "Basic realm=\"git\"")],
@@ -293,7 +398,7 @@ async fn cgi(State(state): State<Arc<ServerState>>, request: Request) -> Respons
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    if let Some(auth) = &state.auth {
+    if let Demand::Basic(auth) = &state.demand {
         cmd.env("REMOTE_USER", &auth.username);
     }
     match run_cgi(cmd, body).await {
@@ -350,11 +455,15 @@ async fn run_cgi(mut cmd: tokio::process::Command, body: Bytes) -> std::io::Resu
     Ok(response)
 }
 
-fn authorized(headers: &HeaderMap, auth: &BasicAuth) -> bool {
-    let expected = format!(
-        "Basic {}",
-        base64(&format!("{}:{}", auth.username, auth.password))
-    );
+fn authorized(headers: &HeaderMap, demand: &Demand) -> bool {
+    let expected = match demand {
+        Demand::Nothing => return true,
+        Demand::Basic(auth) => format!(
+            "Basic {}",
+            base64(&format!("{}:{}", auth.username, auth.password))
+        ),
+        Demand::Bearer(token) => format!("Bearer {token}"),
+    };
     headers
         .get(header::AUTHORIZATION)
         .is_some_and(|v| v.as_bytes() == expected.as_bytes())

@@ -22,7 +22,7 @@ async fn serves_an_artifact_with_length_and_digest_etag_and_answers_304() {
         )
         .unwrap();
 
-    let client = reqwest::Client::new();
+    let client = ferroflux_artifact::tls::http_client();
     let resp = client.get(&a.url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
@@ -68,7 +68,7 @@ async fn directories_escapes_symlinks_and_unfinished_writes_are_not_served() {
     )
     .unwrap();
     let (addr, _stop) = serve(root.path()).await;
-    let client = reqwest::Client::new();
+    let client = ferroflux_artifact::tls::http_client();
     for path in [
         "/",
         "/gitrepository",
@@ -107,7 +107,14 @@ async fn artifacts_are_served_again_by_a_restarted_server() {
     let (addr, stop) = serve(root.path()).await;
     let url = format!("http://{addr}/gitrepository/ns/r/a.tar.gz");
     assert_eq!(
-        reqwest::get(&url).await.unwrap().text().await.unwrap(),
+        ferroflux_artifact::tls::http_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "persisted"
     );
     drop(stop);
@@ -115,7 +122,14 @@ async fn artifacts_are_served_again_by_a_restarted_server() {
     let (addr, _stop) = serve(root.path()).await;
     let url = format!("http://{addr}/gitrepository/ns/r/a.tar.gz");
     assert_eq!(
-        reqwest::get(&url).await.unwrap().text().await.unwrap(),
+        ferroflux_artifact::tls::http_client()
+            .get(&url)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
         "persisted"
     );
 }

@@ -5,7 +5,11 @@ use kube::api::{Patch, PatchParams, PostParams};
 use crate::controller::{harness_with, ready, repo, wait_for};
 
 async fn get(url: &str) -> (u16, String) {
-    let response = reqwest::get(url).await.unwrap();
+    let response = ferroflux_artifact::tls::http_client()
+        .get(url)
+        .send()
+        .await
+        .unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 

@@ -9,6 +9,7 @@ use ferroflux_testenv::git::{BasicAuth, GitServer};
 fn creds(user: &str, pass: &str) -> Credentials {
     Credentials {
         basic: Some((user.into(), pass.into())),
+        ..Credentials::default()
     }
 }
 
@@ -191,4 +192,81 @@ async fn a_missing_branch_and_a_stopped_server_are_reported() {
         ),
         "{err:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn https_works_with_the_servers_ca_and_is_refused_without_it() {
+    let server = GitServer::start_tls(Some(BasicAuth {
+        username: "flux".into(),
+        password: "tls-pass".into(),
+    }))
+    .await
+    .unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let ca = server.ca_pem().unwrap().as_bytes().to_vec();
+    let trusted = creds("flux", "tls-pass").with_ca_pem(&ca).unwrap();
+
+    let (url, c) = (server.url("app"), trusted.clone());
+    assert!(url.starts_with("https://"));
+    let refs = blocking(move || git::ls_remote(&url, &c)).await.unwrap();
+    assert!(
+        refs.iter()
+            .any(|r| r.name == "refs/heads/main" && r.commit() == Some(sha.as_str()))
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let (url, dest) = (server.url("app"), dir.path().join("c"));
+    let cloned = blocking(move || {
+        git::clone(
+            &url,
+            &dest,
+            &Checkout::Branch("main".into()),
+            &trusted,
+            &AtomicBool::new(false),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(cloned, sha);
+
+    let url = server.url("app");
+    let err = blocking(move || git::ls_remote(&url, &creds("flux", "tls-pass")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Git { .. }),
+        "an unknown CA must fail the TLS handshake: {err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_is_sent_over_https() {
+    let server = GitServer::start_tls_with_token("ghp_test-token-1234")
+        .await
+        .unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let ca = server.ca_pem().unwrap().as_bytes().to_vec();
+    let with = |token: &str| {
+        Credentials {
+            bearer_token: Some(token.into()),
+            ..Credentials::default()
+        }
+        .with_ca_pem(&ca)
+        .unwrap()
+    };
+
+    let (url, good) = (server.url("app"), with("ghp_test-token-1234"));
+    let refs = blocking(move || git::ls_remote(&url, &good)).await.unwrap();
+    assert!(refs.iter().any(|r| r.name == "refs/heads/main"));
+
+    let (url, bad) = (server.url("app"), with("ghp_wrong"));
+    let err = blocking(move || git::ls_remote(&url, &bad))
+        .await
+        .unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("ghp_wrong"), "{err:?}");
 }

@@ -101,9 +101,19 @@ async fn client_and_namespace(prefix: &str) -> (Client, String) {
 }
 
 async fn secret(client: &Client, ns: &str, password: &str) {
+    secret_with(
+        client,
+        ns,
+        serde_json::json!({"username": "flux", "password": password}),
+    )
+    .await;
+}
+
+/// Creates the Secret `git-auth` with `string_data`.
+async fn secret_with(client: &Client, ns: &str, string_data: serde_json::Value) {
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "git-auth"},
-        "stringData": {"username": "flux", "password": password}
+        "stringData": string_data
     }))
     .unwrap();
     Api::<Secret>::namespaced(client.clone(), ns)
@@ -282,7 +292,7 @@ async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ig
 }
 
 fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
-    ferroflux_artifact::fetch::HttpClient::new()
+    ferroflux_artifact::tls::http_client()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -324,11 +334,19 @@ async fn a_wrong_password_is_not_ready_and_appears_in_no_status_or_log_line() {
     );
     assert_eq!(condition(&obj, "FetchFailed").unwrap().status, "True");
     assert!(!serde_json::to_string(&obj).unwrap().contains(PASSWORD));
-    let log = controller.log();
-    assert!(
-        log.contains("reconcile failed"),
-        "the failure is logged: {log}"
-    );
+    // The log line follows the status patch, so wait for it.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let log = loop {
+        let log = controller.log();
+        if log.contains("reconcile failed") {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the failure was never logged: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(!log.contains(PASSWORD), "the password leaked into the log");
 }
 
@@ -569,11 +587,18 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
         condition(o, "Ready").is_some_and(|c| c.status == "True")
     })
     .await;
-    let standby_log = replicas[standby].as_ref().unwrap().log();
-    assert!(
-        standby_log.contains("waiting for leadership"),
-        "{standby_log}"
-    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let standby_log = loop {
+        let log = replicas[standby].as_ref().unwrap().log();
+        if log.contains("waiting for leadership") {
+            break log;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the standby never waited for leadership: {log}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     assert!(
         !standby_log.contains("acquired leadership"),
         "both replicas lead: {standby_log}"
@@ -606,4 +631,82 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
         condition(o, "Ready").is_some_and(|c| c.status == "True")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_https_repository_with_a_custom_ca_and_basic_auth_becomes_ready() {
+    let (client, ns) = client_and_namespace("src-https").await;
+    let server = GitServer::start_tls(Some(BasicAuth {
+        username: "flux".into(),
+        password: PASSWORD.into(),
+    }))
+    .await
+    .unwrap();
+    let work = server
+        .create_repo("app", "main", &[("deploy/a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let ca = server.ca_pem().unwrap();
+    secret_with(
+        &client,
+        &ns,
+        serde_json::json!({"username": "flux", "password": PASSWORD, "ca.crt": ca}),
+    )
+    .await;
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "app",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    wait_for(&api, "app", "Ready over HTTPS", |o| {
+        ready_at(o, &format!("main@sha1:{sha}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bearer_token_over_plain_http_is_refused_with_a_clear_message() {
+    let (client, ns) = client_and_namespace("src-bearer").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    secret_with(
+        &client,
+        &ns,
+        serde_json::json!({"bearerToken": "ghp_never-over-http"}),
+    )
+    .await;
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    api.create(
+        &PostParams::default(),
+        &git_repository(
+            "app",
+            &server.url("app"),
+            &serde_json::json!({"branch": "main"}),
+            true,
+        ),
+    )
+    .await
+    .unwrap();
+    let obj = wait_for(&api, "app", "Ready=False", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    let message = &condition(&obj, "Ready").unwrap().message;
+    assert!(message.contains("only sent over https://"), "{message}");
+    assert!(
+        !serde_json::to_string(&obj)
+            .unwrap()
+            .contains("ghp_never-over-http")
+    );
 }
