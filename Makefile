@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help deps fmt lint crds verify build test testenv
+.PHONY: help deps fmt lint crds verify build test testenv bench-source
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -41,3 +41,7 @@ test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks,
 
 testenv: deps ## Start a test control plane by hand and print its kubeconfig
 	$(CARGO) run --quiet --locked -p ferroflux-testenv
+
+bench-source: deps ## Benchmark the source-controller against git + tar (release build; see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_source

@@ -19,9 +19,11 @@ mod error;
 pub mod git;
 mod process;
 mod shared;
+mod wait;
 
 pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};
 pub use control_plane::{ControlPlane, Options};
 pub use crds::{established, install_crds};
 pub use error::{Error, Result};
 pub use shared::{namespace, shared};
+pub use wait::eventually;

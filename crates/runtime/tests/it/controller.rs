@@ -3,7 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferroflux_api::meta::{Artifact, Condition};
 use ferroflux_api::source::{GitRepository, GitRepositoryStatus};
@@ -11,6 +11,7 @@ use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{FINALIZER, Options, Reconciler, Stats, run};
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::scrub::Scrubbed;
+use ferroflux_testenv::eventually;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -159,19 +160,24 @@ pub(crate) async fn wait_for(
     what: &str,
     check: impl Fn(&GitRepository) -> bool,
 ) -> GitRepository {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
+    let check = &check;
+    eventually(what, Duration::from_secs(20), || async move {
         let obj = api.get(name).await.unwrap();
-        if check(&obj) {
-            return obj;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}; last state: {:#?}",
-            obj.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        check(&obj).then_some(obj)
+    })
+    .await
+}
+
+/// Waits until `counter` reaches `at_least`.
+pub(crate) async fn count_reaches(
+    what: &str,
+    counter: &std::sync::atomic::AtomicU64,
+    at_least: u64,
+) {
+    eventually(what, Duration::from_secs(20), || async {
+        (counter.load(Ordering::SeqCst) >= at_least).then_some(())
+    })
+    .await;
 }
 
 pub(crate) fn condition<'a>(obj: &'a GitRepository, type_: &str) -> Option<&'a Condition> {
@@ -279,14 +285,12 @@ async fn a_failure_is_not_ready_with_a_scrubbed_message_and_is_retried() {
         "a retried failure does not observe the generation"
     );
 
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.reconciler.calls.load(Ordering::SeqCst) < 3 {
-        assert!(
-            Instant::now() < deadline,
-            "the failure was not retried with backoff"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    count_reaches(
+        "the failure is retried with backoff",
+        &h.reconciler.calls,
+        3,
+    )
+    .await;
     assert!(h.stats.failures.load(Ordering::SeqCst) >= 3);
 }
 
@@ -329,14 +333,7 @@ async fn a_suspended_object_is_skipped_until_resumed() {
         )
         .await
         .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.stats.suspended_skips.load(Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the suspended object was never seen"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    count_reaches("the suspended object is seen", &h.stats.suspended_skips, 1).await;
     assert_eq!(
         h.reconciler.calls.load(Ordering::SeqCst),
         0,
@@ -363,11 +360,13 @@ async fn deleting_runs_the_cleanup_and_then_the_object_goes() {
         .unwrap();
     wait_for(&h.api, "app", "Ready=True", ready).await;
     h.api.delete("app", &DeleteParams::default()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.api.get_opt("app").await.unwrap().is_some() {
-        assert!(Instant::now() < deadline, "the object was not finalized");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let api = &h.api;
+    eventually(
+        "the object is finalized",
+        Duration::from_secs(20),
+        || async move { api.get_opt("app").await.unwrap().is_none().then_some(()) },
+    )
+    .await;
     assert_eq!(
         *h.reconciler.finalized.lock().unwrap(),
         vec!["app".to_string()]

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::routing::post;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
@@ -11,7 +11,9 @@ use kube::Api;
 use kube::api::{ListParams, PostParams};
 use serde_json::Value;
 
-use crate::controller::{harness_with, ready, repo, wait_for};
+use ferroflux_testenv::eventually;
+
+use crate::controller::{count_reaches, harness_with, ready, repo, wait_for};
 
 type Received = Arc<Mutex<Vec<Value>>>;
 
@@ -37,18 +39,13 @@ async fn sink() -> (String, Received) {
 }
 
 async fn wait_for_event(received: &Received, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        if let Some(found) = received.lock().unwrap().iter().find(|e| pick(e)).cloned() {
-            return found;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no forwarded event {what}; got {:#?}",
-            received.lock().unwrap()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let pick = &pick;
+    eventually(
+        &format!("an event is forwarded {what}"),
+        Duration::from_secs(20),
+        || async move { received.lock().unwrap().iter().find(|e| pick(e)).cloned() },
+    )
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -100,31 +97,32 @@ async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
     assert!(text.contains("https://***@fail.example.com"), "{text}");
 
     let kube_events: Api<KubeEvent> = Api::namespaced(h.api.clone().into_client(), &ns);
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let list = kube_events
-            .list(&ListParams::default())
-            .await
+    let kube_events = &kube_events;
+    let warning = eventually(
+        "both Kubernetes Events are recorded",
+        Duration::from_secs(20),
+        || async move {
+            let list = kube_events
+                .list(&ListParams::default())
+                .await
+                .unwrap()
+                .items;
+            let has = |type_: &str, reason: &str| {
+                list.iter()
+                    .find(|e| {
+                        e.type_.as_deref() == Some(type_) && e.reason.as_deref() == Some(reason)
+                    })
+                    .cloned()
+            };
+            has("Normal", "ReconciliationSucceeded").and(has("Warning", "GitOperationFailed"))
+        },
+    )
+    .await;
+    assert!(
+        !serde_json::to_string(&warning)
             .unwrap()
-            .items;
-        let warning = list.iter().find(|e| {
-            e.type_.as_deref() == Some("Warning")
-                && e.reason.as_deref() == Some("GitOperationFailed")
-        });
-        let normal = list.iter().find(|e| {
-            e.type_.as_deref() == Some("Normal")
-                && e.reason.as_deref() == Some("ReconciliationSucceeded")
-        });
-        if let (Some(w), Some(_)) = (warning, normal) {
-            assert!(!serde_json::to_string(w).unwrap().contains("s3cr3t-pat"));
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "Kubernetes Events missing: {list:#?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+            .contains("s3cr3t-pat")
+    );
     let everything = serde_json::to_string(&*received.lock().unwrap()).unwrap();
     assert!(
         !everything.contains("s3cr3t-pat"),
@@ -149,13 +147,11 @@ async fn an_unreachable_events_address_does_not_hold_up_reconciles() {
         .await
         .unwrap();
     wait_for(&h.api, "app", "Ready=True", ready).await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while h.events.stats.failed.load(Ordering::SeqCst) == 0 {
-        assert!(
-            Instant::now() < deadline,
-            "the undeliverable event was never given up on"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    count_reaches(
+        "the undeliverable event is given up on",
+        &h.events.stats.failed,
+        1,
+    )
+    .await;
     assert_eq!(h.events.stats.delivered.load(Ordering::SeqCst), 0);
 }

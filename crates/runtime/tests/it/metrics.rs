@@ -69,18 +69,14 @@ async fn reconciles_show_up_in_metrics_with_fluxs_names_and_labels() {
         .patch("app", &PatchParams::default(), &Patch::Merge(&suspend))
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !h
-        .metrics
-        .encode()
-        .contains(&format!("gotk_suspend_status{{{object}}} 1"))
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "suspension never showed in the metrics"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    let suspended = format!("gotk_suspend_status{{{object}}} 1");
+    let metrics = &h.metrics;
+    ferroflux_testenv::eventually(
+        "suspension shows in the metrics",
+        std::time::Duration::from_secs(20),
+        || async { metrics.encode().contains(&suspended).then_some(()) },
+    )
+    .await;
 
     assert_eq!(
         get(&format!("http://{addr}/healthz")).await,

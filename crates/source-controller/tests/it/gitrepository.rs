@@ -4,7 +4,7 @@
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use ferroflux_api::meta::Condition;
 use ferroflux_api::source::GitRepository;
@@ -13,6 +13,7 @@ use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{Options, Stats, run};
 use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
+use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::{BasicAuth, GitServer};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -141,25 +142,30 @@ fn git_repository(
     .unwrap()
 }
 
+/// Creates the GitRepository `name` following `main` at `url`, with the
+/// `git-auth` Secret when `secret`.
+async fn create_on_main(api: &Api<GitRepository>, name: &str, url: &str, secret: bool) {
+    let reference = serde_json::json!({"branch": "main"});
+    api.create(
+        &PostParams::default(),
+        &git_repository(name, url, &reference, secret),
+    )
+    .await
+    .unwrap();
+}
+
 async fn wait_for(
     api: &Api<GitRepository>,
     name: &str,
     what: &str,
     check: impl Fn(&GitRepository) -> bool,
 ) -> GitRepository {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    let check = &check;
+    eventually(what, Duration::from_secs(30), || async move {
         let obj = api.get(name).await.unwrap();
-        if check(&obj) {
-            return obj;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out waiting until {what}; last status: {:#?}",
-            obj.status
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        check(&obj).then_some(obj)
+    })
+    .await
 }
 
 fn condition<'a>(obj: &'a GitRepository, type_: &str) -> Option<&'a Condition> {
@@ -217,17 +223,7 @@ async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ig
     secret(&client, &ns, PASSWORD).await;
     let controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "podinfo",
-            &server.url("podinfo"),
-            &serde_json::json!({"branch": "main"}),
-            true,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "podinfo", &server.url("podinfo"), true).await;
 
     let want = format!("main@sha1:{sha}");
     let obj = wait_for(&api, "podinfo", "Ready at the first commit", |o| {
@@ -310,17 +306,7 @@ async fn a_wrong_password_is_not_ready_and_appears_in_no_status_or_log_line() {
     secret(&client, &ns, PASSWORD).await;
     let controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "app",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            true,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "app", &server.url("app"), true).await;
     let obj = wait_for(&api, "app", "Ready=False", |o| {
         condition(o, "Ready").is_some_and(|c| c.status == "False")
     })
@@ -335,18 +321,11 @@ async fn a_wrong_password_is_not_ready_and_appears_in_no_status_or_log_line() {
     assert_eq!(condition(&obj, "FetchFailed").unwrap().status, "True");
     assert!(!serde_json::to_string(&obj).unwrap().contains(PASSWORD));
     // The log line follows the status patch, so wait for it.
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let log = loop {
+    let log = eventually("the failure is logged", Duration::from_secs(20), || async {
         let log = controller.log();
-        if log.contains("reconcile failed") {
-            break log;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the failure was never logged: {log}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        log.contains("reconcile failed").then_some(log)
+    })
+    .await;
     assert!(!log.contains(PASSWORD), "the password leaked into the log");
 }
 
@@ -359,17 +338,7 @@ async fn a_missing_secret_says_which_secret_to_create() {
         .unwrap();
     let _controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "app",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            true,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "app", &server.url("app"), true).await;
     let obj = wait_for(&api, "app", "Ready=False", |o| {
         condition(o, "Ready").is_some_and(|c| c.status == "False")
     })
@@ -442,14 +411,13 @@ async fn a_stopped_git_server_keeps_the_last_artifact_served_and_deletion_remove
     );
 
     api.delete("app", &DeleteParams::default()).await.unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while api.get_opt("app").await.unwrap().is_some() {
-        assert!(
-            Instant::now() < deadline,
-            "the GitRepository was not finalized"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let api = &api;
+    eventually(
+        "the GitRepository is finalized",
+        Duration::from_secs(30),
+        || async move { api.get_opt("app").await.unwrap().is_none().then_some(()) },
+    )
+    .await;
     assert!(
         !controller
             .storage
@@ -488,17 +456,7 @@ async fn a_new_commit_is_fetched_on_request_and_an_unchanged_remote_is_not_clone
         },
     ));
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "app",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            false,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "app", &server.url("app"), false).await;
     wait_for(&api, "app", "Ready at the first commit", |o| {
         ready_at(o, &format!("main@sha1:{first}"))
     })
@@ -557,14 +515,7 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
             .and_then(|l| l.spec)
             .and_then(|s| s.holder_identity)
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let leader = loop {
-        if let Some(h) = holder().await {
-            break h;
-        }
-        assert!(Instant::now() < deadline, "no replica took the lease");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let leader = eventually("a replica takes the lease", Duration::from_secs(30), holder).await;
     let (leading, standby) = if leader == "replica-a" {
         (0, 1)
     } else {
@@ -572,33 +523,20 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
     };
 
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "first",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            false,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "first", &server.url("app"), false).await;
     wait_for(&api, "first", "the leader reconciles", |o| {
         condition(o, "Ready").is_some_and(|c| c.status == "True")
     })
     .await;
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let standby_log = loop {
-        let log = replicas[standby].as_ref().unwrap().log();
-        if log.contains("waiting for leadership") {
-            break log;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the standby never waited for leadership: {log}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let standby_log = eventually(
+        "the standby waits for leadership",
+        Duration::from_secs(20),
+        || async {
+            let log = replicas[standby].as_ref().unwrap().log();
+            log.contains("waiting for leadership").then_some(log)
+        },
+    )
+    .await;
     assert!(
         !standby_log.contains("acquired leadership"),
         "both replicas lead: {standby_log}"
@@ -611,22 +549,13 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
     } else {
         "replica-b"
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while holder().await.as_deref() != Some(standby_name) {
-        assert!(Instant::now() < deadline, "the standby never took over");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "second",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            false,
-        ),
+    eventually(
+        "the standby takes over",
+        Duration::from_secs(30),
+        || async { (holder().await.as_deref() == Some(standby_name)).then_some(()) },
     )
-    .await
-    .unwrap();
+    .await;
+    create_on_main(&api, "second", &server.url("app"), false).await;
     wait_for(&api, "second", "the new leader reconciles", |o| {
         condition(o, "Ready").is_some_and(|c| c.status == "True")
     })
@@ -655,17 +584,7 @@ async fn an_https_repository_with_a_custom_ca_and_basic_auth_becomes_ready() {
     .await;
     let _controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "app",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            true,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "app", &server.url("app"), true).await;
     wait_for(&api, "app", "Ready over HTTPS", |o| {
         ready_at(o, &format!("main@sha1:{sha}"))
     })
@@ -687,17 +606,7 @@ async fn a_bearer_token_over_plain_http_is_refused_with_a_clear_message() {
     .await;
     let _controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    api.create(
-        &PostParams::default(),
-        &git_repository(
-            "app",
-            &server.url("app"),
-            &serde_json::json!({"branch": "main"}),
-            true,
-        ),
-    )
-    .await
-    .unwrap();
+    create_on_main(&api, "app", &server.url("app"), true).await;
     let obj = wait_for(&api, "app", "Ready=False", |o| {
         condition(o, "Ready").is_some_and(|c| c.status == "False")
     })
