@@ -7,8 +7,8 @@
 //!
 //! # Caveats
 //! Blocking: call from `tokio::task::spawn_blocking`. `http://` and `https://`
-//! (with an optional custom CA and bearer token) are wired; `ssh://` runs the
-//! system `ssh` without the Secret's key yet (see `docs/notes/gix-api.md`).
+//! (with an optional custom CA and bearer token) and `ssh://` (the system
+//! `ssh` with the Secret's key and known hosts, unknown hosts refused).
 
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
@@ -24,6 +24,18 @@ pub struct Credentials {
     pub bearer_token: Option<String>,
     /// Extra CA certificates trusted for HTTPS, besides the system's.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// The SSH key and the known host keys, for `ssh://`.
+    pub ssh: Option<SshKeys>,
+}
+
+/// What `ssh://` needs: a private key and the server's known host keys.
+/// Unknown hosts are always refused.
+#[derive(Clone)]
+pub struct SshKeys {
+    /// The private key (OpenSSH or PEM format, unencrypted).
+    pub identity: String,
+    /// Lines in `known_hosts` format.
+    pub known_hosts: String,
 }
 
 impl Credentials {
@@ -49,6 +61,7 @@ impl std::fmt::Debug for Credentials {
             .field("basic", &self.basic.as_ref().map(|(u, _)| u))
             .field("bearer_token", &self.bearer_token.is_some())
             .field("ca_certs", &self.ca_certs.len())
+            .field("ssh", &self.ssh.is_some())
             .finish()
     }
 }
@@ -123,16 +136,66 @@ pub enum Error {
 /// The result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
-/// Options that make gix read no outside configuration and run no helper.
-fn open_options() -> gix::open::Options {
-    gix::open::Options::isolated().config_overrides([
+/// Options that make gix read no outside configuration and run no helper,
+/// plus `extra` overrides (the SSH command).
+fn open_options(extra: &[String]) -> gix::open::Options {
+    let mut overrides: Vec<String> = [
         "credential.helper=",
         "gitoxide.credentials.terminalPrompt=false",
         "protocol.allow=never",
         "protocol.http.allow=always",
         "protocol.https.allow=always",
         "protocol.ssh.allow=always",
-    ])
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    overrides.extend_from_slice(extra);
+    gix::open::Options::isolated().config_overrides(overrides)
+}
+
+/// For `ssh://`: writes the key and known hosts into a private directory and
+/// returns it (keep it alive during the operation) with the config that makes
+/// gix run `ssh` with them, strict host checking and no agent or user config.
+fn ssh_setup(url: &str, creds: &Credentials) -> Result<(Option<tempfile::TempDir>, Vec<String>)> {
+    use std::os::unix::fs::PermissionsExt as _;
+    if !url.starts_with("ssh://") {
+        return Ok((None, Vec::new()));
+    }
+    let io = |e: std::io::Error| Error::Git {
+        operation: "ssh setup",
+        url: url.to_owned(),
+        message: e.to_string(),
+    };
+    let dir = tempfile::tempdir().map_err(io)?;
+    let known_hosts = dir.path().join("known_hosts");
+    let keys = creds.ssh.clone().unwrap_or(SshKeys {
+        identity: String::new(),
+        known_hosts: String::new(),
+    });
+    std::fs::write(&known_hosts, &keys.known_hosts).map_err(io)?;
+    let mut command = format!(
+        "ssh -F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile='{}' \
+         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30",
+        known_hosts.display()
+    );
+    if !keys.identity.is_empty() {
+        let identity = dir.path().join("identity");
+        let mut text = keys.identity.clone();
+        if !text.ends_with('\n') {
+            // ssh refuses a key file without a final newline.
+            text.push('\n');
+        }
+        std::fs::write(&identity, text).map_err(io)?;
+        std::fs::set_permissions(&identity, std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+        command = format!("{command} -i '{}'", identity.display());
+    }
+    Ok((
+        Some(dir),
+        vec![
+            format!("core.sshCommand={command}"),
+            "ssh.variant=ssh".to_owned(),
+        ],
+    ))
 }
 
 fn classify(operation: &'static str, url: &str, err: &gix::Error) -> Error {
@@ -225,11 +288,12 @@ pub fn ls_remote(url: &str, creds: &Credentials) -> Result<Vec<RemoteRef>> {
         url: url.to_owned(),
         message: e.to_string(),
     })?;
+    let (_ssh_dir, ssh_config) = ssh_setup(url, creds)?;
     let repo = gix::ThreadSafeRepository::init_opts(
         tmp.path(),
         gix::create::Kind::Bare,
         gix::create::Options::default(),
-        open_options(),
+        open_options(&ssh_config),
     )
     .map_err(err)?
     .to_thread_local();
@@ -285,6 +349,7 @@ pub fn clone(
     ferroflux_artifact::tls::install_crypto_provider();
     let op = "clone";
     let err = |e: gix::Error| classify(op, url, &e);
+    let (_ssh_dir, ssh_config) = ssh_setup(url, creds)?;
     let creds = creds.clone();
     let url_owned = url.to_owned();
     let prepare = gix::clone::PrepareFetch::new(
@@ -292,7 +357,7 @@ pub fn clone(
         dest,
         gix::create::Kind::WithWorktree,
         gix::create::Options::default(),
-        open_options(),
+        open_options(&ssh_config),
     )
     .map_err(err)?
     .with_shallow(gix::remote::fetch::Shallow::DepthAtRemote(

@@ -111,11 +111,12 @@ impl GitRepositoryReconciler {
     ) -> Result<Option<Fetched>, ReconcileError> {
         let url = obj.spec.url.clone();
         let ns = obj.namespace().unwrap_or_default();
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !(url.starts_with("http://") || url.starts_with("https://") || url.starts_with("ssh://"))
+        {
             return Err(ReconcileError::stalled(
                 names::UNSUPPORTED,
                 Scrubbed::new(&format!(
-                    "spec.url {url}: only http:// and https:// remotes are supported by this build; ssh:// is in progress"
+                    "spec.url {url}: only http://, https:// and ssh:// remotes are supported"
                 )),
             ));
         }
@@ -234,7 +235,8 @@ impl GitRepositoryReconciler {
     }
 
     /// Credentials from `spec.secretRef`: `username` and `password`,
-    /// `bearerToken` (HTTPS only), `ca.crt` (or the older `caFile`).
+    /// `bearerToken` (HTTPS only), `ca.crt` (or the older `caFile`), and for
+    /// `ssh://` `identity` and `known_hosts`.
     /// Problems with the Secret's content are retried: fixing the Secret does
     /// not change the GitRepository, so they must not stall it.
     async fn credentials(
@@ -299,11 +301,24 @@ impl GitRepositoryReconciler {
                 .with_ca_pem(&ca.0)
                 .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
         }
-        if data.contains_key("identity") {
-            return Err(invalid(
-                names::UNSUPPORTED,
-                "SSH identity authentication is not supported by this build yet; use an https:// URL",
-            ));
+        if obj.spec.url.starts_with("ssh://") {
+            let (Some(identity), Some(known_hosts)) = (text("identity"), text("known_hosts"))
+            else {
+                return Err(invalid(
+                    names::AUTHENTICATION_FAILED,
+                    "an ssh:// URL needs both 'identity' (a private key) and 'known_hosts'",
+                ));
+            };
+            if data.contains_key("password") || identity.contains("ENCRYPTED") {
+                return Err(invalid(
+                    names::UNSUPPORTED,
+                    "password-protected SSH keys are not supported yet; use an unencrypted 'identity'",
+                ));
+            }
+            creds.ssh = Some(git::SshKeys {
+                identity,
+                known_hosts,
+            });
         }
         Ok(creds)
     }

@@ -140,6 +140,12 @@ impl GitServer {
         format!("{scheme}://{}/{name}.git", self.addr)
     }
 
+    /// The path of the bare repository `name`, for serving it over `ssh://`.
+    #[must_use]
+    pub fn repo_path(&self, name: &str) -> PathBuf {
+        self.root.path().join(format!("{name}.git"))
+    }
+
     /// Stops serving (the repositories stay until the server is dropped).
     pub fn stop(&mut self) {
         drop(self.stop.take());

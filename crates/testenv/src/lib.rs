@@ -19,6 +19,7 @@ mod error;
 pub mod git;
 mod process;
 mod shared;
+pub mod ssh;
 mod wait;
 
 pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};

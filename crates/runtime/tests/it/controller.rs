@@ -285,13 +285,10 @@ async fn a_failure_is_not_ready_with_a_scrubbed_message_and_is_retried() {
         "a retried failure does not observe the generation"
     );
 
-    count_reaches(
-        "the failure is retried with backoff",
-        &h.reconciler.calls,
-        3,
-    )
-    .await;
-    assert!(h.stats.failures.load(Ordering::SeqCst) >= 3);
+    // `failures` counts after a reconcile's status patch, `calls` before it,
+    // so wait on the later one.
+    count_reaches("the failure is retried with backoff", &h.stats.failures, 3).await;
+    assert!(h.reconciler.calls.load(Ordering::SeqCst) >= 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

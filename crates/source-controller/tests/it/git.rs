@@ -270,3 +270,59 @@ async fn a_bearer_token_is_sent_over_https() {
         .unwrap_err();
     assert!(!format!("{err} {err:?}").contains("ghp_wrong"), "{err:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_clones_with_the_key_and_refuses_an_unknown_host_key() {
+    use ferroflux_source_controller::git::SshKeys;
+    use ferroflux_testenv::ssh::SshServer;
+
+    let server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let sshd = blocking(SshServer::start).await.unwrap();
+    let url = sshd.url(&server.repo_path("app"));
+    let keys = |known_hosts: String| Credentials {
+        ssh: Some(SshKeys {
+            identity: sshd.identity().unwrap(),
+            known_hosts,
+        }),
+        ..Credentials::default()
+    };
+
+    let trusted = keys(sshd.known_hosts().unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let (u, dest) = (url.clone(), dir.path().join("c"));
+    let cloned = blocking(move || {
+        git::clone(
+            &u,
+            &dest,
+            &Checkout::Branch("main".into()),
+            &trusted,
+            &AtomicBool::new(false),
+        )
+    })
+    .await
+    .unwrap();
+    assert_eq!(cloned, sha);
+
+    let impostor = keys(sshd.wrong_known_hosts().unwrap());
+    let u = url.clone();
+    let err = blocking(move || git::ls_remote(&u, &impostor))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Git { .. }),
+        "an unknown host key must be refused: {err:?}"
+    );
+
+    let nobody = keys(String::new());
+    let err = blocking(move || git::ls_remote(&url, &nobody))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Git { .. }),
+        "no known_hosts means no trust: {err:?}"
+    );
+}

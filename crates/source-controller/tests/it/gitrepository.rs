@@ -619,3 +619,67 @@ async fn a_bearer_token_over_plain_http_is_refused_with_a_clear_message() {
             .contains("ghp_never-over-http")
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ssh_with_the_right_keys_becomes_ready_and_an_unknown_host_key_is_refused() {
+    use ferroflux_testenv::ssh::SshServer;
+
+    let (client, ns) = client_and_namespace("src-ssh").await;
+    let server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let sshd = tokio::task::spawn_blocking(SshServer::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let identity = sshd.identity().unwrap();
+    secret_with(
+        &client,
+        &ns,
+        serde_json::json!({"identity": identity, "known_hosts": sshd.known_hosts().unwrap()}),
+    )
+    .await;
+    let impostor: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "impostor"},
+        "stringData": {"identity": identity, "known_hosts": sshd.wrong_known_hosts().unwrap()}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &impostor)
+        .await
+        .unwrap();
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    let url = sshd.url(&server.repo_path("app"));
+    create_on_main(&api, "app", &url, true).await;
+    wait_for(&api, "app", "Ready over SSH", |o| {
+        ready_at(o, &format!("main@sha1:{sha}"))
+    })
+    .await;
+
+    let mut suspicious = git_repository(
+        "suspicious",
+        &url,
+        &serde_json::json!({"branch": "main"}),
+        true,
+    );
+    suspicious.spec.secret_ref.as_mut().unwrap().name = "impostor".into();
+    api.create(&PostParams::default(), &suspicious)
+        .await
+        .unwrap();
+    let obj = wait_for(
+        &api,
+        "suspicious",
+        "Ready=False for the unknown host key",
+        |o| condition(o, "Ready").is_some_and(|c| c.status == "False"),
+    )
+    .await;
+    assert_eq!(condition(&obj, "FetchFailed").unwrap().status, "True");
+    assert!(
+        obj.status.as_ref().unwrap().artifact.is_none(),
+        "nothing was fetched from the unverified host"
+    );
+    assert!(!serde_json::to_string(&obj).unwrap().contains("PRIVATE KEY"));
+}
