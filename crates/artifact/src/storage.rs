@@ -254,22 +254,35 @@ impl Storage {
         }
     }
 
-    /// Deletes the directories of objects not in `live` (at start-up, after the
-    /// controller listed its objects) and returns them.
+    /// Deletes the artifact directories of `kind` objects not in `live`, within
+    /// `namespace` when given (a controller watching one namespace must not
+    /// touch the others), and returns them. Run at start-up, after listing the
+    /// live objects.
     ///
     /// # Errors
-    /// [`Error::Io`].
-    pub fn remove_orphans(&self, live: &HashSet<ObjectKey>) -> Result<Vec<PathBuf>> {
+    /// [`Error::InvalidName`], [`Error::Io`].
+    pub fn remove_orphans(
+        &self,
+        kind: &str,
+        namespace: Option<&str>,
+        live: &HashSet<ObjectKey>,
+    ) -> Result<Vec<PathBuf>> {
+        let kind_dir = self.root.join(segment("kind", &kind.to_lowercase())?);
+        if !kind_dir.is_dir() {
+            return Ok(Vec::new());
+        }
         let keep: HashSet<PathBuf> = live.iter().filter_map(|k| k.dir().ok()).collect();
+        let namespaces = match namespace {
+            Some(ns) => vec![kind_dir.join(segment("namespace", ns)?)],
+            None => subdirs(&kind_dir)?,
+        };
         let mut removed = Vec::new();
-        for kind in subdirs(&self.root)? {
-            for ns in subdirs(&kind)? {
-                for obj in subdirs(&ns)? {
-                    let rel = obj.strip_prefix(&self.root).unwrap_or(&obj).to_path_buf();
-                    if !keep.contains(&rel) {
-                        fs::remove_dir_all(&obj).map_err(|source| io("removing", &obj, source))?;
-                        removed.push(obj);
-                    }
+        for ns in namespaces.into_iter().filter(|d| d.is_dir()) {
+            for obj in subdirs(&ns)? {
+                let rel = obj.strip_prefix(&self.root).unwrap_or(&obj).to_path_buf();
+                if !keep.contains(&rel) {
+                    fs::remove_dir_all(&obj).map_err(|source| io("removing", &obj, source))?;
+                    removed.push(obj);
                 }
             }
         }

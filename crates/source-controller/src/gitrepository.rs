@@ -458,6 +458,31 @@ fn storage_failed(message: &str) -> ReconcileError {
         .with_condition(names::STORAGE_OPERATION_FAILED)
 }
 
+/// Deletes the artifacts of GitRepositories that no longer exist (deleted
+/// while no controller ran), within `namespace` when the controller watches
+/// only one. Returns what was removed.
+///
+/// # Errors
+/// The API error of listing the GitRepositories, or the storage error.
+pub async fn remove_orphaned_artifacts(
+    client: &Client,
+    storage: &Storage,
+    namespace: Option<&str>,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
+    let api: Api<GitRepository> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let live = api
+        .list(&kube::api::ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(GitRepositoryReconciler::key)
+        .collect();
+    Ok(storage.remove_orphans(KIND, namespace, &live)?)
+}
+
 impl Reconciler<GitRepository> for GitRepositoryReconciler {
     async fn reconcile(
         &self,

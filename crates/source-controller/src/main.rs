@@ -14,7 +14,9 @@ use ferroflux_runtime::events::Events;
 use ferroflux_runtime::leader::{Elector, Timings};
 use ferroflux_runtime::metrics::{self, Metrics};
 use ferroflux_runtime::object::parse_duration;
-use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
+use ferroflux_source_controller::gitrepository::{
+    GitRepositoryReconciler, remove_orphaned_artifacts,
+};
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
@@ -236,6 +238,12 @@ async fn main() -> anyhow::Result<()> {
         }
     }
 
+    // Only the leader cleans up: artifacts of GitRepositories deleted while no
+    // controller ran would otherwise stay forever.
+    match remove_orphaned_artifacts(&client, &storage, options.namespace.as_deref()).await {
+        Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned artifacts"),
+        Err(e) => tracing::warn!(error = %e, "removing orphaned artifacts failed; continuing"),
+    }
     let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
     let stats = Arc::new(Stats::default());
     let controller = tokio::spawn(controller::run::<GitRepository, _>(

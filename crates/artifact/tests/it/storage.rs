@@ -140,7 +140,28 @@ fn deleting_an_object_and_orphan_cleanup_remove_their_artifacts() {
     s.remove_all(&deleted).unwrap();
     assert!(!root.path().join("ocirepository/other/deleted").exists());
 
-    let removed = s.remove_orphans(&HashSet::from([live.clone()])).unwrap();
+    let elsewhere = ObjectKey::new("GitRepository", "other-team", "theirs");
+    s.archive(&elsewhere, src.path(), &All, "a.tar.gz", "r")
+        .unwrap();
+
+    // Scoped to one namespace: the other team's artifact is not ours to judge.
+    let removed = s
+        .remove_orphans("GitRepository", Some("ns"), &HashSet::from([live.clone()]))
+        .unwrap();
     assert_eq!(removed, vec![root.path().join("gitrepository/ns/gone")]);
     assert!(root.path().join("gitrepository/ns/live/a.tar.gz").is_file());
+    assert!(
+        root.path()
+            .join("gitrepository/other-team/theirs/a.tar.gz")
+            .is_file()
+    );
+
+    // Across all namespaces it goes too.
+    let removed = s
+        .remove_orphans("GitRepository", None, &HashSet::from([live.clone()]))
+        .unwrap();
+    assert_eq!(
+        removed,
+        vec![root.path().join("gitrepository/other-team/theirs")]
+    );
 }

@@ -683,3 +683,50 @@ async fn ssh_with_the_right_keys_becomes_ready_and_an_unknown_host_key_is_refuse
     );
     assert!(!serde_json::to_string(&obj).unwrap().contains("PRIVATE KEY"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn artifacts_of_gitrepositories_deleted_while_no_controller_ran_are_removed_at_start() {
+    use ferroflux_artifact::storage::ObjectKey;
+    use ferroflux_source_controller::gitrepository::remove_orphaned_artifacts;
+
+    let (client, ns) = client_and_namespace("src-orphans").await;
+    let api: Api<GitRepository> = Api::namespaced(client.clone(), &ns);
+    create_on_main(&api, "live", "http://127.0.0.1:1/live.git", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let src = tempfile::tempdir().unwrap();
+    for (namespace, name) in [
+        (ns.as_str(), "live"),
+        (ns.as_str(), "deleted"),
+        ("another-namespace", "theirs"),
+    ] {
+        storage
+            .archive(
+                &ObjectKey::new("GitRepository", namespace, name),
+                src.path(),
+                &ferroflux_artifact::archive::All,
+                "a.tar.gz",
+                "r",
+            )
+            .unwrap();
+    }
+
+    let removed = remove_orphaned_artifacts(&client, &storage, Some(&ns))
+        .await
+        .unwrap();
+    assert_eq!(
+        removed,
+        vec![dir.path().join(format!("gitrepository/{ns}/deleted"))]
+    );
+    assert!(
+        dir.path()
+            .join(format!("gitrepository/{ns}/live/a.tar.gz"))
+            .is_file()
+    );
+    assert!(
+        dir.path()
+            .join("gitrepository/another-namespace/theirs/a.tar.gz")
+            .is_file(),
+        "outside the watched namespace"
+    );
+}

@@ -271,11 +271,14 @@ async fn leases_events_and_status_writes_work_on_this_server_version() {
     assert_eq!(listed.items.len(), 1);
     assert_eq!(listed.items[0].reason.as_deref(), Some("NewArtifact"));
 
-    // Server-side apply of a status subresource, as the controllers write status.
+    // A Deployment scaled to zero becomes Available through the controller
+    // manager alone (no kubelet needed): health checks can rely on it. Writing
+    // a Deployment's status by hand would race the deployment controller.
     let deployments: Api<Deployment> = Api::namespaced(client, &ns);
     let deploy: Deployment = serde_json::from_value(serde_json::json!({
         "metadata": {"name": "app"},
         "spec": {
+            "replicas": 0,
             "selector": {"matchLabels": {"app": "a"}},
             "template": {"metadata": {"labels": {"app": "a"}}, "spec": {"containers": [{"name": "a", "image": "a"}]}}
         }
@@ -285,18 +288,19 @@ async fn leases_events_and_status_writes_work_on_this_server_version() {
         .create(&PostParams::default(), &deploy)
         .await
         .unwrap();
-    let status = serde_json::json!({
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "status": {"readyReplicas": 1, "replicas": 1, "observedGeneration": 1}
-    });
-    deployments
-        .patch_status(
-            "app",
-            &PatchParams::apply("ferroflux-tests").force(),
-            &Patch::Apply(&status),
-        )
-        .await
-        .unwrap();
-    let back = deployments.get_status("app").await.unwrap();
-    assert_eq!(back.status.unwrap().ready_replicas, Some(1));
+    let deployments = &deployments;
+    ferroflux_testenv::eventually(
+        "the zero-replica Deployment is Available",
+        Duration::from_secs(30),
+        || async move {
+            let d = deployments.get_status("app").await.unwrap();
+            let status = d.status?;
+            let available = status
+                .conditions?
+                .iter()
+                .any(|c| c.type_ == "Available" && c.status == "True");
+            (available && status.observed_generation == d.metadata.generation).then_some(())
+        },
+    )
+    .await;
 }
