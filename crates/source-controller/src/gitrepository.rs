@@ -2,6 +2,9 @@
 //! changed, pack it into an artifact, and clean up on deletion.
 //!
 //! Sub-reconcilers, in order:
+//! 0. [`reconcile_supported`]: refuses spec fields this controller does not
+//!    implement yet, rather than ignoring them (an ignored `verify` would hand
+//!    out unverified artifacts). Stalls with `UnsupportedConfiguration`.
 //! 1. [`GitRepositoryReconciler::reconcile_storage`]: checks that the recorded
 //!    artifact is still in storage. Sets `ArtifactInStorage`.
 //! 2. [`GitRepositoryReconciler::reconcile_source`]: reads credentials, resolves
@@ -159,9 +162,12 @@ impl GitRepositoryReconciler {
             })?
         };
 
+        // Unchanged means the same revision, still stored, built with the same
+        // ignore rules (a changed spec.ignore must rebuild the artifact).
         if let (Some(revision), Some(artifact)) = (&target.revision, &status.artifact)
             && artifact.revision == *revision
             && self.storage.exists(artifact)
+            && status.observed_ignore == obj.spec.ignore
         {
             conditions::remove(&mut status.conditions, names::FETCH_FAILED);
             return Ok(None);
@@ -483,12 +489,55 @@ pub async fn remove_orphaned_artifacts(
     Ok(storage.remove_orphans(KIND, namespace, &live)?)
 }
 
+/// Refuses the spec fields not implemented yet, naming them all.
+///
+/// # Errors
+/// A stalled [`ReconcileError`] listing the unsupported fields.
+pub fn reconcile_supported(obj: &GitRepository) -> Result<(), ReconcileError> {
+    let spec = &obj.spec;
+    let mut unsupported = Vec::new();
+    if !spec.include.is_empty() {
+        unsupported.push("spec.include");
+    }
+    if spec.recurse_submodules {
+        unsupported.push("spec.recurseSubmodules");
+    }
+    if !spec.sparse_checkout.is_empty() {
+        unsupported.push("spec.sparseCheckout");
+    }
+    if spec.verification.is_some() {
+        unsupported.push("spec.verify");
+    }
+    if spec.proxy_secret_ref.is_some() {
+        unsupported.push("spec.proxySecretRef");
+    }
+    if spec.provider.as_deref().is_some_and(|p| p != "generic") {
+        unsupported.push("spec.provider (only 'generic')");
+    }
+    if unsupported.is_empty() {
+        return Ok(());
+    }
+    Err(ReconcileError::stalled(
+        names::UNSUPPORTED,
+        Scrubbed::new(&format!(
+            "{} not supported by Ferroflux yet; remove them, or keep this GitRepository on Flux for now",
+            unsupported.join(", ")
+                + if unsupported.len() == 1 {
+                    " is"
+                } else {
+                    " are"
+                }
+        )),
+    ))
+}
+
 impl Reconciler<GitRepository> for GitRepositoryReconciler {
     async fn reconcile(
         &self,
         obj: Arc<GitRepository>,
         status: &mut GitRepositoryStatus,
     ) -> Result<Outcome, ReconcileError> {
+        reconcile_supported(&obj)?;
         self.reconcile_storage(status);
         if let Some(fetched) = self.reconcile_source(&obj, status).await? {
             self.reconcile_artifact(&obj, status, &fetched)?;

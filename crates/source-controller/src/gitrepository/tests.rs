@@ -88,3 +88,28 @@ fn a_missing_branch_or_tag_is_named_in_the_error() {
     let err = pick(Some(&reference(|r| r.tag = Some("v9".into()))), &refs()).unwrap_err();
     assert!(err.contains("tag 'v9'"), "{err}");
 }
+
+#[test]
+fn unsupported_fields_are_refused_by_name_not_ignored() {
+    use ferroflux_api::meta::LocalObjectReference;
+    use ferroflux_api::source::{GitRepository, GitRepositoryVerification};
+
+    let mut repo = GitRepository::new("app", ferroflux_api::source::GitRepositorySpec::default());
+    assert!(super::reconcile_supported(&repo).is_ok());
+
+    repo.spec.verification = Some(GitRepositoryVerification {
+        mode: None,
+        secret_ref: LocalObjectReference {
+            name: "keys".into(),
+        },
+    });
+    repo.spec.recurse_submodules = true;
+    let err = super::reconcile_supported(&repo).unwrap_err();
+    assert_eq!(err.handling, ferroflux_runtime::error::Handling::Stalled);
+    assert_eq!(err.reason, "UnsupportedConfiguration");
+    let message = err.message.as_str();
+    assert!(
+        message.contains("spec.verify") && message.contains("spec.recurseSubmodules"),
+        "{message}"
+    );
+}

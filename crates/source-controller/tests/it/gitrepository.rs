@@ -484,6 +484,39 @@ async fn a_new_commit_is_fetched_on_request_and_an_unchanged_remote_is_not_clone
     })
     .await;
     assert_eq!(reconciler.clones.load(Ordering::SeqCst), 2);
+
+    // Regression: a changed spec.ignore at the same revision must rebuild the
+    // artifact (the unchanged-remote shortcut once ignored it).
+    let before = api
+        .get("app")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .artifact
+        .unwrap()
+        .digest;
+    let ignore = serde_json::json!({"spec": {"ignore": "a.yaml\n"}});
+    api.patch("app", &PatchParams::default(), &Patch::Merge(&ignore))
+        .await
+        .unwrap();
+    let obj = wait_for(
+        &api,
+        "app",
+        "the artifact is rebuilt with the new ignore rules",
+        |o| {
+            o.status.as_ref().is_some_and(|s| {
+                s.observed_ignore.as_deref() == Some("a.yaml\n")
+                    && s.artifact.as_ref().map(|a| &a.digest) != Some(&before)
+            })
+        },
+    )
+    .await;
+    assert_eq!(
+        revision(&obj).as_deref(),
+        Some(format!("main@sha1:{second}").as_str())
+    );
+    assert_eq!(reconciler.clones.load(Ordering::SeqCst), 3);
     drop(stop);
 }
 
