@@ -196,6 +196,7 @@ impl Elector {
     async fn renew(&self, lost: watch::Sender<bool>, mut stop: watch::Receiver<bool>) {
         let mut last_renewal = tokio::time::Instant::now();
         loop {
+            // Renew once per retry period, unless told to stop first.
             let stopped = tokio::select! {
                 r = stop.wait_for(|s| *s) => r.is_ok(),
                 () = tokio::time::sleep(self.timings.retry_period) => false,

@@ -135,6 +135,23 @@ async fn clone_and_package(server: &GitServer) -> String {
     )
 }
 
+/// Polls `check` every `every` until it holds; fails the benchmark after two
+/// minutes naming `what`.
+async fn poll<F, Fut>(what: &str, every: Duration, mut check: F)
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = bool>,
+{
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !check().await {
+        assert!(
+            Instant::now() < deadline,
+            "gave up after 2 min waiting until {what}"
+        );
+        tokio::time::sleep(every).await;
+    }
+}
+
 fn controller_binary() -> PathBuf {
     let exe = std::env::current_exe().unwrap();
     let profile = exe.parent().unwrap().parent().unwrap();
@@ -239,9 +256,12 @@ async fn commit_to_artifact(api: &Api<GitRepository>, server: &GitServer) -> Dur
     .await
     .unwrap();
     let first = format!("main@sha1:{}", work.head().unwrap());
-    while !ready_at(&api.get("latency").await.unwrap(), &first) {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    poll(
+        "the first revision is Ready",
+        Duration::from_millis(20),
+        || async { ready_at(&api.get("latency").await.unwrap(), &first) },
+    )
+    .await;
     let mut latencies = Vec::new();
     for round in 1..=10 {
         let start = Instant::now();
@@ -253,9 +273,12 @@ async fn commit_to_artifact(api: &Api<GitRepository>, server: &GitServer) -> Dur
             .await
             .unwrap();
         let want = format!("main@sha1:{sha}");
-        while !ready_at(&api.get("latency").await.unwrap(), &want) {
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        poll(
+            "the new revision is Ready",
+            Duration::from_millis(5),
+            || async { ready_at(&api.get("latency").await.unwrap(), &want) },
+        )
+        .await;
         latencies.push(start.elapsed());
     }
     median(latencies)
@@ -281,24 +304,23 @@ async fn hundred_at_once(api: &Api<GitRepository>, server: &GitServer) -> Durati
             .await
             .unwrap();
     }
-    loop {
-        let list = api.list(&ListParams::default()).await.unwrap();
-        let ready = list
-            .items
-            .iter()
-            .filter(|o| {
+    poll(
+        "all 101 GitRepositories are Ready",
+        Duration::from_millis(50),
+        || async {
+            let list = api.list(&ListParams::default()).await.unwrap();
+            let ready = list.items.iter().filter(|o| {
                 o.status.as_ref().is_some_and(|s| {
                     s.conditions
                         .iter()
                         .any(|c| c.type_ == "Ready" && c.status == "True")
                 })
-            })
-            .count();
-        if ready >= 101 {
-            return start.elapsed();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+            });
+            ready.count() >= 101
+        },
+    )
+    .await;
+    start.elapsed()
 }
 
 #[tokio::main]

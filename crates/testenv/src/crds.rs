@@ -49,6 +49,7 @@ pub async fn install_crds(client: &Client, crds: &[CustomResourceDefinition]) ->
                     log_tail: String::new(),
                 });
             }
+            // Polling interval of a wait bounded by ESTABLISH_TIMEOUT.
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
     }

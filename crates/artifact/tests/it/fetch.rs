@@ -6,14 +6,12 @@ use std::time::Duration;
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::get;
-use ferroflux_artifact::archive::All;
 use ferroflux_artifact::extract::{Error as ExtractError, Limits};
 use ferroflux_artifact::fetch::{Error, Options, fetch};
-use ferroflux_artifact::storage::{ObjectKey, Retention, Storage};
 use ferroflux_artifact::{digest, extract};
 use tokio::net::TcpListener;
 
-use crate::support::{RawEntry, hostile_tar_gz, serve, tree};
+use crate::support::{RawEntry, hostile_tar_gz, serve, served_artifact, tree};
 
 fn quick() -> Options {
     Options {
@@ -24,26 +22,11 @@ fn quick() -> Options {
 
 #[tokio::test]
 async fn a_served_artifact_is_fetched_verified_and_extracted() {
-    let root = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    tree(
-        src.path(),
-        &[
-            ("deploy/app.yaml", "kind: Deployment\n"),
-            ("kustomization.yaml", "resources: []\n"),
-        ],
-    );
-    let (addr, _stop) = serve(root.path()).await;
-    let storage = Storage::new(root.path(), addr.to_string(), Retention::default()).unwrap();
-    let a = storage
-        .archive(
-            &ObjectKey::new("GitRepository", "ns", "r"),
-            src.path(),
-            &All,
-            "f.tar.gz",
-            "r",
-        )
-        .unwrap();
+    let (a, _served) = served_artifact(&[
+        ("deploy/app.yaml", "kind: Deployment\n"),
+        ("kustomization.yaml", "resources: []\n"),
+    ])
+    .await;
 
     let dest = tempfile::tempdir().unwrap();
     let stats = fetch(
@@ -64,20 +47,7 @@ async fn a_served_artifact_is_fetched_verified_and_extracted() {
 
 #[tokio::test]
 async fn a_digest_mismatch_names_both_digests_and_extracts_nothing() {
-    let root = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    tree(src.path(), &[("a.yaml", "x")]);
-    let (addr, _stop) = serve(root.path()).await;
-    let storage = Storage::new(root.path(), addr.to_string(), Retention::default()).unwrap();
-    let a = storage
-        .archive(
-            &ObjectKey::new("GitRepository", "ns", "r"),
-            src.path(),
-            &All,
-            "f.tar.gz",
-            "r",
-        )
-        .unwrap();
+    let (a, _served) = served_artifact(&[("a.yaml", "x")]).await;
     let wrong = digest::of(b"something else");
 
     let dest = tempfile::tempdir().unwrap();

@@ -1,26 +1,10 @@
 //! The artifact server serves stored files read-only, and nothing else.
 
-use ferroflux_artifact::archive::All;
-use ferroflux_artifact::storage::{ObjectKey, Retention, Storage};
-
-use crate::support::{serve, tree};
+use crate::support::{serve, served_artifact, tree};
 
 #[tokio::test]
 async fn serves_an_artifact_with_length_and_digest_etag_and_answers_304() {
-    let root = tempfile::tempdir().unwrap();
-    let src = tempfile::tempdir().unwrap();
-    tree(src.path(), &[("a.yaml", "x: 1\n")]);
-    let (addr, _stop) = serve(root.path()).await;
-    let storage = Storage::new(root.path(), addr.to_string(), Retention::default()).unwrap();
-    let a = storage
-        .archive(
-            &ObjectKey::new("GitRepository", "ns", "r"),
-            src.path(),
-            &All,
-            "f.tar.gz",
-            "r",
-        )
-        .unwrap();
+    let (a, _served) = served_artifact(&[("a.yaml", "x: 1\n")]).await;
 
     let client = ferroflux_artifact::tls::http_client();
     let resp = client.get(&a.url).send().await.unwrap();

@@ -31,6 +31,37 @@ pub(crate) async fn serve(root: &Path) -> (SocketAddr, tokio::sync::oneshot::Sen
     (addr, tx)
 }
 
+/// A served storage holding one artifact of `files`; keep the guard alive.
+pub(crate) struct Served {
+    _root: tempfile::TempDir,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+/// Archives `files` into a fresh storage served on loopback, as a source-controller would.
+pub(crate) async fn served_artifact(
+    files: &[(&str, &str)],
+) -> (ferroflux_api::meta::Artifact, Served) {
+    use ferroflux_artifact::archive::All;
+    use ferroflux_artifact::storage::{ObjectKey, Retention, Storage};
+
+    let root = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path(), files);
+    let (addr, stop) = serve(root.path()).await;
+    let storage = Storage::new(root.path(), addr.to_string(), Retention::default()).unwrap();
+    let key = ObjectKey::new("GitRepository", "ns", "r");
+    let artifact = storage
+        .archive(&key, src.path(), &All, "f.tar.gz", "r")
+        .unwrap();
+    (
+        artifact,
+        Served {
+            _root: root,
+            _stop: stop,
+        },
+    )
+}
+
 /// One raw tar entry: the name and link name are written into the header
 /// bytes directly, bypassing the checks a well-behaved writer makes.
 pub(crate) struct RawEntry<'a> {

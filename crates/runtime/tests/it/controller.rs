@@ -141,6 +141,16 @@ pub(crate) async fn harness_with(prefix: &str, events_addr: Option<String>) -> H
     }
 }
 
+impl Harness {
+    /// Creates the GitRepository `name` at `url`.
+    pub(crate) async fn create(&self, name: &str, url: &str, suspend: bool) {
+        self.api
+            .create(&PostParams::default(), &repo(name, url, suspend))
+            .await
+            .unwrap();
+    }
+}
+
 pub(crate) fn repo(name: &str, url: &str, suspend: bool) -> GitRepository {
     let mut repo: GitRepository = serde_json::from_value(serde_json::json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1",
@@ -193,13 +203,8 @@ pub(crate) fn ready(obj: &GitRepository) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_new_object_gets_the_finalizer_and_becomes_ready_for_its_generation() {
     let h = harness("ready").await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", false)
+        .await;
     let obj = wait_for(&h.api, "app", "Ready=True", ready).await;
     let status = obj.status.clone().unwrap();
     assert_eq!(status.observed_generation, obj.metadata.generation);
@@ -223,13 +228,8 @@ async fn a_new_object_gets_the_finalizer_and_becomes_ready_for_its_generation() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requested_at_reconciles_at_once_and_is_echoed_without_status_writes_retriggering() {
     let h = harness("requested").await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", false)
+        .await;
     wait_for(&h.api, "app", "Ready=True", ready).await;
     let before = h.reconciler.calls.load(Ordering::SeqCst);
 
@@ -294,13 +294,7 @@ async fn a_failure_is_not_ready_with_a_scrubbed_message_and_is_retried() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stalled_object_says_why_and_is_not_retried_until_its_spec_changes() {
     let h = harness("stalled").await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://stall.example.com/", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://stall.example.com/", false).await;
     let obj = wait_for(&h.api, "app", "Stalled=True", |o| {
         condition(o, "Stalled").is_some_and(|c| c.status == "True")
     })
@@ -323,13 +317,8 @@ async fn a_stalled_object_says_why_and_is_not_retried_until_its_spec_changes() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_suspended_object_is_skipped_until_resumed() {
     let h = harness("suspended").await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", true),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", true)
+        .await;
     count_reaches("the suspended object is seen", &h.stats.suspended_skips, 1).await;
     assert_eq!(
         h.reconciler.calls.load(Ordering::SeqCst),
@@ -348,13 +337,8 @@ async fn a_suspended_object_is_skipped_until_resumed() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deleting_runs_the_cleanup_and_then_the_object_goes() {
     let h = harness("deleted").await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", false)
+        .await;
     wait_for(&h.api, "app", "Ready=True", ready).await;
     h.api.delete("app", &DeleteParams::default()).await.unwrap();
     let api = &h.api;

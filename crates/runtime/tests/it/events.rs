@@ -54,13 +54,8 @@ async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
     let h = harness_with("events", Some(addr)).await;
     let ns = h.api.namespace().unwrap().to_owned();
 
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("good", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("good", "https://git.example.com/app.git", false)
+        .await;
     wait_for(&h.api, "good", "Ready=True", ready).await;
     let info = wait_for_event(&received, "for the success", |e| e["severity"] == "info").await;
     assert_eq!(info["reason"], "ReconciliationSucceeded");
@@ -139,13 +134,8 @@ async fn an_unreachable_events_address_does_not_hold_up_reconciles() {
         .unwrap()
         .port();
     let h = harness_with("events-down", Some(format!("http://127.0.0.1:{port}/"))).await;
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", false)
+        .await;
     wait_for(&h.api, "app", "Ready=True", ready).await;
     count_reaches(
         "the undeliverable event is given up on",

@@ -67,6 +67,7 @@ async fn one_replica_leads_and_another_takes_over_when_it_dies_or_releases() {
             last = spec.renew_time.unwrap();
         }
         assert!(Instant::now() < deadline, "replica-a did not keep renewing");
+        // Sampling interval of a loop bounded by the deadline above.
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(

@@ -1,8 +1,8 @@
 //! Metrics with Flux's names over real HTTP, and the health endpoints.
 
-use kube::api::{Patch, PatchParams, PostParams};
+use kube::api::{Patch, PatchParams};
 
-use crate::controller::{harness_with, ready, repo, wait_for};
+use crate::controller::{harness_with, ready, wait_for};
 
 async fn get(url: &str) -> (u16, String) {
     let response = ferroflux_artifact::tls::http_client()
@@ -27,13 +27,8 @@ async fn reconciles_show_up_in_metrics_with_fluxs_names_and_labels() {
         std::future::pending(),
     ));
 
-    h.api
-        .create(
-            &PostParams::default(),
-            &repo("app", "https://git.example.com/app.git", false),
-        )
-        .await
-        .unwrap();
+    h.create("app", "https://git.example.com/app.git", false)
+        .await;
     wait_for(&h.api, "app", "Ready=True", ready).await;
 
     let (status, text) = get(&format!("http://{addr}/metrics")).await;

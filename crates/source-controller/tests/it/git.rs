@@ -13,6 +13,20 @@ fn creds(user: &str, pass: &str) -> Credentials {
     }
 }
 
+/// Clones `url` at `checkout` into `<fresh temp dir>/checkout`, off the async
+/// executor; returns the directory (kept alive for reading) and the result.
+async fn clone_to_temp(
+    url: &str,
+    checkout: Checkout,
+    creds: Credentials,
+) -> (tempfile::TempDir, git::Result<String>) {
+    let dir = tempfile::tempdir().unwrap();
+    let (url, dest) = (url.to_owned(), dir.path().join("checkout"));
+    let result =
+        blocking(move || git::clone(&url, &dest, &checkout, &creds, &AtomicBool::new(false))).await;
+    (dir, result)
+}
+
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
     tokio::task::spawn_blocking(f).await.unwrap()
 }
@@ -89,22 +103,11 @@ async fn a_branch_a_tag_and_a_commit_check_out_their_own_content() {
             "replicas: 1\n",
         ),
     ] {
-        let dir = tempfile::tempdir().unwrap();
-        let dest = dir.path().join("checkout");
-        let url = server.url("app");
         let what = format!("{checkout:?}");
-        let d = dest.clone();
-        let sha = blocking(move || {
-            git::clone(
-                &url,
-                &d,
-                &checkout,
-                &creds("flux", "pw-1234"),
-                &AtomicBool::new(false),
-            )
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{what}: {e}"));
+        let (dir, result) =
+            clone_to_temp(&server.url("app"), checkout, creds("flux", "pw-1234")).await;
+        let dest = dir.path().join("checkout");
+        let sha = result.unwrap_or_else(|e| panic!("{what}: {e}"));
         assert_eq!(sha, want_sha, "{what}");
         assert_eq!(
             std::fs::read_to_string(dest.join("deploy/app.yaml")).unwrap(),
@@ -132,20 +135,13 @@ async fn a_wrong_password_is_an_authentication_error_that_does_not_show_it() {
     assert!(matches!(err, Error::Unauthenticated { .. }), "{err:?}");
     assert!(!format!("{err} {err:?}").contains("wrong-password-123"));
 
-    let url = server.url("app");
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("c");
-    let err = blocking(move || {
-        git::clone(
-            &url,
-            &dest,
-            &Checkout::Branch("main".into()),
-            &Credentials::default(),
-            &AtomicBool::new(false),
-        )
-    })
-    .await
-    .unwrap_err();
+    let (_dir, result) = clone_to_temp(
+        &server.url("app"),
+        Checkout::Branch("main".into()),
+        Credentials::default(),
+    )
+    .await;
+    let err = result.unwrap_err();
     assert!(
         matches!(err, Error::Unauthenticated { .. }),
         "no credentials for a protected repo: {err:?}"
@@ -158,20 +154,13 @@ async fn a_missing_branch_and_a_stopped_server_are_reported() {
     server
         .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
         .unwrap();
-    let url = server.url("app");
-    let dir = tempfile::tempdir().unwrap();
-    let dest = dir.path().join("c");
-    let err = blocking(move || {
-        git::clone(
-            &url,
-            &dest,
-            &Checkout::Branch("nope".into()),
-            &Credentials::default(),
-            &AtomicBool::new(false),
-        )
-    })
-    .await
-    .unwrap_err();
+    let (_dir, result) = clone_to_temp(
+        &server.url("app"),
+        Checkout::Branch("nope".into()),
+        Credentials::default(),
+    )
+    .await;
+    let err = result.unwrap_err();
     assert!(
         err.to_string().contains("nope"),
         "the message names the missing branch: {err}"
@@ -217,19 +206,9 @@ async fn https_works_with_the_servers_ca_and_is_refused_without_it() {
             .any(|r| r.name == "refs/heads/main" && r.commit() == Some(sha.as_str()))
     );
 
-    let dir = tempfile::tempdir().unwrap();
-    let (url, dest) = (server.url("app"), dir.path().join("c"));
-    let cloned = blocking(move || {
-        git::clone(
-            &url,
-            &dest,
-            &Checkout::Branch("main".into()),
-            &trusted,
-            &AtomicBool::new(false),
-        )
-    })
-    .await
-    .unwrap();
+    let (_dir, cloned) =
+        clone_to_temp(&server.url("app"), Checkout::Branch("main".into()), trusted).await;
+    let cloned = cloned.unwrap();
     assert_eq!(cloned, sha);
 
     let url = server.url("app");
@@ -292,19 +271,8 @@ async fn ssh_clones_with_the_key_and_refuses_an_unknown_host_key() {
     };
 
     let trusted = keys(sshd.known_hosts().unwrap());
-    let dir = tempfile::tempdir().unwrap();
-    let (u, dest) = (url.clone(), dir.path().join("c"));
-    let cloned = blocking(move || {
-        git::clone(
-            &u,
-            &dest,
-            &Checkout::Branch("main".into()),
-            &trusted,
-            &AtomicBool::new(false),
-        )
-    })
-    .await
-    .unwrap();
+    let (_dir, cloned) = clone_to_temp(&url, Checkout::Branch("main".into()), trusted).await;
+    let cloned = cloned.unwrap();
     assert_eq!(cloned, sha);
 
     let impostor = keys(sshd.wrong_known_hosts().unwrap());

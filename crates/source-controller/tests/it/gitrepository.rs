@@ -91,6 +91,19 @@ impl Drop for Controller {
     }
 }
 
+/// A git server demanding user `flux` with `password`, over HTTPS when `tls`.
+async fn basic_auth_server(password: &str, tls: bool) -> GitServer {
+    let auth = Some(BasicAuth {
+        username: "flux".into(),
+        password: password.into(),
+    });
+    if tls {
+        GitServer::start_tls(auth).await.unwrap()
+    } else {
+        GitServer::start(auth).await.unwrap()
+    }
+}
+
 async fn client_and_namespace(prefix: &str) -> (Client, String) {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let client = cp.client().await.unwrap();
@@ -196,12 +209,7 @@ async fn request_reconcile(api: &Api<GitRepository>, name: &str, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ignored_files() {
     let (client, ns) = client_and_namespace("src-ready").await;
-    let server = GitServer::start(Some(BasicAuth {
-        username: "flux".into(),
-        password: PASSWORD.into(),
-    }))
-    .await
-    .unwrap();
+    let server = basic_auth_server(PASSWORD, false).await;
     let work = server
         .create_repo(
             "podinfo",
@@ -294,12 +302,7 @@ fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_wrong_password_is_not_ready_and_appears_in_no_status_or_log_line() {
     let (client, ns) = client_and_namespace("src-auth").await;
-    let server = GitServer::start(Some(BasicAuth {
-        username: "flux".into(),
-        password: "the-right-one".into(),
-    }))
-    .await
-    .unwrap();
+    let server = basic_auth_server("the-right-one", false).await;
     server
         .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
         .unwrap();
@@ -598,12 +601,7 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_repository_with_a_custom_ca_and_basic_auth_becomes_ready() {
     let (client, ns) = client_and_namespace("src-https").await;
-    let server = GitServer::start_tls(Some(BasicAuth {
-        username: "flux".into(),
-        password: PASSWORD.into(),
-    }))
-    .await
-    .unwrap();
+    let server = basic_auth_server(PASSWORD, true).await;
     let work = server
         .create_repo("app", "main", &[("deploy/a.yaml", "a: 1\n")])
         .unwrap();
@@ -762,4 +760,64 @@ async fn artifacts_of_gitrepositories_deleted_while_no_controller_ran_are_remove
             .is_file(),
         "outside the watched namespace"
     );
+}
+
+/// Malformed Secrets: each GitRepository says what is wrong with its Secret,
+/// naming the Secret and the key, and never fetches.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_secrets_say_which_key_is_wrong() {
+    let (client, ns) = client_and_namespace("src-badsecret").await;
+    let secrets: Api<Secret> = Api::namespaced(client.clone(), &ns);
+    let cases = [
+        (
+            "half",
+            "http://127.0.0.1:1/app.git",
+            serde_json::json!({"username": "flux"}),
+            "must hold both 'username' and 'password'",
+        ),
+        (
+            "badca",
+            "https://127.0.0.1:1/app.git",
+            serde_json::json!({"ca.crt": "not a certificate"}),
+            "ca.crt",
+        ),
+        (
+            "nohosts",
+            "ssh://git@127.0.0.1:1/app.git",
+            serde_json::json!({"identity": "key"}),
+            "needs both 'identity'",
+        ),
+    ];
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    for (name, url, data, _) in &cases {
+        let secret: Secret = serde_json::from_value(
+            serde_json::json!({"metadata": {"name": name}, "stringData": data}),
+        )
+        .unwrap();
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+        let mut repo = git_repository(name, url, &serde_json::json!({"branch": "main"}), true);
+        repo.spec.secret_ref.as_mut().unwrap().name = (*name).to_owned();
+        api.create(&PostParams::default(), &repo).await.unwrap();
+    }
+    for (name, _, _, want) in &cases {
+        let obj = wait_for(&api, name, "Ready=False", |o| {
+            condition(o, "Ready").is_some_and(|c| c.status == "False")
+        })
+        .await;
+        let ready = condition(&obj, "Ready").unwrap();
+        assert!(
+            ready.message.contains(&format!("Secret '{ns}/{name}'"))
+                && ready.message.contains(want),
+            "{name}: {}",
+            ready.message
+        );
+        assert!(
+            obj.status.as_ref().unwrap().artifact.is_none(),
+            "{name} fetched something"
+        );
+    }
 }
