@@ -201,6 +201,15 @@ impl Storage {
         })
     }
 
+    /// The local file of `artifact`, when its path stays inside the storage
+    /// root and the file exists.
+    #[must_use]
+    pub fn local_path(&self, artifact: &Artifact) -> Option<PathBuf> {
+        safe_rel(&artifact.path)
+            .map(|rel| self.root.join(rel))
+            .filter(|p| p.is_file())
+    }
+
     /// Whether the artifact's file is present.
     #[must_use]
     pub fn exists(&self, artifact: &Artifact) -> bool {

@@ -86,6 +86,33 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from_secs_f64(total).map_err(|_| bad())
 }
 
+/// Parses a byte size as Kubernetes quantities write them: a plain number or
+/// one with a suffix `Ki`, `Mi`, `Gi`, `Ti` (powers of 1024) or `k`, `M`,
+/// `G`, `T` (powers of 1000).
+///
+/// # Errors
+/// A message naming the value when it is not a size.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let bad = || format!("{text:?} is not a size such as 500Mi, 1Gi or 1048576");
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let number: u64 = text[..split].parse().map_err(|_| bad())?;
+    let factor: u64 = match &text[split..] {
+        "" => 1,
+        "k" => 1000,
+        "M" => 1000_u64.pow(2),
+        "G" => 1000_u64.pow(3),
+        "T" => 1000_u64.pow(4),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(factor).ok_or_else(bad)
+}
+
 impl Object for GitRepository {
     type Status = GitRepositoryStatus;
 
@@ -124,7 +151,7 @@ impl Object for GitRepository {
 mod tests {
     use std::time::Duration;
 
-    use super::parse_duration;
+    use super::{parse_bytes, parse_duration};
 
     #[test]
     fn go_durations_parse_as_flux_writes_them() {
@@ -134,6 +161,16 @@ mod tests {
         assert_eq!(parse_duration("1.5s"), Ok(Duration::from_millis(1500)));
         for bad in ["", "5", "five minutes", "5x", "m5", "1..5s"] {
             assert!(parse_duration(bad).is_err(), "{bad:?} parsed");
+        }
+    }
+
+    #[test]
+    fn sizes_parse_as_kubernetes_quantities() {
+        assert_eq!(parse_bytes("1048576"), Ok(1 << 20));
+        assert_eq!(parse_bytes("1Gi"), Ok(1 << 30));
+        assert_eq!(parse_bytes("500M"), Ok(500_000_000));
+        for bad in ["", "1.5Gi", "Gi", "1GB", "-1", "99999999999Ti"] {
+            assert!(parse_bytes(bad).is_err(), "{bad:?} parsed");
         }
     }
 }

@@ -7,18 +7,24 @@
 //!    out unverified artifacts). Stalls with `UnsupportedConfiguration`.
 //! 1. [`GitRepositoryReconciler::reconcile_storage`]: checks that the recorded
 //!    artifact is still in storage. Sets `ArtifactInStorage`.
-//! 2. [`GitRepositoryReconciler::reconcile_source`]: reads credentials, resolves
-//!    the ref with an ls-remote, and clones only when the revision changed or
-//!    the artifact is missing. Sets or clears `FetchFailed`.
-//! 3. [`GitRepositoryReconciler::reconcile_artifact`]: archives the checkout
-//!    (minus ignored files) into storage and records it in status. Sets
-//!    `ArtifactInStorage`, sets or clears `StorageOperationFailed`.
+//! 2. [`GitRepositoryReconciler::reconcile_include`]: finds the artifacts of
+//!    the GitRepositories in `spec.include`. Sets or clears `IncludeUnavailable`.
+//! 3. [`GitRepositoryReconciler::reconcile_source`]: reads credentials, resolves
+//!    the ref with an ls-remote, and clones only when the revision, the
+//!    included artifacts or the spec fields shaping the artifact changed, or
+//!    the artifact is missing. Applies `spec.sparseCheckout` and the size cap.
+//!    Sets or clears `FetchFailed`.
+//! 4. [`GitRepositoryReconciler::reconcile_artifact`]: copies the included
+//!    artifacts in, archives the checkout (minus ignored files) into storage
+//!    and records it in status. Sets `ArtifactInStorage`, sets or clears
+//!    `StorageOperationFailed`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
+use ferroflux_api::meta::Artifact;
 use ferroflux_api::source::{GitRepository, GitRepositoryRef, GitRepositoryStatus};
 use ferroflux_artifact::storage::{ObjectKey, Storage};
 use ferroflux_runtime::conditions;
@@ -32,6 +38,7 @@ use kube::{Api, Client, ResourceExt as _};
 use crate::git::{self, Checkout, Credentials, RemoteRef};
 use crate::semver;
 use crate::sourceignore::SourceIgnore;
+use crate::worktree;
 
 /// Conditions and reasons this reconciler writes.
 pub mod names {
@@ -47,6 +54,10 @@ pub mod names {
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
     /// Reason: the spec asks for something this controller cannot do.
     pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
+    /// Negative: an included GitRepository or its artifact is missing.
+    pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
+    /// Reason: the fetched repository is larger than `--max-repository-size`.
+    pub const REPOSITORY_TOO_LARGE: &str = "RepositoryTooLarge";
 }
 
 /// The kind name used in storage paths.
@@ -56,9 +67,14 @@ const KIND: &str = "GitRepository";
 pub struct GitRepositoryReconciler {
     client: Client,
     storage: Storage,
+    max_repository_size: u64,
     /// Clones performed, for metrics and tests (an unchanged remote does none).
     pub clones: AtomicU64,
 }
+
+/// The default of [`GitRepositoryReconciler::with_max_repository_size`]:
+/// 1 GiB, the most the artifact client unpacks by default.
+pub const DEFAULT_MAX_REPOSITORY_SIZE: u64 = 1 << 30;
 
 impl GitRepositoryReconciler {
     /// A reconciler that reads Secrets with `client` and writes to `storage`.
@@ -67,8 +83,17 @@ impl GitRepositoryReconciler {
         Self {
             client,
             storage,
+            max_repository_size: DEFAULT_MAX_REPOSITORY_SIZE,
             clones: AtomicU64::new(0),
         }
+    }
+
+    /// Refuses repositories whose fetched size (history and worktree) exceeds
+    /// `bytes` (`--max-repository-size`).
+    #[must_use]
+    pub fn with_max_repository_size(mut self, bytes: u64) -> Self {
+        self.max_repository_size = bytes;
+        self
     }
 
     fn key(obj: &GitRepository) -> ObjectKey {
@@ -105,12 +130,81 @@ impl GitRepositoryReconciler {
         }
     }
 
+    /// Looks up the artifact of every GitRepository in `spec.include` (same
+    /// namespace) and checks the paths. Waits while one has no artifact yet.
+    async fn reconcile_include(
+        &self,
+        obj: &GitRepository,
+        status: &mut GitRepositoryStatus,
+    ) -> Result<Vec<Included>, ReconcileError> {
+        let ns = obj.namespace().unwrap_or_default();
+        let api = Api::<GitRepository>::namespaced(self.client.clone(), &ns);
+        let mut included = Vec::new();
+        for (i, include) in obj.spec.include.iter().enumerate() {
+            let name = &include.git_repository_ref.name;
+            let field = |f: &str| format!("spec.include[{i}].{f}");
+            let invalid =
+                |m: String| ReconcileError::stalled(names::UNSUPPORTED, Scrubbed::new(&m));
+            if *name == obj.name_any() {
+                return Err(invalid(format!(
+                    "{}: a GitRepository cannot include itself",
+                    field("repository.name")
+                )));
+            }
+            let from = worktree::relative(
+                &field("fromPath"),
+                include.from_path.as_deref().unwrap_or(""),
+            )
+            .map_err(invalid)?;
+            let to =
+                worktree::relative(&field("toPath"), include.to_path.as_deref().unwrap_or(name))
+                    .map_err(invalid)?;
+            if to.as_os_str().is_empty() || to.starts_with(".git") {
+                return Err(invalid(format!(
+                    "{} must name a directory below the repository root, other than .git",
+                    field("toPath")
+                )));
+            }
+            let unavailable = |m: String| {
+                ReconcileError::transient(names::INCLUDE_UNAVAILABLE, Scrubbed::new(&m))
+                    .with_condition(names::INCLUDE_UNAVAILABLE)
+            };
+            let other = api.get_opt(name).await.map_err(|e| {
+                unavailable(format!("reading GitRepository '{ns}/{name}' failed: {e}"))
+            })?;
+            let Some(other) = other else {
+                return Err(unavailable(format!(
+                    "{}: GitRepository '{ns}/{name}' does not exist",
+                    field("repository.name")
+                )));
+            };
+            let artifact = other.status.and_then(|s| s.artifact);
+            let Some((artifact, path)) =
+                artifact.and_then(|a| self.storage.local_path(&a).map(|p| (a, p)))
+            else {
+                return Err(unavailable(format!(
+                    "{}: GitRepository '{ns}/{name}' has no artifact yet; retrying",
+                    field("repository.name")
+                )));
+            };
+            included.push(Included {
+                artifact,
+                path,
+                from,
+                to,
+            });
+        }
+        conditions::remove(&mut status.conditions, names::INCLUDE_UNAVAILABLE);
+        Ok(included)
+    }
+
     /// Resolves the revision and fetches it when needed. Returns the checkout
     /// (directory and revision), or `None` when the stored artifact is current.
     async fn reconcile_source(
         &self,
         obj: &GitRepository,
         status: &mut GitRepositoryStatus,
+        included: &[Included],
     ) -> Result<Option<Fetched>, ReconcileError> {
         let url = obj.spec.url.clone();
         let ns = obj.namespace().unwrap_or_default();
@@ -162,12 +256,24 @@ impl GitRepositoryReconciler {
             })?
         };
 
-        // Unchanged means the same revision, still stored, built with the same
-        // ignore rules (a changed spec.ignore must rebuild the artifact).
+        let sparse = obj
+            .spec
+            .sparse_checkout
+            .iter()
+            .map(|d| worktree::relative("spec.sparseCheckout", d))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| ReconcileError::stalled(names::UNSUPPORTED, Scrubbed::new(&m)))?;
+
+        // Unchanged means the same revision, still stored, built from the
+        // same included artifacts and with the same spec fields shaping it
+        // (ignore rules, includes, sparse checkout).
         if let (Some(revision), Some(artifact)) = (&target.revision, &status.artifact)
             && artifact.revision == *revision
             && self.storage.exists(artifact)
             && status.observed_ignore == obj.spec.ignore
+            && status.observed_include == obj.spec.include
+            && status.observed_sparse_checkout == obj.spec.sparse_checkout
+            && same_artifacts(&status.included_artifacts, included)
         {
             conditions::remove(&mut status.conditions, names::FETCH_FAILED);
             return Ok(None);
@@ -184,6 +290,15 @@ impl GitRepositoryReconciler {
         })
         .await
         .map_err(fail)?;
+        self.check_size(&dest, &url, &sha, obj)?;
+        if !sparse.is_empty() {
+            worktree::retain_sparse(&dest, &sparse).map_err(|m| {
+                fetch_failed(
+                    names::GIT_OPERATION_FAILED,
+                    Scrubbed::new(&format!("{m} (commit {sha})")),
+                )
+            })?;
+        }
         conditions::remove(&mut status.conditions, names::FETCH_FAILED);
         let revision = match &target.name {
             Some(name) => format!("{name}@sha1:{sha}"),
@@ -197,13 +312,51 @@ impl GitRepositoryReconciler {
         }))
     }
 
-    /// Archives the checkout into storage and records the artifact.
+    /// Refuses a fetched repository above the size cap. Retried at the
+    /// interval: only a new commit can make it smaller.
+    fn check_size(
+        &self,
+        dest: &Path,
+        url: &str,
+        sha: &str,
+        obj: &GitRepository,
+    ) -> Result<(), ReconcileError> {
+        let size = worktree::size(dest)
+            .map_err(|e| storage_failed(&format!("measuring the checkout failed: {e}")))?;
+        if size <= self.max_repository_size {
+            return Ok(());
+        }
+        let interval = parse_duration(&obj.spec.interval).unwrap_or(Duration::from_secs(60));
+        let mut error = ReconcileError::waiting(
+            interval,
+            names::REPOSITORY_TOO_LARGE,
+            Scrubbed::new(&format!(
+                "the repository at {url} (commit {sha}) takes {size} bytes, more than the {} allowed by --max-repository-size; use spec.sparseCheckout or spec.ignore on a smaller repository, or raise the limit",
+                self.max_repository_size
+            )),
+        )
+        .with_condition(names::FETCH_FAILED);
+        error.event = true;
+        Err(error)
+    }
+
+    /// Copies the included artifacts into the checkout, archives it into
+    /// storage and records the artifact.
     fn reconcile_artifact(
         &self,
         obj: &GitRepository,
         status: &mut GitRepositoryStatus,
         fetched: &Fetched,
+        included: &[Included],
     ) -> Result<(), ReconcileError> {
+        for (i, include) in included.iter().enumerate() {
+            include_artifact(include, &fetched.path).map_err(|m| {
+                storage_failed(&format!(
+                    "including the artifact of spec.include[{i}] (revision '{}') failed: {m}",
+                    include.artifact.revision
+                ))
+            })?;
+        }
         let ignore = SourceIgnore::load(&fetched.path, obj.spec.ignore.as_deref())
             .map_err(|e| ReconcileError::stalled("InvalidIgnore", Scrubbed::new(&e.to_string())))?;
         let key = Self::key(obj);
@@ -237,6 +390,11 @@ impl GitRepositoryReconciler {
         conditions::remove(&mut status.conditions, names::STORAGE_OPERATION_FAILED);
         status.artifact = Some(artifact);
         status.observed_ignore.clone_from(&obj.spec.ignore);
+        status.observed_include.clone_from(&obj.spec.include);
+        status
+            .observed_sparse_checkout
+            .clone_from(&obj.spec.sparse_checkout);
+        status.included_artifacts = included.iter().map(|i| i.artifact.clone()).collect();
         Ok(())
     }
 
@@ -328,6 +486,47 @@ impl GitRepositoryReconciler {
         }
         Ok(creds)
     }
+}
+
+/// An included GitRepository's artifact and where it goes.
+struct Included {
+    artifact: Artifact,
+    /// The artifact's file in storage.
+    path: PathBuf,
+    /// `fromPath`, checked and normalised (empty for the root).
+    from: PathBuf,
+    /// `toPath`, checked and normalised.
+    to: PathBuf,
+}
+
+/// Whether the recorded included artifacts are the current ones.
+fn same_artifacts(recorded: &[Artifact], current: &[Included]) -> bool {
+    recorded.len() == current.len()
+        && recorded
+            .iter()
+            .zip(current)
+            .all(|(r, c)| r.digest == c.artifact.digest && r.revision == c.artifact.revision)
+}
+
+/// Unpacks an included artifact (safely, with the client's limits) and
+/// copies its `from` path over `to` in the checkout.
+fn include_artifact(include: &Included, checkout: &Path) -> Result<(), String> {
+    let unpacked = tempfile::tempdir().map_err(|e| format!("creating a temp dir: {e}"))?;
+    let file = std::fs::File::open(&include.path).map_err(|e| format!("opening: {e}"))?;
+    ferroflux_artifact::extract::tar_gz(
+        std::io::BufReader::new(file),
+        unpacked.path(),
+        ferroflux_artifact::extract::Limits::default(),
+    )
+    .map_err(|e| e.to_string())?;
+    let src = unpacked.path().join(&include.from);
+    if !src.exists() {
+        return Err(format!(
+            "fromPath '{}' does not exist in the included artifact",
+            include.from.display()
+        ));
+    }
+    worktree::replace_with_copy(&src, &checkout.join(&include.to))
 }
 
 /// A fetched checkout; the temp dir is removed when this is dropped.
@@ -496,14 +695,8 @@ pub async fn remove_orphaned_artifacts(
 pub fn reconcile_supported(obj: &GitRepository) -> Result<(), ReconcileError> {
     let spec = &obj.spec;
     let mut unsupported = Vec::new();
-    if !spec.include.is_empty() {
-        unsupported.push("spec.include");
-    }
     if spec.recurse_submodules {
         unsupported.push("spec.recurseSubmodules");
-    }
-    if !spec.sparse_checkout.is_empty() {
-        unsupported.push("spec.sparseCheckout");
     }
     if spec.verification.is_some() {
         unsupported.push("spec.verify");
@@ -539,8 +732,9 @@ impl Reconciler<GitRepository> for GitRepositoryReconciler {
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj)?;
         self.reconcile_storage(status);
-        if let Some(fetched) = self.reconcile_source(&obj, status).await? {
-            self.reconcile_artifact(&obj, status, &fetched)?;
+        let included = self.reconcile_include(&obj, status).await?;
+        if let Some(fetched) = self.reconcile_source(&obj, status, &included).await? {
+            self.reconcile_artifact(&obj, status, &fetched, &included)?;
         }
         Ok(Outcome::CONTINUE)
     }

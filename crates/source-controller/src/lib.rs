@@ -5,3 +5,4 @@ pub mod git;
 pub mod gitrepository;
 pub mod semver;
 pub mod sourceignore;
+pub mod worktree;

@@ -13,7 +13,7 @@ use ferroflux_runtime::controller::{self, Options, Stats};
 use ferroflux_runtime::events::Events;
 use ferroflux_runtime::leader::{Elector, Timings};
 use ferroflux_runtime::metrics::{self, Metrics};
-use ferroflux_runtime::object::parse_duration;
+use ferroflux_runtime::object::{parse_bytes, parse_duration};
 use ferroflux_source_controller::gitrepository::{
     GitRepositoryReconciler, remove_orphaned_artifacts,
 };
@@ -43,6 +43,14 @@ struct Flags {
     /// How long older artifacts are kept beyond the newest records.
     #[arg(long, default_value = "60s")]
     artifact_retention_ttl: String,
+    /// Largest repository (history and files, as fetched) turned into an
+    /// artifact, e.g. `500Mi`; larger ones are refused with a message.
+    #[arg(long, default_value = "1Gi")]
+    max_repository_size: String,
+    /// How much `spec.interval` is spread, in percent, so objects created
+    /// together do not reconcile together.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
+    interval_jitter_percentage: u8,
     /// Objects reconciled at once.
     #[arg(long, default_value_t = 2)]
     concurrent: u16,
@@ -155,6 +163,7 @@ impl Flags {
                 events_addr,
             )),
             metrics: Some(metrics),
+            jitter: f64::from(self.interval_jitter_percentage) / 100.0,
             ..Options::default()
         }
     }
@@ -244,7 +253,13 @@ async fn main() -> anyhow::Result<()> {
         Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned artifacts"),
         Err(e) => tracing::warn!(error = %e, "removing orphaned artifacts failed; continuing"),
     }
-    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let max_repository_size = parse_bytes(&flags.max_repository_size)
+        .map_err(anyhow::Error::msg)
+        .context("--max-repository-size")?;
+    let reconciler = Arc::new(
+        GitRepositoryReconciler::new(client.clone(), storage)
+            .with_max_repository_size(max_repository_size),
+    );
     let stats = Arc::new(Stats::default());
     let controller = tokio::spawn(controller::run::<GitRepository, _>(
         client,

@@ -444,20 +444,7 @@ async fn a_new_commit_is_fetched_on_request_and_an_unchanged_remote_is_not_clone
     let storage_dir = tempfile::tempdir().unwrap();
     let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
     let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = Options {
-        namespace: Some(ns.clone()),
-        ..Options::default()
-    };
-    tokio::spawn(run::<GitRepository, _>(
-        client.clone(),
-        reconciler.clone(),
-        options,
-        Arc::new(Stats::default()),
-        async move {
-            let _ = stopped.await;
-        },
-    ));
+    let stop = run_in_process(&client, &ns, &reconciler);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
     create_on_main(&api, "app", &server.url("app"), false).await;
     wait_for(&api, "app", "Ready at the first commit", |o| {
@@ -820,4 +807,209 @@ async fn malformed_secrets_say_which_key_is_wrong() {
             "{name} fetched something"
         );
     }
+}
+
+/// Runs `reconciler` in this process on namespace `ns` until the returned
+/// sender is dropped.
+fn run_in_process(
+    client: &Client,
+    ns: &str,
+    reconciler: &Arc<GitRepositoryReconciler>,
+) -> tokio::sync::oneshot::Sender<()> {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = Options {
+        namespace: Some(ns.to_owned()),
+        ..Options::default()
+    };
+    tokio::spawn(run::<GitRepository, _>(
+        client.clone(),
+        reconciler.clone(),
+        options,
+        Arc::new(Stats::default()),
+        async move {
+            let _ = stopped.await;
+        },
+    ));
+    stop
+}
+
+/// GitRepository `app` with the sparse checkout `apps` and `deploy` of
+/// GitRepository `shared` included at `vendor/shared`.
+fn including_app(url: &str) -> GitRepository {
+    let mut app = git_repository("app", url, &serde_json::json!({"branch": "main"}), false);
+    app.spec.sparse_checkout = vec!["apps".into()];
+    app.spec.include = vec![
+        serde_json::from_value(serde_json::json!({
+            "repository": {"name": "shared"},
+            "fromPath": "deploy",
+            "toPath": "vendor/shared",
+        }))
+        .unwrap(),
+    ];
+    app
+}
+
+/// Unpacks the stored artifact of `obj` from `storage` into a temp dir.
+fn unpack_stored(storage: &std::path::Path, obj: &GitRepository) -> tempfile::TempDir {
+    let artifact = obj.status.as_ref().unwrap().artifact.as_ref().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let file = std::fs::File::open(storage.join(&artifact.path)).unwrap();
+    ferroflux_artifact::extract::tar_gz(
+        file,
+        dest.path(),
+        ferroflux_artifact::extract::Limits::default(),
+    )
+    .unwrap();
+    dest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn includes_and_sparse_checkout_shape_the_artifact() {
+    let (client, ns) = client_and_namespace("src-include").await;
+    let server = GitServer::start(None).await.unwrap();
+    let shared = server
+        .create_repo(
+            "shared",
+            "main",
+            &[("deploy/base/a.yaml", "a: 1\n"), ("other/b.yaml", "b: 1\n")],
+        )
+        .unwrap();
+    let app = server
+        .create_repo(
+            "app",
+            "main",
+            &[
+                ("apps/x.yaml", "x: 1\n"),
+                ("apps/sub/y.yaml", "y: 1\n"),
+                ("docs/z.md", "z\n"),
+                ("scratch/w.yaml", "w: 1\n"),
+            ],
+        )
+        .unwrap();
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let stop = run_in_process(&client, &ns, &reconciler);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+
+    // The including repository comes first: it waits for the included one.
+    let including = including_app(&server.url("app"));
+    api.create(&PostParams::default(), &including)
+        .await
+        .unwrap();
+    let waiting = wait_for(
+        &api,
+        "app",
+        "IncludeUnavailable while 'shared' is missing",
+        |o| condition(o, "IncludeUnavailable").is_some_and(|c| c.status == "True"),
+    )
+    .await;
+    let message = &condition(&waiting, "Ready").unwrap().message;
+    assert!(
+        message.contains("spec.include[0]")
+            && message.contains(&format!("'{ns}/shared' does not exist")),
+        "{message}"
+    );
+
+    create_on_main(&api, "shared", &server.url("shared"), false).await;
+    let app_rev = format!("main@sha1:{}", app.head().unwrap());
+    let obj = wait_for(&api, "app", "Ready with the include", |o| {
+        ready_at(o, &app_rev)
+    })
+    .await;
+    assert!(condition(&obj, "IncludeUnavailable").is_none());
+    let unpacked = unpack_stored(storage_dir.path(), &obj);
+    let root = unpacked.path();
+    for present in [
+        "apps/x.yaml",
+        "apps/sub/y.yaml",
+        "vendor/shared/base/a.yaml",
+    ] {
+        assert!(
+            root.join(present).is_file(),
+            "{present} missing from the artifact"
+        );
+    }
+    for absent in ["docs", "scratch", "vendor/shared/other", "other"] {
+        assert!(
+            !root.join(absent).exists(),
+            "{absent} should not be in the artifact"
+        );
+    }
+    let status = obj.status.clone().unwrap();
+    let shared_obj = api.get("shared").await.unwrap();
+    let shared_artifact = shared_obj.status.unwrap().artifact.unwrap();
+    assert_eq!(status.included_artifacts, vec![shared_artifact]);
+    assert_eq!(status.observed_sparse_checkout, vec!["apps".to_owned()]);
+
+    // A new commit in the included repository reaches the includer's artifact
+    // at the same revision of its own.
+    let shared_second = shared
+        .commit(&[("deploy/base/a.yaml", "a: 2\n")], "second")
+        .unwrap();
+    request_reconcile(&api, "shared", "new-commit").await;
+    wait_for(&api, "shared", "shared at its second commit", |o| {
+        ready_at(o, &format!("main@sha1:{shared_second}"))
+    })
+    .await;
+    request_reconcile(&api, "app", "included-changed").await;
+    let obj = wait_for(&api, "app", "app rebuilt with the new include", |o| {
+        o.status.as_ref().is_some_and(|s| {
+            s.included_artifacts
+                .first()
+                .is_some_and(|a| a.revision.ends_with(&shared_second))
+        })
+    })
+    .await;
+    assert_eq!(revision(&obj).as_deref(), Some(app_rev.as_str()));
+    let unpacked = unpack_stored(storage_dir.path(), &obj);
+    assert_eq!(
+        std::fs::read_to_string(unpacked.path().join("vendor/shared/base/a.yaml")).unwrap(),
+        "a: 2\n"
+    );
+
+    drop(stop);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_above_the_size_cap_is_refused_with_no_artifact() {
+    use std::fmt::Write as _;
+
+    let (client, ns) = client_and_namespace("src-too-big").await;
+    let server = GitServer::start(None).await.unwrap();
+    // 400 KB of hex from a xorshift generator: incompressible enough that the
+    // fetched repository stays far above the 256 KiB cap.
+    let mut state = 0x2545_f491_4f6c_dd1d_u64;
+    let noise = (0..200_000).fold(String::new(), |mut out, _| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        let _ = write!(out, "{:02x}", state & 0xff);
+        out
+    });
+    server
+        .create_repo("big", "main", &[("blob.txt", noise.as_str())])
+        .unwrap();
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(
+        GitRepositoryReconciler::new(client.clone(), storage).with_max_repository_size(256 << 10),
+    );
+    let stop = run_in_process(&client, &ns, &reconciler);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    create_on_main(&api, "big", &server.url("big"), false).await;
+    let big = wait_for(&api, "big", "the oversized repository is refused", |o| {
+        condition(o, "Ready").is_some_and(|c| c.reason == "RepositoryTooLarge")
+    })
+    .await;
+    let message = &condition(&big, "Ready").unwrap().message;
+    assert!(message.contains("--max-repository-size"), "{message}");
+    assert!(big.status.unwrap().artifact.is_none());
+    assert!(
+        !storage_dir
+            .path()
+            .join(format!("gitrepository/{ns}/big"))
+            .exists()
+    );
+    drop(stop);
 }
