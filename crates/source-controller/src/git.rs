@@ -38,6 +38,48 @@ pub struct SshKeys {
     pub known_hosts: String,
 }
 
+impl SshKeys {
+    /// Keys from a Secret's `identity` and `known_hosts`, decrypting an
+    /// OpenSSH `identity` with `password` when it is passphrase-protected.
+    ///
+    /// # Errors
+    /// A message naming the Secret key at fault: an encrypted key without
+    /// `password`, a `password` that does not decrypt it, or an encrypted key
+    /// in the legacy PEM format. The passphrase is never part of it.
+    pub fn new(
+        identity: String,
+        known_hosts: String,
+        password: Option<&str>,
+    ) -> std::result::Result<Self, String> {
+        let identity = if identity.contains("BEGIN OPENSSH PRIVATE KEY") {
+            let key = ssh_key::PrivateKey::from_openssh(identity.trim())
+                .map_err(|e| format!("'identity' is not a valid OpenSSH private key: {e}"))?;
+            if key.is_encrypted() {
+                let password = password.ok_or(
+                    "'identity' is passphrase-protected; add the passphrase as 'password'",
+                )?;
+                let key = key
+                    .decrypt(password)
+                    .map_err(|_| "'password' does not decrypt 'identity'".to_owned())?;
+                let text = key
+                    .to_openssh(ssh_key::LineEnding::LF)
+                    .map_err(|e| format!("re-encoding the decrypted 'identity' failed: {e}"))?;
+                text.as_str().to_owned()
+            } else {
+                identity
+            }
+        } else if identity.contains("ENCRYPTED") {
+            return Err("'identity' is a passphrase-protected key in the legacy PEM format; convert it with 'ssh-keygen -p -f <file>' (which writes the OpenSSH format) and store that".to_owned());
+        } else {
+            identity
+        };
+        Ok(Self {
+            identity,
+            known_hosts,
+        })
+    }
+}
+
 impl Credentials {
     /// Parses the PEM bundle of a `ca.crt` Secret key into [`Credentials::ca_certs`].
     ///

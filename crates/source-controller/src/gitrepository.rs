@@ -441,7 +441,10 @@ impl GitRepositoryReconciler {
             )
         };
         let mut creds = Credentials::default();
+        let ssh = obj.spec.url.starts_with("ssh://");
+        // Over ssh://, `password` is the passphrase of `identity`.
         match (text("username"), text("password")) {
+            _ if ssh => {}
             (Some(u), Some(p)) => creds.basic = Some((u, p)),
             (None, None) => {}
             _ => {
@@ -465,7 +468,7 @@ impl GitRepositoryReconciler {
                 .with_ca_pem(&ca.0)
                 .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
         }
-        if obj.spec.url.starts_with("ssh://") {
+        if ssh {
             let (Some(identity), Some(known_hosts)) = (text("identity"), text("known_hosts"))
             else {
                 return Err(invalid(
@@ -473,16 +476,9 @@ impl GitRepositoryReconciler {
                     "an ssh:// URL needs both 'identity' (a private key) and 'known_hosts'",
                 ));
             };
-            if data.contains_key("password") || identity.contains("ENCRYPTED") {
-                return Err(invalid(
-                    names::UNSUPPORTED,
-                    "password-protected SSH keys are not supported yet; use an unencrypted 'identity'",
-                ));
-            }
-            creds.ssh = Some(git::SshKeys {
-                identity,
-                known_hosts,
-            });
+            let keys = git::SshKeys::new(identity, known_hosts, text("password").as_deref())
+                .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+            creds.ssh = Some(keys);
         }
         Ok(creds)
     }

@@ -1013,3 +1013,84 @@ async fn a_repository_above_the_size_cap_is_refused_with_no_artifact() {
     );
     drop(stop);
 }
+
+/// `identity` re-encrypted with `passphrase` by `ssh-keygen`.
+fn encrypted_identity(identity: &str, passphrase: &str) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("key");
+    std::fs::write(&file, identity).unwrap();
+    std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let status = Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", passphrase, "-f"])
+        .arg(&file)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let encrypted = std::fs::read_to_string(&file).unwrap();
+    assert_ne!(encrypted, identity, "ssh-keygen rewrote the key");
+    encrypted
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_passphrase_protected_ssh_key_is_decrypted_and_a_wrong_passphrase_is_named() {
+    use ferroflux_testenv::ssh::SshServer;
+
+    const PASSPHRASE: &str = "correct-horse-passphrase";
+    const WRONG: &str = "not-the-passphrase-42";
+    let (client, ns) = client_and_namespace("src-ssh-pass").await;
+    let server = GitServer::start(None).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let sshd = tokio::task::spawn_blocking(SshServer::start)
+        .await
+        .unwrap()
+        .unwrap();
+    let identity = encrypted_identity(&sshd.identity().unwrap(), PASSPHRASE);
+    let known_hosts = sshd.known_hosts().unwrap();
+    secret_with(
+        &client,
+        &ns,
+        serde_json::json!({"identity": identity, "known_hosts": known_hosts, "password": PASSPHRASE}),
+    )
+    .await;
+    let wrong: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "wrong"},
+        "stringData": {"identity": identity, "known_hosts": known_hosts, "password": WRONG}
+    }))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &wrong)
+        .await
+        .unwrap();
+    let controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    let url = sshd.url(&server.repo_path("app"));
+    create_on_main(&api, "app", &url, true).await;
+    wait_for(&api, "app", "Ready with the decrypted key", |o| {
+        ready_at(o, &format!("main@sha1:{sha}"))
+    })
+    .await;
+
+    let mut locked = git_repository("locked", &url, &serde_json::json!({"branch": "main"}), true);
+    locked.spec.secret_ref.as_mut().unwrap().name = "wrong".into();
+    api.create(&PostParams::default(), &locked).await.unwrap();
+    let obj = wait_for(
+        &api,
+        "locked",
+        "Ready=False for the wrong passphrase",
+        |o| condition(o, "Ready").is_some_and(|c| c.status == "False"),
+    )
+    .await;
+    let message = &condition(&obj, "Ready").unwrap().message;
+    assert!(
+        message.contains(&format!("Secret '{ns}/wrong'"))
+            && message.contains("'password' does not decrypt 'identity'"),
+        "{message}"
+    );
+    let everything = serde_json::to_string(&obj).unwrap() + &controller.log();
+    for secret in [PASSPHRASE, WRONG] {
+        assert!(!everything.contains(secret), "the passphrase leaked");
+    }
+}
