@@ -12,15 +12,15 @@
 //! finalizer's presence, or the start of deletion trigger a reconcile; status
 //! writes (ours included) do not.
 
-use std::collections::HashMap;
 use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
 use std::hash::{Hash, Hasher as _};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use ferroflux_api::meta::{READY_CONDITION, RECONCILE_REQUEST_ANNOTATION, RECONCILING_CONDITION};
-use futures_util::StreamExt as _;
+use futures_util::{StreamExt as _, TryStreamExt as _};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
@@ -142,7 +142,31 @@ struct Context<K: Object, R> {
     options: Options,
     stats: Arc<Stats>,
     failures: Mutex<HashMap<String, u32>>,
+    queue: Arc<Queue>,
     _kind: std::marker::PhantomData<fn() -> K>,
+}
+
+/// The objects a watch event triggered that no worker has picked up yet: the
+/// work-queue depth. kube-runtime keeps its queue private, so this counts
+/// what goes in (after the trigger predicate) and what starts; retries
+/// scheduled by the runtime itself are not included.
+#[derive(Default)]
+struct Queue {
+    pending: Mutex<HashSet<String>>,
+}
+
+impl Queue {
+    fn update(&self, key: String, add: bool, metrics: Option<&Metrics>) {
+        let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+        if add {
+            pending.insert(key);
+        } else {
+            pending.remove(&key);
+        }
+        if let Some(m) = metrics {
+            m.set_queue_depth(pending.len());
+        }
+    }
 }
 
 impl<K: Object, R> Context<K, R> {
@@ -181,11 +205,14 @@ pub async fn run<K, R>(
         watch = watch.labels(selector);
     }
     let (reader, writer) = reflector::store();
+    let queue = Arc::new(Queue::default());
+    let (queued, queue_metrics) = (queue.clone(), options.metrics.clone());
     let triggers = watcher(api, watch)
         .default_backoff()
         .reflect(writer)
         .applied_objects()
-        .predicate_filter(trigger_hash::<K>, PredicateConfig::default());
+        .predicate_filter(trigger_hash::<K>, PredicateConfig::default())
+        .inspect_ok(move |obj| queued.update(key_of(obj), true, queue_metrics.as_deref()));
     let concurrency = options.concurrency;
     let context = Arc::new(Context {
         client,
@@ -193,6 +220,7 @@ pub async fn run<K, R>(
         options,
         stats,
         failures: Mutex::default(),
+        queue,
         _kind: std::marker::PhantomData,
     });
     Controller::for_stream(triggers, reader)
@@ -238,6 +266,8 @@ async fn reconcile<K: Object, R: Reconciler<K>>(
     obj: Arc<K>,
     ctx: Arc<Context<K, R>>,
 ) -> Result<Action, Error> {
+    ctx.queue
+        .update(key_of(&*obj), false, ctx.options.metrics.as_deref());
     let api: Api<K> = Api::namespaced(ctx.client.clone(), &obj.namespace().unwrap_or_default());
     finalizer(&api, FINALIZER, obj, |event| async {
         match event {
@@ -494,4 +524,25 @@ fn seed(key: &str) -> u64 {
         .subsec_nanos()
         .hash(&mut h);
     h.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Queue;
+    use crate::metrics::Metrics;
+
+    #[test]
+    fn the_queue_depth_counts_each_waiting_object_once() {
+        let metrics = Metrics::new("gitrepository");
+        let queue = Queue::default();
+        let depth = |n: usize| format!("workqueue_depth{{name=\"gitrepository\"}} {n}");
+        queue.update("ns/a".into(), true, Some(&metrics));
+        queue.update("ns/b".into(), true, Some(&metrics));
+        queue.update("ns/b".into(), true, Some(&metrics));
+        assert!(metrics.encode().contains(&depth(2)), "{}", metrics.encode());
+        queue.update("ns/a".into(), false, Some(&metrics));
+        assert!(metrics.encode().contains(&depth(1)), "{}", metrics.encode());
+        queue.update("ns/b".into(), false, Some(&metrics));
+        assert!(metrics.encode().contains(&depth(0)), "{}", metrics.encode());
+    }
 }

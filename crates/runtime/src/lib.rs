@@ -8,6 +8,7 @@
 //! that has been through [`scrub`], so no credential reaches a status, an
 //! event or a log line.
 
+pub mod acl;
 pub mod backoff;
 pub mod conditions;
 pub mod controller;

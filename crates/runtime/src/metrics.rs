@@ -59,6 +59,13 @@ pub struct Metrics {
     condition: Family<ConditionLabels, Gauge>,
     suspend: Family<ObjectLabels, Gauge>,
     reconciles: Family<ResultLabels, Counter>,
+    queue_depth: Family<QueueLabels, Gauge>,
+}
+
+/// Labels of the work-queue gauge, as controller-runtime names them.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct QueueLabels {
+    name: String,
 }
 
 /// How a reconcile ended, for the counter.
@@ -83,6 +90,7 @@ impl Metrics {
         let condition = Family::<ConditionLabels, Gauge>::default();
         let suspend = Family::<ObjectLabels, Gauge>::default();
         let reconciles = Family::<ResultLabels, Counter>::default();
+        let queue_depth = Family::<QueueLabels, Gauge>::default();
         registry.register(
             "gotk_reconcile_duration_seconds",
             "How long reconciles take",
@@ -103,6 +111,11 @@ impl Metrics {
             "Reconciles by result",
             reconciles.clone(),
         );
+        registry.register(
+            "workqueue_depth",
+            "Objects triggered by a change and waiting for a worker",
+            queue_depth.clone(),
+        );
         Arc::new(Self {
             registry: Mutex::new(registry),
             controller: controller.to_owned(),
@@ -110,6 +123,7 @@ impl Metrics {
             condition,
             suspend,
             reconciles,
+            queue_depth,
         })
     }
 
@@ -166,6 +180,15 @@ impl Metrics {
         self.suspend
             .get_or_create(&Self::object(kind, namespace, name))
             .set(i64::from(suspended));
+    }
+
+    /// Records how many triggered objects wait for a worker.
+    pub fn set_queue_depth(&self, depth: usize) {
+        self.queue_depth
+            .get_or_create(&QueueLabels {
+                name: self.controller.clone(),
+            })
+            .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }
 
     /// Forgets a deleted object's series.

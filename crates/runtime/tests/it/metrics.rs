@@ -58,6 +58,8 @@ async fn reconciles_show_up_in_metrics_with_fluxs_names_and_labels() {
         has("controller_runtime_reconcile_total{controller=\"gitrepository\",result=\"success\"}"),
         "{text}"
     );
+    // The only triggered object has been picked up.
+    assert!(has("workqueue_depth{name=\"gitrepository\"} 0"), "{text}");
 
     let suspend = serde_json::json!({"spec": {"suspend": true}});
     h.api
