@@ -455,11 +455,129 @@ pub fn clone(
     Ok(head.detach().to_hex().to_string())
 }
 
+/// Clones the submodules of the checkout at `dest`, recursively, each at the
+/// commit the superproject records, with the same credentials as `url` (as
+/// Flux does). Relative submodule URLs are resolved against `url`. Returns
+/// how many submodules were cloned.
+///
+/// # Errors
+/// The error of reading `.gitmodules` or of a submodule's clone, naming it.
+pub fn update_submodules(
+    url: &str,
+    dest: &Path,
+    creds: &Credentials,
+    cancel: &AtomicBool,
+) -> Result<usize> {
+    let fail = |message: String| Error::Git {
+        operation: "submodule update",
+        url: url.to_owned(),
+        message,
+    };
+    let repo = gix::open_opts(dest, open_options(&[])).map_err(|e| fail(e.to_string()))?;
+    let Some(submodules) = repo.submodules().map_err(|e| fail(e.to_string()))? else {
+        return Ok(0);
+    };
+    let mut wanted = Vec::new();
+    for sm in submodules {
+        let name = sm.name().to_string();
+        let path = sm
+            .path()
+            .map_err(|e| fail(format!("submodule '{name}': {e}")))?;
+        let raw = sm
+            .url()
+            .map_err(|e| fail(format!("submodule '{name}': {e}")))?;
+        let commit = sm
+            .head_id()
+            .map_err(|e| fail(format!("submodule '{name}': {e}")))?
+            .ok_or_else(|| {
+                fail(format!(
+                    "submodule '{name}' has no commit recorded at '{path}'"
+                ))
+            })?;
+        let rel = crate::worktree::relative("submodule path", &path.to_string())
+            .map_err(|m| fail(format!("submodule '{name}': {m}")))?;
+        wanted.push((
+            name,
+            rel,
+            submodule_url(url, &raw.to_bstring().to_string()),
+            commit,
+        ));
+    }
+    for (name, rel, sub_url, commit) in &wanted {
+        let sub_dest = dest.join(rel);
+        if sub_dest.exists() && std::fs::read_dir(&sub_dest).is_ok_and(|mut d| d.next().is_some()) {
+            return Err(fail(format!(
+                "submodule '{name}': '{}' is not empty",
+                rel.display()
+            )));
+        }
+        clone(
+            sub_url,
+            &sub_dest,
+            &Checkout::Commit(commit.to_hex().to_string()),
+            creds,
+            cancel,
+        )?;
+        update_submodules(sub_url, &sub_dest, creds, cancel)?;
+    }
+    Ok(wanted.len())
+}
+
+/// A submodule's URL: `./x` and `../x` are relative to the superproject's
+/// `parent` URL, as git resolves them; anything else is used as is.
+#[must_use]
+pub fn submodule_url(parent: &str, url: &str) -> String {
+    if !(url.starts_with("./") || url.starts_with("../")) {
+        return url.to_owned();
+    }
+    let mut base = parent.trim_end_matches('/').to_owned();
+    let mut rest = url;
+    loop {
+        if let Some(r) = rest.strip_prefix("./") {
+            rest = r;
+        } else if let Some(r) = rest.strip_prefix("../") {
+            if let Some(i) = base.rfind('/') {
+                base.truncate(i);
+            }
+            rest = r;
+        } else {
+            break;
+        }
+    }
+    format!("{base}/{rest}")
+}
+
 fn describe(checkout: &Checkout) -> String {
     match checkout {
         Checkout::Branch(b) => format!("branch '{b}'"),
         Checkout::Tag(t) => format!("tag '{t}'"),
         Checkout::Name(n) => format!("reference '{n}'"),
         Checkout::Commit(c) => format!("commit '{c}'"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::submodule_url;
+
+    #[test]
+    fn relative_submodule_urls_resolve_against_the_superproject() {
+        let parent = "https://git.example.com/org/app.git";
+        assert_eq!(
+            submodule_url(parent, "../lib.git"),
+            "https://git.example.com/org/lib.git"
+        );
+        assert_eq!(
+            submodule_url(parent, "../../other/lib.git"),
+            "https://git.example.com/other/lib.git"
+        );
+        assert_eq!(
+            submodule_url(parent, "./sub.git"),
+            "https://git.example.com/org/app.git/sub.git"
+        );
+        assert_eq!(
+            submodule_url(parent, "ssh://git@example.com/lib.git"),
+            "ssh://git@example.com/lib.git"
+        );
     }
 }

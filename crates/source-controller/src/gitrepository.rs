@@ -10,7 +10,8 @@
 //! 2. [`GitRepositoryReconciler::reconcile_include`]: finds the artifacts of
 //!    the GitRepositories in `spec.include`. Sets or clears `IncludeUnavailable`.
 //! 3. [`GitRepositoryReconciler::reconcile_source`]: reads credentials, resolves
-//!    the ref with an ls-remote, and clones only when the revision, the
+//!    the ref with an ls-remote, and clones (with submodules when asked)
+//!    only when the revision, the
 //!    included artifacts or the spec fields shaping the artifact changed, or
 //!    the artifact is missing. Applies `spec.sparseCheckout` and the size cap.
 //!    Sets or clears `FetchFailed`.
@@ -264,17 +265,7 @@ impl GitRepositoryReconciler {
             .collect::<Result<Vec<_>, _>>()
             .map_err(|m| ReconcileError::stalled(names::UNSUPPORTED, Scrubbed::new(&m)))?;
 
-        // Unchanged means the same revision, still stored, built from the
-        // same included artifacts and with the same spec fields shaping it
-        // (ignore rules, includes, sparse checkout).
-        if let (Some(revision), Some(artifact)) = (&target.revision, &status.artifact)
-            && artifact.revision == *revision
-            && self.storage.exists(artifact)
-            && status.observed_ignore == obj.spec.ignore
-            && status.observed_include == obj.spec.include
-            && status.observed_sparse_checkout == obj.spec.sparse_checkout
-            && same_artifacts(&status.included_artifacts, included)
-        {
+        if self.is_current(obj, status, &target, included) {
             conditions::remove(&mut status.conditions, names::FETCH_FAILED);
             return Ok(None);
         }
@@ -285,8 +276,13 @@ impl GitRepositoryReconciler {
         self.clones.fetch_add(1, Ordering::Relaxed);
         let checkout = target.checkout.clone();
         let (u, d) = (url.clone(), dest.clone());
+        let submodules = obj.spec.recurse_submodules;
         let sha = blocking(timeout, &url, move |cancel| {
-            git::clone(&u, &d, &checkout, &creds, cancel)
+            let sha = git::clone(&u, &d, &checkout, &creds, cancel)?;
+            if submodules {
+                git::update_submodules(&u, &d, &creds, cancel)?;
+            }
+            Ok(sha)
         })
         .await
         .map_err(fail)?;
@@ -310,6 +306,26 @@ impl GitRepositoryReconciler {
             revision,
             sha,
         }))
+    }
+
+    /// Whether the stored artifact is current: the same revision, still
+    /// stored, built from the same included artifacts and with the same spec
+    /// fields shaping it (ignore rules, includes, sparse checkout, submodules).
+    fn is_current(
+        &self,
+        obj: &GitRepository,
+        status: &GitRepositoryStatus,
+        target: &Target,
+        included: &[Included],
+    ) -> bool {
+        let spec = &obj.spec;
+        matches!((&target.revision, &status.artifact), (Some(revision), Some(artifact))
+            if artifact.revision == *revision && self.storage.exists(artifact))
+            && status.observed_ignore == spec.ignore
+            && status.observed_include == spec.include
+            && status.observed_sparse_checkout == spec.sparse_checkout
+            && status.observed_recurse_submodules == spec.recurse_submodules
+            && same_artifacts(&status.included_artifacts, included)
     }
 
     /// Refuses a fetched repository above the size cap. Retried at the
@@ -394,6 +410,7 @@ impl GitRepositoryReconciler {
         status
             .observed_sparse_checkout
             .clone_from(&obj.spec.sparse_checkout);
+        status.observed_recurse_submodules = obj.spec.recurse_submodules;
         status.included_artifacts = included.iter().map(|i| i.artifact.clone()).collect();
         Ok(())
     }
@@ -691,9 +708,6 @@ pub async fn remove_orphaned_artifacts(
 pub fn reconcile_supported(obj: &GitRepository) -> Result<(), ReconcileError> {
     let spec = &obj.spec;
     let mut unsupported = Vec::new();
-    if spec.recurse_submodules {
-        unsupported.push("spec.recurseSubmodules");
-    }
     if spec.verification.is_some() {
         unsupported.push("spec.verify");
     }

@@ -260,6 +260,36 @@ impl WorkingCopy {
         Ok(out.trim().to_owned())
     }
 
+    /// Adds the repository at `url` (absolute, or relative to this one's
+    /// remote, such as `../lib.git`) as a submodule at `path`, commits and
+    /// pushes; returns the commit's sha1.
+    ///
+    /// # Errors
+    /// [`Error::Prepare`] when git fails.
+    pub fn add_submodule(&self, url: &str, path: &str) -> Result<String> {
+        git(
+            self.dir.path(),
+            &[
+                "-c",
+                "protocol.file.allow=always",
+                "submodule",
+                "add",
+                "--quiet",
+                url,
+                path,
+            ],
+        )?;
+        git(
+            self.dir.path(),
+            &["commit", "--quiet", "-m", &format!("add submodule {path}")],
+        )?;
+        git(
+            self.dir.path(),
+            &["push", "--quiet", "origin", &self.branch],
+        )?;
+        self.head()
+    }
+
     /// The working directory.
     #[must_use]
     pub fn path(&self) -> &Path {

@@ -103,13 +103,15 @@ fn unsupported_fields_are_refused_by_name_not_ignored() {
             name: "keys".into(),
         },
     });
-    repo.spec.recurse_submodules = true;
+    repo.spec.proxy_secret_ref = Some(LocalObjectReference {
+        name: "proxy".into(),
+    });
     let err = super::reconcile_supported(&repo).unwrap_err();
     assert_eq!(err.handling, ferroflux_runtime::error::Handling::Stalled);
     assert_eq!(err.reason, "UnsupportedConfiguration");
     let message = err.message.as_str();
     assert!(
-        message.contains("spec.verify") && message.contains("spec.recurseSubmodules"),
+        message.contains("spec.verify") && message.contains("spec.proxySecretRef"),
         "{message}"
     );
 }

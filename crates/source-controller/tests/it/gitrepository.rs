@@ -1094,3 +1094,50 @@ async fn a_passphrase_protected_ssh_key_is_decrypted_and_a_wrong_passphrase_is_n
         assert!(!everything.contains(secret), "the passphrase leaked");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recurse_submodules_puts_each_submodule_at_its_recorded_commit_into_the_artifact() {
+    let (client, ns) = client_and_namespace("src-submodules").await;
+    let server = GitServer::start(None).await.unwrap();
+    let lib = server
+        .create_repo("lib", "main", &[("lib.yaml", "lib: 1\n")])
+        .unwrap();
+    let app = server
+        .create_repo("app", "main", &[("app.yaml", "app: 1\n")])
+        .unwrap();
+    // Relative, as most .gitmodules are: resolved against the app's URL.
+    let sha = app.add_submodule("../lib.git", "vendor/lib").unwrap();
+    // A later lib commit the app does not record must not be checked out.
+    lib.commit(&[("lib.yaml", "lib: 2\n")], "unrecorded")
+        .unwrap();
+
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let stop = run_in_process(&client, &ns, &reconciler);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    let reference = serde_json::json!({"branch": "main"});
+    let mut with = git_repository("with", &server.url("app"), &reference, false);
+    with.spec.recurse_submodules = true;
+    api.create(&PostParams::default(), &with).await.unwrap();
+    create_on_main(&api, "without", &server.url("app"), false).await;
+
+    let rev = format!("main@sha1:{sha}");
+    let obj = wait_for(&api, "with", "Ready with submodules", |o| ready_at(o, &rev)).await;
+    assert!(obj.status.as_ref().unwrap().observed_recurse_submodules);
+    let unpacked = unpack_stored(storage_dir.path(), &obj);
+    assert_eq!(
+        std::fs::read_to_string(unpacked.path().join("vendor/lib/lib.yaml")).unwrap(),
+        "lib: 1\n"
+    );
+    assert!(!unpacked.path().join("vendor/lib/.git").exists());
+
+    let obj = wait_for(&api, "without", "Ready without submodules", |o| {
+        ready_at(o, &rev)
+    })
+    .await;
+    let unpacked = unpack_stored(storage_dir.path(), &obj);
+    assert!(unpacked.path().join("app.yaml").is_file());
+    assert!(!unpacked.path().join("vendor/lib/lib.yaml").exists());
+    drop(stop);
+}
