@@ -1,0 +1,238 @@
+//! The kustomization file: finding it, parsing it strictly, and refusing
+//! the fields this builder does not implement yet.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use serde_json::{Map, Value};
+
+use crate::Error;
+use crate::fieldspec::FieldSpec;
+use crate::yaml;
+
+/// The file names kustomize looks for, in its order.
+pub const KUSTOMIZATION_FILES: &[&str] =
+    &["kustomization.yaml", "kustomization.yml", "Kustomization"];
+
+/// A parsed kustomization (or component). Unknown fields are an error, as
+/// in kustomize.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Kustomization {
+    /// `kustomize.config.k8s.io/v1beta1` (or `v1alpha1` for components).
+    pub api_version: Option<String>,
+    /// `Kustomization` or `Component`.
+    pub kind: Option<String>,
+    /// Ignored, as in kustomize.
+    pub metadata: Option<Value>,
+    /// Files and directories.
+    pub resources: Vec<String>,
+    /// The deprecated form of directory `resources`.
+    pub bases: Vec<String>,
+    /// Component directories.
+    pub components: Vec<String>,
+    /// The namespace set on every namespaced object.
+    pub namespace: Option<String>,
+    /// Labels with selectors and templates.
+    pub common_labels: Map<String, Value>,
+    /// Label entries.
+    pub labels: Vec<Labels>,
+    /// Annotations set on every object and pod template.
+    pub common_annotations: Map<String, Value>,
+    /// Image rewrites.
+    pub images: Vec<Image>,
+    /// Replica counts.
+    pub replicas: Vec<Replicas>,
+    /// Output order.
+    pub sort_options: Option<Value>,
+    /// Not implemented yet: refused.
+    pub name_prefix: Option<String>,
+    /// Not implemented yet: refused.
+    pub name_suffix: Option<String>,
+    /// Not implemented yet: refused.
+    pub patches: Option<Value>,
+    /// Not implemented yet: refused.
+    pub patches_strategic_merge: Option<Value>,
+    /// Not implemented yet: refused.
+    pub patches_json6902: Option<Value>,
+    /// Not implemented yet: refused.
+    pub config_map_generator: Option<Value>,
+    /// Not implemented yet: refused.
+    pub secret_generator: Option<Value>,
+    /// Not implemented yet: refused.
+    pub generator_options: Option<Value>,
+    /// Not implemented yet: refused.
+    pub replacements: Option<Value>,
+    /// Not implemented yet: refused.
+    pub vars: Option<Value>,
+    /// Not implemented yet: refused.
+    pub crds: Option<Value>,
+    /// Not implemented yet: refused.
+    pub build_metadata: Option<Value>,
+    /// Not implemented yet: refused.
+    pub configurations: Option<Value>,
+    /// Refused: Helm is not run by the builder.
+    pub helm_charts: Option<Value>,
+    /// Refused with `helmCharts`.
+    pub helm_globals: Option<Value>,
+    /// Refused: plugins are never run.
+    pub generators: Option<Value>,
+    /// Refused: plugins are never run.
+    pub transformers: Option<Value>,
+    /// Refused: plugins are never run.
+    pub validators: Option<Value>,
+    /// Refused.
+    pub openapi: Option<Value>,
+}
+
+/// One `labels` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Labels {
+    /// The labels.
+    pub pairs: Map<String, Value>,
+    /// Also set selectors (and templates).
+    pub include_selectors: bool,
+    /// Also set pod-template labels.
+    pub include_templates: bool,
+    /// Extra fields to set the labels in.
+    pub fields: Vec<FieldSpec>,
+}
+
+/// One `images` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+pub struct Image {
+    /// The image name to match.
+    pub name: String,
+    /// The replacement name.
+    pub new_name: Option<String>,
+    /// The replacement tag.
+    pub new_tag: Option<String>,
+    /// The replacement digest.
+    pub digest: Option<String>,
+    /// Extra fields holding images (not supported yet).
+    pub tag_suffix: Option<String>,
+}
+
+/// One `replicas` entry.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Replicas {
+    /// The object's name.
+    pub name: String,
+    /// The count.
+    pub count: i64,
+}
+
+impl Kustomization {
+    /// Finds and parses the kustomization file in `dir`.
+    ///
+    /// # Errors
+    /// [`Error::NoKustomization`], [`Error::Yaml`] or [`Error::Invalid`].
+    pub fn load(dir: &Path) -> Result<(PathBuf, Self), Error> {
+        let found: Vec<PathBuf> = KUSTOMIZATION_FILES
+            .iter()
+            .map(|n| dir.join(n))
+            .filter(|p| p.is_file())
+            .collect();
+        let file = match found.as_slice() {
+            [one] => one.clone(),
+            [] => {
+                return Err(Error::NoKustomization {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            _ => {
+                return Err(Error::Invalid {
+                    file: dir.to_path_buf(),
+                    message: "found more than one kustomization file; keep one".into(),
+                });
+            }
+        };
+        let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, &e))?;
+        let docs = yaml::parse_documents(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+            file: file.clone(),
+            source: e,
+        })?;
+        let doc = docs.into_iter().next().unwrap_or(Value::Object(Map::new()));
+        let k: Self = serde_json::from_value(doc).map_err(|e| Error::Invalid {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        for (field, map) in [
+            ("commonLabels", &k.common_labels),
+            ("commonAnnotations", &k.common_annotations),
+        ]
+        .into_iter()
+        .chain(k.labels.iter().map(|l| ("labels[].pairs", &l.pairs)))
+        {
+            if let Some((key, _)) = map.iter().find(|(_, v)| !(v.is_string() || v.is_null())) {
+                return Err(Error::Invalid {
+                    file,
+                    message: format!("{field}: the value of '{key}' must be a string; quote it"),
+                });
+            }
+        }
+        Ok((file, k))
+    }
+
+    /// Whether this is a `Component`.
+    #[must_use]
+    pub fn is_component(&self) -> bool {
+        self.kind.as_deref() == Some("Component")
+    }
+
+    /// Refuses every field this builder does not implement, naming them.
+    ///
+    /// # Errors
+    /// [`Error::Unsupported`] listing the fields.
+    pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
+        let present = [
+            (
+                "namePrefix",
+                self.name_prefix.as_deref().is_some_and(|s| !s.is_empty()),
+            ),
+            (
+                "nameSuffix",
+                self.name_suffix.as_deref().is_some_and(|s| !s.is_empty()),
+            ),
+            ("patches", self.patches.is_some()),
+            (
+                "patchesStrategicMerge",
+                self.patches_strategic_merge.is_some(),
+            ),
+            ("patchesJson6902", self.patches_json6902.is_some()),
+            ("configMapGenerator", self.config_map_generator.is_some()),
+            ("secretGenerator", self.secret_generator.is_some()),
+            ("generatorOptions", self.generator_options.is_some()),
+            ("replacements", self.replacements.is_some()),
+            ("vars", self.vars.is_some()),
+            ("crds", self.crds.is_some()),
+            ("buildMetadata", self.build_metadata.is_some()),
+            ("configurations", self.configurations.is_some()),
+            ("helmCharts", self.helm_charts.is_some()),
+            ("helmGlobals", self.helm_globals.is_some()),
+            ("generators", self.generators.is_some()),
+            ("transformers", self.transformers.is_some()),
+            ("validators", self.validators.is_some()),
+            ("openapi", self.openapi.is_some()),
+            (
+                "images[].tagSuffix",
+                self.images.iter().any(|i| i.tag_suffix.is_some()),
+            ),
+        ];
+        let fields: Vec<&str> = present
+            .iter()
+            .filter(|(_, p)| *p)
+            .map(|(f, _)| *f)
+            .collect();
+        if fields.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            file: file.to_path_buf(),
+            fields: fields.join(", "),
+        })
+    }
+}

@@ -1,0 +1,57 @@
+#![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+use std::cmp::Ordering;
+use std::fmt::Write as _;
+
+use serde_json::json;
+
+use super::{natural_cmp, parse_documents, to_yaml};
+
+#[test]
+fn plain_scalars_resolve_as_kustomize_reads_them() {
+    let docs = parse_documents(
+        "a: yes\nb: True\nc: 0777\nd: 1e3\ne: '3'\nf: ~\ng: 2024-01-15\nh: 0x1F\ni: 1_000\nj: 2.50\n",
+    )
+    .unwrap();
+    assert_eq!(
+        docs[0],
+        json!({"a": "yes", "b": true, "c": 511, "d": 1000, "e": "3", "f": null,
+               "g": "2024-01-15T00:00:00Z", "h": 31, "i": 1000, "j": 2.5})
+    );
+}
+
+#[test]
+fn anchors_merge_keys_and_errors() {
+    let docs =
+        parse_documents("base: &b {x: 1, y: 2}\nuse:\n  <<: *b\n  y: 3\n---\n---\nz: 1\n").unwrap();
+    assert_eq!(docs.len(), 2);
+    assert_eq!(docs[0]["use"], json!({"x": 1, "y": 3}));
+    let err = parse_documents("a: 1\nb: [1, 2\n").unwrap_err();
+    assert!(err.line >= 2, "{err}");
+    let err = parse_documents("80: http\n").unwrap_err();
+    assert!(err.message.contains("not a string"), "{err}");
+}
+
+#[test]
+fn an_alias_bomb_is_refused_quickly() {
+    let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+    for i in 1..12 {
+        let prev = i - 1;
+        let refs = vec![format!("*a{prev}"); 10].join(", ");
+        let _ = writeln!(text, "a{i}: &a{i} [{refs}]");
+    }
+    let err = parse_documents(&text).unwrap_err();
+    assert!(err.message.contains("alias bomb"), "{err}");
+}
+
+#[test]
+fn keys_sort_naturally_and_strings_quote_when_they_would_read_back_otherwise() {
+    assert_eq!(natural_cmp("a1", "a01"), Ordering::Less);
+    assert_eq!(natural_cmp("a9", "a10"), Ordering::Less);
+    assert_eq!(natural_cmp("-x", "a"), Ordering::Less);
+    let out = to_yaml(&json!({"b": "yes", "a": ["1", "x: y", "@daily", "multi\nline\n"], "c": {}}));
+    assert_eq!(
+        out,
+        "a:\n- \"1\"\n- 'x: y'\n- '@daily'\n- |\n  multi\n  line\nb: \"yes\"\nc: {}\n"
+    );
+}
