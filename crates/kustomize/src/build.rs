@@ -369,16 +369,18 @@ fn follow_moved_references(obj: &mut Value, moved: &[(String, String, String)], 
     }
 }
 
+/// A string field of `metadata`, empty when absent.
+pub(crate) fn metadata_str<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get("metadata")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
 /// kustomize's id: group, kind, namespace (`default` for none) and name.
 pub(crate) fn id_of(obj: &Value) -> (String, String, String, String) {
     let (api_version, kind) = api_kind(obj);
-    let meta = obj.get("metadata");
-    let text = |k: &str| {
-        meta.and_then(|m| m.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
+    let text = |k: &str| metadata_str(obj, k).to_owned();
     let mut ns = text("namespace");
     if ns.is_empty() {
         ns = "default".into();

@@ -6,7 +6,7 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::Error;
-use crate::build::{api_kind, id_of};
+use crate::build::{api_kind, id_of, metadata_str};
 use crate::fieldspec::{LegacyOrder, TABLES};
 use crate::kustomization::{Image, Replicas};
 
@@ -178,13 +178,10 @@ fn gvk_key(api_version: &str, kind: &str) -> String {
 
 /// Within a kind: `namespace|name`, with no namespace sorting last.
 fn ns_name_key(obj: &Value) -> (bool, String, String) {
-    let meta = obj.get("metadata");
-    let text = |k: &str| {
-        meta.and_then(|m| m.get(k))
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let ns = text("namespace");
-    (ns.is_empty(), ns, text("name"))
+    let ns = metadata_str(obj, "namespace");
+    (
+        ns.is_empty(),
+        ns.to_owned(),
+        metadata_str(obj, "name").to_owned(),
+    )
 }

@@ -922,20 +922,8 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
                 }
             }
         }
-        let mut ai = i;
-        while ai < a.len() && a[ai].is_ascii_digit() {
-            an = an
-                .saturating_mul(10)
-                .saturating_add(i64::from(a[ai] as u8 - b'0'));
-            ai += 1;
-        }
-        let mut bi = i;
-        while bi < b.len() && b[bi].is_ascii_digit() {
-            bn = bn
-                .saturating_mul(10)
-                .saturating_add(i64::from(b[bi] as u8 - b'0'));
-            bi += 1;
-        }
+        let (an, ai) = digit_run(&a, i, an);
+        let (bn, bi) = digit_run(&b, i, bn);
         if an != bn {
             return an.cmp(&bn);
         }
@@ -945,6 +933,18 @@ pub fn natural_cmp(a: &str, b: &str) -> Ordering {
         return a[i].cmp(&b[i]);
     }
     a.len().cmp(&b.len())
+}
+
+/// The number formed by `start` followed by the digits of `chars` from `i`,
+/// and the index after them.
+fn digit_run(chars: &[char], i: usize, start: i64) -> (i64, usize) {
+    let mut n = start;
+    let mut end = i;
+    while let Some(d) = chars.get(end).and_then(|c| c.to_digit(10)) {
+        n = n.saturating_mul(10).saturating_add(i64::from(d));
+        end += 1;
+    }
+    (n, end)
 }
 
 /// Returns `text` without a UTF-8 byte-order mark and with CRLF line ends

@@ -148,6 +148,7 @@ where
             Instant::now() < deadline,
             "gave up after 2 min waiting until {what}"
         );
+        // Sampling interval of a loop bounded by the deadline above.
         tokio::time::sleep(every).await;
     }
 }

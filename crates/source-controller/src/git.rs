@@ -38,6 +38,15 @@ pub struct SshKeys {
     pub known_hosts: String,
 }
 
+impl std::fmt::Debug for SshKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the private key.
+        f.debug_struct("SshKeys")
+            .field("known_hosts", &self.known_hosts.lines().count())
+            .finish_non_exhaustive()
+    }
+}
+
 impl SshKeys {
     /// Keys from a Secret's `identity` and `known_hosts`, decrypting an
     /// OpenSSH `identity` with `password` when it is passphrase-protected.
@@ -558,7 +567,60 @@ fn describe(checkout: &Checkout) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::submodule_url;
+    #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
+
+    use super::{SshKeys, submodule_url};
+
+    /// A fresh ed25519 key from `ssh-keygen`, encrypted with `passphrase`
+    /// when it is not empty.
+    fn keygen(passphrase: &str) -> String {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("key");
+        let status = std::process::Command::new("ssh-keygen")
+            .args(["-q", "-t", "ed25519", "-N", passphrase, "-f"])
+            .arg(&file)
+            .status()
+            .unwrap();
+        assert!(status.success());
+        std::fs::read_to_string(file).unwrap()
+    }
+
+    #[test]
+    fn ssh_keys_are_decrypted_and_bad_ones_are_named_without_the_passphrase() {
+        let plain = keygen("");
+        let kept = SshKeys::new(plain.clone(), String::new(), None).unwrap();
+        assert_eq!(kept.identity, plain);
+
+        let encrypted = keygen("s3cret-pass");
+        let decrypted =
+            SshKeys::new(encrypted.clone(), String::new(), Some("s3cret-pass")).unwrap();
+        assert!(decrypted.identity.contains("BEGIN OPENSSH PRIVATE KEY"));
+        assert_ne!(decrypted.identity, encrypted);
+
+        let no_password = SshKeys::new(encrypted.clone(), String::new(), None).unwrap_err();
+        assert!(
+            no_password.contains("add the passphrase as 'password'"),
+            "{no_password}"
+        );
+        let wrong = SshKeys::new(encrypted, String::new(), Some("guess-123")).unwrap_err();
+        assert!(
+            wrong.contains("does not decrypt") && !wrong.contains("guess-123"),
+            "{wrong}"
+        );
+
+        let garbage = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 at all\n-----END OPENSSH PRIVATE KEY-----\n";
+        let err = SshKeys::new(garbage.to_owned(), String::new(), None).unwrap_err();
+        assert!(
+            err.contains("'identity' is not a valid OpenSSH private key"),
+            "{err}"
+        );
+        let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n-----END RSA PRIVATE KEY-----\n";
+        let err = SshKeys::new(legacy.to_owned(), String::new(), Some("x")).unwrap_err();
+        assert!(
+            err.contains("legacy PEM format") && err.contains("ssh-keygen -p"),
+            "{err}"
+        );
+    }
 
     #[test]
     fn relative_submodule_urls_resolve_against_the_superproject() {

@@ -94,6 +94,7 @@ impl Component {
             if matches!(self.child.try_wait(), Ok(Some(_))) {
                 return;
             }
+            // Polling interval while waiting, bounded, for the process to exit.
             std::thread::sleep(POLL);
         }
         let _ = self.child.kill();

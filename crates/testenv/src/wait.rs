@@ -24,6 +24,7 @@ where
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting until {what}"
         );
+        // The polling interval of `eventually`, bounded by its deadline.
         tokio::time::sleep(POLL).await;
     }
 }

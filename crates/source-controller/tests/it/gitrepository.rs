@@ -125,8 +125,13 @@ async fn secret(client: &Client, ns: &str, password: &str) {
 
 /// Creates the Secret `git-auth` with `string_data`.
 async fn secret_with(client: &Client, ns: &str, string_data: serde_json::Value) {
+    named_secret(client, ns, "git-auth", string_data).await;
+}
+
+/// Creates the Secret `name` with `string_data`.
+async fn named_secret(client: &Client, ns: &str, name: &str, string_data: serde_json::Value) {
     let secret: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "git-auth"},
+        "metadata": {"name": name},
         "stringData": string_data
     }))
     .unwrap();
@@ -659,15 +664,13 @@ async fn ssh_with_the_right_keys_becomes_ready_and_an_unknown_host_key_is_refuse
         serde_json::json!({"identity": identity, "known_hosts": sshd.known_hosts().unwrap()}),
     )
     .await;
-    let impostor: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "impostor"},
-        "stringData": {"identity": identity, "known_hosts": sshd.wrong_known_hosts().unwrap()}
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &impostor)
-        .await
-        .unwrap();
+    named_secret(
+        &client,
+        &ns,
+        "impostor",
+        serde_json::json!({"identity": identity, "known_hosts": sshd.wrong_known_hosts().unwrap()}),
+    )
+    .await;
     let _controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
     let url = sshd.url(&server.repo_path("app"));
@@ -1055,15 +1058,13 @@ async fn a_passphrase_protected_ssh_key_is_decrypted_and_a_wrong_passphrase_is_n
         serde_json::json!({"identity": identity, "known_hosts": known_hosts, "password": PASSPHRASE}),
     )
     .await;
-    let wrong: Secret = serde_json::from_value(serde_json::json!({
-        "metadata": {"name": "wrong"},
-        "stringData": {"identity": identity, "known_hosts": known_hosts, "password": WRONG}
-    }))
-    .unwrap();
-    Api::<Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &wrong)
-        .await
-        .unwrap();
+    named_secret(
+        &client,
+        &ns,
+        "wrong",
+        serde_json::json!({"identity": identity, "known_hosts": known_hosts, "password": WRONG}),
+    )
+    .await;
     let controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
     let url = sshd.url(&server.repo_path("app"));

@@ -20,6 +20,7 @@ fn wait_until(what: &str, timeout: Duration, mut check: impl FnMut() -> bool) {
             Instant::now() < deadline,
             "timed out after {timeout:?} waiting until {what}"
         );
+        // Polling interval of a wait bounded by the deadline above.
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -121,6 +122,7 @@ async fn controller_manager_turns_a_deployment_into_pods() {
             Instant::now() < deadline,
             "the controller manager made {n} of 2 pods in 30s"
         );
+        // Polling interval of a wait bounded by the deadline above.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }

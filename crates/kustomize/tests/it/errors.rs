@@ -1,0 +1,105 @@
+//! Bad input gets an error that names the file (and line, or field) at
+//! fault, and nothing outside the build root is read.
+
+use std::path::Path;
+
+use ferroflux_kustomize::Error;
+use ferroflux_kustomize::build::{LoadRestrictor, Options, build};
+
+fn write(root: &Path, rel: &str, text: &str) {
+    let path = root.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// Builds `dir` under `root` (Flux's setting: no load restriction, but
+/// confined to the root).
+fn build_in(root: &Path, dir: &str) -> Result<Vec<serde_json::Value>, Error> {
+    build(
+        &root.join(dir),
+        &Options {
+            root: root.to_path_buf(),
+            load_restrictor: LoadRestrictor::None,
+        },
+    )
+}
+
+#[test]
+fn malformed_yaml_names_the_file_and_line() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\n",
+    );
+    write(
+        dir.path(),
+        "app/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"unclosed\n",
+    );
+    let err = build_in(dir.path(), "app").unwrap_err().to_string();
+    assert!(err.contains("cm.yaml") && err.contains("line "), "{err}");
+}
+
+#[test]
+fn paths_leaving_the_root_are_refused_even_through_symlinks() {
+    let outside = tempfile::tempdir().unwrap();
+    write(
+        outside.path(),
+        "secret.yaml",
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: s\n",
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write(&root, "app/kustomization.yaml", "resources:\n- link.yaml\n");
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.yaml"),
+        root.join("app/link.yaml"),
+    )
+    .unwrap();
+    let err = build_in(&root, "app").unwrap_err();
+    assert!(matches!(err, Error::Escape { .. }), "{err}");
+    assert!(err.to_string().contains("outside the build root"), "{err}");
+
+    write(
+        &root,
+        "up/kustomization.yaml",
+        "resources:\n- ../../outside.yaml\n",
+    );
+    write(
+        dir.path(),
+        "outside.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: o\n",
+    );
+    let err = build_in(&root, "up").unwrap_err();
+    assert!(matches!(err, Error::Escape { .. }), "{err}");
+}
+
+#[test]
+fn missing_resources_and_unsupported_fields_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "missing/kustomization.yaml",
+        "resources:\n- nowhere.yaml\n",
+    );
+    let err = build_in(dir.path(), "missing").unwrap_err().to_string();
+    assert!(err.contains("resources entry 'nowhere.yaml'"), "{err}");
+
+    write(
+        dir.path(),
+        "plugins/kustomization.yaml",
+        "resources: []\nhelmCharts:\n- name: x\ntransformers:\n- t.yaml\n",
+    );
+    let err = build_in(dir.path(), "plugins").unwrap_err().to_string();
+    assert!(
+        err.contains("helmCharts")
+            && err.contains("transformers")
+            && err.contains("kustomization.yaml"),
+        "{err}"
+    );
+
+    write(dir.path(), "typo/kustomization.yaml", "namePrefx: x-\n");
+    let err = build_in(dir.path(), "typo").unwrap_err().to_string();
+    assert!(err.contains("namePrefx"), "{err}");
+}
