@@ -14,7 +14,8 @@ use serde_json::{Map, Value};
 use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES, group_version};
 use crate::kustomization::Kustomization;
-use crate::yaml;
+use crate::resource::{Resource, api_kind, is_cluster_scoped};
+use crate::{generator, nameref, yaml};
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -54,9 +55,27 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
-    let (mut resources, kustomization) = builder.target(&dir, &mut stack)?;
-    Builder::sort(&mut resources, &kustomization, &dir)?;
-    Ok(resources.into_iter().map(finish).collect())
+    let (mut acc, kustomization) = builder.target(&dir, &mut stack)?;
+    // Done once, at the top: hashes of the final content, then references
+    // to every renamed object.
+    generator::apply_hashes(&mut acc);
+    nameref::fix(&mut acc).map_err(|message| Error::Invalid {
+        file: dir.clone(),
+        message: format!("name reference: {message}"),
+    })?;
+    acc.retain(|r| {
+        r.obj
+            .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
+            .and_then(Value::as_str)
+            != Some("true")
+    });
+    crate::transform::sort(&mut acc, kustomization.sort_options.as_ref()).map_err(|message| {
+        Error::Invalid {
+            file: dir.clone(),
+            message,
+        }
+    })?;
+    Ok(acc.into_iter().map(|r| finish(r.obj)).collect())
 }
 
 struct Builder {
@@ -99,12 +118,19 @@ impl Builder {
         Ok(real)
     }
 
+    /// Reads a file a kustomization in `dir` names, confined like every
+    /// other file.
+    fn read(&self, dir: &Path, entry: &str) -> Result<Vec<u8>, Error> {
+        let real = self.confine(&dir.join(entry), Some(dir))?;
+        std::fs::read(&real).map_err(|e| Error::io(&real, &e))
+    }
+
     /// Builds one kustomization (not a component) into a fresh accumulator.
     fn target(
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<Value>, Kustomization), Error> {
+    ) -> Result<(Vec<Resource>, Kustomization), Error> {
         for parent in stack.iter() {
             if parent.starts_with(dir) {
                 return Err(Error::Cycle {
@@ -131,7 +157,7 @@ impl Builder {
         dir: &Path,
         file: &Path,
         k: &Kustomization,
-        acc: &mut Vec<Value>,
+        acc: &mut Vec<Resource>,
         stack: &mut Vec<PathBuf>,
     ) -> Result<(), Error> {
         k.refuse_unsupported(file)?;
@@ -156,15 +182,28 @@ impl Builder {
             if meta.is_dir() {
                 let real = self.confine(&path, None)?;
                 let (objs, _) = self.target(&real, stack)?;
-                for obj in objs {
-                    add(acc, obj, file)?;
+                for res in objs {
+                    add(acc, res, file)?;
                 }
             } else {
                 let real = self.confine(&path, Some(dir))?;
                 for obj in read_objects(&real)? {
-                    add(acc, obj, &real)?;
+                    add(acc, Resource::new(obj), &real)?;
                 }
             }
+        }
+        let read = |entry: &str| self.read(dir, entry);
+        for (kind, args) in k
+            .config_map_generator
+            .iter()
+            .map(|a| (generator::Kind::ConfigMap, a))
+            .chain(
+                k.secret_generator
+                    .iter()
+                    .map(|a| (generator::Kind::Secret, a)),
+            )
+        {
+            generator::generate(kind, args, k.generator_options.as_ref(), file, &read, acc)?;
         }
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
@@ -180,22 +219,20 @@ impl Builder {
         Self::transform(file, k, acc)
     }
 
-    fn transform(file: &Path, k: &Kustomization, acc: &mut [Value]) -> Result<(), Error> {
+    /// This kustomization's transformers, in kustomize's fixed order.
+    fn transform(file: &Path, k: &Kustomization, acc: &mut [Resource]) -> Result<(), Error> {
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
-            let moved: Vec<(String, String, String)> = acc
-                .iter()
-                .filter_map(|obj| {
-                    let (_, kind, old_ns, name) = id_of(obj);
-                    (kind == "ServiceAccount" || kind == "Service").then_some((kind, name, old_ns))
-                })
-                .collect();
-            for obj in acc.iter_mut() {
-                set_namespace(obj, ns);
-            }
-            for obj in acc.iter_mut() {
-                follow_moved_references(obj, &moved, ns);
+            for res in acc.iter_mut() {
+                res.remember_id();
+                set_namespace(&mut res.obj, ns);
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
+        }
+        if let Some(prefix) = k.name_prefix.as_deref() {
+            rename(acc, prefix, true);
+        }
+        if let Some(suffix) = k.name_suffix.as_deref() {
+            rename(acc, suffix, false);
         }
         for entry in &k.labels {
             let mut specs: Vec<FieldSpec> = entry.fields.clone();
@@ -226,23 +263,44 @@ impl Builder {
         }
         Ok(())
     }
+}
 
-    fn sort(acc: &mut [Value], k: &Kustomization, dir: &Path) -> Result<(), Error> {
-        crate::transform::sort(acc, k.sort_options.as_ref()).map_err(|message| Error::Invalid {
-            file: dir.to_path_buf(),
-            message,
-        })
+/// `namePrefix` (`prefix` true) or `nameSuffix`: every object but the kinds
+/// kustomize skips (CRDs, `APIService`s, Namespaces) is renamed, and the
+/// rename remembered for name references.
+fn rename(acc: &mut [Resource], affix: &str, prefix: bool) {
+    for res in acc.iter_mut() {
+        let original = res.original_id();
+        if TABLES
+            .prefix_suffix_skip
+            .iter()
+            .any(|s| original.selected_by(s))
+        {
+            continue;
+        }
+        if affix.is_empty() {
+            continue;
+        }
+        res.remember_id();
+        let name = if prefix {
+            res.prefixes.push(affix.to_owned());
+            format!("{affix}{}", res.name())
+        } else {
+            res.suffixes.push(affix.to_owned());
+            format!("{}{affix}", res.name())
+        };
+        res.set_metadata("name", &name);
     }
 }
 
-fn apply_pairs(acc: &mut [Value], specs: &[FieldSpec], pairs: &Map<String, Value>) {
-    for obj in acc.iter_mut() {
-        let (api_version, kind) = api_kind(obj);
+fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Value>) {
+    for res in acc.iter_mut() {
+        let (api_version, kind) = api_kind(&res.obj);
         for spec in specs {
             if !spec.applies(&api_version, &kind) {
                 continue;
             }
-            spec.visit(obj, &|| Value::Object(Map::new()), &mut |field| {
+            spec.visit(&mut res.obj, &|| Value::Object(Map::new()), &mut |field| {
                 if let Value::Object(map) = field {
                     for (k, v) in pairs {
                         map.insert(k.clone(), v.clone());
@@ -253,24 +311,6 @@ fn apply_pairs(acc: &mut [Value], specs: &[FieldSpec], pairs: &Map<String, Value
     }
 }
 
-/// `apiVersion` and `kind` of an object.
-pub(crate) fn api_kind(obj: &Value) -> (String, String) {
-    let text = |k: &str| {
-        obj.get(k)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_owned()
-    };
-    (text("apiVersion"), text("kind"))
-}
-
-fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
-    TABLES
-        .cluster_scoped
-        .iter()
-        .any(|c| c.api_version == api_version && c.kind == kind)
-}
-
 fn set_namespace(obj: &mut Value, ns: &str) {
     let (api_version, kind) = api_kind(obj);
     if api_version == "v1" && kind == "Namespace" {
@@ -279,14 +319,14 @@ fn set_namespace(obj: &mut Value, ns: &str) {
         }
         return;
     }
-    if is_cluster_scoped(&api_version, &kind) {
-    } else if let Some(meta) = obj
-        .as_object_mut()
-        .map(|o| {
-            o.entry("metadata")
-                .or_insert_with(|| Value::Object(Map::new()))
-        })
-        .and_then(Value::as_object_mut)
+    if !is_cluster_scoped(&api_version, &kind)
+        && let Some(meta) = obj
+            .as_object_mut()
+            .map(|o| {
+                o.entry("metadata")
+                    .or_insert_with(|| Value::Object(Map::new()))
+            })
+            .and_then(Value::as_object_mut)
     {
         meta.insert("namespace".into(), Value::String(ns.to_owned()));
     }
@@ -317,108 +357,30 @@ fn set_namespace(obj: &mut Value, ns: &str) {
     }
 }
 
-/// Name references that follow a namespace change: ServiceAccount subjects
-/// of role bindings and the Services of webhook configurations, when the
-/// referenced object is part of the build (`moved`: kind, name, namespace
-/// before the change, `default` for none).
-fn follow_moved_references(obj: &mut Value, moved: &[(String, String, String)], ns: &str) {
-    let (_, kind) = api_kind(obj);
-    let refers = |kind: &str, r: &Map<String, Value>| {
-        let name = r.get("name").and_then(Value::as_str).unwrap_or_default();
-        let mut old = r
-            .get("namespace")
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if old.is_empty() {
-            old = "default";
-        }
-        moved
-            .iter()
-            .any(|(k, n, o)| k == kind && n == name && o == old)
-    };
-    if kind == "RoleBinding" || kind == "ClusterRoleBinding" {
-        for s in obj
-            .get_mut("subjects")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-            .filter_map(Value::as_object_mut)
-        {
-            if s.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && refers("ServiceAccount", s)
-            {
-                s.insert("namespace".into(), Value::String(ns.to_owned()));
-            }
-        }
-    }
-    if kind == "ValidatingWebhookConfiguration" || kind == "MutatingWebhookConfiguration" {
-        for w in obj
-            .get_mut("webhooks")
-            .and_then(Value::as_array_mut)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(service) = w
-                .pointer_mut("/clientConfig/service")
-                .and_then(Value::as_object_mut)
-                && refers("Service", service)
-            {
-                service.insert("namespace".into(), Value::String(ns.to_owned()));
-            }
-        }
-    }
-}
-
-/// A string field of `metadata`, empty when absent.
-pub(crate) fn metadata_str<'a>(obj: &'a Value, key: &str) -> &'a str {
-    obj.get("metadata")
-        .and_then(|m| m.get(key))
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-}
-
-/// kustomize's id: group, kind, namespace (`default` for none) and name.
-pub(crate) fn id_of(obj: &Value) -> (String, String, String, String) {
-    let (api_version, kind) = api_kind(obj);
-    let text = |k: &str| metadata_str(obj, k).to_owned();
-    let mut ns = text("namespace");
-    if ns.is_empty() {
-        ns = "default".into();
-    }
-    (
-        group_version(&api_version).0.to_owned(),
-        kind,
-        ns,
-        text("name"),
-    )
-}
-
-fn check_unique(acc: &[Value], file: &Path, what: &str) -> Result<(), Error> {
+fn check_unique(acc: &[Resource], file: &Path, what: &str) -> Result<(), Error> {
     let mut seen = HashSet::new();
-    for obj in acc {
-        let id = id_of(obj);
-        if !seen.insert(id.clone()) {
+    for res in acc {
+        let id = res.id();
+        if seen.contains(&id) {
             return Err(Error::Invalid {
                 file: file.to_path_buf(),
-                message: format!("{what}: {} {} in namespace {}", id.1, id.3, id.2),
+                message: format!("{what}: {id}"),
             });
         }
+        seen.insert(id);
     }
     Ok(())
 }
 
-fn add(acc: &mut Vec<Value>, obj: Value, file: &Path) -> Result<(), Error> {
-    let id = id_of(&obj);
-    if acc.iter().any(|o| id_of(o) == id) {
+fn add(acc: &mut Vec<Resource>, res: Resource, file: &Path) -> Result<(), Error> {
+    let id = res.id();
+    if acc.iter().any(|o| o.id() == id) {
         return Err(Error::Invalid {
             file: file.to_path_buf(),
-            message: format!(
-                "may not add resource with an already registered id: {} {} in namespace {}",
-                id.1, id.3, id.2
-            ),
+            message: format!("may not add resource with an already registered id: {id}"),
         });
     }
-    acc.push(obj);
+    acc.push(res);
     Ok(())
 }
 

@@ -41,8 +41,23 @@ pub struct Tables {
     pub replicas: Vec<FieldSpec>,
     /// `(apiVersion, kind)` pairs that are cluster-scoped.
     pub cluster_scoped: Vec<ApiKind>,
+    /// Which fields of which kinds refer to objects of which kind by name.
+    pub name_reference: Vec<NameReference>,
+    /// Kinds `namePrefix` and `nameSuffix` leave alone.
+    pub prefix_suffix_skip: Vec<FieldSpec>,
     /// The default legacy output order.
     pub legacy_sort_order: LegacyOrder,
+}
+
+/// The fields (`referrers`) that hold the name of an object of one kind
+/// (`target`, matched by group, version and kind).
+#[derive(Debug, Deserialize)]
+pub struct NameReference {
+    /// The referenced kind; only its group, version and kind are set.
+    #[serde(flatten)]
+    pub target: FieldSpec,
+    /// The fields holding the name.
+    pub referrers: Vec<FieldSpec>,
 }
 
 /// An `(apiVersion, kind)` pair.

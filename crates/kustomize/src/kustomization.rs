@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::Error;
 use crate::fieldspec::FieldSpec;
+use crate::generator::{GeneratorArgs, GeneratorOptions};
 use crate::yaml;
 
 /// The file names kustomize looks for, in its order.
@@ -45,9 +46,9 @@ pub struct Kustomization {
     pub replicas: Vec<Replicas>,
     /// Output order.
     pub sort_options: Option<Value>,
-    /// Not implemented yet: refused.
+    /// Prepended to every object's name.
     pub name_prefix: Option<String>,
-    /// Not implemented yet: refused.
+    /// Appended to every object's name.
     pub name_suffix: Option<String>,
     /// Not implemented yet: refused.
     pub patches: Option<Value>,
@@ -55,12 +56,12 @@ pub struct Kustomization {
     pub patches_strategic_merge: Option<Value>,
     /// Not implemented yet: refused.
     pub patches_json6902: Option<Value>,
-    /// Not implemented yet: refused.
-    pub config_map_generator: Option<Value>,
-    /// Not implemented yet: refused.
-    pub secret_generator: Option<Value>,
-    /// Not implemented yet: refused.
-    pub generator_options: Option<Value>,
+    /// ConfigMaps to generate.
+    pub config_map_generator: Vec<GeneratorArgs>,
+    /// Secrets to generate.
+    pub secret_generator: Vec<GeneratorArgs>,
+    /// Options for every generator of this kustomization.
+    pub generator_options: Option<GeneratorOptions>,
     /// Not implemented yet: refused.
     pub replacements: Option<Value>,
     /// Not implemented yet: refused.
@@ -189,23 +190,12 @@ impl Kustomization {
     /// [`Error::Unsupported`] listing the fields.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
-            (
-                "namePrefix",
-                self.name_prefix.as_deref().is_some_and(|s| !s.is_empty()),
-            ),
-            (
-                "nameSuffix",
-                self.name_suffix.as_deref().is_some_and(|s| !s.is_empty()),
-            ),
             ("patches", self.patches.is_some()),
             (
                 "patchesStrategicMerge",
                 self.patches_strategic_merge.is_some(),
             ),
             ("patchesJson6902", self.patches_json6902.is_some()),
-            ("configMapGenerator", self.config_map_generator.is_some()),
-            ("secretGenerator", self.secret_generator.is_some()),
-            ("generatorOptions", self.generator_options.is_some()),
             ("replacements", self.replacements.is_some()),
             ("vars", self.vars.is_some()),
             ("crds", self.crds.is_some()),

@@ -11,7 +11,10 @@ use std::path::{Path, PathBuf};
 
 pub mod build;
 pub mod fieldspec;
+pub mod generator;
 pub mod kustomization;
+pub mod nameref;
+pub mod resource;
 pub mod transform;
 pub mod yaml;
 

@@ -6,21 +6,23 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::Error;
-use crate::build::{api_kind, id_of, metadata_str};
 use crate::fieldspec::{LegacyOrder, TABLES};
 use crate::kustomization::{Image, Replicas};
+use crate::resource::{Resource, api_kind, metadata_str};
 
 /// Sets `spec.replicas` of the objects named `r.name` (of the kinds in the
 /// replicas table).
 ///
 /// # Errors
 /// [`Error::Invalid`] when no object matches, as kustomize fails then.
-pub fn replicas(acc: &mut [Value], r: &Replicas, file: &Path) -> Result<(), Error> {
+pub fn replicas(acc: &mut [Resource], r: &Replicas, file: &Path) -> Result<(), Error> {
     let mut matched = false;
-    for obj in acc.iter_mut() {
-        if id_of(obj).3 != r.name {
+    for res in acc.iter_mut() {
+        // Matched by the name now or any earlier one (`d` or `p-d`).
+        if !res.any_id(|id| id.name == r.name) {
             continue;
         }
+        let obj = &mut res.obj;
         let (api_version, kind) = api_kind(obj);
         for spec in TABLES
             .replicas
@@ -48,8 +50,8 @@ pub fn replicas(acc: &mut [Value], r: &Replicas, file: &Path) -> Result<(), Erro
 
 /// Rewrites the images matching `image.name` in containers and init
 /// containers anywhere (except in CRDs) and in the images table's fields.
-pub fn images(acc: &mut [Value], image: &Image) {
-    for obj in acc.iter_mut() {
+pub fn images(acc: &mut [Resource], image: &Image) {
+    for obj in acc.iter_mut().map(|r| &mut r.obj) {
         let (api_version, kind) = api_kind(obj);
         if kind == "CustomResourceDefinition" {
             continue;
@@ -129,7 +131,7 @@ fn update_image(field: &mut Value, image: &Image) {
 ///
 /// # Errors
 /// A message when `sortOptions` is malformed.
-pub fn sort(acc: &mut [Value], options: Option<&Value>) -> Result<(), String> {
+pub fn sort(acc: &mut [Resource], options: Option<&Value>) -> Result<(), String> {
     let order = options
         .and_then(|o| o.get("order"))
         .and_then(Value::as_str)
@@ -153,12 +155,12 @@ pub fn sort(acc: &mut [Value], options: Option<&Value>) -> Result<(), String> {
                 }
             };
             acc.sort_by(|a, b| {
-                let (av, ak) = api_kind(a);
-                let (bv, bk) = api_kind(b);
+                let (av, ak) = api_kind(&a.obj);
+                let (bv, bk) = api_kind(&b.obj);
                 rank(&ak)
                     .cmp(&rank(&bk))
                     .then_with(|| gvk_key(&av, &ak).cmp(&gvk_key(&bv, &bk)))
-                    .then_with(|| ns_name_key(a).cmp(&ns_name_key(b)))
+                    .then_with(|| ns_name_key(&a.obj).cmp(&ns_name_key(&b.obj)))
             });
             Ok(())
         }

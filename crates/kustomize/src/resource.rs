@@ -1,0 +1,189 @@
+//! An object being built and what kustomize remembers about it: the ids it
+//! had before transformers renamed or moved it, the name prefixes and
+//! suffixes applied to it, and whether a generator asked for a hash suffix.
+//!
+//! kustomize keeps this history in internal annotations; here it is a
+//! struct beside the object, so it can never leak into the output.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::fieldspec::{FieldSpec, group_version};
+
+/// kustomize's resource id: group, version, kind, namespace and name. The
+/// namespace is the effective one: no namespace is `default`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Id {
+    /// API group, empty for the core group.
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, `default` when the object has none.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl Id {
+    /// The id of an object as it is now.
+    #[must_use]
+    pub fn of(obj: &Value) -> Self {
+        let (api_version, kind) = api_kind(obj);
+        let (group, version) = group_version(&api_version);
+        let mut namespace = metadata_str(obj, "namespace").to_owned();
+        if namespace.is_empty() {
+            namespace = "default".into();
+        }
+        Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind,
+            namespace,
+            name: metadata_str(obj, "name").to_owned(),
+        }
+    }
+
+    /// Whether `spec`'s group, version and kind (each empty = any) select
+    /// this id.
+    #[must_use]
+    pub fn selected_by(&self, spec: &FieldSpec) -> bool {
+        (spec.group.is_empty() || spec.group == self.group)
+            && (spec.version.is_empty() || spec.version == self.version)
+            && (spec.kind.is_empty() || spec.kind == self.kind)
+    }
+}
+
+impl fmt::Display for Id {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let api_version = if self.group.is_empty() {
+            self.version.clone()
+        } else {
+            format!("{}/{}", self.group, self.version)
+        };
+        write!(
+            f,
+            "{} {} ({api_version}) in namespace {}",
+            self.kind, self.name, self.namespace
+        )
+    }
+}
+
+/// An object and its build history.
+#[derive(Clone, Debug)]
+pub struct Resource {
+    /// The object.
+    pub obj: Value,
+    /// The ids it had before each rename or namespace change, oldest first.
+    pub previous: Vec<Id>,
+    /// Name prefixes applied, innermost kustomization first.
+    pub prefixes: Vec<String>,
+    /// Name suffixes applied, innermost kustomization first.
+    pub suffixes: Vec<String>,
+    /// A generated ConfigMap or Secret whose name gets the content hash.
+    pub needs_hash: bool,
+}
+
+impl Resource {
+    /// An object with no history.
+    #[must_use]
+    pub fn new(obj: Value) -> Self {
+        Self {
+            obj,
+            previous: Vec::new(),
+            prefixes: Vec::new(),
+            suffixes: Vec::new(),
+            needs_hash: false,
+        }
+    }
+
+    /// The id now.
+    #[must_use]
+    pub fn id(&self) -> Id {
+        Id::of(&self.obj)
+    }
+
+    /// The id it was read or generated with.
+    #[must_use]
+    pub fn original_id(&self) -> Id {
+        self.previous.first().cloned().unwrap_or_else(|| self.id())
+    }
+
+    /// Whether `pred` holds for the current id or any earlier one.
+    pub fn any_id(&self, pred: impl Fn(&Id) -> bool) -> bool {
+        pred(&self.id()) || self.previous.iter().any(pred)
+    }
+
+    /// Records the current id before a transformer changes it.
+    pub fn remember_id(&mut self) {
+        let id = self.id();
+        self.previous.push(id);
+    }
+
+    /// The current name.
+    #[must_use]
+    pub fn name(&self) -> &str {
+        metadata_str(&self.obj, "name")
+    }
+
+    /// The current namespace as written (empty when none).
+    #[must_use]
+    pub fn namespace(&self) -> &str {
+        metadata_str(&self.obj, "namespace")
+    }
+
+    /// Sets a `metadata` string field, creating `metadata` if needed.
+    pub fn set_metadata(&mut self, key: &str, value: &str) {
+        if let Some(meta) = self
+            .obj
+            .as_object_mut()
+            .map(|o| {
+                o.entry("metadata")
+                    .or_insert_with(|| Value::Object(Map::new()))
+            })
+            .and_then(Value::as_object_mut)
+        {
+            meta.insert(key.to_owned(), Value::String(value.to_owned()));
+        }
+    }
+
+    /// Whether the object is cluster-scoped, by kustomize's table.
+    #[must_use]
+    pub fn is_cluster_scoped(&self) -> bool {
+        let (api_version, kind) = api_kind(&self.obj);
+        is_cluster_scoped(&api_version, &kind)
+    }
+}
+
+/// `apiVersion` and `kind` of an object.
+#[must_use]
+pub fn api_kind(obj: &Value) -> (String, String) {
+    let text = |k: &str| {
+        obj.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    (text("apiVersion"), text("kind"))
+}
+
+/// A string field of `metadata`, empty when absent.
+#[must_use]
+pub fn metadata_str<'a>(obj: &'a Value, key: &str) -> &'a str {
+    obj.get("metadata")
+        .and_then(|m| m.get(key))
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+}
+
+/// Whether kustomize treats this exact `(apiVersion, kind)` as
+/// cluster-scoped (kyaml's table; anything unknown is namespaced).
+#[must_use]
+pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
+    crate::fieldspec::TABLES
+        .cluster_scoped
+        .iter()
+        .any(|c| c.api_version == api_version && c.kind == kind)
+}
