@@ -12,10 +12,10 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help deps fmt lint crds verify build test testenv bench-source
+.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-kustomize
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
 	bash scripts/install-deps.sh all
@@ -45,3 +45,7 @@ testenv: deps ## Start a test control plane by hand and print its kubeconfig
 bench-source: deps ## Benchmark the source-controller against git + tar (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
 	$(CARGO_TARGET_DIR)/release/examples/bench_source
+
+bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-kustomize --bins
+	python3 scripts/bench-kustomize.py

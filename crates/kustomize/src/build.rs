@@ -15,7 +15,7 @@ use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES, group_version};
 use crate::kustomization::Kustomization;
 use crate::resource::{Resource, api_kind, is_cluster_scoped};
-use crate::{generator, nameref, yaml};
+use crate::{generator, nameref, patch, yaml};
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -125,6 +125,40 @@ impl Builder {
         std::fs::read(&real).map_err(|e| Error::io(&real, &e))
     }
 
+    /// Loads a patch from exactly one of `path` (confined like every file)
+    /// and `inline`; `None` when both or neither are given.
+    fn patch_text(
+        &self,
+        dir: &Path,
+        path: Option<&str>,
+        inline: Option<&str>,
+    ) -> Result<Option<patch::Loaded>, Error> {
+        match (path, inline.map(str::trim).filter(|p| !p.is_empty())) {
+            (Some(path), None) => self.patch_file(dir, path).map(Some),
+            (None, Some(inline)) => {
+                patch::load(inline)
+                    .map(Some)
+                    .map_err(|message| Error::Invalid {
+                        file: dir.to_path_buf(),
+                        message,
+                    })
+            }
+            _ => Ok(None),
+        }
+    }
+
+    /// Loads a patch file, confined like every file.
+    fn patch_file(&self, dir: &Path, path: &str) -> Result<patch::Loaded, Error> {
+        let bytes = self.read(dir, path)?;
+        let invalid = |message: String| Error::Invalid {
+            file: dir.join(path),
+            message,
+        };
+        let text =
+            String::from_utf8(bytes).map_err(|_| invalid("the patch is not UTF-8 text".into()))?;
+        patch::load(&text).map_err(invalid)
+    }
+
     /// Builds one kustomization (not a component) into a fresh accumulator.
     fn target(
         &self,
@@ -216,11 +250,18 @@ impl Builder {
             }
             self.accumulate(&path, &cfile, &component, acc, stack)?;
         }
-        Self::transform(file, k, acc)
+        self.transform(dir, file, k, acc)
     }
 
     /// This kustomization's transformers, in kustomize's fixed order.
-    fn transform(file: &Path, k: &Kustomization, acc: &mut [Resource]) -> Result<(), Error> {
+    fn transform(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        self.patches(dir, file, k, acc)?;
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             for res in acc.iter_mut() {
                 res.remember_id();
@@ -255,11 +296,113 @@ impl Builder {
         if !k.common_annotations.is_empty() {
             apply_pairs(acc, &TABLES.common_annotations, &k.common_annotations);
         }
+        self.legacy_json_patches(dir, file, k, acc)?;
         for r in &k.replicas {
             crate::transform::replicas(acc, r, file)?;
         }
         for image in &k.images {
             crate::transform::images(acc, image);
+        }
+        Ok(())
+    }
+
+    /// `patchesStrategicMerge`, then `patches`: the first transformers.
+    fn patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let invalid = |field: &str, message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {message}"),
+        };
+        for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
+            let field = format!("patchesStrategicMerge[{i}]");
+            // An entry is inline YAML when it parses as objects, else a path.
+            let inline = yaml::parse_documents(entry)
+                .ok()
+                .filter(|d| !d.is_empty() && d.iter().all(Value::is_object));
+            let docs = if let Some(docs) = inline {
+                docs
+            } else {
+                match self.patch_file(dir, entry)? {
+                    patch::Loaded::Strategic(docs) => docs,
+                    patch::Loaded::Json(_) => {
+                        return Err(invalid(
+                            &field,
+                            "is a JSON 6902 patch; list it under patches with a target".into(),
+                        ));
+                    }
+                }
+            };
+            for doc in &docs {
+                patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e))?;
+            }
+        }
+        for (i, entry) in k.patches.iter().enumerate() {
+            let field = format!("patches[{i}]");
+            let loaded = self
+                .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
+                .and_then(|l| {
+                    l.ok_or_else(|| invalid(&field, "needs exactly one of path and patch".into()))
+                })?;
+            match (loaded, &entry.target) {
+                (patch::Loaded::Strategic(docs), None) => {
+                    for doc in &docs {
+                        patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e))?;
+                    }
+                }
+                (patch::Loaded::Strategic(docs), Some(target)) => {
+                    for doc in &docs {
+                        patch::strategic_targeted(acc, doc, target, &entry.options)
+                            .map_err(|e| invalid(&field, e))?;
+                    }
+                }
+                (patch::Loaded::Json(ops), Some(target)) => {
+                    patch::json(acc, &ops, target, true).map_err(|e| invalid(&field, e))?;
+                }
+                (patch::Loaded::Json(_), None) => {
+                    return Err(invalid(&field, "a JSON 6902 patch needs a target".into()));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The deprecated `patchesJson6902`, which runs after labels and
+    /// annotations and, unlike `patches`, does not record renames.
+    fn legacy_json_patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        acc: &mut [Resource],
+    ) -> Result<(), Error> {
+        let invalid = |field: &str, message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {message}"),
+        };
+        for (i, entry) in k.patches_json6902.iter().enumerate() {
+            let field = format!("patchesJson6902[{i}]");
+            let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
+                return Err(invalid(&field, "needs a target with a name".into()));
+            };
+            match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
+                Some(patch::Loaded::Json(ops)) => {
+                    patch::json(acc, &ops, target, false).map_err(|e| invalid(&field, e))?;
+                }
+                Some(patch::Loaded::Strategic(_)) => {
+                    return Err(invalid(&field, "is not a JSON 6902 operation list".into()));
+                }
+                None => {
+                    return Err(invalid(
+                        &field,
+                        "needs exactly one of path and patch".into(),
+                    ));
+                }
+            }
         }
         Ok(())
     }

@@ -9,6 +9,7 @@ use serde_json::{Map, Value};
 use crate::Error;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{GeneratorArgs, GeneratorOptions};
+use crate::patch::Patch;
 use crate::yaml;
 
 /// The file names kustomize looks for, in its order.
@@ -50,12 +51,12 @@ pub struct Kustomization {
     pub name_prefix: Option<String>,
     /// Appended to every object's name.
     pub name_suffix: Option<String>,
-    /// Not implemented yet: refused.
-    pub patches: Option<Value>,
-    /// Not implemented yet: refused.
-    pub patches_strategic_merge: Option<Value>,
-    /// Not implemented yet: refused.
-    pub patches_json6902: Option<Value>,
+    /// Strategic-merge and JSON 6902 patches.
+    pub patches: Vec<Patch>,
+    /// The deprecated strategic-merge patches: file paths or inline YAML.
+    pub patches_strategic_merge: Vec<String>,
+    /// The deprecated JSON 6902 patches.
+    pub patches_json6902: Vec<Patch>,
     /// ConfigMaps to generate.
     pub config_map_generator: Vec<GeneratorArgs>,
     /// Secrets to generate.
@@ -190,12 +191,6 @@ impl Kustomization {
     /// [`Error::Unsupported`] listing the fields.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
-            ("patches", self.patches.is_some()),
-            (
-                "patchesStrategicMerge",
-                self.patches_strategic_merge.is_some(),
-            ),
-            ("patchesJson6902", self.patches_json6902.is_some()),
             ("replacements", self.replacements.is_some()),
             ("vars", self.vars.is_some()),
             ("crds", self.crds.is_some()),

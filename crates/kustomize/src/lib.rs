@@ -12,9 +12,14 @@ use std::path::{Path, PathBuf};
 pub mod build;
 pub mod fieldspec;
 pub mod generator;
+pub mod json6902;
 pub mod kustomization;
 pub mod nameref;
+pub mod openapi;
+pub mod patch;
 pub mod resource;
+pub mod selector;
+pub mod smp;
 pub mod transform;
 pub mod yaml;
 

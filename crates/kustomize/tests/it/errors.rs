@@ -103,3 +103,95 @@ fn missing_resources_and_unsupported_fields_are_named() {
     let err = build_in(dir.path(), "typo").unwrap_err().to_string();
     assert!(err.contains("namePrefx"), "{err}");
 }
+
+#[test]
+fn generator_and_patch_files_cannot_leave_the_root() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("root");
+    write(dir.path(), "passwd", "root:x:0:0\n");
+    write(
+        &root,
+        "gen/kustomization.yaml",
+        "configMapGenerator:\n- name: stolen\n  files:\n  - ../../passwd\n",
+    );
+    let err = build_in(&root, "gen").unwrap_err().to_string();
+    assert!(
+        err.contains("configMapGenerator[stolen]") && err.contains("outside the build root"),
+        "{err}"
+    );
+    assert!(!err.contains("root:x"), "{err}");
+
+    write(
+        &root,
+        "patch/kustomization.yaml",
+        "resources: []\npatches:\n- path: /etc/hostname\n",
+    );
+    let err = build_in(&root, "patch").unwrap_err();
+    assert!(matches!(err, Error::Escape { .. }), "{err}");
+}
+
+#[test]
+fn bad_generators_and_patches_say_what_is_wrong() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "dup/kustomization.yaml",
+        "configMapGenerator:\n- name: cm\n  literals:\n  - a=1\n  - a=2\n",
+    );
+    let err = build_in(dir.path(), "dup").unwrap_err().to_string();
+    assert!(
+        err.contains("configMapGenerator[cm]") && err.contains("'a' is repeated"),
+        "{err}"
+    );
+
+    write(
+        dir.path(),
+        "literal/kustomization.yaml",
+        "secretGenerator:\n- name: s\n  literals:\n  - novalue\n",
+    );
+    let err = build_in(dir.path(), "literal").unwrap_err().to_string();
+    assert!(
+        err.contains("'novalue' is not of the form key=value"),
+        "{err}"
+    );
+
+    write(
+        dir.path(),
+        "merge/kustomization.yaml",
+        "configMapGenerator:\n- name: cm\n  behavior: merge\n  literals:\n  - a=1\n",
+    );
+    let err = build_in(dir.path(), "merge").unwrap_err().to_string();
+    assert!(err.contains("does not exist"), "{err}");
+
+    write(
+        dir.path(),
+        "nopatch/kustomization.yaml",
+        "resources: [cm.yaml]\npatches:\n- patch: |\n    apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: other\n",
+    );
+    write(
+        dir.path(),
+        "nopatch/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n",
+    );
+    let err = build_in(dir.path(), "nopatch").unwrap_err().to_string();
+    assert!(
+        err.contains("patches[0]") && err.contains("no object is ConfigMap other"),
+        "{err}"
+    );
+
+    write(
+        dir.path(),
+        "json/kustomization.yaml",
+        "resources: [cm.yaml]\npatches:\n- target: {kind: ConfigMap}\n  patch: '[{\"op\": \"remove\", \"path\": \"/data/missing\"}]'\n",
+    );
+    write(
+        dir.path(),
+        "json/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\ndata:\n  a: b\n",
+    );
+    let err = build_in(dir.path(), "json").unwrap_err().to_string();
+    assert!(
+        err.contains("patches[0]") && err.contains("ConfigMap cm") && err.contains("/data/missing"),
+        "{err}"
+    );
+}
