@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES, group_version};
 use crate::kustomization::Kustomization;
-use crate::resource::{Resource, api_kind, is_cluster_scoped};
+use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::{generator, nameref, patch, yaml};
 
 /// Which files a kustomization may read.
@@ -63,6 +63,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         file: dir.clone(),
         message: format!("name reference: {message}"),
     })?;
+    build_metadata(&mut acc, &kustomization, &dir)?;
     acc.retain(|r| {
         r.obj
             .pointer("/metadata/annotations/config.kubernetes.io~1local-config")
@@ -76,6 +77,68 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         }
     })?;
     Ok(acc.into_iter().map(|r| finish(r.obj)).collect())
+}
+
+/// The root kustomization's `buildMetadata`: origin annotations and the
+/// managed-by label.
+fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result<(), Error> {
+    for option in &k.build_metadata {
+        match option.as_str() {
+            "originAnnotations" => {
+                for res in acc.iter_mut() {
+                    if let Some(origin) = &res.origin {
+                        let text = origin.annotation(dir);
+                        set_map_entry(
+                            &mut res.obj,
+                            "annotations",
+                            "config.kubernetes.io/origin",
+                            text,
+                        );
+                    }
+                }
+            }
+            "managedByLabel" => {
+                for res in acc.iter_mut() {
+                    set_map_entry(
+                        &mut res.obj,
+                        "labels",
+                        "app.kubernetes.io/managed-by",
+                        format!("kustomize-{KUSTOMIZE_VERSION}"),
+                    );
+                }
+            }
+            // Refused by name before the build started.
+            "transformerAnnotations" => {}
+            other => {
+                return Err(Error::Invalid {
+                    file: dir.to_path_buf(),
+                    message: format!(
+                        "buildMetadata option '{other}' is not one of originAnnotations, transformerAnnotations, managedByLabel"
+                    ),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The kustomize version this builder matches, as `managedByLabel` writes it.
+pub const KUSTOMIZE_VERSION: &str = "v5.7.1";
+
+/// Sets `metadata.<map>.<key>`, creating the maps.
+fn set_map_entry(obj: &mut Value, map: &str, key: &str, value: String) {
+    let entries = obj
+        .as_object_mut()
+        .map(|o| {
+            o.entry("metadata")
+                .or_insert_with(|| Value::Object(Map::new()))
+        })
+        .and_then(Value::as_object_mut)
+        .map(|m| m.entry(map).or_insert_with(|| Value::Object(Map::new())))
+        .and_then(Value::as_object_mut);
+    if let Some(entries) = entries {
+        entries.insert(key.to_owned(), Value::String(value));
+    }
 }
 
 struct Builder {
@@ -216,14 +279,15 @@ impl Builder {
             if meta.is_dir() {
                 let real = self.confine(&path, None)?;
                 let (objs, _) = self.target(&real, stack)?;
-                for res in objs {
-                    add(acc, res, file)?;
-                }
+                append(acc, objs, file)?;
             } else {
                 let real = self.confine(&path, Some(dir))?;
-                for obj in read_objects(&real)? {
-                    add(acc, Resource::new(obj), &real)?;
-                }
+                let objs = read_objects(&real)?.into_iter().map(|obj| {
+                    let mut res = Resource::new(obj);
+                    res.origin = Some(Origin::File(real.clone()));
+                    res
+                });
+                append(acc, objs, &real)?;
             }
         }
         let read = |entry: &str| self.read(dir, entry);
@@ -515,15 +579,24 @@ fn check_unique(acc: &[Resource], file: &Path, what: &str) -> Result<(), Error> 
     Ok(())
 }
 
-fn add(acc: &mut Vec<Resource>, res: Resource, file: &Path) -> Result<(), Error> {
-    let id = res.id();
-    if acc.iter().any(|o| o.id() == id) {
-        return Err(Error::Invalid {
-            file: file.to_path_buf(),
-            message: format!("may not add resource with an already registered id: {id}"),
-        });
+/// Appends objects, refusing one whose id is already taken.
+fn append(
+    acc: &mut Vec<Resource>,
+    objs: impl IntoIterator<Item = Resource>,
+    file: &Path,
+) -> Result<(), Error> {
+    let mut taken: HashSet<Id> = acc.iter().map(Resource::id).collect();
+    for res in objs {
+        let id = res.id();
+        if taken.contains(&id) {
+            return Err(Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("may not add resource with an already registered id: {id}"),
+            });
+        }
+        taken.insert(id);
+        acc.push(res);
     }
-    acc.push(res);
     Ok(())
 }
 

@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest as _, Sha256};
 
 use crate::Error;
-use crate::resource::Resource;
+use crate::resource::{Origin, Resource};
 
 /// One `configMapGenerator` or `secretGenerator` entry.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -144,7 +144,14 @@ pub fn generate(
     };
     let options = GeneratorOptions::with_global(args.options.as_ref(), global);
     let pairs = pairs(args, read).map_err(invalid)?;
-    let res = make(kind, args, &options, pairs);
+    let mut res = make(kind, args, &options, pairs);
+    res.origin = Some(Origin::Generator {
+        kustomization: file.to_path_buf(),
+        kind: match kind {
+            Kind::ConfigMap => "ConfigMapGenerator",
+            Kind::Secret => "SecretGenerator",
+        },
+    });
     absorb(acc, res, behavior).map_err(invalid)
 }
 
@@ -371,6 +378,7 @@ fn absorb(acc: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) -> Res
             res.prefixes.clone_from(&old.prefixes);
             res.suffixes.clone_from(&old.suffixes);
             res.needs_hash = old.needs_hash;
+            res.origin.clone_from(&old.origin);
             acc[*i] = res;
             Ok(())
         }

@@ -69,8 +69,9 @@ pub struct Kustomization {
     pub vars: Option<Value>,
     /// Not implemented yet: refused.
     pub crds: Option<Value>,
-    /// Not implemented yet: refused.
-    pub build_metadata: Option<Value>,
+    /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
+    /// refused); only the kustomization built counts.
+    pub build_metadata: Vec<String>,
     /// Not implemented yet: refused.
     pub configurations: Option<Value>,
     /// Refused: Helm is not run by the builder.
@@ -194,7 +195,12 @@ impl Kustomization {
             ("replacements", self.replacements.is_some()),
             ("vars", self.vars.is_some()),
             ("crds", self.crds.is_some()),
-            ("buildMetadata", self.build_metadata.is_some()),
+            (
+                "buildMetadata: transformerAnnotations",
+                self.build_metadata
+                    .iter()
+                    .any(|m| m == "transformerAnnotations"),
+            ),
             ("configurations", self.configurations.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),

@@ -22,7 +22,9 @@ enum Command {
     Build {
         /// The kustomization directory.
         dir: PathBuf,
-        /// No file outside this directory is read; DIR by default.
+        /// No file outside this directory is read; the current directory by
+        /// default (so `build overlays/prod` may use `../../base` when run
+        /// from the repository's top).
         #[arg(long)]
         root: Option<PathBuf>,
         /// Let kustomizations read files anywhere inside the root, as Flux does
@@ -38,8 +40,12 @@ fn main() -> anyhow::Result<()> {
         root,
         no_load_restrictions,
     } = Cli::parse().command;
+    let root = match root {
+        Some(root) => root,
+        None => std::env::current_dir().context("reading the current directory")?,
+    };
     let options = Options {
-        root: root.unwrap_or_else(|| dir.clone()),
+        root,
         load_restrictor: if no_load_restrictions {
             LoadRestrictor::None
         } else {

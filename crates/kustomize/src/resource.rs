@@ -6,6 +6,7 @@
 //! struct beside the object, so it can never leak into the output.
 
 use std::fmt;
+use std::path::{Component, Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -84,6 +85,54 @@ pub struct Resource {
     pub suffixes: Vec<String>,
     /// A generated ConfigMap or Secret whose name gets the content hash.
     pub needs_hash: bool,
+    /// Where the object came from, for `buildMetadata: [originAnnotations]`.
+    pub origin: Option<Origin>,
+}
+
+/// Where an object came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Read from this file.
+    File(PathBuf),
+    /// Made by a generator of this kustomization file.
+    Generator {
+        /// The kustomization file.
+        kustomization: PathBuf,
+        /// `ConfigMapGenerator` or `SecretGenerator`.
+        kind: &'static str,
+    },
+}
+
+impl Origin {
+    /// The `config.kubernetes.io/origin` annotation kustomize writes, paths
+    /// relative to `top` (the directory of the kustomization built).
+    #[must_use]
+    pub fn annotation(&self, top: &Path) -> String {
+        match self {
+            Self::File(path) => format!("path: {}\n", relative(path, top)),
+            Self::Generator {
+                kustomization,
+                kind,
+            } => format!(
+                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
+                relative(kustomization, top)
+            ),
+        }
+    }
+}
+
+/// `path` relative to `base`, with `..` where it lies outside.
+fn relative(path: &Path, base: &Path) -> String {
+    let path: Vec<Component<'_>> = path.components().collect();
+    let base: Vec<Component<'_>> = base.components().collect();
+    let shared = path.iter().zip(&base).take_while(|(a, b)| a == b).count();
+    let mut parts: Vec<String> = vec!["..".to_owned(); base.len() - shared];
+    parts.extend(
+        path[shared..]
+            .iter()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned()),
+    );
+    parts.join("/")
 }
 
 impl Resource {
@@ -96,6 +145,7 @@ impl Resource {
             prefixes: Vec::new(),
             suffixes: Vec::new(),
             needs_hash: false,
+            origin: None,
         }
     }
 

@@ -98,6 +98,9 @@ fn the_corpus_builds_as_kubectl_kustomize_does() {
         tally.unsupported.len(),
         tally.wrong.len()
     );
+    for line in &tally.unsupported {
+        eprintln!("unsupported: {line}");
+    }
     for line in &tally.equal {
         eprintln!("equal but not byte-identical: {line}");
     }
@@ -105,7 +108,7 @@ fn the_corpus_builds_as_kubectl_kustomize_does() {
     // A floor, raised as features land: a regression that starts refusing
     // cases it used to build fails here.
     assert!(
-        tally.identical.len() + tally.equal.len() >= 141,
+        tally.identical.len() + tally.equal.len() >= 143,
         "only {} cases build to kustomize's objects",
         tally.identical.len() + tally.equal.len()
     );
