@@ -15,6 +15,7 @@ use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES, group_version};
 use crate::kustomization::Kustomization;
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
+use crate::vars::{self, Var};
 use crate::{generator, nameref, patch, yaml};
 
 /// Which files a kustomization may read.
@@ -55,13 +56,18 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
-    let (mut acc, kustomization) = builder.target(&dir, &mut stack)?;
+    let (mut acc, kustomization, vars) = builder.target(&dir, &mut stack)?;
     // Done once, at the top: hashes of the final content, then references
     // to every renamed object.
     generator::apply_hashes(&mut acc);
     nameref::fix(&mut acc).map_err(|message| Error::Invalid {
         file: dir.clone(),
         message: format!("name reference: {message}"),
+    })?;
+    // Unused variables are not an error (kustomize only warns).
+    vars::resolve(&mut acc, &vars).map_err(|message| Error::Invalid {
+        file: dir.clone(),
+        message: format!("vars: {message}"),
     })?;
     build_metadata(&mut acc, &kustomization, &dir)?;
     acc.retain(|r| {
@@ -227,7 +233,7 @@ impl Builder {
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<Resource>, Kustomization), Error> {
+    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>), Error> {
         for parent in stack.iter() {
             if parent.starts_with(dir) {
                 return Err(Error::Cycle {
@@ -244,9 +250,9 @@ impl Builder {
         }
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
-        self.accumulate(dir, &file, &k, &mut acc, stack)?;
+        let vars = self.accumulate(dir, &file, &k, &mut acc, stack)?;
         stack.pop();
-        Ok((acc, k))
+        Ok((acc, k, vars))
     }
 
     fn accumulate(
@@ -256,8 +262,9 @@ impl Builder {
         k: &Kustomization,
         acc: &mut Vec<Resource>,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(), Error> {
+    ) -> Result<Vec<Var>, Error> {
         k.refuse_unsupported(file)?;
+        let mut vars = Vec::new();
         for entry in k.resources.iter().chain(&k.bases) {
             if entry.contains("://")
                 || entry.starts_with("github.com/")
@@ -278,8 +285,9 @@ impl Builder {
             })?;
             if meta.is_dir() {
                 let real = self.confine(&path, None)?;
-                let (objs, _) = self.target(&real, stack)?;
+                let (objs, _, base_vars) = self.target(&real, stack)?;
                 append(acc, objs, file)?;
+                merge_vars(&mut vars, base_vars, file)?;
             } else {
                 let real = self.confine(&path, Some(dir))?;
                 let objs = read_objects(&real)?.into_iter().map(|obj| {
@@ -312,9 +320,19 @@ impl Builder {
                     message: "listed under components but its kind is not Component".into(),
                 });
             }
-            self.accumulate(&path, &cfile, &component, acc, stack)?;
+            let component_vars = self.accumulate(&path, &cfile, &component, acc, stack)?;
+            merge_vars(&mut vars, component_vars, &cfile)?;
         }
-        self.transform(dir, file, k, acc)
+        self.transform(dir, file, k, acc)?;
+        // A variable is tied to its object here, in the kustomization that
+        // declares it, and read at the top.
+        let mut own = k.vars.clone();
+        vars::bind(acc, &mut own).map_err(|message| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("vars: {message}"),
+        })?;
+        merge_vars(&mut vars, own, file)?;
+        Ok(vars)
     }
 
     /// This kustomization's transformers, in kustomize's fixed order.
@@ -575,6 +593,20 @@ fn check_unique(acc: &[Resource], file: &Path, what: &str) -> Result<(), Error> 
             });
         }
         seen.insert(id);
+    }
+    Ok(())
+}
+
+/// Adds variables declared below, refusing a name declared twice.
+fn merge_vars(vars: &mut Vec<Var>, more: Vec<Var>, file: &Path) -> Result<(), Error> {
+    for var in more {
+        if vars.iter().any(|v| v.name == var.name) {
+            return Err(Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("vars: var '{}' already encountered", var.name),
+            });
+        }
+        vars.push(var);
     }
     Ok(())
 }

@@ -43,6 +43,8 @@ pub struct Tables {
     pub cluster_scoped: Vec<ApiKind>,
     /// Which fields of which kinds refer to objects of which kind by name.
     pub name_reference: Vec<NameReference>,
+    /// Fields where `vars` are expanded (`$(NAME)`).
+    pub var_reference: Vec<FieldSpec>,
     /// Kinds `namePrefix` and `nameSuffix` leave alone.
     pub prefix_suffix_skip: Vec<FieldSpec>,
     /// The default legacy output order.

@@ -10,6 +10,7 @@ use crate::Error;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{GeneratorArgs, GeneratorOptions};
 use crate::patch::Patch;
+use crate::vars::Var;
 use crate::yaml;
 
 /// The file names kustomize looks for, in its order.
@@ -65,8 +66,8 @@ pub struct Kustomization {
     pub generator_options: Option<GeneratorOptions>,
     /// Not implemented yet: refused.
     pub replacements: Option<Value>,
-    /// Not implemented yet: refused.
-    pub vars: Option<Value>,
+    /// The deprecated `$(VAR)` variables.
+    pub vars: Vec<Var>,
     /// Not implemented yet: refused.
     pub crds: Option<Value>,
     /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
@@ -193,7 +194,6 @@ impl Kustomization {
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
             ("replacements", self.replacements.is_some()),
-            ("vars", self.vars.is_some()),
             ("crds", self.crds.is_some()),
             (
                 "buildMetadata: transformerAnnotations",

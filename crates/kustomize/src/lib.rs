@@ -21,6 +21,7 @@ pub mod resource;
 pub mod selector;
 pub mod smp;
 pub mod transform;
+pub mod vars;
 pub mod yaml;
 
 /// Why a build failed. Every variant names the file or directory at fault.
