@@ -17,5 +17,6 @@ pub mod events;
 pub mod leader;
 pub mod metrics;
 pub mod object;
+pub mod process;
 pub mod scrub;
 pub mod summary;

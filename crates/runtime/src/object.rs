@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use ferroflux_api::kustomize::{Kustomization, KustomizationStatus};
 use ferroflux_api::meta::Condition;
 use ferroflux_api::source::{GitRepository, GitRepositoryStatus};
 use kube::Resource;
@@ -144,6 +145,44 @@ impl Object for GitRepository {
     }
     fn revision(status: &Self::Status) -> Option<String> {
         status.artifact.as_ref().map(|a| a.revision.clone())
+    }
+}
+
+impl Object for Kustomization {
+    type Status = KustomizationStatus;
+
+    // Flux's Kustomization reports failures as Ready reasons, not as
+    // negative conditions.
+    const CONTRACT: Contract = Contract { negative: &[] };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> &str {
+        &self.spec.interval
+    }
+    fn retry_interval(&self) -> Option<&str> {
+        Some(
+            self.spec
+                .retry_interval
+                .as_deref()
+                .unwrap_or(&self.spec.interval),
+        )
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.last_attempted_revision.clone()
     }
 }
 

@@ -14,6 +14,7 @@
 
 mod binaries;
 mod control_plane;
+pub mod controller;
 mod crds;
 mod error;
 pub mod git;

@@ -1,0 +1,546 @@
+//! Server-side apply of a built set of objects, as Flux's kustomize-controller
+//! does it: CRDs, Namespaces and `ClusterRole`s first (CRDs waited on until
+//! established), then the rest; every object dry-run first and written only
+//! when the dry-run differs from the live object, so a reconcile without
+//! changes makes no writes.
+//!
+//! # Caveats
+//! Objects are applied one after another, not concurrently; the change set
+//! is in apply order.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::time::Duration;
+
+use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
+use kube::core::{ApiResource, GroupVersionKind};
+use kube::discovery::{ApiCapabilities, Scope};
+use kube::{Api, Client};
+use serde_json::{Map, Value};
+
+/// The label naming the Kustomization that applied an object.
+pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
+/// The label naming that Kustomization's namespace.
+pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
+/// `Merge`, `IfNotPresent` or `Ignore`: how an object is applied.
+pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
+/// `enabled`: recreate the object when an immutable field changed.
+pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
+/// `disabled`: never applied nor pruned.
+pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
+/// `disabled`: never pruned.
+pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+
+/// An object's identity.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ObjectId {
+    /// API group, empty for the core group.
+    pub group: String,
+    /// API version.
+    pub version: String,
+    /// Kind.
+    pub kind: String,
+    /// Namespace, empty for cluster-scoped objects.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+}
+
+impl ObjectId {
+    /// The id of a built object.
+    #[must_use]
+    pub fn of(obj: &Value) -> Self {
+        let text = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
+        let api_version = text(obj.get("apiVersion"));
+        let (group, version) = api_version
+            .split_once('/')
+            .map_or((String::new(), api_version.clone()), |(g, v)| {
+                (g.to_owned(), v.to_owned())
+            });
+        Self {
+            group,
+            version,
+            kind: text(obj.get("kind")),
+            namespace: text(obj.pointer("/metadata/namespace")),
+            name: text(obj.pointer("/metadata/name")),
+        }
+    }
+
+    /// Flux's inventory id: `<namespace>_<name>_<group>_<kind>`.
+    #[must_use]
+    pub fn inventory_id(&self) -> String {
+        format!(
+            "{}_{}_{}_{}",
+            self.namespace,
+            self.name.replace(':', "__"),
+            self.group,
+            self.kind
+        )
+    }
+
+    /// Parses an inventory id and its version back into an id.
+    #[must_use]
+    pub fn from_inventory(id: &str, version: &str) -> Option<Self> {
+        let (namespace, rest) = id.split_once('_')?;
+        let (rest, kind) = rest.rsplit_once('_')?;
+        let (name, group) = rest.rsplit_once('_')?;
+        Some(Self {
+            group: group.to_owned(),
+            version: version.to_owned(),
+            kind: kind.to_owned(),
+            namespace: namespace.to_owned(),
+            name: name.replace("__", ":"),
+        })
+    }
+
+    fn gvk(&self) -> GroupVersionKind {
+        GroupVersionKind::gvk(&self.group, &self.version, &self.kind)
+    }
+}
+
+impl fmt::Display for ObjectId {
+    /// `Kind/namespace/name`, or `Kind/name` when cluster-scoped, as Flux
+    /// prints change sets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.namespace.is_empty() {
+            write!(f, "{}/{}", self.kind, self.name)
+        } else {
+            write!(f, "{}/{}/{}", self.kind, self.namespace, self.name)
+        }
+    }
+}
+
+/// What happened to an object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// It did not exist.
+    Created,
+    /// It differed and was updated.
+    Configured,
+    /// It already matched.
+    Unchanged,
+    /// An annotation said to leave it alone.
+    Skipped,
+    /// It was deleted.
+    Deleted,
+}
+
+impl fmt::Display for Action {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Created => "created",
+            Self::Configured => "configured",
+            Self::Unchanged => "unchanged",
+            Self::Skipped => "skipped",
+            Self::Deleted => "deleted",
+        })
+    }
+}
+
+/// One line of a change set.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Change {
+    /// The object.
+    pub id: ObjectId,
+    /// What happened.
+    pub action: Action,
+}
+
+/// Why an apply or delete failed; the message names the object.
+#[derive(Debug, thiserror::Error)]
+#[error("{id} {what} failed: {message}")]
+pub struct Error {
+    /// The object.
+    pub id: ObjectId,
+    /// `dry-run`, `apply`, `delete` or `discovery`.
+    pub what: &'static str,
+    /// The API server's message.
+    pub message: String,
+}
+
+/// Applies and deletes objects for one Kustomization.
+pub struct Applier {
+    client: Client,
+    field_manager: String,
+    kinds: HashMap<(String, String, String), (ApiResource, ApiCapabilities)>,
+}
+
+fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
+    obj.pointer("/metadata/annotations")
+        .and_then(|a| a.get(key))
+        .and_then(Value::as_str)
+        .or_else(|| {
+            obj.pointer("/metadata/labels")
+                .and_then(|a| a.get(key))
+                .and_then(Value::as_str)
+        })
+}
+
+fn says(obj: Option<&Value>, key: &str, value: &str) -> bool {
+    obj.and_then(|o| annotation(o, key))
+        .is_some_and(|v| v.eq_ignore_ascii_case(value))
+}
+
+/// The first stage: what other objects may need to exist first.
+fn first_stage(id: &ObjectId) -> bool {
+    (id.group == "apiextensions.k8s.io" && id.kind == "CustomResourceDefinition")
+        || (id.group.is_empty() && id.kind == "Namespace")
+        || (id.group == "rbac.authorization.k8s.io" && id.kind == "ClusterRole")
+}
+
+impl Applier {
+    /// An applier writing as `field_manager`.
+    #[must_use]
+    pub fn new(client: Client, field_manager: &str) -> Self {
+        Self {
+            client,
+            field_manager: field_manager.to_owned(),
+            kinds: HashMap::new(),
+        }
+    }
+
+    async fn api(&mut self, id: &ObjectId) -> Result<Api<DynamicObject>, Error> {
+        let key = (id.group.clone(), id.version.clone(), id.kind.clone());
+        let (resource, caps) = if let Some(found) = self.kinds.get(&key) {
+            found.clone()
+        } else {
+            let found = kube::discovery::pinned_kind(&self.client, &id.gvk())
+                .await
+                .map_err(|e| Error {
+                    id: id.clone(),
+                    what: "discovery",
+                    message: format!("{e}; is the kind (or its CRD) installed?"),
+                })?;
+            self.kinds.insert(key, found.clone());
+            found
+        };
+        Ok(match caps.scope {
+            Scope::Cluster => Api::all_with(self.client.clone(), &resource),
+            Scope::Namespaced if id.namespace.is_empty() => {
+                return Err(Error {
+                    id: id.clone(),
+                    what: "apply",
+                    message:
+                        "namespace not specified; set metadata.namespace or spec.targetNamespace"
+                            .into(),
+                });
+            }
+            Scope::Namespaced => {
+                Api::namespaced_with(self.client.clone(), &id.namespace, &resource)
+            }
+        })
+    }
+
+    /// Applies `objects` in stages and returns the change set, in apply
+    /// order. `force` recreates objects whose immutable fields changed.
+    ///
+    /// # Errors
+    /// [`Error`] for the first object that fails; objects before it stay
+    /// applied.
+    pub async fn apply_all(
+        &mut self,
+        objects: &[Value],
+        force: bool,
+    ) -> Result<Vec<Change>, Error> {
+        let (first, rest): (Vec<&Value>, Vec<&Value>) =
+            objects.iter().partition(|o| first_stage(&ObjectId::of(o)));
+        let mut changes = Vec::new();
+        for obj in &first {
+            changes.push(self.apply_one(obj, force).await?);
+        }
+        for obj in &first {
+            let id = ObjectId::of(obj);
+            if id.kind == "CustomResourceDefinition" {
+                self.wait_established(&id).await?;
+            }
+        }
+        for obj in &rest {
+            changes.push(self.apply_one(obj, force).await?);
+        }
+        Ok(changes)
+    }
+
+    async fn apply_one(&mut self, obj: &Value, force: bool) -> Result<Change, Error> {
+        let id = ObjectId::of(obj);
+        let api = self.api(&id).await?;
+        let failed = |what: &'static str, e: &kube::Error| Error {
+            id: id.clone(),
+            what,
+            message: api_message(e),
+        };
+        let live = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|e| failed("read", &e))?
+            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+        if says(Some(obj), SSA_ANNOTATION, "ignore")
+            || says(live.as_ref(), SSA_ANNOTATION, "ignore")
+            || says(Some(obj), RECONCILE_ANNOTATION, "disabled")
+            || says(live.as_ref(), RECONCILE_ANNOTATION, "disabled")
+            || (live.is_some() && says(Some(obj), SSA_ANNOTATION, "ifnotpresent"))
+        {
+            return Ok(Change {
+                id,
+                action: Action::Skipped,
+            });
+        }
+        let params = PatchParams::apply(&self.field_manager).force();
+        let mut dry_params = params.clone();
+        dry_params.dry_run = true;
+        let mut live = live;
+        let dry = match api.patch(&id.name, &dry_params, &Patch::Apply(obj)).await {
+            Ok(dry) => dry,
+            Err(e)
+                if live.is_some()
+                    && is_immutable(&e)
+                    && (force
+                        || says(Some(obj), FORCE_ANNOTATION, "enabled")
+                        || says(live.as_ref(), FORCE_ANNOTATION, "enabled")) =>
+            {
+                self.delete_and_wait(&api, &id).await?;
+                live = None;
+                api.patch(&id.name, &dry_params, &Patch::Apply(obj))
+                    .await
+                    .map_err(|e| failed("dry-run", &e))?
+            }
+            Err(e) => return Err(failed("dry-run", &e)),
+        };
+        let dry = serde_json::to_value(dry).unwrap_or(Value::Null);
+        if let Some(live) = &live
+            && !drifted(&dry, live)
+        {
+            return Ok(Change {
+                id,
+                action: Action::Unchanged,
+            });
+        }
+        api.patch(&id.name, &params, &Patch::Apply(obj))
+            .await
+            .map_err(|e| failed("apply", &e))?;
+        Ok(Change {
+            id,
+            action: if live.is_some() {
+                Action::Configured
+            } else {
+                Action::Created
+            },
+        })
+    }
+
+    async fn delete_and_wait(&self, api: &Api<DynamicObject>, id: &ObjectId) -> Result<(), Error> {
+        let failed = |e: &kube::Error| Error {
+            id: id.clone(),
+            what: "delete",
+            message: api_message(e),
+        };
+        match api.delete(&id.name, &DeleteParams::background()).await {
+            Ok(_) => {}
+            Err(e) if is_not_found(&e) => return Ok(()),
+            Err(e) => return Err(failed(&e)),
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if api
+                .get_opt(&id.name)
+                .await
+                .map_err(|e| failed(&e))?
+                .is_none()
+            {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error {
+                    id: id.clone(),
+                    what: "delete",
+                    message: "still present 60s after deletion (a finalizer?)".into(),
+                });
+            }
+            // Polling the API server: deletion has no completion event to await.
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    }
+
+    async fn wait_established(&mut self, id: &ObjectId) -> Result<(), Error> {
+        let api = self.api(id).await?;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let crd = api.get_opt(&id.name).await.map_err(|e| Error {
+                id: id.clone(),
+                what: "read",
+                message: api_message(&e),
+            })?;
+            let established = crd
+                .and_then(|c| serde_json::to_value(c).ok())
+                .and_then(|c| c.pointer("/status/conditions").cloned())
+                .and_then(|c| c.as_array().cloned())
+                .is_some_and(|conds| {
+                    conds.iter().any(|c| {
+                        c.get("type").and_then(Value::as_str) == Some("Established")
+                            && c.get("status").and_then(Value::as_str) == Some("True")
+                    })
+                });
+            if established {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() > deadline {
+                return Err(Error {
+                    id: id.clone(),
+                    what: "apply",
+                    message: "the CustomResourceDefinition was not established within 60s".into(),
+                });
+            }
+            // Polling the API server for the Established condition.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Deletes the objects of `ids` this Kustomization applied (both owner
+    /// labels match) and whose prune annotation does not say `disabled`, in
+    /// reverse order.
+    ///
+    /// # Errors
+    /// The errors of the objects that could not be deleted, joined.
+    pub async fn delete_all(
+        &mut self,
+        ids: &[ObjectId],
+        owner: (&str, &str),
+    ) -> Result<Vec<Change>, String> {
+        let mut changes = Vec::new();
+        let mut errors = Vec::new();
+        for id in ids.iter().rev() {
+            match self.delete_one(id, owner).await {
+                Ok(action) => changes.push(Change {
+                    id: id.clone(),
+                    action,
+                }),
+                Err(e) => errors.push(e.to_string()),
+            }
+        }
+        if errors.is_empty() {
+            Ok(changes)
+        } else {
+            Err(format!("delete failed: {}", errors.join("; ")))
+        }
+    }
+
+    async fn delete_one(&mut self, id: &ObjectId, owner: (&str, &str)) -> Result<Action, Error> {
+        let api = match self.api(id).await {
+            Ok(api) => api,
+            // The kind is gone (its CRD was deleted): so are its objects.
+            Err(e) if e.what == "discovery" => return Ok(Action::Deleted),
+            Err(e) => return Err(e),
+        };
+        let failed = |e: &kube::Error| Error {
+            id: id.clone(),
+            what: "delete",
+            message: api_message(e),
+        };
+        let Some(live) = api.get_opt(&id.name).await.map_err(|e| failed(&e))? else {
+            return Ok(Action::Deleted);
+        };
+        let live = serde_json::to_value(live).unwrap_or(Value::Null);
+        let label = |k: &str| {
+            live.pointer("/metadata/labels")
+                .and_then(|l| l.get(k))
+                .and_then(Value::as_str)
+        };
+        if label(NAME_LABEL) != Some(owner.0)
+            || label(NAMESPACE_LABEL) != Some(owner.1)
+            || says(Some(&live), PRUNE_ANNOTATION, "disabled")
+            || says(Some(&live), RECONCILE_ANNOTATION, "disabled")
+            || says(Some(&live), SSA_ANNOTATION, "ignore")
+        {
+            return Ok(Action::Skipped);
+        }
+        match api.delete(&id.name, &DeleteParams::background()).await {
+            Ok(_) => Ok(Action::Deleted),
+            Err(e) if is_not_found(&e) => Ok(Action::Deleted),
+            Err(e) => Err(failed(&e)),
+        }
+    }
+}
+
+/// Whether the object would change: a label, an annotation, or anything
+/// outside `metadata` and `status` differs between the dry-run and the live
+/// object.
+fn drifted(dry: &Value, live: &Value) -> bool {
+    let meta = |o: &Value, k: &str| o.pointer(&format!("/metadata/{k}")).cloned();
+    let body = |o: &Value| -> Map<String, Value> {
+        o.as_object()
+            .map(|m| {
+                m.iter()
+                    .filter(|(k, _)| *k != "metadata" && *k != "status")
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    meta(dry, "labels") != meta(live, "labels")
+        || meta(dry, "annotations") != meta(live, "annotations")
+        || body(dry) != body(live)
+}
+
+fn api_message(e: &kube::Error) -> String {
+    match e {
+        kube::Error::Api(status) => format!("{} ({})", status.message, status.reason),
+        other => other.to_string(),
+    }
+}
+
+fn is_not_found(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if s.code == 404)
+}
+
+/// Whether the API server refused a change to an immutable field.
+fn is_immutable(e: &kube::Error) -> bool {
+    matches!(e, kube::Error::Api(s) if (s.code == 422 || s.code == 409)
+        && (s.message.contains("immutable") || s.message.contains("Forbidden: updates to")))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::{ObjectId, drifted};
+
+    #[test]
+    fn inventory_ids_round_trip() {
+        let id = ObjectId::of(&json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "prod"}}));
+        assert_eq!(id.inventory_id(), "prod_web_apps_Deployment");
+        assert_eq!(
+            ObjectId::from_inventory("prod_web_apps_Deployment", "v1"),
+            Some(id)
+        );
+        let ns = ObjectId::of(&json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "prod"}}));
+        assert_eq!(ns.inventory_id(), "_prod__Namespace");
+        assert_eq!(ns.to_string(), "Namespace/prod");
+        assert_eq!(ObjectId::from_inventory("_prod__Namespace", "v1"), Some(ns));
+        let role = ObjectId::of(&json!({"apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRole", "metadata": {"name": "system:x"}}));
+        assert_eq!(
+            role.inventory_id(),
+            "_system__x_rbac.authorization.k8s.io_ClusterRole"
+        );
+        assert_eq!(
+            ObjectId::from_inventory(&role.inventory_id(), "v1"),
+            Some(role)
+        );
+    }
+
+    #[test]
+    fn drift_ignores_server_metadata_only() {
+        let live = json!({"metadata": {"name": "a", "resourceVersion": "1",
+            "labels": {"x": "1"}}, "data": {"k": "v"}, "status": {"s": 1}});
+        let mut dry = live.clone();
+        dry["metadata"]["resourceVersion"] = json!("2");
+        dry["status"] = json!({"s": 2});
+        assert!(!drifted(&dry, &live));
+        dry["data"]["k"] = json!("w");
+        assert!(drifted(&dry, &live));
+        let mut relabeled = live.clone();
+        relabeled["metadata"]["labels"]["x"] = json!("2");
+        assert!(drifted(&relabeled, &live));
+    }
+}

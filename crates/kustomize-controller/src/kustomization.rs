@@ -1,0 +1,413 @@
+//! The Kustomization reconciler: fetch the source's artifact, build the
+//! path, apply it, record the inventory and prune what left it.
+//!
+//! Sub-reconcilers, in order:
+//! 0. [`reconcile_supported`]: refuses spec fields not implemented yet, by
+//!    name, rather than ignoring them. Stalls with `UnsupportedConfiguration`.
+//! 1. [`KustomizationReconciler::reconcile_source`]: resolves `spec.sourceRef`
+//!    (a GitRepository) and its artifact; waits with `ArtifactFailed` while
+//!    there is none. Sets `status.lastAttemptedRevision`.
+//! 2. [`KustomizationReconciler::reconcile_build`]: downloads and verifies the
+//!    artifact into a temporary directory (always removed), prepares
+//!    `spec.path` as Flux does and builds it. Fails with `ArtifactFailed` or
+//!    `BuildFailed`; the objects of the last good revision stay as they are.
+//! 3. [`KustomizationReconciler::reconcile_apply`]: normalises the objects and
+//!    server-side applies them in stages. Fails with `ReconciliationFailed`.
+//!    Sets `status.inventory`.
+//! 4. [`KustomizationReconciler::reconcile_prune`]: with `spec.prune`, deletes
+//!    what left the inventory. Fails with `PruneFailed`.
+//!
+//! Then `status.lastAppliedRevision` is set and Ready says `Applied revision:
+//! <revision>`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ferroflux_api::kustomize::{
+    Kustomization, KustomizationSpec, KustomizationStatus, ResourceInventory, ResourceRef,
+};
+use ferroflux_api::meta::Artifact;
+use ferroflux_api::source::GitRepository;
+use ferroflux_artifact::fetch::{self, HttpClient};
+use ferroflux_kustomize::build::{LoadRestrictor, Options};
+use ferroflux_runtime::acl::{self, CrossNamespace};
+use ferroflux_runtime::controller::Reconciler;
+use ferroflux_runtime::error::{Outcome, ReconcileError};
+use ferroflux_runtime::events::{Events, Severity};
+use ferroflux_runtime::scrub::Scrubbed;
+use kube::{Api, Client, ResourceExt as _};
+use serde_json::Value;
+
+use crate::apply::{Action, Applier, Change, ObjectId};
+use crate::generate;
+use crate::normalize::normalize;
+
+/// Flux's reason and condition names for Kustomizations.
+pub mod names {
+    /// The source or its artifact is missing, or the download failed.
+    pub const ARTIFACT_FAILED: &str = "ArtifactFailed";
+    /// The path could not be built.
+    pub const BUILD_FAILED: &str = "BuildFailed";
+    /// An object could not be applied.
+    pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
+    /// An object could not be pruned.
+    pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// A spec field this controller does not implement yet.
+    pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
+    /// The field manager of every apply.
+    pub const FIELD_MANAGER: &str = "kustomize-controller";
+}
+
+/// Reconciles Kustomizations.
+pub struct KustomizationReconciler {
+    client: Client,
+    http: HttpClient,
+    events: Option<Events>,
+    cross_namespace: CrossNamespace,
+    requeue_dependency: Duration,
+}
+
+impl KustomizationReconciler {
+    /// A reconciler using `http` (from `ferroflux_artifact::tls`) for
+    /// artifacts.
+    #[must_use]
+    pub fn new(client: Client, http: HttpClient) -> Self {
+        Self {
+            client,
+            http,
+            events: None,
+            cross_namespace: CrossNamespace::Allowed,
+            requeue_dependency: Duration::from_secs(30),
+        }
+    }
+
+    /// Publishes change-set events through `events`.
+    #[must_use]
+    pub fn with_events(mut self, events: Events) -> Self {
+        self.events = Some(events);
+        self
+    }
+
+    /// `--no-cross-namespace-refs`.
+    #[must_use]
+    pub fn with_cross_namespace(mut self, policy: CrossNamespace) -> Self {
+        self.cross_namespace = policy;
+        self
+    }
+
+    /// `--requeue-dependency`: how soon a Kustomization waiting for its
+    /// source's artifact looks again.
+    #[must_use]
+    pub fn with_requeue_dependency(mut self, after: Duration) -> Self {
+        self.requeue_dependency = after;
+        self
+    }
+
+    /// Step 1: the source's artifact.
+    async fn reconcile_source(
+        &self,
+        obj: &Kustomization,
+        status: &mut KustomizationStatus,
+    ) -> Result<Artifact, ReconcileError> {
+        let own_ns = obj.namespace().unwrap_or_default();
+        let source = &obj.spec.source_ref;
+        let ns = source.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        acl::check_reference(
+            self.cross_namespace,
+            "spec.sourceRef",
+            &own_ns,
+            source.namespace.as_deref(),
+        )?;
+        let waiting = |message: String| {
+            ReconcileError::waiting(
+                self.requeue_dependency,
+                names::ARTIFACT_FAILED,
+                Scrubbed::new(&message),
+            )
+        };
+        let repo = Api::<GitRepository>::namespaced(self.client.clone(), &ns)
+            .get_opt(&source.name)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(names::ARTIFACT_FAILED, Scrubbed::new(&e.to_string()))
+            })?
+            .ok_or_else(|| {
+                waiting(format!(
+                    "GitRepository {ns}/{} not found, retrying in {:?}",
+                    source.name, self.requeue_dependency
+                ))
+            })?;
+        let artifact = repo
+            .status
+            .and_then(|s| s.artifact)
+            .filter(|a| a.digest.is_some())
+            .ok_or_else(|| {
+                waiting(format!(
+                    "Source artifact not found, retrying in {:?}",
+                    self.requeue_dependency
+                ))
+            })?;
+        status.last_attempted_revision = Some(artifact.revision.clone());
+        Ok(artifact)
+    }
+
+    /// Step 2: download, verify, prepare and build.
+    async fn reconcile_build(
+        &self,
+        obj: &Kustomization,
+        artifact: &Artifact,
+    ) -> Result<Vec<Value>, ReconcileError> {
+        let tmp = tempfile::tempdir().map_err(|e| {
+            ReconcileError::transient(names::ARTIFACT_FAILED, Scrubbed::new(&e.to_string()))
+        })?;
+        let digest = artifact.digest.as_deref().unwrap_or_default();
+        fetch::fetch(
+            &self.http,
+            &artifact.url,
+            digest,
+            tmp.path(),
+            fetch::Options::default(),
+        )
+        .await
+        .map_err(|e| {
+            ReconcileError::transient(
+                names::ARTIFACT_FAILED,
+                Scrubbed::new(&format!("artifact of revision {}: {e}", artifact.revision)),
+            )
+        })?;
+        let spec = obj.spec.clone();
+        let root = tmp.path().to_path_buf();
+        let built = tokio::task::spawn_blocking(move || build(&root, &spec))
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()))
+            })?;
+        // The temporary directory goes here, whatever the outcome.
+        drop(tmp);
+        built.map_err(|message| {
+            let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
+            err.event = true;
+            err
+        })
+    }
+
+    /// Step 3: normalise and apply; records the inventory.
+    async fn reconcile_apply(
+        &self,
+        obj: &Kustomization,
+        objects: &mut [Value],
+        status: &mut KustomizationStatus,
+    ) -> Result<Vec<Change>, ReconcileError> {
+        let name = obj.name_any();
+        let namespace = obj.namespace().unwrap_or_default();
+        for o in objects.iter_mut() {
+            normalize(o, (&name, &namespace), obj.spec.common_metadata.as_ref());
+        }
+        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        let changes = applier
+            .apply_all(objects, obj.spec.force)
+            .await
+            .map_err(|e| {
+                let mut err = ReconcileError::transient(
+                    names::RECONCILIATION_FAILED,
+                    Scrubbed::new(&e.to_string()),
+                );
+                err.event = true;
+                err
+            })?;
+        status.inventory = Some(ResourceInventory {
+            entries: changes
+                .iter()
+                .map(|c| ResourceRef {
+                    id: c.id.inventory_id(),
+                    v: c.id.version.clone(),
+                })
+                .collect(),
+        });
+        Ok(changes)
+    }
+
+    /// Step 4: delete what left the inventory.
+    async fn reconcile_prune(
+        &self,
+        obj: &Kustomization,
+        previous: Option<&ResourceInventory>,
+        current: &[Change],
+    ) -> Result<Vec<Change>, ReconcileError> {
+        if !obj.spec.prune {
+            return Ok(Vec::new());
+        }
+        let kept: Vec<String> = current.iter().map(|c| c.id.inventory_id()).collect();
+        let stale: Vec<ObjectId> = previous
+            .map(|inv| inv.entries.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter(|e| !kept.contains(&e.id))
+            .filter_map(|e| ObjectId::from_inventory(&e.id, &e.v))
+            .collect();
+        if stale.is_empty() {
+            return Ok(Vec::new());
+        }
+        let name = obj.name_any();
+        let namespace = obj.namespace().unwrap_or_default();
+        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        applier
+            .delete_all(&stale, (&name, &namespace))
+            .await
+            .map_err(|e| {
+                let mut err = ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e));
+                err.event = true;
+                err
+            })
+    }
+
+    async fn publish(&self, obj: &Kustomization, changes: &[Change], revision: &str) {
+        let lines: Vec<String> = changes
+            .iter()
+            .filter(|c| {
+                matches!(
+                    c.action,
+                    Action::Created | Action::Configured | Action::Deleted
+                )
+            })
+            .map(|c| format!("{} {}", c.id, c.action))
+            .collect();
+        if let (Some(events), false) = (&self.events, lines.is_empty()) {
+            events
+                .publish(
+                    obj,
+                    Severity::Info,
+                    ferroflux_runtime::conditions::reason::PROGRESSING,
+                    &Scrubbed::new(&lines.join("\n")),
+                    Some(revision),
+                )
+                .await;
+        }
+    }
+}
+
+/// Prepares and builds `spec.path` inside the extracted artifact `root`.
+fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
+    let dir = generate::resolve_path(root, spec.path.as_deref()).map_err(|e| e.to_string())?;
+    generate::prepare(root, &dir, spec).map_err(|e| e.to_string())?;
+    let options = Options {
+        root: root.to_path_buf(),
+        load_restrictor: LoadRestrictor::None,
+    };
+    ferroflux_kustomize::build::build(&dir, &options).map_err(|e| {
+        // Paths inside the temporary directory mean nothing to the user.
+        let text = e.to_string();
+        let prefix = format!("{}/", root.display());
+        format!("kustomize build failed: {}", text.replace(&prefix, ""))
+    })
+}
+
+/// Step 0: refuses the fields this controller does not implement yet.
+///
+/// # Errors
+/// A stalled `UnsupportedConfiguration` naming every such field.
+pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileError> {
+    let mut fields = Vec::new();
+    if spec.source_ref.kind != "GitRepository" {
+        fields.push(format!("spec.sourceRef.kind {}", spec.source_ref.kind));
+    }
+    for (present, field) in [
+        (spec.decryption.is_some(), "spec.decryption"),
+        (spec.kube_config.is_some(), "spec.kubeConfig"),
+        (
+            spec.service_account_name.is_some(),
+            "spec.serviceAccountName",
+        ),
+        (spec.post_build.is_some(), "spec.postBuild"),
+        (!spec.depends_on.is_empty(), "spec.dependsOn"),
+        (spec.wait, "spec.wait"),
+        (!spec.health_checks.is_empty(), "spec.healthChecks"),
+        (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
+        (
+            spec.ignore_missing_components,
+            "spec.ignoreMissingComponents",
+        ),
+        (
+            spec.deletion_policy
+                .as_deref()
+                .is_some_and(|p| p == "WaitForTermination"),
+            "spec.deletionPolicy WaitForTermination",
+        ),
+    ] {
+        if present {
+            fields.push(field.to_owned());
+        }
+    }
+    if fields.is_empty() {
+        return Ok(());
+    }
+    Err(ReconcileError::stalled(
+        names::UNSUPPORTED,
+        Scrubbed::new(&format!(
+            "not supported by this kustomize-controller yet: {}",
+            fields.join(", ")
+        )),
+    ))
+}
+
+impl Reconciler<Kustomization> for KustomizationReconciler {
+    async fn reconcile(
+        &self,
+        obj: Arc<Kustomization>,
+        status: &mut KustomizationStatus,
+    ) -> Result<Outcome, ReconcileError> {
+        reconcile_supported(&obj.spec)?;
+        let artifact = self.reconcile_source(&obj, status).await?;
+        let mut objects = self.reconcile_build(&obj, &artifact).await?;
+        let previous = status.inventory.clone();
+        let changes = self.reconcile_apply(&obj, &mut objects, status).await?;
+        let pruned = self
+            .reconcile_prune(&obj, previous.as_ref(), &changes)
+            .await?;
+        self.publish(
+            &obj,
+            &changes.iter().chain(&pruned).cloned().collect::<Vec<_>>(),
+            &artifact.revision,
+        )
+        .await;
+        status.last_applied_revision = Some(artifact.revision);
+        Ok(Outcome::CONTINUE)
+    }
+
+    async fn finalize(&self, obj: Arc<Kustomization>) -> Result<(), ReconcileError> {
+        let policy = obj.spec.deletion_policy.as_deref().unwrap_or("MirrorPrune");
+        let delete = match policy {
+            "Delete" => true,
+            "MirrorPrune" => obj.spec.prune,
+            _ => false,
+        };
+        // A suspended Kustomization leaves its objects, as in Flux.
+        if !delete || obj.spec.suspend {
+            return Ok(());
+        }
+        let ids: Vec<ObjectId> = obj
+            .status
+            .as_ref()
+            .and_then(|s| s.inventory.as_ref())
+            .map(|inv| inv.entries.as_slice())
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|e| ObjectId::from_inventory(&e.id, &e.v))
+            .collect();
+        let name = obj.name_any();
+        let namespace = obj.namespace().unwrap_or_default();
+        Applier::new(self.client.clone(), names::FIELD_MANAGER)
+            .delete_all(&ids, (&name, &namespace))
+            .await
+            .map(|_| ())
+            .map_err(|e| ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e)))
+    }
+
+    fn ready_message(&self, status: &KustomizationStatus) -> String {
+        format!(
+            "Applied revision: {}",
+            status.last_applied_revision.as_deref().unwrap_or_default()
+        )
+    }
+}

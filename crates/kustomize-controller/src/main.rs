@@ -1,0 +1,102 @@
+//! `ferroflux-kustomize-controller`: flags and wiring. Flag names follow
+//! Flux's kustomize-controller so its manifests and habits carry over.
+
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::Parser;
+use ferroflux_api::kustomize::Kustomization;
+use ferroflux_kustomize_controller::kustomization::KustomizationReconciler;
+use ferroflux_runtime::acl::CrossNamespace;
+use ferroflux_runtime::controller::{self, Stats};
+use ferroflux_runtime::metrics::{self, Metrics};
+use ferroflux_runtime::object::parse_duration;
+use ferroflux_runtime::process::{self, CommonFlags};
+use tokio::sync::watch;
+
+/// Builds Kustomizations from source artifacts and applies them.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+struct Flags {
+    /// Objects reconciled at once.
+    #[arg(long, default_value_t = 4)]
+    concurrent: u16,
+    /// Refuse references to sources in other namespaces.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    no_cross_namespace_refs: bool,
+    /// How soon a Kustomization waiting for its source's artifact looks again.
+    #[arg(long, default_value = "30s")]
+    requeue_dependency: String,
+    #[command(flatten)]
+    common: CommonFlags,
+}
+
+/// The leader-election Lease, named as Flux names it.
+const LEASE: &str = "kustomize-controller-leader-election";
+/// The controller's name: field manager and event source.
+const CONTROLLER: &str = "kustomize-controller";
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    process::init_logging(&flags.common.log_level, &flags.common.log_encoding)
+        .map_err(anyhow::Error::msg)?;
+    let requeue_dependency = parse_duration(&flags.requeue_dependency)
+        .map_err(anyhow::Error::msg)
+        .context("--requeue-dependency")?;
+
+    let (stop, stopped) = watch::channel(false);
+    let metrics = Metrics::new("kustomization");
+    let servers = vec![
+        process::serve_on(
+            &flags.common.metrics_addr,
+            "metrics-addr",
+            metrics::metrics_router(metrics.clone()),
+            &stopped,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?,
+        process::serve_on(
+            &flags.common.health_addr,
+            "health-addr",
+            metrics::health_router(),
+            &stopped,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?,
+    ];
+
+    let client = kube::Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let instance = process::instance_name(CONTROLLER);
+    let options = flags
+        .common
+        .options(&client, CONTROLLER, &instance, metrics, flags.concurrent);
+    let Some(leadership) = flags
+        .common
+        .lead(&client, LEASE, &instance)
+        .await
+        .map_err(anyhow::Error::msg)?
+    else {
+        return Ok(());
+    };
+
+    let mut reconciler =
+        KustomizationReconciler::new(client.clone(), ferroflux_artifact::tls::http_client())
+            .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
+            .with_requeue_dependency(requeue_dependency);
+    if let Some(events) = options.events.clone() {
+        reconciler = reconciler.with_events(events);
+    }
+    let controller = tokio::spawn(controller::run::<Kustomization, _>(
+        client,
+        Arc::new(reconciler),
+        options,
+        Arc::new(Stats::default()),
+        process::until(&stopped),
+    ));
+    process::run_until_shutdown(leadership, LEASE, &stop, controller, servers)
+        .await
+        .map_err(anyhow::Error::msg)
+}

@@ -1,0 +1,423 @@
+//! Kustomization end to end: a GitRepository served by the source-controller
+//! process, a Kustomization applied by the kustomize-controller process.
+
+use std::time::Duration;
+
+use ferroflux_api::kustomize::Kustomization;
+use ferroflux_api::source::GitRepository;
+use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::eventually;
+use ferroflux_testenv::git::{GitServer, WorkingCopy};
+use k8s_openapi::api::apps::v1::Deployment;
+use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+
+/// How long a step may take on the noisy two-core machine.
+const STEP: Duration = Duration::from_secs(60);
+
+/// Both controllers watching `ns`; killed on drop.
+struct Controllers {
+    source: ControllerProcess,
+    kustomize: ControllerProcess,
+    _storage: tempfile::TempDir,
+}
+
+impl Controllers {
+    fn start(ns: &str) -> Self {
+        let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+        let storage = tempfile::tempdir().unwrap();
+        let port = free_port();
+        let source = ControllerProcess::start(
+            &workspace_binary("ferroflux-source-controller"),
+            cp.kubeconfig(),
+            ns,
+            "source-controller-0",
+            &[
+                format!("--storage-path={}", storage.path().display()),
+                format!("--storage-addr=127.0.0.1:{port}"),
+                format!("--storage-adv-addr=127.0.0.1:{port}"),
+            ],
+        );
+        let kustomize = ControllerProcess::start(
+            std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-kustomize-controller")),
+            cp.kubeconfig(),
+            ns,
+            "kustomize-controller-0",
+            &["--requeue-dependency=1s".to_owned()],
+        );
+        Self {
+            source,
+            kustomize,
+            _storage: storage,
+        }
+    }
+
+    fn logs(&self) -> String {
+        format!(
+            "--- source-controller\n{}\n--- kustomize-controller\n{}",
+            self.source.log(),
+            self.kustomize.log()
+        )
+    }
+}
+
+async fn client_and_namespace(prefix: &str) -> (Client, String) {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
+    let ns = ferroflux_testenv::namespace(&client, prefix).await.unwrap();
+    (client, ns)
+}
+
+const KUSTOMIZATION: &str = "resources:\n- deployment.yaml\n- service.yaml\n- config.yaml\n";
+
+fn deployment(replicas: u32) -> String {
+    format!(
+        "apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: podinfo
+spec:
+  replicas: {replicas}
+  selector:
+    matchLabels:
+      app: podinfo
+  template:
+    metadata:
+      labels:
+        app: podinfo
+    spec:
+      containers:
+      - name: podinfo
+        image: ghcr.io/stefanprodan/podinfo:6.7.0
+        ports:
+        - containerPort: 9898
+"
+    )
+}
+
+/// A Service whose port has no `protocol`, as real manifests do.
+const SERVICE: &str = "apiVersion: v1
+kind: Service
+metadata:
+  name: podinfo
+spec:
+  selector:
+    app: podinfo
+  ports:
+  - port: 9898
+    targetPort: 9898
+";
+
+const CONFIG: &str = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: podinfo-config
+data:
+  color: blue
+";
+
+/// The seed's GitRepository and Kustomization (`targetNamespace`, `prune`,
+/// `timeout`), in `ns`.
+async fn create_sources(client: &Client, ns: &str, url: &str, path: &str) {
+    let repo: GitRepository = serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "podinfo", "namespace": ns},
+        "spec": {"interval": "1h", "url": url, "ref": {"branch": "main"}}
+    }))
+    .unwrap();
+    Api::<GitRepository>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &repo)
+        .await
+        .unwrap();
+    let ks: Kustomization = serde_json::from_value(serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "podinfo", "namespace": ns},
+        "spec": {"interval": "10m", "targetNamespace": ns, "path": path, "prune": true,
+                 "timeout": "1m", "sourceRef": {"kind": "GitRepository", "name": "podinfo"}}
+    }))
+    .unwrap();
+    Api::<Kustomization>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &ks)
+        .await
+        .unwrap();
+}
+
+/// Asks for an immediate reconcile of the GitRepository and, once it has
+/// `revision`, of the Kustomization (a source's new artifact reaches a
+/// Kustomization at its interval otherwise).
+async fn reconcile_now(client: &Client, ns: &str, revision: &str, token: &str) {
+    let patch = serde_json::json!({"metadata": {"annotations": {
+        "reconcile.fluxcd.io/requestedAt": token}}});
+    let params = PatchParams::default();
+    let repos = Api::<GitRepository>::namespaced(client.clone(), ns);
+    repos
+        .patch("podinfo", &params, &Patch::Merge(&patch))
+        .await
+        .unwrap();
+    eventually(
+        &format!("the GitRepository at {revision}"),
+        STEP,
+        || async {
+            let repo = repos.get("podinfo").await.ok()?;
+            (repo.status?.artifact?.revision == revision).then_some(())
+        },
+    )
+    .await;
+    Api::<Kustomization>::namespaced(client.clone(), ns)
+        .patch("podinfo", &params, &Patch::Merge(&patch))
+        .await
+        .unwrap();
+}
+
+/// The Kustomization's Ready condition as (status, reason, message).
+async fn ready(client: &Client, ns: &str) -> Option<(String, String, String)> {
+    let ks = Api::<Kustomization>::namespaced(client.clone(), ns)
+        .get("podinfo")
+        .await
+        .ok()?;
+    let c = ks
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((c.status, c.reason, c.message))
+}
+
+async fn wait_applied(client: &Client, ns: &str, revision: &str, controllers: &Controllers) {
+    let want = format!("Applied revision: {revision}");
+    let found = tokio::time::timeout(STEP, async {
+        loop {
+            if let Some((status, _, message)) = ready(client, ns).await
+                && status == "True"
+                && message == want
+            {
+                return;
+            }
+            // Polling the API server for the controller's status write.
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(
+        found.is_ok(),
+        "Kustomization never reported {want:?}; Ready is {:?}\n{}",
+        ready(client, ns).await,
+        controllers.logs()
+    );
+}
+
+fn revision(repo: &WorkingCopy) -> String {
+    format!("main@sha1:{}", repo.head().unwrap())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_broken_yaml() {
+    let (client, ns) = client_and_namespace("ks-seed").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("kustomize/kustomization.yaml", KUSTOMIZATION),
+                ("kustomize/deployment.yaml", &deployment(1)),
+                ("kustomize/service.yaml", SERVICE),
+                ("kustomize/config.yaml", CONFIG),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "./kustomize").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    let deploy = deployments.get("podinfo").await.unwrap();
+    assert_eq!(deploy.spec.as_ref().unwrap().replicas, Some(1));
+    let labels = deploy.metadata.labels.unwrap_or_default();
+    assert_eq!(
+        labels
+            .get("kustomize.toolkit.fluxcd.io/name")
+            .map(String::as_str),
+        Some("podinfo")
+    );
+    let svc = Api::<Service>::namespaced(client.clone(), &ns)
+        .get("podinfo")
+        .await
+        .unwrap();
+    let port = &svc.spec.unwrap().ports.unwrap()[0];
+    assert_eq!(port.protocol.as_deref(), Some("TCP"));
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+    let ks = Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .get("podinfo")
+        .await
+        .unwrap();
+    let status = ks.status.unwrap();
+    let mut ids: Vec<String> = status
+        .inventory
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| format!("{} {}", e.id, e.v))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![
+            format!("{ns}_podinfo-config__ConfigMap v1"),
+            format!("{ns}_podinfo__Service v1"),
+            format!("{ns}_podinfo_apps_Deployment v1"),
+        ]
+    );
+    assert_eq!(status.last_attempted_revision, status.last_applied_revision);
+
+    // A change in git is applied; a file removed from git is pruned.
+    repo.commit(
+        &[
+            ("kustomize/deployment.yaml", &deployment(2)),
+            ("kustomize/config.yaml", ""),
+            (
+                "kustomize/kustomization.yaml",
+                "resources:\n- deployment.yaml\n- service.yaml\n",
+            ),
+        ],
+        "two replicas, no config",
+    )
+    .unwrap();
+    reconcile_now(&client, &ns, &revision(&repo), "update").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let replicas = deployments
+        .get("podinfo")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .replicas;
+    assert_eq!(replicas, Some(2));
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
+
+    // Drift: a manual edit of a managed field is reverted on the next run.
+    deployments
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"replicas": 5}})),
+        )
+        .await
+        .unwrap();
+    reconcile_now(&client, &ns, &revision(&repo), "drift").await;
+    eventually("the manual edit reverted", STEP, || async {
+        let replicas = deployments.get("podinfo").await.ok()?.spec?.replicas;
+        (replicas == Some(2)).then_some(())
+    })
+    .await;
+
+    broken_yaml_keeps_the_last_good_revision(&client, &ns, &repo).await;
+}
+
+/// A commit with broken YAML: Ready=False naming the file and line, and the
+/// objects of the last good revision untouched.
+async fn broken_yaml_keeps_the_last_good_revision(client: &Client, ns: &str, repo: &WorkingCopy) {
+    let deployments = Api::<Deployment>::namespaced(client.clone(), ns);
+    let good = revision(repo);
+    repo.commit(
+        &[(
+            "kustomize/service.yaml",
+            "apiVersion: v1\nkind: Service\nmetadata:\n  name: [unclosed\n",
+        )],
+        "broken",
+    )
+    .unwrap();
+    reconcile_now(client, ns, &revision(repo), "broken").await;
+    let (reason, message) = eventually("a BuildFailed Ready condition", STEP, || async {
+        let (status, reason, message) = ready(client, ns).await?;
+        (status == "False").then_some((reason, message))
+    })
+    .await;
+    assert_eq!(reason, "BuildFailed", "{message}");
+    assert!(
+        message.contains("kustomize/service.yaml") && message.contains("line"),
+        "{message}"
+    );
+    assert!(!message.contains("/tmp/"), "{message}");
+    let ks = Api::<Kustomization>::namespaced(client.clone(), ns)
+        .get("podinfo")
+        .await
+        .unwrap();
+    assert_eq!(ks.status.unwrap().last_applied_revision, Some(good));
+    let replicas = deployments
+        .get("podinfo")
+        .await
+        .unwrap()
+        .spec
+        .unwrap()
+        .replicas;
+    assert_eq!(replicas, Some(2));
+    assert!(
+        Api::<Service>::namespaced(client.clone(), ns)
+            .get_opt("podinfo")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_plain_directory_is_applied_and_deleting_the_kustomization_prunes_it() {
+    let (client, ns) = client_and_namespace("ks-plain").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("deploy/config.yaml", CONFIG),
+                ("deploy/README.md", "not yaml"),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .delete("podinfo", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "the Kustomization's objects deleted with it",
+        STEP,
+        || async {
+            configs
+                .get_opt("podinfo-config")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_path_leaving_the_artifact_is_refused() {
+    let (client, ns) = client_and_namespace("ks-escape").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let _controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "../../../etc").await;
+    let message = eventually("Ready=False for an escaping path", STEP, || async {
+        let (status, _, message) = ready(&client, &ns).await?;
+        (status == "False" && message.contains("spec.path")).then_some(message)
+    })
+    .await;
+    assert!(message.contains("leaves the artifact"), "{message}");
+}

@@ -1,0 +1,290 @@
+//! What every controller binary does around its loop: logging, the metrics
+//! and health listeners, the stop signal and the process's instance name.
+//! Kept here so the binaries stay flags and wiring.
+
+use std::net::SocketAddr;
+
+use tokio::signal::unix::{SignalKind, signal};
+use tokio::sync::watch;
+
+/// Parses a listen flag; `:9090` means every interface, as in Go.
+///
+/// # Errors
+/// A message naming the value when it is not an address.
+pub fn listen_addr(flag: &str) -> Result<SocketAddr, String> {
+    let full = if flag.starts_with(':') {
+        format!("0.0.0.0{flag}")
+    } else {
+        flag.to_owned()
+    };
+    full.parse()
+        .map_err(|_| format!("{flag:?} is not an address such as :9090 or 127.0.0.1:9090"))
+}
+
+/// Serves `router` on the address of flag `--{name}` until `stopped` turns
+/// true.
+///
+/// # Errors
+/// A message naming the flag when the address is malformed or taken.
+pub async fn serve_on(
+    flag: &str,
+    name: &str,
+    router: axum::Router,
+    stopped: &watch::Receiver<bool>,
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, String> {
+    let addr = listen_addr(flag).map_err(|e| format!("--{name}: {e}"))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| format!("--{name}: binding {addr}: {e}"))?;
+    tracing::info!(%addr, "{name} listening");
+    Ok(tokio::spawn(crate::metrics::serve(
+        listener,
+        router,
+        until(stopped),
+    )))
+}
+
+/// Completes when `stopped` turns true.
+pub fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
+    let mut stopped = stopped.clone();
+    async move {
+        let _ = stopped.wait_for(|s| *s).await;
+    }
+}
+
+/// Logs to stderr at `level` (`error` … `trace`, or a filter), as JSON
+/// unless `encoding` is `console`.
+///
+/// # Errors
+/// A message when the level is not a valid filter.
+pub fn init_logging(level: &str, encoding: &str) -> Result<(), String> {
+    let filter = tracing_subscriber::EnvFilter::try_new(level)
+        .map_err(|e| format!("--log-level {level:?}: {e}"))?;
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if encoding == "console" {
+        logs.init();
+    } else {
+        logs.json().init();
+    }
+    Ok(())
+}
+
+/// The instance name for events and leader election: `POD_NAME`, else
+/// `HOSTNAME`, else `fallback`.
+#[must_use]
+pub fn instance_name(fallback: &str) -> String {
+    std::env::var("POD_NAME")
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| fallback.to_owned())
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+///
+/// # Errors
+/// When the SIGTERM handler cannot be installed.
+pub fn shutdown_signal() -> std::io::Result<impl Future<Output = ()>> {
+    let mut term = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+    })
+}
+
+/// Waits for every task (their results were logged where they ran).
+pub async fn join_all<T>(tasks: impl IntoIterator<Item = tokio::task::JoinHandle<T>>) {
+    for task in tasks {
+        let _ = task.await;
+    }
+}
+
+/// The flags every controller shares, named as in Flux.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonFlags {
+    /// How much `spec.interval` is spread, in percent, so objects created
+    /// together do not reconcile together.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub interval_jitter_percentage: u8,
+    /// Watch every namespace; when false, only the one in `RUNTIME_NAMESPACE`.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    pub watch_all_namespaces: bool,
+    /// The controller's own namespace.
+    #[arg(long, env = "RUNTIME_NAMESPACE", default_value = "flux-system")]
+    pub runtime_namespace: String,
+    /// Reconcile only objects matching this label selector (sharding).
+    #[arg(long)]
+    pub watch_label_selector: Option<String>,
+    /// Address of the notification-controller's event endpoint; events are
+    /// only recorded as Kubernetes Events when empty.
+    #[arg(long, env = "EVENTS_ADDR")]
+    pub events_addr: Option<String>,
+    /// Address `/metrics` is served on.
+    #[arg(long, default_value = ":8080")]
+    pub metrics_addr: String,
+    /// Address `/healthz` and `/readyz` are served on.
+    #[arg(long, default_value = ":9440")]
+    pub health_addr: String,
+    /// Run only while holding the leader-election Lease (for several replicas).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub enable_leader_election: bool,
+    /// How long the Lease is valid after its last renewal.
+    #[arg(long, default_value = "35s")]
+    pub leader_election_lease_duration: String,
+    /// How long the leader keeps trying to renew before giving up.
+    #[arg(long, default_value = "30s")]
+    pub leader_election_renew_deadline: String,
+    /// How often candidates retry and the leader renews.
+    #[arg(long, default_value = "5s")]
+    pub leader_election_retry_period: String,
+    /// Log level: error, warn, info, debug or trace.
+    #[arg(long, default_value = "info")]
+    pub log_level: String,
+    /// Log format: json or console.
+    #[arg(long, default_value = "json")]
+    pub log_encoding: String,
+}
+
+impl CommonFlags {
+    /// The controller loop's options for `controller` (also the field
+    /// manager and the events' reporting controller).
+    #[must_use]
+    pub fn options(
+        &self,
+        client: &kube::Client,
+        controller: &str,
+        instance: &str,
+        metrics: std::sync::Arc<crate::metrics::Metrics>,
+        concurrency: u16,
+    ) -> crate::controller::Options {
+        let events_addr = self.events_addr.clone().filter(|a| !a.is_empty());
+        crate::controller::Options {
+            field_manager: controller.into(),
+            concurrency,
+            namespace: (!self.watch_all_namespaces).then(|| self.runtime_namespace.clone()),
+            label_selector: self.watch_label_selector.clone(),
+            events: Some(crate::events::Events::new(
+                client.clone(),
+                controller,
+                instance,
+                events_addr,
+            )),
+            metrics: Some(metrics),
+            jitter: f64::from(self.interval_jitter_percentage) / 100.0,
+            ..crate::controller::Options::default()
+        }
+    }
+
+    /// The leader-election timings.
+    ///
+    /// # Errors
+    /// A message naming the flag that is not a duration.
+    pub fn timings(&self) -> Result<crate::leader::Timings, String> {
+        let flag = |value: &str, name: &str| {
+            crate::object::parse_duration(value).map_err(|e| format!("--{name}: {e}"))
+        };
+        Ok(crate::leader::Timings {
+            lease_duration: flag(
+                &self.leader_election_lease_duration,
+                "leader-election-lease-duration",
+            )?,
+            renew_deadline: flag(
+                &self.leader_election_renew_deadline,
+                "leader-election-renew-deadline",
+            )?,
+            retry_period: flag(
+                &self.leader_election_retry_period,
+                "leader-election-retry-period",
+            )?,
+        })
+    }
+
+    /// Waits for the Lease `lease` when leader election is on. `Ok(None)`
+    /// when a stop signal came first; `Ok(Some(None))` when leader election
+    /// is off.
+    ///
+    /// # Errors
+    /// A malformed timing flag or a failed signal handler.
+    pub async fn lead(
+        &self,
+        client: &kube::Client,
+        lease: &str,
+        instance: &str,
+    ) -> Result<Option<Option<crate::leader::Leadership>>, String> {
+        if !self.enable_leader_election {
+            return Ok(Some(None));
+        }
+        let elector = crate::leader::Elector::new(
+            client.clone(),
+            &self.runtime_namespace,
+            lease,
+            instance,
+            self.timings()?,
+        );
+        tracing::info!(lease, identity = %instance, "waiting for leadership");
+        let stop = shutdown_signal().map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
+        tokio::select! {
+            leading = elector.acquire() => Ok(Some(Some(leading))),
+            () = stop => Ok(None),
+        }
+    }
+}
+
+/// Runs until SIGTERM, Ctrl-C or the loss of `leadership`; then tells every
+/// task to stop through `stop` and gives them 30 s to finish.
+///
+/// # Errors
+/// When the lease `lease` was lost (so the process exits and a replica takes
+/// over), or the signal handler cannot be installed.
+pub async fn run_until_shutdown(
+    mut leadership: Option<crate::leader::Leadership>,
+    lease: &str,
+    stop: &watch::Sender<bool>,
+    controller: tokio::task::JoinHandle<()>,
+    servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
+) -> Result<(), String> {
+    let lost = async {
+        match leadership.as_mut() {
+            Some(l) => l.lost().await,
+            None => std::future::pending().await,
+        }
+    };
+    let signal = shutdown_signal().map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
+    let lost_leadership = tokio::select! {
+        () = signal => false,
+        () = lost => true,
+    };
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        let _ = controller.await;
+        join_all(servers).await;
+    })
+    .await;
+    if lost_leadership {
+        return Err(format!(
+            "lost the leader-election lease {lease}; exiting so a replica can take over"
+        ));
+    }
+    if let Some(leadership) = leadership {
+        leadership.release().await;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::listen_addr;
+
+    #[test]
+    fn go_style_listen_addresses_parse() {
+        assert_eq!(listen_addr(":8080").unwrap().to_string(), "0.0.0.0:8080");
+        assert_eq!(
+            listen_addr("127.0.0.1:1").unwrap().to_string(),
+            "127.0.0.1:1"
+        );
+        assert!(listen_addr("8080").unwrap_err().contains("8080"));
+    }
+}

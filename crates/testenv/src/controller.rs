@@ -1,0 +1,110 @@
+//! A Ferroflux controller binary run as its own process against the shared
+//! control plane, as in production: its own metrics and health ports, a log
+//! file, killed and reaped on drop.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A free loopback port (bound once, then released for the process to take).
+///
+/// # Panics
+/// When no port can be bound on 127.0.0.1.
+#[must_use]
+pub fn free_port() -> u16 {
+    #[allow(
+        clippy::expect_used,
+        reason = "a test machine without loopback cannot run tests"
+    )]
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("binding 127.0.0.1:0")
+        .port()
+}
+
+/// A binary of this workspace, next to the running test binary's directory
+/// (`target/debug/<name>`); `cargo test --workspace` builds every binary
+/// before running tests.
+///
+/// # Panics
+/// When the binary is not built, naming the command that builds it.
+#[must_use]
+pub fn workspace_binary(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().unwrap_or_default();
+    // `target/debug/deps/it-<hash>` → `target/debug/<name>`.
+    let path = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join(name))
+        .unwrap_or_default();
+    assert!(
+        path.is_file(),
+        "{} is not built; run `cargo build -p {name}` (make test builds every binary)",
+        path.display()
+    );
+    path
+}
+
+/// A running controller.
+pub struct ControllerProcess {
+    child: Child,
+    /// The port `/metrics` is served on.
+    pub metrics_port: u16,
+    /// The port `/healthz` is served on.
+    pub health_port: u16,
+    log: PathBuf,
+    _log_dir: tempfile::TempDir,
+}
+
+impl ControllerProcess {
+    /// Starts `binary` watching only namespace `ns`, as pod `pod`, with the
+    /// control plane's kubeconfig and `extra` flags.
+    ///
+    /// # Panics
+    /// When the process cannot be started.
+    #[must_use]
+    #[allow(
+        clippy::expect_used,
+        reason = "test support: a failed start is a failed test"
+    )]
+    pub fn start(binary: &Path, kubeconfig: &Path, ns: &str, pod: &str, extra: &[String]) -> Self {
+        let (metrics_port, health_port) = (free_port(), free_port());
+        let log_dir = tempfile::tempdir().expect("a temporary directory for the log");
+        let log = log_dir.path().join(format!("{pod}.log"));
+        let child = Command::new(binary)
+            .args([
+                "--watch-all-namespaces=false",
+                "--log-encoding=console",
+                "--log-level=debug",
+            ])
+            .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
+            .arg(format!("--health-addr=127.0.0.1:{health_port}"))
+            .args(extra)
+            .env("KUBECONFIG", kubeconfig)
+            .env("RUNTIME_NAMESPACE", ns)
+            .env("POD_NAME", pod)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("creating the log file"))
+            .spawn()
+            .expect("starting the controller binary");
+        Self {
+            child,
+            metrics_port,
+            health_port,
+            log,
+            _log_dir: log_dir,
+        }
+    }
+
+    /// Everything the process logged so far.
+    #[must_use]
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for ControllerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
