@@ -11,6 +11,9 @@
 //!    artifact into a temporary directory (always removed), prepares
 //!    `spec.path` as Flux does and builds it. Fails with `ArtifactFailed` or
 //!    `BuildFailed`; the objects of the last good revision stay as they are.
+//!    [`KustomizationReconciler::reconcile_substitute`] then runs
+//!    `spec.postBuild` substitution (`BuildFailed` naming the object and the
+//!    variable).
 //! 3. [`KustomizationReconciler::reconcile_apply`]: normalises the objects and
 //!    server-side applies them in stages. Fails with `ReconciliationFailed`.
 //!    Sets `status.inventory`.
@@ -20,6 +23,7 @@
 //! Then `status.lastAppliedRevision` is set and Ready says `Applied revision:
 //! <revision>`.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -36,12 +40,13 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::Value;
 
 use crate::apply::{Action, Applier, Change, ObjectId};
-use crate::generate;
 use crate::normalize::normalize;
+use crate::{generate, substitute};
 
 /// Flux's reason and condition names for Kustomizations.
 pub mod names {
@@ -192,6 +197,76 @@ impl KustomizationReconciler {
         })
     }
 
+    /// Step 2b: `spec.postBuild` substitution, variables from
+    /// `substituteFrom` (in order, later ones winning) then `substitute`.
+    async fn reconcile_substitute(
+        &self,
+        obj: &Kustomization,
+        objects: &mut [Value],
+    ) -> Result<(), ReconcileError> {
+        let Some(post_build) = &obj.spec.post_build else {
+            return Ok(());
+        };
+        let failed = |message: String| {
+            let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
+            err.event = true;
+            err
+        };
+        let ns = obj.namespace().unwrap_or_default();
+        let mut vars = BTreeMap::new();
+        for reference in &post_build.substitute_from {
+            let what = format!("substituteFrom {}/{}", reference.kind, reference.name);
+            let data: Option<BTreeMap<String, String>> = match reference.kind.as_str() {
+                "ConfigMap" => Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
+                    .get_opt(&reference.name)
+                    .await
+                    .map_err(|e| failed(format!("{what}: {e}")))?
+                    .map(|cm| cm.data.unwrap_or_default()),
+                "Secret" => Api::<Secret>::namespaced(self.client.clone(), &ns)
+                    .get_opt(&reference.name)
+                    .await
+                    .map_err(|e| failed(format!("{what}: {e}")))?
+                    .map(|secret| {
+                        secret
+                            .data
+                            .unwrap_or_default()
+                            .into_iter()
+                            .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                            .collect()
+                    }),
+                other => {
+                    return Err(ReconcileError::stalled(
+                        names::BUILD_FAILED,
+                        Scrubbed::new(&format!(
+                            "spec.postBuild.substituteFrom kind '{other}' is neither ConfigMap nor Secret"
+                        )),
+                    ));
+                }
+            };
+            match data {
+                Some(data) => vars.extend(data),
+                None if reference.optional => {}
+                None => {
+                    return Err(failed(format!(
+                        "{what} not found in namespace {ns}; create it or mark the reference optional"
+                    )));
+                }
+            }
+        }
+        vars.extend(post_build.substitute.clone().unwrap_or_default());
+        // Values are single-line, as in Flux.
+        for value in vars.values_mut() {
+            value.retain(|c| c != '\n');
+        }
+        substitute::check_names(&vars).map_err(|e| failed(format!("post build: {e}")))?;
+        for o in objects.iter_mut() {
+            let id = ObjectId::of(o);
+            substitute::substitute_object(o, &vars)
+                .map_err(|e| failed(format!("post build failed for '{id}': {e}")))?;
+        }
+        Ok(())
+    }
+
     /// Step 3: normalise and apply; records the inventory.
     async fn reconcile_apply(
         &self,
@@ -319,7 +394,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
             spec.service_account_name.is_some(),
             "spec.serviceAccountName",
         ),
-        (spec.post_build.is_some(), "spec.postBuild"),
         (!spec.depends_on.is_empty(), "spec.dependsOn"),
         (spec.wait, "spec.wait"),
         (!spec.health_checks.is_empty(), "spec.healthChecks"),
@@ -360,6 +434,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         reconcile_supported(&obj.spec)?;
         let artifact = self.reconcile_source(&obj, status).await?;
         let mut objects = self.reconcile_build(&obj, &artifact).await?;
+        self.reconcile_substitute(&obj, &mut objects).await?;
         let previous = status.inventory.clone();
         let changes = self.reconcile_apply(&obj, &mut objects, status).await?;
         let pruned = self

@@ -9,3 +9,4 @@ pub mod apply;
 pub mod generate;
 pub mod kustomization;
 pub mod normalize;
+pub mod substitute;

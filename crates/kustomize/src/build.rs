@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES, group_version};
 use crate::kustomization::Kustomization;
+use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
 use crate::{generator, nameref, patch, yaml};
@@ -385,7 +386,51 @@ impl Builder {
         for image in &k.images {
             crate::transform::images(acc, image);
         }
+        if !k.replacements.is_empty() {
+            let replacements = self.replacements(dir, file, k)?;
+            replacement::apply(acc, &replacements).map_err(|message| Error::Invalid {
+                file: file.to_path_buf(),
+                message,
+            })?;
+        }
         Ok(())
+    }
+
+    /// `replacements`, with `path` entries replaced by their files' entries.
+    fn replacements(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+    ) -> Result<Vec<Replacement>, Error> {
+        let mut out = Vec::new();
+        for (i, entry) in k.replacements.iter().enumerate() {
+            let Some(path) = &entry.path else {
+                out.push(entry.clone());
+                continue;
+            };
+            if entry.source.is_some() || !entry.targets.is_empty() {
+                return Err(Error::Invalid {
+                    file: file.to_path_buf(),
+                    message: format!(
+                        "replacements[{i}]: give either path or source and targets, not both"
+                    ),
+                });
+            }
+            let bytes = self.read(dir, path)?;
+            let invalid = |message: String| Error::Invalid {
+                file: dir.join(path),
+                message,
+            };
+            let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+            let docs = yaml::parse_documents(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+                file: dir.join(path),
+                source: e,
+            })?;
+            let doc = docs.into_iter().next().unwrap_or(Value::Null);
+            out.extend(Replacement::from_value(&doc).map_err(invalid)?);
+        }
+        Ok(out)
     }
 
     /// `patchesStrategicMerge`, then `patches`: the first transformers.

@@ -10,6 +10,7 @@ use crate::Error;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{GeneratorArgs, GeneratorOptions};
 use crate::patch::Patch;
+use crate::replacement::Replacement;
 use crate::vars::Var;
 use crate::yaml;
 
@@ -64,8 +65,8 @@ pub struct Kustomization {
     pub secret_generator: Vec<GeneratorArgs>,
     /// Options for every generator of this kustomization.
     pub generator_options: Option<GeneratorOptions>,
-    /// Not implemented yet: refused.
-    pub replacements: Option<Value>,
+    /// Values copied from one object's field into others.
+    pub replacements: Vec<Replacement>,
     /// The deprecated `$(VAR)` variables.
     pub vars: Vec<Var>,
     /// Not implemented yet: refused.
@@ -193,7 +194,6 @@ impl Kustomization {
     /// [`Error::Unsupported`] listing the fields.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
-            ("replacements", self.replacements.is_some()),
             ("crds", self.crds.is_some()),
             (
                 "buildMetadata: transformerAnnotations",

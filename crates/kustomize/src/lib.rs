@@ -17,6 +17,7 @@ pub mod kustomization;
 pub mod nameref;
 pub mod openapi;
 pub mod patch;
+pub mod replacement;
 pub mod resource;
 pub mod selector;
 pub mod smp;

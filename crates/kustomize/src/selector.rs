@@ -118,6 +118,15 @@ impl Compiled {
     }
 }
 
+/// Whether a label (or annotation) map satisfies a selector written in
+/// Kubernetes syntax; an empty selector matches everything.
+///
+/// # Errors
+/// A message when the selector is malformed.
+pub(crate) fn matches_selector(selector: &str, map: Option<&Value>) -> Result<bool, String> {
+    Ok(satisfied(&parse_selector(selector)?, map))
+}
+
 fn satisfied(requirements: &[Requirement], map: Option<&Value>) -> bool {
     let get = |key: &str| -> Option<String> {
         map.and_then(|m| m.get(key)).map(|v| match v {

@@ -123,6 +123,17 @@ data:
 /// The seed's GitRepository and Kustomization (`targetNamespace`, `prune`,
 /// `timeout`), in `ns`.
 async fn create_sources(client: &Client, ns: &str, url: &str, path: &str) {
+    create_sources_with(client, ns, url, path, serde_json::json!({})).await;
+}
+
+/// [`create_sources`] with `extra` fields in the Kustomization's spec.
+async fn create_sources_with(
+    client: &Client,
+    ns: &str,
+    url: &str,
+    path: &str,
+    extra: serde_json::Value,
+) {
     let repo: GitRepository = serde_json::from_value(serde_json::json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
         "metadata": {"name": "podinfo", "namespace": ns},
@@ -133,13 +144,16 @@ async fn create_sources(client: &Client, ns: &str, url: &str, path: &str) {
         .create(&PostParams::default(), &repo)
         .await
         .unwrap();
-    let ks: Kustomization = serde_json::from_value(serde_json::json!({
+    let mut ks = serde_json::json!({
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
         "metadata": {"name": "podinfo", "namespace": ns},
         "spec": {"interval": "10m", "targetNamespace": ns, "path": path, "prune": true,
                  "timeout": "1m", "sourceRef": {"kind": "GitRepository", "name": "podinfo"}}
-    }))
-    .unwrap();
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        ks["spec"][k] = v;
+    }
+    let ks: Kustomization = serde_json::from_value(ks).unwrap();
     Api::<Kustomization>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &ks)
         .await
@@ -367,24 +381,49 @@ async fn broken_yaml_keeps_the_last_good_revision(client: &Client, ns: &str, rep
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_plain_directory_is_applied_and_deleting_the_kustomization_prunes_it() {
+async fn a_plain_directory_is_substituted_applied_and_pruned_with_the_kustomization() {
     let (client, ns) = client_and_namespace("ks-plain").await;
     let server = GitServer::start(None).await.unwrap();
+    let substituted = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: substituted
+data:
+  message: ${greeting} world
+  size: ${size}
+  fallback: ${missing:=fallback}
+  literal: $${greeting}
+";
     let repo = server
         .create_repo(
             "podinfo",
             "main",
             &[
                 ("deploy/config.yaml", CONFIG),
+                ("deploy/sub/substituted.yaml", substituted),
                 ("deploy/README.md", "not yaml"),
             ],
         )
         .unwrap();
-    let controllers = Controllers::start(&ns);
-    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
-    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let vars: ConfigMap = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "vars", "namespace": ns}, "data": {"size": "large"}}))
+    .unwrap();
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    configs.create(&PostParams::default(), &vars).await.unwrap();
+    let controllers = Controllers::start(&ns);
+    let post_build = serde_json::json!({"postBuild": {
+        "substitute": {"greeting": "hello"},
+        "substituteFrom": [{"kind": "ConfigMap", "name": "vars"},
+                           {"kind": "Secret", "name": "absent", "optional": true}]}});
+    create_sources_with(&client, &ns, &server.url("podinfo"), "./deploy", post_build).await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+    let data = configs.get("substituted").await.unwrap().data.unwrap();
+    let get = |k: &str| data.get(k).map(String::as_str);
+    assert_eq!(get("message"), Some("hello world"));
+    assert_eq!(get("size"), Some("large"));
+    assert_eq!(get("fallback"), Some("fallback"));
+    assert_eq!(get("literal"), Some("${greeting}"));
 
     Api::<Kustomization>::namespaced(client.clone(), &ns)
         .delete("podinfo", &DeleteParams::default())
@@ -394,15 +433,14 @@ async fn a_plain_directory_is_applied_and_deleting_the_kustomization_prunes_it()
         "the Kustomization's objects deleted with it",
         STEP,
         || async {
-            configs
-                .get_opt("podinfo-config")
-                .await
-                .ok()?
-                .is_none()
-                .then_some(())
+            let gone = configs.get_opt("podinfo-config").await.ok()?.is_none()
+                && configs.get_opt("substituted").await.ok()?.is_none();
+            gone.then_some(())
         },
     )
     .await;
+    // Not applied by the Kustomization: never pruned.
+    assert!(configs.get_opt("vars").await.unwrap().is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,224 @@
+//! `spec.postBuild`: bash-style `${var}` substitution in each built object,
+//! as Flux does it (on the object's YAML text, which is then read back, so
+//! `replicas: ${count}` becomes a number).
+//!
+//! Forms: `${var}`, `${var:-default}`, `${var-default}`, `${var:=default}`,
+//! `${var=default}` (a default is used when the variable is unset or empty,
+//! and may itself hold `${...}`), and `$${var}` for a literal `${var}`. A
+//! bare `$var` is left alone. A variable without a value or default is an
+//! error naming it. Objects labelled or annotated
+//! `kustomize.toolkit.fluxcd.io/substitute: disabled` are left alone, and
+//! nothing is substituted when there are no variables at all.
+
+use std::collections::BTreeMap;
+
+use ferroflux_kustomize::yaml;
+use serde_json::Value;
+
+/// Opts an object out of substitution when set to `disabled`.
+pub const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
+
+/// Checks that every variable name is a shell identifier.
+///
+/// # Errors
+/// A message naming the first invalid name.
+pub fn check_names(vars: &BTreeMap<String, String>) -> Result<(), String> {
+    for name in vars.keys() {
+        let mut chars = name.chars();
+        let valid = chars
+            .next()
+            .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
+            && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
+        if !valid {
+            return Err(format!(
+                "'{name}' is not a valid variable name; use letters, digits and _, not starting with a digit"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Substitutes `vars` into `obj` unless it opts out.
+///
+/// # Errors
+/// A message naming the variable or the malformed reference.
+pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), String> {
+    if vars.is_empty() {
+        return Ok(());
+    }
+    let opted_out = ["labels", "annotations"].iter().any(|m| {
+        obj.pointer(&format!("/metadata/{m}"))
+            .and_then(|map| map.get(SUBSTITUTE_KEY))
+            .and_then(Value::as_str)
+            == Some("disabled")
+    });
+    if opted_out {
+        return Ok(());
+    }
+    let text = yaml::to_yaml(obj);
+    let replaced = substitute(&text, vars)?;
+    if replaced == text {
+        return Ok(());
+    }
+    let mut docs = yaml::parse_documents(&replaced)
+        .map_err(|e| format!("the substituted object is not valid YAML: {e}"))?;
+    match (docs.pop(), docs.is_empty()) {
+        (Some(doc), true) => {
+            *obj = doc;
+            Ok(())
+        }
+        _ => Err("the substitution produced more than one document".into()),
+    }
+}
+
+/// Substitutes `vars` into `text`.
+///
+/// # Errors
+/// A message naming an unset variable, an unsupported form or a missing
+/// closing brace.
+pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = rest.find('$') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        if let Some(escaped) = after.strip_prefix("${") {
+            // `$${x}`: a literal `${x}`, not substituted.
+            out.push_str("${");
+            rest = escaped;
+        } else if let Some(body) = after.strip_prefix('{') {
+            let end = closing_brace(body)
+                .ok_or_else(|| format!("missing closing brace in '${{{}'", preview(body)))?;
+            out.push_str(&expand(&body[..end], vars)?);
+            rest = &body[end + 1..];
+        } else {
+            out.push('$');
+            rest = after;
+        }
+    }
+    out.push_str(rest);
+    Ok(out)
+}
+
+/// The index of the `}` closing a `${`, allowing nested `${...}`.
+fn closing_brace(body: &str) -> Option<usize> {
+    let mut depth = 0usize;
+    let bytes = body.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                depth += 1;
+                i += 1;
+            }
+            b'}' if depth == 0 => return Some(i),
+            b'}' => depth -= 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+fn preview(text: &str) -> String {
+    text.chars().take(40).collect()
+}
+
+/// One `${...}` body.
+fn expand(body: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    let name_len = body
+        .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
+        .unwrap_or(body.len());
+    let (name, op) = body.split_at(name_len);
+    if name.is_empty() {
+        return Err(format!("'${{{body}}}' does not name a variable"));
+    }
+    let value = vars.get(name).filter(|v| !v.is_empty());
+    let default = [":-", ":=", "-", "="]
+        .iter()
+        .find_map(|prefix| op.strip_prefix(prefix));
+    match (value, op.is_empty(), default) {
+        (Some(v), true, _) | (Some(v), _, Some(_)) => Ok(v.clone()),
+        (None, _, Some(default)) => substitute(default, vars),
+        (None, true, None) => Err(format!(
+            "variable '{name}' is not set and has no default; add it to spec.postBuild.substitute or write ${{{name}:=default}}"
+        )),
+        (_, false, None) => Err(format!(
+            "'${{{body}}}' is not supported; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:=default}}"
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use serde_json::json;
+
+    use super::{check_names, substitute, substitute_object};
+
+    fn vars() -> BTreeMap<String, String> {
+        [("app", "web"), ("count", "3"), ("empty", "")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_supported_forms_expand() {
+        let v = vars();
+        for (input, want) in [
+            ("${app}-svc", "web-svc"),
+            ("${missing:-a}${missing-b}${missing:=c}${missing=d}", "abcd"),
+            ("${empty:=fallback}", "fallback"),
+            ("${app:=other}", "web"),
+            ("${missing:=${app}-x}", "web-x"),
+            ("$${app} and $app and $", "${app} and $app and $"),
+        ] {
+            assert_eq!(substitute(input, &v).unwrap(), want, "{input}");
+        }
+    }
+
+    #[test]
+    fn unset_unsupported_and_unclosed_are_errors() {
+        let v = vars();
+        assert!(
+            substitute("${nope}", &v)
+                .unwrap_err()
+                .contains("'nope' is not set")
+        );
+        assert!(
+            substitute("${app:0:1}", &v)
+                .unwrap_err()
+                .contains("not supported")
+        );
+        assert!(
+            substitute("${app", &v)
+                .unwrap_err()
+                .contains("missing closing brace")
+        );
+        assert!(check_names(&[("1x".to_owned(), String::new())].into()).is_err());
+        assert!(check_names(&vars()).is_ok());
+    }
+
+    #[test]
+    fn objects_are_substituted_as_yaml_unless_they_opt_out() {
+        let v = vars();
+        let mut obj = json!({"kind": "Deployment", "metadata": {"name": "${app}"},
+            "spec": {"replicas": "${count}"}});
+        substitute_object(&mut obj, &v).unwrap();
+        assert_eq!(
+            obj,
+            json!({"kind": "Deployment", "metadata": {"name": "web"},
+            "spec": {"replicas": 3}})
+        );
+        let mut off = json!({"kind": "ConfigMap", "metadata": {"name": "${app}",
+            "annotations": {"kustomize.toolkit.fluxcd.io/substitute": "disabled"}}});
+        let before = off.clone();
+        substitute_object(&mut off, &v).unwrap();
+        assert_eq!(off, before);
+        let mut untouched = json!({"kind": "ConfigMap", "metadata": {"name": "${x}"}});
+        substitute_object(&mut untouched, &BTreeMap::new()).unwrap();
+        assert_eq!(untouched["metadata"]["name"], "${x}");
+    }
+}

@@ -1,0 +1,1011 @@
+//! The kustomization `crds` field: files of OpenAPI definitions whose
+//! `x-kubernetes-*` extensions tell kustomize which fields of custom kinds
+//! hold labels, annotations, names and references to other objects, read
+//! as kustomize v5.7.1 reads them.
+//!
+//! A `crds` file is a map of definition names to OpenAPI definitions,
+//! `{name: {Schema: {properties: ...}}}`, the shape `openapi-gen` writes.
+//! It is JSON when its first byte is `{`, else YAML, of which only the first
+//! document is read. `CustomResourceDefinition` objects are not accepted
+//! (kustomize fails on them too).
+//!
+//! A definition whose `properties` include `apiVersion`, `kind` and
+//! `metadata` describes a kind: the text after the last `.` of the
+//! definition's name. Group and version are never derived, and
+//! `x-kubernetes-group-version-kind` is ignored, so the field specs select
+//! that kind in every group and version. Its properties, and those of the
+//! definitions their `$ref`s name (recursively; inline `properties`,
+//! `items` and `additionalProperties` are not followed), give field specs,
+//! none of which creates a missing field:
+//!
+//! - `x-kubernetes-annotation`: the field gets `commonAnnotations`;
+//! - `x-kubernetes-label-selector`: the field gets `commonLabels` (and the
+//!   `labels` entries with `includeSelectors`);
+//! - `x-kubernetes-identity`: `namePrefix` (never `nameSuffix`) is
+//!   prepended to the field;
+//! - `x-kubernetes-object-ref-api-version` with `x-kubernetes-object-ref-kind`:
+//!   `<field>/<x-kubernetes-object-ref-name-key, default name>` names an
+//!   object of that kind whose *version* equals the api-version text
+//!   (`v1` matches `apps/v1` Deployments; `apps/v1` matches nothing).
+//!
+//! An extension counts only under its lowercase key and with a string value
+//! (`""` included). Nothing else is read: `x-kubernetes-patch-merge-key` and
+//! `x-kubernetes-patch-strategy` do not change strategic merges.
+//!
+//! The result belongs to the accumulation, not to one kustomization:
+//! kustomize merges it after the kustomization's `resources` and before its
+//! generators, components and transformers; components share it, and a base
+//! hands its configuration (its own `crds` and its bases') up to the
+//! kustomization that lists it, whose transformers and the final name
+//! references then use it. Sibling bases never see each other's.
+//!
+//! # Caveats
+//! kustomize decodes the YAML form as YAML 1.1 (`yes`, `on`, `y` are
+//! booleans, so such an extension value or property name differs) and keeps
+//! the last of duplicate keys; this builder reads YAML 1.2-style, as for
+//! resources, and refuses duplicate keys. kustomize also type-checks every
+//! standard schema keyword (`type: 5` fails); only the structure read here
+//! (`Schema`, `Dependencies`, `properties`, `$ref`) is checked.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Map, Value};
+
+use crate::fieldspec::{FieldSpec, NameReference, TABLES};
+use crate::resource::Id;
+use crate::yaml;
+
+const ANNOTATION: &str = "x-kubernetes-annotation";
+const LABEL_SELECTOR: &str = "x-kubernetes-label-selector";
+const IDENTITY: &str = "x-kubernetes-identity";
+const REF_API_VERSION: &str = "x-kubernetes-object-ref-api-version";
+const REF_KIND: &str = "x-kubernetes-object-ref-kind";
+const REF_NAME_KEY: &str = "x-kubernetes-object-ref-name-key";
+
+/// Most properties one file may reach through `$ref`s: shared definitions
+/// are walked once per path to them, so a file of chained diamonds grows
+/// exponentially.
+const PROPERTY_BUDGET: usize = 1_000_000;
+
+/// The transformer configuration `crds` files add to kustomize's defaults.
+#[derive(Debug, Default)]
+pub struct Config {
+    /// `nameReference` entries: targets with only a version and a kind.
+    pub name_references: Vec<NameReference>,
+    /// Extra `commonLabels` fields (`x-kubernetes-label-selector`).
+    pub common_labels: Vec<FieldSpec>,
+    /// Extra `commonAnnotations` fields (`x-kubernetes-annotation`).
+    pub common_annotations: Vec<FieldSpec>,
+    /// Extra `namePrefix` fields (`x-kubernetes-identity`); see
+    /// [`prefix_identities`].
+    pub name_prefix: Vec<FieldSpec>,
+}
+
+impl Config {
+    /// Whether nothing was found.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.name_references.is_empty()
+            && self.common_labels.is_empty()
+            && self.common_annotations.is_empty()
+            && self.name_prefix.is_empty()
+    }
+
+    /// Adds `other`'s entries, skipping those already present (kustomize
+    /// merges configurations the same way). Never fails: every spec from
+    /// `crds` leaves missing fields alone, so two never conflict.
+    pub fn merge(&mut self, other: Self) {
+        for spec in other.common_labels {
+            add_spec(&mut self.common_labels, spec);
+        }
+        for spec in other.common_annotations {
+            add_spec(&mut self.common_annotations, spec);
+        }
+        for spec in other.name_prefix {
+            add_spec(&mut self.name_prefix, spec);
+        }
+        for backref in other.name_references {
+            for referrer in backref.referrers {
+                self.add_name_reference(&backref.target.version, &backref.target.kind, referrer);
+            }
+        }
+    }
+
+    fn add_name_reference(&mut self, version: &str, kind: &str, referrer: FieldSpec) {
+        let existing = self.name_references.iter_mut().find(|b| {
+            b.target.group.is_empty() && b.target.version == version && b.target.kind == kind
+        });
+        match existing {
+            Some(backref) => add_spec(&mut backref.referrers, referrer),
+            None => self.name_references.push(NameReference {
+                target: FieldSpec {
+                    version: version.to_owned(),
+                    kind: kind.to_owned(),
+                    ..FieldSpec::default()
+                },
+                referrers: vec![referrer],
+            }),
+        }
+    }
+}
+
+/// Reads one `crds` file's text into the configuration it adds (the caller
+/// names the file in errors).
+///
+/// # Errors
+/// What kustomize refuses, said plainly: an empty file, malformed JSON or
+/// YAML, a file that is not a map of definitions (a `CustomResourceDefinition`
+/// object, a list), a `Schema`, `properties` or property that is not a map,
+/// `Dependencies` that are not a list of names, a `$ref` Go's URL parser
+/// rejects, a label or annotation field kustomize's defaults already create
+/// (conflicting field specs). Also a `$ref` cycle reachable from a kind,
+/// on which kustomize overflows its stack, and more than a million
+/// properties reached through `$ref`s.
+pub fn load(text: &str) -> Result<Config, String> {
+    let root = parse(text)?;
+    let definitions = match &root {
+        Value::Null => return Ok(Config::default()),
+        Value::Object(map) => map,
+        other => {
+            return Err(format!(
+                "the file is {}, not a map of OpenAPI definition names to definitions ({{name: {{Schema: {{properties: ...}}}}}})",
+                describe(other)
+            ));
+        }
+    };
+    let mut properties = BTreeMap::new();
+    for (name, definition) in definitions {
+        let schema = schema_of(name, definition)?;
+        if let Some(schema) = schema {
+            check_schema(schema, name)?;
+        }
+        properties.insert(
+            name.as_str(),
+            schema
+                .and_then(|s| s.get("properties"))
+                .and_then(Value::as_object),
+        );
+    }
+    let mut walk = Walk {
+        properties: &properties,
+        kind: "",
+        config: Config::default(),
+        budget: PROPERTY_BUDGET,
+    };
+    for (&name, props) in &properties {
+        let Some(props) = props else { continue };
+        if !["apiVersion", "kind", "metadata"]
+            .iter()
+            .all(|key| props.contains_key(*key))
+        {
+            continue;
+        }
+        walk.kind = name.rsplit('.').next().unwrap_or(name);
+        walk.visit(name, &mut Vec::new(), &mut vec![name.to_owned()])?;
+    }
+    let mut config = walk.config;
+    against_defaults(&mut config)?;
+    Ok(config)
+}
+
+/// The name references one `crds` file adds; [`load`] without the rest.
+///
+/// # Errors
+/// As [`load`].
+pub fn name_references(text: &str) -> Result<Vec<NameReference>, String> {
+    load(text).map(|config| config.name_references)
+}
+
+/// Prepends `prefix` to the `x-kubernetes-identity` fields of `specs` that
+/// select an object with the `original` id, as kustomize's `namePrefix`
+/// does in the same pass that renames the object. Missing and null fields
+/// are left alone; sequences on the way are walked element by element.
+///
+/// A spec whose path is exactly `metadata/name` is not applied here: the
+/// returned count says how many times kustomize renames the object once
+/// more (remembering the id, recording the prefix, prepending it to the
+/// name again: `p-p-name`).
+///
+/// # Errors
+/// Where kustomize fails: the field is a map or a sequence, or a scalar
+/// stands where the path goes on. A number, boolean or null field is
+/// refused too: kustomize prepends the prefix to its YAML source text
+/// (`p-0x10`, `p-~`), which is not kept.
+pub fn prefix_identities(
+    obj: &mut Value,
+    original: &Id,
+    specs: &[FieldSpec],
+    prefix: &str,
+) -> Result<usize, String> {
+    let mut renames = 0;
+    for spec in specs.iter().filter(|spec| original.selected_by(spec)) {
+        if spec.path == "metadata/name" {
+            renames += 1;
+            continue;
+        }
+        let segments: Vec<&str> = spec.path.split('/').collect();
+        prefix_at(obj, &segments, prefix)
+            .map_err(|e| format!("{original}: x-kubernetes-identity field {}: {e}", spec.path))?;
+    }
+    Ok(renames)
+}
+
+fn prefix_at(node: &mut Value, path: &[&str], prefix: &str) -> Result<(), String> {
+    let Some((first, rest)) = path.split_first() else {
+        return match node {
+            Value::String(s) => {
+                s.insert_str(0, prefix);
+                Ok(())
+            }
+            Value::Object(_) => Err("a map, where kustomize expects a scalar and fails".into()),
+            Value::Array(_) => Err("a sequence, where kustomize expects a scalar and fails".into()),
+            other => Err(format!(
+                "{}: kustomize would prepend the prefix to its YAML source text, which this builder does not keep; quote the value",
+                describe(other)
+            )),
+        };
+    };
+    match node {
+        Value::Null => Ok(()),
+        Value::Array(items) => items
+            .iter_mut()
+            .try_for_each(|item| prefix_at(item, path, prefix)),
+        Value::Object(map) => match map.get_mut(*first) {
+            Some(child) => prefix_at(child, rest, prefix),
+            None => Ok(()),
+        },
+        _ => Err(format!(
+            "a scalar where the path goes on to '{first}': kustomize expects a sequence or a map and fails"
+        )),
+    }
+}
+
+/// Parses the file as kustomize does: JSON when the first byte is `{`,
+/// else the first YAML document.
+fn parse(text: &str) -> Result<Value, String> {
+    if text.is_empty() {
+        return Err(
+            "the file is empty (kustomize crashes on it); give it OpenAPI definitions".into(),
+        );
+    }
+    if text.starts_with('{') {
+        return serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"));
+    }
+    let text = yaml::normalise(text);
+    let docs = yaml::parse_documents(first_document(&text)).map_err(|e| e.to_string())?;
+    Ok(docs.into_iter().next().unwrap_or(Value::Null))
+}
+
+/// The first document of a YAML stream (later ones are not read, so not
+/// even their syntax matters): everything up to the `---` or `...` line
+/// that follows a `---` or some content.
+fn first_document(text: &str) -> &str {
+    let mut started = false;
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end_matches('\n');
+        let marker = |m: &str| {
+            bare.strip_prefix(m)
+                .is_some_and(|rest| rest.is_empty() || rest.starts_with([' ', '\t']))
+        };
+        if marker("---") || marker("...") {
+            if started {
+                return &text[..offset];
+            }
+            started = marker("---");
+        } else if !started {
+            let trimmed = bare.trim_start();
+            started =
+                !(trimmed.is_empty() || trimmed.starts_with('#') || bare.starts_with('%'));
+        }
+        offset += line.len();
+    }
+    text
+}
+
+/// A definition's `Schema`: Go's decoder matches the field name without
+/// regard to case; `Dependencies` must be a list of names.
+fn schema_of<'a>(name: &str, definition: &'a Value) -> Result<Option<&'a Value>, String> {
+    let map = match definition {
+        Value::Null => return Ok(None),
+        Value::Object(map) => map,
+        other => {
+            return Err(format!(
+                "definition '{name}' is {}, not a map with a Schema; crds takes OpenAPI definitions as openapi-gen writes them, not CustomResourceDefinition objects",
+                describe(other)
+            ));
+        }
+    };
+    let field = |wanted: &str| {
+        map.get(wanted).or_else(|| {
+            map.iter()
+                .find(|(key, _)| key.eq_ignore_ascii_case(wanted))
+                .map(|(_, value)| value)
+        })
+    };
+    let names = match field("Dependencies") {
+        None | Some(Value::Null) => true,
+        Some(Value::Array(items)) => items.iter().all(|i| i.is_string() || i.is_null()),
+        Some(_) => false,
+    };
+    if !names {
+        return Err(format!(
+            "definition '{name}': Dependencies is not a list of definition names"
+        ));
+    }
+    Ok(field("Schema").filter(|schema| !schema.is_null()))
+}
+
+/// Checks what kustomize's decoder would refuse in the parts read here: a
+/// schema or `properties` that is not a map, a `$ref` that is not a URL.
+/// A `$ref` that is not a string is ignored, as by kustomize.
+fn check_schema(schema: &Value, at: &str) -> Result<(), String> {
+    let map = match schema {
+        Value::Null => return Ok(()),
+        Value::Object(map) => map,
+        other => return Err(format!("{at}: the schema is {}, not a map", describe(other))),
+    };
+    if let Some(Value::String(reference)) = map.get("$ref") {
+        normalise_ref(reference).map_err(|e| format!("{at}: $ref: {e}"))?;
+    }
+    match map.get("properties") {
+        None | Some(Value::Null) => Ok(()),
+        Some(Value::Object(properties)) => properties
+            .iter()
+            .try_for_each(|(name, property)| check_schema(property, &format!("{at}/{name}"))),
+        Some(other) => Err(format!("{at}: properties is {}, not a map", describe(other))),
+    }
+}
+
+/// The walk from one kind's definition through `$ref`s.
+struct Walk<'a> {
+    /// Each definition's `properties`.
+    properties: &'a BTreeMap<&'a str, Option<&'a Map<String, Value>>>,
+    /// The kind the field specs select.
+    kind: &'a str,
+    config: Config,
+    budget: usize,
+}
+
+impl Walk<'_> {
+    /// Visits definition `name`'s properties at `path`; `stack` holds the
+    /// definitions on the way, for cycles.
+    fn visit(
+        &mut self,
+        name: &str,
+        path: &mut Vec<String>,
+        stack: &mut Vec<String>,
+    ) -> Result<(), String> {
+        let all = self.properties;
+        let Some(Some(properties)) = all.get(name) else {
+            return Ok(());
+        };
+        for (property, schema) in *properties {
+            self.budget = self.budget.checked_sub(1).ok_or_else(|| {
+                format!(
+                    "more than {PROPERTY_BUDGET} properties reached through $ref from kind '{}'",
+                    self.kind
+                )
+            })?;
+            path.push(property.clone());
+            let field = path.join("/");
+            let extension = |key: &str| schema.get(key).and_then(Value::as_str);
+            let spec = |path: String| FieldSpec {
+                kind: self.kind.to_owned(),
+                path,
+                ..FieldSpec::default()
+            };
+            let config = &mut self.config;
+            if extension(ANNOTATION).is_some() {
+                add_spec(&mut config.common_annotations, spec(field.clone()));
+            }
+            if extension(LABEL_SELECTOR).is_some() {
+                add_spec(&mut config.common_labels, spec(field.clone()));
+            }
+            if extension(IDENTITY).is_some() {
+                add_spec(&mut config.name_prefix, spec(field.clone()));
+            }
+            if let (Some(version), Some(kind)) = (extension(REF_API_VERSION), extension(REF_KIND)) {
+                let key = extension(REF_NAME_KEY).unwrap_or("name");
+                config.add_name_reference(version, kind, spec(format!("{field}/{key}")));
+            }
+            if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
+                let target = normalise_ref(reference)?;
+                if all.contains_key(target.as_str()) {
+                    if stack.contains(&target) {
+                        stack.push(target);
+                        return Err(format!(
+                            "$ref cycle {} (kustomize overflows its stack on it); break the cycle",
+                            stack.join(" -> ")
+                        ));
+                    }
+                    stack.push(target.clone());
+                    self.visit(&target, path, stack)?;
+                    stack.pop();
+                }
+            }
+            path.pop();
+        }
+        Ok(())
+    }
+}
+
+/// Merges the configuration into kustomize's defaults: a spec equal to a
+/// default one (same group, version, kind and path) is dropped, or refused
+/// when the default creates missing fields and this one does not.
+fn against_defaults(config: &mut Config) -> Result<(), String> {
+    for (specs, defaults, table, extension) in [
+        (
+            &mut config.common_labels,
+            &TABLES.common_labels,
+            "commonLabels",
+            LABEL_SELECTOR,
+        ),
+        (
+            &mut config.common_annotations,
+            &TABLES.common_annotations,
+            "commonAnnotations",
+            ANNOTATION,
+        ),
+    ] {
+        let mut kept = Vec::with_capacity(specs.len());
+        for spec in specs.drain(..) {
+            match defaults.iter().find(|d| same_field(d, &spec)) {
+                Some(default) if default.create => {
+                    return Err(format!(
+                        "{extension} on field {} of kind '{}': kustomize's default {table} fields include it, created when missing, and it refuses the pair as conflicting fieldspecs; remove the extension",
+                        spec.path, spec.kind
+                    ));
+                }
+                Some(_) => {}
+                None => kept.push(spec),
+            }
+        }
+        *specs = kept;
+    }
+    // The default namePrefix table is `{path: metadata/name}` alone.
+    config
+        .name_prefix
+        .retain(|spec| !(spec.kind.is_empty() && spec.path == "metadata/name"));
+    for backref in &mut config.name_references {
+        if let Some(default) = TABLES.name_reference.iter().find(|d| {
+            d.target.group == backref.target.group
+                && d.target.version == backref.target.version
+                && d.target.kind == backref.target.kind
+        }) {
+            backref
+                .referrers
+                .retain(|r| !default.referrers.iter().any(|d| same_field(d, r)));
+        }
+    }
+    config.name_references.retain(|b| !b.referrers.is_empty());
+    Ok(())
+}
+
+fn add_spec(specs: &mut Vec<FieldSpec>, spec: FieldSpec) {
+    if !specs.iter().any(|s| same_field(s, &spec)) {
+        specs.push(spec);
+    }
+}
+
+/// kustomize's "effectively equal" field specs.
+fn same_field(a: &FieldSpec, b: &FieldSpec) -> bool {
+    a.group == b.group && a.version == b.version && a.kind == b.kind && a.path == b.path
+}
+
+fn describe(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "a map",
+    }
+}
+
+/// The definition name a `$ref` looks up: the reference parsed by Go's
+/// `net/url`, normalised as go-openapi's `jsonreference` does (scheme and
+/// host lowercased, `:80`/`:443` dropped for http/https, runs of `/` in the
+/// path collapsed, escapes decoded) and printed back (path and fragment
+/// re-escaped, the query as written). `a//b` looks up `a/b`, `a b` looks up
+/// `a%20b`, `Foo:bar` looks up `foo:bar`.
+///
+/// # Caveats
+/// Hosts and user info are only lowercased, not validated or re-escaped.
+///
+/// # Errors
+/// What Go's parser refuses: a control character, a `%` without two hex
+/// digits, a missing scheme (`:x`), a colon in a first path segment that is
+/// not a scheme (`1a:b`).
+fn normalise_ref(reference: &str) -> Result<String, String> {
+    let fail = |why: &str| format!("parse \"{reference}\": {why}");
+    let (url, fragment) = match reference.split_once('#') {
+        Some((url, fragment)) => (url, Some(fragment)),
+        None => (reference, None),
+    };
+    if url.bytes().any(|b| b < 0x20 || b == 0x7f) {
+        return Err(fail("net/url: invalid control character in URL"));
+    }
+    let mut query = None;
+    let mut out = if url == "*" {
+        "*".to_owned()
+    } else {
+        let (scheme, rest) = split_scheme(url).map_err(fail)?;
+        let scheme = scheme.to_ascii_lowercase();
+        let rest = if rest.ends_with('?') && rest.matches('?').count() == 1 {
+            query = Some("");
+            &rest[..rest.len() - 1]
+        } else if let Some((rest, q)) = rest.split_once('?') {
+            query = Some(q);
+            rest
+        } else {
+            rest
+        };
+        if !scheme.is_empty() && !rest.starts_with('/') {
+            // Opaque, printed as written.
+            format!("{scheme}:{rest}")
+        } else {
+            hierarchical(&scheme, rest).map_err(|e| fail(&e))?
+        }
+    };
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    if let Some(fragment) = fragment {
+        let fragment = unescape(fragment).map_err(|e| fail(&e))?;
+        if !fragment.is_empty() {
+            out.push('#');
+            out.push_str(&escape(&fragment, true));
+        }
+    }
+    Ok(out)
+}
+
+/// A URL with a scheme (lowercase) and `rest` starting with `/`, or without
+/// a scheme, printed back normalised, without its query and fragment.
+fn hierarchical(scheme: &str, rest: &str) -> Result<String, String> {
+    if scheme.is_empty()
+        && !rest.starts_with('/')
+        && rest.split('/').next().is_some_and(|s| s.contains(':'))
+    {
+        return Err("first path segment in URL cannot contain colon".into());
+    }
+    let (authority, raw_path) =
+        if (!scheme.is_empty() || !rest.starts_with("///")) && rest.starts_with("//") {
+            let authority = &rest[2..];
+            match authority.find('/') {
+                Some(i) => (Some(&authority[..i]), &authority[i..]),
+                None => (Some(authority), ""),
+            }
+        } else {
+            (None, rest)
+        };
+    let (user, host) = match authority.map(|a| (a.rfind('@'), a)) {
+        Some((Some(i), a)) => (Some(&a[..i]), &a[i + 1..]),
+        Some((None, a)) => (None, a),
+        None => (None, ""),
+    };
+    let mut host = host.to_lowercase();
+    for (default_scheme, port) in [("http", ":80"), ("https", ":443")] {
+        if scheme == default_scheme && host.ends_with(port) {
+            host.truncate(host.len() - port.len());
+        }
+    }
+    let mut path = unescape(raw_path)?;
+    path.dedup_by(|a, b| *a == b'/' && *b == b'/');
+    let path = if path == b"*" {
+        "*".to_owned()
+    } else {
+        escape(&path, false)
+    };
+    let mut out = String::new();
+    if !scheme.is_empty() {
+        out.push_str(scheme);
+        out.push(':');
+    }
+    // Go omits `//` for `scheme:/path`, whose authority is absent.
+    let omit_host = !scheme.is_empty() && authority.is_none();
+    if (!scheme.is_empty() || !host.is_empty() || user.is_some())
+        && !(omit_host && host.is_empty() && user.is_none())
+    {
+        if !host.is_empty() || !path.is_empty() || user.is_some() {
+            out.push_str("//");
+        }
+        if let Some(user) = user {
+            out.push_str(user);
+            out.push('@');
+        }
+        out.push_str(&host);
+    }
+    if !path.is_empty() && !path.starts_with('/') && !host.is_empty() {
+        out.push('/');
+    }
+    // A first segment with a colon would read back as a scheme.
+    if out.is_empty() && path.split('/').next().is_some_and(|s| s.contains(':')) {
+        out.push_str("./");
+    }
+    out.push_str(&path);
+    Ok(out)
+}
+
+/// Go's `getScheme`: `(scheme, rest)`, the scheme empty when there is none.
+fn split_scheme(url: &str) -> Result<(&str, &str), &'static str> {
+    for (i, c) in url.bytes().enumerate() {
+        match c {
+            b'a'..=b'z' | b'A'..=b'Z' => {}
+            b'0'..=b'9' | b'+' | b'-' | b'.' if i == 0 => return Ok(("", url)),
+            b'0'..=b'9' | b'+' | b'-' | b'.' => {}
+            b':' if i == 0 => return Err("missing protocol scheme"),
+            b':' => return Ok((&url[..i], &url[i + 1..])),
+            _ => return Ok(("", url)),
+        }
+    }
+    Ok(("", url))
+}
+
+/// Decodes `%XX` escapes.
+fn unescape(s: &str) -> Result<Vec<u8>, String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = |j: usize| {
+                bytes
+                    .get(j)
+                    .and_then(|b| char::from(*b).to_digit(16))
+                    .and_then(|d| u8::try_from(d).ok())
+            };
+            let (Some(high), Some(low)) = (hex(i + 1), hex(i + 2)) else {
+                let end = bytes.len().min(i + 3);
+                return Err(format!(
+                    "invalid URL escape \"{}\"",
+                    String::from_utf8_lossy(&bytes[i..end])
+                ));
+            };
+            out.push((high << 4) | low);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Ok(out)
+}
+
+/// Go's `escape` for a path (`fragment` false) or a fragment: `%XX` for
+/// every byte but letters, digits, `-_.~` and `$&+,/:;=@` (plus `?!()*` in
+/// a fragment).
+fn escape(bytes: &[u8], fragment: bool) -> String {
+    const HEX: &[u8; 16] = b"0123456789ABCDEF";
+    let mut out = String::with_capacity(bytes.len());
+    for &c in bytes {
+        let keep = c.is_ascii_alphanumeric()
+            || b"-_.~$&+,/:;=@".contains(&c)
+            || (fragment && b"?!()*".contains(&c));
+        if keep {
+            out.push(char::from(c));
+        } else {
+            out.push('%');
+            out.push(char::from(HEX[usize::from(c >> 4)]));
+            out.push(char::from(HEX[usize::from(c & 0xf)]));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::{Value, json};
+
+    use super::{Config, load, name_references, normalise_ref, prefix_identities};
+    use crate::fieldspec::FieldSpec;
+    use crate::resource::Id;
+
+    /// `(target version, target kind, referrer kind, referrer path)` rows.
+    fn references(config: &Config) -> Vec<(String, String, String, String)> {
+        let mut rows: Vec<_> = config
+            .name_references
+            .iter()
+            .flat_map(|b| {
+                b.referrers.iter().map(move |r| {
+                    (
+                        b.target.version.clone(),
+                        b.target.kind.clone(),
+                        r.kind.clone(),
+                        r.path.clone(),
+                    )
+                })
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    fn row(v: &str, k: &str, rk: &str, p: &str) -> (String, String, String, String) {
+        (v.into(), k.into(), rk.into(), p.into())
+    }
+
+    /// `(kind, path)` of each spec, sorted.
+    fn fields(specs: &[FieldSpec]) -> Vec<(String, String)> {
+        let mut rows: Vec<_> = specs
+            .iter()
+            .map(|s| {
+                assert!(s.group.is_empty() && s.version.is_empty() && !s.create);
+                (s.kind.clone(), s.path.clone())
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// A YAML file with kind `Thing` whose `spec` is definition `Spec`.
+    fn thing(spec_properties: &str) -> String {
+        format!(
+            "x.y.v1.Thing:\n  Schema:\n    properties:\n      apiVersion: {{}}\n      kind: {{}}\n      metadata: {{}}\n      spec: {{$ref: Spec}}\nSpec:\n  Schema:\n    properties:\n{spec_properties}"
+        )
+    }
+
+    const CM_REF: &str = "{x-kubernetes-object-ref-api-version: v1, x-kubernetes-object-ref-kind: ConfigMap}";
+
+    #[test]
+    fn json_definitions_give_name_references_and_ignore_merge_keys() {
+        let text = include_str!("../tests/corpus/crds-namerefs-no-merge-keys/in/crd-schema.json");
+        let config = load(text).expect("loads");
+        assert_eq!(
+            references(&config),
+            vec![
+                row("v1", "ConfigMap", "Pipeline", "spec/configRef/name"),
+                row("v1", "Secret", "Pipeline", "spec/credentials/secretName"),
+            ]
+        );
+        assert!(config.common_labels.is_empty() && config.name_prefix.is_empty());
+        assert_eq!(name_references(text).expect("loads").len(), 2);
+    }
+
+    #[test]
+    fn yaml_definitions_give_labels_annotations_and_identities() {
+        let text = include_str!("../tests/corpus/crds-yaml-labels-annotations/in/schema.yaml");
+        let config = load(text).expect("loads");
+        let one = |path: &str| vec![("Canary".to_owned(), path.to_owned())];
+        assert_eq!(fields(&config.common_labels), one("spec/podSelector"));
+        assert_eq!(fields(&config.common_annotations), one("spec/podAnnotations"));
+        assert_eq!(fields(&config.name_prefix), one("spec/primaryName"));
+        assert_eq!(
+            references(&config),
+            vec![row("v1", "Service", "Canary", "spec/service/ref/name")]
+        );
+    }
+
+    #[test]
+    fn the_kind_is_the_text_after_the_last_dot_and_gvk_extensions_are_ignored() {
+        for (name, kind) in [("github.com/a/b/v1.Pipeline", "Pipeline"), ("Thing", "Thing"), ("a.b.", ""), ("", "")] {
+            let text = format!(
+                "{name:?}:\n  Schema:\n    x-kubernetes-group-version-kind: [{{group: g, version: v, kind: Other}}]\n    properties:\n      apiVersion: {{}}\n      kind: null\n      metadata: {{}}\n      ref: {CM_REF}\n"
+            );
+            assert_eq!(
+                references(&load(&text).expect("loads")),
+                vec![row("v1", "ConfigMap", kind, "ref/name")],
+                "{name}"
+            );
+        }
+    }
+
+    #[test]
+    fn only_definitions_with_api_version_kind_and_metadata_are_kinds() {
+        let text = format!("Spec:\n  Schema:\n    properties:\n      kind: {{}}\n      metadata: {{}}\n      ref: {CM_REF}\n");
+        assert!(load(&text).expect("loads").is_empty());
+    }
+
+    #[test]
+    fn only_refs_are_followed_not_inline_properties_or_items() {
+        let text = thing(&format!(
+            "      nested: {{properties: {{inner: {CM_REF}}}}}\n      list: {{type: array, items: {{$ref: Item}}}}\n      direct: {{type: array, $ref: Item}}\n      missing: {{$ref: Nowhere}}\nItem:\n  Schema:\n    properties:\n      cm: {CM_REF}\n"
+        ));
+        assert_eq!(
+            references(&load(&text).expect("loads")),
+            vec![row("v1", "ConfigMap", "Thing", "spec/direct/cm/name")]
+        );
+    }
+
+    #[test]
+    fn extensions_count_only_as_lowercase_strings() {
+        let text = thing(concat!(
+            "      a: {x-kubernetes-object-ref-api-version: apps/v1, x-kubernetes-object-ref-kind: Deployment}\n",
+            "      b: {x-kubernetes-object-ref-kind: ConfigMap}\n",
+            "      c: {x-kubernetes-object-ref-api-version: true, x-kubernetes-object-ref-kind: ConfigMap}\n",
+            "      d: {X-Kubernetes-Object-Ref-Api-Version: v1, X-Kubernetes-Object-Ref-Kind: ConfigMap}\n",
+            "      e: {x-kubernetes-object-ref-api-version: '', x-kubernetes-object-ref-kind: ''}\n",
+            "      f: {x-kubernetes-object-ref-api-version: v1, x-kubernetes-object-ref-kind: Secret, x-kubernetes-object-ref-name-key: secretName}\n",
+            "      g: {x-kubernetes-identity: true, x-kubernetes-annotation: null, x-kubernetes-label-selector: {}}\n",
+        ));
+        let config = load(&text).expect("loads");
+        assert_eq!(
+            references(&config),
+            vec![
+                row("", "", "Thing", "spec/e/name"),
+                row("apps/v1", "Deployment", "Thing", "spec/a/name"),
+                row("v1", "Secret", "Thing", "spec/f/secretName"),
+            ]
+        );
+        assert!(config.name_prefix.is_empty() && config.common_labels.is_empty());
+        assert!(config.common_annotations.is_empty());
+    }
+
+    #[test]
+    fn a_ref_cycle_from_a_kind_is_an_error_but_an_unreached_one_is_not() {
+        let cycle = thing(&format!("      ref: {CM_REF}\n      child: {{$ref: Spec}}\n"));
+        let err = load(&cycle).expect_err("a cycle");
+        assert!(err.contains("Spec -> Spec"), "{err}");
+        let unreached = "A:\n  Schema:\n    properties:\n      b: {$ref: A}\n";
+        assert!(load(unreached).expect("loads").is_empty());
+    }
+
+    #[test]
+    fn only_the_first_yaml_document_is_read() {
+        let good = thing(&format!("      ref: {CM_REF}\n"));
+        let after = format!("# c\n---\n{good}---\nfoo: [\n");
+        assert_eq!(references(&load(&after).expect("loads")).len(), 1);
+        let ended = format!("{good}...\n}}\n");
+        assert_eq!(references(&load(&ended).expect("loads")).len(), 1);
+        assert!(load(&format!("---\n---\n{good}")).expect("loads").is_empty());
+        assert!(load("foo: {}\n---\nbar: {}\n").expect("loads").is_empty());
+        assert!(load("\n# nothing\n").expect("loads").is_empty());
+    }
+
+    #[test]
+    fn json_is_read_only_from_a_leading_brace() {
+        let json = r#"{"T": {"Schema": {"properties": {"apiVersion": {}, "kind": {}, "metadata": {}, "r": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "ConfigMap"}}}}}"#;
+        assert_eq!(references(&load(json).expect("loads")).len(), 1);
+        assert_eq!(references(&load(&format!(" {json}")).expect("loads")).len(), 1);
+        assert!(load(&format!("{json} x")).is_err());
+        assert!(load(&format!("{json}\n---\n{{}}")).is_err());
+    }
+
+    #[test]
+    fn malformed_files_are_refused() {
+        for (text, why) in [
+            ("", "empty"),
+            ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n", "a CRD object"),
+            ("- a\n", "a list"),
+            ("T:\n  Dependencies: 5\n", "dependencies"),
+            ("T:\n  Schema: x\n", "a string schema"),
+            ("T:\n  Schema:\n    properties: []\n", "a list of properties"),
+            ("T:\n  Schema:\n    properties:\n      a: true\n", "a boolean property"),
+            ("T:\n  Schema:\n    properties:\n      a: {properties: {b: 1}}\n", "a nested number"),
+            ("T:\n  Schema:\n    properties:\n      a: {$ref: 'a%zz'}\n", "a bad escape"),
+            ("T:\n  Schema:\n    properties:\n      a: {$ref: '1a:b'}\n", "a colon"),
+        ] {
+            assert!(load(text).is_err(), "{why}");
+        }
+        for text in [
+            "T: null\nU:\n  Schema: null\nV:\n  Schema:\n    properties: null\n",
+            "T:\n  Dependencies: [a, null]\n  Schema:\n    properties:\n      a: null\n      b: {$ref: 5}\n",
+        ] {
+            assert!(load(text).expect("loads").is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn the_schema_field_is_matched_in_any_case_but_properties_and_ref_are_not() {
+        let lower = thing(&format!("      ref: {CM_REF}\n")).replace("Schema:", "schema:");
+        assert_eq!(references(&load(&lower).expect("loads")).len(), 1);
+        let capital = thing(&format!("      ref: {CM_REF}\n")).replace("    properties:", "    Properties:");
+        assert!(load(&capital).expect("loads").is_empty());
+        let upper_ref = thing(&format!("      ref: {CM_REF}\n")).replace("$ref", "$REF");
+        assert!(load(&upper_ref).expect("loads").is_empty());
+    }
+
+    #[test]
+    fn refs_are_looked_up_as_go_prints_the_normalised_url() {
+        for (reference, key) in [
+            ("x.y.v1.Spec", "x.y.v1.Spec"),
+            ("#/definitions/io.k8s.Spec", "#/definitions/io.k8s.Spec"),
+            ("", ""),
+            ("*", "*"),
+            ("a b", "a%20b"),
+            ("a%41", "aA"),
+            ("a%2f", "a/"),
+            ("Foo:bar", "foo:bar"),
+            ("Foo:Bar//x", "foo:Bar//x"),
+            ("a//b", "a/b"),
+            ("///x", "/x"),
+            ("a///b#c//d", "a/b#c//d"),
+            ("é", "%C3%A9"),
+            ("a{b}", "a%7Bb%7D"),
+            ("#x y", "#x%20y"),
+            ("a?x y", "a?x y"),
+            ("a?x%zz", "a?x%zz"),
+            ("a!b'()*", "a%21b%27%28%29%2A"),
+            ("#a!b'()*", "#a!b%27()*"),
+            ("//Host:80/a", "//host:80/a"),
+            ("HTTP://Host:80/a", "http://host/a"),
+            ("a%3Ab", "./a:b"),
+            ("a?", "a?"),
+            ("a?b?", "a?b?"),
+            ("a#", "a"),
+            ("a?#", "a?"),
+        ] {
+            assert_eq!(normalise_ref(reference).as_deref(), Ok(key), "{reference}");
+        }
+        for reference in ["a%zz", "#%zz", "a%4", "1a:b", ":x", "a\tb"] {
+            assert!(normalise_ref(reference).is_err(), "{reference}");
+        }
+    }
+
+    #[test]
+    fn fields_kustomize_already_creates_conflict_and_equal_ones_merge() {
+        let deployment = "x.Deployment:\n  Schema:\n    properties:\n      apiVersion: {}\n      kind: {}\n      metadata: {}\n      spec: {$ref: S}\nS:\n  Schema:\n    properties:\n      selector: {$ref: L}\nL:\n  Schema:\n    properties:\n      matchLabels: {x-kubernetes-label-selector: ''}\n";
+        let err = load(deployment).expect_err("conflicting fieldspecs");
+        assert!(err.contains("spec/selector/matchLabels"), "{err}");
+        let any_kind = "x.:\n  Schema:\n    properties:\n      apiVersion: {}\n      kind: {}\n      metadata: {$ref: M}\nM:\n  Schema:\n    properties:\n      name: {x-kubernetes-identity: ''}\n";
+        assert!(load(any_kind).expect("loads").name_prefix.is_empty());
+    }
+
+    #[test]
+    fn merging_keeps_one_of_each_entry() {
+        let text = include_str!("../tests/corpus/crds-yaml-labels-annotations/in/schema.yaml");
+        let mut config = load(text).expect("loads");
+        config.merge(load(text).expect("loads"));
+        let json = include_str!("../tests/corpus/crds-namerefs-no-merge-keys/in/crd-schema.json");
+        config.merge(load(json).expect("loads"));
+        assert_eq!(config.common_labels.len(), 1);
+        assert_eq!(config.name_prefix.len(), 1);
+        assert_eq!(references(&config).len(), 3);
+        assert_eq!(config.name_references.len(), 3);
+    }
+
+    fn id(kind: &str) -> Id {
+        Id {
+            group: "x.y".into(),
+            version: "v1".into(),
+            kind: kind.into(),
+            namespace: "default".into(),
+            name: "t".into(),
+        }
+    }
+
+    fn specs(paths: &[&str]) -> Vec<FieldSpec> {
+        paths
+            .iter()
+            .map(|p| FieldSpec {
+                kind: "Thing".into(),
+                path: (*p).into(),
+                ..FieldSpec::default()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn identities_get_the_prefix_through_sequences() {
+        let mut obj = json!({"metadata": {"name": "t"}, "spec": {
+            "primary": "web", "objs": [{"n": "a"}, {"n": "b"}, {}], "gone": null
+        }});
+        let all = specs(&["spec/primary", "spec/objs/n", "spec/gone/n", "spec/absent", "metadata/name"]);
+        assert_eq!(prefix_identities(&mut obj, &id("Thing"), &all, "p-"), Ok(1));
+        assert_eq!(
+            obj,
+            json!({"metadata": {"name": "t"}, "spec": {
+                "primary": "p-web", "objs": [{"n": "p-a"}, {"n": "p-b"}, {}], "gone": null
+            }})
+        );
+        let mut other = json!({"spec": {"primary": "web"}});
+        assert_eq!(prefix_identities(&mut other, &id("Other"), &all, "p-"), Ok(0));
+        assert_eq!(other, json!({"spec": {"primary": "web"}}));
+    }
+
+    #[test]
+    fn identities_kustomize_cannot_prefix_are_refused() {
+        for value in [json!(5), json!(true), Value::Null, json!({}), json!(["a"])] {
+            let mut obj = json!({"spec": {"primary": value}});
+            assert!(
+                prefix_identities(&mut obj, &id("Thing"), &specs(&["spec/primary"]), "p-").is_err(),
+                "{value}"
+            );
+        }
+        let mut obj = json!({"spec": {"primary": "scalar"}});
+        assert!(prefix_identities(&mut obj, &id("Thing"), &specs(&["spec/primary/x"]), "p-").is_err());
+    }
+}
