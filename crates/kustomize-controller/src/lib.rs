@@ -9,4 +9,5 @@ pub mod apply;
 pub mod generate;
 pub mod kustomization;
 pub mod normalize;
+pub mod sources;
 pub mod substitute;

@@ -7,6 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_kustomize_controller::kustomization::KustomizationReconciler;
+use ferroflux_kustomize_controller::sources;
 use ferroflux_runtime::acl::CrossNamespace;
 use ferroflux_runtime::controller::{self, Stats};
 use ferroflux_runtime::metrics::{self, Metrics};
@@ -89,11 +90,13 @@ async fn main() -> anyhow::Result<()> {
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);
     }
-    let controller = tokio::spawn(controller::run::<Kustomization, _>(
+    let triggers = sources::artifact_triggers(client.clone(), options.namespace.clone());
+    let controller = tokio::spawn(controller::run_with_triggers::<Kustomization, _>(
         client,
         Arc::new(reconciler),
         options,
         Arc::new(Stats::default()),
+        triggers,
         process::until(&stopped),
     ));
     process::run_until_shutdown(leadership, LEASE, &stop, controller, servers)

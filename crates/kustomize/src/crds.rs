@@ -1,9 +1,9 @@
-//! The kustomization `crds` field: files of OpenAPI definitions whose
+//! The kustomization `crds` field: files of `OpenAPI` definitions whose
 //! `x-kubernetes-*` extensions tell kustomize which fields of custom kinds
 //! hold labels, annotations, names and references to other objects, read
 //! as kustomize v5.7.1 reads them.
 //!
-//! A `crds` file is a map of definition names to OpenAPI definitions,
+//! A `crds` file is a map of definition names to `OpenAPI` definitions,
 //! `{name: {Schema: {properties: ...}}}`, the shape `openapi-gen` writes.
 //! It is JSON when its first byte is `{`, else YAML, of which only the first
 //! document is read. `CustomResourceDefinition` objects are not accepted
@@ -67,80 +67,233 @@ const REF_NAME_KEY: &str = "x-kubernetes-object-ref-name-key";
 /// exponentially.
 const PROPERTY_BUDGET: usize = 1_000_000;
 
-/// The transformer configuration `crds` files add to kustomize's defaults.
+/// kustomize's transformer configuration for the four tables `crds` can
+/// extend, as one accumulation holds it (kustomize's `TransformerConfig`).
+///
+/// It starts empty for each kustomization; the configuration of each base is
+/// merged in as the base is accumulated, then [`Config::defaults`], then the
+/// kustomization's `crds` files; components share their parent's, which is
+/// [`Config::re_merged`] after each of them. The transformers of the
+/// kustomization, and the name references at the top, use what it holds
+/// then, defaults included.
+///
+/// Merging is kustomize's, faults included: an incoming spec is dropped
+/// when the list already holds one with the same path whose group, version
+/// and kind it selects (empty fields select anything), and refused when
+/// that one's `create` differs; the lists are then sorted by group, version
+/// and kind. So a spec for every kind (`metadata/name`, `metadata/labels`)
+/// is lost on a re-merge when a kind-specific one on the same path sorts
+/// before it: a `crds` identity on `metadata/name` of kind `Thing` makes
+/// the parent's `namePrefix` rename only `Thing` objects.
 #[derive(Debug, Default)]
 pub struct Config {
-    /// `nameReference` entries: targets with only a version and a kind.
-    pub name_references: Vec<NameReference>,
-    /// Extra `commonLabels` fields (`x-kubernetes-label-selector`).
-    pub common_labels: Vec<FieldSpec>,
-    /// Extra `commonAnnotations` fields (`x-kubernetes-annotation`).
-    pub common_annotations: Vec<FieldSpec>,
-    /// Extra `namePrefix` fields (`x-kubernetes-identity`); see
-    /// [`prefix_identities`].
+    /// `namePrefix` fields: `metadata/name` and `x-kubernetes-identity`
+    /// fields; see [`prefix_fields`].
     pub name_prefix: Vec<FieldSpec>,
+    /// `commonLabels` fields, also used by `labels` with `includeSelectors`.
+    pub common_labels: Vec<FieldSpec>,
+    /// `commonAnnotations` fields.
+    pub common_annotations: Vec<FieldSpec>,
+    /// `nameReference` entries.
+    pub name_references: Vec<NameReference>,
 }
 
 impl Config {
-    /// Whether nothing was found.
+    /// kustomize's default configuration (`data/fieldspecs.yaml`), sorted.
     #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.name_references.is_empty()
-            && self.common_labels.is_empty()
-            && self.common_annotations.is_empty()
-            && self.name_prefix.is_empty()
+    pub fn defaults() -> Self {
+        let mut config = Self {
+            // kustomize's default namePrefix table.
+            name_prefix: vec![FieldSpec {
+                path: "metadata/name".into(),
+                ..FieldSpec::default()
+            }],
+            common_labels: TABLES.common_labels.clone(),
+            common_annotations: TABLES.common_annotations.clone(),
+            name_references: TABLES.name_reference.iter().map(copy).collect(),
+        };
+        config.sort();
+        config
     }
 
-    /// Adds `other`'s entries, skipping those already present (kustomize
-    /// merges configurations the same way). Never fails: every spec from
-    /// `crds` leaves missing fields alone, so two never conflict.
-    pub fn merge(&mut self, other: Self) {
-        for spec in other.common_labels {
-            add_spec(&mut self.common_labels, spec);
-        }
-        for spec in other.common_annotations {
-            add_spec(&mut self.common_annotations, spec);
-        }
-        for spec in other.name_prefix {
-            add_spec(&mut self.name_prefix, spec);
-        }
-        for backref in other.name_references {
-            for referrer in backref.referrers {
-                self.add_name_reference(&backref.target.version, &backref.target.kind, referrer);
+    /// Merges `other` in as kustomize does (see [`Config`]).
+    ///
+    /// # Errors
+    /// Conflicting field specs: an incoming spec and one already held on the
+    /// same path, the incoming one selecting it, that differ in `create`.
+    pub fn merge(&mut self, other: &Self) -> Result<(), String> {
+        for (table, mine, theirs) in [
+            ("namePrefix", &mut self.name_prefix, &other.name_prefix),
+            (
+                "commonLabels",
+                &mut self.common_labels,
+                &other.common_labels,
+            ),
+            (
+                "commonAnnotations",
+                &mut self.common_annotations,
+                &other.common_annotations,
+            ),
+        ] {
+            for spec in theirs {
+                merge_one(mine, spec).map_err(|e| format!("{table}: {e}"))?;
             }
         }
+        for backref in &other.name_references {
+            merge_name_reference(&mut self.name_references, backref)?;
+        }
+        self.sort();
+        Ok(())
     }
 
-    fn add_name_reference(&mut self, version: &str, kind: &str, referrer: FieldSpec) {
-        let existing = self.name_references.iter_mut().find(|b| {
-            b.target.group.is_empty() && b.target.version == version && b.target.kind == kind
-        });
-        match existing {
-            Some(backref) => add_spec(&mut backref.referrers, referrer),
-            None => self.name_references.push(NameReference {
-                target: FieldSpec {
-                    version: version.to_owned(),
-                    kind: kind.to_owned(),
-                    ..FieldSpec::default()
-                },
-                referrers: vec![referrer],
-            }),
+    /// The configuration merged into an empty one, as kustomize does when a
+    /// base is accumulated into its parent or after each component.
+    ///
+    /// # Errors
+    /// As [`Config::merge`].
+    pub fn re_merged(&self) -> Result<Self, String> {
+        let mut fresh = Self::default();
+        fresh.merge(self)?;
+        Ok(fresh)
+    }
+
+    fn sort(&mut self) {
+        for specs in [
+            &mut self.name_prefix,
+            &mut self.common_labels,
+            &mut self.common_annotations,
+        ] {
+            specs.sort_by_cached_key(sort_key);
+        }
+        // Each entry's referrers keep their merge order, as in kustomize.
+        self.name_references
+            .sort_by_cached_key(|b| sort_key(&b.target));
+    }
+}
+
+fn copy(backref: &NameReference) -> NameReference {
+    NameReference {
+        target: backref.target.clone(),
+        referrers: backref.referrers.clone(),
+    }
+}
+
+/// kustomize's `MergeOne`.
+fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), String> {
+    match specs
+        .iter()
+        .find(|held| held.path == spec.path && selects(spec, held))
+    {
+        Some(held) if held.create != spec.create => Err(format!(
+            "conflicting fieldspecs: {} (create: {}) and {} (create: {})",
+            describe_spec(held),
+            held.create,
+            describe_spec(spec),
+            spec.create
+        )),
+        Some(_) => Ok(()),
+        None => {
+            specs.push(spec.clone());
+            Ok(())
         }
     }
 }
 
-/// Reads one `crds` file's text into the configuration it adds (the caller
-/// names the file in errors).
+fn merge_name_reference(
+    list: &mut Vec<NameReference>,
+    backref: &NameReference,
+) -> Result<(), String> {
+    let target = &backref.target;
+    let held = list.iter_mut().find(|b| {
+        b.target.group == target.group
+            && b.target.version == target.version
+            && b.target.kind == target.kind
+    });
+    match held {
+        Some(held) => {
+            for referrer in &backref.referrers {
+                merge_one(&mut held.referrers, referrer)
+                    .map_err(|e| format!("nameReference to {}: {e}", describe_spec(target)))?;
+            }
+        }
+        None => list.push(copy(backref)),
+    }
+    Ok(())
+}
+
+/// Whether `selector`'s group, version and kind (empty = any) select
+/// `spec`'s.
+fn selects(selector: &FieldSpec, spec: &FieldSpec) -> bool {
+    (selector.group.is_empty() || selector.group == spec.group)
+        && (selector.version.is_empty() || selector.version == spec.version)
+        && (selector.kind.is_empty() || selector.kind == spec.kind)
+}
+
+/// kustomize's order of group-version-kinds: kinds of the legacy output
+/// order's first list (in its order), then the others, then those of its
+/// last list; then `group_version_kind` text, `~G`, `~V`, `~K` standing for
+/// empty fields.
+fn sort_key(spec: &FieldSpec) -> ((u8, usize), String) {
+    let order = &TABLES.legacy_sort_order;
+    let rank = if let Some(i) = order.order_first.iter().position(|k| *k == spec.kind) {
+        (0, i)
+    } else if let Some(i) = order.order_last.iter().position(|k| *k == spec.kind) {
+        (2, i)
+    } else {
+        (1, 0)
+    };
+    let or = |field: &str, empty: &'static str| {
+        if field.is_empty() {
+            empty.to_owned()
+        } else {
+            field.to_owned()
+        }
+    };
+    (
+        rank,
+        format!(
+            "{}_{}_{}",
+            or(&spec.group, "~G"),
+            or(&spec.version, "~V"),
+            or(&spec.kind, "~K")
+        ),
+    )
+}
+
+fn describe_spec(spec: &FieldSpec) -> String {
+    let mut parts = Vec::new();
+    for (name, value) in [
+        ("group", &spec.group),
+        ("version", &spec.version),
+        ("kind", &spec.kind),
+    ] {
+        if !value.is_empty() {
+            parts.push(format!("{name} {value}"));
+        }
+    }
+    if parts.is_empty() {
+        parts.push("any kind".into());
+    }
+    if !spec.path.is_empty() {
+        parts.push(spec.path.clone());
+    }
+    parts.join(", ")
+}
+
+/// Reads one `crds` file's text into the configuration it adds, without
+/// the defaults (the caller names the file in errors). A kustomization's
+/// files are merged in their order into an empty [`Config`], which is then
+/// merged into the accumulation's, where a spec conflicting with a default
+/// one fails.
 ///
 /// # Errors
 /// What kustomize refuses, said plainly: an empty file, malformed JSON or
 /// YAML, a file that is not a map of definitions (a `CustomResourceDefinition`
 /// object, a list), a `Schema`, `properties` or property that is not a map,
 /// `Dependencies` that are not a list of names, a `$ref` Go's URL parser
-/// rejects, a label or annotation field kustomize's defaults already create
-/// (conflicting field specs). Also a `$ref` cycle reachable from a kind,
-/// on which kustomize overflows its stack, and more than a million
-/// properties reached through `$ref`s.
+/// rejects. Also a `$ref` cycle reachable from a kind, on which kustomize
+/// overflows its stack, and more than a million properties reached through
+/// `$ref`s.
 pub fn load(text: &str) -> Result<Config, String> {
     let root = parse(text)?;
     let definitions = match &root {
@@ -169,9 +322,10 @@ pub fn load(text: &str) -> Result<Config, String> {
     let mut walk = Walk {
         properties: &properties,
         kind: "",
-        config: Config::default(),
+        found: Config::default(),
         budget: PROPERTY_BUDGET,
     };
+    let mut config = Config::default();
     for (&name, props) in &properties {
         let Some(props) = props else { continue };
         if !["apiVersion", "kind", "metadata"]
@@ -182,9 +336,8 @@ pub fn load(text: &str) -> Result<Config, String> {
         }
         walk.kind = name.rsplit('.').next().unwrap_or(name);
         walk.visit(name, &mut Vec::new(), &mut vec![name.to_owned()])?;
+        config.merge(&std::mem::take(&mut walk.found))?;
     }
-    let mut config = walk.config;
-    against_defaults(&mut config)?;
     Ok(config)
 }
 
@@ -196,22 +349,24 @@ pub fn name_references(text: &str) -> Result<Vec<NameReference>, String> {
     load(text).map(|config| config.name_references)
 }
 
-/// Prepends `prefix` to the `x-kubernetes-identity` fields of `specs` that
-/// select an object with the `original` id, as kustomize's `namePrefix`
-/// does in the same pass that renames the object. Missing and null fields
-/// are left alone; sequences on the way are walked element by element.
+/// `namePrefix` on one object: prepends `prefix` to the fields of `specs`
+/// (the accumulation's [`Config::name_prefix`]) that select the object's
+/// `original` id, except `metadata/name`. Missing fields, and null ones on
+/// the way, are left alone; sequences on the way are walked element by
+/// element. The caller skips the kinds kustomize never renames.
 ///
-/// A spec whose path is exactly `metadata/name` is not applied here: the
-/// returned count says how many times kustomize renames the object once
-/// more (remembering the id, recording the prefix, prepending it to the
-/// name again: `p-p-name`).
+/// Returns how many selecting specs are `metadata/name`, the number of
+/// times kustomize renames the object (each time remembering the id,
+/// recording the prefix and prepending it to the name): 1 with the
+/// defaults, 2 for a kind with an `x-kubernetes-identity` name (`p-p-name`),
+/// 0 once a re-merge has dropped the default spec (see [`Config`]).
 ///
 /// # Errors
 /// Where kustomize fails: the field is a map or a sequence, or a scalar
 /// stands where the path goes on. A number, boolean or null field is
 /// refused too: kustomize prepends the prefix to its YAML source text
 /// (`p-0x10`, `p-~`), which is not kept.
-pub fn prefix_identities(
+pub fn prefix_fields(
     obj: &mut Value,
     original: &Id,
     specs: &[FieldSpec],
@@ -225,7 +380,7 @@ pub fn prefix_identities(
         }
         let segments: Vec<&str> = spec.path.split('/').collect();
         prefix_at(obj, &segments, prefix)
-            .map_err(|e| format!("{original}: x-kubernetes-identity field {}: {e}", spec.path))?;
+            .map_err(|e| format!("{original}: namePrefix field {}: {e}", spec.path))?;
     }
     Ok(renames)
 }
@@ -272,14 +427,18 @@ fn parse(text: &str) -> Result<Value, String> {
         return serde_json::from_str(text).map_err(|e| format!("not valid JSON: {e}"));
     }
     let text = yaml::normalise(text);
-    let docs = yaml::parse_documents(first_document(&text)).map_err(|e| e.to_string())?;
+    let docs = yaml::parse_documents(first_document(&text)?).map_err(|e| e.to_string())?;
     Ok(docs.into_iter().next().unwrap_or(Value::Null))
 }
 
 /// The first document of a YAML stream (later ones are not read, so not
 /// even their syntax matters): everything up to the `---` or `...` line
 /// that follows a `---` or some content.
-fn first_document(text: &str) -> &str {
+///
+/// # Errors
+/// A `...` line before the first document, on which kustomize's YAML
+/// reader fails.
+fn first_document(text: &str) -> Result<&str, String> {
     let mut started = false;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {
@@ -290,17 +449,21 @@ fn first_document(text: &str) -> &str {
         };
         if marker("---") || marker("...") {
             if started {
-                return &text[..offset];
+                return Ok(&text[..offset]);
             }
-            started = marker("---");
+            if marker("...") {
+                return Err(
+                    "a '...' document end before any document; kustomize fails to read it, remove the line".into(),
+                );
+            }
+            started = true;
         } else if !started {
             let trimmed = bare.trim_start();
-            started =
-                !(trimmed.is_empty() || trimmed.starts_with('#') || bare.starts_with('%'));
+            started = !(trimmed.is_empty() || trimmed.starts_with('#') || bare.starts_with('%'));
         }
         offset += line.len();
     }
-    text
+    Ok(text)
 }
 
 /// A definition's `Schema`: Go's decoder matches the field name without
@@ -343,7 +506,12 @@ fn check_schema(schema: &Value, at: &str) -> Result<(), String> {
     let map = match schema {
         Value::Null => return Ok(()),
         Value::Object(map) => map,
-        other => return Err(format!("{at}: the schema is {}, not a map", describe(other))),
+        other => {
+            return Err(format!(
+                "{at}: the schema is {}, not a map",
+                describe(other)
+            ));
+        }
     };
     if let Some(Value::String(reference)) = map.get("$ref") {
         normalise_ref(reference).map_err(|e| format!("{at}: $ref: {e}"))?;
@@ -353,7 +521,10 @@ fn check_schema(schema: &Value, at: &str) -> Result<(), String> {
         Some(Value::Object(properties)) => properties
             .iter()
             .try_for_each(|(name, property)| check_schema(property, &format!("{at}/{name}"))),
-        Some(other) => Err(format!("{at}: properties is {}, not a map", describe(other))),
+        Some(other) => Err(format!(
+            "{at}: properties is {}, not a map",
+            describe(other)
+        )),
     }
 }
 
@@ -363,7 +534,8 @@ struct Walk<'a> {
     properties: &'a BTreeMap<&'a str, Option<&'a Map<String, Value>>>,
     /// The kind the field specs select.
     kind: &'a str,
-    config: Config,
+    /// What this kind's walk found.
+    found: Config,
     budget: usize,
 }
 
@@ -395,19 +567,27 @@ impl Walk<'_> {
                 path,
                 ..FieldSpec::default()
             };
-            let config = &mut self.config;
+            let found = &mut self.found;
             if extension(ANNOTATION).is_some() {
-                add_spec(&mut config.common_annotations, spec(field.clone()));
+                merge_one(&mut found.common_annotations, &spec(field.clone()))?;
             }
             if extension(LABEL_SELECTOR).is_some() {
-                add_spec(&mut config.common_labels, spec(field.clone()));
+                merge_one(&mut found.common_labels, &spec(field.clone()))?;
             }
             if extension(IDENTITY).is_some() {
-                add_spec(&mut config.name_prefix, spec(field.clone()));
+                merge_one(&mut found.name_prefix, &spec(field.clone()))?;
             }
             if let (Some(version), Some(kind)) = (extension(REF_API_VERSION), extension(REF_KIND)) {
                 let key = extension(REF_NAME_KEY).unwrap_or("name");
-                config.add_name_reference(version, kind, spec(format!("{field}/{key}")));
+                let backref = NameReference {
+                    target: FieldSpec {
+                        version: version.to_owned(),
+                        kind: kind.to_owned(),
+                        ..FieldSpec::default()
+                    },
+                    referrers: vec![spec(format!("{field}/{key}"))],
+                };
+                merge_name_reference(&mut found.name_references, &backref)?;
             }
             if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
                 let target = normalise_ref(reference)?;
@@ -428,69 +608,6 @@ impl Walk<'_> {
         }
         Ok(())
     }
-}
-
-/// Merges the configuration into kustomize's defaults: a spec equal to a
-/// default one (same group, version, kind and path) is dropped, or refused
-/// when the default creates missing fields and this one does not.
-fn against_defaults(config: &mut Config) -> Result<(), String> {
-    for (specs, defaults, table, extension) in [
-        (
-            &mut config.common_labels,
-            &TABLES.common_labels,
-            "commonLabels",
-            LABEL_SELECTOR,
-        ),
-        (
-            &mut config.common_annotations,
-            &TABLES.common_annotations,
-            "commonAnnotations",
-            ANNOTATION,
-        ),
-    ] {
-        let mut kept = Vec::with_capacity(specs.len());
-        for spec in specs.drain(..) {
-            match defaults.iter().find(|d| same_field(d, &spec)) {
-                Some(default) if default.create => {
-                    return Err(format!(
-                        "{extension} on field {} of kind '{}': kustomize's default {table} fields include it, created when missing, and it refuses the pair as conflicting fieldspecs; remove the extension",
-                        spec.path, spec.kind
-                    ));
-                }
-                Some(_) => {}
-                None => kept.push(spec),
-            }
-        }
-        *specs = kept;
-    }
-    // The default namePrefix table is `{path: metadata/name}` alone.
-    config
-        .name_prefix
-        .retain(|spec| !(spec.kind.is_empty() && spec.path == "metadata/name"));
-    for backref in &mut config.name_references {
-        if let Some(default) = TABLES.name_reference.iter().find(|d| {
-            d.target.group == backref.target.group
-                && d.target.version == backref.target.version
-                && d.target.kind == backref.target.kind
-        }) {
-            backref
-                .referrers
-                .retain(|r| !default.referrers.iter().any(|d| same_field(d, r)));
-        }
-    }
-    config.name_references.retain(|b| !b.referrers.is_empty());
-    Ok(())
-}
-
-fn add_spec(specs: &mut Vec<FieldSpec>, spec: FieldSpec) {
-    if !specs.iter().any(|s| same_field(s, &spec)) {
-        specs.push(spec);
-    }
-}
-
-/// kustomize's "effectively equal" field specs.
-fn same_field(a: &FieldSpec, b: &FieldSpec) -> bool {
-    a.group == b.group && a.version == b.version && a.kind == b.kind && a.path == b.path
 }
 
 fn describe(value: &Value) -> &'static str {
@@ -605,11 +722,10 @@ fn hierarchical(scheme: &str, rest: &str) -> Result<String, String> {
         out.push_str(scheme);
         out.push(':');
     }
+    let authority_part = !scheme.is_empty() || !host.is_empty() || user.is_some();
     // Go omits `//` for `scheme:/path`, whose authority is absent.
-    let omit_host = !scheme.is_empty() && authority.is_none();
-    if (!scheme.is_empty() || !host.is_empty() || user.is_some())
-        && !(omit_host && host.is_empty() && user.is_none())
-    {
+    let omitted = !scheme.is_empty() && authority.is_none() && host.is_empty() && user.is_none();
+    if authority_part && !omitted {
         if !host.is_empty() || !path.is_empty() || user.is_some() {
             out.push_str("//");
         }
@@ -634,9 +750,8 @@ fn hierarchical(scheme: &str, rest: &str) -> Result<String, String> {
 fn split_scheme(url: &str) -> Result<(&str, &str), &'static str> {
     for (i, c) in url.bytes().enumerate() {
         match c {
-            b'a'..=b'z' | b'A'..=b'Z' => {}
             b'0'..=b'9' | b'+' | b'-' | b'.' if i == 0 => return Ok(("", url)),
-            b'0'..=b'9' | b'+' | b'-' | b'.' => {}
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'+' | b'-' | b'.' => {}
             b':' if i == 0 => return Err("missing protocol scheme"),
             b':' => return Ok((&url[..i], &url[i + 1..])),
             _ => return Ok(("", url)),
@@ -700,9 +815,18 @@ fn escape(bytes: &[u8], fragment: bool) -> String {
 mod tests {
     use serde_json::{Value, json};
 
-    use super::{Config, load, name_references, normalise_ref, prefix_identities};
+    use super::{Config, load, name_references, normalise_ref, prefix_fields};
     use crate::fieldspec::FieldSpec;
     use crate::resource::Id;
+
+    impl Config {
+        fn is_empty(&self) -> bool {
+            self.name_prefix.is_empty()
+                && self.common_labels.is_empty()
+                && self.common_annotations.is_empty()
+                && self.name_references.is_empty()
+        }
+    }
 
     /// `(target version, target kind, referrer kind, referrer path)` rows.
     fn references(config: &Config) -> Vec<(String, String, String, String)> {
@@ -748,7 +872,8 @@ mod tests {
         )
     }
 
-    const CM_REF: &str = "{x-kubernetes-object-ref-api-version: v1, x-kubernetes-object-ref-kind: ConfigMap}";
+    const CM_REF: &str =
+        "{x-kubernetes-object-ref-api-version: v1, x-kubernetes-object-ref-kind: ConfigMap}";
 
     #[test]
     fn json_definitions_give_name_references_and_ignore_merge_keys() {
@@ -771,7 +896,10 @@ mod tests {
         let config = load(text).expect("loads");
         let one = |path: &str| vec![("Canary".to_owned(), path.to_owned())];
         assert_eq!(fields(&config.common_labels), one("spec/podSelector"));
-        assert_eq!(fields(&config.common_annotations), one("spec/podAnnotations"));
+        assert_eq!(
+            fields(&config.common_annotations),
+            one("spec/podAnnotations")
+        );
         assert_eq!(fields(&config.name_prefix), one("spec/primaryName"));
         assert_eq!(
             references(&config),
@@ -781,7 +909,12 @@ mod tests {
 
     #[test]
     fn the_kind_is_the_text_after_the_last_dot_and_gvk_extensions_are_ignored() {
-        for (name, kind) in [("github.com/a/b/v1.Pipeline", "Pipeline"), ("Thing", "Thing"), ("a.b.", ""), ("", "")] {
+        for (name, kind) in [
+            ("github.com/a/b/v1.Pipeline", "Pipeline"),
+            ("Thing", "Thing"),
+            ("a.b.", ""),
+            ("", ""),
+        ] {
             let text = format!(
                 "{name:?}:\n  Schema:\n    x-kubernetes-group-version-kind: [{{group: g, version: v, kind: Other}}]\n    properties:\n      apiVersion: {{}}\n      kind: null\n      metadata: {{}}\n      ref: {CM_REF}\n"
             );
@@ -795,7 +928,9 @@ mod tests {
 
     #[test]
     fn only_definitions_with_api_version_kind_and_metadata_are_kinds() {
-        let text = format!("Spec:\n  Schema:\n    properties:\n      kind: {{}}\n      metadata: {{}}\n      ref: {CM_REF}\n");
+        let text = format!(
+            "Spec:\n  Schema:\n    properties:\n      kind: {{}}\n      metadata: {{}}\n      ref: {CM_REF}\n"
+        );
         assert!(load(&text).expect("loads").is_empty());
     }
 
@@ -836,7 +971,9 @@ mod tests {
 
     #[test]
     fn a_ref_cycle_from_a_kind_is_an_error_but_an_unreached_one_is_not() {
-        let cycle = thing(&format!("      ref: {CM_REF}\n      child: {{$ref: Spec}}\n"));
+        let cycle = thing(&format!(
+            "      ref: {CM_REF}\n      child: {{$ref: Spec}}\n"
+        ));
         let err = load(&cycle).expect_err("a cycle");
         assert!(err.contains("Spec -> Spec"), "{err}");
         let unreached = "A:\n  Schema:\n    properties:\n      b: {$ref: A}\n";
@@ -850,16 +987,23 @@ mod tests {
         assert_eq!(references(&load(&after).expect("loads")).len(), 1);
         let ended = format!("{good}...\n}}\n");
         assert_eq!(references(&load(&ended).expect("loads")).len(), 1);
-        assert!(load(&format!("---\n---\n{good}")).expect("loads").is_empty());
+        assert!(
+            load(&format!("---\n---\n{good}"))
+                .expect("loads")
+                .is_empty()
+        );
         assert!(load("foo: {}\n---\nbar: {}\n").expect("loads").is_empty());
         assert!(load("\n# nothing\n").expect("loads").is_empty());
+        assert!(load(&format!("...\n---\n{good}")).is_err());
     }
 
     #[test]
     fn json_is_read_only_from_a_leading_brace() {
         let json = r#"{"T": {"Schema": {"properties": {"apiVersion": {}, "kind": {}, "metadata": {}, "r": {"x-kubernetes-object-ref-api-version": "v1", "x-kubernetes-object-ref-kind": "ConfigMap"}}}}}"#;
         assert_eq!(references(&load(json).expect("loads")).len(), 1);
-        assert_eq!(references(&load(&format!(" {json}")).expect("loads")).len(), 1);
+        // With a space first it is YAML, of which only the first document counts.
+        let yaml = format!(" {json}\n---\nfoo: [\n");
+        assert_eq!(references(&load(&yaml).expect("loads")).len(), 1);
         assert!(load(&format!("{json} x")).is_err());
         assert!(load(&format!("{json}\n---\n{{}}")).is_err());
     }
@@ -868,15 +1012,33 @@ mod tests {
     fn malformed_files_are_refused() {
         for (text, why) in [
             ("", "empty"),
-            ("apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n", "a CRD object"),
+            (
+                "apiVersion: apiextensions.k8s.io/v1\nkind: CustomResourceDefinition\n",
+                "a CRD object",
+            ),
             ("- a\n", "a list"),
             ("T:\n  Dependencies: 5\n", "dependencies"),
             ("T:\n  Schema: x\n", "a string schema"),
-            ("T:\n  Schema:\n    properties: []\n", "a list of properties"),
-            ("T:\n  Schema:\n    properties:\n      a: true\n", "a boolean property"),
-            ("T:\n  Schema:\n    properties:\n      a: {properties: {b: 1}}\n", "a nested number"),
-            ("T:\n  Schema:\n    properties:\n      a: {$ref: 'a%zz'}\n", "a bad escape"),
-            ("T:\n  Schema:\n    properties:\n      a: {$ref: '1a:b'}\n", "a colon"),
+            (
+                "T:\n  Schema:\n    properties: []\n",
+                "a list of properties",
+            ),
+            (
+                "T:\n  Schema:\n    properties:\n      a: true\n",
+                "a boolean property",
+            ),
+            (
+                "T:\n  Schema:\n    properties:\n      a: {properties: {b: 1}}\n",
+                "a nested number",
+            ),
+            (
+                "T:\n  Schema:\n    properties:\n      a: {$ref: 'a%zz'}\n",
+                "a bad escape",
+            ),
+            (
+                "T:\n  Schema:\n    properties:\n      a: {$ref: '1a:b'}\n",
+                "a colon",
+            ),
         ] {
             assert!(load(text).is_err(), "{why}");
         }
@@ -892,7 +1054,8 @@ mod tests {
     fn the_schema_field_is_matched_in_any_case_but_properties_and_ref_are_not() {
         let lower = thing(&format!("      ref: {CM_REF}\n")).replace("Schema:", "schema:");
         assert_eq!(references(&load(&lower).expect("loads")).len(), 1);
-        let capital = thing(&format!("      ref: {CM_REF}\n")).replace("    properties:", "    Properties:");
+        let capital =
+            thing(&format!("      ref: {CM_REF}\n")).replace("    properties:", "    Properties:");
         assert!(load(&capital).expect("loads").is_empty());
         let upper_ref = thing(&format!("      ref: {CM_REF}\n")).replace("$ref", "$REF");
         assert!(load(&upper_ref).expect("loads").is_empty());
@@ -910,6 +1073,7 @@ mod tests {
             ("a%2f", "a/"),
             ("Foo:bar", "foo:bar"),
             ("Foo:Bar//x", "foo:Bar//x"),
+            ("Foo:/x", "foo:/x"),
             ("a//b", "a/b"),
             ("///x", "/x"),
             ("a///b#c//d", "a/b#c//d"),
@@ -935,22 +1099,125 @@ mod tests {
         }
     }
 
+    /// `(group, version, kind, path, create)` of each spec, in order.
+    fn rows(specs: &[FieldSpec]) -> Vec<(String, String, String, String, bool)> {
+        specs
+            .iter()
+            .map(|s| {
+                let s = s.clone();
+                (s.group, s.version, s.kind, s.path, s.create)
+            })
+            .collect()
+    }
+
+    /// A file giving kind `kind` the extension `extension` on the field at
+    /// `path`, through one definition per level.
+    fn extension_on(kind: &str, path: &[&str], extension: &str) -> String {
+        let mut text = format!(
+            "x.{kind}:\n  Schema:\n    properties:\n      apiVersion: {{}}\n      kind: {{}}\n"
+        );
+        if path[0] != "metadata" {
+            text.push_str("      metadata: {}\n");
+        }
+        for (i, field) in path.iter().enumerate() {
+            if i > 0 {
+                text.push_str(&format!("D{i}:\n  Schema:\n    properties:\n"));
+            }
+            let value = if i + 1 == path.len() {
+                format!("{{{extension}: ''}}")
+            } else {
+                format!("{{$ref: D{}}}", i + 1)
+            };
+            text.push_str(&format!("      {field}: {value}\n"));
+        }
+        text
+    }
+
     #[test]
-    fn fields_kustomize_already_creates_conflict_and_equal_ones_merge() {
-        let deployment = "x.Deployment:\n  Schema:\n    properties:\n      apiVersion: {}\n      kind: {}\n      metadata: {}\n      spec: {$ref: S}\nS:\n  Schema:\n    properties:\n      selector: {$ref: L}\nL:\n  Schema:\n    properties:\n      matchLabels: {x-kubernetes-label-selector: ''}\n";
-        let err = load(deployment).expect_err("conflicting fieldspecs");
-        assert!(err.contains("spec/selector/matchLabels"), "{err}");
-        let any_kind = "x.:\n  Schema:\n    properties:\n      apiVersion: {}\n      kind: {}\n      metadata: {$ref: M}\nM:\n  Schema:\n    properties:\n      name: {x-kubernetes-identity: ''}\n";
-        assert!(load(any_kind).expect("loads").name_prefix.is_empty());
+    fn specs_meeting_default_ones_that_create_conflict() {
+        for (kind, path, extension) in [
+            (
+                "Deployment",
+                &["spec", "selector", "matchLabels"][..],
+                "x-kubernetes-label-selector",
+            ),
+            // The default is for group batch only, yet it is selected.
+            (
+                "Job",
+                &["spec", "template", "metadata", "annotations"][..],
+                "x-kubernetes-annotation",
+            ),
+        ] {
+            let crd = load(&extension_on(kind, path, extension)).expect("loads");
+            assert!(!crd.is_empty(), "{kind}");
+            let err = Config::defaults()
+                .merge(&crd)
+                .expect_err("conflicting fieldspecs");
+            assert!(err.contains("conflicting fieldspecs"), "{err}");
+        }
+    }
+
+    #[test]
+    fn a_spec_selecting_a_default_one_is_dropped() {
+        let text = extension_on("", &["metadata", "name"], "x-kubernetes-identity");
+        let crd = load(&text).expect("loads");
+        assert_eq!(
+            fields(&crd.name_prefix),
+            vec![(String::new(), "metadata/name".to_owned())]
+        );
+        let mut config = Config::defaults();
+        config.merge(&crd).expect("merges");
+        assert_eq!(
+            rows(&config.name_prefix),
+            rows(&Config::defaults().name_prefix)
+        );
+    }
+
+    #[test]
+    fn a_re_merge_drops_a_default_after_a_kind_specific_spec_on_its_path() {
+        let text = extension_on("Thing", &["metadata", "name"], "x-kubernetes-identity");
+        let mut config = Config::defaults();
+        config.merge(&load(&text).expect("loads")).expect("merges");
+        let both = rows(&config.name_prefix);
+        assert_eq!(both.len(), 2);
+        // Kind-specific specs sort first: `Thing` before `~K`.
+        assert_eq!(both[0].2, "Thing");
+        let parent = config.re_merged().expect("merges");
+        assert_eq!(rows(&parent.name_prefix), vec![both[0].clone()]);
+    }
+
+    #[test]
+    fn the_defaults_survive_a_re_merge() {
+        let defaults = Config::defaults();
+        let again = defaults
+            .re_merged()
+            .expect("merges")
+            .re_merged()
+            .expect("merges");
+        for (mine, theirs) in [
+            (&defaults.name_prefix, &again.name_prefix),
+            (&defaults.common_labels, &again.common_labels),
+            (&defaults.common_annotations, &again.common_annotations),
+        ] {
+            assert_eq!(rows(mine), rows(theirs));
+        }
+        assert_eq!(defaults.name_references.len(), again.name_references.len());
+        for (mine, theirs) in defaults.name_references.iter().zip(&again.name_references) {
+            assert_eq!(
+                rows(std::slice::from_ref(&mine.target)),
+                rows(std::slice::from_ref(&theirs.target))
+            );
+            assert_eq!(rows(&mine.referrers), rows(&theirs.referrers));
+        }
     }
 
     #[test]
     fn merging_keeps_one_of_each_entry() {
         let text = include_str!("../tests/corpus/crds-yaml-labels-annotations/in/schema.yaml");
         let mut config = load(text).expect("loads");
-        config.merge(load(text).expect("loads"));
+        config.merge(&load(text).expect("loads")).expect("merges");
         let json = include_str!("../tests/corpus/crds-namerefs-no-merge-keys/in/crd-schema.json");
-        config.merge(load(json).expect("loads"));
+        config.merge(&load(json).expect("loads")).expect("merges");
         assert_eq!(config.common_labels.len(), 1);
         assert_eq!(config.name_prefix.len(), 1);
         assert_eq!(references(&config).len(), 3);
@@ -979,12 +1246,19 @@ mod tests {
     }
 
     #[test]
-    fn identities_get_the_prefix_through_sequences() {
+    fn name_prefix_fields_get_the_prefix_through_sequences() {
         let mut obj = json!({"metadata": {"name": "t"}, "spec": {
             "primary": "web", "objs": [{"n": "a"}, {"n": "b"}, {}], "gone": null
         }});
-        let all = specs(&["spec/primary", "spec/objs/n", "spec/gone/n", "spec/absent", "metadata/name"]);
-        assert_eq!(prefix_identities(&mut obj, &id("Thing"), &all, "p-"), Ok(1));
+        let mut all = specs(&[
+            "spec/primary",
+            "spec/objs/n",
+            "spec/gone/n",
+            "spec/absent",
+            "metadata/name",
+        ]);
+        all.extend(Config::defaults().name_prefix);
+        assert_eq!(prefix_fields(&mut obj, &id("Thing"), &all, "p-"), Ok(2));
         assert_eq!(
             obj,
             json!({"metadata": {"name": "t"}, "spec": {
@@ -992,20 +1266,20 @@ mod tests {
             }})
         );
         let mut other = json!({"spec": {"primary": "web"}});
-        assert_eq!(prefix_identities(&mut other, &id("Other"), &all, "p-"), Ok(0));
+        assert_eq!(prefix_fields(&mut other, &id("Other"), &all, "p-"), Ok(1));
         assert_eq!(other, json!({"spec": {"primary": "web"}}));
     }
 
     #[test]
-    fn identities_kustomize_cannot_prefix_are_refused() {
+    fn name_prefix_fields_kustomize_cannot_prefix_are_refused() {
         for value in [json!(5), json!(true), Value::Null, json!({}), json!(["a"])] {
             let mut obj = json!({"spec": {"primary": value}});
             assert!(
-                prefix_identities(&mut obj, &id("Thing"), &specs(&["spec/primary"]), "p-").is_err(),
+                prefix_fields(&mut obj, &id("Thing"), &specs(&["spec/primary"]), "p-").is_err(),
                 "{value}"
             );
         }
         let mut obj = json!({"spec": {"primary": "scalar"}});
-        assert!(prefix_identities(&mut obj, &id("Thing"), &specs(&["spec/primary/x"]), "p-").is_err());
+        assert!(prefix_fields(&mut obj, &id("Thing"), &specs(&["spec/primary/x"]), "p-").is_err());
     }
 }

@@ -20,10 +20,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use ferroflux_api::meta::{READY_CONDITION, RECONCILE_REQUEST_ANNOTATION, RECONCILING_CONDITION};
-use futures_util::{StreamExt as _, TryStreamExt as _};
+use futures_util::{Stream, StreamExt as _, TryStreamExt as _};
 use kube::api::{Patch, PatchParams};
 use kube::runtime::controller::{self, Action, Controller};
 use kube::runtime::finalizer::{Event as FinalizerEvent, finalizer};
+use kube::runtime::reflector::ObjectRef;
 use kube::runtime::{PredicateConfig, WatchStreamExt as _, reflector, watcher};
 use kube::{Api, Client, Resource, ResourceExt as _};
 
@@ -196,6 +197,31 @@ pub async fn run<K, R>(
     K: Object,
     R: Reconciler<K>,
 {
+    run_with_triggers(
+        client,
+        reconciler,
+        options,
+        stats,
+        futures_util::stream::empty(),
+        shutdown,
+    )
+    .await;
+}
+
+/// [`run`], also reconciling every object `triggers` names as it names it
+/// (for example the Kustomizations whose source has a new artifact).
+pub async fn run_with_triggers<K, R>(
+    client: Client,
+    reconciler: Arc<R>,
+    options: Options,
+    stats: Arc<Stats>,
+    triggers: impl Stream<Item = ObjectRef<K>> + Send + 'static,
+    shutdown: impl Future<Output = ()> + Send + Sync + 'static,
+) where
+    K: Object,
+    R: Reconciler<K>,
+{
+    let extra = triggers;
     let api: Api<K> = match &options.namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
@@ -224,6 +250,7 @@ pub async fn run<K, R>(
         _kind: std::marker::PhantomData,
     });
     Controller::for_stream(triggers, reader)
+        .reconcile_on(extra)
         .with_config(controller::Config::default().concurrency(concurrency))
         .graceful_shutdown_on(shutdown)
         .run(reconcile, error_policy, context)

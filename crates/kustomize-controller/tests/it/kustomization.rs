@@ -160,16 +160,17 @@ async fn create_sources_with(
         .unwrap();
 }
 
-/// Asks for an immediate reconcile of the GitRepository and, once it has
-/// `revision`, of the Kustomization (a source's new artifact reaches a
-/// Kustomization at its interval otherwise).
-async fn reconcile_now(client: &Client, ns: &str, revision: &str, token: &str) {
-    let patch = serde_json::json!({"metadata": {"annotations": {
-        "reconcile.fluxcd.io/requestedAt": token}}});
-    let params = PatchParams::default();
+/// Asks the source-controller for an immediate reconcile of the GitRepository
+/// and waits until it serves `revision`. The Kustomization follows on its own:
+/// the kustomize-controller watches its source's artifact.
+async fn fetch_now(client: &Client, ns: &str, revision: &str, token: &str) {
     let repos = Api::<GitRepository>::namespaced(client.clone(), ns);
     repos
-        .patch("podinfo", &params, &Patch::Merge(&patch))
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested(token)),
+        )
         .await
         .unwrap();
     eventually(
@@ -181,10 +182,11 @@ async fn reconcile_now(client: &Client, ns: &str, revision: &str, token: &str) {
         },
     )
     .await;
-    Api::<Kustomization>::namespaced(client.clone(), ns)
-        .patch("podinfo", &params, &Patch::Merge(&patch))
-        .await
-        .unwrap();
+}
+
+/// The `reconcile.fluxcd.io/requestedAt` annotation as a merge patch.
+fn requested(token: &str) -> serde_json::Value {
+    serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": token}}})
 }
 
 /// The Kustomization's Ready condition as (status, reason, message).
@@ -228,6 +230,33 @@ fn revision(repo: &WorkingCopy) -> String {
     format!("main@sha1:{}", repo.head().unwrap())
 }
 
+/// The inventory lists the three objects, and the attempted revision is
+/// the applied one.
+async fn assert_inventory(client: &Client, ns: &str) {
+    let ks = Api::<Kustomization>::namespaced(client.clone(), ns)
+        .get("podinfo")
+        .await
+        .unwrap();
+    let status = ks.status.unwrap();
+    let mut ids: Vec<String> = status
+        .inventory
+        .unwrap()
+        .entries
+        .into_iter()
+        .map(|e| format!("{} {}", e.id, e.v))
+        .collect();
+    ids.sort();
+    assert_eq!(
+        ids,
+        vec![
+            format!("{ns}_podinfo-config__ConfigMap v1"),
+            format!("{ns}_podinfo__Service v1"),
+            format!("{ns}_podinfo_apps_Deployment v1"),
+        ]
+    );
+    assert_eq!(status.last_attempted_revision, status.last_applied_revision);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_broken_yaml() {
     let (client, ns) = client_and_namespace("ks-seed").await;
@@ -266,28 +295,7 @@ async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_bro
     assert_eq!(port.protocol.as_deref(), Some("TCP"));
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
-    let ks = Api::<Kustomization>::namespaced(client.clone(), &ns)
-        .get("podinfo")
-        .await
-        .unwrap();
-    let status = ks.status.unwrap();
-    let mut ids: Vec<String> = status
-        .inventory
-        .unwrap()
-        .entries
-        .into_iter()
-        .map(|e| format!("{} {}", e.id, e.v))
-        .collect();
-    ids.sort();
-    assert_eq!(
-        ids,
-        vec![
-            format!("{ns}_podinfo-config__ConfigMap v1"),
-            format!("{ns}_podinfo__Service v1"),
-            format!("{ns}_podinfo_apps_Deployment v1"),
-        ]
-    );
-    assert_eq!(status.last_attempted_revision, status.last_applied_revision);
+    assert_inventory(&client, &ns).await;
 
     // A change in git is applied; a file removed from git is pruned.
     repo.commit(
@@ -302,7 +310,7 @@ async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_bro
         "two replicas, no config",
     )
     .unwrap();
-    reconcile_now(&client, &ns, &revision(&repo), "update").await;
+    fetch_now(&client, &ns, &revision(&repo), "update").await;
     wait_applied(&client, &ns, &revision(&repo), &controllers).await;
     let replicas = deployments
         .get("podinfo")
@@ -323,7 +331,14 @@ async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_bro
         )
         .await
         .unwrap();
-    reconcile_now(&client, &ns, &revision(&repo), "drift").await;
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested("drift")),
+        )
+        .await
+        .unwrap();
     eventually("the manual edit reverted", STEP, || async {
         let replicas = deployments.get("podinfo").await.ok()?.spec?.replicas;
         (replicas == Some(2)).then_some(())
@@ -346,7 +361,7 @@ async fn broken_yaml_keeps_the_last_good_revision(client: &Client, ns: &str, rep
         "broken",
     )
     .unwrap();
-    reconcile_now(client, ns, &revision(repo), "broken").await;
+    fetch_now(client, ns, &revision(repo), "broken").await;
     let (reason, message) = eventually("a BuildFailed Ready condition", STEP, || async {
         let (status, reason, message) = ready(client, ns).await?;
         (status == "False").then_some((reason, message))
