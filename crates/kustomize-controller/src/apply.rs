@@ -394,6 +394,22 @@ impl Applier {
         }
     }
 
+    /// The live object, if it exists.
+    ///
+    /// # Errors
+    /// When the kind is unknown or the API server fails.
+    pub async fn get(&mut self, id: &ObjectId) -> Result<Option<Value>, Error> {
+        let api = self.api(id).await?;
+        api.get_opt(&id.name)
+            .await
+            .map(|o| o.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)))
+            .map_err(|e| Error {
+                id: id.clone(),
+                what: "read",
+                message: api_message(&e),
+            })
+    }
+
     /// Deletes the objects of `ids` this Kustomization applied (both owner
     /// labels match) and whose prune annotation does not say `disabled`, in
     /// reverse order.

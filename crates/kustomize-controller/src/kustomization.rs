@@ -20,6 +20,14 @@
 //! 4. [`KustomizationReconciler::reconcile_prune`]: with `spec.prune`, deletes
 //!    what left the inventory. Fails with `PruneFailed`.
 //!
+//! 5. [`KustomizationReconciler::reconcile_health`]: with `spec.wait` or
+//!    `spec.healthChecks`, waits up to `spec.timeout` for the objects to be
+//!    ready. Sets `Healthy`; fails with `HealthCheckFailed`.
+//!
+//! Before step 1's download, [`KustomizationReconciler::reconcile_dependencies`]
+//! waits (`DependencyNotReady`) until every `spec.dependsOn` Kustomization is
+//! Ready.
+//!
 //! Then `status.lastAppliedRevision` is set and Ready says `Applied revision:
 //! <revision>`.
 
@@ -36,6 +44,7 @@ use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::fetch::{self, HttpClient};
 use ferroflux_kustomize::build::{LoadRestrictor, Options};
 use ferroflux_runtime::acl::{self, CrossNamespace};
+use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
@@ -46,7 +55,7 @@ use serde_json::Value;
 
 use crate::apply::{Action, Applier, Change, ObjectId};
 use crate::normalize::normalize;
-use crate::{generate, substitute};
+use crate::{generate, health, substitute};
 
 /// Flux's reason and condition names for Kustomizations.
 pub mod names {
@@ -58,6 +67,12 @@ pub mod names {
     pub const RECONCILIATION_FAILED: &str = "ReconciliationFailed";
     /// An object could not be pruned.
     pub const PRUNE_FAILED: &str = "PruneFailed";
+    /// The objects did not become ready in time.
+    pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// A `dependsOn` Kustomization is not ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// The condition saying whether the applied objects are ready.
+    pub const HEALTHY: &str = "Healthy";
     /// A spec field this controller does not implement yet.
     pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
     /// The field manager of every apply.
@@ -107,6 +122,172 @@ impl KustomizationReconciler {
     pub fn with_requeue_dependency(mut self, after: Duration) -> Self {
         self.requeue_dependency = after;
         self
+    }
+
+    /// Step 0b: every `dependsOn` Kustomization is Ready at its latest
+    /// generation (and, when it uses the same source, has applied the same
+    /// revision). Waits with `DependencyNotReady` otherwise.
+    async fn reconcile_dependencies(
+        &self,
+        obj: &Kustomization,
+        artifact: &Artifact,
+    ) -> Result<(), ReconcileError> {
+        let own_ns = obj.namespace().unwrap_or_default();
+        for dep in &obj.spec.depends_on {
+            let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
+            acl::check_reference(
+                self.cross_namespace,
+                "spec.dependsOn",
+                &own_ns,
+                dep.namespace.as_deref(),
+            )?;
+            let waiting = |why: &str| {
+                ReconcileError::waiting(
+                    self.requeue_dependency,
+                    names::DEPENDENCY_NOT_READY,
+                    Scrubbed::new(&format!(
+                        "dependency '{ns}/{}' {why}, retrying in {:?}",
+                        dep.name, self.requeue_dependency
+                    )),
+                )
+            };
+            let Some(other) = Api::<Kustomization>::namespaced(self.client.clone(), &ns)
+                .get_opt(&dep.name)
+                .await
+                .map_err(|e| {
+                    ReconcileError::transient(
+                        names::DEPENDENCY_NOT_READY,
+                        Scrubbed::new(&e.to_string()),
+                    )
+                })?
+            else {
+                return Err(waiting("not found"));
+            };
+            let status = other.status.clone().unwrap_or_default();
+            let ready = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            if !ready || status.observed_generation != other.metadata.generation {
+                return Err(waiting("is not ready"));
+            }
+            let same_source = other.spec.source_ref.kind == obj.spec.source_ref.kind
+                && other.spec.source_ref.name == obj.spec.source_ref.name
+                && other
+                    .spec
+                    .source_ref
+                    .namespace
+                    .clone()
+                    .unwrap_or_else(|| ns.clone())
+                    == obj
+                        .spec
+                        .source_ref
+                        .namespace
+                        .clone()
+                        .unwrap_or_else(|| own_ns.clone());
+            if same_source && status.last_applied_revision.as_deref() != Some(&artifact.revision) {
+                return Err(waiting("has not applied this revision yet"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Step 5: with `spec.wait` (every applied object) or
+    /// `spec.healthChecks`, waits until the objects are ready, up to
+    /// `spec.timeout`. Sets `Healthy`; fails with `HealthCheckFailed`.
+    async fn reconcile_health(
+        &self,
+        obj: &Kustomization,
+        changes: &[Change],
+        status: &mut KustomizationStatus,
+    ) -> Result<(), ReconcileError> {
+        let own_ns = obj.namespace().unwrap_or_default();
+        let ids: Vec<ObjectId> = if obj.spec.wait {
+            changes
+                .iter()
+                .filter(|c| c.action != Action::Skipped)
+                .map(|c| c.id.clone())
+                .collect()
+        } else {
+            obj.spec
+                .health_checks
+                .iter()
+                .map(|r| {
+                    let api_version = r.api_version.as_deref().unwrap_or("apps/v1");
+                    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+                    ObjectId {
+                        group: group.to_owned(),
+                        version: version.to_owned(),
+                        kind: r.kind.clone(),
+                        namespace: r.namespace.clone().unwrap_or_else(|| own_ns.clone()),
+                        name: r.name.clone(),
+                    }
+                })
+                .collect()
+        };
+        let generation = obj.metadata.generation;
+        if ids.is_empty() {
+            conditions::remove(&mut status.conditions, names::HEALTHY);
+            return Ok(());
+        }
+        let timeout = timeout(&obj.spec);
+        let started = tokio::time::Instant::now();
+        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        loop {
+            let mut waiting = Vec::new();
+            let mut failed = false;
+            for id in &ids {
+                let state = match applier.get(id).await {
+                    Ok(Some(live)) => health::status(&live),
+                    Ok(None) => health::Status::InProgress("not found".into()),
+                    Err(e) => health::Status::InProgress(e.to_string()),
+                };
+                match &state {
+                    health::Status::Current => {}
+                    health::Status::InProgress(why) | health::Status::Failed(why) => {
+                        failed |= matches!(state, health::Status::Failed(_));
+                        waiting.push(format!("{id} status: '{}': {why}", state.name()));
+                    }
+                }
+            }
+            let elapsed = started.elapsed();
+            if waiting.is_empty() {
+                conditions::set(
+                    &mut status.conditions,
+                    names::HEALTHY,
+                    true,
+                    conditions::reason::SUCCEEDED,
+                    &format!("Health check passed in {elapsed:.1?}"),
+                    generation,
+                );
+                return Ok(());
+            }
+            if failed || elapsed >= timeout {
+                let what = if failed {
+                    "failed early"
+                } else {
+                    "timeout waiting for"
+                };
+                let message = format!(
+                    "health check failed after {elapsed:.1?}: {what}: [{}]",
+                    waiting.join(", ")
+                );
+                conditions::set(
+                    &mut status.conditions,
+                    names::HEALTHY,
+                    false,
+                    names::HEALTH_CHECK_FAILED,
+                    &message,
+                    generation,
+                );
+                let mut err =
+                    ReconcileError::transient(names::HEALTH_CHECK_FAILED, Scrubbed::new(&message));
+                err.event = true;
+                return Err(err);
+            }
+            // Polling the API server: readiness has no single event to await.
+            tokio::time::sleep(HEALTH_POLL.min(timeout.saturating_sub(elapsed))).await;
+        }
     }
 
     /// Step 1: the source's artifact.
@@ -362,6 +543,20 @@ impl KustomizationReconciler {
     }
 }
 
+/// How often health checks look at the objects.
+const HEALTH_POLL: Duration = Duration::from_secs(2);
+
+/// `spec.timeout`, else the interval less 30 s, at least 30 s, as in Flux.
+fn timeout(spec: &KustomizationSpec) -> Duration {
+    let parse = |s: &str| ferroflux_runtime::object::parse_duration(s).ok();
+    spec.timeout.as_deref().and_then(parse).unwrap_or_else(|| {
+        parse(&spec.interval)
+            .unwrap_or_default()
+            .saturating_sub(Duration::from_secs(30))
+            .max(Duration::from_secs(30))
+    })
+}
+
 /// Prepares and builds `spec.path` inside the extracted artifact `root`.
 fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
     let dir = generate::resolve_path(root, spec.path.as_deref()).map_err(|e| e.to_string())?;
@@ -394,9 +589,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
             spec.service_account_name.is_some(),
             "spec.serviceAccountName",
         ),
-        (!spec.depends_on.is_empty(), "spec.dependsOn"),
-        (spec.wait, "spec.wait"),
-        (!spec.health_checks.is_empty(), "spec.healthChecks"),
         (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
         (
             spec.ignore_missing_components,
@@ -433,6 +625,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
         let artifact = self.reconcile_source(&obj, status).await?;
+        self.reconcile_dependencies(&obj, &artifact).await?;
         let mut objects = self.reconcile_build(&obj, &artifact).await?;
         self.reconcile_substitute(&obj, &mut objects).await?;
         let previous = status.inventory.clone();
@@ -446,6 +639,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             &artifact.revision,
         )
         .await;
+        self.reconcile_health(&obj, &changes, status).await?;
         status.last_applied_revision = Some(artifact.revision);
         Ok(Outcome::CONTINUE)
     }

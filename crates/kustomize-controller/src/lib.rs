@@ -7,6 +7,7 @@
 
 pub mod apply;
 pub mod generate;
+pub mod health;
 pub mod kustomization;
 pub mod normalize;
 pub mod sources;

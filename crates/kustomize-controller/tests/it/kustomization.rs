@@ -474,3 +474,142 @@ async fn a_path_leaving_the_artifact_is_refused() {
     .await;
     assert!(message.contains("leaves the artifact"), "{message}");
 }
+
+/// Creates Kustomization `name` over `path` of the `podinfo` GitRepository
+/// with `extra` spec fields.
+async fn create_kustomization(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    path: &str,
+    extra: serde_json::Value,
+) {
+    let mut ks = serde_json::json!({
+        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"interval": "10m", "targetNamespace": ns, "path": path, "prune": true,
+                 "sourceRef": {"kind": "GitRepository", "name": "podinfo"}}
+    });
+    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
+        ks["spec"][k] = v;
+    }
+    let ks: Kustomization = serde_json::from_value(ks).unwrap();
+    Api::<Kustomization>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &ks)
+        .await
+        .unwrap();
+}
+
+/// Ready of Kustomization `name` as (status, reason, message).
+async fn ready_of(client: &Client, ns: &str, name: &str) -> Option<(String, String, String)> {
+    let ks = Api::<Kustomization>::namespaced(client.clone(), ns)
+        .get(name)
+        .await
+        .ok()?;
+    let c = ks
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")?;
+    Some((c.status, c.reason, c.message))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn depends_on_waits_for_a_healthy_dependency_and_failing_health_checks_report() {
+    let (client, ns) = client_and_namespace("ks-health").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                // No kubelet runs, so replicas: 0 is the only Deployment
+                // that becomes Available (through the controller manager).
+                ("ready/deployment.yaml", &deployment(0)),
+                ("never/deployment.yaml", &deployment(1)),
+                ("app/config.yaml", CONFIG),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "./ready").await;
+    // `app` depends on `infra`, which does not exist yet.
+    create_kustomization(
+        &client,
+        &ns,
+        "app",
+        "./app",
+        serde_json::json!({"dependsOn": [{"name": "infra"}]}),
+    )
+    .await;
+    // (Until the source has an artifact, the reason is ArtifactFailed.)
+    let message = eventually("app waiting for its dependency", STEP, || async {
+        let (status, reason, message) = ready_of(&client, &ns, "app").await?;
+        (status == "False" && reason == "DependencyNotReady").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains(&format!("'{ns}/infra' not found")),
+        "{message}"
+    );
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
+
+    create_kustomization(
+        &client,
+        &ns,
+        "infra",
+        "./ready",
+        serde_json::json!({"wait": true, "timeout": "50s", "nameSuffix": "-infra"}),
+    )
+    .await;
+    let applied = eventually("app applied once infra is healthy", STEP, || async {
+        let (status, _, message) = ready_of(&client, &ns, "app").await?;
+        (status == "True").then_some(message)
+    })
+    .await;
+    assert!(
+        applied.starts_with("Applied revision: main@sha1:"),
+        "{applied}"
+    );
+    let infra = Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .get("infra")
+        .await
+        .unwrap();
+    let healthy = infra
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Healthy")
+        .unwrap();
+    assert_eq!(healthy.status, "True", "{}", healthy.message);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+
+    // One replica never becomes available here: the health check fails.
+    create_kustomization(
+        &client,
+        &ns,
+        "never",
+        "./never",
+        serde_json::json!({"wait": true, "timeout": "3s", "nameSuffix": "-never"}),
+    )
+    .await;
+    let (reason, message) = eventually("a failed health check", STEP, || async {
+        let (status, reason, message) = ready_of(&client, &ns, "never").await?;
+        (status == "False").then_some((reason, message))
+    })
+    .await;
+    assert_eq!(
+        reason,
+        "HealthCheckFailed",
+        "{message}\n{}",
+        controllers.logs()
+    );
+    assert!(
+        message.contains(&format!(
+            "Deployment/{ns}/podinfo-never status: 'InProgress'"
+        )),
+        "{message}"
+    );
+}
