@@ -32,12 +32,16 @@
 //! (`""` included). Nothing else is read: `x-kubernetes-patch-merge-key` and
 //! `x-kubernetes-patch-strategy` do not change strategic merges.
 //!
-//! The result belongs to the accumulation, not to one kustomization:
-//! kustomize merges it after the kustomization's `resources` and before its
-//! generators, components and transformers; components share it, and a base
-//! hands its configuration (its own `crds` and its bases') up to the
-//! kustomization that lists it, whose transformers and the final name
-//! references then use it. Sibling bases never see each other's.
+//! What the files give is merged into the accumulation's [`Config`], not
+//! kept by one kustomization: after the kustomization's `resources` and
+//! before its generators, components and transformers. Components share
+//! it, and a base hands its configuration (its own `crds` and its bases')
+//! up to the kustomization that lists it, whose transformers and the final
+//! name references use it; sibling bases never see each other's. kustomize's
+//! merge has faults, reproduced in [`Config`]: an extension on
+//! `metadata/labels` or `metadata/annotations` fails one level up
+//! (conflicting fieldspecs), and one on `metadata/name` stops the parent's
+//! `namePrefix` from renaming objects of other kinds.
 //!
 //! # Caveats
 //! kustomize decodes the YAML form as YAML 1.1 (`yes`, `on`, `y` are
@@ -45,9 +49,13 @@
 //! the last of duplicate keys; this builder reads YAML 1.2-style, as for
 //! resources, and refuses duplicate keys. kustomize also type-checks every
 //! standard schema keyword (`type: 5` fails); only the structure read here
-//! (`Schema`, `Dependencies`, `properties`, `$ref`) is checked.
+//! (`Schema`, `Dependencies`, `properties`, `$ref`) is checked. kustomize
+//! visits definitions in Go's random map order, which only matters when a
+//! file describes a kind-less definition (a name ending in `.`) beside a
+//! kind with the same field; here the order is the names'.
 
 use std::collections::BTreeMap;
+use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
@@ -66,6 +74,8 @@ const REF_NAME_KEY: &str = "x-kubernetes-object-ref-name-key";
 /// are walked once per path to them, so a file of chained diamonds grows
 /// exponentially.
 const PROPERTY_BUDGET: usize = 1_000_000;
+
+static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::load_defaults);
 
 /// kustomize's transformer configuration for the four tables `crds` can
 /// extend, as one accumulation holds it (kustomize's `TransformerConfig`).
@@ -101,7 +111,11 @@ pub struct Config {
 impl Config {
     /// kustomize's default configuration (`data/fieldspecs.yaml`), sorted.
     #[must_use]
-    pub fn defaults() -> Self {
+    pub fn defaults() -> &'static Self {
+        &DEFAULTS
+    }
+
+    fn load_defaults() -> Self {
         let mut config = Self {
             // kustomize's default namePrefix table.
             name_prefix: vec![FieldSpec {
@@ -122,17 +136,18 @@ impl Config {
     /// Conflicting field specs: an incoming spec and one already held on the
     /// same path, the incoming one selecting it, that differ in `create`.
     pub fn merge(&mut self, other: &Self) -> Result<(), String> {
+        // kustomize's order, which decides the error reported first.
         for (table, mine, theirs) in [
             ("namePrefix", &mut self.name_prefix, &other.name_prefix),
-            (
-                "commonLabels",
-                &mut self.common_labels,
-                &other.common_labels,
-            ),
             (
                 "commonAnnotations",
                 &mut self.common_annotations,
                 &other.common_annotations,
+            ),
+            (
+                "commonLabels",
+                &mut self.common_labels,
+                &other.common_labels,
             ),
         ] {
             for spec in theirs {
@@ -185,7 +200,7 @@ fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), String>
         .find(|held| held.path == spec.path && selects(spec, held))
     {
         Some(held) if held.create != spec.create => Err(format!(
-            "conflicting fieldspecs: {} (create: {}) and {} (create: {})",
+            "conflicting fieldspecs: {} (create: {}) and {} (create: {}), refused as by kustomize; remove the crds extension on that field",
             describe_spec(held),
             held.create,
             describe_spec(spec),
@@ -1113,24 +1128,24 @@ mod tests {
     /// A file giving kind `kind` the extension `extension` on the field at
     /// `path`, through one definition per level.
     fn extension_on(kind: &str, path: &[&str], extension: &str) -> String {
-        let mut text = format!(
+        let mut lines = vec![format!(
             "x.{kind}:\n  Schema:\n    properties:\n      apiVersion: {{}}\n      kind: {{}}\n"
-        );
+        )];
         if path[0] != "metadata" {
-            text.push_str("      metadata: {}\n");
+            lines.push("      metadata: {}\n".into());
         }
         for (i, field) in path.iter().enumerate() {
             if i > 0 {
-                text.push_str(&format!("D{i}:\n  Schema:\n    properties:\n"));
+                lines.push(format!("D{i}:\n  Schema:\n    properties:\n"));
             }
             let value = if i + 1 == path.len() {
                 format!("{{{extension}: ''}}")
             } else {
                 format!("{{$ref: D{}}}", i + 1)
             };
-            text.push_str(&format!("      {field}: {value}\n"));
+            lines.push(format!("      {field}: {value}\n"));
         }
-        text
+        lines.concat()
     }
 
     #[test]
@@ -1150,9 +1165,7 @@ mod tests {
         ] {
             let crd = load(&extension_on(kind, path, extension)).expect("loads");
             assert!(!crd.is_empty(), "{kind}");
-            let err = Config::defaults()
-                .merge(&crd)
-                .expect_err("conflicting fieldspecs");
+            let err = defaults().merge(&crd).expect_err("conflicting fieldspecs");
             assert!(err.contains("conflicting fieldspecs"), "{err}");
         }
     }
@@ -1165,7 +1178,7 @@ mod tests {
             fields(&crd.name_prefix),
             vec![(String::new(), "metadata/name".to_owned())]
         );
-        let mut config = Config::defaults();
+        let mut config = defaults();
         config.merge(&crd).expect("merges");
         assert_eq!(
             rows(&config.name_prefix),
@@ -1176,7 +1189,7 @@ mod tests {
     #[test]
     fn a_re_merge_drops_a_default_after_a_kind_specific_spec_on_its_path() {
         let text = extension_on("Thing", &["metadata", "name"], "x-kubernetes-identity");
-        let mut config = Config::defaults();
+        let mut config = defaults();
         config.merge(&load(&text).expect("loads")).expect("merges");
         let both = rows(&config.name_prefix);
         assert_eq!(both.len(), 2);
@@ -1184,6 +1197,13 @@ mod tests {
         assert_eq!(both[0].2, "Thing");
         let parent = config.re_merged().expect("merges");
         assert_eq!(rows(&parent.name_prefix), vec![both[0].clone()]);
+    }
+
+    /// An owned copy of the defaults.
+    fn defaults() -> Config {
+        let mut config = Config::default();
+        config.merge(Config::defaults()).expect("merges");
+        config
     }
 
     #[test]
@@ -1257,7 +1277,7 @@ mod tests {
             "spec/absent",
             "metadata/name",
         ]);
-        all.extend(Config::defaults().name_prefix);
+        all.extend(Config::defaults().name_prefix.iter().cloned());
         assert_eq!(prefix_fields(&mut obj, &id("Thing"), &all, "p-"), Ok(2));
         assert_eq!(
             obj,

@@ -613,3 +613,128 @@ async fn depends_on_waits_for_a_healthy_dependency_and_failing_health_checks_rep
         "{message}"
     );
 }
+
+const CRD: &str = "apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: widgets.example.com
+spec:
+  group: example.com
+  names:
+    kind: Widget
+    plural: widgets
+    singular: widget
+  scope: Namespaced
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema:
+        type: object
+        x-kubernetes-preserve-unknown-fields: true
+";
+
+fn immutable_config(value: &str) -> String {
+    format!(
+        "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: frozen
+immutable: true
+data:
+  value: {value}
+"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crd_and_its_resource_apply_together_and_immutable_changes_need_force() {
+    let (client, ns) = client_and_namespace("ks-crd").await;
+    let server = GitServer::start(None).await.unwrap();
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: gear\nspec:\n  teeth: 12\n";
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("deploy/crd.yaml", CRD),
+                ("deploy/widget.yaml", widget),
+                ("deploy/frozen.yaml", &immutable_config("one")),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"deletionPolicy": "Orphan"}),
+    )
+    .await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let widgets = Api::<kube::api::DynamicObject>::namespaced_with(
+        client.clone(),
+        &ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "example.com",
+            "v1",
+            "Widget",
+        )),
+    );
+    let gear = widgets.get("gear").await.unwrap();
+    assert_eq!(gear.data["spec"]["teeth"], 12);
+
+    // An immutable field changes: refused without force, recreated with it.
+    repo.commit(&[("deploy/frozen.yaml", &immutable_config("two"))], "thaw")
+        .unwrap();
+    fetch_now(&client, &ns, &revision(&repo), "thaw").await;
+    let message = eventually("the immutable change refused", STEP, || async {
+        let (status, reason, message) = ready(&client, &ns).await?;
+        (status == "False" && reason == "ReconciliationFailed").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains("ConfigMap/") && message.contains("frozen"),
+        "{message}"
+    );
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    let value = |cm: ConfigMap| cm.data.unwrap_or_default().get("value").cloned();
+    assert_eq!(
+        value(configs.get("frozen").await.unwrap()).as_deref(),
+        Some("one")
+    );
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"spec": {"force": true}})),
+        )
+        .await
+        .unwrap();
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    assert_eq!(
+        value(configs.get("frozen").await.unwrap()).as_deref(),
+        Some("two")
+    );
+
+    // deletionPolicy Orphan: the objects outlive the Kustomization.
+    let kustomizations = Api::<Kustomization>::namespaced(client.clone(), &ns);
+    kustomizations
+        .delete("podinfo", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually("the Kustomization gone", STEP, || async {
+        kustomizations
+            .get_opt("podinfo")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    assert!(configs.get_opt("frozen").await.unwrap().is_some());
+    assert!(widgets.get_opt("gear").await.unwrap().is_some());
+}
