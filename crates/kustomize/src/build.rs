@@ -17,7 +17,7 @@ use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
-use crate::{generator, nameref, patch, yaml};
+use crate::{crds, generator, nameref, patch, yaml};
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -57,11 +57,11 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
-    let (mut acc, kustomization, vars) = builder.target(&dir, &mut stack)?;
+    let (mut acc, kustomization, vars, config) = builder.target(&dir, &mut stack)?;
     // Done once, at the top: hashes of the final content, then references
     // to every renamed object.
     generator::apply_hashes(&mut acc);
-    nameref::fix(&mut acc).map_err(|message| Error::Invalid {
+    nameref::fix(&mut acc, &config.name_references).map_err(|message| Error::Invalid {
         file: dir.clone(),
         message: format!("name reference: {message}"),
     })?;
@@ -234,7 +234,7 @@ impl Builder {
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>), Error> {
+    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, crds::Config), Error> {
         for parent in stack.iter() {
             if parent.starts_with(dir) {
                 return Err(Error::Cycle {
@@ -251,9 +251,10 @@ impl Builder {
         }
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
-        let vars = self.accumulate(dir, &file, &k, &mut acc, stack)?;
+        let mut config = crds::Config::default();
+        let vars = self.accumulate(dir, &file, &k, &mut acc, &mut config, stack)?;
         stack.pop();
-        Ok((acc, k, vars))
+        Ok((acc, k, vars, config))
     }
 
     fn accumulate(
@@ -262,8 +263,13 @@ impl Builder {
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
+        config: &mut crds::Config,
         stack: &mut Vec<PathBuf>,
     ) -> Result<Vec<Var>, Error> {
+        let invalid = |message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message,
+        };
         k.refuse_unsupported(file)?;
         let mut vars = Vec::new();
         for entry in k.resources.iter().chain(&k.bases) {
@@ -286,8 +292,9 @@ impl Builder {
             })?;
             if meta.is_dir() {
                 let real = self.confine(&path, None)?;
-                let (objs, _, base_vars) = self.target(&real, stack)?;
+                let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
                 append(acc, objs, file)?;
+                config.merge(&base_config).map_err(invalid)?;
                 merge_vars(&mut vars, base_vars, file)?;
             } else {
                 let real = self.confine(&path, Some(dir))?;
@@ -299,6 +306,22 @@ impl Builder {
                 append(acc, objs, &real)?;
             }
         }
+        config.merge(crds::Config::defaults()).map_err(invalid)?;
+        let mut found = crds::Config::default();
+        for entry in &k.crds {
+            let bytes = self.read(dir, entry)?;
+            let invalid = |message: String| Error::Invalid {
+                file: dir.join(entry),
+                message: format!("crds: {message}"),
+            };
+            let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+            found
+                .merge(&crds::load(&text).map_err(invalid)?)
+                .map_err(invalid)?;
+        }
+        config
+            .merge(&found)
+            .map_err(|e| invalid(format!("crds: {e}")))?;
         let read = |entry: &str| self.read(dir, entry);
         for (kind, args) in k
             .config_map_generator
@@ -321,10 +344,11 @@ impl Builder {
                     message: "listed under components but its kind is not Component".into(),
                 });
             }
-            let component_vars = self.accumulate(&path, &cfile, &component, acc, stack)?;
+            let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
+            *config = config.re_merged().map_err(invalid)?;
             merge_vars(&mut vars, component_vars, &cfile)?;
         }
-        self.transform(dir, file, k, acc)?;
+        self.transform(dir, file, k, acc, config)?;
         // A variable is tied to its object here, in the kustomization that
         // declares it, and read at the top.
         let mut own = k.vars.clone();
@@ -343,6 +367,7 @@ impl Builder {
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
+        config: &crds::Config,
     ) -> Result<(), Error> {
         self.patches(dir, file, k, acc)?;
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
@@ -353,15 +378,21 @@ impl Builder {
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
         }
         if let Some(prefix) = k.name_prefix.as_deref() {
-            rename(acc, prefix, true);
+            rename(acc, prefix, true, &config.name_prefix).map_err(|message| Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("namePrefix: {message}"),
+            })?;
         }
         if let Some(suffix) = k.name_suffix.as_deref() {
-            rename(acc, suffix, false);
+            rename(acc, suffix, false, &[]).map_err(|message| Error::Invalid {
+                file: file.to_path_buf(),
+                message,
+            })?;
         }
         for entry in &k.labels {
             let mut specs: Vec<FieldSpec> = entry.fields.clone();
             if entry.include_selectors {
-                specs.extend(TABLES.common_labels.iter().cloned());
+                specs.extend(config.common_labels.iter().cloned());
             } else if entry.include_templates {
                 specs.extend(TABLES.template_labels.iter().cloned());
             } else {
@@ -374,10 +405,10 @@ impl Builder {
             apply_pairs(acc, &specs, &entry.pairs);
         }
         if !k.common_labels.is_empty() {
-            apply_pairs(acc, &TABLES.common_labels, &k.common_labels);
+            apply_pairs(acc, &config.common_labels, &k.common_labels);
         }
         if !k.common_annotations.is_empty() {
-            apply_pairs(acc, &TABLES.common_annotations, &k.common_annotations);
+            apply_pairs(acc, &config.common_annotations, &k.common_annotations);
         }
         self.legacy_json_patches(dir, file, k, acc)?;
         for r in &k.replicas {
@@ -538,7 +569,12 @@ impl Builder {
 /// `namePrefix` (`prefix` true) or `nameSuffix`: every object but the kinds
 /// kustomize skips (CRDs, `APIService`s, Namespaces) is renamed, and the
 /// rename remembered for name references.
-fn rename(acc: &mut [Resource], affix: &str, prefix: bool) {
+fn rename(
+    acc: &mut [Resource],
+    affix: &str,
+    prefix: bool,
+    name_prefix: &[FieldSpec],
+) -> Result<(), String> {
     for res in acc.iter_mut() {
         let original = res.original_id();
         if TABLES
@@ -551,16 +587,22 @@ fn rename(acc: &mut [Resource], affix: &str, prefix: bool) {
         if affix.is_empty() {
             continue;
         }
-        res.remember_id();
-        let name = if prefix {
-            res.prefixes.push(affix.to_owned());
-            format!("{affix}{}", res.name())
+        if prefix {
+            let times = crds::prefix_fields(&mut res.obj, &original, name_prefix, affix)?;
+            for _ in 0..times {
+                res.remember_id();
+                res.prefixes.push(affix.to_owned());
+                let name = format!("{affix}{}", res.name());
+                res.set_metadata("name", &name);
+            }
         } else {
+            res.remember_id();
             res.suffixes.push(affix.to_owned());
-            format!("{}{affix}", res.name())
-        };
-        res.set_metadata("name", &name);
+            let name = format!("{}{affix}", res.name());
+            res.set_metadata("name", &name);
+        }
     }
+    Ok(())
 }
 
 fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Value>) {

@@ -69,8 +69,8 @@ pub struct Kustomization {
     pub replacements: Vec<Replacement>,
     /// The deprecated `$(VAR)` variables.
     pub vars: Vec<Var>,
-    /// Not implemented yet: refused.
-    pub crds: Option<Value>,
+    /// Files of `OpenAPI` definitions (see [`crate::crds`]).
+    pub crds: Vec<String>,
     /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
     /// refused); only the kustomization built counts.
     pub build_metadata: Vec<String>,
@@ -194,7 +194,6 @@ impl Kustomization {
     /// [`Error::Unsupported`] listing the fields.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
-            ("crds", self.crds.is_some()),
             (
                 "buildMetadata: transformerAnnotations",
                 self.build_metadata

@@ -11,7 +11,7 @@
 
 use serde_json::Value;
 
-use crate::fieldspec::{FieldSpec, TABLES};
+use crate::fieldspec::{FieldSpec, NameReference};
 use crate::resource::{Id, Resource};
 
 /// What a referrer needs to know about another object.
@@ -40,7 +40,7 @@ struct Referrer<'a> {
 /// # Errors
 /// A message naming the referrer, the field and the candidates when a
 /// reference could mean more than one object.
-pub fn fix(acc: &mut [Resource]) -> Result<(), String> {
+pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<(), String> {
     let all: Vec<Candidate> = acc
         .iter()
         .map(|r| Candidate {
@@ -55,8 +55,7 @@ pub fn fix(acc: &mut [Resource]) -> Result<(), String> {
         .collect();
     for (i, resource) in acc.iter_mut().enumerate() {
         let original = &all[i].original;
-        let filters: Vec<(&FieldSpec, &FieldSpec)> = TABLES
-            .name_reference
+        let filters: Vec<(&FieldSpec, &FieldSpec)> = name_references
             .iter()
             .flat_map(|backref| {
                 backref
