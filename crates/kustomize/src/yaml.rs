@@ -547,15 +547,17 @@ fn write_inline(out: &mut String, value: &Value, column: usize, indent: usize) {
 
 fn number_text(n: &Number) -> String {
     if let Some(f) = n.as_f64().filter(|_| n.is_f64()) {
-        let text = format!("{f}");
-        if f.abs() >= 1e21 || (f != 0.0 && f.abs() < 1e-6) {
-            let e = format!("{f:e}");
-            return match e.split_once('e') {
-                Some((m, exp)) if !exp.starts_with('-') => format!("{m}e+{exp}"),
-                _ => e,
-            };
+        // Go's strconv.FormatFloat(f, 'g', -1, 64), what yaml.v2 writes:
+        // shortest digits, exponent form when the exponent is below -4 or
+        // at least 6, written with a sign and two digits or more.
+        let e = format!("{f:e}");
+        let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+        let exp: i32 = exp.parse().unwrap_or(0);
+        if f != 0.0 && !(-4..6).contains(&exp) {
+            let sign = if exp < 0 { '-' } else { '+' };
+            return format!("{mantissa}e{sign}{:02}", exp.abs());
         }
-        return text;
+        return format!("{f}");
     }
     n.to_string()
 }

@@ -55,3 +55,25 @@ fn keys_sort_naturally_and_strings_quote_when_they_would_read_back_otherwise() {
         "a:\n- \"1\"\n- 'x: y'\n- '@daily'\n- |\n  multi\n  line\nb: \"yes\"\nc: {}\n"
     );
 }
+
+#[test]
+fn floats_are_written_as_go_formats_them() {
+    for (value, want) in [
+        (12_345_678.9, "1.23456789e+07"),
+        (1_000_000.5, "1.0000005e+06"),
+        (123_456.5, "123456.5"),
+        (0.0001, "0.0001"),
+        (0.000_01, "1e-05"),
+        (2.5e-5, "2.5e-05"),
+        (1.5e-7, "1.5e-07"),
+        (1e21, "1e+21"),
+        (1e300, "1e+300"),
+        (-0.5, "-0.5"),
+    ] {
+        assert_eq!(
+            to_yaml(&serde_json::json!(value)),
+            format!("{want}\n"),
+            "{value}"
+        );
+    }
+}
