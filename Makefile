@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-kustomize
+.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-mttp bench-kustomize
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -49,3 +49,7 @@ bench-source: deps ## Benchmark the source-controller against git + tar (release
 bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-kustomize --bins
 	python3 scripts/bench-kustomize.py
+
+bench-mttp: deps ## Time until 100/500/1000 Kustomizations are Ready, against a bare client (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller -p ferroflux-kustomize-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_mttp

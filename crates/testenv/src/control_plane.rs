@@ -126,7 +126,8 @@ impl ControlPlane {
             format!("--service-account-key-file={sa}"),
             format!("--service-account-signing-key-file={sa}"),
             "--service-account-issuer=https://kubernetes.default.svc.cluster.local".into(),
-            "--service-cluster-ip-range=10.0.0.0/24".into(),
+            // Room for the thousands of Services a benchmark creates.
+            "--service-cluster-ip-range=10.0.0.0/16".into(),
             "--allow-privileged=true".into(),
             "--profiling=false".into(),
         ];

@@ -70,12 +70,15 @@ impl ControllerProcess {
         let (metrics_port, health_port) = (free_port(), free_port());
         let log_dir = tempfile::tempdir().expect("a temporary directory for the log");
         let log = log_dir.path().join(format!("{pod}.log"));
+        // Debug logs unless the caller chose a level (benchmarks do).
+        let level = if extra.iter().any(|a| a.starts_with("--log-level")) {
+            None
+        } else {
+            Some("--log-level=debug")
+        };
         let child = Command::new(binary)
-            .args([
-                "--watch-all-namespaces=false",
-                "--log-encoding=console",
-                "--log-level=debug",
-            ])
+            .args(["--watch-all-namespaces=false", "--log-encoding=console"])
+            .args(level)
             .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
             .arg(format!("--health-addr=127.0.0.1:{health_port}"))
             .args(extra)
@@ -93,6 +96,12 @@ impl ControllerProcess {
             log,
             _log_dir: log_dir,
         }
+    }
+
+    /// The process id.
+    #[must_use]
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Everything the process logged so far.
