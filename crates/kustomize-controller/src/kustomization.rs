@@ -69,6 +69,8 @@ pub mod names {
     pub const PRUNE_FAILED: &str = "PruneFailed";
     /// The objects did not become ready in time.
     pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
+    /// A new source revision stopped a health check.
+    pub const HEALTH_CHECK_CANCELED: &str = "HealthCheckCanceled";
     /// A `dependsOn` Kustomization is not ready.
     pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
     /// The condition saying whether the applied objects are ready.
@@ -195,9 +197,13 @@ impl KustomizationReconciler {
     /// Step 5: with `spec.wait` (every applied object) or
     /// `spec.healthChecks`, waits until the objects are ready, up to
     /// `spec.timeout`. Sets `Healthy`; fails with `HealthCheckFailed`.
+    ///
+    /// A new artifact of the source cancels the wait: the Kustomization is
+    /// reconciled again at once with the new revision, as in Flux.
     async fn reconcile_health(
         &self,
         obj: &Kustomization,
+        artifact: &Artifact,
         changes: &[Change],
         status: &mut KustomizationStatus,
     ) -> Result<(), ReconcileError> {
@@ -234,6 +240,16 @@ impl KustomizationReconciler {
         let started = tokio::time::Instant::now();
         let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
         loop {
+            if let Some(newer) = self.newer_revision(obj, artifact).await {
+                conditions::remove(&mut status.conditions, names::HEALTHY);
+                return Err(ReconcileError::waiting(
+                    Duration::from_millis(100),
+                    names::HEALTH_CHECK_CANCELED,
+                    Scrubbed::new(&format!(
+                        "health check canceled: the source has a new revision, {newer}"
+                    )),
+                ));
+            }
             let mut waiting = Vec::new();
             let mut failed = false;
             for id in &ids {
@@ -288,6 +304,22 @@ impl KustomizationReconciler {
             // Polling the API server: readiness has no single event to await.
             tokio::time::sleep(HEALTH_POLL.min(timeout.saturating_sub(elapsed))).await;
         }
+    }
+
+    /// The source's current revision when it is no longer `artifact`'s.
+    async fn newer_revision(&self, obj: &Kustomization, artifact: &Artifact) -> Option<String> {
+        let source = &obj.spec.source_ref;
+        let ns = source
+            .namespace
+            .clone()
+            .or_else(|| obj.namespace())
+            .unwrap_or_default();
+        let repo = Api::<GitRepository>::namespaced(self.client.clone(), &ns)
+            .get_opt(&source.name)
+            .await
+            .ok()??;
+        let current = repo.status?.artifact?;
+        (current.digest != artifact.digest).then_some(current.revision)
     }
 
     /// Step 1: the source's artifact.
@@ -639,7 +671,8 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             &artifact.revision,
         )
         .await;
-        self.reconcile_health(&obj, &changes, status).await?;
+        self.reconcile_health(&obj, &artifact, &changes, status)
+            .await?;
         status.last_applied_revision = Some(artifact.revision);
         Ok(Outcome::CONTINUE)
     }

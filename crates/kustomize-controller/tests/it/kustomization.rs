@@ -738,3 +738,36 @@ async fn a_crd_and_its_resource_apply_together_and_immutable_changes_need_force(
     assert!(configs.get_opt("frozen").await.unwrap().is_some());
     assert!(widgets.get_opt("gear").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_revision_cancels_a_health_check_that_would_wait_ten_minutes() {
+    let (client, ns) = client_and_namespace("ks-cancel").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[("slow/deployment.yaml", &deployment(1))],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./slow",
+        serde_json::json!({"wait": true, "timeout": "10m"}),
+    )
+    .await;
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    eventually("the never-ready Deployment applied", STEP, || async {
+        deployments.get_opt("podinfo").await.ok()?.map(|_| ())
+    })
+    .await;
+    // The fix: no replicas, which the controller manager makes Available.
+    repo.commit(&[("slow/deployment.yaml", &deployment(0))], "scale to zero")
+        .unwrap();
+    fetch_now(&client, &ns, &revision(&repo), "fix").await;
+    // Within STEP, far below the ten-minute timeout of the first wait.
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+}
