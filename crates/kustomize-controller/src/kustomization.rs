@@ -88,6 +88,7 @@ pub struct KustomizationReconciler {
     events: Option<Events>,
     cross_namespace: CrossNamespace,
     requeue_dependency: Duration,
+    config: Option<kube::Config>,
 }
 
 impl KustomizationReconciler {
@@ -101,7 +102,50 @@ impl KustomizationReconciler {
             events: None,
             cross_namespace: CrossNamespace::Allowed,
             requeue_dependency: Duration::from_secs(30),
+            config: None,
         }
+    }
+
+    /// The controller's own client configuration, from which clients that
+    /// impersonate a Kustomization's `spec.serviceAccountName` are made.
+    #[must_use]
+    pub fn with_config(mut self, config: kube::Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The client that applies, prunes and checks health for `obj`: the
+    /// controller's own, or one impersonating `spec.serviceAccountName` in
+    /// the Kustomization's namespace (multi-tenancy: the objects are then
+    /// limited to what that ServiceAccount may do).
+    fn tenant_client(&self, obj: &Kustomization) -> Result<Client, ReconcileError> {
+        let Some(account) = obj
+            .spec
+            .service_account_name
+            .as_deref()
+            .filter(|a| !a.is_empty())
+        else {
+            return Ok(self.client.clone());
+        };
+        let Some(config) = &self.config else {
+            return Err(ReconcileError::stalled(
+                names::UNSUPPORTED,
+                Scrubbed::new(
+                    "spec.serviceAccountName: this controller was started without a client configuration to impersonate with",
+                ),
+            ));
+        };
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(format!(
+            "system:serviceaccount:{}:{account}",
+            obj.namespace().unwrap_or_default()
+        ));
+        Client::try_from(config).map_err(|e| {
+            ReconcileError::transient(
+                names::RECONCILIATION_FAILED,
+                Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),
+            )
+        })
     }
 
     /// Publishes change-set events through `events`.
@@ -238,7 +282,7 @@ impl KustomizationReconciler {
         }
         let timeout = timeout(&obj.spec);
         let started = tokio::time::Instant::now();
-        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         loop {
             if let Some(newer) = self.newer_revision(obj, artifact).await {
                 conditions::remove(&mut status.conditions, names::HEALTHY);
@@ -492,7 +536,7 @@ impl KustomizationReconciler {
         for o in objects.iter_mut() {
             normalize(o, (&name, &namespace), obj.spec.common_metadata.as_ref());
         }
-        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         let changes = applier
             .apply_all(objects, obj.spec.force)
             .await
@@ -539,7 +583,7 @@ impl KustomizationReconciler {
         }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let mut applier = Applier::new(self.client.clone(), names::FIELD_MANAGER);
+        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         applier
             .delete_all(&stale, (&name, &namespace))
             .await
@@ -617,10 +661,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
     for (present, field) in [
         (spec.decryption.is_some(), "spec.decryption"),
         (spec.kube_config.is_some(), "spec.kubeConfig"),
-        (
-            spec.service_account_name.is_some(),
-            "spec.serviceAccountName",
-        ),
         (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
         (
             spec.ignore_missing_components,
@@ -699,7 +739,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .collect();
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        Applier::new(self.client.clone(), names::FIELD_MANAGER)
+        Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER)
             .delete_all(&ids, (&name, &namespace))
             .await
             .map(|_| ())

@@ -67,9 +67,11 @@ async fn main() -> anyhow::Result<()> {
         .map_err(anyhow::Error::msg)?,
     ];
 
-    let client = kube::Client::try_default()
+    let config = kube::Config::infer()
         .await
-        .context("connecting to the Kubernetes API")?;
+        .context("reading the Kubernetes client configuration")?;
+    let client =
+        kube::Client::try_from(config.clone()).context("connecting to the Kubernetes API")?;
     let instance = process::instance_name(CONTROLLER);
     let options = flags
         .common
@@ -86,7 +88,8 @@ async fn main() -> anyhow::Result<()> {
     let mut reconciler =
         KustomizationReconciler::new(client.clone(), ferroflux_artifact::tls::http_client())
             .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
-            .with_requeue_dependency(requeue_dependency);
+            .with_requeue_dependency(requeue_dependency)
+            .with_config(config);
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);
     }

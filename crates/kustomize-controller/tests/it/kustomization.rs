@@ -771,3 +771,64 @@ async fn a_new_revision_cancels_a_health_check_that_would_wait_ten_minutes() {
     // Within STEP, far below the ten-minute timeout of the first wait.
     wait_applied(&client, &ns, &revision(&repo), &controllers).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn service_account_name_limits_the_apply_to_what_the_account_may_do() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let (client, ns) = client_and_namespace("ks-tenant").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let account: ServiceAccount = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "tenant", "namespace": ns}}))
+    .unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"serviceAccountName": "tenant"}),
+    )
+    .await;
+    // The account may do nothing yet: the apply is refused by the API server.
+    let message = eventually("the apply forbidden to the tenant", STEP, || async {
+        let (status, reason, message) = ready(&client, &ns).await?;
+        (status == "False" && reason == "ReconciliationFailed").then_some(message)
+    })
+    .await;
+    assert!(message.contains("forbidden"), "{message}");
+    assert!(
+        message.contains(&format!("system:serviceaccount:{ns}:tenant")),
+        "{message}"
+    );
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
+
+    // Granted `edit` in its namespace, the same Kustomization applies.
+    let binding: RoleBinding = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "tenant-edit", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": ns}]}))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested("granted")),
+        )
+        .await
+        .unwrap();
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+}
