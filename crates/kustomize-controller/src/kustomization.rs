@@ -666,12 +666,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
             spec.ignore_missing_components,
             "spec.ignoreMissingComponents",
         ),
-        (
-            spec.deletion_policy
-                .as_deref()
-                .is_some_and(|p| p == "WaitForTermination"),
-            "spec.deletionPolicy WaitForTermination",
-        ),
     ] {
         if present {
             fields.push(field.to_owned());
@@ -720,7 +714,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
     async fn finalize(&self, obj: Arc<Kustomization>) -> Result<(), ReconcileError> {
         let policy = obj.spec.deletion_policy.as_deref().unwrap_or("MirrorPrune");
         let delete = match policy {
-            "Delete" => true,
+            "Delete" | "WaitForTermination" => true,
             "MirrorPrune" => obj.spec.prune,
             _ => false,
         };
@@ -739,11 +733,40 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .collect();
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER)
+        let mut applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await
-            .map(|_| ())
-            .map_err(|e| ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e)))
+            .map_err(|e| ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e)))?;
+        if policy != "WaitForTermination" {
+            return Ok(());
+        }
+        // Only what was deleted now is waited for; skipped objects stay.
+        let deleted: Vec<&ObjectId> = changes
+            .iter()
+            .filter(|c| c.action == Action::Deleted)
+            .map(|c| &c.id)
+            .collect();
+        let deadline = tokio::time::Instant::now() + timeout(&obj.spec);
+        loop {
+            let mut remaining = Vec::new();
+            for id in &deleted {
+                if let Ok(Some(_)) = applier.get(id).await {
+                    remaining.push(id.to_string());
+                }
+            }
+            if remaining.is_empty() {
+                return Ok(());
+            }
+            if tokio::time::Instant::now() >= deadline {
+                // As in Flux: the Kustomization goes, and the wait is
+                // reported, not retried forever.
+                tracing::warn!(objects = ?remaining, "deletion not finished within spec.timeout");
+                return Ok(());
+            }
+            // Polling the API server until the objects are gone.
+            tokio::time::sleep(HEALTH_POLL).await;
+        }
     }
 
     fn ready_message(&self, status: &KustomizationStatus) -> String {

@@ -832,3 +832,91 @@ async fn service_account_name_limits_the_apply_to_what_the_account_may_do() {
     wait_applied(&client, &ns, &revision(&repo), &controllers).await;
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deletion_policies_delete_and_wait_for_termination() {
+    let (client, ns) = client_and_namespace("ks-delete").await;
+    let server = GitServer::start(None).await.unwrap();
+    let held = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: held\n  finalizers:\n  - example.com/hold\n";
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[("plain/config.yaml", CONFIG), ("held/config.yaml", held)],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    // Delete removes the objects even with prune: false.
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./plain",
+        serde_json::json!({"prune": false, "deletionPolicy": "Delete"}),
+    )
+    .await;
+    create_kustomization(
+        &client,
+        &ns,
+        "held",
+        "./held",
+        serde_json::json!({"deletionPolicy": "WaitForTermination", "timeout": "45s"}),
+    )
+    .await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    eventually("the held ConfigMap applied", STEP, || async {
+        let (status, _, _) = ready_of(&client, &ns, "held").await?;
+        (status == "True").then_some(())
+    })
+    .await;
+    let kustomizations = Api::<Kustomization>::namespaced(client.clone(), &ns);
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    for name in ["podinfo", "held"] {
+        kustomizations
+            .delete(name, &DeleteParams::default())
+            .await
+            .unwrap();
+    }
+    eventually("Delete removed the objects", STEP, || async {
+        configs
+            .get_opt("podinfo-config")
+            .await
+            .ok()?
+            .is_none()
+            .then_some(())
+    })
+    .await;
+    // The held ConfigMap is terminating; its Kustomization waits for it.
+    eventually("the held ConfigMap terminating", STEP, || async {
+        configs
+            .get_opt("held")
+            .await
+            .ok()??
+            .metadata
+            .deletion_timestamp
+            .map(|_| ())
+    })
+    .await;
+    assert!(kustomizations.get_opt("held").await.unwrap().is_some());
+    configs
+        .patch(
+            "held",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .unwrap();
+    eventually(
+        "the Kustomization gone once its object is",
+        STEP,
+        || async {
+            kustomizations
+                .get_opt("held")
+                .await
+                .ok()?
+                .is_none()
+                .then_some(())
+        },
+    )
+    .await;
+}
