@@ -20,6 +20,7 @@ mod error;
 pub mod git;
 mod process;
 mod shared;
+pub mod sink;
 pub mod ssh;
 mod wait;
 

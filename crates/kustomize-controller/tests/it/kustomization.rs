@@ -25,6 +25,11 @@ struct Controllers {
 
 impl Controllers {
     fn start(ns: &str) -> Self {
+        Self::start_with_events(ns, None)
+    }
+
+    /// Both controllers, forwarding their events to `events` when given.
+    fn start_with_events(ns: &str, events: Option<&str>) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
         let storage = tempfile::tempdir().unwrap();
         let port = free_port();
@@ -44,7 +49,10 @@ impl Controllers {
             cp.kubeconfig(),
             ns,
             "kustomize-controller-0",
-            &["--requeue-dependency=1s".to_owned()],
+            &[
+                "--requeue-dependency=1s".to_owned(),
+                format!("--events-addr={}", events.unwrap_or_default()),
+            ],
         );
         Self {
             source,
@@ -919,4 +927,62 @@ async fn deletion_policies_delete_and_wait_for_termination() {
         },
     )
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_carry_the_change_set_and_the_revision() {
+    let (client, ns) = client_and_namespace("ks-events").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let sink = ferroflux_testenv::sink::JsonSink::start().await;
+    let controllers = Controllers::start_with_events(&ns, Some(sink.url()));
+    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let from_us = |e: &serde_json::Value| {
+        e["reportingController"] == "kustomize-controller"
+            && e["involvedObject"]["kind"] == "Kustomization"
+    };
+    let change = sink
+        .wait_for("the change-set event", STEP, |e| {
+            from_us(e) && e["reason"] == "Progressing"
+        })
+        .await;
+    assert_eq!(
+        change["message"],
+        format!("ConfigMap/{ns}/podinfo-config created")
+    );
+    assert_eq!(change["severity"], "info");
+    assert_eq!(
+        change["metadata"]["kustomize.toolkit.fluxcd.io/revision"],
+        revision(&repo)
+    );
+    let ready = sink
+        .wait_for("the success event", STEP, |e| {
+            from_us(e) && e["reason"] == "ReconciliationSucceeded"
+        })
+        .await;
+    assert_eq!(
+        ready["metadata"]["kustomize.toolkit.fluxcd.io/revision"],
+        revision(&repo)
+    );
+
+    // A failure is an error event naming what failed.
+    repo.commit(&[("deploy/config.yaml", "kind: [broken\n")], "broken")
+        .unwrap();
+    fetch_now(&client, &ns, &revision(&repo), "broken").await;
+    let failure = sink
+        .wait_for("the failure event", STEP, |e| {
+            from_us(e) && e["severity"] == "error"
+        })
+        .await;
+    assert_eq!(failure["reason"], "BuildFailed", "{failure}");
+    assert!(
+        failure["message"]
+            .as_str()
+            .unwrap()
+            .contains("deploy/config.yaml"),
+        "{failure}"
+    );
 }

@@ -2,62 +2,32 @@
 //! the events address, with no secret in either and no wait on delivery.
 
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::routing::post;
 use k8s_openapi::api::events::v1::Event as KubeEvent;
 use kube::Api;
 use kube::api::{ListParams, PostParams};
-use serde_json::Value;
 
 use ferroflux_testenv::eventually;
+use ferroflux_testenv::sink::JsonSink;
 
 use crate::controller::{count_reaches, harness_with, ready, repo, wait_for};
 
-type Received = Arc<Mutex<Vec<Value>>>;
-
-/// A stand-in for the notification-controller: keeps every JSON body posted.
-async fn sink() -> (String, Received) {
-    let received: Received = Arc::default();
-    let store = received.clone();
-    let app = axum::Router::new().route(
-        "/",
-        post(move |body: axum::body::Bytes| {
-            let store = store.clone();
-            async move {
-                let event: Value = serde_json::from_slice(&body).expect("the event body is JSON");
-                store.lock().unwrap().push(event);
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (format!("http://{addr}/"), received)
-}
-
-async fn wait_for_event(received: &Received, what: &str, pick: impl Fn(&Value) -> bool) -> Value {
-    let pick = &pick;
-    eventually(
-        &format!("an event is forwarded {what}"),
-        Duration::from_secs(20),
-        || async move { received.lock().unwrap().iter().find(|e| pick(e)).cloned() },
-    )
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
-    let (addr, received) = sink().await;
+    let sink = JsonSink::start().await;
+    let addr = sink.url().to_owned();
     let h = harness_with("events", Some(addr)).await;
     let ns = h.api.namespace().unwrap().to_owned();
 
     h.create("good", "https://git.example.com/app.git", false)
         .await;
     wait_for(&h.api, "good", "Ready=True", ready).await;
-    let info = wait_for_event(&received, "for the success", |e| e["severity"] == "info").await;
+    let info = sink
+        .wait_for("the success event", Duration::from_secs(20), |e| {
+            e["severity"] == "info"
+        })
+        .await;
     assert_eq!(info["reason"], "ReconciliationSucceeded");
     assert_eq!(
         info["message"],
@@ -85,7 +55,11 @@ async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
         .create(&PostParams::default(), &repo("bad", secret_url, false))
         .await
         .unwrap();
-    let error = wait_for_event(&received, "for the failure", |e| e["severity"] == "error").await;
+    let error = sink
+        .wait_for("the failure event", Duration::from_secs(20), |e| {
+            e["severity"] == "error"
+        })
+        .await;
     assert_eq!(error["reason"], "GitOperationFailed");
     assert_eq!(error["involvedObject"]["name"], "bad");
     let text = error["message"].as_str().unwrap();
@@ -118,7 +92,7 @@ async fn successes_and_failures_are_recorded_and_forwarded_in_fluxs_format() {
             .unwrap()
             .contains("s3cr3t-pat")
     );
-    let everything = serde_json::to_string(&*received.lock().unwrap()).unwrap();
+    let everything = serde_json::to_string(&sink.received()).unwrap();
     assert!(
         !everything.contains("s3cr3t-pat"),
         "a forwarded event leaked the token"
