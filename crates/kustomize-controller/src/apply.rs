@@ -31,6 +31,9 @@ pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
 /// `disabled`: never pruned.
 pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
 
+/// [`Error::what`] when the API server does not serve the kind.
+pub const UNKNOWN_KIND: &str = "discovery of an unknown kind";
+
 /// An object's identity.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ObjectId {
@@ -181,6 +184,53 @@ fn says(obj: Option<&Value>, key: &str, value: &str) -> bool {
         .is_some_and(|v| v.eq_ignore_ascii_case(value))
 }
 
+/// Flux's apply order within a stage: these kinds first, in this order,
+/// then every other kind, then webhook configurations (which could reject
+/// everything applied after them). Prunes run in the reverse order.
+const KIND_ORDER: &[&str] = &[
+    "CustomResourceDefinition",
+    "Namespace",
+    "ClusterClass",
+    "RuntimeClass",
+    "PriorityClass",
+    "StorageClass",
+    "VolumeSnapshotClass",
+    "IngressClass",
+    "GatewayClass",
+    "ResourceQuota",
+    "ServiceAccount",
+    "Role",
+    "ClusterRole",
+    "RoleBinding",
+    "ClusterRoleBinding",
+    "ConfigMap",
+    "Secret",
+    "Service",
+    "LimitRange",
+    "Deployment",
+    "StatefulSet",
+    "CronJob",
+    "PodDisruptionBudget",
+];
+
+/// The sort key of an object in apply order.
+fn order_key(id: &ObjectId) -> (usize, &str, &str, &str, &str) {
+    let rank = match id.kind.as_str() {
+        "MutatingWebhookConfiguration" => KIND_ORDER.len() + 1,
+        "ValidatingWebhookConfiguration" => KIND_ORDER.len() + 2,
+        kind => KIND_ORDER
+            .iter()
+            .position(|k| *k == kind)
+            .unwrap_or(KIND_ORDER.len()),
+    };
+    (rank, &id.group, &id.kind, &id.namespace, &id.name)
+}
+
+/// Sorts ids in apply order (deletes go in reverse).
+pub fn sort_ids(ids: &mut [ObjectId]) {
+    ids.sort_by(|a, b| order_key(a).cmp(&order_key(b)));
+}
+
 /// The first stage: what other objects may need to exist first.
 fn first_stage(id: &ObjectId) -> bool {
     (id.group == "apiextensions.k8s.io" && id.kind == "CustomResourceDefinition")
@@ -208,7 +258,13 @@ impl Applier {
                 .await
                 .map_err(|e| Error {
                     id: id.clone(),
-                    what: "discovery",
+                    // Only a kind the API server does not serve is unknown;
+                    // anything else (forbidden, unreachable) is a failure.
+                    what: if matches!(e, kube::Error::Discovery(_)) || is_not_found(&e) {
+                        UNKNOWN_KIND
+                    } else {
+                        "discovery"
+                    },
                     message: format!("{e}; is the kind (or its CRD) installed?"),
                 })?;
             self.kinds.insert(key, found.clone());
@@ -242,19 +298,24 @@ impl Applier {
         objects: &[Value],
         force: bool,
     ) -> Result<Vec<Change>, Error> {
-        let (first, rest): (Vec<&Value>, Vec<&Value>) =
-            objects.iter().partition(|o| first_stage(&ObjectId::of(o)));
+        let mut ordered: Vec<(ObjectId, &Value)> =
+            objects.iter().map(|o| (ObjectId::of(o), o)).collect();
+        ordered.sort_by(|(a, _), (b, _)| order_key(a).cmp(&order_key(b)));
+        let (first, rest): (Vec<_>, Vec<_>) =
+            ordered.into_iter().partition(|(id, _)| first_stage(id));
+        let (classes, rest): (Vec<_>, Vec<_>) = rest
+            .into_iter()
+            .partition(|(id, _)| id.kind.ends_with("Class"));
         let mut changes = Vec::new();
-        for obj in &first {
+        for (_, obj) in &first {
             changes.push(self.apply_one(obj, force).await?);
         }
-        for obj in &first {
-            let id = ObjectId::of(obj);
+        for (id, _) in &first {
             if id.kind == "CustomResourceDefinition" {
-                self.wait_established(&id).await?;
+                self.wait_established(id).await?;
             }
         }
-        for obj in &rest {
+        for (_, obj) in classes.iter().chain(&rest) {
             changes.push(self.apply_one(obj, force).await?);
         }
         Ok(changes)
@@ -443,7 +504,7 @@ impl Applier {
         let api = match self.api(id).await {
             Ok(api) => api,
             // The kind is gone (its CRD was deleted): so are its objects.
-            Err(e) if e.what == "discovery" => return Ok(Action::Deleted),
+            Err(e) if e.what == UNKNOWN_KIND => return Ok(Action::Deleted),
             Err(e) => return Err(e),
         };
         let failed = |e: &kube::Error| Error {

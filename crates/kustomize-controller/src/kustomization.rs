@@ -49,7 +49,7 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
-use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::Value;
 
@@ -247,34 +247,12 @@ impl KustomizationReconciler {
     async fn reconcile_health(
         &self,
         obj: &Kustomization,
+        applier: &mut Applier,
         artifact: &Artifact,
         changes: &[Change],
         status: &mut KustomizationStatus,
     ) -> Result<(), ReconcileError> {
-        let own_ns = obj.namespace().unwrap_or_default();
-        let ids: Vec<ObjectId> = if obj.spec.wait {
-            changes
-                .iter()
-                .filter(|c| c.action != Action::Skipped)
-                .map(|c| c.id.clone())
-                .collect()
-        } else {
-            obj.spec
-                .health_checks
-                .iter()
-                .map(|r| {
-                    let api_version = r.api_version.as_deref().unwrap_or("apps/v1");
-                    let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
-                    ObjectId {
-                        group: group.to_owned(),
-                        version: version.to_owned(),
-                        kind: r.kind.clone(),
-                        namespace: r.namespace.clone().unwrap_or_else(|| own_ns.clone()),
-                        name: r.name.clone(),
-                    }
-                })
-                .collect()
-        };
+        let ids = health_targets(obj, changes);
         let generation = obj.metadata.generation;
         if ids.is_empty() {
             conditions::remove(&mut status.conditions, names::HEALTHY);
@@ -282,7 +260,6 @@ impl KustomizationReconciler {
         }
         let timeout = timeout(&obj.spec);
         let started = tokio::time::Instant::now();
-        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         loop {
             if let Some(newer) = self.newer_revision(obj, artifact).await {
                 conditions::remove(&mut status.conditions, names::HEALTHY);
@@ -445,8 +422,9 @@ impl KustomizationReconciler {
             .map_err(|e| {
                 ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()))
             })?;
-        // The temporary directory goes here, whatever the outcome.
-        drop(tmp);
+        // The temporary directory goes here, whatever the outcome, off the
+        // async threads (an artifact may hold many files).
+        let _ = tokio::task::spawn_blocking(move || drop(tmp)).await;
         built.map_err(|message| {
             let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
             err.event = true;
@@ -456,16 +434,19 @@ impl KustomizationReconciler {
 
     /// Step 2b: `spec.postBuild` substitution, variables from
     /// `substituteFrom` (in order, later ones winning) then `substitute`.
+    ///
+    /// Returns the values read from Secrets, which no message may show.
     async fn reconcile_substitute(
         &self,
         obj: &Kustomization,
         objects: &mut [Value],
-    ) -> Result<(), ReconcileError> {
+    ) -> Result<Vec<String>, ReconcileError> {
         let Some(post_build) = &obj.spec.post_build else {
-            return Ok(());
+            return Ok(Vec::new());
         };
-        let failed = |message: String| {
-            let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
+        let mut secret_values: Vec<String> = Vec::new();
+        let failed = |message: String, secrets: &[String]| {
+            let mut err = ReconcileError::transient(names::BUILD_FAILED, hide(&message, secrets));
             err.event = true;
             err
         };
@@ -477,19 +458,21 @@ impl KustomizationReconciler {
                 "ConfigMap" => Api::<ConfigMap>::namespaced(self.client.clone(), &ns)
                     .get_opt(&reference.name)
                     .await
-                    .map_err(|e| failed(format!("{what}: {e}")))?
+                    .map_err(|e| failed(format!("{what}: {e}"), &[]))?
                     .map(|cm| cm.data.unwrap_or_default()),
                 "Secret" => Api::<Secret>::namespaced(self.client.clone(), &ns)
                     .get_opt(&reference.name)
                     .await
-                    .map_err(|e| failed(format!("{what}: {e}")))?
+                    .map_err(|e| failed(format!("{what}: {e}"), &[]))?
                     .map(|secret| {
-                        secret
+                        let data: BTreeMap<String, String> = secret
                             .data
                             .unwrap_or_default()
                             .into_iter()
                             .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
-                            .collect()
+                            .collect();
+                        secret_values.extend(data.values().cloned());
+                        data
                     }),
                 other => {
                     return Err(ReconcileError::stalled(
@@ -504,9 +487,12 @@ impl KustomizationReconciler {
                 Some(data) => vars.extend(data),
                 None if reference.optional => {}
                 None => {
-                    return Err(failed(format!(
-                        "{what} not found in namespace {ns}; create it or mark the reference optional"
-                    )));
+                    return Err(failed(
+                        format!(
+                            "{what} not found in namespace {ns}; create it or mark the reference optional"
+                        ),
+                        &[],
+                    ));
                 }
             }
         }
@@ -515,19 +501,26 @@ impl KustomizationReconciler {
         for value in vars.values_mut() {
             value.retain(|c| c != '\n');
         }
-        substitute::check_names(&vars).map_err(|e| failed(format!("post build: {e}")))?;
+        substitute::check_names(&vars)
+            .map_err(|e| failed(format!("post build: {e}"), &secret_values))?;
         for o in objects.iter_mut() {
             let id = ObjectId::of(o);
-            substitute::substitute_object(o, &vars)
-                .map_err(|e| failed(format!("post build failed for '{id}': {e}")))?;
+            substitute::substitute_object(o, &vars).map_err(|e| {
+                failed(format!("post build failed for '{id}': {e}"), &secret_values)
+            })?;
         }
-        Ok(())
+        // Also as they appear in messages once the newlines are gone.
+        secret_values.retain(|v| !v.is_empty());
+        let single_line: Vec<String> = secret_values.iter().map(|v| v.replace('\n', "")).collect();
+        secret_values.extend(single_line);
+        Ok(secret_values)
     }
 
     /// Step 3: normalise and apply; records the inventory.
     async fn reconcile_apply(
         &self,
         obj: &Kustomization,
+        applier: &mut Applier,
         objects: &mut [Value],
         status: &mut KustomizationStatus,
     ) -> Result<Vec<Change>, ReconcileError> {
@@ -536,7 +529,6 @@ impl KustomizationReconciler {
         for o in objects.iter_mut() {
             normalize(o, (&name, &namespace), obj.spec.common_metadata.as_ref());
         }
-        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         let changes = applier
             .apply_all(objects, obj.spec.force)
             .await
@@ -561,11 +553,16 @@ impl KustomizationReconciler {
     }
 
     /// Step 4: delete what left the inventory.
+    ///
+    /// When a delete fails, the stale objects go back into the inventory, so
+    /// the next run tries again instead of forgetting them.
     async fn reconcile_prune(
         &self,
         obj: &Kustomization,
+        applier: &mut Applier,
         previous: Option<&ResourceInventory>,
         current: &[Change],
+        status: &mut KustomizationStatus,
     ) -> Result<Vec<Change>, ReconcileError> {
         if !obj.spec.prune {
             return Ok(Vec::new());
@@ -581,13 +578,20 @@ impl KustomizationReconciler {
         if stale.is_empty() {
             return Ok(Vec::new());
         }
+        let mut stale = stale;
+        crate::apply::sort_ids(&mut stale);
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let mut applier = Applier::new(self.tenant_client(obj)?, names::FIELD_MANAGER);
         applier
             .delete_all(&stale, (&name, &namespace))
             .await
             .map_err(|e| {
+                if let Some(inventory) = status.inventory.as_mut() {
+                    inventory.entries.extend(stale.iter().map(|id| ResourceRef {
+                        id: id.inventory_id(),
+                        v: id.version.clone(),
+                    }));
+                }
                 let mut err = ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e));
                 err.event = true;
                 err
@@ -617,6 +621,57 @@ impl KustomizationReconciler {
                 .await;
         }
     }
+}
+
+/// What `spec.wait` (every applied object but the Kustomization itself) or
+/// `spec.healthChecks` (an empty apiVersion meaning `apps/v1`) asks to check.
+fn health_targets(obj: &Kustomization, changes: &[Change]) -> Vec<ObjectId> {
+    let own_ns = obj.namespace().unwrap_or_default();
+    if obj.spec.wait {
+        // Never the Kustomization itself: it is reconciling right now.
+        changes
+            .iter()
+            .filter(|c| c.action != Action::Skipped)
+            .filter(|c| {
+                !(c.id.group == ferroflux_api::kustomize::GROUP
+                    && c.id.kind == "Kustomization"
+                    && c.id.namespace == own_ns
+                    && c.id.name == obj.name_any())
+            })
+            .map(|c| c.id.clone())
+            .collect()
+    } else {
+        obj.spec
+            .health_checks
+            .iter()
+            .map(|r| {
+                let api_version = r.api_version.as_deref().unwrap_or("apps/v1");
+                let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+                ObjectId {
+                    group: group.to_owned(),
+                    version: version.to_owned(),
+                    kind: r.kind.clone(),
+                    namespace: r.namespace.clone().unwrap_or_else(|| own_ns.clone()),
+                    name: r.name.clone(),
+                }
+            })
+            .collect()
+    }
+}
+
+/// `message` with every one of `secrets` masked.
+fn hide(message: &str, secrets: &[String]) -> Scrubbed {
+    let secrets: Vec<&str> = secrets.iter().map(String::as_str).collect();
+    Scrubbed::with_secrets(message, &secrets)
+}
+
+/// `err` with every one of `secrets` masked in its message (the API
+/// server's errors can quote the values of the objects applied).
+fn hide_in(mut err: ReconcileError, secrets: &[String]) -> ReconcileError {
+    if !secrets.is_empty() {
+        err.message = hide(err.message.as_str(), secrets);
+    }
+    err
 }
 
 /// How often health checks look at the objects.
@@ -690,23 +745,44 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         status: &mut KustomizationStatus,
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
-        let artifact = self.reconcile_source(&obj, status).await?;
-        self.reconcile_dependencies(&obj, &artifact).await?;
-        let mut objects = self.reconcile_build(&obj, &artifact).await?;
-        self.reconcile_substitute(&obj, &mut objects).await?;
-        let previous = status.inventory.clone();
-        let changes = self.reconcile_apply(&obj, &mut objects, status).await?;
-        let pruned = self
-            .reconcile_prune(&obj, previous.as_ref(), &changes)
-            .await?;
-        self.publish(
-            &obj,
-            &changes.iter().chain(&pruned).cloned().collect::<Vec<_>>(),
-            &artifact.revision,
-        )
-        .await;
-        self.reconcile_health(&obj, &artifact, &changes, status)
-            .await?;
+        let limit = timeout(&obj.spec);
+        let mut applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let mut secrets = Vec::new();
+        // Everything before the health check within spec.timeout; the
+        // health check has its own deadline of the same length.
+        let outcome = tokio::time::timeout(limit, async {
+            let artifact = self.reconcile_source(&obj, status).await?;
+            self.reconcile_dependencies(&obj, &artifact).await?;
+            let mut objects = self.reconcile_build(&obj, &artifact).await?;
+            secrets = self.reconcile_substitute(&obj, &mut objects).await?;
+            let previous = status.inventory.clone();
+            let changes = self
+                .reconcile_apply(&obj, &mut applier, &mut objects, status)
+                .await?;
+            let pruned = self
+                .reconcile_prune(&obj, &mut applier, previous.as_ref(), &changes, status)
+                .await?;
+            self.publish(
+                &obj,
+                &changes.iter().chain(&pruned).cloned().collect::<Vec<_>>(),
+                &artifact.revision,
+            )
+            .await;
+            Ok((artifact, changes))
+        })
+        .await
+        .unwrap_or_else(|_| {
+            Err(ReconcileError::transient(
+                names::RECONCILIATION_FAILED,
+                Scrubbed::new(&format!(
+                    "reconciliation did not finish within spec.timeout ({limit:?})"
+                )),
+            ))
+        });
+        let (artifact, changes) = outcome.map_err(|e| hide_in(e, &secrets))?;
+        self.reconcile_health(&obj, &mut applier, &artifact, &changes, status)
+            .await
+            .map_err(|e| hide_in(e, &secrets))?;
         status.last_applied_revision = Some(artifact.revision);
         Ok(Outcome::CONTINUE)
     }
@@ -731,6 +807,25 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .iter()
             .filter_map(|e| ObjectId::from_inventory(&e.id, &e.v))
             .collect();
+        let mut ids = ids;
+        crate::apply::sort_ids(&mut ids);
+        // Without the tenant's account nothing can be deleted in its name;
+        // waiting would keep the Kustomization (and its namespace) forever.
+        if let Some(account) = obj.spec.service_account_name.as_deref() {
+            let ns = obj.namespace().unwrap_or_default();
+            let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
+                .get_opt(account)
+                .await
+                .map_or(true, |sa| sa.is_some());
+            if !exists {
+                tracing::warn!(
+                    kustomization = %format!("{ns}/{}", obj.name_any()),
+                    account,
+                    "ServiceAccount gone: the objects are left in place"
+                );
+                return Ok(());
+            }
+        }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
         let mut applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);

@@ -53,12 +53,21 @@ pub fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send
 }
 
 /// Logs to stderr at `level` (`error` … `trace`, or a filter), as JSON
-/// unless `encoding` is `console`.
+/// unless `encoding` is `console`; `kube_client` logs at most at info.
 ///
 /// # Errors
 /// A message when the level is not a valid filter.
 pub fn init_logging(level: &str, encoding: &str) -> Result<(), String> {
-    let filter = tracing_subscriber::EnvFilter::try_new(level)
+    // kube's client logs failed responses in full at debug level, and the API
+    // server's errors quote the values of the objects sent (Secret data
+    // substituted into a manifest included): it stays at info whatever the
+    // level, unless the filter names it.
+    let filter = if level.contains("kube_client") {
+        level.to_owned()
+    } else {
+        format!("{level},kube_client=info")
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
         .map_err(|e| format!("--log-level {level:?}: {e}"))?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
@@ -232,7 +241,8 @@ impl CommonFlags {
     }
 }
 
-/// Runs until SIGTERM, Ctrl-C or the loss of `leadership`; then tells every
+/// Runs until SIGTERM, Ctrl-C, the loss of `leadership` or the end of the
+/// controller loop; then tells every
 /// task to stop through `stop` and gives them 30 s to finish.
 ///
 /// # Errors
@@ -242,7 +252,7 @@ pub async fn run_until_shutdown(
     mut leadership: Option<crate::leader::Leadership>,
     lease: &str,
     stop: &watch::Sender<bool>,
-    controller: tokio::task::JoinHandle<()>,
+    mut controller: tokio::task::JoinHandle<()>,
     servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
 ) -> Result<(), String> {
     let lost = async {
@@ -255,6 +265,12 @@ pub async fn run_until_shutdown(
     let lost_leadership = tokio::select! {
         () = signal => false,
         () = lost => true,
+        // The loop never ends by itself: exit so the pod restarts rather
+        // than stay up reporting healthy while reconciling nothing.
+        _ = &mut controller => {
+            let _ = stop.send(true);
+            return Err("the controller loop ended unexpectedly".into());
+        }
     };
     tracing::info!("shutting down");
     let _ = stop.send(true);

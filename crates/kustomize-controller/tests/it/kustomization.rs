@@ -868,7 +868,7 @@ async fn deletion_policies_delete_and_wait_for_termination() {
         &ns,
         "held",
         "./held",
-        serde_json::json!({"deletionPolicy": "WaitForTermination", "timeout": "45s"}),
+        serde_json::json!({"deletionPolicy": "WaitForTermination", "timeout": "10m"}),
     )
     .await;
     wait_applied(&client, &ns, &revision(&repo), &controllers).await;
@@ -985,4 +985,47 @@ async fn events_carry_the_change_set_and_the_revision() {
             .contains("deploy/config.yaml"),
         "{failure}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_substituted_secret_never_appears_in_the_status() {
+    use k8s_openapi::api::core::v1::Secret;
+    let (client, ns) = client_and_namespace("ks-secret").await;
+    let server = GitServer::start(None).await.unwrap();
+    // A label value may not hold a space: the API server refuses the object
+    // and quotes the value in its error.
+    let leaky = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaky\n  labels:\n    token: ${token} x\n";
+    server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", leaky)])
+        .unwrap();
+    let secret: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "creds", "namespace": ns},
+        "stringData": {"token": "s3cr3t-t0ken-value"}}))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"postBuild": {"substituteFrom": [{"kind": "Secret", "name": "creds"}]}}),
+    )
+    .await;
+    let message = eventually("the invalid label refused", STEP, || async {
+        let (status, reason, message) = ready(&client, &ns).await?;
+        (status == "False" && reason == "ReconciliationFailed").then_some(message)
+    })
+    .await;
+    assert!(
+        message.contains("ConfigMap/") && message.contains("leaky"),
+        "{message}"
+    );
+    assert!(!message.contains("s3cr3t-t0ken-value"), "{message}");
+    let logs = controllers.logs();
+    let leak = logs.lines().find(|l| l.contains("s3cr3t-t0ken-value"));
+    assert!(leak.is_none(), "{leak:?}");
 }
