@@ -238,6 +238,54 @@ fn revision(repo: &WorkingCopy) -> String {
     format!("main@sha1:{}", repo.head().unwrap())
 }
 
+/// A reconcile with nothing to change leaves every object's
+/// resourceVersion as it was.
+async fn assert_noop_reconcile_writes_nothing(client: &Client, ns: &str) {
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), ns);
+    let services = Api::<Service>::namespaced(client.clone(), ns);
+    let versions = || async {
+        (
+            configs
+                .get("podinfo-config")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+            services
+                .get("podinfo")
+                .await
+                .unwrap()
+                .metadata
+                .resource_version,
+        )
+    };
+    let before = versions().await;
+    let kustomizations = Api::<Kustomization>::namespaced(client.clone(), ns);
+    kustomizations
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested("noop")),
+        )
+        .await
+        .unwrap();
+    eventually("the no-op reconcile handled", STEP, || async {
+        let status = kustomizations.get("podinfo").await.ok()?.status?;
+        let handled = status
+            .reconcile_request
+            .last_handled_reconcile_at
+            .as_deref()
+            == Some("noop");
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True");
+        (handled && ready).then_some(())
+    })
+    .await;
+    assert_eq!(versions().await, before);
+}
+
 /// The inventory lists the three objects, and the attempted revision is
 /// the applied one.
 async fn assert_inventory(client: &Client, ns: &str) {
@@ -304,6 +352,7 @@ async fn the_seed_scenario_applies_updates_prunes_reverts_drift_and_survives_bro
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
     assert_inventory(&client, &ns).await;
+    assert_noop_reconcile_writes_nothing(&client, &ns).await;
 
     // A change in git is applied; a file removed from git is pruned.
     repo.commit(
