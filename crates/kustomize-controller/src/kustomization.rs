@@ -40,7 +40,6 @@ use ferroflux_api::kustomize::{
     Kustomization, KustomizationSpec, KustomizationStatus, ResourceInventory, ResourceRef,
 };
 use ferroflux_api::meta::Artifact;
-use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::fetch::{self, HttpClient};
 use ferroflux_kustomize::build::{LoadRestrictor, Options};
 use ferroflux_runtime::acl::{self, CrossNamespace};
@@ -55,7 +54,7 @@ use serde_json::Value;
 
 use crate::apply::{Action, Applier, Change, ObjectId};
 use crate::normalize::normalize;
-use crate::{generate, health, substitute};
+use crate::{generate, health, sources, substitute};
 
 /// Flux's reason and condition names for Kustomizations.
 pub mod names {
@@ -335,11 +334,9 @@ impl KustomizationReconciler {
             .clone()
             .or_else(|| obj.namespace())
             .unwrap_or_default();
-        let repo = Api::<GitRepository>::namespaced(self.client.clone(), &ns)
-            .get_opt(&source.name)
+        let current = sources::artifact(&self.client, &source.kind, &ns, &source.name)
             .await
-            .ok()??;
-        let current = repo.status?.artifact?;
+            .ok()???;
         (current.digest != artifact.digest).then_some(current.revision)
     }
 
@@ -365,21 +362,17 @@ impl KustomizationReconciler {
                 Scrubbed::new(&message),
             )
         };
-        let repo = Api::<GitRepository>::namespaced(self.client.clone(), &ns)
-            .get_opt(&source.name)
+        let artifact = sources::artifact(&self.client, &source.kind, &ns, &source.name)
             .await
             .map_err(|e| {
                 ReconcileError::transient(names::ARTIFACT_FAILED, Scrubbed::new(&e.to_string()))
             })?
             .ok_or_else(|| {
                 waiting(format!(
-                    "GitRepository {ns}/{} not found, retrying in {:?}",
-                    source.name, self.requeue_dependency
+                    "{} {ns}/{} not found, retrying in {:?}",
+                    source.kind, source.name, self.requeue_dependency
                 ))
-            })?;
-        let artifact = repo
-            .status
-            .and_then(|s| s.artifact)
+            })?
             .filter(|a| a.digest.is_some())
             .ok_or_else(|| {
                 waiting(format!(
@@ -710,7 +703,7 @@ fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
 /// A stalled `UnsupportedConfiguration` naming every such field.
 pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileError> {
     let mut fields = Vec::new();
-    if spec.source_ref.kind != "GitRepository" {
+    if !crate::sources::KINDS.contains(&spec.source_ref.kind.as_str()) {
         fields.push(format!("spec.sourceRef.kind {}", spec.source_ref.kind));
     }
     for (present, field) in [

@@ -93,7 +93,11 @@ async fn main() -> anyhow::Result<()> {
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);
     }
-    let triggers = sources::artifact_triggers(client.clone(), options.namespace.clone());
+    let triggers = sources::artifact_triggers(
+        client.clone(),
+        options.namespace.clone(),
+        options.label_selector.clone(),
+    );
     let controller = tokio::spawn(controller::run_with_triggers::<Kustomization, _>(
         client,
         Arc::new(reconciler),

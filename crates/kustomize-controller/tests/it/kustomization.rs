@@ -1078,3 +1078,62 @@ async fn a_substituted_secret_never_appears_in_the_status() {
     let leak = logs.lines().find(|l| l.contains("s3cr3t-t0ken-value"));
     assert!(leak.is_none(), "{leak:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_source_with_an_artifact_is_applied_too() {
+    use ferroflux_api::source::Bucket;
+    let (client, ns) = client_and_namespace("ks-bucket").await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    // No Bucket reconciler exists yet: a Bucket's status is written here,
+    // pointing at the artifact the source-controller serves for the
+    // GitRepository (a real artifact over real HTTP, digest included).
+    let artifact = Api::<GitRepository>::namespaced(client.clone(), &ns)
+        .get("podinfo")
+        .await
+        .unwrap()
+        .status
+        .unwrap()
+        .artifact
+        .unwrap();
+    let bucket: Bucket = serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket",
+        "metadata": {"name": "store", "namespace": ns},
+        "spec": {"interval": "1h", "bucketName": "b", "endpoint": "minio.example.com"}
+    }))
+    .unwrap();
+    let buckets = Api::<Bucket>::namespaced(client.clone(), &ns);
+    buckets
+        .create(&PostParams::default(), &bucket)
+        .await
+        .unwrap();
+    buckets
+        .patch_status(
+            "store",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"status": {"artifact": artifact}})),
+        )
+        .await
+        .unwrap();
+    create_kustomization(
+        &client,
+        &ns,
+        "from-bucket",
+        "./deploy",
+        serde_json::json!({"namePrefix": "b-", "sourceRef": {"kind": "Bucket", "name": "store"}}),
+    )
+    .await;
+    let message = eventually("the Bucket's Kustomization applied", STEP, || async {
+        let (status, _, message) = ready_of(&client, &ns, "from-bucket").await?;
+        (status == "True").then_some(message)
+    })
+    .await;
+    assert_eq!(message, format!("Applied revision: {}", artifact.revision));
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("b-podinfo-config").await.unwrap().is_some());
+}
