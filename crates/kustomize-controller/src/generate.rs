@@ -115,7 +115,7 @@ pub fn prepare(root: &Path, dir: &Path, spec: &KustomizationSpec) -> Result<(), 
         );
         (dir.join("kustomization.yaml"), k)
     };
-    overlay(&mut k, spec)?;
+    overlay(&mut k, spec, dir)?;
     std::fs::write(&file, yaml::to_yaml(&Value::Object(k))).map_err(|e| Error::File {
         file: relative(&file),
         reason: e.to_string(),
@@ -176,8 +176,9 @@ fn scan(
 
 /// Writes the Kustomization's fields into a kustomization, as Flux does:
 /// `targetNamespace` and the name affixes override, patches and components
-/// are appended, images replace an entry of the same name.
-fn overlay(k: &mut Map<String, Value>, spec: &KustomizationSpec) -> Result<(), Error> {
+/// are appended (missing ones dropped with `ignoreMissingComponents`),
+/// images replace an entry of the same name.
+fn overlay(k: &mut Map<String, Value>, spec: &KustomizationSpec, dir: &Path) -> Result<(), Error> {
     let text = |s: &str| Value::String(s.to_owned());
     if let Some(ns) = spec.target_namespace.as_deref().filter(|n| !n.is_empty()) {
         k.insert("namespace".into(), text(ns));
@@ -214,6 +215,11 @@ fn overlay(k: &mut Map<String, Value>, spec: &KustomizationSpec) -> Result<(), E
         for c in &spec.components {
             if c.starts_with('/') || c.split('/').any(|s| s == "..") || c.contains("://") {
                 return Err(Error::Component(c.clone()));
+            }
+            // `ignoreMissingComponents`: a component the revision lacks is
+            // left out rather than failing the build.
+            if spec.ignore_missing_components && !dir.join(c).exists() {
+                continue;
             }
             components.push(text(c));
         }
@@ -308,5 +314,15 @@ mod tests {
             written,
             "namePrefix: a-\nnameSuffix: -z\nresources:\n- cm.yaml\n"
         );
+        std::fs::create_dir_all(root.path().join("present")).unwrap();
+        let spec = KustomizationSpec {
+            components: vec!["present".into(), "absent".into()],
+            ignore_missing_components: true,
+            ..KustomizationSpec::default()
+        };
+        prepare(root.path(), &dir, &spec).unwrap();
+        let written = std::fs::read_to_string(root.path().join("kustomization.yaml")).unwrap();
+        assert!(written.contains("components:\n- present\n"), "{written}");
+        assert!(!written.contains("absent"), "{written}");
     }
 }

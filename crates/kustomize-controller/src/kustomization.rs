@@ -710,10 +710,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
         (spec.decryption.is_some(), "spec.decryption"),
         (spec.kube_config.is_some(), "spec.kubeConfig"),
         (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
-        (
-            spec.ignore_missing_components,
-            "spec.ignoreMissingComponents",
-        ),
     ] {
         if present {
             fields.push(field.to_owned());
