@@ -2,16 +2,26 @@
 //! notification-controller's event endpoint, Slack, a webhook): it keeps
 //! every JSON body posted to it, for tests to check the exact payload.
 
+use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use axum::routing::post;
 use serde_json::Value;
 
+/// One request as received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The headers, names lower-case.
+    pub headers: BTreeMap<String, String>,
+    /// The body as sent.
+    pub body: Vec<u8>,
+}
+
 /// A running sink; it stops with the test's runtime.
 pub struct JsonSink {
     url: String,
-    received: Arc<Mutex<Vec<Value>>>,
+    received: Arc<Mutex<Vec<Received>>>,
 }
 
 impl JsonSink {
@@ -19,24 +29,47 @@ impl JsonSink {
     ///
     /// # Panics
     /// When no loopback port can be bound.
+    pub async fn start() -> Self {
+        Self::answering(200).await
+    }
+
+    /// A sink that answers every request with HTTP `status` (a failing
+    /// provider when 500), still keeping what it receives.
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or `status` is not a status code.
     #[allow(
         clippy::expect_used,
         reason = "test support: a failed start is a failed test"
     )]
-    pub async fn start() -> Self {
-        let received: Arc<Mutex<Vec<Value>>> = Arc::default();
+    pub async fn answering(status: u16) -> Self {
+        let status = axum::http::StatusCode::from_u16(status).expect("an HTTP status code");
+        let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let store = received.clone();
-        let keep = post(move |body: axum::body::Bytes| {
-            let store = store.clone();
-            async move {
-                let value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                store
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .push(value);
-                "ok"
-            }
-        });
+        let keep = post(
+            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+                let store = store.clone();
+                async move {
+                    let headers = headers
+                        .iter()
+                        .map(|(k, v)| {
+                            (
+                                k.as_str().to_owned(),
+                                v.to_str().unwrap_or_default().to_owned(),
+                            )
+                        })
+                        .collect();
+                    store
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .push(Received {
+                            headers,
+                            body: body.to_vec(),
+                        });
+                    (status, "ok")
+                }
+            },
+        );
         let app = axum::Router::new()
             .route("/", keep.clone())
             .route("/{*path}", keep);
@@ -60,6 +93,15 @@ impl JsonSink {
     /// Every body received so far (`null` for one that was not JSON).
     #[must_use]
     pub fn received(&self) -> Vec<Value> {
+        self.requests()
+            .iter()
+            .map(|r| serde_json::from_slice(&r.body).unwrap_or(Value::Null))
+            .collect()
+    }
+
+    /// Every request received so far, headers and raw body.
+    #[must_use]
+    pub fn requests(&self) -> Vec<Received> {
         self.received
             .lock()
             .unwrap_or_else(PoisonError::into_inner)

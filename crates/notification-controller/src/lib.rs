@@ -1,0 +1,11 @@
+//! The notification-controller: the other controllers POST their events
+//! here ([`server`]); Flux's `Alert` objects select them ([`alerts`]) and
+//! `Provider` objects say where they go and in which format
+//! ([`providers`]); [`dispatch`] connects the two without ever blocking the
+//! endpoint.
+
+pub mod alerts;
+pub mod dispatch;
+pub mod metrics;
+pub mod providers;
+pub mod server;

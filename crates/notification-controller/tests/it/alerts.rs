@@ -1,0 +1,279 @@
+//! Alerts end to end: a Kustomization's events reach the Providers of the
+//! Alerts that select them, in each provider's format.
+
+use std::time::Duration;
+
+use ferroflux_notification_controller::providers::sign;
+use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::git::GitServer;
+use ferroflux_testenv::sink::JsonSink;
+use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::{Api, Client};
+use serde_json::{Value, json};
+
+/// How long a step may take on the noisy two-core machine.
+const STEP: Duration = Duration::from_secs(60);
+
+const CONFIG: &str =
+    "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  color: blue\n";
+
+/// The three controllers watching `ns`; killed on drop.
+struct Controllers {
+    _source: ControllerProcess,
+    _kustomize: ControllerProcess,
+    notification: ControllerProcess,
+    _storage: tempfile::TempDir,
+}
+
+fn start(ns: &str) -> Controllers {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let events_port = free_port();
+    let events = format!("--events-addr=http://127.0.0.1:{events_port}/");
+    let notification = ControllerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
+        cp.kubeconfig(),
+        ns,
+        "notification-controller-0",
+        &[format!("--events-addr=127.0.0.1:{events_port}")],
+    );
+    let storage = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let source = ControllerProcess::start(
+        &workspace_binary("ferroflux-source-controller"),
+        cp.kubeconfig(),
+        ns,
+        "source-controller-0",
+        &[
+            format!("--storage-path={}", storage.path().display()),
+            format!("--storage-addr=127.0.0.1:{port}"),
+            format!("--storage-adv-addr=127.0.0.1:{port}"),
+            events.clone(),
+        ],
+    );
+    let kustomize = ControllerProcess::start(
+        &workspace_binary("ferroflux-kustomize-controller"),
+        cp.kubeconfig(),
+        ns,
+        "kustomize-controller-0",
+        &[events],
+    );
+    Controllers {
+        _source: source,
+        _kustomize: kustomize,
+        notification,
+        _storage: storage,
+    }
+}
+
+async fn create(client: &Client, ns: &str, object: Value) {
+    let api_version = object["apiVersion"].as_str().unwrap().to_owned();
+    let kind = object["kind"].as_str().unwrap().to_owned();
+    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+    let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
+    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
+    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
+    let obj: DynamicObject = serde_json::from_value(object).unwrap();
+    api.create(&PostParams::default(), &obj).await.unwrap();
+}
+
+fn provider(ns: &str, name: &str, kind: &str, address: &str, secret: Option<&str>) -> Value {
+    let mut spec = json!({"type": kind, "address": address});
+    if let Some(secret) = secret {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+        "metadata": {"name": name, "namespace": ns}, "spec": spec})
+}
+
+fn alert(ns: &str, name: &str, provider: &str, severity: &str) -> Value {
+    json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": {"providerRef": {"name": provider}, "eventSeverity": severity,
+                 "eventSources": [{"kind": "Kustomization", "name": "*"}],
+                 "eventMetadata": {"cluster": "test"}}})
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "alerts")
+        .await
+        .unwrap();
+    let (generic, signed, slack, broken) = (
+        JsonSink::start().await,
+        JsonSink::start().await,
+        JsonSink::start().await,
+        JsonSink::answering(500).await,
+    );
+    providers_and_alerts(&client, &ns, [&generic, &signed, &slack, &broken]).await;
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo("app", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let controllers = start(&ns);
+    create(
+        &client,
+        &ns,
+        json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "app", "namespace": ns},
+        "spec": {"interval": "1h", "url": server.url("app"), "ref": {"branch": "main"}}}),
+    )
+    .await;
+    create(
+        &client,
+        &ns,
+        json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+        "metadata": {"name": "app", "namespace": ns},
+        "spec": {"interval": "1h", "path": "./deploy", "prune": true, "targetNamespace": ns,
+                 "sourceRef": {"kind": "GitRepository", "name": "app"}}}),
+    )
+    .await;
+    let revision = format!("main@sha1:{}", repo.head().unwrap());
+
+    // The success reaches the generic provider, with the revision and the
+    // Alert's metadata.
+    let success = generic
+        .wait_for("the success event", STEP, |e| {
+            e["reason"] == "ReconciliationSucceeded"
+        })
+        .await;
+    assert_eq!(success["involvedObject"]["kind"], "Kustomization");
+    assert_eq!(success["involvedObject"]["name"], "app");
+    assert_eq!(success["severity"], "info");
+    assert_eq!(success["message"], format!("Applied revision: {revision}"));
+    assert_eq!(
+        success["metadata"]["kustomize.toolkit.fluxcd.io/revision"],
+        revision.as_str()
+    );
+    assert_eq!(success["metadata"]["cluster"], "test");
+    assert_eq!(success["reportingController"], "kustomize-controller");
+
+    // The generic-hmac provider signs exactly the body it sends.
+    signed
+        .wait_for("a signed event", STEP, |e| {
+            e["reason"] == "ReconciliationSucceeded"
+        })
+        .await;
+    for request in signed.requests() {
+        let signature = request.headers.get("x-signature").unwrap();
+        assert_eq!(
+            signature,
+            &format!("sha256={}", sign("hmac-signing-key", &request.body))
+        );
+    }
+    // Only error events go to the error-only Slack Alert.
+    assert!(slack.received().is_empty(), "{:?}", slack.received());
+
+    // A broken commit: an error event in Slack's format.
+    repo.commit(&[("deploy/config.yaml", "kind: [broken\n")], "broken")
+        .unwrap();
+    fetch_now(&client, &ns).await;
+    let error = slack.wait_for("the failure in Slack", STEP, |_| true).await;
+    let attachment = &error["attachments"][0];
+    assert_eq!(attachment["color"], "danger", "{error}");
+    assert_eq!(attachment["author_name"], format!("kustomization/app.{ns}"));
+    assert!(
+        attachment["text"]
+            .as_str()
+            .unwrap()
+            .contains("deploy/config.yaml"),
+        "{error}"
+    );
+    assert!(
+        attachment["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["title"] == "cluster" && f["value"] == "test"),
+        "{error}"
+    );
+
+    assert_delivery_failure_recorded(&client, &ns, &broken, &controllers).await;
+}
+
+/// Providers `generic`, `signed` (generic-hmac), `slack` and `broken` on
+/// those sinks, and an Alert for each (`errors`, for Slack, error only).
+async fn providers_and_alerts(client: &Client, ns: &str, sinks: [&JsonSink; 4]) {
+    let [generic, signed, slack, broken] = sinks;
+    create(
+        client,
+        ns,
+        json!({"apiVersion": "v1", "kind": "Secret",
+        "metadata": {"name": "hmac", "namespace": ns},
+        "stringData": {"token": "hmac-signing-key"}}),
+    )
+    .await;
+    for (name, kind, sink, secret) in [
+        ("generic", "generic", &generic, None),
+        ("signed", "generic-hmac", &signed, Some("hmac")),
+        ("slack", "slack", &slack, None),
+        ("broken", "generic", &broken, None),
+    ] {
+        create(client, ns, provider(ns, name, kind, sink.url(), secret)).await;
+    }
+    for (name, provider, severity) in [
+        ("all", "generic", "info"),
+        ("signed", "signed", "info"),
+        ("errors", "slack", "error"),
+        ("broken", "broken", "info"),
+    ] {
+        create(client, ns, alert(ns, name, provider, severity)).await;
+    }
+}
+
+/// Asks for an immediate reconcile of the GitRepository `app`.
+async fn fetch_now(client: &Client, ns: &str) {
+    Api::<DynamicObject>::namespaced_with(
+        client.clone(),
+        ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "source.toolkit.fluxcd.io",
+            "v1",
+            "GitRepository",
+        )),
+    )
+    .patch(
+        "app",
+        &PatchParams::default(),
+        &Patch::Merge(
+            json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "now"}}}),
+        ),
+    )
+    .await
+    .unwrap();
+}
+
+/// The failing provider was retried, then given up on with a Warning event
+/// on its Alert; its address never reaches the log.
+async fn assert_delivery_failure_recorded(
+    client: &Client,
+    ns: &str,
+    broken: &JsonSink,
+    controllers: &Controllers,
+) {
+    ferroflux_testenv::eventually("the failed delivery recorded", STEP, || async {
+        let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns)
+            .list(&kube::api::ListParams::default())
+            .await
+            .ok()?;
+        events
+            .items
+            .into_iter()
+            .find(|e| {
+                e.reason.as_deref() == Some("DeliveryFailed")
+                    && e.involved_object.name.as_deref() == Some("broken")
+            })
+            .map(|_| ())
+    })
+    .await;
+    assert!(
+        broken.requests().len() >= 3,
+        "{} attempts",
+        broken.requests().len()
+    );
+    assert!(!controllers.notification.log().contains(broken.url()));
+}
