@@ -94,11 +94,18 @@ async fn main() -> anyhow::Result<()> {
             store(Api::<Provider>::all(client.clone())),
         ),
     };
-    alerts.wait_until_ready().await.context("watching Alerts")?;
-    providers
-        .wait_until_ready()
-        .await
-        .context("watching Providers")?;
+    // The endpoint listens before the stores are filled: events queue in
+    // the meantime instead of being refused while the controller starts.
+    let ready = {
+        let (alerts, providers) = (alerts.clone(), providers.clone());
+        async move {
+            alerts.wait_until_ready().await.context("watching Alerts")?;
+            providers
+                .wait_until_ready()
+                .await
+                .context("watching Providers")
+        }
+    };
 
     let (stats, registry) = Stats::registered();
     let (queue, inbox) = mpsc::channel(flags.queue_size);
@@ -141,7 +148,14 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?,
     ];
-    let controller = tokio::spawn(dispatcher.run(inbox));
+    let controller = tokio::spawn(async move {
+        match ready.await {
+            Ok(()) => dispatcher.run(inbox).await,
+            Err(e) => {
+                tracing::error!(error = %e, "the Alert and Provider watches never became ready");
+            }
+        }
+    });
     process::run_until_shutdown(None, "", &stop, controller, servers)
         .await
         .map_err(anyhow::Error::msg)

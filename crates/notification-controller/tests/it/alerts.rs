@@ -36,6 +36,7 @@ fn start(ns: &str) -> Controllers {
         "notification-controller-0",
         &[format!("--events-addr=127.0.0.1:{events_port}")],
     );
+    wait_for_listener(events_port);
     let storage = tempfile::tempdir().unwrap();
     let port = free_port();
     let source = ControllerProcess::start(
@@ -62,6 +63,20 @@ fn start(ns: &str) -> Controllers {
         _kustomize: kustomize,
         notification,
         _storage: storage,
+    }
+}
+
+/// Waits until something listens on `port` (the notification-controller's
+/// endpoint), so no event is sent before it can be received.
+fn wait_for_listener(port: u16) {
+    let deadline = std::time::Instant::now() + STEP;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing listens on port {port}"
+        );
+        // Polling for the process's listener; bounded by the deadline.
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -136,11 +151,19 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
 
     // The success reaches the generic provider, with the revision and the
     // Alert's metadata.
-    let success = generic
-        .wait_for("the success event", STEP, |e| {
+    let success = tokio::time::timeout(
+        STEP,
+        generic.wait_for("the success event", STEP * 2, |e| {
             e["reason"] == "ReconciliationSucceeded"
-        })
-        .await;
+        }),
+    )
+    .await
+    .unwrap_or_else(|_| {
+        panic!(
+            "no success event; the notification-controller logged:\n{}",
+            controllers.notification.log()
+        )
+    });
     assert_eq!(success["involvedObject"]["kind"], "Kustomization");
     assert_eq!(success["involvedObject"]["name"], "app");
     assert_eq!(success["severity"], "info");
