@@ -2,10 +2,12 @@
 //! here ([`server`]); Flux's `Alert` objects select them ([`alerts`]) and
 //! `Provider` objects say where they go and in which format
 //! ([`providers`]); [`dispatch`] connects the two without ever blocking the
-//! endpoint.
+//! endpoint. [`receivers`] are the incoming webhooks that ask objects to
+//! reconcile.
 
 pub mod alerts;
 pub mod dispatch;
 pub mod metrics;
 pub mod providers;
+pub mod receivers;
 pub mod server;

@@ -5,9 +5,10 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser;
-use ferroflux_api::notification::{Alert, Provider};
+use ferroflux_api::notification::{Alert, Provider, Receiver};
 use ferroflux_notification_controller::dispatch::Dispatcher;
 use ferroflux_notification_controller::metrics::{self, Stats};
+use ferroflux_notification_controller::receivers::{self, ReceiverReconciler};
 use ferroflux_notification_controller::server;
 use ferroflux_runtime::events::Events;
 use ferroflux_runtime::object::parse_duration;
@@ -24,6 +25,9 @@ struct Flags {
     /// Address the event endpoint listens on.
     #[arg(long, default_value = ":9090")]
     events_addr: String,
+    /// Address the Receivers' webhooks are served on.
+    #[arg(long, default_value = ":9292")]
+    receiver_addr: String,
     /// Identical events for the same object within this interval are sent once.
     #[arg(long, default_value = "5m")]
     rate_limit_interval: String,
@@ -73,25 +77,27 @@ where
     reader
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    let flags = Flags::parse();
-    process::init_logging(&flags.log_level, &flags.log_encoding).map_err(anyhow::Error::msg)?;
-    let rate_limit = parse_duration(&flags.rate_limit_interval)
-        .map_err(anyhow::Error::msg)
-        .context("--rate-limit-interval")?;
-    let client = Client::try_default()
-        .await
-        .context("connecting to the Kubernetes API")?;
-    let namespace = (!flags.watch_all_namespaces).then(|| flags.runtime_namespace.clone());
-    let (alerts, providers) = match &namespace {
+/// The Alert, Provider and Receiver stores, and a future completing once
+/// the first two are filled.
+fn watch_stores(
+    client: &Client,
+    namespace: Option<&String>,
+) -> (
+    reflector::Store<Alert>,
+    reflector::Store<Provider>,
+    reflector::Store<Receiver>,
+    impl Future<Output = anyhow::Result<()>> + use<>,
+) {
+    let (alerts, providers, receivers) = match namespace {
         Some(ns) => (
             store(Api::<Alert>::namespaced(client.clone(), ns)),
             store(Api::<Provider>::namespaced(client.clone(), ns)),
+            store(Api::<Receiver>::namespaced(client.clone(), ns)),
         ),
         None => (
             store(Api::<Alert>::all(client.clone())),
             store(Api::<Provider>::all(client.clone())),
+            store(Api::<Receiver>::all(client.clone())),
         ),
     };
     // The endpoint listens before the stores are filled: events queue in
@@ -107,12 +113,28 @@ async fn main() -> anyhow::Result<()> {
         }
     };
 
+    (alerts, providers, receivers, ready)
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let flags = Flags::parse();
+    process::init_logging(&flags.log_level, &flags.log_encoding).map_err(anyhow::Error::msg)?;
+    let rate_limit = parse_duration(&flags.rate_limit_interval)
+        .map_err(anyhow::Error::msg)
+        .context("--rate-limit-interval")?;
+    let client = Client::try_default()
+        .await
+        .context("connecting to the Kubernetes API")?;
+    let namespace = (!flags.watch_all_namespaces).then(|| flags.runtime_namespace.clone());
+    let (alerts, providers, receivers, ready) = watch_stores(&client, namespace.as_ref());
+
     let (stats, registry) = Stats::registered();
     let (queue, inbox) = mpsc::channel(flags.queue_size);
     let instance = process::instance_name("notification-controller");
     let events = Events::new(client.clone(), "notification-controller", &instance, None);
     let dispatcher = Arc::new(Dispatcher::new(
-        client,
+        client.clone(),
         ferroflux_artifact::tls::http_client(),
         alerts,
         providers,
@@ -127,6 +149,14 @@ async fn main() -> anyhow::Result<()> {
             &flags.events_addr,
             "events-addr",
             server::router(queue, stats),
+            &stopped,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?,
+        process::serve_on(
+            &flags.receiver_addr,
+            "receiver-addr",
+            receivers::router(client.clone(), receivers),
             &stopped,
         )
         .await
@@ -148,12 +178,31 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?,
     ];
-    let controller = tokio::spawn(async move {
+    let deliveries = async move {
         match ready.await {
             Ok(()) => dispatcher.run(inbox).await,
             Err(e) => {
                 tracing::error!(error = %e, "the Alert and Provider watches never became ready");
             }
+        }
+    };
+    let options = ferroflux_runtime::controller::Options {
+        field_manager: "notification-controller".into(),
+        namespace: namespace.clone(),
+        ..ferroflux_runtime::controller::Options::default()
+    };
+    let webhooks = ferroflux_runtime::controller::run::<Receiver, _>(
+        client.clone(),
+        Arc::new(ReceiverReconciler::new(client)),
+        options,
+        Arc::new(ferroflux_runtime::controller::Stats::default()),
+        process::until(&stopped),
+    );
+    // Either loop ending ends the process (see run_until_shutdown).
+    let controller = tokio::spawn(async move {
+        tokio::select! {
+            () = deliveries => {}
+            () = webhooks => {}
         }
     });
     process::run_until_shutdown(None, "", &stop, controller, servers)

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use ferroflux_api::kustomize::{Kustomization, KustomizationStatus};
 use ferroflux_api::meta::Condition;
+use ferroflux_api::notification::{Receiver, ReceiverStatus};
 use ferroflux_api::source::{GitRepository, GitRepositoryStatus};
 use kube::Resource;
 use kube::core::NamespaceResourceScope;
@@ -183,6 +184,32 @@ impl Object for Kustomization {
     }
     fn revision(status: &Self::Status) -> Option<String> {
         status.last_attempted_revision.clone()
+    }
+}
+
+impl Object for Receiver {
+    type Status = ReceiverStatus;
+
+    const CONTRACT: Contract = Contract { negative: &[] };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> &str {
+        // Flux's default for Receivers.
+        self.spec.interval.as_deref().unwrap_or("10m")
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
     }
 }
 

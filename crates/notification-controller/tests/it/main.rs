@@ -6,3 +6,4 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod alerts;
+mod receivers;

@@ -1,0 +1,312 @@
+//! Receivers: webhooks that make Flux objects reconcile at once.
+//!
+//! The reconciler gives each Receiver its path, `/hook/` followed by the
+//! sha256 of its token, name and namespace, as Flux does, in
+//! `status.webhookPath`. The server on `--receiver-addr` authenticates a call
+//! by the Receiver's type (`generic`: the secret path alone; `generic-hmac`:
+//! `X-Signature: sha256=<hex>`; `github`: `X-Hub-Signature-256`, the
+//! `events` filter on `X-GitHub-Event`, `ping` answered; `gitlab`:
+//! `X-Gitlab-Token`), comparing in constant time, then annotates every
+//! listed resource with `reconcile.fluxcd.io/requestedAt`. A bad signature
+//! gets 401 and an unknown path 404; nothing is annotated then.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use ferroflux_api::meta::RECONCILE_REQUEST_ANNOTATION;
+use ferroflux_api::notification::{Receiver, ReceiverStatus};
+use ferroflux_runtime::controller::Reconciler;
+use ferroflux_runtime::error::{Outcome, ReconcileError};
+use ferroflux_runtime::scrub::Scrubbed;
+use hmac::{Hmac, Mac as _};
+use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams};
+use kube::runtime::reflector::Store;
+use kube::{Api, Client, ResourceExt as _};
+use sha2_hmac::{Digest as _, Sha256};
+
+/// The Receiver types this controller authenticates.
+pub const SUPPORTED: [&str; 4] = ["generic", "generic-hmac", "github", "gitlab"];
+
+/// `/hook/<sha256(token + name + namespace)>`, Flux's path.
+#[must_use]
+pub fn webhook_path(token: &str, name: &str, namespace: &str) -> String {
+    let digest = Sha256::digest(format!("{token}{name}{namespace}").as_bytes());
+    let hex: String = digest.iter().fold(String::new(), |mut s, b| {
+        use std::fmt::Write as _;
+        let _ = write!(s, "{b:02x}");
+        s
+    });
+    format!("/hook/{hex}")
+}
+
+/// The token of a Receiver's Secret (key `token`).
+async fn token(client: &Client, receiver: &Receiver) -> Result<String, String> {
+    let ns = receiver.namespace().unwrap_or_default();
+    let name = receiver
+        .spec
+        .secret_ref
+        .as_ref()
+        .map(|r| r.name.clone())
+        .ok_or("spec.secretRef is required")?;
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get_opt(&name)
+        .await
+        .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
+        .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
+    let token = secret
+        .data
+        .unwrap_or_default()
+        .get("token")
+        .map(|v| String::from_utf8_lossy(&v.0).trim().to_owned())
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| format!("Secret {ns}/{name} has no token key"))?;
+    Ok(token)
+}
+
+/// Gives Receivers their webhook path.
+pub struct ReceiverReconciler {
+    client: Client,
+}
+
+impl ReceiverReconciler {
+    /// A reconciler reading tokens with `client`.
+    #[must_use]
+    pub fn new(client: Client) -> Self {
+        Self { client }
+    }
+}
+
+impl Reconciler<Receiver> for ReceiverReconciler {
+    async fn reconcile(
+        &self,
+        obj: Arc<Receiver>,
+        status: &mut ReceiverStatus,
+    ) -> Result<Outcome, ReconcileError> {
+        if !SUPPORTED.contains(&obj.spec.r#type.as_str()) {
+            return Err(ReconcileError::stalled(
+                "UnsupportedConfiguration",
+                Scrubbed::new(&format!(
+                    "receiver type '{}' is not supported yet; supported: {}",
+                    obj.spec.r#type,
+                    SUPPORTED.join(", ")
+                )),
+            ));
+        }
+        let token = token(&self.client, &obj)
+            .await
+            .map_err(|e| ReconcileError::transient("TokenNotFound", Scrubbed::new(&e)))?;
+        status.webhook_path = Some(webhook_path(
+            &token,
+            &obj.name_any(),
+            &obj.namespace().unwrap_or_default(),
+        ));
+        Ok(Outcome::CONTINUE)
+    }
+
+    async fn finalize(&self, _obj: Arc<Receiver>) -> Result<(), ReconcileError> {
+        Ok(())
+    }
+
+    fn ready_message(&self, status: &ReceiverStatus) -> String {
+        format!(
+            "Receiver initialized for path: {}",
+            status.webhook_path.as_deref().unwrap_or_default()
+        )
+    }
+}
+
+#[derive(Clone)]
+struct Hooks {
+    client: Client,
+    receivers: Store<Receiver>,
+}
+
+/// The webhook server's routes.
+pub fn router(client: Client, receivers: Store<Receiver>) -> axum::Router {
+    axum::Router::new()
+        .route("/hook/{digest}", post(hook))
+        .with_state(Hooks { client, receivers })
+}
+
+/// Equality that takes as long whatever the inputs share.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Checks `sha256=<hex>` against the HMAC of `body` with `token`.
+fn hmac_ok(signature: Option<&str>, token: &str, body: &[u8]) -> bool {
+    let Some(hex) = signature.and_then(|s| s.strip_prefix("sha256=")) else {
+        return false;
+    };
+    let Some(expected) = (0..hex.len())
+        .step_by(2)
+        .map(|i| {
+            hex.get(i..i + 2)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+    else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(token.as_bytes()) else {
+        return false;
+    };
+    mac.update(body);
+    // `verify_slice` compares in constant time.
+    mac.verify_slice(&expected).is_ok()
+}
+
+async fn hook(
+    State(hooks): State<Hooks>,
+    Path(digest): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> (StatusCode, String) {
+    let path = format!("/hook/{digest}");
+    let Some(receiver) = hooks
+        .receivers
+        .state()
+        .into_iter()
+        .find(|r| r.status.as_ref().and_then(|s| s.webhook_path.as_deref()) == Some(&path))
+    else {
+        return (StatusCode::NOT_FOUND, "no receiver at this path".into());
+    };
+    if receiver.spec.suspend {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the receiver is suspended".into(),
+        );
+    }
+    let Ok(token) = token(&hooks.client, &receiver).await else {
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the receiver's token cannot be read".into(),
+        );
+    };
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let authenticated = match receiver.spec.r#type.as_str() {
+        "generic" => true,
+        "generic-hmac" => hmac_ok(header("x-signature"), &token, &body),
+        "github" => hmac_ok(header("x-hub-signature-256"), &token, &body),
+        "gitlab" => header("x-gitlab-token")
+            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes())),
+        _ => false,
+    };
+    if !authenticated {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the signature or token does not match".into(),
+        );
+    }
+    if receiver.spec.r#type == "github" {
+        let event = header("x-github-event").unwrap_or_default();
+        if event == "ping" {
+            return (StatusCode::OK, "pong".into());
+        }
+        if !receiver.spec.events.is_empty() && !receiver.spec.events.iter().any(|e| e == event) {
+            return (
+                StatusCode::OK,
+                format!("event '{event}' is not in spec.events; ignored"),
+            );
+        }
+    }
+    match annotate(&hooks.client, &receiver).await {
+        Ok(count) => (
+            StatusCode::OK,
+            format!("{count} resources asked to reconcile"),
+        ),
+        Err(e) => {
+            tracing::warn!(receiver = %receiver.name_any(), error = %e, "annotating the resources failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, e)
+        }
+    }
+}
+
+/// The API version of a Flux kind when a resource does not say.
+fn default_api_version(kind: &str) -> &'static str {
+    match kind {
+        "Kustomization" => "kustomize.toolkit.fluxcd.io/v1",
+        "HelmRelease" => "helm.toolkit.fluxcd.io/v2",
+        "ImageRepository" | "ImagePolicy" | "ImageUpdateAutomation" => {
+            "image.toolkit.fluxcd.io/v1beta2"
+        }
+        _ => "source.toolkit.fluxcd.io/v1",
+    }
+}
+
+/// Sets `reconcile.fluxcd.io/requestedAt` on every resource the Receiver
+/// lists (a name, or `*` with `matchLabels`).
+async fn annotate(client: &Client, receiver: &Receiver) -> Result<usize, String> {
+    let own_ns = receiver.namespace().unwrap_or_default();
+    let now = k8s_openapi::jiff::Timestamp::now().to_string();
+    let patch =
+        serde_json::json!({"metadata": {"annotations": {RECONCILE_REQUEST_ANNOTATION: now}}});
+    let mut count = 0;
+    for resource in &receiver.spec.resources {
+        let r = &resource.reference;
+        let api_version = r
+            .api_version
+            .clone()
+            .unwrap_or_else(|| default_api_version(&r.kind).to_owned());
+        let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
+        let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &r.kind));
+        let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
+        let names: Vec<String> = if r.name == "*" {
+            let mut params = ListParams::default();
+            let selector: Vec<String> = r
+                .match_labels
+                .clone()
+                .unwrap_or_default()
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .collect();
+            if !selector.is_empty() {
+                params = params.labels(&selector.join(","));
+            }
+            api.list(&params)
+                .await
+                .map_err(|e| format!("listing {} in {ns}: {e}", r.kind))?
+                .items
+                .iter()
+                .map(kube::ResourceExt::name_any)
+                .collect()
+        } else {
+            vec![r.name.clone()]
+        };
+        for name in names {
+            api.patch(&name, &PatchParams::default(), &Patch::Merge(&patch))
+                .await
+                .map_err(|e| format!("annotating {}/{ns}/{name}: {e}", r.kind))?;
+            count += 1;
+        }
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{constant_time_eq, hmac_ok, webhook_path};
+    use crate::providers::sign;
+
+    #[test]
+    fn paths_and_signatures_are_checked_as_flux_does() {
+        let path = webhook_path("token", "app", "flux-system");
+        assert!(path.starts_with("/hook/") && path.len() == 6 + 64, "{path}");
+        assert_ne!(path, webhook_path("token2", "app", "flux-system"));
+        let body = br#"{"ref":"refs/heads/main"}"#;
+        let good = format!("sha256={}", sign("key", body));
+        assert!(hmac_ok(Some(&good), "key", body));
+        assert!(!hmac_ok(Some(&good), "other", body));
+        assert!(!hmac_ok(Some("sha256=zz"), "key", body));
+        assert!(!hmac_ok(Some("sha1=00"), "key", body));
+        assert!(!hmac_ok(None, "key", body));
+        assert!(constant_time_eq(b"abc", b"abc"));
+        assert!(!constant_time_eq(b"abc", b"abd"));
+        assert!(!constant_time_eq(b"abc", b"ab"));
+    }
+}

@@ -1,0 +1,161 @@
+//! Receivers end to end: a GitHub-style webhook makes a GitRepository fetch
+//! at once, long before its interval; a wrong signature changes nothing.
+
+use std::time::Duration;
+
+use ferroflux_api::notification::Receiver;
+use ferroflux_api::source::GitRepository;
+use ferroflux_notification_controller::providers::sign;
+use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::eventually;
+use ferroflux_testenv::git::GitServer;
+use kube::Api;
+use kube::api::PostParams;
+use serde_json::json;
+
+const STEP: Duration = Duration::from_secs(60);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing() {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "receivers")
+        .await
+        .unwrap();
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo("app", "main", &[("README.md", "one")])
+        .unwrap();
+    let hook_port = free_port();
+    let _controllers = start(&ns, hook_port);
+    create_objects(&client, &ns, &server.url("app")).await;
+    let repos = Api::<GitRepository>::namespaced(client.clone(), &ns);
+    let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
+    let path = eventually("the Receiver's webhook path", STEP, || async {
+        let status = receivers.get("github").await.ok()?.status?;
+        let ready = status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True" && c.message.contains("/hook/"));
+        status.webhook_path.filter(|_| ready)
+    })
+    .await;
+    let first = format!("main@sha1:{}", repo.head().unwrap());
+    eventually("the first fetch", STEP, || async {
+        let revision = repos.get("app").await.ok()?.status?.artifact?.revision;
+        (revision == first).then_some(())
+    })
+    .await;
+    repo.commit(&[("README.md", "two")], "second").unwrap();
+    let second = format!("main@sha1:{}", repo.head().unwrap());
+
+    let http = ferroflux_artifact::tls::http_client();
+    let url = format!("http://127.0.0.1:{hook_port}{path}");
+    let body = r#"{"ref": "refs/heads/main"}"#;
+    let call = |event: &'static str, signature: String| {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            http.post(url)
+                .header("X-GitHub-Event", event)
+                .header("X-Hub-Signature-256", signature)
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let good = format!("sha256={}", sign("github-shared-secret", body.as_bytes()));
+    let bad = format!("sha256={}", sign("guessed", body.as_bytes()));
+    assert_eq!(call("push", bad).await, 401);
+    let annotations = repos
+        .get("app")
+        .await
+        .unwrap()
+        .metadata
+        .annotations
+        .unwrap_or_default();
+    assert!(!annotations.contains_key("reconcile.fluxcd.io/requestedAt"));
+    assert_eq!(call("ping", good.clone()).await, 200);
+    let missing = http
+        .post(format!("http://127.0.0.1:{hook_port}/hook/0000"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status().as_u16(), 404);
+
+    assert_eq!(call("push", good).await, 200);
+    // The interval is an hour: only the webhook makes this happen in time.
+    eventually("the new revision fetched at once", STEP, || async {
+        let revision = repos.get("app").await.ok()?.status?.artifact?.revision;
+        (revision == second).then_some(())
+    })
+    .await;
+}
+
+/// The notification- and source-controller processes for `ns`.
+fn start(ns: &str, hook_port: u16) -> (ControllerProcess, ControllerProcess, tempfile::TempDir) {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let notification = ControllerProcess::start(
+        std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
+        cp.kubeconfig(),
+        ns,
+        "notification-controller-0",
+        &[
+            format!("--events-addr=127.0.0.1:{}", free_port()),
+            format!("--receiver-addr=127.0.0.1:{hook_port}"),
+        ],
+    );
+    let storage = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let source = ControllerProcess::start(
+        &workspace_binary("ferroflux-source-controller"),
+        cp.kubeconfig(),
+        ns,
+        "source-controller-0",
+        &[
+            format!("--storage-path={}", storage.path().display()),
+            format!("--storage-addr=127.0.0.1:{port}"),
+            format!("--storage-adv-addr=127.0.0.1:{port}"),
+        ],
+    );
+    (notification, source, storage)
+}
+
+/// The token Secret, the GitRepository `app` on `url` and the `github`
+/// Receiver for it.
+async fn create_objects(client: &kube::Client, ns: &str, url: &str) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "webhook-token", "namespace": ns},
+        "stringData": {"token": "github-shared-secret"}}))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let git_repo: GitRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+        "metadata": {"name": "app", "namespace": ns},
+        "spec": {"interval": "1h", "url": url, "ref": {"branch": "main"}}}))
+    .unwrap();
+    let repos = Api::<GitRepository>::namespaced(client.clone(), ns);
+    repos
+        .create(&PostParams::default(), &git_repo)
+        .await
+        .unwrap();
+    let receiver: Receiver = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "github", "namespace": ns},
+        "spec": {"type": "github", "events": ["push"], "secretRef": {"name": "webhook-token"},
+                 "resources": [{"kind": "GitRepository", "name": "app"}]}}))
+    .unwrap();
+    Api::<Receiver>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &receiver)
+        .await
+        .unwrap();
+}
