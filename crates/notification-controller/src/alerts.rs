@@ -2,7 +2,9 @@
 //! an event source naming the object's kind, name (or `*`) and namespace
 //! (the Alert's own when omitted), the Alert's severity (`info` takes
 //! errors too), and its inclusion and exclusion regular expressions on the
-//! message.
+//! message. Sources with `matchLabels` also need the object's labels.
+
+use std::collections::BTreeMap;
 
 use ferroflux_api::event::Event;
 use ferroflux_api::notification::Alert;
@@ -24,7 +26,8 @@ pub struct InvalidPattern {
 }
 
 /// Whether `alert` wants `event`. With `cross_namespace` false, sources in
-/// other namespaces than the Alert's never match.
+/// other namespaces than the Alert's never match. `labels` are the involved
+/// object's labels, for sources with `matchLabels` (no labels: no match).
 ///
 /// # Errors
 /// [`InvalidPattern`] for a malformed inclusion or exclusion expression.
@@ -32,6 +35,7 @@ pub fn matches(
     alert: &Alert,
     event: &Event,
     cross_namespace: bool,
+    labels: Option<&BTreeMap<String, String>>,
 ) -> Result<bool, InvalidPattern> {
     if alert.spec.suspend {
         return Ok(false);
@@ -43,14 +47,18 @@ pub fn matches(
     let object_kind = object.kind.clone().unwrap_or_default();
     let source_matches = alert.spec.event_sources.iter().any(|source| {
         let ns = source.namespace.clone().unwrap_or_else(|| alert_ns.clone());
-        // Label selection needs the object's labels, which the event does
-        // not carry: such sources are not matched yet.
-        let labels = source.match_labels.as_ref().is_some_and(|l| !l.is_empty());
+        let selected = source
+            .match_labels
+            .as_ref()
+            .filter(|wanted| !wanted.is_empty())
+            .is_none_or(|wanted| {
+                labels.is_some_and(|have| wanted.iter().all(|(k, v)| have.get(k) == Some(v)))
+            });
         source.kind == object_kind
             && (source.name == "*" || source.name == object_name)
             && ns == object_ns
             && (cross_namespace || ns == alert_ns)
-            && !labels
+            && selected
     });
     if !source_matches {
         return Ok(false);
@@ -108,7 +116,7 @@ mod tests {
         let a = alert(&json!({"providerRef": {"name": "p"},
             "eventSources": [{"kind": "Kustomization", "name": "*"},
                              {"kind": "GitRepository", "name": "app", "namespace": "flux"}]}));
-        let ok = |e: &Event| matches(&a, e, true).unwrap();
+        let ok = |e: &Event| matches(&a, e, true, None).unwrap();
         assert!(ok(&event("Kustomization", "any", "apps", "info", "x")));
         assert!(!ok(&event("Kustomization", "any", "other", "info", "x")));
         assert!(ok(&event("GitRepository", "app", "flux", "error", "x")));
@@ -117,7 +125,8 @@ mod tests {
             !matches(
                 &a,
                 &event("GitRepository", "app", "flux", "info", "x"),
-                false
+                false,
+                None
             )
             .unwrap()
         );
@@ -127,7 +136,7 @@ mod tests {
             "eventSources": [{"kind": "Kustomization", "name": "*"}],
             "inclusionList": ["^Applied", "fail"], "exclusionList": ["ignored"]}),
         );
-        let ok = |e: &Event| matches(&errors, e, true).unwrap();
+        let ok = |e: &Event| matches(&errors, e, true, None).unwrap();
         assert!(!ok(&event(
             "Kustomization",
             "k",
@@ -157,6 +166,7 @@ mod tests {
             &bad,
             &event("Kustomization", "k", "apps", "info", "x"),
             true,
+            None,
         )
         .unwrap_err();
         assert!(err.to_string().contains("inclusionList '('"), "{err}");
@@ -166,9 +176,19 @@ mod tests {
             !matches(
                 &suspended,
                 &event("Kustomization", "k", "apps", "info", "x"),
-                true
+                true,
+                None
             )
             .unwrap()
         );
+        let labelled = alert(&json!({"providerRef": {"name": "p"},
+            "eventSources": [{"kind": "Kustomization", "name": "*", "matchLabels": {"team": "a"}}]}));
+        let e = event("Kustomization", "k", "apps", "info", "x");
+        let team = |t: &str| -> std::collections::BTreeMap<String, String> {
+            [("team".to_owned(), t.to_owned())].into_iter().collect()
+        };
+        assert!(matches(&labelled, &e, true, Some(&team("a"))).unwrap());
+        assert!(!matches(&labelled, &e, true, Some(&team("b"))).unwrap());
+        assert!(!matches(&labelled, &e, true, None).unwrap());
     }
 }

@@ -15,6 +15,7 @@ use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::object::parse_duration;
 use ferroflux_runtime::scrub::Scrubbed;
 use k8s_openapi::api::core::v1::Secret;
+use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt as _};
 use tokio::sync::mpsc;
@@ -80,7 +81,7 @@ impl Dispatcher {
     /// Handles queued events until the queue closes.
     pub async fn run(self: Arc<Self>, mut queue: mpsc::Receiver<Event>) {
         while let Some(event) = queue.recv().await {
-            self.handle(&event);
+            self.handle(&event).await;
         }
     }
 
@@ -102,13 +103,25 @@ impl Dispatcher {
         false
     }
 
-    fn handle(self: &Arc<Self>, event: &Event) {
+    async fn handle(self: &Arc<Self>, event: &Event) {
         if self.rate_limited(event) {
             self.stats.rate_limited.inc();
             return;
         }
-        for alert in self.alerts.state() {
-            match alerts::matches(&alert, event, self.cross_namespace) {
+        let alerts = self.alerts.state();
+        // The object's labels, only when some Alert selects by label.
+        let labels = if alerts.iter().any(|a| {
+            a.spec
+                .event_sources
+                .iter()
+                .any(|s| s.match_labels.as_ref().is_some_and(|l| !l.is_empty()))
+        }) {
+            self.labels(event).await
+        } else {
+            None
+        };
+        for alert in alerts {
+            match alerts::matches(&alert, event, self.cross_namespace, labels.as_ref()) {
                 Ok(true) => {}
                 Ok(false) => continue,
                 Err(e) => {
@@ -139,6 +152,19 @@ impl Dispatcher {
             let this = self.clone();
             tokio::spawn(async move { this.deliver(&alert, &provider, &event).await });
         }
+    }
+
+    /// The labels of the event's object, `None` when it cannot be read.
+    async fn labels(&self, event: &Event) -> Option<BTreeMap<String, String>> {
+        let o = &event.involved_object;
+        let api_version = o.api_version.as_deref()?;
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let resource =
+            ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, o.kind.as_deref()?));
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), o.namespace.as_deref()?, &resource);
+        let object = api.get_opt(o.name.as_deref()?).await.ok()??;
+        Some(object.metadata.labels.unwrap_or_default())
     }
 
     async fn deliver(&self, alert: &Alert, provider: &Provider, event: &Event) {

@@ -125,6 +125,8 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
         JsonSink::answering(500).await,
     );
     providers_and_alerts(&client, &ns, [&generic, &signed, &slack, &broken]).await;
+    let labelled = JsonSink::start().await;
+    labelled_alert(&client, &ns, &labelled).await;
     let server = GitServer::start(None).await.unwrap();
     let repo = server
         .create_repo("app", "main", &[("deploy/config.yaml", CONFIG)])
@@ -142,7 +144,7 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
         &client,
         &ns,
         json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": {"name": "app", "namespace": ns},
+        "metadata": {"name": "app", "namespace": ns, "labels": {"team": "payments"}},
         "spec": {"interval": "1h", "path": "./deploy", "prune": true, "targetNamespace": ns,
                  "sourceRef": {"kind": "GitRepository", "name": "app"}}}),
     )
@@ -174,20 +176,14 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
     );
     assert_eq!(success["metadata"]["cluster"], "test");
     assert_eq!(success["reportingController"], "kustomize-controller");
-
-    // The generic-hmac provider signs exactly the body it sends.
-    signed
-        .wait_for("a signed event", STEP, |e| {
+    // Selected by its labels too.
+    labelled
+        .wait_for("the event selected by matchLabels", STEP, |e| {
             e["reason"] == "ReconciliationSucceeded"
         })
         .await;
-    for request in signed.requests() {
-        let signature = request.headers.get("x-signature").unwrap();
-        assert_eq!(
-            signature,
-            &format!("sha256={}", sign("hmac-signing-key", &request.body))
-        );
-    }
+
+    assert_signed(&signed).await;
     // Only error events go to the error-only Slack Alert.
     assert!(slack.received().is_empty(), "{:?}", slack.received());
 
@@ -299,4 +295,41 @@ async fn assert_delivery_failure_recorded(
         broken.requests().len()
     );
     assert!(!controllers.notification.log().contains(broken.url()));
+}
+
+/// A Provider on `sink` and an Alert selecting Kustomizations labelled
+/// `team: payments` (and, through a second source, nothing: `team: other`).
+async fn labelled_alert(client: &Client, ns: &str, sink: &JsonSink) {
+    create(
+        client,
+        ns,
+        provider(ns, "labelled", "generic", sink.url(), None),
+    )
+    .await;
+    create(
+        client,
+        ns,
+        json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+            "metadata": {"name": "labelled", "namespace": ns},
+            "spec": {"providerRef": {"name": "labelled"},
+                     "eventSources": [{"kind": "Kustomization", "name": "*",
+                                       "matchLabels": {"team": "payments"}}]}}),
+    )
+    .await;
+}
+
+/// The generic-hmac provider signs exactly the body it sends.
+async fn assert_signed(signed: &JsonSink) {
+    signed
+        .wait_for("a signed event", STEP, |e| {
+            e["reason"] == "ReconciliationSucceeded"
+        })
+        .await;
+    for request in signed.requests() {
+        let signature = request.headers.get("x-signature").unwrap();
+        assert_eq!(
+            signature,
+            &format!("sha256={}", sign("hmac-signing-key", &request.body))
+        );
+    }
 }

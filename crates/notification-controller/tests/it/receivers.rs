@@ -71,7 +71,11 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
     };
     let good = format!("sha256={}", sign("github-shared-secret", body.as_bytes()));
     let bad = format!("sha256={}", sign("guessed", body.as_bytes()));
-    assert_eq!(call("push", bad).await, 401);
+    // Until the server's watch has seen the path, the answer is 404.
+    eventually("the bad signature refused with 401", STEP, || async {
+        (call("push", bad.clone()).await == 401).then_some(())
+    })
+    .await;
     let annotations = repos
         .get("app")
         .await
