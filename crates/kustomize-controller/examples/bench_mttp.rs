@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::source::GitRepository;
-use ferroflux_testenv::controller::{ControllerProcess, free_port};
+use ferroflux_testenv::controller::{ControllerProcess, SourceController};
 use ferroflux_testenv::git::GitServer;
 use futures_util::{StreamExt as _, stream};
 use kube::api::{
@@ -131,7 +131,8 @@ async fn all_ready(client: &Client, ns: &str, n: usize) {
             Instant::now() < deadline,
             "only {ready} of {n} Ready after 15 min"
         );
-        // Sampling interval of a loop bounded by the deadline above.
+        // Sampling interval of a loop bounded by the deadline above: 250 ms,
+        // not testenv's 100 ms, so listing 1000 objects loads the API server less.
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
 }
@@ -141,19 +142,11 @@ async fn round(client: &Client, kubeconfig: &std::path::Path, url: &str, n: usiz
     let ns = ferroflux_testenv::namespace(client, &format!("mttp-{n}"))
         .await
         .unwrap();
-    let storage = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let source = ControllerProcess::start(
+    let source = SourceController::start(
         &release_binary("ferroflux-source-controller"),
         kubeconfig,
         &ns,
-        "source-controller-0",
-        &[
-            format!("--storage-path={}", storage.path().display()),
-            format!("--storage-addr=127.0.0.1:{port}"),
-            format!("--storage-adv-addr=127.0.0.1:{port}"),
-            "--log-level=info".into(),
-        ],
+        &["--log-level=info".into()],
     );
     let kustomize = ControllerProcess::start(
         &release_binary("ferroflux-kustomize-controller"),
@@ -197,7 +190,10 @@ async fn round(client: &Client, kubeconfig: &std::path::Path, url: &str, n: usiz
         .await;
     all_ready(client, &ns, n).await;
     let ours = start.elapsed();
-    let (kustomize_rss, source_rss) = (peak_rss_mib(kustomize.pid()), peak_rss_mib(source.pid()));
+    let (kustomize_rss, source_rss) = (
+        peak_rss_mib(kustomize.pid()),
+        peak_rss_mib(source.process.pid()),
+    );
     drop(kustomize);
     drop(source);
 

@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
@@ -161,11 +162,14 @@ pub struct Error {
     pub message: String,
 }
 
+/// How the API server serves a kind.
+type Served = (ApiResource, ApiCapabilities);
+
 /// Applies and deletes objects for one Kustomization.
 pub struct Applier {
     client: Client,
     field_manager: String,
-    kinds: HashMap<(String, String, String), (ApiResource, ApiCapabilities)>,
+    kinds: Mutex<HashMap<(String, String, String), Served>>,
 }
 
 fn annotation<'a>(obj: &'a Value, key: &str) -> Option<&'a str> {
@@ -245,14 +249,20 @@ impl Applier {
         Self {
             client,
             field_manager: field_manager.to_owned(),
-            kinds: HashMap::new(),
+            kinds: Mutex::default(),
         }
     }
 
-    async fn api(&mut self, id: &ObjectId) -> Result<Api<DynamicObject>, Error> {
+    async fn api(&self, id: &ObjectId) -> Result<Api<DynamicObject>, Error> {
         let key = (id.group.clone(), id.version.clone(), id.kind.clone());
-        let (resource, caps) = if let Some(found) = self.kinds.get(&key) {
-            found.clone()
+        let cached = self
+            .kinds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        let (resource, caps) = if let Some(found) = cached {
+            found
         } else {
             let found = kube::discovery::pinned_kind(&self.client, &id.gvk())
                 .await
@@ -267,7 +277,10 @@ impl Applier {
                     },
                     message: format!("{e}; is the kind (or its CRD) installed?"),
                 })?;
-            self.kinds.insert(key, found.clone());
+            self.kinds
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key, found.clone());
             found
         };
         Ok(match caps.scope {
@@ -293,11 +306,7 @@ impl Applier {
     /// # Errors
     /// [`Error`] for the first object that fails; objects before it stay
     /// applied.
-    pub async fn apply_all(
-        &mut self,
-        objects: &[Value],
-        force: bool,
-    ) -> Result<Vec<Change>, Error> {
+    pub async fn apply_all(&self, objects: &[Value], force: bool) -> Result<Vec<Change>, Error> {
         let mut ordered: Vec<(ObjectId, &Value)> =
             objects.iter().map(|o| (ObjectId::of(o), o)).collect();
         ordered.sort_by(|(a, _), (b, _)| order_key(a).cmp(&order_key(b)));
@@ -321,7 +330,7 @@ impl Applier {
         Ok(changes)
     }
 
-    async fn apply_one(&mut self, obj: &Value, force: bool) -> Result<Change, Error> {
+    async fn apply_one(&self, obj: &Value, force: bool) -> Result<Change, Error> {
         let id = ObjectId::of(obj);
         let api = self.api(&id).await?;
         let failed = |what: &'static str, e: &kube::Error| Error {
@@ -399,59 +408,50 @@ impl Applier {
             Err(e) if is_not_found(&e) => return Ok(()),
             Err(e) => return Err(failed(&e)),
         }
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            if api
-                .get_opt(&id.name)
-                .await
-                .map_err(|e| failed(&e))?
-                .is_none()
-            {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error {
-                    id: id.clone(),
-                    what: "delete",
-                    message: "still present 60s after deletion (a finalizer?)".into(),
-                });
-            }
-            // Polling the API server: deletion has no completion event to await.
-            tokio::time::sleep(Duration::from_millis(250)).await;
+        let gone = poll_until(
+            Duration::from_millis(250),
+            Duration::from_secs(60),
+            || async {
+                Ok(api
+                    .get_opt(&id.name)
+                    .await
+                    .map_err(|e| failed(&e))?
+                    .is_none())
+            },
+        )
+        .await?;
+        if gone {
+            Ok(())
+        } else {
+            Err(Error {
+                id: id.clone(),
+                what: "delete",
+                message: "still present 60s after deletion (a finalizer?)".into(),
+            })
         }
     }
 
-    async fn wait_established(&mut self, id: &ObjectId) -> Result<(), Error> {
-        let api = self.api(id).await?;
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        loop {
-            let crd = api.get_opt(&id.name).await.map_err(|e| Error {
+    async fn wait_established(&self, id: &ObjectId) -> Result<(), Error> {
+        let established =
+            poll_until(
+                Duration::from_millis(200),
+                Duration::from_secs(60),
+                || async {
+                    let crd = self.get(id).await?;
+                    Ok(crd.is_some_and(|c| {
+                        crate::health::status(&c) == crate::health::Status::Current
+                    }))
+                },
+            )
+            .await?;
+        if established {
+            Ok(())
+        } else {
+            Err(Error {
                 id: id.clone(),
-                what: "read",
-                message: api_message(&e),
-            })?;
-            let established = crd
-                .and_then(|c| serde_json::to_value(c).ok())
-                .and_then(|c| c.pointer("/status/conditions").cloned())
-                .and_then(|c| c.as_array().cloned())
-                .is_some_and(|conds| {
-                    conds.iter().any(|c| {
-                        c.get("type").and_then(Value::as_str) == Some("Established")
-                            && c.get("status").and_then(Value::as_str) == Some("True")
-                    })
-                });
-            if established {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() > deadline {
-                return Err(Error {
-                    id: id.clone(),
-                    what: "apply",
-                    message: "the CustomResourceDefinition was not established within 60s".into(),
-                });
-            }
-            // Polling the API server for the Established condition.
-            tokio::time::sleep(Duration::from_millis(200)).await;
+                what: "apply",
+                message: "the CustomResourceDefinition was not established within 60s".into(),
+            })
         }
     }
 
@@ -459,7 +459,7 @@ impl Applier {
     ///
     /// # Errors
     /// When the kind is unknown or the API server fails.
-    pub async fn get(&mut self, id: &ObjectId) -> Result<Option<Value>, Error> {
+    pub async fn get(&self, id: &ObjectId) -> Result<Option<Value>, Error> {
         let api = self.api(id).await?;
         api.get_opt(&id.name)
             .await
@@ -478,7 +478,7 @@ impl Applier {
     /// # Errors
     /// The errors of the objects that could not be deleted, joined.
     pub async fn delete_all(
-        &mut self,
+        &self,
         ids: &[ObjectId],
         owner: (&str, &str),
     ) -> Result<Vec<Change>, String> {
@@ -500,7 +500,7 @@ impl Applier {
         }
     }
 
-    async fn delete_one(&mut self, id: &ObjectId, owner: (&str, &str)) -> Result<Action, Error> {
+    async fn delete_one(&self, id: &ObjectId, owner: (&str, &str)) -> Result<Action, Error> {
         let api = match self.api(id).await {
             Ok(api) => api,
             // The kind is gone (its CRD was deleted): so are its objects.
@@ -534,6 +534,34 @@ impl Applier {
             Err(e) if is_not_found(&e) => Ok(Action::Deleted),
             Err(e) => Err(failed(&e)),
         }
+    }
+}
+
+/// Calls `done` every `every` until it holds (`true`) or `limit` has passed
+/// (`false`); its errors end the wait.
+///
+/// # Errors
+/// The first error of `done`.
+pub async fn poll_until<F, Fut>(
+    every: Duration,
+    limit: Duration,
+    mut done: F,
+) -> Result<bool, Error>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<bool, Error>>,
+{
+    let deadline = tokio::time::Instant::now() + limit;
+    loop {
+        if done().await? {
+            return Ok(true);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return Ok(false);
+        }
+        // Polling the API server: deletions, CRD establishment and readiness
+        // have no single event to await.
+        tokio::time::sleep(every).await;
     }
 }
 

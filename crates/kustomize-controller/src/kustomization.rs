@@ -246,7 +246,7 @@ impl KustomizationReconciler {
     async fn reconcile_health(
         &self,
         obj: &Kustomization,
-        applier: &mut Applier,
+        applier: &Applier,
         artifact: &Artifact,
         changes: &[Change],
         status: &mut KustomizationStatus,
@@ -513,7 +513,7 @@ impl KustomizationReconciler {
     async fn reconcile_apply(
         &self,
         obj: &Kustomization,
-        applier: &mut Applier,
+        applier: &Applier,
         objects: &mut [Value],
         status: &mut KustomizationStatus,
     ) -> Result<Vec<Change>, ReconcileError> {
@@ -552,7 +552,7 @@ impl KustomizationReconciler {
     async fn reconcile_prune(
         &self,
         obj: &Kustomization,
-        applier: &mut Applier,
+        applier: &Applier,
         previous: Option<&ResourceInventory>,
         current: &[Change],
         status: &mut KustomizationStatus,
@@ -735,7 +735,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
         let limit = timeout(&obj.spec);
-        let mut applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
         let mut secrets = Vec::new();
         // Everything before the health check within spec.timeout; the
         // health check has its own deadline of the same length.
@@ -746,10 +746,10 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             secrets = self.reconcile_substitute(&obj, &mut objects).await?;
             let previous = status.inventory.clone();
             let changes = self
-                .reconcile_apply(&obj, &mut applier, &mut objects, status)
+                .reconcile_apply(&obj, &applier, &mut objects, status)
                 .await?;
             let pruned = self
-                .reconcile_prune(&obj, &mut applier, previous.as_ref(), &changes, status)
+                .reconcile_prune(&obj, &applier, previous.as_ref(), &changes, status)
                 .await?;
             self.publish(
                 &obj,
@@ -769,7 +769,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             ))
         });
         let (artifact, changes) = outcome.map_err(|e| hide_in(e, &secrets))?;
-        self.reconcile_health(&obj, &mut applier, &artifact, &changes, status)
+        self.reconcile_health(&obj, &applier, &artifact, &changes, status)
             .await
             .map_err(|e| hide_in(e, &secrets))?;
         status.last_applied_revision = Some(artifact.revision);
@@ -817,7 +817,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let mut applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
         let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await
@@ -831,26 +831,28 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .filter(|c| c.action == Action::Deleted)
             .map(|c| &c.id)
             .collect();
-        let deadline = tokio::time::Instant::now() + timeout(&obj.spec);
-        loop {
-            let mut remaining = Vec::new();
+        // An object that cannot be read counts as still there.
+        let remaining = || async {
+            let mut left = Vec::new();
             for id in &deleted {
-                if let Ok(Some(_)) = applier.get(id).await {
-                    remaining.push(id.to_string());
+                if !matches!(applier.get(id).await, Ok(None)) {
+                    left.push(id.to_string());
                 }
             }
-            if remaining.is_empty() {
-                return Ok(());
-            }
-            if tokio::time::Instant::now() >= deadline {
-                // As in Flux: the Kustomization goes, and the wait is
-                // reported, not retried forever.
-                tracing::warn!(objects = ?remaining, "deletion not finished within spec.timeout");
-                return Ok(());
-            }
-            // Polling the API server until the objects are gone.
-            tokio::time::sleep(HEALTH_POLL).await;
+            left
+        };
+        let gone = crate::apply::poll_until(HEALTH_POLL, timeout(&obj.spec), || async {
+            Ok(remaining().await.is_empty())
+        })
+        .await
+        .unwrap_or(false);
+        if !gone {
+            // As in Flux: the Kustomization goes, and the wait is reported,
+            // not retried forever.
+            let left = remaining().await;
+            tracing::warn!(objects = ?left, "deletion not finished within spec.timeout");
         }
+        Ok(())
     }
 
     fn ready_message(&self, status: &KustomizationStatus) -> String {

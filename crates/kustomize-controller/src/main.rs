@@ -48,24 +48,14 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let metrics = Metrics::new("kustomization");
-    let servers = vec![
-        process::serve_on(
-            &flags.common.metrics_addr,
-            "metrics-addr",
-            metrics::metrics_router(metrics.clone()),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-        process::serve_on(
-            &flags.common.health_addr,
-            "health-addr",
-            metrics::health_router(),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-    ];
+    let servers = process::serve_probes(
+        &flags.common.metrics_addr,
+        &flags.common.health_addr,
+        metrics::metrics_router(metrics.clone()),
+        &stopped,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
 
     let config = kube::Config::infer()
         .await

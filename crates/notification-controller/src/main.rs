@@ -144,7 +144,7 @@ async fn main() -> anyhow::Result<()> {
         Some(events),
     ));
     let (stop, stopped) = watch::channel(false);
-    let servers = vec![
+    let mut servers = vec![
         process::serve_on(
             &flags.events_addr,
             "events-addr",
@@ -161,23 +161,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .map_err(anyhow::Error::msg)?,
-        process::serve_on(
+    ];
+    servers.extend(
+        process::serve_probes(
             &flags.metrics_addr,
-            "metrics-addr",
+            &flags.health_addr,
             metrics::router(registry),
             &stopped,
         )
         .await
         .map_err(anyhow::Error::msg)?,
-        process::serve_on(
-            &flags.health_addr,
-            "health-addr",
-            ferroflux_runtime::metrics::health_router(),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-    ];
+    );
     let deliveries = async move {
         match ready.await {
             Ok(()) => dispatcher.run(inbox).await,

@@ -44,6 +44,29 @@ pub async fn serve_on(
     )))
 }
 
+/// Serves `metrics` on `--metrics-addr` and the health endpoints on
+/// `--health-addr`, as every controller does.
+///
+/// # Errors
+/// As [`serve_on`].
+pub async fn serve_probes(
+    metrics_addr: &str,
+    health_addr: &str,
+    metrics: axum::Router,
+    stopped: &watch::Receiver<bool>,
+) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, String> {
+    Ok(vec![
+        serve_on(metrics_addr, "metrics-addr", metrics, stopped).await?,
+        serve_on(
+            health_addr,
+            "health-addr",
+            crate::metrics::health_router(),
+            stopped,
+        )
+        .await?,
+    ])
+}
+
 /// Completes when `stopped` turns true.
 pub fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
     let mut stopped = stopped.clone();

@@ -68,7 +68,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let metrics = Metrics::new("gitrepository");
-    let servers = [
+    let mut servers = vec![
         process::serve_on(
             &flags.storage_addr,
             "storage-addr",
@@ -77,23 +77,17 @@ async fn main() -> anyhow::Result<()> {
         )
         .await
         .map_err(anyhow::Error::msg)?,
-        process::serve_on(
+    ];
+    servers.extend(
+        process::serve_probes(
             &flags.common.metrics_addr,
-            "metrics-addr",
+            &flags.common.health_addr,
             metrics::metrics_router(metrics.clone()),
             &stopped,
         )
         .await
         .map_err(anyhow::Error::msg)?,
-        process::serve_on(
-            &flags.common.health_addr,
-            "health-addr",
-            metrics::health_router(),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-    ];
+    );
 
     let client = kube::Client::try_default()
         .await
@@ -137,7 +131,7 @@ async fn main() -> anyhow::Result<()> {
         process::until(&stopped),
     ));
 
-    process::run_until_shutdown(leadership, LEASE, &stop, controller, servers.into())
+    process::run_until_shutdown(leadership, LEASE, &stop, controller, servers)
         .await
         .map_err(anyhow::Error::msg)
 }

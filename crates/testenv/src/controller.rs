@@ -117,3 +117,38 @@ impl Drop for ControllerProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The source-controller binary of this workspace, serving artifacts from
+/// its own temporary storage on a free port; both go on drop.
+pub struct SourceController {
+    /// The process.
+    pub process: ControllerProcess,
+    _storage: tempfile::TempDir,
+}
+
+impl SourceController {
+    /// Starts `binary` (the source-controller) for namespace `ns` with
+    /// `extra` flags.
+    ///
+    /// # Panics
+    /// When the storage directory or the process cannot be made.
+    #[must_use]
+    #[allow(
+        clippy::expect_used,
+        reason = "test support: a failed start is a failed test"
+    )]
+    pub fn start(binary: &Path, kubeconfig: &Path, ns: &str, extra: &[String]) -> Self {
+        let storage = tempfile::tempdir().expect("a temporary artifact storage");
+        let port = free_port();
+        let mut args = vec![
+            format!("--storage-path={}", storage.path().display()),
+            format!("--storage-addr=127.0.0.1:{port}"),
+            format!("--storage-adv-addr=127.0.0.1:{port}"),
+        ];
+        args.extend_from_slice(extra);
+        Self {
+            process: ControllerProcess::start(binary, kubeconfig, ns, "source-controller-0", &args),
+            _storage: storage,
+        }
+    }
+}

@@ -28,5 +28,5 @@ pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};
 pub use control_plane::{ControlPlane, Options};
 pub use crds::{established, install_crds};
 pub use error::{Error, Result};
-pub use shared::{namespace, shared};
+pub use shared::{namespace, setup, shared};
 pub use wait::eventually;

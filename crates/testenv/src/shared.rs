@@ -48,3 +48,28 @@ pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
         })?;
     Ok(name)
 }
+
+/// What most tests start with: a client of the shared control plane, the
+/// CRDs `crds` installed, and a fresh namespace `<prefix>-<n>`.
+///
+/// # Panics
+/// When the shared control plane cannot start or the setup fails; a test
+/// cannot run without them.
+#[allow(
+    clippy::expect_used,
+    reason = "test support: a failed setup is a failed test"
+)]
+pub async fn setup(
+    prefix: &str,
+    crds: &[k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition],
+) -> (Client, String) {
+    let cp = shared().expect("the shared test control plane starts");
+    let client = cp.client().await.expect("a client of the control plane");
+    crate::install_crds(&client, crds)
+        .await
+        .expect("the CRDs install");
+    let ns = namespace(&client, prefix)
+        .await
+        .expect("a namespace for the test");
+    (client, ns)
+}

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::source::GitRepository;
-use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
 use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::{GitServer, WorkingCopy};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -18,9 +18,8 @@ const STEP: Duration = Duration::from_secs(60);
 
 /// Both controllers watching `ns`; killed on drop.
 struct Controllers {
-    source: ControllerProcess,
+    source: SourceController,
     kustomize: ControllerProcess,
-    _storage: tempfile::TempDir,
 }
 
 impl Controllers {
@@ -31,18 +30,11 @@ impl Controllers {
     /// Both controllers, forwarding their events to `events` when given.
     fn start_with_events(ns: &str, events: Option<&str>) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-        let storage = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let source = ControllerProcess::start(
+        let source = SourceController::start(
             &workspace_binary("ferroflux-source-controller"),
             cp.kubeconfig(),
             ns,
-            "source-controller-0",
-            &[
-                format!("--storage-path={}", storage.path().display()),
-                format!("--storage-addr=127.0.0.1:{port}"),
-                format!("--storage-adv-addr=127.0.0.1:{port}"),
-            ],
+            &[],
         );
         let kustomize = ControllerProcess::start(
             std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-kustomize-controller")),
@@ -54,30 +46,20 @@ impl Controllers {
                 format!("--events-addr={}", events.unwrap_or_default()),
             ],
         );
-        Self {
-            source,
-            kustomize,
-            _storage: storage,
-        }
+        Self { source, kustomize }
     }
 
     fn logs(&self) -> String {
         format!(
             "--- source-controller\n{}\n--- kustomize-controller\n{}",
-            self.source.log(),
+            self.source.process.log(),
             self.kustomize.log()
         )
     }
 }
 
 async fn client_and_namespace(prefix: &str) -> (Client, String) {
-    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let client = cp.client().await.unwrap();
-    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
-        .await
-        .unwrap();
-    let ns = ferroflux_testenv::namespace(&client, prefix).await.unwrap();
-    (client, ns)
+    ferroflux_testenv::setup(prefix, &ferroflux_api::all_crds()).await
 }
 
 const KUSTOMIZATION: &str = "resources:\n- deployment.yaml\n- service.yaml\n- config.yaml\n";
@@ -152,20 +134,12 @@ async fn create_sources_with(
         .create(&PostParams::default(), &repo)
         .await
         .unwrap();
-    let mut ks = serde_json::json!({
-        "apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-        "metadata": {"name": "podinfo", "namespace": ns},
-        "spec": {"interval": "10m", "targetNamespace": ns, "path": path, "prune": true,
-                 "timeout": "1m", "sourceRef": {"kind": "GitRepository", "name": "podinfo"}}
-    });
-    for (k, v) in extra.as_object().cloned().unwrap_or_default() {
-        ks["spec"][k] = v;
+    // The seed's `timeout: 1m` unless the test sets its own.
+    let mut extra = extra;
+    if let Some(fields) = extra.as_object_mut() {
+        fields.entry("timeout").or_insert_with(|| "1m".into());
     }
-    let ks: Kustomization = serde_json::from_value(ks).unwrap();
-    Api::<Kustomization>::namespaced(client.clone(), ns)
-        .create(&PostParams::default(), &ks)
-        .await
-        .unwrap();
+    create_kustomization(client, ns, "podinfo", path, extra).await;
 }
 
 /// Asks the source-controller for an immediate reconcile of the GitRepository
@@ -213,18 +187,15 @@ async fn ready(client: &Client, ns: &str) -> Option<(String, String, String)> {
 
 async fn wait_applied(client: &Client, ns: &str, revision: &str, controllers: &Controllers) {
     let want = format!("Applied revision: {revision}");
-    let found = tokio::time::timeout(STEP, async {
-        loop {
-            if let Some((status, _, message)) = ready(client, ns).await
-                && status == "True"
-                && message == want
-            {
-                return;
-            }
-            // Polling the API server for the controller's status write.
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    })
+    // testenv's `eventually` (which panics at its own deadline, later) inside
+    // a shorter timeout, so a failure can print the controllers' logs.
+    let found = tokio::time::timeout(
+        STEP,
+        eventually(&format!("Ready {want:?}"), STEP * 2, || async {
+            let (status, _, message) = ready(client, ns).await?;
+            (status == "True" && message == want).then_some(())
+        }),
+    )
     .await;
     assert!(
         found.is_ok(),
@@ -516,7 +487,7 @@ data:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_path_leaving_the_artifact_is_refused() {
+async fn an_escaping_path_and_missing_variables_are_refused_by_name() {
     let (client, ns) = client_and_namespace("ks-escape").await;
     let server = GitServer::start(None).await.unwrap();
     server
@@ -530,6 +501,27 @@ async fn a_path_leaving_the_artifact_is_refused() {
     })
     .await;
     assert!(message.contains("leaves the artifact"), "{message}");
+
+    // substituteFrom naming a ConfigMap that does not exist (not optional).
+    create_kustomization(
+        &client,
+        &ns,
+        "vars",
+        "./deploy",
+        serde_json::json!({"postBuild": {"substituteFrom": [{"kind": "ConfigMap", "name": "nope"}]}}),
+    )
+    .await;
+    let (reason, message) = eventually("Ready=False for missing variables", STEP, || async {
+        let (status, reason, message) = ready_of(&client, &ns, "vars").await?;
+        (status == "False" && reason == "BuildFailed").then_some((reason, message))
+    })
+    .await;
+    assert!(
+        message.contains("ConfigMap/nope not found"),
+        "{reason}: {message}"
+    );
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
 }
 
 /// Creates Kustomization `name` over `path` of the `podinfo` GitRepository

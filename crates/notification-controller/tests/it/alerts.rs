@@ -4,7 +4,10 @@
 use std::time::Duration;
 
 use ferroflux_notification_controller::providers::sign;
-use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::controller::{
+    ControllerProcess, SourceController, free_port, workspace_binary,
+};
+use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::GitServer;
 use ferroflux_testenv::sink::JsonSink;
 use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
@@ -19,13 +22,12 @@ const CONFIG: &str =
 
 /// The three controllers watching `ns`; killed on drop.
 struct Controllers {
-    _source: ControllerProcess,
+    _source: SourceController,
     _kustomize: ControllerProcess,
     notification: ControllerProcess,
-    _storage: tempfile::TempDir,
 }
 
-fn start(ns: &str) -> Controllers {
+async fn start(ns: &str) -> Controllers {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let events_port = free_port();
     let events = format!("--events-addr=http://127.0.0.1:{events_port}/");
@@ -36,20 +38,19 @@ fn start(ns: &str) -> Controllers {
         "notification-controller-0",
         &[format!("--events-addr=127.0.0.1:{events_port}")],
     );
-    wait_for_listener(events_port);
-    let storage = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let source = ControllerProcess::start(
+    // No event may be sent before the endpoint can receive it.
+    eventually("the notification-controller listening", STEP, || async {
+        tokio::net::TcpStream::connect(("127.0.0.1", events_port))
+            .await
+            .ok()
+            .map(|_| ())
+    })
+    .await;
+    let source = SourceController::start(
         &workspace_binary("ferroflux-source-controller"),
         cp.kubeconfig(),
         ns,
-        "source-controller-0",
-        &[
-            format!("--storage-path={}", storage.path().display()),
-            format!("--storage-addr=127.0.0.1:{port}"),
-            format!("--storage-adv-addr=127.0.0.1:{port}"),
-            events.clone(),
-        ],
+        std::slice::from_ref(&events),
     );
     let kustomize = ControllerProcess::start(
         &workspace_binary("ferroflux-kustomize-controller"),
@@ -62,21 +63,6 @@ fn start(ns: &str) -> Controllers {
         _source: source,
         _kustomize: kustomize,
         notification,
-        _storage: storage,
-    }
-}
-
-/// Waits until something listens on `port` (the notification-controller's
-/// endpoint), so no event is sent before it can be received.
-fn wait_for_listener(port: u16) {
-    let deadline = std::time::Instant::now() + STEP;
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "nothing listens on port {port}"
-        );
-        // Polling for the process's listener; bounded by the deadline.
-        std::thread::sleep(Duration::from_millis(50));
     }
 }
 
@@ -110,14 +96,7 @@ fn alert(ns: &str, name: &str, provider: &str, severity: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
-    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let client = cp.client().await.unwrap();
-    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
-        .await
-        .unwrap();
-    let ns = ferroflux_testenv::namespace(&client, "alerts")
-        .await
-        .unwrap();
+    let (client, ns) = ferroflux_testenv::setup("alerts", &ferroflux_api::all_crds()).await;
     let (generic, signed, slack, broken) = (
         JsonSink::start().await,
         JsonSink::start().await,
@@ -131,7 +110,7 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
     let repo = server
         .create_repo("app", "main", &[("deploy/config.yaml", CONFIG)])
         .unwrap();
-    let controllers = start(&ns);
+    let controllers = start(&ns).await;
     create(
         &client,
         &ns,
@@ -274,7 +253,7 @@ async fn assert_delivery_failure_recorded(
     broken: &JsonSink,
     controllers: &Controllers,
 ) {
-    ferroflux_testenv::eventually("the failed delivery recorded", STEP, || async {
+    eventually("the failed delivery recorded", STEP, || async {
         let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns)
             .list(&kube::api::ListParams::default())
             .await

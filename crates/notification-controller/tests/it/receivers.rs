@@ -6,7 +6,9 @@ use std::time::Duration;
 use ferroflux_api::notification::Receiver;
 use ferroflux_api::source::GitRepository;
 use ferroflux_notification_controller::providers::sign;
-use ferroflux_testenv::controller::{ControllerProcess, free_port, workspace_binary};
+use ferroflux_testenv::controller::{
+    ControllerProcess, SourceController, free_port, workspace_binary,
+};
 use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::GitServer;
 use kube::Api;
@@ -17,14 +19,7 @@ const STEP: Duration = Duration::from_secs(60);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing() {
-    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let client = cp.client().await.unwrap();
-    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
-        .await
-        .unwrap();
-    let ns = ferroflux_testenv::namespace(&client, "receivers")
-        .await
-        .unwrap();
+    let (client, ns) = ferroflux_testenv::setup("receivers", &ferroflux_api::all_crds()).await;
     let server = GitServer::start(None).await.unwrap();
     let repo = server
         .create_repo("app", "main", &[("README.md", "one")])
@@ -43,6 +38,27 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
         status.webhook_path.filter(|_| ready)
     })
     .await;
+    // A Receiver whose Secret is missing says so and gets no path.
+    let orphan: Receiver = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "orphan", "namespace": ns},
+        "spec": {"type": "github", "secretRef": {"name": "absent"},
+                 "resources": [{"kind": "GitRepository", "name": "app"}]}}))
+    .unwrap();
+    receivers
+        .create(&PostParams::default(), &orphan)
+        .await
+        .unwrap();
+    let message = eventually("the orphan Receiver not ready", STEP, || async {
+        let status = receivers.get("orphan").await.ok()?.status?;
+        let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.status == "False").then_some(ready.message)
+    })
+    .await;
+    assert!(
+        message.contains(&format!("Secret {ns}/absent not found")),
+        "{message}"
+    );
     let first = format!("main@sha1:{}", repo.head().unwrap());
     eventually("the first fetch", STEP, || async {
         let revision = repos.get("app").await.ok()?.status?.artifact?.revision;
@@ -103,7 +119,7 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
 }
 
 /// The notification- and source-controller processes for `ns`.
-fn start(ns: &str, hook_port: u16) -> (ControllerProcess, ControllerProcess, tempfile::TempDir) {
+fn start(ns: &str, hook_port: u16) -> (ControllerProcess, SourceController) {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let notification = ControllerProcess::start(
         std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
@@ -115,20 +131,13 @@ fn start(ns: &str, hook_port: u16) -> (ControllerProcess, ControllerProcess, tem
             format!("--receiver-addr=127.0.0.1:{hook_port}"),
         ],
     );
-    let storage = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let source = ControllerProcess::start(
+    let source = SourceController::start(
         &workspace_binary("ferroflux-source-controller"),
         cp.kubeconfig(),
         ns,
-        "source-controller-0",
-        &[
-            format!("--storage-path={}", storage.path().display()),
-            format!("--storage-addr=127.0.0.1:{port}"),
-            format!("--storage-adv-addr=127.0.0.1:{port}"),
-        ],
+        &[],
     );
-    (notification, source, storage)
+    (notification, source)
 }
 
 /// The token Secret, the GitRepository `app` on `url` and the `github`

@@ -105,13 +105,7 @@ async fn basic_auth_server(password: &str, tls: bool) -> GitServer {
 }
 
 async fn client_and_namespace(prefix: &str) -> (Client, String) {
-    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let client = cp.client().await.unwrap();
-    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
-        .await
-        .unwrap();
-    let ns = ferroflux_testenv::namespace(&client, prefix).await.unwrap();
-    (client, ns)
+    ferroflux_testenv::setup(prefix, &ferroflux_api::all_crds()).await
 }
 
 async fn secret(client: &Client, ns: &str, password: &str) {
