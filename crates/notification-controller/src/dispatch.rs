@@ -4,6 +4,11 @@
 //! with bounded retries. A delivery that keeps failing is counted, logged
 //! and recorded as a Warning event on the Alert. Provider addresses and
 //! tokens are never logged: a Slack webhook URL is a credential.
+//!
+//! Before anything else an event's metadata is cut down as Flux does: only
+//! keys under the object's API group are kept, without the group prefix
+//! (`kustomize.toolkit.fluxcd.io/revision` becomes `revision`), and the
+//! group's `checksum` and `digest` are dropped.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -23,6 +28,7 @@ use tokio::sync::mpsc;
 use crate::alerts;
 use crate::metrics::Stats;
 use crate::providers::{self, Target};
+use crate::transport::{Clients, Settings};
 
 /// Delivery attempts per event and provider.
 const ATTEMPTS: u32 = 3;
@@ -31,8 +37,8 @@ const ATTEMPTS: u32 = 3;
 pub struct Dispatcher {
     /// For Secrets.
     pub client: Client,
-    /// The HTTP client (from `ferroflux_artifact::tls`).
-    pub http: reqwest::Client,
+    /// The HTTP clients, by proxy and TLS settings.
+    pub clients: Clients,
     /// Every Alert watched.
     pub alerts: Store<Alert>,
     /// Every Provider watched.
@@ -66,7 +72,7 @@ impl Dispatcher {
     ) -> Self {
         Self {
             client,
-            http,
+            clients: Clients::new(http),
             alerts,
             providers,
             cross_namespace,
@@ -104,6 +110,7 @@ impl Dispatcher {
     }
 
     async fn handle(self: &Arc<Self>, event: &Event) {
+        let event = &cleanup_metadata(event.clone());
         if self.rate_limited(event) {
             self.stats.rate_limited.inc();
             return;
@@ -170,12 +177,19 @@ impl Dispatcher {
     async fn deliver(&self, alert: &Alert, provider: &Provider, event: &Event) {
         let ns = provider.namespace().unwrap_or_default();
         let name = format!("{ns}/{}", provider.name_any());
-        let (target, secrets) = match self.target(provider).await {
+        let mut secrets = Vec::new();
+        let found = self.target(provider, &mut secrets).await;
+        let (target, settings) = match found {
             Ok(found) => found,
-            Err(e) => return self.failed(alert, &name, &e, &[]).await,
+            Err(e) => return self.failed(alert, &name, &e, &secrets).await,
         };
         let request = match providers::request(&target, event) {
-            Ok(r) => r,
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => return self.failed(alert, &name, &e, &secrets).await,
+        };
+        let http = match self.clients.get(&settings) {
+            Ok(http) => http,
             Err(e) => return self.failed(alert, &name, &e, &secrets).await,
         };
         let timeout = provider
@@ -190,8 +204,7 @@ impl Dispatcher {
                 // Backoff between delivery attempts to a failing provider.
                 tokio::time::sleep(self.retry_backoff * 2u32.pow(attempt - 1)).await;
             }
-            let mut post = self
-                .http
+            let mut post = http
                 .post(&request.url)
                 .timeout(timeout)
                 .header("Content-Type", "application/json")
@@ -231,44 +244,127 @@ impl Dispatcher {
     }
 
     /// The Provider's target, with its Secret's `address`, `token` and
-    /// `headers`; also the secret values, which no message may show.
-    async fn target(&self, provider: &Provider) -> Result<(Target, Vec<String>), String> {
-        let ns = provider.namespace().unwrap_or_default();
+    /// `headers`, and its proxy and TLS settings. Every secret value read
+    /// is added to `secrets`, which no message may show.
+    async fn target(
+        &self,
+        provider: &Provider,
+        secrets: &mut Vec<String>,
+    ) -> Result<(Target, Settings), String> {
+        let spec = &provider.spec;
         let mut target = Target {
-            provider_type: provider.spec.r#type.clone(),
-            address: provider.spec.address.clone().unwrap_or_default(),
-            channel: provider.spec.channel.clone(),
-            username: provider.spec.username.clone(),
+            provider_type: spec.r#type.clone(),
+            provider_uid: provider.uid().unwrap_or_default(),
+            address: spec.address.clone().unwrap_or_default(),
+            channel: spec.channel.clone(),
+            username: spec.username.clone(),
             ..Target::default()
         };
-        let mut secrets = Vec::new();
-        if let Some(reference) = &provider.spec.secret_ref {
-            let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
-                .get_opt(&reference.name)
-                .await
-                .map_err(|e| format!("reading Secret {ns}/{}: {e}", reference.name))?
-                .ok_or_else(|| format!("Secret {ns}/{} not found", reference.name))?;
-            let data: BTreeMap<String, String> = secret
-                .data
-                .unwrap_or_default()
-                .into_iter()
-                .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).trim().to_owned()))
-                .collect();
-            secrets.extend(data.values().filter(|v| !v.is_empty()).cloned());
-            if let Some(address) = data.get("address") {
-                target.address.clone_from(address);
+        let mut settings = Settings {
+            proxy: spec.proxy.clone().filter(|p| !p.is_empty()),
+            ..Settings::default()
+        };
+        if let Some(reference) = &spec.secret_ref {
+            let data = self.secret(provider, &reference.name, secrets).await?;
+            let text = |key: &str| {
+                data.get(key)
+                    .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+            };
+            if let Some(address) = text("address") {
+                target.address = address;
             }
-            target.token = data.get("token").cloned();
-            if let Some(headers) = data.get("headers") {
-                target.headers = parse_headers(headers)
-                    .map_err(|e| format!("Secret {ns}/{} key headers: {e}", reference.name))?;
+            target.token = text("token");
+            if let Some(headers) = text("headers") {
+                target.headers = parse_headers(&headers)
+                    .map_err(|e| format!("Secret {} key headers: {e}", reference.name))?;
+            }
+        }
+        if let Some(reference) = &spec.proxy_secret_ref {
+            let data = self.secret(provider, &reference.name, secrets).await?;
+            let text = |key: &str| {
+                data.get(key)
+                    .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+            };
+            settings.proxy = Some(text("address").filter(|a| !a.is_empty()).ok_or_else(|| {
+                format!("the proxy Secret {} has no address key", reference.name)
+            })?);
+            if let Some(user) = text("username") {
+                settings.proxy_auth = Some((user, text("password").unwrap_or_default()));
+            }
+        }
+        if let Some(reference) = &spec.cert_secret_ref {
+            let mut data = self.secret(provider, &reference.name, secrets).await?;
+            settings.ca_pem = data.remove("ca.crt").or_else(|| data.remove("caFile"));
+            match (data.remove("tls.crt"), data.remove("tls.key")) {
+                (Some(cert), Some(key)) => settings.client_pem = Some((cert, key)),
+                (None, None) => {}
+                _ => {
+                    return Err(format!(
+                        "the certificate Secret {} must hold both tls.crt and tls.key, or neither",
+                        reference.name
+                    ));
+                }
+            }
+            if settings.ca_pem.is_none() && settings.client_pem.is_none() {
+                return Err(format!(
+                    "the certificate Secret {} holds neither ca.crt nor tls.crt and tls.key",
+                    reference.name
+                ));
             }
         }
         if target.address.is_empty() {
             return Err("no address: set spec.address or the Secret's address key".into());
         }
-        Ok((target, secrets))
+        Ok((target, settings))
     }
+
+    /// The data of the Provider's Secret `name`; its values are added to
+    /// `secrets`.
+    async fn secret(
+        &self,
+        provider: &Provider,
+        name: &str,
+        secrets: &mut Vec<String>,
+    ) -> Result<BTreeMap<String, Vec<u8>>, String> {
+        let ns = provider.namespace().unwrap_or_default();
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| format!("reading Secret {ns}/{name}: {e}"))?
+            .ok_or_else(|| format!("Secret {ns}/{name} not found"))?;
+        let data: BTreeMap<String, Vec<u8>> = secret
+            .data
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k, v.0))
+            .collect();
+        secrets.extend(
+            data.values()
+                .map(|v| String::from_utf8_lossy(v).trim().to_owned())
+                .filter(|v| !v.is_empty()),
+        );
+        Ok(data)
+    }
+}
+
+/// The event with only the metadata of the object's API group, the group
+/// prefix removed, without the group's `checksum` and `digest`.
+fn cleanup_metadata(mut event: Event) -> Event {
+    let group = event
+        .involved_object
+        .api_version
+        .as_deref()
+        .and_then(|v| v.split_once('/'))
+        .map_or("", |(group, _)| group);
+    let prefix = format!("{group}/");
+    event.metadata = std::mem::take(&mut event.metadata)
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let short = key.strip_prefix(&prefix)?;
+            (short != "checksum" && short != "digest").then(|| (short.to_owned(), value))
+        })
+        .collect();
+    event
 }
 
 /// The Secret's `headers`: `Name: value` lines (a YAML map of strings).
@@ -281,4 +377,39 @@ fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, String> {
         out.insert(k.trim().to_owned(), v.trim().trim_matches('"').to_owned());
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use ferroflux_api::event::Event;
+    use serde_json::json;
+
+    use super::{cleanup_metadata, parse_headers};
+
+    #[test]
+    fn metadata_keeps_the_objects_group_without_its_prefix() {
+        let event: Event = serde_json::from_value(json!({
+            "involvedObject": {"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
+                               "kind": "Kustomization", "name": "app", "namespace": "apps"},
+            "severity": "info", "timestamp": "2026-11-23T10:00:00Z", "message": "m",
+            "reason": "ReconciliationSucceeded", "reportingController": "kustomize-controller",
+            "metadata": {"kustomize.toolkit.fluxcd.io/revision": "main@sha1:abc",
+                         "kustomize.toolkit.fluxcd.io/checksum": "x",
+                         "source.toolkit.fluxcd.io/revision": "other",
+                         "env": "prod"}}))
+        .unwrap();
+        let cleaned = cleanup_metadata(event);
+        assert_eq!(
+            serde_json::to_value(&cleaned.metadata).unwrap(),
+            json!({"revision": "main@sha1:abc"})
+        );
+    }
+
+    #[test]
+    fn headers_are_name_value_lines() {
+        let headers = parse_headers("X-Team: ops\nAuthorization: \"Bearer t\"\n").unwrap();
+        assert_eq!(headers["X-Team"], "ops");
+        assert_eq!(headers["Authorization"], "Bearer t");
+        assert!(parse_headers("no colon").is_err());
+    }
 }

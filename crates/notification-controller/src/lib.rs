@@ -2,8 +2,9 @@
 //! here ([`server`]); Flux's `Alert` objects select them ([`alerts`]) and
 //! `Provider` objects say where they go and in which format
 //! ([`providers`]); [`dispatch`] connects the two without ever blocking the
-//! endpoint. [`receivers`] are the incoming webhooks that ask objects to
-//! reconcile.
+//! endpoint, through the HTTP client [`transport`] picks for a Provider's
+//! proxy and certificates. [`receivers`] are the incoming webhooks that ask
+//! objects to reconcile.
 
 pub mod alerts;
 pub mod dispatch;
@@ -11,3 +12,4 @@ pub mod metrics;
 pub mod providers;
 pub mod receivers;
 pub mod server;
+pub mod transport;

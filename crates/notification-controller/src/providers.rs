@@ -1,15 +1,24 @@
 //! What a Provider sends: the request for an event, by provider type, in
 //! the format Flux's notification-controller uses.
 //!
-//! Implemented: `generic` (the event as JSON), `generic-hmac` (the same,
-//! signed in `X-Signature`), `slack` (one attachment: the object, the
-//! message, the metadata as fields, coloured by severity). Other types are
-//! refused by name.
+//! Implemented:
+//! - `generic`: the event as JSON, with the `Gotk-Component` header;
+//! - `generic-hmac`: the same, signed in `X-Signature`;
+//! - `slack`: one attachment (the object, the message, the metadata as
+//!   fields, coloured by severity);
+//! - `discord`: Slack's payload posted to the webhook's `/slack` endpoint;
+//! - `msteams`: an Adaptive Card, or the older `MessageCard` for the retired
+//!   `*.webhook.office.com` connectors;
+//! - `googlechat`: a card with the message and the metadata;
+//! - `github`: a commit status on the revision's commit.
+//!
+//! Other types are refused by name. Map-valued fields are sent sorted by
+//! key, where Flux sends them in Go's random map order.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use ferroflux_api::event::Event;
+use ferroflux_api::event::{Event, REVISION_KEY, SEVERITY_ERROR};
 use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 
@@ -18,6 +27,8 @@ use serde_json::{Value, json};
 pub struct Target {
     /// `spec.type`.
     pub provider_type: String,
+    /// The Provider's UID; part of a commit status's context.
+    pub provider_uid: String,
     /// The URL (the Secret's `address` wins over `spec.address`).
     pub address: String,
     /// The Secret's `token`.
@@ -42,35 +53,78 @@ pub struct Request {
 }
 
 /// The provider types this controller delivers to.
-pub const SUPPORTED: [&str; 3] = ["generic", "generic-hmac", "slack"];
+pub const SUPPORTED: [&str; 7] = [
+    "generic",
+    "generic-hmac",
+    "slack",
+    "discord",
+    "msteams",
+    "googlechat",
+    "github",
+];
 
-/// The request delivering `event` to `target`.
+/// The request delivering `event` to `target`, or `None` when this type
+/// has nothing to send for the event (a commit status for a `Progressing`
+/// event).
 ///
 /// # Errors
-/// A message for an unsupported type or a `generic-hmac` Provider without
-/// a token.
-pub fn request(target: &Target, event: &Event) -> Result<Request, String> {
+/// A message for an unsupported type, a missing token (`generic-hmac`,
+/// `github`), an address that is not a repository URL (`github`), or an
+/// event without a revision (`github`).
+pub fn request(target: &Target, event: &Event) -> Result<Option<Request>, String> {
     let mut headers: Vec<(String, String)> = target
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let mut url = target.address.clone();
+    let json = |value: &Value| serde_json::to_vec(value).map_err(|e| e.to_string());
     let body = match target.provider_type.as_str() {
-        "generic" => serde_json::to_vec(event).map_err(|e| e.to_string())?,
+        "generic" => {
+            headers.push(("Gotk-Component".into(), event.reporting_controller.clone()));
+            serde_json::to_vec(event).map_err(|e| e.to_string())?
+        }
         "generic-hmac" => {
+            headers.push(("Gotk-Component".into(), event.reporting_controller.clone()));
             let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
-            let token = target
-                .token
-                .as_deref()
-                .filter(|t| !t.is_empty())
-                .ok_or("a generic-hmac Provider needs a token in its Secret")?;
+            let token = token(target)?;
             headers.push((
                 "X-Signature".into(),
                 format!("sha256={}", sign(token, &body)),
             ));
             body
         }
-        "slack" => serde_json::to_vec(&slack(target, event)).map_err(|e| e.to_string())?,
+        "slack" => json(&slack(
+            event,
+            target.username.as_deref(),
+            target.channel.as_deref(),
+        ))?,
+        "discord" => {
+            if !url.trim_end_matches('/').ends_with("/slack") {
+                url = format!("{}/slack", url.trim_end_matches('/'));
+            }
+            let username = target
+                .username
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .unwrap_or(&event.reporting_controller);
+            json(&slack(event, Some(username), None))?
+        }
+        "msteams" => json(&msteams(&url, event))?,
+        "googlechat" => json(&googlechat(event))?,
+        "github" => {
+            let Some(status) = github_status(target, event)? else {
+                return Ok(None);
+            };
+            url = status.0;
+            headers.push(("Authorization".into(), format!("Bearer {}", token(target)?)));
+            headers.push(("Accept".into(), "application/vnd.github+json".into()));
+            headers.push((
+                "User-Agent".into(),
+                "ferroflux-notification-controller".into(),
+            ));
+            json(&status.1)?
+        }
         other => {
             return Err(format!(
                 "provider type '{other}' is not supported yet; supported: {}",
@@ -78,11 +132,21 @@ pub fn request(target: &Target, event: &Event) -> Result<Request, String> {
             ));
         }
     };
-    Ok(Request {
-        url: target.address.clone(),
-        headers,
-        body,
-    })
+    Ok(Some(Request { url, headers, body }))
+}
+
+/// The Secret's non-empty `token`.
+fn token(target: &Target) -> Result<&str, String> {
+    target
+        .token
+        .as_deref()
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            format!(
+                "a {} Provider needs a token: set the token key in the Secret named by spec.secretRef",
+                target.provider_type
+            )
+        })
 }
 
 /// Hex HMAC-SHA256 of `body` keyed with `token`.
@@ -100,15 +164,25 @@ pub fn sign(token: &str, body: &[u8]) -> String {
     hex
 }
 
-/// Slack's payload: one attachment, `good` or `danger`, authored by
-/// `kind/name.namespace`, the metadata as fields (sorted by key).
-fn slack(target: &Target, event: &Event) -> Value {
+/// `kind/name.namespace`, the kind lower-case: how every chat provider
+/// names the object.
+fn object_name(event: &Event) -> String {
     let object = &event.involved_object;
-    let color = if event.severity == "error" {
-        "danger"
-    } else {
-        "good"
-    };
+    format!(
+        "{}/{}.{}",
+        object.kind.as_deref().unwrap_or_default().to_lowercase(),
+        object.name.as_deref().unwrap_or_default(),
+        object.namespace.as_deref().unwrap_or_default()
+    )
+}
+
+fn is_error(event: &Event) -> bool {
+    event.severity == SEVERITY_ERROR
+}
+
+/// Slack's payload: one attachment, `good` or `danger`, authored by the
+/// object, the metadata as fields.
+fn slack(event: &Event, username: Option<&str>, channel: Option<&str>) -> Value {
     let fields: Vec<Value> = event
         .metadata
         .iter()
@@ -116,55 +190,295 @@ fn slack(target: &Target, event: &Event) -> Value {
         .collect();
     let mut payload = json!({
         "attachments": [{
-            "color": color,
-            "author_name": format!(
-                "{}/{}.{}",
-                object.kind.as_deref().unwrap_or_default().to_lowercase(),
-                object.name.as_deref().unwrap_or_default(),
-                object.namespace.as_deref().unwrap_or_default()
-            ),
+            "color": if is_error(event) { "danger" } else { "good" },
+            "author_name": object_name(event),
             "text": event.message,
             "mrkdwn_in": ["text"],
             "fields": fields,
         }]
     });
-    if let Some(username) = target.username.as_deref().filter(|u| !u.is_empty()) {
+    if let Some(username) = username.filter(|u| !u.is_empty()) {
         payload["username"] = json!(username);
     }
-    if let Some(channel) = target.channel.as_deref().filter(|c| !c.is_empty()) {
+    if let Some(channel) = channel.filter(|c| !c.is_empty()) {
         payload["channel"] = json!(channel);
     }
     payload
 }
 
+/// Microsoft Teams: an Adaptive Card (version 1.4, the highest Teams
+/// renders) for Workflows webhooks; the retired Office 365 connectors
+/// (`*.webhook.office.com`) get the `MessageCard` they understand.
+fn msteams(address: &str, event: &Event) -> Value {
+    let name = object_name(event);
+    let connector = reqwest::Url::parse(address)
+        .ok()
+        .and_then(|u| u.host_str().map(|h| h.ends_with(".webhook.office.com")))
+        .unwrap_or(false);
+    if connector {
+        let facts: Vec<Value> = event
+            .metadata
+            .iter()
+            .map(|(k, v)| json!({"name": k, "value": v}))
+            .collect();
+        return json!({
+            "@type": "MessageCard",
+            "@context": "http://schema.org/extensions",
+            "themeColor": if is_error(event) { "FF0000" } else { "0076D7" },
+            "summary": name,
+            "sections": [{"activityTitle": event.message, "activitySubtitle": name, "facts": facts}],
+        });
+    }
+    // The summary first, then the rest by key.
+    let summary = event.metadata.get("summary");
+    let facts: Vec<Value> = summary
+        .map(|s| json!({"title": "summary", "value": s}))
+        .into_iter()
+        .chain(
+            event
+                .metadata
+                .iter()
+                .filter(|(k, _)| *k != "summary")
+                .map(|(k, v)| json!({"title": k, "value": v})),
+        )
+        .collect();
+    let mut message = json!({"type": "TextBlock", "text": event.message, "wrap": true});
+    if is_error(event) {
+        message["color"] = json!("attention");
+    }
+    json!({
+        "type": "message",
+        "attachments": [{
+            "contentType": "application/vnd.microsoft.card.adaptive",
+            "content": {
+                "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
+                "type": "AdaptiveCard",
+                "version": "1.4",
+                "body": [{
+                    "type": "Container",
+                    "items": [
+                        {"type": "TextBlock", "text": name, "size": "large", "weight": "bolder", "wrap": true},
+                        message,
+                        {"type": "FactSet", "facts": facts},
+                    ],
+                }],
+                "msteams": {"width": "Full"},
+            },
+        }],
+    })
+}
+
+/// Google Chat: one card headed by the object and the reporting
+/// controller, the message (red for errors), then the metadata as
+/// key-value widgets. Unset fields are sent as `null`, as Flux does.
+fn googlechat(event: &Event) -> Value {
+    let text = if is_error(event) {
+        format!("<font color=\"#ff0000\">{}</font>", event.message)
+    } else {
+        event.message.clone()
+    };
+    let mut sections = vec![json!({
+        "header": "",
+        "widgets": [{"textParagraph": {"text": text}, "keyValue": null}],
+    })];
+    if !event.metadata.is_empty() {
+        let widgets: Vec<Value> = event
+            .metadata
+            .iter()
+            .map(|(k, v)| {
+                json!({"textParagraph": null, "keyValue": {
+                    "topLabel": k, "content": v, "contentMultiline": false,
+                    "bottomLabel": null, "icon": null}})
+            })
+            .collect();
+        sections.push(json!({"header": "", "widgets": widgets}));
+    }
+    json!({"cards": [{
+        "header": {
+            "title": object_name(event),
+            "subtitle": event.reporting_controller,
+            "imageUrl": null,
+            "imageStyle": null,
+        },
+        "sections": sections,
+    }]})
+}
+
+/// The GitHub commit status for `event`: the statuses URL and the body,
+/// or `None` for a `Progressing` event (not an outcome).
+///
+/// The address is the repository's URL (`https://github.com/owner/repo`,
+/// `ssh://git@host/owner/repo.git` or `git@host:owner/repo`); a host other
+/// than `github.com` is GitHub Enterprise, whose API is under `/api/v3`.
+/// The context is `kind/name/<first block of the Provider's UID>`, so that
+/// several clusters reporting on one commit do not overwrite each other.
+fn github_status(target: &Target, event: &Event) -> Result<Option<(String, Value)>, String> {
+    if event.reason == "Progressing" {
+        return Ok(None);
+    }
+    let (base, owner, repo) = github_repository(&target.address)?;
+    let revision = event
+        .metadata
+        .get(REVISION_KEY)
+        .ok_or("the event has no revision metadata, so there is no commit to report on")?;
+    let sha = commit_sha(revision)
+        .ok_or_else(|| format!("no commit hash in the revision '{revision}'"))?;
+    let object = &event.involved_object;
+    let uid = target.provider_uid.split('-').next().unwrap_or_default();
+    let context = format!(
+        "{}/{}/{uid}",
+        object.kind.as_deref().unwrap_or_default(),
+        object.name.as_deref().unwrap_or_default()
+    )
+    .to_lowercase();
+    let state = if is_error(event) {
+        "failure"
+    } else {
+        "success"
+    };
+    let description = split_camel_case(&event.reason).join(" ").to_lowercase();
+    Ok(Some((
+        format!("{base}/repos/{owner}/{repo}/statuses/{sha}"),
+        json!({"state": state, "context": context, "description": description}),
+    )))
+}
+
+/// The API base URL, owner and repository named by a GitHub address.
+fn github_repository(address: &str) -> Result<(String, String, String), String> {
+    let bad = || {
+        format!(
+            "the github Provider's address must be a repository URL such as https://github.com/owner/repo, not '{address}'"
+        )
+    };
+    // `git@host:owner/repo`, the scp-like form, has no scheme.
+    let (scheme, host, path) = if let Ok(url) = reqwest::Url::parse(address) {
+        let scheme = match url.scheme() {
+            "ssh" | "https" => "https",
+            "http" => "http",
+            _ => return Err(bad()),
+        };
+        let host = url.host_str().ok_or_else(bad)?;
+        // An SSH port says nothing about where the API listens.
+        let host = match url.port() {
+            Some(port) if url.scheme() != "ssh" => format!("{host}:{port}"),
+            _ => host.to_owned(),
+        };
+        (scheme, host, url.path().to_owned())
+    } else {
+        let (user_host, path) = address.split_once(':').ok_or_else(bad)?;
+        let host = user_host.rsplit('@').next().unwrap_or(user_host);
+        ("https", host.to_owned(), path.to_owned())
+    };
+    let path = path.trim_matches('/');
+    let path = path.strip_suffix(".git").unwrap_or(path);
+    let (owner, repo) = path.split_once('/').ok_or_else(bad)?;
+    if owner.is_empty() || repo.is_empty() || repo.contains('/') {
+        return Err(bad());
+    }
+    let base = if host == "github.com" {
+        "https://api.github.com".to_owned()
+    } else {
+        format!("{scheme}://{host}/api/v3")
+    };
+    Ok((base, owner.to_owned(), repo.to_owned()))
+}
+
+/// The commit hash in a revision: `main@sha1:<hash>`, `sha1:<hash>`, the
+/// older `main/<hash>`, or a bare hash.
+fn commit_sha(revision: &str) -> Option<&str> {
+    let rest = revision.rsplit('@').next().unwrap_or(revision);
+    let hash = match rest.split_once(':') {
+        Some((_, hash)) => hash,
+        None => rest.rsplit('/').next().unwrap_or(rest),
+    };
+    (!hash.is_empty() && hash.chars().all(|c| c.is_ascii_hexdigit())).then_some(hash)
+}
+
+/// `ReconciliationSucceeded` → `["Reconciliation", "Succeeded"]`; a run of
+/// capitals before a lower-case letter ends one word early
+/// (`HTTPServer` → `["HTTP", "Server"]`); digits and other characters are
+/// their own runs.
+fn split_camel_case(text: &str) -> Vec<String> {
+    fn class(c: char) -> u8 {
+        if c.is_lowercase() {
+            1
+        } else if c.is_uppercase() {
+            2
+        } else if c.is_numeric() {
+            3
+        } else {
+            4
+        }
+    }
+    let mut runs: Vec<Vec<char>> = Vec::new();
+    let mut last = 0;
+    for c in text.chars() {
+        let now = class(c);
+        match runs.last_mut() {
+            Some(run) if now == last => run.push(c),
+            _ => runs.push(vec![c]),
+        }
+        last = now;
+    }
+    for i in 0..runs.len().saturating_sub(1) {
+        let upper_then_lower = runs[i].first().is_some_and(|c| c.is_uppercase())
+            && runs[i + 1].first().is_some_and(|c| c.is_lowercase());
+        if upper_then_lower && let Some(c) = runs[i].pop() {
+            runs[i + 1].insert(0, c);
+        }
+    }
+    runs.into_iter()
+        .filter(|r| !r.is_empty())
+        .map(|r| r.into_iter().collect())
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use ferroflux_api::event::Event;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
-    use super::{Target, request, sign};
+    use super::{Request, Target, commit_sha, github_repository, request, sign, split_camel_case};
 
     fn event(severity: &str) -> Event {
         serde_json::from_value(json!({
             "involvedObject": {"kind": "Kustomization", "name": "app", "namespace": "apps"},
             "severity": severity, "timestamp": "2026-11-23T10:00:00Z",
             "message": "Applied revision: main@sha1:abc", "reason": "ReconciliationSucceeded",
-            "metadata": {"kustomize.toolkit.fluxcd.io/revision": "main@sha1:abc", "env": "prod"},
+            "metadata": {"revision": "main@sha1:abc", "env": "prod"},
             "reportingController": "kustomize-controller"}))
         .unwrap()
+    }
+
+    fn target(provider_type: &str, address: &str) -> Target {
+        Target {
+            provider_type: provider_type.into(),
+            address: address.into(),
+            ..Target::default()
+        }
+    }
+
+    fn send(target: &Target, event: &Event) -> (Request, Value) {
+        let req = request(target, event).unwrap().unwrap();
+        let body = serde_json::from_slice(&req.body).unwrap();
+        (req, body)
+    }
+
+    fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
+        req.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
 
     #[test]
     fn slack_gets_one_coloured_attachment() {
         let target = Target {
-            provider_type: "slack".into(),
-            address: "https://hooks.slack.com/services/x".into(),
             channel: Some("ops".into()),
             username: Some("flux".into()),
-            ..Target::default()
+            ..target("slack", "https://hooks.slack.com/services/x")
         };
-        let req = request(&target, &event("error")).unwrap();
-        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        let (_, body) = send(&target, &event("error"));
         assert_eq!(
             body,
             json!({"username": "flux", "channel": "ops", "attachments": [{
@@ -172,26 +486,163 @@ mod tests {
                 "text": "Applied revision: main@sha1:abc", "mrkdwn_in": ["text"],
                 "fields": [
                     {"title": "env", "value": "prod", "short": false},
-                    {"title": "kustomize.toolkit.fluxcd.io/revision", "value": "main@sha1:abc", "short": false}]}]})
+                    {"title": "revision", "value": "main@sha1:abc", "short": false}]}]})
+        );
+    }
+
+    #[test]
+    fn discord_posts_slack_format_to_the_slack_endpoint() {
+        let (req, body) = send(
+            &target("discord", "https://discord.com/api/webhooks/1/t"),
+            &event("info"),
+        );
+        assert_eq!(req.url, "https://discord.com/api/webhooks/1/t/slack");
+        assert_eq!(body["username"], "kustomize-controller");
+        assert_eq!(body["attachments"][0]["color"], "good");
+        let (req, _) = send(
+            &target("discord", "https://discord.com/api/webhooks/1/t/slack"),
+            &event("info"),
+        );
+        assert_eq!(req.url, "https://discord.com/api/webhooks/1/t/slack");
+    }
+
+    #[test]
+    fn msteams_sends_an_adaptive_card_or_a_connector_card() {
+        let mut e = event("error");
+        e.metadata.insert("summary".into(), "prod cluster".into());
+        let (_, body) = send(
+            &target("msteams", "https://x.logic.azure.com/workflows/1"),
+            &e,
+        );
+        let card = &body["attachments"][0]["content"];
+        assert_eq!(body["type"], "message");
+        assert_eq!(card["version"], "1.4");
+        let items = &card["body"][0]["items"];
+        assert_eq!(items[0]["text"], "kustomization/app.apps");
+        assert_eq!(items[1]["color"], "attention");
+        let titles: Vec<&str> = items[2]["facts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["title"].as_str().unwrap())
+            .collect();
+        assert_eq!(titles, ["summary", "env", "revision"]);
+        let (_, body) = send(
+            &target("msteams", "https://org.webhook.office.com/webhookb2/x"),
+            &e,
+        );
+        assert_eq!(body["@type"], "MessageCard");
+        assert_eq!(body["themeColor"], "FF0000");
+        assert_eq!(
+            body["sections"][0]["activitySubtitle"],
+            "kustomization/app.apps"
+        );
+    }
+
+    #[test]
+    fn googlechat_sends_a_card_with_the_metadata() {
+        let (_, body) = send(
+            &target("googlechat", "https://chat.googleapis.com/v1/x"),
+            &event("error"),
+        );
+        let card = &body["cards"][0];
+        assert_eq!(card["header"]["title"], "kustomization/app.apps");
+        assert_eq!(card["header"]["subtitle"], "kustomize-controller");
+        assert_eq!(
+            card["sections"][0]["widgets"][0]["textParagraph"]["text"],
+            "<font color=\"#ff0000\">Applied revision: main@sha1:abc</font>"
+        );
+        assert_eq!(
+            card["sections"][1]["widgets"][1]["keyValue"]["topLabel"],
+            "revision"
+        );
+    }
+
+    #[test]
+    fn github_posts_a_commit_status_for_the_revision() {
+        let github = Target {
+            token: Some("ghp_secret".into()),
+            provider_uid: "0c9c2e41-d2f9-4f9b-9c41-000000000000".into(),
+            ..target("github", "https://github.com/org/app.git")
+        };
+        let mut e = event("info");
+        e.metadata
+            .insert("revision".into(), "main@sha1:0123abcd".into());
+        let (req, body) = send(&github, &e);
+        assert_eq!(
+            req.url,
+            "https://api.github.com/repos/org/app/statuses/0123abcd"
+        );
+        assert_eq!(header(&req, "Authorization"), Some("Bearer ghp_secret"));
+        assert_eq!(
+            body,
+            json!({"state": "success", "context": "kustomization/app/0c9c2e41",
+                   "description": "reconciliation succeeded"})
+        );
+        e.reason = "Progressing".into();
+        assert_eq!(request(&github, &e).unwrap(), None);
+        e.reason = "BuildFailed".into();
+        e.metadata.remove("revision");
+        assert!(request(&github, &e).unwrap_err().contains("no revision"));
+        let anonymous = Target {
+            token: None,
+            ..github
+        };
+        assert!(
+            request(&anonymous, &event("info"))
+                .unwrap_err()
+                .contains("token")
+        );
+    }
+
+    #[test]
+    fn github_addresses_and_revisions() {
+        let repo = |a: &str| github_repository(a).map(|(b, o, r)| format!("{b} {o} {r}"));
+        assert_eq!(
+            repo("https://github.com/o/r").unwrap(),
+            "https://api.github.com o r"
+        );
+        assert_eq!(
+            repo("git@github.com:o/r.git").unwrap(),
+            "https://api.github.com o r"
+        );
+        assert_eq!(
+            repo("ssh://git@ghe.corp:2222/o/r").unwrap(),
+            "https://ghe.corp/api/v3 o r"
+        );
+        assert_eq!(
+            repo("http://127.0.0.1:8080/o/r/").unwrap(),
+            "http://127.0.0.1:8080/api/v3 o r"
+        );
+        assert!(repo("https://github.com/only-owner").is_err());
+        assert!(repo("https://github.com/o/r/extra").is_err());
+        assert_eq!(commit_sha("main@sha1:ab12"), Some("ab12"));
+        assert_eq!(commit_sha("sha1:ab12"), Some("ab12"));
+        assert_eq!(commit_sha("main/ab12"), Some("ab12"));
+        assert_eq!(commit_sha("ab12"), Some("ab12"));
+        assert_eq!(commit_sha("v1.0.0@sha256:zz"), None);
+        assert_eq!(
+            split_camel_case("ReconciliationSucceeded"),
+            ["Reconciliation", "Succeeded"]
+        );
+        assert_eq!(
+            split_camel_case("HTTPServerV2"),
+            ["HTTP", "Server", "V", "2"]
         );
     }
 
     #[test]
     fn generic_hmac_signs_the_exact_body() {
-        let target = Target {
-            provider_type: "generic-hmac".into(),
-            address: "http://sink/".into(),
+        let hmac = Target {
             token: Some("key".into()),
-            ..Target::default()
+            ..target("generic-hmac", "http://sink/")
         };
-        let req = request(&target, &event("info")).unwrap();
-        let signature = &req
-            .headers
-            .iter()
-            .find(|(k, _)| k == "X-Signature")
-            .unwrap()
-            .1;
-        assert_eq!(signature, &format!("sha256={}", sign("key", &req.body)));
+        let (req, _) = send(&hmac, &event("info"));
+        assert_eq!(
+            header(&req, "X-Signature"),
+            Some(format!("sha256={}", sign("key", &req.body)).as_str())
+        );
+        assert_eq!(header(&req, "Gotk-Component"), Some("kustomize-controller"));
         // RFC 4231 test case 2.
         assert_eq!(
             sign("Jefe", b"what do ya want for nothing?"),
@@ -199,21 +650,17 @@ mod tests {
         );
         let unsigned = Target {
             token: None,
-            ..target
+            ..hmac
         };
         assert!(
             request(&unsigned, &event("info"))
                 .unwrap_err()
                 .contains("token")
         );
-        let other = Target {
-            provider_type: "msteams".into(),
-            ..Target::default()
-        };
         assert!(
-            request(&other, &event("info"))
+            request(&target("rocket", "http://x/"), &event("info"))
                 .unwrap_err()
-                .contains("'msteams' is not supported")
+                .contains("'rocket' is not supported")
         );
     }
 }

@@ -22,6 +22,7 @@ mod process;
 mod shared;
 pub mod sink;
 pub mod ssh;
+mod tls;
 mod wait;
 
 pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};

@@ -12,6 +12,8 @@ use serde_json::Value;
 /// One request as received.
 #[derive(Clone, Debug)]
 pub struct Received {
+    /// The path (and query) requested.
+    pub path: String,
     /// The headers, names lower-case.
     pub headers: BTreeMap<String, String>,
     /// The body as sent.
@@ -22,6 +24,7 @@ pub struct Received {
 pub struct JsonSink {
     url: String,
     received: Arc<Mutex<Vec<Received>>>,
+    ca_pem: Option<String>,
 }
 
 impl JsonSink {
@@ -38,16 +41,29 @@ impl JsonSink {
     ///
     /// # Panics
     /// When no loopback port can be bound or `status` is not a status code.
+    pub async fn answering(status: u16) -> Self {
+        Self::serve(status, false).await
+    }
+
+    /// A sink answering 200 over HTTPS, with a certificate for `127.0.0.1`
+    /// signed by a fresh CA ([`JsonSink::ca_pem`]).
+    ///
+    /// # Panics
+    /// When no loopback port can be bound or the certificates cannot be made.
+    pub async fn start_tls() -> Self {
+        Self::serve(200, true).await
+    }
+
     #[allow(
         clippy::expect_used,
         reason = "test support: a failed start is a failed test"
     )]
-    pub async fn answering(status: u16) -> Self {
+    async fn serve(status: u16, tls: bool) -> Self {
         let status = axum::http::StatusCode::from_u16(status).expect("an HTTP status code");
         let received: Arc<Mutex<Vec<Received>>> = Arc::default();
         let store = received.clone();
         let keep = post(
-            move |headers: axum::http::HeaderMap, body: axum::body::Bytes| {
+            move |uri: axum::http::Uri, headers: axum::http::HeaderMap, body: axum::body::Bytes| {
                 let store = store.clone();
                 async move {
                     let headers = headers
@@ -63,6 +79,9 @@ impl JsonSink {
                         .lock()
                         .unwrap_or_else(PoisonError::into_inner)
                         .push(Received {
+                            path: uri
+                                .path_and_query()
+                                .map_or_else(|| uri.path().to_owned(), ToString::to_string),
                             headers,
                             body: body.to_vec(),
                         });
@@ -77,11 +96,28 @@ impl JsonSink {
             .await
             .expect("binding 127.0.0.1:0");
         let addr = listener.local_addr().expect("the sink's address");
-        tokio::spawn(async move { axum::serve(listener, app).await });
-        Self {
-            url: format!("http://{addr}/"),
-            received,
+        if tls {
+            let (acceptor, ca_pem) = crate::tls::acceptor().expect("test certificates");
+            tokio::spawn(crate::tls::serve(listener, acceptor, app));
+            Self {
+                url: format!("https://{addr}/"),
+                received,
+                ca_pem: Some(ca_pem),
+            }
+        } else {
+            tokio::spawn(async move { axum::serve(listener, app).await });
+            Self {
+                url: format!("http://{addr}/"),
+                received,
+                ca_pem: None,
+            }
         }
+    }
+
+    /// The PEM of the CA that signed an HTTPS sink's certificate.
+    #[must_use]
+    pub fn ca_pem(&self) -> Option<&str> {
+        self.ca_pem.as_deref()
     }
 
     /// The URL to POST to.

@@ -1,21 +1,16 @@
 //! Alerts end to end: a Kustomization's events reach the Providers of the
 //! Alerts that select them, in each provider's format.
 
-use std::time::Duration;
-
 use ferroflux_notification_controller::providers::sign;
-use ferroflux_testenv::controller::{
-    ControllerProcess, SourceController, free_port, workspace_binary,
-};
+use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
 use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::GitServer;
 use ferroflux_testenv::sink::JsonSink;
-use kube::api::{DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-/// How long a step may take on the noisy two-core machine.
-const STEP: Duration = Duration::from_secs(60);
+use crate::support::{STEP, create, provider, start_notification};
 
 const CONFIG: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  color: blue\n";
@@ -29,23 +24,8 @@ struct Controllers {
 
 async fn start(ns: &str) -> Controllers {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let events_port = free_port();
+    let (notification, events_port) = start_notification(ns, &[]).await;
     let events = format!("--events-addr=http://127.0.0.1:{events_port}/");
-    let notification = ControllerProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
-        cp.kubeconfig(),
-        ns,
-        "notification-controller-0",
-        &[format!("--events-addr=127.0.0.1:{events_port}")],
-    );
-    // No event may be sent before the endpoint can receive it.
-    eventually("the notification-controller listening", STEP, || async {
-        tokio::net::TcpStream::connect(("127.0.0.1", events_port))
-            .await
-            .ok()
-            .map(|_| ())
-    })
-    .await;
     let source = SourceController::start(
         &workspace_binary("ferroflux-source-controller"),
         cp.kubeconfig(),
@@ -64,26 +44,6 @@ async fn start(ns: &str) -> Controllers {
         _kustomize: kustomize,
         notification,
     }
-}
-
-async fn create(client: &Client, ns: &str, object: Value) {
-    let api_version = object["apiVersion"].as_str().unwrap().to_owned();
-    let kind = object["kind"].as_str().unwrap().to_owned();
-    let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
-    let gvk = kube::api::GroupVersionKind::gvk(group, version, &kind);
-    let (resource, _) = kube::discovery::pinned_kind(client, &gvk).await.unwrap();
-    let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), ns, &resource);
-    let obj: DynamicObject = serde_json::from_value(object).unwrap();
-    api.create(&PostParams::default(), &obj).await.unwrap();
-}
-
-fn provider(ns: &str, name: &str, kind: &str, address: &str, secret: Option<&str>) -> Value {
-    let mut spec = json!({"type": kind, "address": address});
-    if let Some(secret) = secret {
-        spec["secretRef"] = json!({"name": secret});
-    }
-    json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
-        "metadata": {"name": name, "namespace": ns}, "spec": spec})
 }
 
 fn alert(ns: &str, name: &str, provider: &str, severity: &str) -> Value {
@@ -149,10 +109,7 @@ async fn kustomization_events_reach_generic_hmac_and_slack_providers() {
     assert_eq!(success["involvedObject"]["name"], "app");
     assert_eq!(success["severity"], "info");
     assert_eq!(success["message"], format!("Applied revision: {revision}"));
-    assert_eq!(
-        success["metadata"]["kustomize.toolkit.fluxcd.io/revision"],
-        revision.as_str()
-    );
+    assert_eq!(success["metadata"]["revision"], revision.as_str());
     assert_eq!(success["metadata"]["cluster"], "test");
     assert_eq!(success["reportingController"], "kustomize-controller");
     // Selected by its labels too.

@@ -6,4 +6,6 @@
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod alerts;
+mod providers;
 mod receivers;
+mod support;

@@ -1,8 +1,6 @@
 //! Receivers end to end: a GitHub-style webhook makes a GitRepository fetch
 //! at once, long before its interval; a wrong signature changes nothing.
 
-use std::time::Duration;
-
 use ferroflux_api::notification::Receiver;
 use ferroflux_api::source::GitRepository;
 use ferroflux_notification_controller::providers::sign;
@@ -15,7 +13,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-const STEP: Duration = Duration::from_secs(60);
+use crate::support::{STEP, start_notification};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing() {
@@ -25,7 +23,7 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
         .create_repo("app", "main", &[("README.md", "one")])
         .unwrap();
     let hook_port = free_port();
-    let _controllers = start(&ns, hook_port);
+    let _controllers = start(&ns, hook_port).await;
     create_objects(&client, &ns, &server.url("app")).await;
     let repos = Api::<GitRepository>::namespaced(client.clone(), &ns);
     let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
@@ -119,18 +117,10 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
 }
 
 /// The notification- and source-controller processes for `ns`.
-fn start(ns: &str, hook_port: u16) -> (ControllerProcess, SourceController) {
+async fn start(ns: &str, hook_port: u16) -> (ControllerProcess, SourceController) {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
-    let notification = ControllerProcess::start(
-        std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
-        cp.kubeconfig(),
-        ns,
-        "notification-controller-0",
-        &[
-            format!("--events-addr=127.0.0.1:{}", free_port()),
-            format!("--receiver-addr=127.0.0.1:{hook_port}"),
-        ],
-    );
+    let (notification, _) =
+        start_notification(ns, &[format!("--receiver-addr=127.0.0.1:{hook_port}")]).await;
     let source = SourceController::start(
         &workspace_binary("ferroflux-source-controller"),
         cp.kubeconfig(),
