@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-mttp bench-kustomize
+.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-mttp bench-kustomize bench-notify
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -53,3 +53,7 @@ bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize
 bench-mttp: deps ## Time until 100/500/1000 Kustomizations are Ready, against a bare client (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller -p ferroflux-kustomize-controller --bins --examples
 	$(CARGO_TARGET_DIR)/release/examples/bench_mttp
+
+bench-notify: deps ## Events at 500/s for 60 s through the notification-controller: loss, latency, RSS (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-notification-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_notify

@@ -11,6 +11,7 @@
 //! group's `checksum` and `digest` are dropped.
 
 use std::collections::{BTreeMap, HashMap};
+use std::hash::{BuildHasher as _, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,17 @@ use crate::transport::{Clients, Settings};
 /// Delivery attempts per event and provider.
 const ATTEMPTS: u32 = 3;
 
+/// How often expired rate-limit entries are dropped.
+const PRUNE_EVERY: Duration = Duration::from_secs(1);
+
+/// The events recently sent, for the rate limit.
+struct Seen {
+    keys: RandomState,
+    /// When each event (by keyed hash) was last let through.
+    at: HashMap<u64, Instant>,
+    pruned: Instant,
+}
+
 /// Delivers events to the Providers of matching Alerts.
 pub struct Dispatcher {
     /// For Secrets.
@@ -53,7 +65,7 @@ pub struct Dispatcher {
     pub events: Option<Events>,
     /// The first retry's delay (doubling).
     pub retry_backoff: Duration,
-    seen: Mutex<HashMap<String, Instant>>,
+    seen: Mutex<Seen>,
 }
 
 impl Dispatcher {
@@ -80,7 +92,11 @@ impl Dispatcher {
             stats,
             events,
             retry_backoff: Duration::from_secs(1),
-            seen: Mutex::default(),
+            seen: Mutex::new(Seen {
+                keys: RandomState::new(),
+                at: HashMap::new(),
+                pruned: Instant::now(),
+            }),
         }
     }
 
@@ -95,18 +111,31 @@ impl Dispatcher {
     /// rate limit (and remembers this one).
     fn rate_limited(&self, event: &Event) -> bool {
         let o = &event.involved_object;
-        let key = format!(
-            "{:?}/{:?}/{:?}/{}/{}/{}",
-            o.kind, o.namespace, o.name, event.severity, event.reason, event.message
-        );
         let now = Instant::now();
         let mut seen = self.seen.lock().unwrap_or_else(PoisonError::into_inner);
-        seen.retain(|_, at| now.duration_since(*at) < self.rate_limit);
-        if seen.contains_key(&key) {
-            return true;
+        // A keyed 64-bit hash stands for the event: at hundreds of events a
+        // second the strings would be most of the controller's memory, and
+        // the process's random key keeps collisions from being forced.
+        let key = seen.keys.hash_one((
+            &o.kind,
+            &o.namespace,
+            &o.name,
+            &event.severity,
+            &event.reason,
+            &event.message,
+        ));
+        if now.duration_since(seen.pruned) >= PRUNE_EVERY {
+            let limit = self.rate_limit;
+            seen.at.retain(|_, at| now.duration_since(*at) < limit);
+            seen.pruned = now;
         }
-        seen.insert(key, now);
-        false
+        match seen.at.get(&key) {
+            Some(at) if now.duration_since(*at) < self.rate_limit => true,
+            _ => {
+                seen.at.insert(key, now);
+                false
+            }
+        }
     }
 
     async fn handle(self: &Arc<Self>, event: &Event) {
