@@ -272,8 +272,8 @@ impl Dispatcher {
         }
     }
 
-    /// The Provider's target, with its Secret's `address`, `token` and
-    /// `headers`, and its proxy and TLS settings. Every secret value read
+    /// The Provider's target, with its Secret's `address`, `token`,
+    /// `username` and `headers`, and its proxy and TLS settings. Every secret value read
     /// is added to `secrets`, which no message may show.
     async fn target(
         &self,
@@ -303,6 +303,10 @@ impl Dispatcher {
                 target.address = address;
             }
             target.token = text("token");
+            // The Secret's username wins over `spec.username`, as in Flux.
+            if let Some(username) = text("username").filter(|u| !u.is_empty()) {
+                target.username = Some(username);
+            }
             if let Some(headers) = text("headers") {
                 target.headers = parse_headers(&headers)
                     .map_err(|e| format!("Secret {} key headers: {e}", reference.name))?;
