@@ -2,12 +2,13 @@
 //! `kustomization.yaml` is generated over the directory's manifests when it
 //! has none, then the Kustomization's own fields (`targetNamespace`,
 //! `namePrefix`, `nameSuffix`, `patches`, `images`, `components`) are written
-//! into that file. The directory is a private, extracted copy of the
-//! artifact, so editing it in place is safe.
+//! into that file, and [`build`] builds it. The directory is a private,
+//! extracted copy of the artifact, so editing it in place is safe.
 
 use std::path::{Path, PathBuf};
 
 use ferroflux_api::kustomize::KustomizationSpec;
+use ferroflux_kustomize::build::{LoadRestrictor, Options};
 use ferroflux_kustomize::kustomization::KUSTOMIZATION_FILES;
 use ferroflux_kustomize::yaml;
 use serde_json::{Map, Value};
@@ -34,6 +35,28 @@ pub enum Error {
     /// A `spec.components` entry is not a local relative path.
     #[error("spec.components: '{0}' must be a relative path inside the artifact")]
     Component(String),
+}
+
+/// Prepares and builds `spec.path` inside `root`, a private copy of the
+/// artifact, with no load restrictor (files anywhere under `root` may be
+/// referenced, nothing outside it), as the controller and
+/// `ferroflux build kustomization` do.
+///
+/// # Errors
+/// The preparation or the build failing, with paths relative to `root`.
+pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
+    let dir = resolve_path(root, spec.path.as_deref()).map_err(|e| e.to_string())?;
+    prepare(root, &dir, spec).map_err(|e| e.to_string())?;
+    let options = Options {
+        root: root.to_path_buf(),
+        load_restrictor: LoadRestrictor::None,
+    };
+    ferroflux_kustomize::build::build(&dir, &options).map_err(|e| {
+        // Paths inside the temporary directory mean nothing to the user.
+        let text = e.to_string();
+        let prefix = format!("{}/", root.display());
+        format!("kustomize build failed: {}", text.replace(&prefix, ""))
+    })
 }
 
 /// Resolves `spec.path` inside `root` (the extracted artifact), refusing

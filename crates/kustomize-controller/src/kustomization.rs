@@ -32,7 +32,6 @@
 //! <revision>`.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -41,7 +40,6 @@ use ferroflux_api::kustomize::{
 };
 use ferroflux_api::meta::Artifact;
 use ferroflux_artifact::fetch::{self, HttpClient};
-use ferroflux_kustomize::build::{LoadRestrictor, Options};
 use ferroflux_runtime::acl::{self, CrossNamespace};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::Reconciler;
@@ -410,7 +408,7 @@ impl KustomizationReconciler {
         })?;
         let spec = obj.spec.clone();
         let root = tmp.path().to_path_buf();
-        let built = tokio::task::spawn_blocking(move || build(&root, &spec))
+        let built = tokio::task::spawn_blocking(move || generate::build(&root, &spec))
             .await
             .map_err(|e| {
                 ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()))
@@ -678,22 +676,6 @@ fn timeout(spec: &KustomizationSpec) -> Duration {
             .unwrap_or_default()
             .saturating_sub(Duration::from_secs(30))
             .max(Duration::from_secs(30))
-    })
-}
-
-/// Prepares and builds `spec.path` inside the extracted artifact `root`.
-fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
-    let dir = generate::resolve_path(root, spec.path.as_deref()).map_err(|e| e.to_string())?;
-    generate::prepare(root, &dir, spec).map_err(|e| e.to_string())?;
-    let options = Options {
-        root: root.to_path_buf(),
-        load_restrictor: LoadRestrictor::None,
-    };
-    ferroflux_kustomize::build::build(&dir, &options).map_err(|e| {
-        // Paths inside the temporary directory mean nothing to the user.
-        let text = e.to_string();
-        let prefix = format!("{}/", root.display());
-        format!("kustomize build failed: {}", text.replace(&prefix, ""))
     })
 }
 

@@ -1,0 +1,254 @@
+//! `build kustomization` and `diff kustomization`: a Kustomization's
+//! objects built from a local directory with the controller's own steps
+//! (prepare, build, `postBuild` substitution, normalisation), and how they
+//! differ from what the cluster has, by server-side dry-run.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use ferroflux_api::kustomize::Kustomization;
+use ferroflux_kustomize_controller::{generate, normalize, substitute};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::api::{DynamicObject, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::cluster::{self, Resources};
+use crate::error::{Error, Result};
+use crate::kinds;
+
+/// The controller's field manager: a dry-run as it shows what it would
+/// change.
+const CONTROLLER_MANAGER: &str = "kustomize-controller";
+
+/// Builds the Kustomization `name` over the local directory `path` (which
+/// stands for `spec.path` inside its source): copies it aside, prepares and
+/// builds it, substitutes `postBuild` variables (reading `substituteFrom`
+/// from the cluster) and normalises the objects as the controller would.
+///
+/// # Errors
+/// The Kustomization missing, the directory unreadable, the build or the
+/// substitution failing.
+pub async fn build(
+    client: &Client,
+    namespace: &str,
+    name: &str,
+    path: &Path,
+) -> Result<Vec<Value>> {
+    let kind = kinds::kustomization();
+    let obj = cluster::get(client, &kind, namespace, name).await?;
+    let ks: Kustomization = serde_json::from_value(obj)
+        .map_err(|e| Error::Build(format!("decoding Kustomization {name}: {e}")))?;
+    if !path.is_dir() {
+        return Err(Error::Usage(format!(
+            "--path {} is not a directory",
+            path.display()
+        )));
+    }
+    let copy = tempfile::tempdir()
+        .map_err(|e| Error::Build(format!("creating a temporary directory: {e}")))?;
+    copy_dir(path, copy.path())
+        .map_err(|e| Error::Build(format!("copying {}: {e}", path.display())))?;
+    // The local directory is the Kustomization's path: build it at the root.
+    let mut spec = ks.spec.clone();
+    spec.path = Some("./".into());
+    let mut objects = generate::build(copy.path(), &spec).map_err(Error::Build)?;
+    if let Some(post_build) = &ks.spec.post_build {
+        let mut vars = BTreeMap::new();
+        for reference in &post_build.substitute_from {
+            let data =
+                substitution_data(client, namespace, &reference.kind, &reference.name).await?;
+            match data {
+                Some(data) => vars.extend(data),
+                None if reference.optional => {}
+                None => {
+                    return Err(Error::Build(format!(
+                        "{} {namespace}/{} not found; create it or mark the reference optional",
+                        reference.kind, reference.name
+                    )));
+                }
+            }
+        }
+        vars.extend(post_build.substitute.clone().unwrap_or_default());
+        for value in vars.values_mut() {
+            value.retain(|c| c != '\n');
+        }
+        substitute::check_names(&vars).map_err(Error::Build)?;
+        for o in &mut objects {
+            substitute::substitute_object(o, &vars)
+                .map_err(|e| Error::Build(format!("post build: {e}")))?;
+        }
+    }
+    for o in &mut objects {
+        normalize::normalize(o, (name, namespace), ks.spec.common_metadata.as_ref());
+    }
+    Ok(objects)
+}
+
+/// The data of the ConfigMap or Secret a `substituteFrom` names; `None`
+/// when it does not exist.
+async fn substitution_data(
+    client: &Client,
+    namespace: &str,
+    kind: &str,
+    name: &str,
+) -> Result<Option<BTreeMap<String, String>>> {
+    let what = format!("reading {kind} {namespace}/{name}");
+    match kind {
+        "ConfigMap" => Ok(Api::<ConfigMap>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::api(&what, &e))?
+            .map(|c| c.data.unwrap_or_default())),
+        "Secret" => Ok(Api::<Secret>::namespaced(client.clone(), namespace)
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::api(&what, &e))?
+            .map(|s| {
+                s.data
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|(k, v)| (k, String::from_utf8_lossy(&v.0).into_owned()))
+                    .collect()
+            })),
+        other => Err(Error::Build(format!(
+            "substituteFrom kind '{other}' is neither ConfigMap nor Secret"
+        ))),
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type()?;
+        if kind.is_dir() {
+            if entry.file_name() == ".git" {
+                continue;
+            }
+            std::fs::create_dir(&target)?;
+            copy_dir(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target)?;
+        }
+    }
+    Ok(())
+}
+
+/// How one object compares with the cluster.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Drift {
+    /// Not in the cluster.
+    Created,
+    /// In the cluster with other values: a unified diff of the YAML.
+    Changed(String),
+    /// As in the cluster.
+    Unchanged,
+}
+
+/// Compares each object with the cluster by a server-side dry-run apply
+/// as the controller; Secrets' values are masked in the diff.
+///
+/// # Errors
+/// A dry-run the server refuses.
+pub async fn diff(client: &Client, objects: &[Value]) -> Result<Vec<(String, Drift)>> {
+    let mut resources = Resources::default();
+    let mut out = Vec::with_capacity(objects.len());
+    for obj in objects {
+        let (resource, namespaced) = resources.of(client, obj).await?;
+        let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let ns = obj["metadata"]["namespace"].as_str();
+        let api: Api<DynamicObject> = match ns {
+            Some(ns) if namespaced => Api::namespaced_with(client.clone(), ns, &resource),
+            _ => Api::all_with(client.clone(), &resource),
+        };
+        let id = match ns {
+            Some(ns) => format!("{}/{ns}/{name}", resource.kind),
+            None => format!("{}/{name}", resource.kind),
+        };
+        let live = api
+            .get_opt(name)
+            .await
+            .map_err(|e| Error::api(&format!("reading {id}"), &e))?;
+        let Some(live) = live else {
+            out.push((id, Drift::Created));
+            continue;
+        };
+        let dry = api
+            .patch(
+                name,
+                &PatchParams::apply(CONTROLLER_MANAGER).dry_run().force(),
+                &Patch::Apply(obj),
+            )
+            .await
+            .map_err(|e| Error::api(&format!("dry-run applying {id}"), &e))?;
+        let (before, after) = (
+            comparable(&live, &dry, "cluster"),
+            comparable(&dry, &live, "local"),
+        );
+        if before == after {
+            out.push((id, Drift::Unchanged));
+        } else {
+            out.push((id, Drift::Changed(unified(&before, &after))));
+        }
+    }
+    Ok(out)
+}
+
+/// The object as YAML without the fields the server maintains. Secret
+/// values are masked: `***` when equal in `other`, else marked with
+/// `side` (`cluster` or `local`), so a changed value shows as changed and
+/// never in clear.
+fn comparable(obj: &DynamicObject, other: &DynamicObject, side: &str) -> String {
+    let mut value = serde_json::to_value(obj).unwrap_or_default();
+    let other = serde_json::to_value(other).unwrap_or_default();
+    if let Some(meta) = value["metadata"].as_object_mut() {
+        for key in [
+            "managedFields",
+            "resourceVersion",
+            "generation",
+            "uid",
+            "creationTimestamp",
+        ] {
+            meta.remove(key);
+        }
+    }
+    if value["kind"] == "Secret" {
+        for key in ["data", "stringData"] {
+            if let Some(data) = value[key].as_object_mut() {
+                for (k, v) in data.iter_mut() {
+                    let mask = if other[key][k] == *v {
+                        "***".to_owned()
+                    } else {
+                        format!("*** ({side} value)")
+                    };
+                    *v = Value::String(mask);
+                }
+            }
+        }
+    }
+    if let Some(obj) = value.as_object_mut() {
+        obj.remove("status");
+    }
+    ferroflux_kustomize::yaml::to_yaml(&value)
+}
+
+fn unified(before: &str, after: &str) -> String {
+    similar::TextDiff::from_lines(before, after)
+        .unified_diff()
+        .context_radius(2)
+        .header("cluster", "local")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::unified;
+
+    #[test]
+    fn diffs_are_unified_with_headers() {
+        let d = unified("a: 1\nb: 2\n", "a: 1\nb: 3\n");
+        assert!(d.starts_with("--- cluster\n+++ local\n"), "{d}");
+        assert!(d.contains("-b: 2\n+b: 3\n"), "{d}");
+    }
+}

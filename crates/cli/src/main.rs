@@ -1,0 +1,490 @@
+//! `ferroflux`: flags and wiring; the commands live in the library.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use ferroflux_cli::commands::{self, Context};
+use ferroflux_cli::error::Error;
+use ferroflux_cli::kinds::{self, Kind};
+use ferroflux_cli::manifests::{
+    self, AlertFlags, GitSource, KustomizationFlags, ProviderFlags, ReceiverFlags,
+};
+use ferroflux_cli::ui::Ui;
+use ferroflux_cli::{cluster, install, local, tree};
+
+/// Ferroflux: Flux's toolkit in Rust, for Flux's objects.
+#[derive(Parser)]
+#[command(name = "ferroflux", version, about)]
+struct Cli {
+    /// Path to the kubeconfig (else KUBECONFIG, ~/.kube/config or in-cluster).
+    #[arg(long, global = true)]
+    kubeconfig: Option<PathBuf>,
+    /// The kubeconfig context to use.
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// The namespace of the objects.
+    #[arg(short, long, global = true, default_value = "flux-system")]
+    namespace: String,
+    /// How long to wait for the controllers (e.g. 90s, 5m).
+    #[arg(long, global = true, default_value = "5m")]
+    timeout: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Install the CRDs and the controllers into flux-system.
+    Install {
+        /// Print the manifests instead of applying them.
+        #[arg(long)]
+        export: bool,
+        /// Wait for the controllers to be available.
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+        wait: bool,
+    },
+    /// Remove the controllers, the CRDs and every Flux object (the objects
+    /// they applied stay).
+    Uninstall {
+        /// Keep the flux-system namespace.
+        #[arg(long)]
+        keep_namespace: bool,
+        /// Do not ask for confirmation.
+        #[arg(long, short)]
+        silent: bool,
+    },
+    /// Check the prerequisites, the CRDs and the controllers.
+    Check {
+        /// Only the prerequisites.
+        #[arg(long)]
+        pre: bool,
+    },
+    /// Create or update an object (apply, then wait for it).
+    #[command(subcommand)]
+    Create(Create),
+    /// List objects with their state.
+    Get(Get),
+    /// Reconcile an object now and wait for the result.
+    Reconcile {
+        #[command(subcommand)]
+        target: Target,
+        /// For a Kustomization: reconcile its source first.
+        #[arg(long, global = true)]
+        with_source: bool,
+    },
+    /// Stop reconciling an object.
+    Suspend {
+        #[command(subcommand)]
+        target: Target,
+    },
+    /// Reconcile a suspended object again.
+    Resume {
+        #[command(subcommand)]
+        target: Target,
+    },
+    /// Print objects as YAML to store in git (no status).
+    Export {
+        #[command(subcommand)]
+        target: Target,
+    },
+    /// Build a Kustomization from a local directory as the controller would.
+    Build {
+        #[command(subcommand)]
+        target: LocalTarget,
+    },
+    /// Show what applying a local directory would change in the cluster
+    /// (exit code 1 when something would).
+    Diff {
+        #[command(subcommand)]
+        target: LocalTarget,
+    },
+    /// Show the objects a Kustomization manages.
+    Tree {
+        #[command(subcommand)]
+        target: TreeTarget,
+    },
+    /// Show the events about Flux objects.
+    Events {
+        /// In every namespace.
+        #[arg(short = 'A', long)]
+        all_namespaces: bool,
+        /// Only this object, as Kind/name.
+        #[arg(long = "for")]
+        only: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum Create {
+    /// A source.
+    #[command(subcommand)]
+    Source(CreateSource),
+    /// A Kustomization.
+    #[command(alias = "ks")]
+    Kustomization {
+        name: String,
+        #[command(flatten)]
+        flags: KustomizationFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// A notification Provider.
+    AlertProvider {
+        name: String,
+        #[command(flatten)]
+        flags: ProviderFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// An Alert.
+    Alert {
+        name: String,
+        #[command(flatten)]
+        flags: AlertFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// A webhook Receiver.
+    Receiver {
+        name: String,
+        #[command(flatten)]
+        flags: ReceiverFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+}
+
+#[derive(Subcommand)]
+enum CreateSource {
+    /// A GitRepository.
+    Git {
+        name: String,
+        #[command(flatten)]
+        flags: GitSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+}
+
+#[derive(Args)]
+struct CreateCommon {
+    /// Print the YAML instead of applying it.
+    #[arg(long)]
+    export: bool,
+}
+
+#[derive(Args)]
+struct Get {
+    #[command(subcommand)]
+    what: GetWhat,
+    /// In every namespace.
+    #[arg(short = 'A', long, global = true)]
+    all_namespaces: bool,
+    /// Keep printing changes.
+    #[arg(short, long, global = true)]
+    watch: bool,
+}
+
+#[derive(Subcommand)]
+enum GetWhat {
+    /// Sources: git, oci, helm, chart, bucket or all.
+    Sources { kind: String },
+    /// Kustomizations.
+    #[command(alias = "ks")]
+    Kustomizations,
+    /// Alerts.
+    Alerts,
+    /// Alert Providers.
+    AlertProviders,
+    /// Receivers.
+    Receivers,
+    /// Every kind.
+    All,
+}
+
+#[derive(Subcommand)]
+enum Target {
+    /// A source: git, oci, helm, chart or bucket, then its name.
+    Source {
+        kind: String,
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// A Kustomization.
+    #[command(alias = "ks")]
+    Kustomization {
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// A Receiver.
+    Receiver {
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// An Alert.
+    Alert {
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// A Provider.
+    AlertProvider {
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+}
+
+impl Target {
+    fn resolve(&self) -> Result<(Kind, Option<String>, bool), Error> {
+        let (kind, name, all) = match self {
+            Self::Source { kind, name, all } => (
+                kinds::source(kind).ok_or_else(|| {
+                    Error::Usage(format!(
+                        "unknown source kind '{kind}'; use git, oci, helm, chart or bucket"
+                    ))
+                })?,
+                name,
+                all,
+            ),
+            Self::Kustomization { name, all } => (kinds::kustomization(), name, all),
+            Self::Receiver { name, all } => (kinds::receiver(), name, all),
+            Self::Alert { name, all } => (kinds::alert(), name, all),
+            Self::AlertProvider { name, all } => (kinds::provider(), name, all),
+        };
+        Ok((kind, name.clone(), *all))
+    }
+
+    fn named(&self) -> Result<(Kind, String), Error> {
+        let (kind, name, _) = self.resolve()?;
+        let name =
+            name.ok_or_else(|| Error::Usage(format!("name the {} to act on", kind.name())))?;
+        Ok((kind, name))
+    }
+}
+
+#[derive(Subcommand)]
+enum LocalTarget {
+    /// A Kustomization.
+    #[command(alias = "ks")]
+    Kustomization {
+        name: String,
+        /// The local directory that stands for its spec.path.
+        #[arg(long)]
+        path: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum TreeTarget {
+    /// A Kustomization.
+    #[command(alias = "ks")]
+    Kustomization { name: String },
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let ui = Ui::detect();
+    match run(cli, ui).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            ui.failure(&e.to_string());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
+    let timeout = ferroflux_runtime::object::parse_duration(&cli.timeout)
+        .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
+    // Printing what `create --export` or `install --export` would write
+    // needs no cluster.
+    if let Some(obj) = exported_object(&cli.command, &cli.namespace)? {
+        commands::print_yaml(&[obj]);
+        return Ok(());
+    }
+    if matches!(cli.command, Command::Install { export: true, .. }) {
+        ferroflux_cli::ui::out(install::MANIFEST);
+        return Ok(());
+    }
+    let client = cluster::client(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
+    let ctx = Context {
+        client,
+        namespace: cli.namespace,
+        timeout,
+        ui,
+    };
+    match cli.command {
+        Command::Install { export, wait } => install::install(&ctx, export, wait).await,
+        Command::Uninstall {
+            keep_namespace,
+            silent,
+        } => install::uninstall(&ctx, keep_namespace, silent).await,
+        Command::Check { pre } => install::check(&ctx, pre).await,
+        Command::Create(create) => {
+            let (kind, obj) = create_object(&create, &ctx.namespace)?;
+            commands::create(&ctx, &kind, obj, true).await
+        }
+        Command::Get(get) => run_get(&ctx, &get).await,
+        Command::Reconcile {
+            target,
+            with_source,
+        } => {
+            let (kind, name) = target.named()?;
+            commands::reconcile(&ctx, &kind, &name, with_source).await
+        }
+        Command::Suspend { target } => {
+            let (kind, name) = target.named()?;
+            commands::suspend(&ctx, &kind, &name, true).await
+        }
+        Command::Resume { target } => {
+            let (kind, name) = target.named()?;
+            commands::suspend(&ctx, &kind, &name, false).await
+        }
+        Command::Export { target } => {
+            let (kind, name, all) = target.resolve()?;
+            if name.is_none() && !all {
+                return Err(Error::Usage(format!(
+                    "name the {} to export, or pass --all",
+                    kind.name()
+                )));
+            }
+            commands::export(&ctx, &kind, name.as_deref()).await
+        }
+        Command::Build {
+            target: LocalTarget::Kustomization { name, path },
+        } => {
+            let objects = local::build(&ctx.client, &ctx.namespace, &name, &path).await?;
+            commands::print_yaml(&objects);
+            Ok(())
+        }
+        Command::Diff {
+            target: LocalTarget::Kustomization { name, path },
+        } => diff(&ctx, &name, &path).await,
+        Command::Tree {
+            target: TreeTarget::Kustomization { name },
+        } => {
+            let node = tree::tree(&ctx.client, &ctx.namespace, &name, 16).await?;
+            ferroflux_cli::ui::out(&tree::render(&node));
+            Ok(())
+        }
+        Command::Events {
+            all_namespaces,
+            only,
+        } => commands::events(&ctx, all_namespaces, only.as_deref()).await,
+    }
+}
+
+async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
+    let kinds: Vec<Kind> = match &get.what {
+        GetWhat::Sources { kind } if kind == "all" => {
+            kinds::all().into_iter().filter(|k| k.source).collect()
+        }
+        GetWhat::Sources { kind } => vec![kinds::source(kind).ok_or_else(|| {
+            Error::Usage(format!(
+                "unknown source kind '{kind}'; use git, oci, helm, chart, bucket or all"
+            ))
+        })?],
+        GetWhat::Kustomizations => vec![kinds::kustomization()],
+        GetWhat::Alerts => vec![kinds::alert()],
+        GetWhat::AlertProviders => vec![kinds::provider()],
+        GetWhat::Receivers => vec![kinds::receiver()],
+        GetWhat::All => kinds::all(),
+    };
+    if get.watch {
+        let [kind] = kinds.as_slice() else {
+            return Err(Error::Usage("--watch follows one kind at a time".into()));
+        };
+        return commands::watch(ctx, kind, get.all_namespaces).await;
+    }
+    // Cut long messages to a terminal's width when it says what it is.
+    let width = std::io::stdout()
+        .is_terminal()
+        .then(|| std::env::var("COLUMNS").ok()?.parse().ok())
+        .flatten();
+    commands::get(ctx, &kinds, get.all_namespaces, width).await
+}
+
+async fn diff(ctx: &Context, name: &str, path: &std::path::Path) -> Result<(), Error> {
+    let objects = local::build(&ctx.client, &ctx.namespace, name, path).await?;
+    let drift = local::diff(&ctx.client, &objects).await?;
+    let mut changed = 0;
+    for (id, d) in &drift {
+        match d {
+            local::Drift::Created => {
+                ferroflux_cli::ui::out(&format!("► {id} created\n"));
+                changed += 1;
+            }
+            local::Drift::Changed(text) => {
+                ferroflux_cli::ui::out(&format!("► {id} drifted\n{text}"));
+                changed += 1;
+            }
+            local::Drift::Unchanged => {}
+        }
+    }
+    if changed > 0 {
+        return Err(Error::Found(format!(
+            "{changed} of {} objects would change",
+            drift.len()
+        )));
+    }
+    ctx.ui.success(&format!(
+        "no changes: {} objects as in the cluster",
+        drift.len()
+    ));
+    Ok(())
+}
+
+/// The object a `create ... --export` prints, if the command is one.
+fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_json::Value>, Error> {
+    let Command::Create(create) = command else {
+        return Ok(None);
+    };
+    let export = match create {
+        Create::Source(CreateSource::Git { common, .. })
+        | Create::Kustomization { common, .. }
+        | Create::AlertProvider { common, .. }
+        | Create::Alert { common, .. }
+        | Create::Receiver { common, .. } => common.export,
+    };
+    if !export {
+        return Ok(None);
+    }
+    create_object(create, namespace).map(|(_, obj)| Some(obj))
+}
+
+fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::Value), Error> {
+    Ok(match create {
+        Create::Source(CreateSource::Git { name, flags, .. }) => (
+            kinds::git_repository(),
+            manifests::git_repository(name, namespace, flags).map_err(Error::Usage)?,
+        ),
+        Create::Kustomization { name, flags, .. } => (
+            kinds::kustomization(),
+            manifests::kustomization(name, namespace, flags).map_err(Error::Usage)?,
+        ),
+        Create::AlertProvider { name, flags, .. } => (
+            kinds::provider(),
+            manifests::provider(name, namespace, flags),
+        ),
+        Create::Alert { name, flags, .. } => (
+            kinds::alert(),
+            manifests::alert(name, namespace, flags).map_err(Error::Usage)?,
+        ),
+        Create::Receiver { name, flags, .. } => (
+            kinds::receiver(),
+            manifests::receiver(name, namespace, flags).map_err(Error::Usage)?,
+        ),
+    })
+}

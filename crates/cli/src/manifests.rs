@@ -1,0 +1,404 @@
+//! The objects `ferroflux create ...` writes, built from flags. Pure
+//! functions: the same object is printed with `--export` and applied
+//! without it.
+
+use serde_json::{Map, Value, json};
+
+use crate::kinds;
+
+/// `create source git`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct GitSource {
+    /// The repository URL (https://, http:// or ssh://).
+    #[arg(long)]
+    pub url: String,
+    /// Branch to follow (main when no ref is given).
+    #[arg(long)]
+    pub branch: Option<String>,
+    /// Tag to check out.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Semver range of tags to follow.
+    #[arg(long = "tag-semver")]
+    pub semver: Option<String>,
+    /// Commit to check out.
+    #[arg(long)]
+    pub commit: Option<String>,
+    /// How often to fetch.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Timeout of git operations.
+    #[arg(long = "fetch-timeout")]
+    pub timeout: Option<String>,
+    /// Secret with the credentials.
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// Paths to leave out (gitignore syntax).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+}
+
+/// `create kustomization`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct KustomizationFlags {
+    /// The source: [Kind/]name[.namespace]; the kind defaults to
+    /// GitRepository.
+    #[arg(long)]
+    pub source: String,
+    /// The path inside the source.
+    #[arg(long, default_value = "./")]
+    pub path: String,
+    /// Delete what is removed from the source.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub prune: bool,
+    /// How often to reconcile.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Put every object into this namespace.
+    #[arg(long)]
+    pub target_namespace: Option<String>,
+    /// Wait for every applied object to be ready.
+    #[arg(long)]
+    pub wait: bool,
+    /// Timeout of the apply and the health checks.
+    #[arg(long = "kustomization-timeout")]
+    pub timeout: Option<String>,
+    /// Kustomizations that must be Ready first: name[.namespace].
+    #[arg(long, value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// Apply as this ServiceAccount.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// How soon to retry after a failure.
+    #[arg(long)]
+    pub retry_interval: Option<String>,
+}
+
+/// `create alert-provider`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ProviderFlags {
+    /// slack, discord, msteams, googlechat, generic, generic-hmac or github.
+    #[arg(long = "type")]
+    pub provider_type: String,
+    /// The webhook URL, or the repository URL for github.
+    #[arg(long)]
+    pub address: Option<String>,
+    /// Channel to post to.
+    #[arg(long)]
+    pub channel: Option<String>,
+    /// Name to post as.
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Secret with address, token or headers.
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+}
+
+/// `create alert`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct AlertFlags {
+    /// The Provider to send to.
+    #[arg(long)]
+    pub provider_ref: String,
+    /// Kind/name[.namespace] of the objects whose events to send; the name
+    /// may be *.
+    #[arg(long = "event-source", value_delimiter = ',', required = true)]
+    pub event_sources: Vec<String>,
+    /// info (everything) or error.
+    #[arg(long, default_value = "info")]
+    pub event_severity: String,
+    /// A summary added to every message.
+    #[arg(long)]
+    pub summary: Option<String>,
+}
+
+/// `create receiver`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ReceiverFlags {
+    /// generic, generic-hmac, github or gitlab.
+    #[arg(long = "type")]
+    pub receiver_type: String,
+    /// Events to accept (e.g. push).
+    #[arg(long = "event", value_delimiter = ',')]
+    pub events: Vec<String>,
+    /// Kind/name[.namespace] to reconcile on a call; the name may be *.
+    #[arg(long = "resource", value_delimiter = ',', required = true)]
+    pub resources: Vec<String>,
+    /// Secret holding the token.
+    #[arg(long)]
+    pub secret_ref: String,
+}
+
+fn object(kind: &kinds::Kind, name: &str, namespace: &str, spec: Value) -> Value {
+    let mut obj = json!({
+        "apiVersion": kind.resource.api_version,
+        "kind": kind.name(),
+        "metadata": {"name": name, "namespace": namespace},
+    });
+    obj["spec"] = spec;
+    obj
+}
+
+fn insert(spec: &mut Value, key: &str, value: Option<&String>) {
+    if let Some(v) = value.filter(|v| !v.is_empty()) {
+        spec[key] = json!(v);
+    }
+}
+
+/// A GitRepository.
+///
+/// # Errors
+/// When more than one of branch, tag, semver and commit is given.
+pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<Value, String> {
+    let refs: Vec<(&str, &String)> = [
+        ("branch", flags.branch.as_ref()),
+        ("tag", flags.tag.as_ref()),
+        ("semver", flags.semver.as_ref()),
+        ("commit", flags.commit.as_ref()),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, v)))
+    .collect();
+    if refs.len() > 1 {
+        return Err("give one of --branch, --tag, --tag-semver and --commit".into());
+    }
+    let git_ref: Map<String, Value> = if refs.is_empty() {
+        [("branch".to_owned(), json!("main"))].into_iter().collect()
+    } else {
+        refs.into_iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect()
+    };
+    let mut spec = json!({"url": flags.url, "interval": flags.interval, "ref": git_ref});
+    insert(&mut spec, "timeout", flags.timeout.as_ref());
+    if let Some(secret) = flags.secret_ref.as_ref().filter(|s| !s.is_empty()) {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    if !flags.ignore_paths.is_empty() {
+        spec["ignore"] = json!(flags.ignore_paths.join("\n"));
+    }
+    Ok(object(&kinds::git_repository(), name, namespace, spec))
+}
+
+/// A Kustomization.
+///
+/// # Errors
+/// When `--source` or a `--depends-on` entry is not a reference, or the
+/// source kind is not a source.
+pub fn kustomization(
+    name: &str,
+    namespace: &str,
+    flags: &KustomizationFlags,
+) -> Result<Value, String> {
+    let source = kinds::parse_reference(&flags.source)?;
+    let source_kind = match source.kind.as_deref() {
+        None => "GitRepository".to_owned(),
+        Some(kind) => kinds::by_kind(kind)
+            .filter(|k| k.source)
+            .map(|k| k.name().to_owned())
+            .ok_or_else(|| format!("--source kind '{kind}' is not a source kind"))?,
+    };
+    let mut source_ref = json!({"kind": source_kind, "name": source.name});
+    insert(&mut source_ref, "namespace", source.namespace.as_ref());
+    let path = if flags.path.is_empty() {
+        "./"
+    } else {
+        &flags.path
+    };
+    let mut spec = json!({"interval": flags.interval, "path": path, "prune": flags.prune,
+                          "sourceRef": source_ref});
+    if flags.wait {
+        spec["wait"] = json!(true);
+    }
+    insert(
+        &mut spec,
+        "targetNamespace",
+        flags.target_namespace.as_ref(),
+    );
+    insert(&mut spec, "timeout", flags.timeout.as_ref());
+    insert(
+        &mut spec,
+        "serviceAccountName",
+        flags.service_account.as_ref(),
+    );
+    insert(&mut spec, "retryInterval", flags.retry_interval.as_ref());
+    if !flags.depends_on.is_empty() {
+        let deps = flags
+            .depends_on
+            .iter()
+            .map(|d| {
+                let r = kinds::parse_reference(d)?;
+                let mut dep = json!({"name": r.name});
+                insert(&mut dep, "namespace", r.namespace.as_ref());
+                Ok(dep)
+            })
+            .collect::<Result<Vec<Value>, String>>()?;
+        spec["dependsOn"] = json!(deps);
+    }
+    Ok(object(&kinds::kustomization(), name, namespace, spec))
+}
+
+/// A Provider.
+#[must_use]
+pub fn provider(name: &str, namespace: &str, flags: &ProviderFlags) -> Value {
+    let mut spec = json!({"type": flags.provider_type});
+    insert(&mut spec, "address", flags.address.as_ref());
+    insert(&mut spec, "channel", flags.channel.as_ref());
+    insert(&mut spec, "username", flags.username.as_ref());
+    if let Some(secret) = flags.secret_ref.as_ref().filter(|s| !s.is_empty()) {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    object(&kinds::provider(), name, namespace, spec)
+}
+
+/// `Kind/name[.namespace]` references as `{kind, name, namespace}`.
+fn cross_references(refs: &[String], flag: &str) -> Result<Vec<Value>, String> {
+    refs.iter()
+        .map(|text| {
+            let r = kinds::parse_reference(text)?;
+            let kind = r
+                .kind
+                .ok_or_else(|| format!("{flag} '{text}' needs a kind: Kind/name"))?;
+            let kind = kinds::by_kind(&kind).map_or(kind, |k| k.name().to_owned());
+            let mut out = json!({"kind": kind, "name": r.name});
+            insert(&mut out, "namespace", r.namespace.as_ref());
+            Ok(out)
+        })
+        .collect()
+}
+
+/// An Alert.
+///
+/// # Errors
+/// When an event source is not `Kind/name`, or there is none, or the
+/// severity is neither `info` nor `error`.
+pub fn alert(name: &str, namespace: &str, flags: &AlertFlags) -> Result<Value, String> {
+    if flags.event_sources.is_empty() {
+        return Err("give at least one --event-source, e.g. Kustomization/*".into());
+    }
+    if !["info", "error"].contains(&flags.event_severity.as_str()) {
+        return Err(format!(
+            "--event-severity '{}' must be info or error",
+            flags.event_severity
+        ));
+    }
+    let mut spec = json!({
+        "providerRef": {"name": flags.provider_ref},
+        "eventSeverity": flags.event_severity,
+        "eventSources": cross_references(&flags.event_sources, "--event-source")?,
+    });
+    insert(&mut spec, "summary", flags.summary.as_ref());
+    Ok(object(&kinds::alert(), name, namespace, spec))
+}
+
+/// A Receiver.
+///
+/// # Errors
+/// When a resource is not `Kind/name`, or there is none.
+pub fn receiver(name: &str, namespace: &str, flags: &ReceiverFlags) -> Result<Value, String> {
+    if flags.resources.is_empty() {
+        return Err("give at least one --resource, e.g. GitRepository/app".into());
+    }
+    let mut spec = json!({
+        "type": flags.receiver_type,
+        "secretRef": {"name": flags.secret_ref},
+        "resources": cross_references(&flags.resources, "--resource")?,
+    });
+    if !flags.events.is_empty() {
+        spec["events"] = json!(flags.events);
+    }
+    Ok(object(&kinds::receiver(), name, namespace, spec))
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn git_repository_defaults_to_main_and_takes_one_ref() {
+        let flags = GitSource {
+            url: "https://example.com/app.git".into(),
+            interval: "1m".into(),
+            secret_ref: Some("auth".into()),
+            ..GitSource::default()
+        };
+        let obj = git_repository("app", "flux-system", &flags).unwrap();
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                   "metadata": {"name": "app", "namespace": "flux-system"},
+                   "spec": {"url": "https://example.com/app.git", "interval": "1m",
+                            "ref": {"branch": "main"}, "secretRef": {"name": "auth"}}})
+        );
+        let two = GitSource {
+            tag: Some("v1".into()),
+            commit: Some("abc".into()),
+            ..flags
+        };
+        assert!(git_repository("app", "ns", &two).is_err());
+    }
+
+    #[test]
+    fn kustomization_references_its_source_and_dependencies() {
+        let flags = KustomizationFlags {
+            source: "OCIRepository/app.sources".into(),
+            path: "./deploy".into(),
+            prune: true,
+            interval: "10m".into(),
+            depends_on: vec!["infra".into(), "crds.platform".into()],
+            ..KustomizationFlags::default()
+        };
+        let obj = kustomization("app", "apps", &flags).unwrap();
+        assert_eq!(
+            obj["spec"],
+            json!({"interval": "10m", "path": "./deploy", "prune": true,
+                   "sourceRef": {"kind": "OCIRepository", "name": "app", "namespace": "sources"},
+                   "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"}]})
+        );
+        let bad = KustomizationFlags {
+            source: "Deployment/app".into(),
+            ..flags
+        };
+        assert!(
+            kustomization("app", "apps", &bad)
+                .unwrap_err()
+                .contains("not a source")
+        );
+    }
+
+    #[test]
+    fn alerts_and_receivers_need_kinds() {
+        let flags = AlertFlags {
+            provider_ref: "slack".into(),
+            event_sources: vec!["kustomization/*".into(), "GitRepository/app.infra".into()],
+            event_severity: "error".into(),
+            summary: None,
+        };
+        let obj = alert("errors", "apps", &flags).unwrap();
+        assert_eq!(
+            obj["spec"]["eventSources"],
+            json!([{"kind": "Kustomization", "name": "*"},
+                   {"kind": "GitRepository", "name": "app", "namespace": "infra"}])
+        );
+        let nameless = AlertFlags {
+            event_sources: vec!["app".into()],
+            ..flags
+        };
+        assert!(
+            alert("errors", "apps", &nameless)
+                .unwrap_err()
+                .contains("needs a kind")
+        );
+        let receiver_flags = ReceiverFlags {
+            receiver_type: "github".into(),
+            events: vec!["push".into()],
+            resources: vec!["GitRepository/app".into()],
+            secret_ref: "token".into(),
+        };
+        let obj = receiver("gh", "apps", &receiver_flags).unwrap();
+        assert_eq!(obj["spec"]["events"], json!(["push"]));
+        assert_eq!(obj["apiVersion"], "notification.toolkit.fluxcd.io/v1");
+    }
+}
