@@ -27,8 +27,10 @@ lint: ## rustfmt check and clippy with warnings as errors
 	$(CARGO) fmt --all -- --check
 	$(CARGO) clippy --workspace --all-targets --locked -- -D warnings
 
-crds: ## Regenerate crds/ from crates/api
+crds: deps ## Regenerate crds/ from crates/api, the chart's copy and the CLI's install manifest
 	$(CARGO) run --quiet --locked -p ferroflux-crdgen -- crds
+	cp crds/*_*.yaml charts/ferroflux/crds/
+	bash scripts/render-install.sh
 
 verify: ## Fail when generated files (crds/) are stale
 	$(CARGO) run --quiet --locked -p ferroflux-crdgen -- --check crds

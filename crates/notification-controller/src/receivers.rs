@@ -17,7 +17,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use ferroflux_api::meta::RECONCILE_REQUEST_ANNOTATION;
-use ferroflux_api::notification::{Receiver, ReceiverStatus};
+use ferroflux_api::notification::{Receiver, ReceiverSpec, ReceiverStatus};
 use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::scrub::Scrubbed;
@@ -67,6 +67,21 @@ async fn token(client: &Client, receiver: &Receiver) -> Result<String, String> {
     Ok(token)
 }
 
+/// The CEL filter fields a Receiver sets, which this controller cannot
+/// evaluate; `None` when it sets none.
+fn unsupported_filters(spec: &ReceiverSpec) -> Option<String> {
+    let mut fields = Vec::new();
+    if spec.resource_filter.as_ref().is_some_and(|f| !f.is_empty()) {
+        fields.push("spec.resourceFilter".to_owned());
+    }
+    for (i, r) in spec.resources.iter().enumerate() {
+        if r.filter.as_ref().is_some_and(|f| !f.is_empty()) {
+            fields.push(format!("spec.resources[{i}].filter"));
+        }
+    }
+    (!fields.is_empty()).then(|| fields.join(", "))
+}
+
 /// Gives Receivers their webhook path.
 pub struct ReceiverReconciler {
     client: Client,
@@ -93,6 +108,16 @@ impl Reconciler<Receiver> for ReceiverReconciler {
                     "receiver type '{}' is not supported yet; supported: {}",
                     obj.spec.r#type,
                     SUPPORTED.join(", ")
+                )),
+            ));
+        }
+        if let Some(fields) = unsupported_filters(&obj.spec) {
+            // Annotating every listed object when a filter says to pick
+            // some would trigger more than the user allowed: refuse.
+            return Err(ReconcileError::stalled(
+                "UnsupportedConfiguration",
+                Scrubbed::new(&format!(
+                    "{fields} (CEL) are not supported yet; remove them"
                 )),
             ));
         }
@@ -202,9 +227,20 @@ async fn hook(
             "the signature or token does not match".into(),
         );
     }
-    if receiver.spec.r#type == "github" {
-        let event = header("x-github-event").unwrap_or_default();
-        if event == "ping" {
+    if let Some(fields) = unsupported_filters(&receiver.spec) {
+        return (
+            StatusCode::NOT_IMPLEMENTED,
+            format!("{fields} (CEL) are not supported; nothing was annotated"),
+        );
+    }
+    let event_header = match receiver.spec.r#type.as_str() {
+        "github" => Some("x-github-event"),
+        "gitlab" => Some("x-gitlab-event"),
+        _ => None,
+    };
+    if let Some(name) = event_header {
+        let event = header(name).unwrap_or_default();
+        if name == "x-github-event" && event == "ping" {
             return (StatusCode::OK, "pong".into());
         }
         if !receiver.spec.events.is_empty() && !receiver.spec.events.iter().any(|e| e == event) {
@@ -292,6 +328,24 @@ async fn annotate(client: &Client, receiver: &Receiver) -> Result<usize, String>
 mod tests {
     use super::{constant_time_eq, hmac_ok, webhook_path};
     use crate::providers::sign;
+
+    #[test]
+    fn cel_filters_are_named_not_ignored() {
+        let spec: super::ReceiverSpec = serde_json::from_value(serde_json::json!({
+            "type": "generic", "secretRef": {"name": "t"},
+            "resources": [{"kind": "GitRepository", "name": "a"},
+                          {"kind": "GitRepository", "name": "*", "filter": "res.metadata.name == 'b'"}]}))
+        .unwrap();
+        assert_eq!(
+            super::unsupported_filters(&spec).as_deref(),
+            Some("spec.resources[1].filter")
+        );
+        let plain = super::ReceiverSpec {
+            resources: spec.resources[..1].to_vec(),
+            ..spec
+        };
+        assert_eq!(super::unsupported_filters(&plain), None);
+    }
 
     #[test]
     fn paths_and_signatures_are_checked_as_flux_does() {
