@@ -13,11 +13,11 @@
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::source::GitRepository;
+use ferroflux_testenv::bench::{peak_rss_mib, release_binary};
 use ferroflux_testenv::controller::{ControllerProcess, SourceController};
 use ferroflux_testenv::git::GitServer;
 use futures_util::{StreamExt as _, stream};
@@ -83,24 +83,6 @@ spec:
             port:
               number: 9898
 ";
-
-fn release_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/release/examples/bench_mttp → target/release/<name>
-    let bin = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(bin.is_file(), "build it first: {}", bin.display());
-    bin
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 fn seconds(d: Duration) -> String {
     format!("{:.1} s", d.as_secs_f64())

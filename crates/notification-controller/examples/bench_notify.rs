@@ -13,11 +13,11 @@
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use ferroflux_testenv::bench::{peak_rss_mib, release_binary};
 use ferroflux_testenv::controller::{ControllerProcess, free_port};
 use kube::api::{DynamicObject, PostParams};
 use kube::{Api, Client};
@@ -25,24 +25,6 @@ use serde_json::{Value, json};
 
 /// When each numbered event reached the sink.
 type Arrivals = Arc<Mutex<HashMap<u64, Instant>>>;
-
-fn release_binary(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().unwrap();
-    // target/release/examples/bench_notify → target/release/<name>
-    let bin = exe.parent().unwrap().parent().unwrap().join(name);
-    assert!(bin.is_file(), "build it first: {}", bin.display());
-    bin
-}
-
-fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
-}
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -233,6 +215,7 @@ async fn main() {
     // Deliveries still in flight get 30 s to land.
     let deadline = Instant::now() + Duration::from_secs(30);
     while (arrivals.lock().unwrap().len() as u64) < total && Instant::now() < deadline {
+        // Polling the sink's count until the deadline.
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let rss = peak_rss_mib(controller.pid());

@@ -12,6 +12,7 @@
 //! the test process ends in any way (normal exit, panic, or `SIGKILL`), so no
 //! `etcd` or `kube-apiserver` outlives the tests that started it.
 
+pub mod bench;
 mod binaries;
 mod control_plane;
 pub mod controller;

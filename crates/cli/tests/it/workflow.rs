@@ -226,6 +226,25 @@ fn local_build_and_diff(kc: &std::path::Path, ns: &str) {
         &["diff", "kustomization", "app", "-n", ns, "--path", path],
     );
     assert!(run.stderr.contains("no changes"), "{}", run.stderr);
+    // A malformed manifest: the file is named, nothing is printed.
+    std::fs::write(dir.path().join("broken.yaml"), "kind: [unclosed\n").unwrap();
+    for verb in ["build", "diff"] {
+        let run = expect(
+            kc,
+            1,
+            &[verb, "kustomization", "app", "-n", ns, "--path", path],
+        );
+        assert!(run.stderr.contains("broken.yaml"), "{verb}: {}", run.stderr);
+        assert!(run.stdout.is_empty(), "{verb}: {}", run.stdout);
+    }
+    let missing = dir.path().join("absent");
+    let missing = missing.to_str().unwrap();
+    let run = expect(
+        kc,
+        2,
+        &["build", "kustomization", "app", "-n", ns, "--path", missing],
+    );
+    assert!(run.stderr.contains("is not a directory"), "{}", run.stderr);
 }
 
 fn user_errors(kc: &std::path::Path, ns: &str) {

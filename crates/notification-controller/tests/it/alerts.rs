@@ -3,14 +3,13 @@
 
 use ferroflux_notification_controller::providers::sign;
 use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
-use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::GitServer;
 use ferroflux_testenv::sink::JsonSink;
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::{Value, json};
 
-use crate::support::{STEP, create, provider, start_notification};
+use crate::support::{STEP, create, delivery_failure, provider, start_notification};
 
 const CONFIG: &str =
     "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  color: blue\n";
@@ -210,21 +209,7 @@ async fn assert_delivery_failure_recorded(
     broken: &JsonSink,
     controllers: &Controllers,
 ) {
-    eventually("the failed delivery recorded", STEP, || async {
-        let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns)
-            .list(&kube::api::ListParams::default())
-            .await
-            .ok()?;
-        events
-            .items
-            .into_iter()
-            .find(|e| {
-                e.reason.as_deref() == Some("DeliveryFailed")
-                    && e.involved_object.name.as_deref() == Some("broken")
-            })
-            .map(|_| ())
-    })
-    .await;
+    delivery_failure(client, ns, "broken").await;
     assert!(
         broken.requests().len() >= 3,
         "{} attempts",

@@ -8,7 +8,7 @@ use ferroflux_testenv::sink::JsonSink;
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::{Value, json};
 
-use crate::support::{STEP, create, provider, start_notification};
+use crate::support::{STEP, create, delivery_failure, provider, start_notification};
 
 /// A commit the GitHub provider reports on.
 const SHA: &str = "0123456789abcdef0123456789abcdef01234567";
@@ -165,6 +165,15 @@ async fn proxies_and_custom_certificate_authorities_are_used() {
     let mut trusted = provider(&ns, "trusted", "generic", https.url(), None);
     trusted["spec"]["certSecretRef"] = json!({"name": "ca"});
     let untrusted = provider(&ns, "untrusted", "generic", https.url(), None);
+    secret(
+        &client,
+        &ns,
+        "garbled-ca",
+        json!({"ca.crt": "not a certificate"}),
+    )
+    .await;
+    let mut garbled = provider(&ns, "garbled", "generic", https.url(), None);
+    garbled["spec"]["certSecretRef"] = json!({"name": "garbled-ca"});
     // Nothing resolves this name: only the proxy can deliver.
     let mut proxied = provider(
         &ns,
@@ -174,7 +183,7 @@ async fn proxies_and_custom_certificate_authorities_are_used() {
         None,
     );
     proxied["spec"]["proxySecretRef"] = json!({"name": "proxy"});
-    for p in [trusted, untrusted, proxied] {
+    for p in [trusted, untrusted, garbled, proxied] {
         let name = p["metadata"]["name"].as_str().unwrap().to_owned();
         create(&client, &ns, p).await;
         create(&client, &ns, alert(&ns, &name, &json!({}))).await;
@@ -208,21 +217,14 @@ async fn proxies_and_custom_certificate_authorities_are_used() {
         "Basic cHJveHl1c2VyOnByb3h5LXBhc3MtOWYy"
     );
     // Without the CA, the same sink is not trusted: a DeliveryFailed event.
-    let message = eventually("the untrusted delivery failing", STEP, || async {
-        Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns)
-            .list(&kube::api::ListParams::default())
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|e| {
-                e.reason.as_deref() == Some("DeliveryFailed")
-                    && e.involved_object.name.as_deref() == Some("untrusted")
-            })
-            .and_then(|e| e.message)
-    })
-    .await;
+    let message = delivery_failure(&client, &ns, "untrusted").await;
     assert!(message.contains("attempts"), "{message}");
+    // A certificate Secret that holds no certificate: said, nothing sent.
+    let message = delivery_failure(&client, &ns, "garbled").await;
+    assert!(
+        message.contains("ca.crt holds no PEM certificate"),
+        "{message}"
+    );
     assert_eq!(https.requests().len(), 1);
     assert!(!controller.log().contains("proxy-pass-9f2"));
 }

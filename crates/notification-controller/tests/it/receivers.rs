@@ -36,25 +36,28 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
         status.webhook_path.filter(|_| ready)
     })
     .await;
-    // A Receiver whose Secret is missing says so and gets no path.
-    let orphan: Receiver = serde_json::from_value(json!({
-        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
-        "metadata": {"name": "orphan", "namespace": ns},
-        "spec": {"type": "github", "secretRef": {"name": "absent"},
-                 "resources": [{"kind": "GitRepository", "name": "app"}]}}))
-    .unwrap();
-    receivers
-        .create(&PostParams::default(), &orphan)
-        .await
-        .unwrap();
-    let message = eventually("the orphan Receiver not ready", STEP, || async {
-        let status = receivers.get("orphan").await.ok()?.status?;
-        let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
-        (ready.status == "False").then_some(ready.message)
-    })
+    // A Receiver whose Secret is missing, or with a CEL filter, says so.
+    let message = refused(
+        &receivers,
+        "orphan",
+        json!({"type": "github", "secretRef": {"name": "absent"},
+               "resources": [{"kind": "GitRepository", "name": "app"}]}),
+    )
     .await;
     assert!(
         message.contains(&format!("Secret {ns}/absent not found")),
+        "{message}"
+    );
+    let message = refused(
+        &receivers,
+        "filtered",
+        json!({"type": "generic", "secretRef": {"name": "webhook-token"},
+               "resourceFilter": "true",
+               "resources": [{"kind": "GitRepository", "name": "*"}]}),
+    )
+    .await;
+    assert!(
+        message.contains("spec.resourceFilter (CEL) are not supported"),
         "{message}"
     );
     let first = format!("main@sha1:{}", repo.head().unwrap());
@@ -161,4 +164,24 @@ async fn create_objects(client: &kube::Client, ns: &str, url: &str) {
         .create(&PostParams::default(), &receiver)
         .await
         .unwrap();
+}
+
+/// Creates the Receiver `name` with `spec` and returns the message of its
+/// Ready=False condition.
+async fn refused(receivers: &Api<Receiver>, name: &str, spec: serde_json::Value) -> String {
+    let ns = receivers.namespace().unwrap_or_default().to_owned();
+    let receiver: Receiver = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": name, "namespace": ns}, "spec": spec}))
+    .unwrap();
+    receivers
+        .create(&PostParams::default(), &receiver)
+        .await
+        .unwrap();
+    eventually(&format!("the Receiver {name} not ready"), STEP, || async {
+        let status = receivers.get(name).await.ok()?.status?;
+        let ready = status.conditions.into_iter().find(|c| c.type_ == "Ready")?;
+        (ready.status == "False").then_some(ready.message)
+    })
+    .await
 }

@@ -70,3 +70,26 @@ pub(crate) fn provider(
     json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
         "metadata": {"name": name, "namespace": ns}, "spec": spec})
 }
+
+/// Waits for the `DeliveryFailed` event on the Alert `alert` and returns
+/// its message.
+pub(crate) async fn delivery_failure(client: &Client, ns: &str, alert: &str) -> String {
+    eventually(
+        &format!("a failed delivery recorded on {alert}"),
+        STEP,
+        || async {
+            Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns)
+                .list(&kube::api::ListParams::default())
+                .await
+                .ok()?
+                .items
+                .into_iter()
+                .find(|e| {
+                    e.reason.as_deref() == Some("DeliveryFailed")
+                        && e.involved_object.name.as_deref() == Some(alert)
+                })
+                .and_then(|e| e.message)
+        },
+    )
+    .await
+}
