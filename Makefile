@@ -12,10 +12,15 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help deps fmt lint crds verify build test testenv bench-source bench-mttp bench-kustomize bench-notify
+.PHONY: help demo deps fmt lint crds verify build test e2e testenv bench-source bench-mttp bench-kustomize bench-notify
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+demo: deps ## The sample app delivered from git by the three controllers on a local control plane; Ctrl-C stops it
+	$(CARGO) build --locked --bins -p ferroflux-e2e -p ferroflux-cli -p ferroflux-source-controller \
+		-p ferroflux-kustomize-controller -p ferroflux-notification-controller
+	$(CARGO_TARGET_DIR)/debug/ferroflux-demo
 
 deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
 	bash scripts/install-deps.sh all
@@ -40,6 +45,11 @@ build: ## Build every crate
 
 test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks, all tests
 	$(CARGO) test --workspace --locked
+
+e2e: deps ## The end-to-end suite alone (e2e/; make test runs it too)
+	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
+		-p ferroflux-notification-controller
+	$(CARGO) test --locked -p ferroflux-e2e
 
 testenv: deps ## Start a test control plane by hand and print its kubeconfig
 	$(CARGO) run --quiet --locked -p ferroflux-testenv

@@ -133,17 +133,7 @@ impl ControlPlane {
         ];
         args.extend(options.extra_apiserver_args.iter().cloned());
         self.spawn("kube-apiserver", &bins.kube_apiserver, &args)?;
-        self.wait_ready("answer /readyz", "kube-apiserver", |client| async move {
-            let body = client
-                .request_text(http_get("/readyz"))
-                .await
-                .map_err(|e| e.to_string())?;
-            if body.trim() == "ok" {
-                Ok(())
-            } else {
-                Err(format!("/readyz said {body:?}"))
-            }
-        })?;
+        self.wait_apiserver_ready()?;
 
         self.spawn(
             "kube-controller-manager",
@@ -170,6 +160,48 @@ impl ControlPlane {
                     .map_err(|e| e.to_string())
             },
         )
+    }
+
+    fn wait_apiserver_ready(&mut self) -> Result<()> {
+        self.wait_ready("answer /readyz", "kube-apiserver", |client| async move {
+            let body = client
+                .request_text(http_get("/readyz"))
+                .await
+                .map_err(|e| e.to_string())?;
+            if body.trim() == "ok" {
+                Ok(())
+            } else {
+                Err(format!("/readyz said {body:?}"))
+            }
+        })
+    }
+
+    /// Restarts kube-apiserver on the same port, certificates and etcd, as
+    /// an upgrade or a crash would: clients see their connections and
+    /// watches break, then requests fail until it is back. `while_down`
+    /// runs after it stopped and before it starts again. Returns once
+    /// `/readyz` answers `ok` again.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when it cannot be started again; [`Error::Exited`]
+    /// or [`Error::NotReady`] when it does not become ready within 90 s.
+    ///
+    /// # Caveats
+    /// Blocks the calling thread, as [`ControlPlane::start_with`] does.
+    pub fn restart_apiserver(&mut self, while_down: impl FnOnce()) -> Result<()> {
+        let index = self
+            .components
+            .iter()
+            .position(|c| c.name == "kube-apiserver")
+            .ok_or(Error::Client(
+                "this control plane has no kube-apiserver".into(),
+            ))?;
+        self.components[index].stop();
+        while_down();
+        self.components[index].restart()?;
+        let pid = self.components[index].pid();
+        self.guardian.watch(pid)?;
+        self.wait_apiserver_ready()
     }
 
     fn spawn(&mut self, name: &'static str, program: &Path, args: &[String]) -> Result<()> {

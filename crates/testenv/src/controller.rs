@@ -21,16 +21,20 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A binary of this workspace, next to the running test binary's directory
-/// (`target/debug/<name>`); `cargo test --workspace` builds every binary
-/// before running tests.
+/// A binary of this workspace, built into the same target directory as the
+/// running binary: beside it (`target/debug/<name>` for another binary) or
+/// one directory up (a test binary runs from `target/debug/deps/`).
+/// `cargo test --workspace` builds every binary before running tests.
 ///
 /// # Panics
 /// When the binary is not built, naming the command that builds it.
 #[must_use]
 pub fn workspace_binary(name: &str) -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
-    // `target/debug/deps/it-<hash>` → `target/debug/<name>`.
+    let beside = exe.parent().map(|d| d.join(name)).unwrap_or_default();
+    if beside.is_file() {
+        return beside;
+    }
     let path = exe
         .parent()
         .and_then(Path::parent)
@@ -104,6 +108,18 @@ impl ControllerProcess {
         self.child.id()
     }
 
+    /// Kills the process with `SIGKILL`, as the OOM killer or a lost node
+    /// would (no shutdown code runs), and reaps it.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// Whether the process is still running.
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+
     /// Everything the process logged so far.
     #[must_use]
     pub fn log(&self) -> String {
@@ -113,8 +129,7 @@ impl ControllerProcess {
 
 impl Drop for ControllerProcess {
     fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.kill();
     }
 }
 

@@ -242,6 +242,20 @@ impl WorkingCopy {
         self.head()
     }
 
+    /// Reverts `commit` with a new commit (`git revert`) and pushes; returns
+    /// the new commit's sha1.
+    ///
+    /// # Errors
+    /// [`Error::Prepare`] naming the git command that failed.
+    pub fn revert(&self, commit: &str) -> Result<String> {
+        git(self.dir.path(), &["revert", "--no-edit", commit])?;
+        git(
+            self.dir.path(),
+            &["push", "--quiet", "origin", &self.branch],
+        )?;
+        self.head()
+    }
+
     /// Tags the current commit with an annotated tag `name` and pushes it.
     ///
     /// # Errors

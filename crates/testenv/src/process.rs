@@ -24,6 +24,8 @@ pub(crate) struct Component {
     pub(crate) name: &'static str,
     child: Child,
     log: PathBuf,
+    program: PathBuf,
+    args: Vec<String>,
 }
 
 impl Component {
@@ -37,21 +39,33 @@ impl Component {
         dir: &Path,
     ) -> Result<Self> {
         let log = dir.join(format!("{name}.log"));
-        let spawn_err = |source| Error::Spawn {
+        let out = File::create(&log).map_err(|source| Error::Spawn {
             component: name,
             source,
-        };
-        let out = File::create(&log).map_err(spawn_err)?;
-        let err = out.try_clone().map_err(spawn_err)?;
-        let child = Command::new(program)
-            .args(args)
-            .stdin(Stdio::null())
-            .stdout(out)
-            .stderr(err)
-            .process_group(0)
-            .spawn()
-            .map_err(spawn_err)?;
-        Ok(Self { name, child, log })
+        })?;
+        let child = launch(name, program, args, out)?;
+        Ok(Self {
+            name,
+            child,
+            log,
+            program: program.to_path_buf(),
+            args: args.to_vec(),
+        })
+    }
+
+    /// Stops the process (see [`Component::stop`]) and starts it again with
+    /// the same program and arguments, appending to the same log.
+    pub(crate) fn restart(&mut self) -> Result<()> {
+        self.stop();
+        let out = File::options()
+            .append(true)
+            .open(&self.log)
+            .map_err(|source| Error::Spawn {
+                component: self.name,
+                source,
+            })?;
+        self.child = launch(self.name, &self.program, &self.args, out)?;
+        Ok(())
     }
 
     /// The process id.
@@ -100,6 +114,23 @@ impl Component {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Starts `program` with its output going to `out`, in its own process group.
+fn launch(name: &'static str, program: &Path, args: &[String], out: File) -> Result<Child> {
+    let spawn_err = |source| Error::Spawn {
+        component: name,
+        source,
+    };
+    let err = out.try_clone().map_err(spawn_err)?;
+    Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .process_group(0)
+        .spawn()
+        .map_err(spawn_err)
 }
 
 /// The last `lines` lines of the file at `path` (at most its last 64 KiB).

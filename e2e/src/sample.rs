@@ -1,0 +1,119 @@
+//! The sample app (`e2e/sample-app`: a base and a production overlay) and
+//! the Flux objects that deliver it, as a team would write them.
+
+use serde_json::{Value, json};
+
+/// The sample app's files as committed to its repository: (path, contents).
+pub const FILES: &[(&str, &str)] = &[
+    ("README.md", include_str!("../sample-app/README.md")),
+    (
+        "apps/hello/base/kustomization.yaml",
+        include_str!("../sample-app/apps/hello/base/kustomization.yaml"),
+    ),
+    (
+        "apps/hello/base/configmap.yaml",
+        include_str!("../sample-app/apps/hello/base/configmap.yaml"),
+    ),
+    (
+        "apps/hello/base/deployment.yaml",
+        include_str!("../sample-app/apps/hello/base/deployment.yaml"),
+    ),
+    (
+        "apps/hello/base/service.yaml",
+        include_str!("../sample-app/apps/hello/base/service.yaml"),
+    ),
+    (
+        "apps/hello/production/kustomization.yaml",
+        include_str!("../sample-app/apps/hello/production/kustomization.yaml"),
+    ),
+    (
+        "apps/hello/production/replicas.yaml",
+        include_str!("../sample-app/apps/hello/production/replicas.yaml"),
+    ),
+    (
+        "apps/hello/production/config.yaml",
+        include_str!("../sample-app/apps/hello/production/config.yaml"),
+    ),
+];
+
+/// The name of the repository and of every Flux object delivering it.
+pub const NAME: &str = "hello";
+
+/// The overlay the Kustomization applies.
+pub const PATH: &str = "./apps/hello/production";
+
+/// The Provider the Alert sends to.
+pub const PROVIDER: &str = "webhook-sink";
+
+/// The Secret holding the Receiver's token.
+pub const TOKEN_SECRET: &str = "webhook-token";
+
+/// The contents of `file` (one of [`FILES`]).
+///
+/// # Panics
+/// When `file` is not one of the sample's files.
+#[must_use]
+pub fn file(file: &str) -> &'static str {
+    FILES
+        .iter()
+        .find(|(path, _)| *path == file)
+        .map_or_else(
+            || panic!("{file} is not a file of the sample app"),
+            |(_, contents)| *contents,
+        )
+}
+
+/// Where the Flux objects live and how often they reconcile on their own.
+#[derive(Clone, Debug)]
+pub struct Delivery {
+    /// The namespace of the Flux objects.
+    pub namespace: String,
+    /// The namespace the app is applied to (`spec.targetNamespace`).
+    pub target_namespace: String,
+    /// The GitRepository's URL.
+    pub url: String,
+    /// The GitRepository's `spec.interval`.
+    pub source_interval: &'static str,
+    /// The Kustomization's `spec.interval`: how soon drift is reverted.
+    pub kustomization_interval: &'static str,
+    /// Where the Provider posts alerts.
+    pub alert_address: String,
+    /// The Receiver's token.
+    pub token: String,
+}
+
+impl Delivery {
+    /// The objects, in the order they are applied: the GitRepository, the
+    /// Kustomization, the Provider, the Alert, the token Secret and the
+    /// Receiver.
+    #[must_use]
+    pub fn objects(&self) -> Vec<Value> {
+        let ns = &self.namespace;
+        let meta = |name: &str| json!({"name": name, "namespace": ns});
+        vec![
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                "metadata": meta(NAME),
+                "spec": {"interval": self.source_interval, "url": self.url,
+                         "ref": {"branch": "main"}}}),
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": meta(NAME),
+                "spec": {"interval": self.kustomization_interval, "path": PATH, "prune": true,
+                         "timeout": "1m", "targetNamespace": self.target_namespace,
+                         "sourceRef": {"kind": "GitRepository", "name": NAME}}}),
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
+                "metadata": meta(PROVIDER),
+                "spec": {"type": "generic", "address": self.alert_address}}),
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Alert",
+                "metadata": meta(NAME),
+                "spec": {"providerRef": {"name": PROVIDER}, "eventSeverity": "info",
+                         "eventSources": [{"kind": "GitRepository", "name": "*"},
+                                          {"kind": "Kustomization", "name": "*"}]}}),
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta(TOKEN_SECRET),
+                "stringData": {"token": self.token}}),
+            json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+                "metadata": meta(NAME),
+                "spec": {"type": "generic", "secretRef": {"name": TOKEN_SECRET},
+                         "resources": [{"kind": "GitRepository", "name": NAME}]}}),
+        ]
+    }
+}

@@ -1,0 +1,297 @@
+//! The whole system on one machine: a git server serving the sample app,
+//! the source-, kustomize- and notification-controllers as their own
+//! processes (artifacts over HTTP between the first two, events posted to
+//! the third), and a webhook sink receiving the alerts, all on loopback
+//! against one control plane.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ferroflux_api::kustomize::Kustomization;
+use ferroflux_api::notification::Receiver;
+use ferroflux_testenv::controller::{
+    ControllerProcess, SourceController, free_port, workspace_binary,
+};
+use ferroflux_testenv::git::{GitServer, WorkingCopy};
+use ferroflux_testenv::sink::JsonSink;
+use ferroflux_testenv::{ControlPlane, Error, Result, eventually};
+use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
+use kube::{Api, Client};
+use serde_json::Value;
+
+use crate::sample::{self, Delivery};
+
+/// How long one step (a fetch, an apply, a delivery) may take on a noisy
+/// two-core machine running several stacks at once.
+pub const STEP: Duration = Duration::from_secs(120);
+
+/// The field manager the stack applies the Flux objects with, as a user's
+/// `kubectl apply --server-side` would.
+const MANAGER: &str = "ferroflux-e2e";
+
+/// A running system. Dropping it stops the controllers (`SIGKILL`), the
+/// git server and the sink.
+pub struct Stack {
+    /// The namespace the controllers watch and the Flux objects live in.
+    pub namespace: String,
+    /// A client of the control plane.
+    pub client: Client,
+    /// The git server; the sample app is its repository `hello`.
+    pub git: GitServer,
+    /// A working copy of the sample app; commits are pushed at once.
+    pub repo: WorkingCopy,
+    /// The webhook the Provider posts alerts to.
+    pub sink: JsonSink,
+    kubeconfig: PathBuf,
+    source: SourceController,
+    kustomize: ControllerProcess,
+    notification: ControllerProcess,
+    events_url: String,
+    receiver_port: u16,
+}
+
+impl Stack {
+    /// Starts the git server with the sample app committed, the sink, and
+    /// the three controllers watching `namespace` of `control_plane`.
+    /// Returns once the notification-controller accepts events, so none is
+    /// lost.
+    ///
+    /// # Errors
+    /// When the git server, its repository or the client cannot be made.
+    ///
+    /// # Panics
+    /// When a controller binary is not built or cannot be started, or the
+    /// notification-controller does not listen within [`STEP`].
+    pub async fn start(control_plane: &ControlPlane, namespace: &str) -> Result<Self> {
+        let kubeconfig = control_plane.kubeconfig();
+        let git = GitServer::start(None).await?;
+        let repo = git.create_repo(sample::NAME, "main", sample::FILES)?;
+        let sink = JsonSink::start().await;
+        let client = control_plane.client().await?;
+        let (events_port, receiver_port) = (free_port(), free_port());
+        let notification = ControllerProcess::start(
+            &workspace_binary("ferroflux-notification-controller"),
+            kubeconfig,
+            namespace,
+            "notification-controller-0",
+            &[
+                format!("--events-addr=127.0.0.1:{events_port}"),
+                format!("--receiver-addr=127.0.0.1:{receiver_port}"),
+            ],
+        );
+        eventually("the notification-controller to listen", STEP, || async {
+            tokio::net::TcpStream::connect(("127.0.0.1", events_port))
+                .await
+                .ok()
+                .map(drop)
+        })
+        .await;
+        let events_url = format!("http://127.0.0.1:{events_port}/");
+        let source = SourceController::start(
+            &workspace_binary("ferroflux-source-controller"),
+            kubeconfig,
+            namespace,
+            &[format!("--events-addr={events_url}")],
+        );
+        let kustomize = start_kustomize(kubeconfig, namespace, &events_url);
+        Ok(Self {
+            namespace: namespace.to_owned(),
+            client,
+            git,
+            repo,
+            sink,
+            kubeconfig: kubeconfig.to_path_buf(),
+            source,
+            kustomize,
+            notification,
+            events_url,
+            receiver_port,
+        })
+    }
+
+    /// The sample app's delivery from this stack's git server to `target`,
+    /// alerting this stack's sink; intervals as given.
+    #[must_use]
+    pub fn delivery(
+        &self,
+        target: &str,
+        source_interval: &'static str,
+        kustomization_interval: &'static str,
+    ) -> Delivery {
+        Delivery {
+            namespace: self.namespace.clone(),
+            target_namespace: target.to_owned(),
+            url: self.git.url(sample::NAME),
+            source_interval,
+            kustomization_interval,
+            alert_address: self.sink.url().to_owned(),
+            token: format!("token-of-{}", self.namespace),
+        }
+    }
+
+    /// Applies `delivery`'s objects (server-side, so applying again updates).
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the API server refuses one.
+    pub async fn deliver(&self, delivery: &Delivery) -> Result<()> {
+        for object in delivery.objects() {
+            self.apply(object).await?;
+        }
+        Ok(())
+    }
+
+    /// Server-side applies `object` (any kind the API server serves) into
+    /// this stack's namespace.
+    ///
+    /// # Errors
+    /// [`Error::Request`] when the kind is unknown or the apply refused.
+    pub async fn apply(&self, object: Value) -> Result<()> {
+        let request = |step, source| Error::Request { step, source };
+        let api_version = object["apiVersion"].as_str().unwrap_or_default();
+        let kind = object["kind"].as_str().unwrap_or_default();
+        let (group, version) = api_version.split_once('/').unwrap_or(("", api_version));
+        let gvk = GroupVersionKind::gvk(group, version, kind);
+        let (resource, _) = kube::discovery::pinned_kind(&self.client, &gvk)
+            .await
+            .map_err(|e| request("discover a kind", e))?;
+        let api: Api<DynamicObject> =
+            Api::namespaced_with(self.client.clone(), &self.namespace, &resource);
+        let name = object["metadata"]["name"].as_str().unwrap_or_default();
+        api.patch(
+            name,
+            &PatchParams::apply(MANAGER).force(),
+            &Patch::Apply(&object),
+        )
+        .await
+        .map(drop)
+        .map_err(|e| request("apply a Flux object", e))
+    }
+
+    /// The revision the source-controller reports for the working copy's
+    /// head, `main@sha1:<sha>`.
+    ///
+    /// # Panics
+    /// When `git rev-parse` fails.
+    #[must_use]
+    pub fn head(&self) -> String {
+        #[allow(
+            clippy::expect_used,
+            reason = "the working copy is the stack's own; git failing there is a broken machine"
+        )]
+        let sha = self.repo.head().expect("git rev-parse HEAD");
+        format!("main@sha1:{sha}")
+    }
+
+    /// The Receiver's webhook URL, once the notification-controller has
+    /// made it Ready.
+    pub async fn webhook(&self) -> String {
+        let receivers = Api::<Receiver>::namespaced(self.client.clone(), &self.namespace);
+        let path = eventually("the Receiver to be Ready with a path", STEP, || async {
+            let status = receivers.get(sample::NAME).await.ok()?.status?;
+            let ready = status
+                .conditions
+                .iter()
+                .any(|c| c.type_ == "Ready" && c.status == "True");
+            status.webhook_path.filter(|_| ready)
+        })
+        .await;
+        format!("http://127.0.0.1:{}{path}", self.receiver_port)
+    }
+
+    /// Calls the Receiver's webhook as a git host does after a push, until
+    /// it answers 200 (its server learns a new path from a watch, so the
+    /// first calls may find none).
+    pub async fn push_webhook(&self) {
+        let url = self.webhook().await;
+        let http = ferroflux_artifact::tls::http_client();
+        eventually("the Receiver's webhook to accept a call", STEP, || async {
+            let status = http.post(&url).body("{}").send().await.ok()?.status();
+            status.is_success().then_some(())
+        })
+        .await;
+    }
+
+    /// Waits until the sample's Kustomization has applied `revision` and is
+    /// Ready, and returns it.
+    pub async fn applied(&self, revision: &str) -> Kustomization {
+        self.kustomization_applied(sample::NAME, revision).await
+    }
+
+    /// Waits until the Kustomization `name` has applied `revision` and is
+    /// Ready, and returns it.
+    pub async fn kustomization_applied(&self, name: &str, revision: &str) -> Kustomization {
+        let api = Api::<Kustomization>::namespaced(self.client.clone(), &self.namespace);
+        eventually(
+            &format!("Kustomization {name} applied {revision}"),
+            STEP,
+            || async {
+                let ks = api.get(name).await.ok()?;
+                let status = ks.status.as_ref()?;
+                let ready = status
+                    .conditions
+                    .iter()
+                    .any(|c| c.type_ == "Ready" && c.status == "True");
+                (ready && status.last_applied_revision.as_deref() == Some(revision)).then_some(ks)
+            },
+        )
+        .await
+    }
+
+    /// Waits for an alert at the sink about `kind` whose reason is
+    /// `reason` and whose metadata names `revision`, and returns it.
+    pub async fn alert(&self, kind: &str, reason: &str, revision: &str) -> Value {
+        self.sink
+            .wait_for(
+                &format!("a {reason} alert about {kind} at {revision}"),
+                STEP,
+                |v| {
+                    v["involvedObject"]["kind"] == kind
+                        && v["reason"] == reason
+                        && v["metadata"]["revision"] == revision
+                },
+            )
+            .await
+    }
+
+    /// Kills the kustomize-controller with `SIGKILL`, mid-whatever it was
+    /// doing.
+    pub fn kill_kustomize(&mut self) {
+        self.kustomize.kill();
+    }
+
+    /// Starts a new kustomize-controller in place of the old one, as a
+    /// Deployment does after a crash.
+    pub fn restart_kustomize(&mut self) {
+        self.kustomize = start_kustomize(&self.kubeconfig, &self.namespace, &self.events_url);
+    }
+
+    /// Whether each controller process is still running, by name.
+    pub fn running(&mut self) -> Vec<(&'static str, bool)> {
+        vec![
+            ("source-controller", self.source.process.running()),
+            ("kustomize-controller", self.kustomize.running()),
+            ("notification-controller", self.notification.running()),
+        ]
+    }
+
+    /// The controllers' logs, for a failing test's message.
+    #[must_use]
+    pub fn logs(&self) -> String {
+        format!(
+            "--- source-controller\n{}\n--- kustomize-controller\n{}\n--- notification-controller\n{}",
+            self.source.process.log(),
+            self.kustomize.log(),
+            self.notification.log()
+        )
+    }
+}
+
+fn start_kustomize(kubeconfig: &Path, namespace: &str, events_url: &str) -> ControllerProcess {
+    ControllerProcess::start(
+        &workspace_binary("ferroflux-kustomize-controller"),
+        kubeconfig,
+        namespace,
+        "kustomize-controller-0",
+        &[format!("--events-addr={events_url}")],
+    )
+}
