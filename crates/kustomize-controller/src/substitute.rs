@@ -5,8 +5,9 @@
 //! Forms: `${var}`, `${var:-default}`, `${var-default}`, `${var:=default}`,
 //! `${var=default}` (a default is used when the variable is unset or empty,
 //! and may itself hold `${...}`), and `$${var}` for a literal `${var}`. A
-//! bare `$var` is left alone. A variable without a value or default is an
-//! error naming it. Objects labelled or annotated
+//! bare `$var` is left alone. A variable without a value or default becomes
+//! the empty string, as in Flux without its `StrictPostBuildSubstitutions`
+//! feature gate. Objects labelled or annotated
 //! `kustomize.toolkit.fluxcd.io/substitute: disabled` are left alone, and
 //! nothing is substituted when there are no variables at all.
 
@@ -140,9 +141,7 @@ fn expand(body: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
     match (value, op.is_empty(), default) {
         (Some(v), true, _) | (Some(v), _, Some(_)) => Ok(v.clone()),
         (None, _, Some(default)) => substitute(default, vars),
-        (None, true, None) => Err(format!(
-            "variable '{name}' is not set and has no default; add it to spec.postBuild.substitute or write ${{{name}:=default}}"
-        )),
+        (None, true, None) => Ok(String::new()),
         (_, false, None) => Err(format!(
             "'${{{body}}}' is not supported; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:=default}}"
         )),
@@ -174,19 +173,15 @@ mod tests {
             ("${app:=other}", "web"),
             ("${missing:=${app}-x}", "web-x"),
             ("$${app} and $app and $", "${app} and $app and $"),
+            ("[${nope}][${empty}]", "[][]"),
         ] {
             assert_eq!(substitute(input, &v).unwrap(), want, "{input}");
         }
     }
 
     #[test]
-    fn unset_unsupported_and_unclosed_are_errors() {
+    fn unsupported_and_unclosed_are_errors() {
         let v = vars();
-        assert!(
-            substitute("${nope}", &v)
-                .unwrap_err()
-                .contains("'nope' is not set")
-        );
         assert!(
             substitute("${app:0:1}", &v)
                 .unwrap_err()

@@ -124,6 +124,7 @@ impl Object for GitRepository {
             "IncludeUnavailable",
             "StorageOperationFailed",
         ],
+        ready_reason: crate::conditions::reason::SUCCEEDED,
     };
 
     fn status(&self) -> Option<&Self::Status> {
@@ -154,7 +155,10 @@ impl Object for Kustomization {
 
     // Flux's Kustomization reports failures as Ready reasons, not as
     // negative conditions.
-    const CONTRACT: Contract = Contract { negative: &[] };
+    const CONTRACT: Contract = Contract {
+        negative: &[],
+        ready_reason: "ReconciliationSucceeded",
+    };
 
     fn status(&self) -> Option<&Self::Status> {
         self.status.as_ref()
@@ -190,7 +194,10 @@ impl Object for Kustomization {
 impl Object for Receiver {
     type Status = ReceiverStatus;
 
-    const CONTRACT: Contract = Contract { negative: &[] };
+    const CONTRACT: Contract = Contract {
+        negative: &[],
+        ready_reason: crate::conditions::reason::SUCCEEDED,
+    };
 
     fn status(&self) -> Option<&Self::Status> {
         self.status.as_ref()

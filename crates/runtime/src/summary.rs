@@ -13,6 +13,9 @@ pub struct Contract {
     /// `BuildFailed`, ...), in priority order: the first one that is `True`
     /// decides the `Ready` reason and message. They are present only while `True`.
     pub negative: &'static [&'static str],
+    /// The `Ready` reason when the reconcile succeeded: Flux's sources say
+    /// `Succeeded`, its Kustomization `ReconciliationSucceeded`.
+    pub ready_reason: &'static str,
 }
 
 /// The result of a whole reconcile, as the runtime summarises it.
@@ -105,7 +108,7 @@ fn succeeded(
     });
     let ready = failing.is_none();
     let (reason, message) = failing.map_or_else(
-        || (reason::SUCCEEDED.to_owned(), success_message.to_owned()),
+        || (contract.ready_reason.to_owned(), success_message.to_owned()),
         |c| (c.reason, c.message),
     );
     conditions::set(

@@ -53,7 +53,17 @@ async fn replicas(stack: &Stack, ns: &str) -> i32 {
 /// for each object created.
 async fn deploy(stack: &Stack, ns: &str) {
     let first = stack.head();
-    stack.applied(&first).await;
+    let ks = stack.applied(&first).await;
+    let ready = ks
+        .status
+        .unwrap()
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == "Ready")
+        .unwrap();
+    // Flux's reason and message, which users' scripts and alerts match on.
+    assert_eq!(ready.reason, "ReconciliationSucceeded");
+    assert_eq!(ready.message, format!("Applied revision: {first}"));
     assert_eq!(replicas(stack, ns).await, 2);
     let config = Api::<ConfigMap>::namespaced(stack.client.clone(), ns)
         .get("hello-config")

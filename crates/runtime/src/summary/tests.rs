@@ -11,6 +11,7 @@ use crate::scrub::Scrubbed;
 
 const CONTRACT: Contract = Contract {
     negative: &["FetchFailed", "IncludeUnavailable"],
+    ready_reason: "Succeeded",
 };
 
 /// `(type, status, reason)` of each condition, sorted by type.
