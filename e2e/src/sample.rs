@@ -54,13 +54,10 @@ pub const TOKEN_SECRET: &str = "webhook-token";
 /// When `file` is not one of the sample's files.
 #[must_use]
 pub fn file(file: &str) -> &'static str {
-    FILES
-        .iter()
-        .find(|(path, _)| *path == file)
-        .map_or_else(
-            || panic!("{file} is not a file of the sample app"),
-            |(_, contents)| *contents,
-        )
+    FILES.iter().find(|(path, _)| *path == file).map_or_else(
+        || panic!("{file} is not a file of the sample app"),
+        |(_, contents)| *contents,
+    )
 }
 
 /// Where the Flux objects live and how often they reconcile on their own.

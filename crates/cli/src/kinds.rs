@@ -72,6 +72,13 @@ pub fn receiver() -> Kind {
     kind::<Receiver>("receiver", false, true)
 }
 
+/// Secrets, which `create secret` writes for sources to read credentials
+/// from (not a Flux kind: no status, not listed by `get`).
+#[must_use]
+pub fn secret() -> Kind {
+    kind::<k8s_openapi::api::core::v1::Secret>("secret", false, false)
+}
+
 /// Every kind, sources first, in the order `get all` lists them.
 #[must_use]
 pub fn all() -> Vec<Kind> {

@@ -9,7 +9,7 @@ use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
-    self, AlertFlags, GitSource, KustomizationFlags, ProviderFlags, ReceiverFlags,
+    self, AlertFlags, GitSecretFlags, GitSource, KustomizationFlags, ProviderFlags, ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, install, local, tree};
@@ -151,6 +151,21 @@ enum Create {
         name: String,
         #[command(flatten)]
         flags: ReceiverFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// A Secret holding credentials.
+    #[command(subcommand)]
+    Secret(CreateSecret),
+}
+
+#[derive(Subcommand)]
+enum CreateSecret {
+    /// Credentials of a Git repository, for `create source git --secret-ref`.
+    Git {
+        name: String,
+        #[command(flatten)]
+        flags: GitSecretFlags,
         #[command(flatten)]
         common: CreateCommon,
     },
@@ -456,7 +471,8 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
         | Create::Kustomization { common, .. }
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
-        | Create::Receiver { common, .. } => common.export,
+        | Create::Receiver { common, .. }
+        | Create::Secret(CreateSecret::Git { common, .. }) => common.export,
     };
     if !export {
         return Ok(None);
@@ -485,6 +501,10 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Receiver { name, flags, .. } => (
             kinds::receiver(),
             manifests::receiver(name, namespace, flags).map_err(Error::Usage)?,
+        ),
+        Create::Secret(CreateSecret::Git { name, flags, .. }) => (
+            kinds::secret(),
+            manifests::git_secret(name, namespace, flags).map_err(Error::Usage)?,
         ),
     })
 }

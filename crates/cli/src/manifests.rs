@@ -1,6 +1,8 @@
-//! The objects `ferroflux create ...` writes, built from flags. Pure
-//! functions: the same object is printed with `--export` and applied
-//! without it.
+//! The objects `ferroflux create ...` writes, built from flags. The same
+//! object is printed with `--export` and applied without it. Pure
+//! functions, but for `create secret git` reading the files its flags name.
+
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
@@ -28,8 +30,10 @@ pub struct GitSource {
     #[arg(long, default_value = "1m")]
     pub interval: String,
     /// Timeout of git operations.
-    #[arg(long = "fetch-timeout")]
-    pub timeout: Option<String>,
+    // Named apart from the global `--timeout`: clap would otherwise take
+    // the global flag for this one and refuse it after the subcommand.
+    #[arg(long)]
+    pub fetch_timeout: Option<String>,
     /// Secret with the credentials.
     #[arg(long)]
     pub secret_ref: Option<String>,
@@ -61,8 +65,9 @@ pub struct KustomizationFlags {
     #[arg(long)]
     pub wait: bool,
     /// Timeout of the apply and the health checks.
-    #[arg(long = "kustomization-timeout")]
-    pub timeout: Option<String>,
+    // Named apart from the global `--timeout`, as in `GitSource`.
+    #[arg(long)]
+    pub kustomization_timeout: Option<String>,
     /// Kustomizations that must be Ready first: name[.namespace].
     #[arg(long, value_delimiter = ',')]
     pub depends_on: Vec<String>,
@@ -129,6 +134,115 @@ pub struct ReceiverFlags {
     pub secret_ref: String,
 }
 
+/// `create secret git`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct GitSecretFlags {
+    /// The repository URL: https:// or http:// for a password or token,
+    /// ssh:// for a key.
+    #[arg(long)]
+    pub url: String,
+    /// Username for basic auth.
+    #[arg(long, short = 'u')]
+    pub username: Option<String>,
+    /// Password for basic auth, or the passphrase of the private key.
+    #[arg(long, short = 'p')]
+    pub password: Option<String>,
+    /// Bearer token (instead of a username and password).
+    #[arg(long)]
+    pub bearer_token: Option<String>,
+    /// CA certificate (PEM) that signed the git server's certificate.
+    #[arg(long)]
+    pub ca_crt_file: Option<PathBuf>,
+    /// Private key for ssh:// (e.g. made with `ssh-keygen -t ed25519`).
+    #[arg(long)]
+    pub private_key_file: Option<PathBuf>,
+    /// The server's host keys for ssh:// (e.g. from `ssh-keyscan <host>`).
+    #[arg(long)]
+    pub known_hosts_file: Option<PathBuf>,
+}
+
+fn read(path: &Path, flag: &str) -> Result<String, String> {
+    std::fs::read_to_string(path)
+        .map_err(|e| format!("{flag} {}: cannot be read: {e}", path.display()))
+}
+
+/// The Secret a GitRepository's `spec.secretRef` names, in the keys the
+/// source-controller reads: `username`/`password` or `bearerToken` and
+/// `ca.crt` for HTTPS; `identity`, `known_hosts` and the key's
+/// `password` for SSH.
+///
+/// # Errors
+/// A flag that does not fit the URL's scheme, a username without a
+/// password (or the reverse), both a password and a token, an SSH URL
+/// without a key or host keys, or a file that cannot be read.
+pub fn git_secret(name: &str, namespace: &str, flags: &GitSecretFlags) -> Result<Value, String> {
+    let scheme = flags.url.split_once("://").map(|(s, _)| s);
+    let mut data = Map::new();
+    match scheme {
+        Some("ssh") => {
+            if flags.username.is_some() || flags.bearer_token.is_some() {
+                return Err("--username and --bearer-token are for https:// URLs; an ssh:// URL authenticates with --private-key-file".into());
+            }
+            let key = flags.private_key_file.as_deref().ok_or(
+                "an ssh:// URL needs --private-key-file (make one with `ssh-keygen -t ed25519 -f identity` and add identity.pub as a deploy key)",
+            )?;
+            let hosts = flags.known_hosts_file.as_deref().ok_or(
+                "an ssh:// URL needs --known-hosts-file (e.g. `ssh-keyscan <host> > known_hosts`), so the server is verified",
+            )?;
+            data.insert("identity".into(), read(key, "--private-key-file")?.into());
+            data.insert(
+                "known_hosts".into(),
+                read(hosts, "--known-hosts-file")?.into(),
+            );
+            if let Some(passphrase) = &flags.password {
+                data.insert("password".into(), passphrase.clone().into());
+            }
+        }
+        Some("https" | "http") => {
+            if flags.private_key_file.is_some() || flags.known_hosts_file.is_some() {
+                return Err("--private-key-file and --known-hosts-file are for ssh:// URLs".into());
+            }
+            match (&flags.username, &flags.password, &flags.bearer_token) {
+                (_, Some(_), Some(_)) => {
+                    return Err(
+                        "give either --username/--password or --bearer-token, not both".into(),
+                    );
+                }
+                (Some(_), None, _) | (None, Some(_), None) => {
+                    return Err("--username and --password go together".into());
+                }
+                (Some(user), Some(password), None) => {
+                    data.insert("username".into(), user.clone().into());
+                    data.insert("password".into(), password.clone().into());
+                }
+                (None, None, Some(token)) => {
+                    data.insert("bearerToken".into(), token.clone().into());
+                }
+                (None, None, None) => {}
+            }
+            if let Some(ca) = &flags.ca_crt_file {
+                data.insert("ca.crt".into(), read(ca, "--ca-crt-file")?.into());
+            }
+            if data.is_empty() {
+                return Err("nothing to store: give --username and --password, --bearer-token or --ca-crt-file".into());
+            }
+        }
+        _ => {
+            return Err(format!(
+                "--url {}: use an https://, http:// or ssh:// URL",
+                flags.url
+            ));
+        }
+    }
+    Ok(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "stringData": data,
+    }))
+}
+
 fn object(kind: &kinds::Kind, name: &str, namespace: &str, spec: Value) -> Value {
     let mut obj = json!({
         "apiVersion": kind.resource.api_version,
@@ -170,7 +284,7 @@ pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<
             .collect()
     };
     let mut spec = json!({"url": flags.url, "interval": flags.interval, "ref": git_ref});
-    insert(&mut spec, "timeout", flags.timeout.as_ref());
+    insert(&mut spec, "timeout", flags.fetch_timeout.as_ref());
     if let Some(secret) = flags.secret_ref.as_ref().filter(|s| !s.is_empty()) {
         spec["secretRef"] = json!({"name": secret});
     }
@@ -215,7 +329,7 @@ pub fn kustomization(
         "targetNamespace",
         flags.target_namespace.as_ref(),
     );
-    insert(&mut spec, "timeout", flags.timeout.as_ref());
+    insert(&mut spec, "timeout", flags.kustomization_timeout.as_ref());
     insert(
         &mut spec,
         "serviceAccountName",
@@ -338,6 +452,70 @@ mod tests {
             ..flags
         };
         assert!(git_repository("app", "ns", &two).is_err());
+    }
+
+    #[test]
+    fn git_secrets_hold_what_the_scheme_needs_and_refuse_the_rest() {
+        let basic = GitSecretFlags {
+            url: "https://example.com/app.git".into(),
+            username: Some("git".into()),
+            password: Some("s3cret".into()),
+            ..GitSecretFlags::default()
+        };
+        assert_eq!(
+            git_secret("auth", "ns", &basic).unwrap(),
+            json!({"apiVersion": "v1", "kind": "Secret",
+                   "metadata": {"name": "auth", "namespace": "ns"}, "type": "Opaque",
+                   "stringData": {"username": "git", "password": "s3cret"}})
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let (key, hosts) = (dir.path().join("identity"), dir.path().join("known_hosts"));
+        std::fs::write(&key, "KEY").unwrap();
+        std::fs::write(&hosts, "HOSTS").unwrap();
+        let ssh = GitSecretFlags {
+            url: "ssh://git@example.com/app.git".into(),
+            private_key_file: Some(key),
+            known_hosts_file: Some(hosts),
+            ..GitSecretFlags::default()
+        };
+        assert_eq!(
+            git_secret("auth", "ns", &ssh).unwrap()["stringData"],
+            json!({"identity": "KEY", "known_hosts": "HOSTS"})
+        );
+        for (flags, says) in [
+            (
+                GitSecretFlags {
+                    known_hosts_file: None,
+                    ..ssh.clone()
+                },
+                "ssh-keyscan",
+            ),
+            (
+                GitSecretFlags {
+                    password: None,
+                    ..basic.clone()
+                },
+                "go together",
+            ),
+            (
+                GitSecretFlags {
+                    bearer_token: Some("t".into()),
+                    ..basic.clone()
+                },
+                "not both",
+            ),
+            (
+                GitSecretFlags {
+                    url: "ftp://example.com".into(),
+                    ..basic
+                },
+                "use an https://",
+            ),
+        ] {
+            let error = git_secret("auth", "ns", &flags).unwrap_err();
+            assert!(error.contains(says), "{error}");
+            assert!(!error.contains("s3cret"), "{error}");
+        }
     }
 
     #[test]

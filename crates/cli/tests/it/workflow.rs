@@ -305,3 +305,65 @@ fn user_errors(kc: &std::path::Path, ns: &str) {
         run.stderr
     );
 }
+
+/// `create secret git` then `create source git --secret-ref`: a private
+/// repository fetched with the stored credentials; a wrong password is
+/// reported without showing it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_git_secret_opens_a_private_repository() {
+    let _crds_stay = crate::CLUSTER_WIDE.lock().await;
+    let (_client, ns) = ferroflux_testenv::setup("cli-secret", &ferroflux_api::all_crds()).await;
+    let kc = ferroflux_testenv::shared().unwrap().kubeconfig();
+    let auth = ferroflux_testenv::git::BasicAuth {
+        username: "team".into(),
+        password: "door-code-1".into(),
+    };
+    let server = GitServer::start(Some(auth)).await.unwrap();
+    let repo = server
+        .create_repo("private", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let url = server.url("private");
+    let _source = SourceController::start(
+        &workspace_binary("ferroflux-source-controller"),
+        kc,
+        &ns,
+        &[],
+    );
+    let secret = |name: &str, password: &str| {
+        let args = [
+            "create", "secret", "git", name, "-n", &ns, "--url", &url, "-u", "team", "-p", password,
+        ];
+        let run = expect(kc, 0, &args);
+        assert!(!run.stderr.contains(password), "{}", run.stderr);
+    };
+    secret("team-creds", "door-code-1");
+    let source = |name: &str, secret: &str, code: i32| {
+        let args = [
+            "create",
+            "source",
+            "git",
+            name,
+            "-n",
+            &ns,
+            "--url",
+            &url,
+            "--secret-ref",
+            secret,
+            "--timeout",
+            "30s",
+        ];
+        expect(kc, code, &args)
+    };
+    let run = source("private", "team-creds", 0);
+    let head = format!("main@sha1:{}", repo.head().unwrap());
+    assert!(
+        run.stderr.contains(&format!("fetched revision: {head}")),
+        "{}",
+        run.stderr
+    );
+
+    secret("wrong-creds", "guessed-9");
+    let run = source("guessed", "wrong-creds", 1);
+    assert!(run.stderr.contains("authentication"), "{}", run.stderr);
+    assert!(!run.stderr.contains("guessed-9"), "{}", run.stderr);
+}
