@@ -48,7 +48,7 @@ test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks,
 
 e2e: deps ## The end-to-end suite alone (e2e/; make test runs it too)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
-		-p ferroflux-notification-controller
+		-p ferroflux-notification-controller -p ferroflux-cli
 	$(CARGO) test --locked -p ferroflux-e2e
 
 testenv: deps ## Start a test control plane by hand and print its kubeconfig

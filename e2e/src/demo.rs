@@ -10,11 +10,9 @@ use std::time::{Duration, Instant};
 use anyhow::Context as _;
 use ferroflux_api::source::GitRepository;
 use ferroflux_e2e::sample;
-use ferroflux_e2e::stack::Stack;
-use ferroflux_testenv::controller::workspace_binary;
+use ferroflux_e2e::stack::{self, Stack};
 use ferroflux_testenv::sink::JsonSink;
 use ferroflux_testenv::{ControlPlane, reference_binary};
-use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
@@ -63,7 +61,13 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     for name in [FLUX_NAMESPACE, APP_NAMESPACE] {
         create_namespace(&client, name).await?;
     }
-    done(started, "10 kinds, in flux-system and production");
+    done(
+        started,
+        &format!(
+            "{} kinds; namespaces {FLUX_NAMESPACE} and {APP_NAMESPACE}",
+            ferroflux_api::all_crds().len()
+        ),
+    );
 
     step(
         3,
@@ -94,7 +98,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
 async fn script(stack: &Stack, alerts: &Alerts<'_>, started: Instant) -> anyhow::Result<()> {
     step(
         4,
-        "Creating GitRepository, Kustomization, Provider, Alert and Receiver `hello` in flux-system",
+        "Creating Provider `webhook-sink`, and Alert, Receiver, GitRepository and Kustomization `hello` in flux-system",
     );
     let delivery = stack.delivery(APP_NAMESPACE, "1m", "30s");
     stack.deliver(&delivery).await?;
@@ -107,13 +111,13 @@ async fn script(stack: &Stack, alerts: &Alerts<'_>, started: Instant) -> anyhow:
     alerts.print_new();
     say(&format!(
         "      GitRepository/hello Ready: {}",
-        ready_message(source.status.map(|s| s.conditions).unwrap_or_default())
+        ready_message(&source.status.map(|s| s.conditions).unwrap_or_default())
     ));
     say(&format!(
         "      Kustomization/hello Ready: {}",
-        ready_message(ks.status.map(|s| s.conditions).unwrap_or_default())
+        ready_message(&ks.status.map(|s| s.conditions).unwrap_or_default())
     ));
-    show_app(&stack.client).await?;
+    show_app(stack).await?;
     done(started, "delivered");
 
     step(
@@ -140,14 +144,14 @@ async fn script(stack: &Stack, alerts: &Alerts<'_>, started: Instant) -> anyhow:
     stack.applied(&second).await;
     stack.alert("Kustomization", "Progressing", &second).await;
     alerts.print_new();
-    show_app(&stack.client).await?;
+    show_app(stack).await?;
     done(started, &format!("{second} applied and alerted"));
     Ok(())
 }
 
 /// What to try next, with this run's paths and addresses.
 async fn hints(control_plane: &ControlPlane, stack: &Stack) {
-    let ferroflux = workspace_binary("ferroflux");
+    let ferroflux = built_beside("ferroflux");
     let kubectl = reference_binary("kubectl").unwrap_or_else(|| "kubectl".into());
     let (ferroflux, kubectl) = (ferroflux.display(), kubectl.display());
     let webhook = stack.webhook().await;
@@ -179,14 +183,11 @@ Alerts arriving at the webhook sink are printed below. Ctrl-C stops everything.
 }
 
 /// Prints the app's state as the cluster has it.
-async fn show_app(client: &Client) -> anyhow::Result<()> {
-    let deployment = Api::<Deployment>::namespaced(client.clone(), APP_NAMESPACE)
-        .get("hello")
-        .await?;
-    let config = Api::<ConfigMap>::namespaced(client.clone(), APP_NAMESPACE)
+async fn show_app(stack: &Stack) -> anyhow::Result<()> {
+    let replicas = stack.replicas(APP_NAMESPACE, "hello").await;
+    let config = Api::<ConfigMap>::namespaced(stack.client.clone(), APP_NAMESPACE)
         .get("hello-config")
         .await?;
-    let replicas = deployment.spec.and_then(|s| s.replicas).unwrap_or(1);
     let data = config.data.unwrap_or_default();
     say(&format!(
         "      In namespace production: Deployment/hello with {replicas} replicas, Service/hello, \
@@ -197,12 +198,20 @@ async fn show_app(client: &Client) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn ready_message(conditions: Vec<ferroflux_api::meta::Condition>) -> String {
-    conditions
-        .into_iter()
-        .find(|c| c.type_ == "Ready")
-        .map(|c| c.message)
+fn ready_message(conditions: &[ferroflux_api::meta::Condition]) -> String {
+    stack::ready_condition(conditions)
+        .map(|c| c.message.clone())
         .unwrap_or_default()
+}
+
+/// The workspace binary `name` built beside this one, or just its name
+/// (for `PATH`) when it was not built.
+fn built_beside(name: &str) -> std::path::PathBuf {
+    std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.join(name)))
+        .filter(|path| path.is_file())
+        .unwrap_or_else(|| name.into())
 }
 
 async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {

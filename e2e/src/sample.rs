@@ -80,23 +80,16 @@ pub struct Delivery {
 }
 
 impl Delivery {
-    /// The objects, in the order they are applied: the GitRepository, the
-    /// Kustomization, the Provider, the Alert, the token Secret and the
-    /// Receiver.
+    /// The objects, in the order they are applied: the Provider, the
+    /// Alert, the token Secret, the Receiver, the GitRepository and the
+    /// Kustomization. Alerting comes first: the notification-controller
+    /// drops events no Alert it knows of matches, and the first fetch's
+    /// events follow the GitRepository's creation closely.
     #[must_use]
     pub fn objects(&self) -> Vec<Value> {
         let ns = &self.namespace;
         let meta = |name: &str| json!({"name": name, "namespace": ns});
         vec![
-            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-                "metadata": meta(NAME),
-                "spec": {"interval": self.source_interval, "url": self.url,
-                         "ref": {"branch": "main"}}}),
-            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
-                "metadata": meta(NAME),
-                "spec": {"interval": self.kustomization_interval, "path": PATH, "prune": true,
-                         "timeout": "1m", "targetNamespace": self.target_namespace,
-                         "sourceRef": {"kind": "GitRepository", "name": NAME}}}),
             json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
                 "metadata": meta(PROVIDER),
                 "spec": {"type": "generic", "address": self.alert_address}}),
@@ -111,6 +104,15 @@ impl Delivery {
                 "metadata": meta(NAME),
                 "spec": {"type": "generic", "secretRef": {"name": TOKEN_SECRET},
                          "resources": [{"kind": "GitRepository", "name": NAME}]}}),
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
+                "metadata": meta(NAME),
+                "spec": {"interval": self.source_interval, "url": self.url,
+                         "ref": {"branch": "main"}}}),
+            json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
+                "metadata": meta(NAME),
+                "spec": {"interval": self.kustomization_interval, "path": PATH, "prune": true,
+                         "timeout": "1m", "targetNamespace": self.target_namespace,
+                         "sourceRef": {"kind": "GitRepository", "name": NAME}}}),
         ]
     }
 }

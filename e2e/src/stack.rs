@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ferroflux_api::kustomize::Kustomization;
+use ferroflux_api::meta::Condition;
 use ferroflux_api::notification::Receiver;
 use ferroflux_testenv::controller::{
     ControllerProcess, SourceController, free_port, workspace_binary,
@@ -15,6 +16,7 @@ use ferroflux_testenv::controller::{
 use ferroflux_testenv::git::{GitServer, WorkingCopy};
 use ferroflux_testenv::sink::JsonSink;
 use ferroflux_testenv::{ControlPlane, Error, Result, eventually};
+use k8s_openapi::api::apps::v1::Deployment;
 use kube::api::{DynamicObject, GroupVersionKind, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::Value;
@@ -188,10 +190,7 @@ impl Stack {
         let receivers = Api::<Receiver>::namespaced(self.client.clone(), &self.namespace);
         let path = eventually("the Receiver to be Ready with a path", STEP, || async {
             let status = receivers.get(sample::NAME).await.ok()?.status?;
-            let ready = status
-                .conditions
-                .iter()
-                .any(|c| c.type_ == "Ready" && c.status == "True");
+            let ready = is_ready(&status.conditions);
             status.webhook_path.filter(|_| ready)
         })
         .await;
@@ -227,11 +226,9 @@ impl Stack {
             || async {
                 let ks = api.get(name).await.ok()?;
                 let status = ks.status.as_ref()?;
-                let ready = status
-                    .conditions
-                    .iter()
-                    .any(|c| c.type_ == "Ready" && c.status == "True");
-                (ready && status.last_applied_revision.as_deref() == Some(revision)).then_some(ks)
+                (is_ready(&status.conditions)
+                    && status.last_applied_revision.as_deref() == Some(revision))
+                .then_some(ks)
             },
         )
         .await
@@ -240,17 +237,51 @@ impl Stack {
     /// Waits for an alert at the sink about `kind` whose reason is
     /// `reason` and whose metadata names `revision`, and returns it.
     pub async fn alert(&self, kind: &str, reason: &str, revision: &str) -> Value {
-        self.sink
-            .wait_for(
-                &format!("a {reason} alert about {kind} at {revision}"),
-                STEP,
-                |v| {
-                    v["involvedObject"]["kind"] == kind
-                        && v["reason"] == reason
-                        && v["metadata"]["revision"] == revision
-                },
-            )
-            .await
+        self.alert_since(
+            0,
+            &format!("a {reason} alert about {kind} at {revision}"),
+            |v| {
+                v["involvedObject"]["kind"] == kind
+                    && v["reason"] == reason
+                    && v["metadata"]["revision"] == revision
+            },
+        )
+        .await
+    }
+
+    /// Waits for an alert `pick` accepts among those the sink received
+    /// after its first `since`, and returns it; `what` names it in the
+    /// timeout's message.
+    pub async fn alert_since(
+        &self,
+        since: usize,
+        what: &str,
+        pick: impl Fn(&Value) -> bool,
+    ) -> Value {
+        let pick = &pick;
+        eventually(&format!("an alert: {what}"), STEP, || async move {
+            self.sink
+                .received()
+                .into_iter()
+                .skip(since)
+                .find(|v| pick(v))
+        })
+        .await
+    }
+
+    /// The `spec.replicas` of Deployment `name` in `namespace`, once it
+    /// can be read.
+    pub async fn replicas(&self, namespace: &str, name: &str) -> i32 {
+        let api = Api::<Deployment>::namespaced(self.client.clone(), namespace);
+        eventually(
+            &format!("Deployment {namespace}/{name} read"),
+            STEP,
+            || async {
+                let deployment = api.get(name).await.ok()?;
+                Some(deployment.spec.and_then(|s| s.replicas).unwrap_or(1))
+            },
+        )
+        .await
     }
 
     /// Kills the kustomize-controller with `SIGKILL`, mid-whatever it was
@@ -284,6 +315,18 @@ impl Stack {
             self.notification.log()
         )
     }
+}
+
+/// The `Ready` condition among `conditions`.
+#[must_use]
+pub fn ready_condition(conditions: &[Condition]) -> Option<&Condition> {
+    conditions.iter().find(|c| c.type_ == "Ready")
+}
+
+/// Whether `conditions` say `Ready=True`.
+#[must_use]
+pub fn is_ready(conditions: &[Condition]) -> bool {
+    ready_condition(conditions).is_some_and(|c| c.status == "True")
 }
 
 fn start_kustomize(kubeconfig: &Path, namespace: &str, events_url: &str) -> ControllerProcess {

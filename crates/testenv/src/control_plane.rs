@@ -184,7 +184,9 @@ impl ControlPlane {
     ///
     /// # Errors
     /// [`Error::Spawn`] when it cannot be started again; [`Error::Exited`]
-    /// or [`Error::NotReady`] when it does not become ready within 90 s.
+    /// or [`Error::NotReady`] when it does not become ready within 90 s;
+    /// [`Error::Prepare`] when the guardian cannot be told the pids;
+    /// [`Error::Client`] for a control plane without one (a broken start).
     ///
     /// # Caveats
     /// Blocks the calling thread, as [`ControlPlane::start_with`] does.
@@ -196,9 +198,11 @@ impl ControlPlane {
             .ok_or(Error::Client(
                 "this control plane has no kube-apiserver".into(),
             ))?;
+        let old = self.components[index].pid();
         self.components[index].stop();
+        self.guardian.forget(old)?;
         while_down();
-        self.components[index].restart()?;
+        self.components[index].start_again()?;
         let pid = self.components[index].pid();
         self.guardian.watch(pid)?;
         self.wait_apiserver_ready()

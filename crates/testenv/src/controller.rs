@@ -42,7 +42,7 @@ pub fn workspace_binary(name: &str) -> PathBuf {
         .unwrap_or_default();
     assert!(
         path.is_file(),
-        "{} is not built; run `cargo build -p {name}` (make test builds every binary)",
+        "{} is not built; run `cargo build --workspace --bins` (make test builds every binary)",
         path.display()
     );
     path

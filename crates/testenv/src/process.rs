@@ -53,10 +53,9 @@ impl Component {
         })
     }
 
-    /// Stops the process (see [`Component::stop`]) and starts it again with
-    /// the same program and arguments, appending to the same log.
-    pub(crate) fn restart(&mut self) -> Result<()> {
-        self.stop();
+    /// Starts the stopped process again with the same program and
+    /// arguments, appending to the same log.
+    pub(crate) fn start_again(&mut self) -> Result<()> {
         let out = File::options()
             .append(true)
             .open(&self.log)
@@ -163,11 +162,19 @@ pub(crate) struct Guardian {
     stdin: Option<ChildStdin>,
 }
 
-/// The guardian's script: `$1` is the directory to remove.
+/// The guardian's script: `$1` is the directory to remove. Each line read
+/// is a pid to watch, or `-<pid>` for one that exited and is no longer to be
+/// signalled (its number may be reused).
 const GUARDIAN_SCRIPT: &str = r#"
 trap '' INT TERM HUP
-pids=()
-while read -r pid; do pids+=("$pid"); done
+declare -A watched
+while read -r line; do
+  case "$line" in
+    -*) unset "watched[${line#-}]" ;;
+    *) watched[$line]=1 ;;
+  esac
+done
+pids=("${!watched[@]}")
 if [ "${#pids[@]}" -gt 0 ]; then
   kill -TERM "${pids[@]}" 2>/dev/null
   for _ in $(seq 100); do
@@ -204,13 +211,24 @@ impl Guardian {
 
     /// Tells the guardian to clean up `pid` if the harness cannot.
     pub(crate) fn watch(&mut self, pid: u32) -> Result<()> {
+        self.tell(&pid.to_string())
+    }
+
+    /// Tells the guardian that `pid` has exited and been reaped, so it
+    /// must not be signalled later (the number may belong to another
+    /// process by then).
+    pub(crate) fn forget(&mut self, pid: u32) -> Result<()> {
+        self.tell(&format!("-{pid}"))
+    }
+
+    fn tell(&mut self, line: &str) -> Result<()> {
         let Some(stdin) = self.stdin.as_mut() else {
             return Ok(());
         };
-        writeln!(stdin, "{pid}")
+        writeln!(stdin, "{line}")
             .and_then(|()| stdin.flush())
             .map_err(|source| Error::Prepare {
-                step: "register a pid with the guardian",
+                step: "tell the guardian a pid",
                 source,
             })
     }

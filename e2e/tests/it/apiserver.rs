@@ -52,15 +52,10 @@ async fn the_api_server_restarted_under_the_controllers() {
     let pushed = stack.head();
     stack.push_webhook().await;
     stack.applied(&pushed).await;
-    let deployments = Api::<Deployment>::namespaced(stack.client.clone(), &ns);
-    let replicas_now = |d: Deployment| d.spec.and_then(|s| s.replicas);
-    assert_eq!(
-        replicas_now(deployments.get("hello").await.unwrap()),
-        Some(4)
-    );
+    assert_eq!(stack.replicas(&ns, "hello").await, 4);
 
     // The kustomize-controller's periodic reconcile survived the restart.
-    deployments
+    Api::<Deployment>::namespaced(stack.client.clone(), &ns)
         .patch(
             "hello",
             &PatchParams::default(),
@@ -69,8 +64,7 @@ async fn the_api_server_restarted_under_the_controllers() {
         .await
         .unwrap();
     ferroflux_testenv::eventually("the drift after the restart reverted", STEP, || async {
-        let replicas = replicas_now(deployments.get("hello").await.ok()?)?;
-        (replicas == 4).then_some(())
+        (stack.replicas(&ns, "hello").await == 4).then_some(())
     })
     .await;
     stack.alert("Kustomization", "Progressing", &pushed).await;

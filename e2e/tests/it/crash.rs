@@ -86,6 +86,9 @@ async fn killed_mid_apply_then_restarted_loses_and_duplicates_nothing() {
     .await;
     stack.kill_kustomize();
     let after_kill = configs.list_metadata(&wave_two).await.unwrap().items.len();
+    // On a machine fast enough to apply the whole revision between two
+    // polls this fails, saying so: the revision must grow, not the test
+    // pass without having killed anything mid-apply.
     assert!(
         after_kill < TWO.len(),
         "the apply finished before the kill ({seen} seen, {after_kill} after); the test needs a bigger revision"

@@ -92,10 +92,21 @@ impl Demo {
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        if matches!(self.0.try_wait(), Ok(None)) {
-            let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or_default());
-            let _ = kill(pid, Signal::SIGINT);
-            let _ = self.0.wait();
+        if !matches!(self.0.try_wait(), Ok(None)) {
+            return;
+        }
+        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or_default());
+        let _ = kill(pid, Signal::SIGINT);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while matches!(self.0.try_wait(), Ok(None)) {
+            if Instant::now() > deadline {
+                // Its guardian still stops the control plane once it is gone.
+                let _ = self.0.kill();
+                let _ = self.0.wait();
+                return;
+            }
+            // The polling interval while waiting, bounded, for the exit.
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
 }

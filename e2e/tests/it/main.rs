@@ -12,9 +12,7 @@ mod crash;
 mod demo;
 mod lifecycle;
 
-use ferroflux_e2e::stack::{STEP, Stack};
-use ferroflux_testenv::eventually;
-use serde_json::Value;
+use ferroflux_e2e::stack::Stack;
 
 /// A stack on the shared control plane, watching a fresh namespace
 /// `<prefix>-<n>` with the CRDs installed.
@@ -22,24 +20,4 @@ async fn stack(prefix: &str) -> Stack {
     let (_client, ns) = ferroflux_testenv::setup(prefix, &ferroflux_api::all_crds()).await;
     let control_plane = ferroflux_testenv::shared().unwrap();
     Stack::start(control_plane, &ns).await.unwrap()
-}
-
-/// Waits for an alert, among those after the first `since` the sink
-/// received, that `pick` accepts; returns it.
-async fn alert_after(
-    stack: &Stack,
-    since: usize,
-    what: &str,
-    pick: impl Fn(&Value) -> bool,
-) -> Value {
-    let pick = &pick;
-    eventually(&format!("an alert: {what}"), STEP, || async move {
-        stack
-            .sink
-            .received()
-            .into_iter()
-            .skip(since)
-            .find(|v| pick(v))
-    })
-    .await
 }
