@@ -1,7 +1,26 @@
-//! Semver tag selection with the constraint syntax Flux documents
-//! (Masterminds): `>=1.0.0 <2.0.0`, `~1.2`, `^1.2.3`, `1.2.x`, `a || b`.
+//! Semver tag selection with the constraint syntax Flux documents, that of
+//! Go's Masterminds/semver: comparators AND-ed by spaces or commas
+//! (`>=1.0.0 <2.0.0`), alternatives OR-ed by `||`, `~1.2`, `^1.2.3`,
+//! wildcards (`1.2.x`, `*`), hyphen ranges (`1.2 - 1.4.5`), `!=1.3.0`, and
+//! a bare version meaning exactly that version (not `^` as in Cargo).
+//! Tags are read as leniently as Masterminds reads them: a `v` prefix and
+//! missing minor or patch numbers (`v1.2` is 1.2.0) are accepted.
 
-/// The highest tag (`v` prefix allowed) satisfying `constraint`, if any.
+use ::semver::{Version, VersionReq};
+
+/// One `||` alternative: a requirement, and versions it rules out (`!=`).
+struct Alternative {
+    required: VersionReq,
+    excluded: Vec<Version>,
+}
+
+impl Alternative {
+    fn matches(&self, version: &Version) -> bool {
+        self.required.matches(version) && !self.excluded.contains(version)
+    }
+}
+
+/// The highest tag satisfying `constraint`, if any.
 ///
 /// # Errors
 /// A message naming the constraint when it does not parse.
@@ -9,34 +28,105 @@ pub fn highest_match<'a>(
     constraint: &str,
     tags: impl Iterator<Item = &'a str>,
 ) -> Result<Option<String>, String> {
+    let invalid = |why: String| format!("invalid semver constraint '{constraint}': {why}");
     let alternatives = constraint
         .split("||")
-        .map(|alt| {
-            // Masterminds separates AND-ed comparators with spaces or commas; the
-            // semver crate wants commas, with operators attached to versions.
-            let mut parts: Vec<String> = Vec::new();
-            for token in alt.split([' ', ',']).filter(|t| !t.is_empty()) {
-                match parts.last_mut() {
-                    Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => {
-                        last.push_str(token);
-                    }
-                    _ => parts.push(token.to_owned()),
-                }
-            }
-            ::semver::VersionReq::parse(&parts.join(", "))
-        })
+        .map(alternative)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("invalid semver constraint '{constraint}': {e}"))?;
+        .map_err(invalid)?;
     Ok(tags
         .filter_map(|tag| {
-            let version = ::semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag)).ok()?;
+            let version = lenient_version(tag)?;
             alternatives
                 .iter()
-                .any(|req| req.matches(&version))
+                .any(|alt| alt.matches(&version))
                 .then(|| (version, tag.to_owned()))
         })
         .max_by(|a, b| a.0.cmp(&b.0))
         .map(|(_, tag)| tag))
+}
+
+/// Parses one alternative into the `semver` crate's terms.
+fn alternative(text: &str) -> Result<Alternative, String> {
+    // Operators may stand apart from their versions (`>= 1.0`): glue them.
+    let mut tokens: Vec<String> = Vec::new();
+    for token in text.split([' ', ',']).filter(|t| !t.is_empty()) {
+        match tokens.last_mut() {
+            Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => last.push_str(token),
+            _ => tokens.push(token.to_owned()),
+        }
+    }
+    let mut comparators: Vec<String> = Vec::new();
+    let mut excluded = Vec::new();
+    let mut i = 0;
+    while i < tokens.len() {
+        let token = &tokens[i];
+        if tokens.get(i + 1).is_some_and(|t| t == "-") {
+            let upper = tokens
+                .get(i + 2)
+                .ok_or_else(|| format!("the range '{token} -' has no upper end"))?;
+            comparators.push(format!(">={}", strip_v(token)));
+            comparators.push(format!("<={}", strip_v(upper)));
+            i += 3;
+            continue;
+        }
+        if let Some(version) = token.strip_prefix("!=") {
+            excluded.push(
+                lenient_version(version).ok_or_else(|| format!("'{version}' is not a version"))?,
+            );
+        } else {
+            comparators.push(comparator(token));
+        }
+        i += 1;
+    }
+    let required = if comparators.is_empty() {
+        VersionReq::STAR
+    } else {
+        VersionReq::parse(&comparators.join(", ")).map_err(|e| e.to_string())?
+    };
+    Ok(Alternative { required, excluded })
+}
+
+/// One comparator in the `semver` crate's syntax: a bare version is exact
+/// unless it has a wildcard, and a `v` after the operator is dropped.
+fn comparator(token: &str) -> String {
+    let split = token
+        .find(|c: char| !"<>=~^".contains(c))
+        .unwrap_or(token.len());
+    let (op, version) = token.split_at(split);
+    let version = strip_v(version);
+    let wildcard = version
+        .split('.')
+        .any(|part| matches!(part, "x" | "X" | "*"));
+    if op.is_empty() && !wildcard {
+        format!("={version}")
+    } else {
+        format!("{op}{version}")
+    }
+}
+
+fn strip_v(version: &str) -> &str {
+    version
+        .strip_prefix(['v', 'V'])
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()))
+        .unwrap_or(version)
+}
+
+/// A tag as a version: a `v` prefix and missing minor or patch numbers
+/// (filled with 0) are accepted, as Masterminds accepts them.
+fn lenient_version(tag: &str) -> Option<Version> {
+    let text = strip_v(tag);
+    if let Ok(version) = Version::parse(text) {
+        return Some(version);
+    }
+    let end = text.find(['-', '+']).unwrap_or(text.len());
+    let (core, rest) = text.split_at(end);
+    let parts = core.split('.').count();
+    if !(1..=2).contains(&parts) || !core.split('.').all(|p| p.parse::<u64>().is_ok()) {
+        return None;
+    }
+    let padded = format!("{core}{}{rest}", ".0".repeat(3 - parts));
+    Version::parse(&padded).ok()
 }
 
 #[cfg(test)]
@@ -49,22 +139,29 @@ mod tests {
         "v1.2.0",
         "v1.2.7",
         "1.3.0",
+        "v1.4",
         "v2.0.0",
         "v2.1.0-rc.1",
         "latest",
     ];
 
     #[test]
-    fn constraints_pick_the_highest_matching_tag() {
+    fn constraints_pick_the_highest_matching_tag_as_masterminds_does() {
         for (constraint, want) in [
-            (">=1.0.0 <2.0.0", Some("1.3.0")),
+            (">=1.0.0 <2.0.0", Some("v1.4")),
             (">= 1.0.0, < 1.3.0", Some("v1.2.7")),
             ("~1.2", Some("v1.2.7")),
-            ("^1.0", Some("1.3.0")),
+            ("^1.0", Some("v1.4")),
             ("1.2.x", Some("v1.2.7")),
             ("*", Some("v2.0.0")),
             ("<1.0.0 || >=2.0.0", Some("v2.0.0")),
             (">=3.0.0", None),
+            // A bare version is that version, not `^1.2.0`.
+            ("1.2.0", Some("v1.2.0")),
+            ("v1.0.0", Some("v1.0.0")),
+            ("1.2 - 1.3.0", Some("1.3.0")),
+            (">=1.0.0 <2.0.0 !=1.4.0", Some("1.3.0")),
+            (">=v1.2.0 <=v1.2.7", Some("v1.2.7")),
         ] {
             assert_eq!(
                 highest_match(constraint, TAGS.iter().copied())
@@ -78,7 +175,9 @@ mod tests {
 
     #[test]
     fn a_bad_constraint_is_an_error_naming_it() {
-        let err = highest_match("not a version", TAGS.iter().copied()).unwrap_err();
-        assert!(err.contains("not a version"), "{err}");
+        for bad in ["not a version", "1.0 -", "!=banana"] {
+            let err = highest_match(bad, TAGS.iter().copied()).unwrap_err();
+            assert!(err.contains(bad), "{err}");
+        }
     }
 }
