@@ -34,7 +34,8 @@ struct Flags {
     /// Events queued for delivery at most; more are dropped and counted.
     #[arg(long, default_value_t = 4096)]
     queue_size: usize,
-    /// Refuse event sources in other namespaces than the Alert's.
+    /// Refuse event sources in other namespaces than the Alert's, and
+    /// Receiver resources in other namespaces than the Receiver's.
     #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
     no_cross_namespace_refs: bool,
     /// Watch every namespace; when false, only the one in `RUNTIME_NAMESPACE`.
@@ -156,7 +157,7 @@ async fn main() -> anyhow::Result<()> {
         process::serve_on(
             &flags.receiver_addr,
             "receiver-addr",
-            receivers::router(client.clone(), receivers),
+            receivers::router(client.clone(), receivers, !flags.no_cross_namespace_refs),
             &stopped,
         )
         .await
@@ -187,7 +188,10 @@ async fn main() -> anyhow::Result<()> {
     };
     let webhooks = ferroflux_runtime::controller::run::<Receiver, _>(
         client.clone(),
-        Arc::new(ReceiverReconciler::new(client)),
+        Arc::new(ReceiverReconciler::new(
+            client,
+            !flags.no_cross_namespace_refs,
+        )),
         options,
         Arc::new(ferroflux_runtime::controller::Stats::default()),
         process::until(&stopped),

@@ -8,7 +8,9 @@
 //! `events` filter on `X-GitHub-Event`, `ping` answered; `gitlab`:
 //! `X-Gitlab-Token`), comparing in constant time, then annotates every
 //! listed resource with `reconcile.fluxcd.io/requestedAt`. A bad signature
-//! gets 401 and an unknown path 404; nothing is annotated then.
+//! gets 401 and an unknown path 404; nothing is annotated then. With
+//! `--no-cross-namespace-refs`, a Receiver listing a resource in another
+//! namespace is stalled (`AccessDenied`) and its hook answers 403.
 
 use std::sync::Arc;
 
@@ -67,6 +69,18 @@ async fn token(client: &Client, receiver: &Receiver) -> Result<String, String> {
     Ok(token)
 }
 
+/// The first resource `spec` lists in another namespace than `own`, as
+/// `Kind/namespace/name`; `None` when all are in `own`.
+fn cross_namespace_resource(spec: &ReceiverSpec, own: &str) -> Option<String> {
+    spec.resources.iter().find_map(|resource| {
+        let r = &resource.reference;
+        r.namespace
+            .as_deref()
+            .filter(|ns| *ns != own)
+            .map(|ns| format!("{}/{ns}/{}", r.kind, r.name))
+    })
+}
+
 /// The CEL filter fields a Receiver sets, which this controller cannot
 /// evaluate; `None` when it sets none.
 fn unsupported_filters(spec: &ReceiverSpec) -> Option<String> {
@@ -85,13 +99,18 @@ fn unsupported_filters(spec: &ReceiverSpec) -> Option<String> {
 /// Gives Receivers their webhook path.
 pub struct ReceiverReconciler {
     client: Client,
+    cross_namespace: bool,
 }
 
 impl ReceiverReconciler {
-    /// A reconciler reading tokens with `client`.
+    /// A reconciler reading tokens with `client`; with `cross_namespace`
+    /// false, Receivers may only list resources in their own namespace.
     #[must_use]
-    pub fn new(client: Client) -> Self {
-        Self { client }
+    pub fn new(client: Client, cross_namespace: bool) -> Self {
+        Self {
+            client,
+            cross_namespace,
+        }
     }
 }
 
@@ -118,6 +137,18 @@ impl Reconciler<Receiver> for ReceiverReconciler {
                 "UnsupportedConfiguration",
                 Scrubbed::new(&format!(
                     "{fields} (CEL) are not supported yet; remove them"
+                )),
+            ));
+        }
+        let own = obj.namespace().unwrap_or_default();
+        if let Some(other) =
+            cross_namespace_resource(&obj.spec, &own).filter(|_| !self.cross_namespace)
+        {
+            return Err(ReconcileError::stalled(
+                "AccessDenied",
+                Scrubbed::new(&format!(
+                    "cross-namespace references are not allowed (--no-cross-namespace-refs): \
+                     {other} is not in {own}"
                 )),
             ));
         }
@@ -148,13 +179,19 @@ impl Reconciler<Receiver> for ReceiverReconciler {
 struct Hooks {
     client: Client,
     receivers: Store<Receiver>,
+    cross_namespace: bool,
 }
 
-/// The webhook server's routes.
-pub fn router(client: Client, receivers: Store<Receiver>) -> axum::Router {
+/// The webhook server's routes; with `cross_namespace` false, a Receiver
+/// listing a resource in another namespace annotates nothing.
+pub fn router(client: Client, receivers: Store<Receiver>, cross_namespace: bool) -> axum::Router {
     axum::Router::new()
         .route("/hook/{digest}", post(hook))
-        .with_state(Hooks { client, receivers })
+        .with_state(Hooks {
+            client,
+            receivers,
+            cross_namespace,
+        })
 }
 
 /// Equality that takes as long whatever the inputs share.
@@ -225,6 +262,17 @@ async fn hook(
         return (
             StatusCode::UNAUTHORIZED,
             "the signature or token does not match".into(),
+        );
+    }
+    let own = receiver.namespace().unwrap_or_default();
+    if let Some(other) =
+        cross_namespace_resource(&receiver.spec, &own).filter(|_| !hooks.cross_namespace)
+    {
+        return (
+            StatusCode::FORBIDDEN,
+            format!(
+                "{other} is in another namespace (--no-cross-namespace-refs); nothing was annotated"
+            ),
         );
     }
     if let Some(fields) = unsupported_filters(&receiver.spec) {

@@ -185,3 +185,37 @@ async fn refused(receivers: &Api<Receiver>, name: &str, spec: serde_json::Value)
     })
     .await
 }
+
+/// With `--no-cross-namespace-refs`, a Receiver listing a resource in
+/// another namespace is refused by name, as Alerts' sources are.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_cross_namespace_refs_refuses_a_receiver_reaching_elsewhere() {
+    let (client, ns) = ferroflux_testenv::setup("receivers-ns", &ferroflux_api::all_crds()).await;
+    let _notification = start_notification(&ns, &["--no-cross-namespace-refs".to_owned()]).await;
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "webhook-token", "namespace": ns},
+        "stringData": {"token": "t0ken"}}))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
+    let message = refused(
+        &receivers,
+        "reaching",
+        json!({"type": "generic", "secretRef": {"name": "webhook-token"},
+               "resources": [{"kind": "GitRepository", "name": "app"},
+                             {"kind": "GitRepository", "name": "infra", "namespace": "flux-system"}]}),
+    )
+    .await;
+    assert!(
+        message.contains("GitRepository/flux-system/infra is not in"),
+        "{message}"
+    );
+    let status = receivers.get("reaching").await.unwrap().status.unwrap();
+    assert!(
+        status.webhook_path.is_none(),
+        "no path for a refused Receiver"
+    );
+}
