@@ -66,9 +66,10 @@ async fn main() -> anyhow::Result<()> {
     let options = flags
         .common
         .options(&client, CONTROLLER, &instance, metrics, flags.concurrent);
+    let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
-        .lead(&client, LEASE, &instance)
+        .lead(&client, &lease, &instance)
         .await
         .map_err(anyhow::Error::msg)?
     else {
@@ -96,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         triggers,
         process::until(&stopped),
     ));
-    process::run_until_shutdown(leadership, LEASE, &stop, controller, servers)
+    process::run_until_shutdown(leadership, &lease, &stop, controller, servers)
         .await
         .map_err(anyhow::Error::msg)
 }

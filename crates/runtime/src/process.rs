@@ -233,6 +233,30 @@ impl CommonFlags {
         })
     }
 
+    /// The name of the leader-election Lease for `base` (such as
+    /// `source-controller-leader-election`): `base` itself, or with
+    /// `--watch-label-selector` set, `base` followed by a hash of the
+    /// selector, so shards watching different objects elect their leaders
+    /// apart instead of sharing one Lease (and one running shard).
+    #[must_use]
+    pub fn lease_name(&self, base: &str) -> String {
+        match self
+            .watch_label_selector
+            .as_deref()
+            .filter(|s| !s.is_empty())
+        {
+            None => base.to_owned(),
+            // FNV-1a: stable across builds and Rust versions, unlike std's
+            // hasher, so every replica of a shard computes the same name.
+            Some(selector) => {
+                let hash = selector.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| {
+                    (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+                });
+                format!("{base}-{hash:016x}")
+            }
+        }
+    }
+
     /// Waits for the Lease `lease` when leader election is on. `Ok(None)`
     /// when a stop signal came first; `Ok(Some(None))` when leader election
     /// is off.
@@ -315,7 +339,33 @@ pub async fn run_until_shutdown(
 
 #[cfg(test)]
 mod tests {
-    use super::listen_addr;
+    use clap::Parser as _;
+
+    use super::{CommonFlags, listen_addr};
+
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        common: CommonFlags,
+    }
+
+    #[test]
+    fn each_shard_has_a_lease_of_its_own() {
+        let lease = |args: &[&str]| {
+            let flags =
+                Flags::parse_from(std::iter::once("controller").chain(args.iter().copied()));
+            flags.common.lease_name("source-controller-leader-election")
+        };
+        assert_eq!(lease(&[]), "source-controller-leader-election");
+        let one = lease(&["--watch-label-selector=shard=one"]);
+        let two = lease(&["--watch-label-selector=shard=two"]);
+        assert!(
+            one.starts_with("source-controller-leader-election-"),
+            "{one}"
+        );
+        assert_ne!(one, two);
+        assert_eq!(one, lease(&["--watch-label-selector=shard=one"]));
+    }
 
     #[test]
     fn go_style_listen_addresses_parse() {

@@ -100,9 +100,10 @@ async fn main() -> anyhow::Result<()> {
         metrics,
         flags.concurrent,
     );
+    let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
-        .lead(&client, LEASE, &instance)
+        .lead(&client, &lease, &instance)
         .await
         .map_err(anyhow::Error::msg)?
     else {
@@ -131,7 +132,7 @@ async fn main() -> anyhow::Result<()> {
         process::until(&stopped),
     ));
 
-    process::run_until_shutdown(leadership, LEASE, &stop, controller, servers)
+    process::run_until_shutdown(leadership, &lease, &stop, controller, servers)
         .await
         .map_err(anyhow::Error::msg)
 }
