@@ -169,78 +169,97 @@ fn read(path: &Path, flag: &str) -> Result<String, String> {
 /// The Secret a GitRepository's `spec.secretRef` names, in the keys the
 /// source-controller reads: `username`/`password` or `bearerToken` and
 /// `ca.crt` for HTTPS; `identity`, `known_hosts` and the key's
-/// `password` for SSH.
+/// `password` for SSH. The values go in `data` (base64), not
+/// `stringData`: a server-side apply then removes keys an earlier run
+/// wrote and this one does not, which it cannot do for `stringData`.
 ///
 /// # Errors
 /// A flag that does not fit the URL's scheme, a username without a
-/// password (or the reverse), both a password and a token, an SSH URL
-/// without a key or host keys, or a file that cannot be read.
+/// password (or the reverse), both a password and a token, a token or CA
+/// over `http://`, an SSH URL without a key or host keys, or a file that
+/// cannot be read. No message shows a value given.
 pub fn git_secret(name: &str, namespace: &str, flags: &GitSecretFlags) -> Result<Value, String> {
     let scheme = flags.url.split_once("://").map(|(s, _)| s);
-    let mut data = Map::new();
-    match scheme {
-        Some("ssh") => {
-            if flags.username.is_some() || flags.bearer_token.is_some() {
-                return Err("--username and --bearer-token are for https:// URLs; an ssh:// URL authenticates with --private-key-file".into());
-            }
-            let key = flags.private_key_file.as_deref().ok_or(
-                "an ssh:// URL needs --private-key-file (make one with `ssh-keygen -t ed25519 -f identity` and add identity.pub as a deploy key)",
-            )?;
-            let hosts = flags.known_hosts_file.as_deref().ok_or(
-                "an ssh:// URL needs --known-hosts-file (e.g. `ssh-keyscan <host> > known_hosts`), so the server is verified",
-            )?;
-            data.insert("identity".into(), read(key, "--private-key-file")?.into());
-            data.insert(
-                "known_hosts".into(),
-                read(hosts, "--known-hosts-file")?.into(),
-            );
-            if let Some(passphrase) = &flags.password {
-                data.insert("password".into(), passphrase.clone().into());
-            }
-        }
-        Some("https" | "http") => {
-            if flags.private_key_file.is_some() || flags.known_hosts_file.is_some() {
-                return Err("--private-key-file and --known-hosts-file are for ssh:// URLs".into());
-            }
-            match (&flags.username, &flags.password, &flags.bearer_token) {
-                (_, Some(_), Some(_)) => {
-                    return Err(
-                        "give either --username/--password or --bearer-token, not both".into(),
-                    );
-                }
-                (Some(_), None, _) | (None, Some(_), None) => {
-                    return Err("--username and --password go together".into());
-                }
-                (Some(user), Some(password), None) => {
-                    data.insert("username".into(), user.clone().into());
-                    data.insert("password".into(), password.clone().into());
-                }
-                (None, None, Some(token)) => {
-                    data.insert("bearerToken".into(), token.clone().into());
-                }
-                (None, None, None) => {}
-            }
-            if let Some(ca) = &flags.ca_crt_file {
-                data.insert("ca.crt".into(), read(ca, "--ca-crt-file")?.into());
-            }
-            if data.is_empty() {
-                return Err("nothing to store: give --username and --password, --bearer-token or --ca-crt-file".into());
-            }
-        }
+    let data = match scheme {
+        Some("ssh") => ssh_keys(flags)?,
+        Some(scheme @ ("https" | "http")) => http_keys(flags, scheme == "https")?,
         _ => {
             return Err(format!(
-                "--url {}: use an https://, http:// or ssh:// URL",
-                flags.url
+                "--url: the scheme '{}' is not one of https://, http:// or ssh://",
+                scheme.unwrap_or("(none)")
             ));
         }
-    }
+    };
+    let data: Map<String, Value> = data
+        .into_iter()
+        .map(|(key, value)| {
+            let encoded = serde_json::to_value(k8s_openapi::ByteString(value.into_bytes()))
+                .unwrap_or_default();
+            (key.to_owned(), encoded)
+        })
+        .collect();
     Ok(json!({
         "apiVersion": "v1",
         "kind": "Secret",
         "metadata": {"name": name, "namespace": namespace},
         "type": "Opaque",
-        "stringData": data,
+        "data": data,
     }))
+}
+
+fn ssh_keys(flags: &GitSecretFlags) -> Result<Vec<(&'static str, String)>, String> {
+    if flags.username.is_some() || flags.bearer_token.is_some() || flags.ca_crt_file.is_some() {
+        return Err("--username, --bearer-token and --ca-crt-file are for https:// URLs; an ssh:// URL authenticates with --private-key-file".into());
+    }
+    let key = flags.private_key_file.as_deref().ok_or(
+        "an ssh:// URL needs --private-key-file (make one with `ssh-keygen -t ed25519 -f identity` and add identity.pub as a deploy key)",
+    )?;
+    let hosts = flags.known_hosts_file.as_deref().ok_or(
+        "an ssh:// URL needs --known-hosts-file (e.g. `ssh-keyscan <host> > known_hosts`), so the server is verified",
+    )?;
+    let mut keys = vec![
+        ("identity", read(key, "--private-key-file")?),
+        ("known_hosts", read(hosts, "--known-hosts-file")?),
+    ];
+    if let Some(passphrase) = &flags.password {
+        keys.push(("password", passphrase.clone()));
+    }
+    Ok(keys)
+}
+
+fn http_keys(flags: &GitSecretFlags, tls: bool) -> Result<Vec<(&'static str, String)>, String> {
+    if flags.private_key_file.is_some() || flags.known_hosts_file.is_some() {
+        return Err("--private-key-file and --known-hosts-file are for ssh:// URLs".into());
+    }
+    // The source-controller refuses both over plain HTTP.
+    if !tls && (flags.bearer_token.is_some() || flags.ca_crt_file.is_some()) {
+        return Err("--bearer-token and --ca-crt-file need an https:// URL".into());
+    }
+    let mut keys = Vec::new();
+    match (&flags.username, &flags.password, &flags.bearer_token) {
+        (Some(_), _, Some(_)) | (_, Some(_), Some(_)) => {
+            return Err("give either --username/--password or --bearer-token, not both".into());
+        }
+        (Some(_), None, None) | (None, Some(_), None) => {
+            return Err("--username and --password go together".into());
+        }
+        (Some(user), Some(password), None) => {
+            keys.push(("username", user.clone()));
+            keys.push(("password", password.clone()));
+        }
+        (None, None, Some(token)) => keys.push(("bearerToken", token.clone())),
+        (None, None, None) => {}
+    }
+    if let Some(ca) = &flags.ca_crt_file {
+        keys.push(("ca.crt", read(ca, "--ca-crt-file")?));
+    }
+    if keys.is_empty() {
+        return Err(
+            "nothing to store: give --username and --password, --bearer-token or --ca-crt-file"
+                .into(),
+        );
+    }
+    Ok(keys)
 }
 
 fn object(kind: &kinds::Kind, name: &str, namespace: &str, spec: Value) -> Value {
@@ -466,7 +485,7 @@ mod tests {
             git_secret("auth", "ns", &basic).unwrap(),
             json!({"apiVersion": "v1", "kind": "Secret",
                    "metadata": {"name": "auth", "namespace": "ns"}, "type": "Opaque",
-                   "stringData": {"username": "git", "password": "s3cret"}})
+                   "data": {"username": "Z2l0", "password": "czNjcmV0"}})
         );
         let dir = tempfile::tempdir().unwrap();
         let (key, hosts) = (dir.path().join("identity"), dir.path().join("known_hosts"));
@@ -479,8 +498,8 @@ mod tests {
             ..GitSecretFlags::default()
         };
         assert_eq!(
-            git_secret("auth", "ns", &ssh).unwrap()["stringData"],
-            json!({"identity": "KEY", "known_hosts": "HOSTS"})
+            git_secret("auth", "ns", &ssh).unwrap()["data"],
+            json!({"identity": "S0VZ", "known_hosts": "SE9TVFM="})
         );
         for (flags, says) in [
             (
@@ -506,10 +525,20 @@ mod tests {
             ),
             (
                 GitSecretFlags {
-                    url: "ftp://example.com".into(),
+                    url: "ftp://git:s3cret@example.com".into(),
+                    ..basic.clone()
+                },
+                "the scheme 'ftp'",
+            ),
+            (
+                GitSecretFlags {
+                    url: "http://example.com/app.git".into(),
+                    username: None,
+                    password: None,
+                    bearer_token: Some("s3cret".into()),
                     ..basic
                 },
-                "use an https://",
+                "need an https:// URL",
             ),
         ] {
             let error = git_secret("auth", "ns", &flags).unwrap_err();

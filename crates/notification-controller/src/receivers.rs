@@ -74,9 +74,10 @@ async fn token(client: &Client, receiver: &Receiver) -> Result<String, String> {
 fn cross_namespace_resource(spec: &ReceiverSpec, own: &str) -> Option<String> {
     spec.resources.iter().find_map(|resource| {
         let r = &resource.reference;
+        // An empty namespace means the Receiver's own, as in Flux.
         r.namespace
             .as_deref()
-            .filter(|ns| *ns != own)
+            .filter(|ns| !ns.is_empty() && *ns != own)
             .map(|ns| format!("{}/{ns}/{}", r.kind, r.name))
     })
 }
@@ -338,7 +339,11 @@ async fn annotate(client: &Client, receiver: &Receiver) -> Result<usize, String>
             .unwrap_or_else(|| default_api_version(&r.kind).to_owned());
         let (group, version) = api_version.split_once('/').unwrap_or(("", &api_version));
         let ar = ApiResource::from_gvk(&GroupVersionKind::gvk(group, version, &r.kind));
-        let ns = r.namespace.clone().unwrap_or_else(|| own_ns.clone());
+        let ns = r
+            .namespace
+            .clone()
+            .filter(|ns| !ns.is_empty())
+            .unwrap_or_else(|| own_ns.clone());
         let api: Api<DynamicObject> = Api::namespaced_with(client.clone(), &ns, &ar);
         let names: Vec<String> = if r.name == "*" {
             let mut params = ListParams::default();
@@ -393,6 +398,21 @@ mod tests {
             ..spec
         };
         assert_eq!(super::unsupported_filters(&plain), None);
+    }
+
+    #[test]
+    fn only_another_namespace_is_cross_namespace() {
+        let spec: super::ReceiverSpec = serde_json::from_value(serde_json::json!({
+            "type": "generic", "secretRef": {"name": "t"},
+            "resources": [{"kind": "GitRepository", "name": "a"},
+                          {"kind": "GitRepository", "name": "b", "namespace": ""},
+                          {"kind": "GitRepository", "name": "c", "namespace": "apps"}]}))
+        .unwrap();
+        assert_eq!(super::cross_namespace_resource(&spec, "apps"), None);
+        assert_eq!(
+            super::cross_namespace_resource(&spec, "team").as_deref(),
+            Some("GitRepository/apps/c")
+        );
     }
 
     #[test]

@@ -8,15 +8,16 @@
 
 use ::semver::{Version, VersionReq};
 
-/// One `||` alternative: a requirement, and versions it rules out (`!=`).
+/// One `||` alternative: a requirement, and what it rules out (`!=`, which
+/// may be partial or a wildcard: `!=1.2` rules out every 1.2.x).
 struct Alternative {
     required: VersionReq,
-    excluded: Vec<Version>,
+    excluded: Vec<VersionReq>,
 }
 
 impl Alternative {
     fn matches(&self, version: &Version) -> bool {
-        self.required.matches(version) && !self.excluded.contains(version)
+        self.required.matches(version) && !self.excluded.iter().any(|e| e.matches(version))
     }
 }
 
@@ -50,7 +51,10 @@ pub fn highest_match<'a>(
 fn alternative(text: &str) -> Result<Alternative, String> {
     // Operators may stand apart from their versions (`>= 1.0`): glue them.
     let mut tokens: Vec<String> = Vec::new();
-    for token in text.split([' ', ',']).filter(|t| !t.is_empty()) {
+    for token in text
+        .split(|c: char| c.is_whitespace() || c == ',')
+        .filter(|t| !t.is_empty())
+    {
         match tokens.last_mut() {
             Some(last) if last.chars().all(|c| "<>=~^!".contains(c)) => last.push_str(token),
             _ => tokens.push(token.to_owned()),
@@ -71,13 +75,14 @@ fn alternative(text: &str) -> Result<Alternative, String> {
             continue;
         }
         if let Some(version) = token.strip_prefix("!=") {
-            excluded.push(
-                lenient_version(version).ok_or_else(|| format!("'{version}' is not a version"))?,
-            );
+            excluded.push(VersionReq::parse(&comparator(version)).map_err(|e| e.to_string())?);
         } else {
             comparators.push(comparator(token));
         }
         i += 1;
+    }
+    if tokens.is_empty() {
+        return Err("an alternative between `||` is empty".into());
     }
     let required = if comparators.is_empty() {
         VersionReq::STAR
@@ -88,12 +93,19 @@ fn alternative(text: &str) -> Result<Alternative, String> {
 }
 
 /// One comparator in the `semver` crate's syntax: a bare version is exact
-/// unless it has a wildcard, and a `v` after the operator is dropped.
+/// unless it has a wildcard, Masterminds' spellings `=>`, `=<` and `~>`
+/// become `>=`, `<=` and `~`, and a `v` after the operator is dropped.
 fn comparator(token: &str) -> String {
     let split = token
         .find(|c: char| !"<>=~^".contains(c))
         .unwrap_or(token.len());
     let (op, version) = token.split_at(split);
+    let op = match op {
+        "=>" => ">=",
+        "=<" => "<=",
+        "~>" => "~",
+        other => other,
+    };
     let version = strip_v(version);
     let wildcard = version
         .split('.')
@@ -162,6 +174,10 @@ mod tests {
             ("1.2 - 1.3.0", Some("1.3.0")),
             (">=1.0.0 <2.0.0 !=1.4.0", Some("1.3.0")),
             (">=v1.2.0 <=v1.2.7", Some("v1.2.7")),
+            ("=>1.0.0\t=<1.2.0", Some("v1.2.0")),
+            ("~>1.2", Some("v1.2.7")),
+            (">=1.0.0 <2.0.0 !=1.3", Some("v1.4")),
+            (">=1.0.0 <1.3.0 !=1.2.x", Some("v1.0.0")),
         ] {
             assert_eq!(
                 highest_match(constraint, TAGS.iter().copied())
@@ -175,7 +191,7 @@ mod tests {
 
     #[test]
     fn a_bad_constraint_is_an_error_naming_it() {
-        for bad in ["not a version", "1.0 -", "!=banana"] {
+        for bad in ["not a version", "1.0 -", "!=banana", "1.0.0 ||", ","] {
             let err = highest_match(bad, TAGS.iter().copied()).unwrap_err();
             assert!(err.contains(bad), "{err}");
         }
