@@ -24,6 +24,8 @@ pub struct Credentials {
     pub bearer_token: Option<String>,
     /// Extra CA certificates trusted for HTTPS, besides the system's.
     pub ca_certs: Vec<reqwest::Certificate>,
+    /// The client certificate and key presented over HTTPS (mutual TLS).
+    pub client_identity: Option<reqwest::Identity>,
     /// The SSH key and the known host keys, for `ssh://`.
     pub ssh: Option<SshKeys>,
 }
@@ -103,6 +105,25 @@ impl Credentials {
         self.ca_certs = certs;
         Ok(self)
     }
+
+    /// Reads the PEM client certificate `tls.crt` and its key `tls.key`
+    /// into [`Credentials::client_identity`].
+    ///
+    /// # Errors
+    /// A message naming the keys when they are not a PEM certificate and
+    /// a matching private key (it never shows their contents).
+    pub fn with_client_pem(mut self, cert: &[u8], key: &[u8]) -> std::result::Result<Self, String> {
+        let mut pem = cert.to_vec();
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
+        }
+        pem.extend_from_slice(key);
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
+            "tls.crt and tls.key are not a PEM certificate and its private key".to_owned()
+        })?;
+        self.client_identity = Some(identity);
+        Ok(self)
+    }
 }
 
 impl std::fmt::Debug for Credentials {
@@ -112,6 +133,7 @@ impl std::fmt::Debug for Credentials {
             .field("basic", &self.basic.as_ref().map(|(u, _)| u))
             .field("bearer_token", &self.bearer_token.is_some())
             .field("ca_certs", &self.ca_certs.len())
+            .field("client_identity", &self.client_identity.is_some())
             .field("ssh", &self.ssh.is_some())
             .finish()
     }
@@ -290,15 +312,17 @@ fn credentials_fn(creds: &Credentials) -> CredentialsFn {
     })
 }
 
-/// HTTP transport options carrying the bearer token and the extra CAs;
-/// `None` for non-HTTP URLs or when nothing needs changing.
+/// HTTP transport options carrying the bearer token, the extra CAs and the
+/// client certificate; `None` for non-HTTP URLs or when nothing needs
+/// changing.
 fn transport_options(
     repo: &gix::Repository,
     url: &str,
     creds: &Credentials,
 ) -> gix::Result<Option<Box<dyn std::any::Any>>> {
     use gix::protocol::transport::client::blocking_io::http;
-    if creds.bearer_token.is_none() && creds.ca_certs.is_empty() {
+    if creds.bearer_token.is_none() && creds.ca_certs.is_empty() && creds.client_identity.is_none()
+    {
         return Ok(None);
     }
     let Some(options) = repo.transport_options(url, None)? else {
@@ -312,11 +336,16 @@ fn transport_options(
             .extra_headers
             .push(format!("Authorization: Bearer {token}"));
     }
-    if !creds.ca_certs.is_empty() {
+    if !creds.ca_certs.is_empty() || creds.client_identity.is_some() {
         let certs = creds.ca_certs.clone();
+        let identity = creds.client_identity.clone();
         let backend = http::reqwest::Options {
             configure_client: Some(Box::new(move |builder| {
-                Ok(builder.tls_certs_merge(certs.clone()))
+                let builder = builder.tls_certs_merge(certs.clone());
+                Ok(match identity.clone() {
+                    Some(identity) => builder.identity(identity),
+                    None => builder,
+                })
             })),
             configure_request: None,
         };

@@ -416,7 +416,8 @@ impl GitRepositoryReconciler {
     }
 
     /// Credentials from `spec.secretRef`: `username` and `password`,
-    /// `bearerToken` (HTTPS only), `ca.crt` (or the older `caFile`), and for
+    /// `bearerToken` (HTTPS only), `ca.crt` (or the older `caFile`),
+    /// `tls.crt` with `tls.key` (a client certificate, HTTPS only), and for
     /// `ssh://` `identity` and `known_hosts`.
     /// Problems with the Secret's content are retried: fixing the Secret does
     /// not change the GitRepository, so they must not stall it.
@@ -484,6 +485,26 @@ impl GitRepositoryReconciler {
             creds = creds
                 .with_ca_pem(&ca.0)
                 .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+        }
+        match (data.get("tls.crt"), data.get("tls.key")) {
+            (None, None) => {}
+            (Some(cert), Some(key)) if obj.spec.url.starts_with("https://") => {
+                creds = creds
+                    .with_client_pem(&cert.0, &key.0)
+                    .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+            }
+            (Some(_), Some(_)) => {
+                return Err(invalid(
+                    names::AUTHENTICATION_FAILED,
+                    "a client certificate (tls.crt, tls.key) is only presented over https://; change spec.url to https://",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    names::AUTHENTICATION_FAILED,
+                    "must hold both 'tls.crt' and 'tls.key' for a client certificate",
+                ));
+            }
         }
         if ssh {
             let (Some(identity), Some(known_hosts)) = (text("identity"), text("known_hosts"))

@@ -47,6 +47,16 @@ pub struct GitServer {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     /// The PEM of the CA that signed the server's certificate, when serving HTTPS.
     ca_pem: Option<String>,
+    /// The certificate clients must present, for mutual TLS.
+    client: Option<crate::ClientCertificate>,
+}
+
+/// How the server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Tls {
+    Off,
+    Server,
+    Mutual,
 }
 
 impl GitServer {
@@ -55,7 +65,7 @@ impl GitServer {
     /// # Errors
     /// [`Error::Prepare`] when the directory or the port cannot be had.
     pub async fn start(auth: Option<BasicAuth>) -> Result<Self> {
-        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), false).await
+        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), Tls::Off).await
     }
 
     /// Starts a server on HTTPS, with a certificate for `127.0.0.1` and
@@ -64,7 +74,23 @@ impl GitServer {
     /// # Errors
     /// [`Error::Prepare`] when the certificates, directory or port cannot be had.
     pub async fn start_tls(auth: Option<BasicAuth>) -> Result<Self> {
-        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), true).await
+        Self::start_with(auth.map_or(Demand::Nothing, Demand::Basic), Tls::Server).await
+    }
+
+    /// Starts an HTTPS server that also demands a client certificate
+    /// signed by its CA (mutual TLS); [`GitServer::client_certificate`]
+    /// is one.
+    ///
+    /// # Errors
+    /// As [`GitServer::start_tls`].
+    pub async fn start_mtls() -> Result<Self> {
+        Self::start_with(Demand::Nothing, Tls::Mutual).await
+    }
+
+    /// The client certificate a mutual-TLS server accepts.
+    #[must_use]
+    pub fn client_certificate(&self) -> Option<&crate::ClientCertificate> {
+        self.client.as_ref()
     }
 
     /// Starts an HTTPS server that demands `Authorization: Bearer <token>`.
@@ -72,7 +98,7 @@ impl GitServer {
     /// # Errors
     /// As [`GitServer::start_tls`].
     pub async fn start_tls_with_token(token: &str) -> Result<Self> {
-        Self::start_with(Demand::Bearer(token.to_owned()), true).await
+        Self::start_with(Demand::Bearer(token.to_owned()), Tls::Server).await
     }
 
     /// The CA certificate (PEM) clients must trust, for an HTTPS server.
@@ -81,7 +107,7 @@ impl GitServer {
         self.ca_pem.as_deref()
     }
 
-    async fn start_with(demand: Demand, tls: bool) -> Result<Self> {
+    async fn start_with(demand: Demand, tls: Tls) -> Result<Self> {
         let root = tempfile::tempdir().map_err(|source| Error::Prepare {
             step: "create the git server root",
             source,
@@ -102,16 +128,7 @@ impl GitServer {
         });
         let app = axum::Router::new().fallback(cgi).with_state(state);
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let ca_pem = if tls {
-            let (acceptor, ca_pem) = crate::tls::acceptor()?;
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = crate::tls::serve(listener, acceptor, app) => {}
-                    _ = stopped => {}
-                }
-            });
-            Some(ca_pem)
-        } else {
+        let (ca_pem, client) = if tls == Tls::Off {
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -119,13 +136,23 @@ impl GitServer {
                     })
                     .await;
             });
-            None
+            (None, None)
+        } else {
+            let (acceptor, ca_pem, client) = crate::tls::acceptor_with(tls == Tls::Mutual)?;
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = crate::tls::serve(listener, acceptor, app) => {}
+                    _ = stopped => {}
+                }
+            });
+            (Some(ca_pem), client)
         };
         Ok(Self {
             root,
             addr,
             stop: Some(stop),
             ca_pem,
+            client,
         })
     }
 

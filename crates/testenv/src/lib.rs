@@ -31,4 +31,5 @@ pub use control_plane::{ControlPlane, Options};
 pub use crds::{established, install_crds};
 pub use error::{Error, Result};
 pub use shared::{namespace, setup, shared};
+pub use tls::ClientCertificate;
 pub use wait::eventually;

@@ -1,5 +1,6 @@
 //! TLS for the test servers (the git server, the JSON sink): a fresh CA
-//! per server and a certificate for loopback signed by it.
+//! per server and a certificate for loopback signed by it; for mutual TLS,
+//! also a client certificate the server demands.
 
 use std::sync::Arc;
 
@@ -9,6 +10,24 @@ use crate::error::{Error, Result};
 
 /// A TLS acceptor with a fresh CA and a server certificate for loopback, and the CA's PEM.
 pub(crate) fn acceptor() -> Result<(tokio_rustls::TlsAcceptor, String)> {
+    let (acceptor, ca_pem, _) = acceptor_with(false)?;
+    Ok((acceptor, ca_pem))
+}
+
+/// A client certificate and its key, both PEM, signed by a server's CA.
+#[derive(Clone, Debug)]
+pub struct ClientCertificate {
+    /// The certificate (`tls.crt`).
+    pub cert_pem: String,
+    /// Its private key (`tls.key`).
+    pub key_pem: String,
+}
+
+/// Like [`acceptor`], and with `client_auth` the server demands a client
+/// certificate signed by the same CA (mutual TLS); one is returned.
+pub(crate) fn acceptor_with(
+    client_auth: bool,
+) -> Result<(tokio_rustls::TlsAcceptor, String, Option<ClientCertificate>)> {
     let fail = |e: &dyn std::fmt::Display| Error::Prepare {
         step: "create the test TLS certificates",
         source: std::io::Error::other(e.to_string()),
@@ -27,15 +46,38 @@ pub(crate) fn acceptor() -> Result<(tokio_rustls::TlsAcceptor, String)> {
             .map_err(|e| fail(&e))?;
     let cert = params.signed_by(&key, &ca).map_err(|e| fail(&e))?;
     let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(key.serialize_der().into());
-    let config = rustls::ServerConfig::builder_with_provider(std::sync::Arc::new(
-        rustls::crypto::ring::default_provider(),
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| fail(&e))?;
+    let (builder, client) = if client_auth {
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(ca.der().clone()).map_err(|e| fail(&e))?;
+        let verifier =
+            rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| fail(&e))?;
+        let client_key = rcgen::KeyPair::generate().map_err(|e| fail(&e))?;
+        let client_cert = rcgen::CertificateParams::new(vec!["ferroflux-client".to_owned()])
+            .map_err(|e| fail(&e))?
+            .signed_by(&client_key, &ca)
+            .map_err(|e| fail(&e))?;
+        let client = ClientCertificate {
+            cert_pem: client_cert.pem(),
+            key_pem: client_key.serialize_pem(),
+        };
+        (builder.with_client_cert_verifier(verifier), Some(client))
+    } else {
+        (builder.with_no_client_auth(), None)
+    };
+    let config = builder
+        .with_single_cert(vec![cert.der().clone(), ca.der().clone()], key_der)
+        .map_err(|e| fail(&e))?;
+    Ok((
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        ca.pem(),
+        client,
     ))
-    .with_safe_default_protocol_versions()
-    .map_err(|e| fail(&e))?
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.der().clone(), ca.der().clone()], key_der)
-    .map_err(|e| fail(&e))?;
-    Ok((tokio_rustls::TlsAcceptor::from(Arc::new(config)), ca.pem()))
 }
 
 /// Accepts TLS connections on `listener` and serves `app` on each.

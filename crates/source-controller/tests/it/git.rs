@@ -294,3 +294,41 @@ async fn ssh_clones_with_the_key_and_refuses_an_unknown_host_key() {
         "no known_hosts means no trust: {err:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mutual_tls_presents_the_client_certificate_and_fails_without_it() {
+    let server = GitServer::start_mtls().await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let ca = server.ca_pem().unwrap().as_bytes().to_vec();
+    let client = server.client_certificate().unwrap();
+    let trusted = Credentials::default().with_ca_pem(&ca).unwrap();
+    let presenting = trusted
+        .clone()
+        .with_client_pem(client.cert_pem.as_bytes(), client.key_pem.as_bytes())
+        .unwrap();
+
+    let url = server.url("app");
+    let refs = blocking(move || git::ls_remote(&url, &presenting))
+        .await
+        .unwrap();
+    assert!(
+        refs.iter()
+            .any(|r| r.name == "refs/heads/main" && r.commit() == Some(sha.as_str()))
+    );
+    let url = server.url("app");
+    let err = blocking(move || git::ls_remote(&url, &trusted))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, Error::Git { .. }),
+        "without a client certificate the handshake must fail: {err:?}"
+    );
+    let bad = Credentials::default()
+        .with_client_pem(b"not a certificate", client.key_pem.as_bytes())
+        .unwrap_err();
+    assert!(bad.contains("tls.crt and tls.key"), "{bad}");
+    assert!(!bad.contains("PRIVATE KEY"), "{bad}");
+}

@@ -609,6 +609,31 @@ async fn an_https_repository_with_a_custom_ca_and_basic_auth_becomes_ready() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_repository_demanding_a_client_certificate_gets_the_secrets() {
+    let (client, ns) = client_and_namespace("src-mtls").await;
+    let server = GitServer::start_mtls().await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("deploy/a.yaml", "a: 1\n")])
+        .unwrap();
+    let sha = work.head().unwrap();
+    let tls = server.client_certificate().unwrap();
+    secret_with(
+        &client,
+        &ns,
+        serde_json::json!({"ca.crt": server.ca_pem().unwrap(),
+                           "tls.crt": tls.cert_pem, "tls.key": tls.key_pem}),
+    )
+    .await;
+    let _controller = Controller::start(&ns);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    create_on_main(&api, "app", &server.url("app"), true).await;
+    wait_for(&api, "app", "Ready over mutual TLS", |o| {
+        ready_at(o, &format!("main@sha1:{sha}"))
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_bearer_token_over_plain_http_is_refused_with_a_clear_message() {
     let (client, ns) = client_and_namespace("src-bearer").await;
     let server = GitServer::start(None).await.unwrap();
@@ -770,6 +795,12 @@ async fn malformed_secrets_say_which_key_is_wrong() {
             "ssh://git@127.0.0.1:1/app.git",
             serde_json::json!({"identity": "key"}),
             "needs both 'identity'",
+        ),
+        (
+            "halftls",
+            "https://127.0.0.1:1/app.git",
+            serde_json::json!({"tls.crt": "cert"}),
+            "both 'tls.crt' and 'tls.key'",
         ),
     ];
     let _controller = Controller::start(&ns);
