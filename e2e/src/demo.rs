@@ -13,9 +13,8 @@ use ferroflux_e2e::sample;
 use ferroflux_e2e::stack::{self, Stack};
 use ferroflux_testenv::sink::JsonSink;
 use ferroflux_testenv::{ControlPlane, reference_binary};
-use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{ObjectMeta, PostParams};
-use kube::{Api, Client};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::Api;
 
 /// Where the Flux objects and the controllers live, as in a Flux install.
 const FLUX_NAMESPACE: &str = "flux-system";
@@ -59,7 +58,7 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     step(2, "Installing the Flux CRDs and the namespaces");
     ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds()).await?;
     for name in [FLUX_NAMESPACE, APP_NAMESPACE] {
-        create_namespace(&client, name).await?;
+        ferroflux_testenv::create_namespace(&client, name).await?;
     }
     done(
         started,
@@ -212,21 +211,6 @@ fn built_beside(name: &str) -> std::path::PathBuf {
         .and_then(|exe| Some(exe.parent()?.join(name)))
         .filter(|path| path.is_file())
         .unwrap_or_else(|| name.into())
-}
-
-async fn create_namespace(client: &Client, name: &str) -> anyhow::Result<()> {
-    let ns = Namespace {
-        metadata: ObjectMeta {
-            name: Some(name.to_owned()),
-            ..ObjectMeta::default()
-        },
-        ..Namespace::default()
-    };
-    Api::<Namespace>::all(client.clone())
-        .create(&PostParams::default(), &ns)
-        .await
-        .with_context(|| format!("creating namespace {name}"))?;
-    Ok(())
 }
 
 fn step(n: u8, text: &str) {

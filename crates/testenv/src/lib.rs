@@ -30,6 +30,6 @@ pub use binaries::{Binaries, KUBERNETES_VERSION, cache_dir, reference_binary};
 pub use control_plane::{ControlPlane, Options};
 pub use crds::{established, install_crds};
 pub use error::{Error, Result};
-pub use shared::{namespace, setup, shared};
+pub use shared::{create_namespace, namespace, setup, shared};
 pub use tls::ClientCertificate;
 pub use wait::eventually;

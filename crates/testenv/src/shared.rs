@@ -32,9 +32,18 @@ pub fn shared() -> Result<&'static ControlPlane, &'static Error> {
 pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
     let n = NEXT_NAMESPACE.fetch_add(1, Ordering::Relaxed);
     let name = format!("{prefix}-{n}");
+    create_namespace(client, &name).await?;
+    Ok(name)
+}
+
+/// Creates the namespace `name`.
+///
+/// # Errors
+/// [`Error::Request`] when the namespace cannot be created.
+pub async fn create_namespace(client: &Client, name: &str) -> Result<()> {
     let ns = Namespace {
         metadata: ObjectMeta {
-            name: Some(name.clone()),
+            name: Some(name.to_owned()),
             ..ObjectMeta::default()
         },
         ..Namespace::default()
@@ -45,8 +54,8 @@ pub async fn namespace(client: &Client, prefix: &str) -> Result<String> {
         .map_err(|source| Error::Request {
             step: "create namespace",
             source,
-        })?;
-    Ok(name)
+        })
+        .map(drop)
 }
 
 /// What most tests start with: a client of the shared control plane, the

@@ -17,14 +17,14 @@ const START: Duration = Duration::from_secs(240);
 
 #[test]
 fn the_demo_delivers_a_commit_and_ctrl_c_leaves_nothing_behind() {
-    let mut demo = Demo(
-        Command::new(env!("CARGO_BIN_EXE_ferroflux-demo"))
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap(),
-    );
-    let lines = lines_of(demo.0.stdout.take().unwrap());
+    let mut child = Command::new(env!("CARGO_BIN_EXE_ferroflux-demo"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(child.stdout.take().unwrap());
+    let demo_pid = child.id();
+    let mut demo = Demo(Some(child));
     let deadline = Instant::now() + START;
     let mut output = String::new();
     while !output.contains("Ctrl-C stops everything") {
@@ -49,11 +49,13 @@ fn the_demo_delivers_a_commit_and_ctrl_c_leaves_nothing_behind() {
     let repo = after(&output, "cd ");
     assert!(kubeconfig.is_file() && repo.is_dir(), "{output}");
 
-    let started = descendants(demo.0.id());
+    let started = descendants(demo_pid);
     // etcd, kube-apiserver, kube-controller-manager, the guardian and the
     // three controllers at least.
     assert!(started.len() >= 7, "{started:?}");
-    let status = demo.interrupt();
+    let status = demo
+        .interrupt()
+        .expect("the demo exits within 60s of Ctrl-C");
     let rest: Vec<String> = lines.iter().collect();
     assert!(status.success(), "{status}: {rest:?}");
     assert!(rest.iter().any(|l| l.starts_with("Stopped:")), "{rest:?}");
@@ -68,46 +70,33 @@ fn the_demo_delivers_a_commit_and_ctrl_c_leaves_nothing_behind() {
 
 /// The demo process; interrupted (as Ctrl-C does) and reaped on drop, so
 /// a failing test leaves nothing running either.
-struct Demo(Child);
+struct Demo(Option<Child>);
 
 impl Demo {
-    /// Sends `SIGINT` and waits, up to a minute, for the demo to exit.
-    fn interrupt(&mut self) -> ExitStatus {
-        if let Ok(Some(status)) = self.0.try_wait() {
-            return status;
+    /// Sends `SIGINT` and waits, up to a minute, for the demo to exit; its
+    /// status, or `None` when it had to be killed.
+    fn interrupt(&mut self) -> Option<ExitStatus> {
+        let mut child = self.0.take()?;
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
         }
-        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap());
-        kill(pid, Signal::SIGINT).unwrap();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            if let Some(status) = self.0.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the demo ignored Ctrl-C for 60s");
-            // The polling interval while waiting, bounded, for the exit.
-            std::thread::sleep(Duration::from_millis(100));
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap_or_default());
+        let _ = kill(pid, Signal::SIGINT);
+        // A thread blocks in `wait`; the channel's timeout is the deadline.
+        let (exited, status) = mpsc::channel();
+        std::thread::spawn(move || exited.send(child.wait()));
+        if let Ok(Ok(status)) = status.recv_timeout(Duration::from_secs(60)) {
+            return Some(status);
         }
+        // Its guardian still stops the control plane once it is gone.
+        let _ = kill(pid, Signal::SIGKILL);
+        None
     }
 }
 
 impl Drop for Demo {
     fn drop(&mut self) {
-        if !matches!(self.0.try_wait(), Ok(None)) {
-            return;
-        }
-        let pid = Pid::from_raw(i32::try_from(self.0.id()).unwrap_or_default());
-        let _ = kill(pid, Signal::SIGINT);
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while matches!(self.0.try_wait(), Ok(None)) {
-            if Instant::now() > deadline {
-                // Its guardian still stops the control plane once it is gone.
-                let _ = self.0.kill();
-                let _ = self.0.wait();
-                return;
-            }
-            // The polling interval while waiting, bounded, for the exit.
-            std::thread::sleep(Duration::from_millis(100));
-        }
+        self.interrupt();
     }
 }
 

@@ -586,48 +586,38 @@ async fn of_two_replicas_one_leads_and_the_other_takes_over_when_it_is_killed() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_https_repository_with_a_custom_ca_and_basic_auth_becomes_ready() {
-    let (client, ns) = client_and_namespace("src-https").await;
     let server = basic_auth_server(PASSWORD, true).await;
-    let work = server
-        .create_repo("app", "main", &[("deploy/a.yaml", "a: 1\n")])
-        .unwrap();
-    let sha = work.head().unwrap();
-    let ca = server.ca_pem().unwrap();
-    secret_with(
-        &client,
-        &ns,
+    let ca = server.ca_pem().unwrap().to_owned();
+    ready_with_secret(
+        "src-https",
+        &server,
         serde_json::json!({"username": "flux", "password": PASSWORD, "ca.crt": ca}),
     )
-    .await;
-    let _controller = Controller::start(&ns);
-    let api: Api<GitRepository> = Api::namespaced(client, &ns);
-    create_on_main(&api, "app", &server.url("app"), true).await;
-    wait_for(&api, "app", "Ready over HTTPS", |o| {
-        ready_at(o, &format!("main@sha1:{sha}"))
-    })
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repository_demanding_a_client_certificate_gets_the_secrets() {
-    let (client, ns) = client_and_namespace("src-mtls").await;
     let server = GitServer::start_mtls().await.unwrap();
+    let tls = server.client_certificate().unwrap();
+    let data = serde_json::json!({"ca.crt": server.ca_pem().unwrap(),
+                                  "tls.crt": tls.cert_pem, "tls.key": tls.key_pem});
+    ready_with_secret("src-mtls", &server, data).await;
+}
+
+/// Serves a repository from `server` to a GitRepository whose Secret holds
+/// `data`, and waits until it is Ready at the repository's commit.
+async fn ready_with_secret(prefix: &str, server: &GitServer, data: serde_json::Value) {
+    let (client, ns) = client_and_namespace(prefix).await;
     let work = server
         .create_repo("app", "main", &[("deploy/a.yaml", "a: 1\n")])
         .unwrap();
     let sha = work.head().unwrap();
-    let tls = server.client_certificate().unwrap();
-    secret_with(
-        &client,
-        &ns,
-        serde_json::json!({"ca.crt": server.ca_pem().unwrap(),
-                           "tls.crt": tls.cert_pem, "tls.key": tls.key_pem}),
-    )
-    .await;
+    secret_with(&client, &ns, data).await;
     let _controller = Controller::start(&ns);
     let api: Api<GitRepository> = Api::namespaced(client, &ns);
     create_on_main(&api, "app", &server.url("app"), true).await;
-    wait_for(&api, "app", "Ready over mutual TLS", |o| {
+    wait_for(&api, "app", "Ready with the Secret's credentials", |o| {
         ready_at(o, &format!("main@sha1:{sha}"))
     })
     .await;
