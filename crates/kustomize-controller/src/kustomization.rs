@@ -86,6 +86,7 @@ pub struct KustomizationReconciler {
     cross_namespace: CrossNamespace,
     requeue_dependency: Duration,
     config: Option<kube::Config>,
+    default_service_account: Option<String>,
 }
 
 impl KustomizationReconciler {
@@ -100,7 +101,30 @@ impl KustomizationReconciler {
             cross_namespace: CrossNamespace::Allowed,
             requeue_dependency: Duration::from_secs(30),
             config: None,
+            default_service_account: None,
         }
+    }
+
+    /// The ServiceAccount impersonated for Kustomizations that name none
+    /// (Flux's `--default-service-account`): multi-tenant lock-down, so a
+    /// tenant that leaves out `spec.serviceAccountName` gets that account's
+    /// rights in its own namespace instead of the controller's. Needs
+    /// [`Self::with_config`].
+    #[must_use]
+    pub fn with_default_service_account(mut self, account: Option<String>) -> Self {
+        self.default_service_account = account.filter(|a| !a.is_empty());
+        self
+    }
+
+    /// The ServiceAccount `obj` is applied as: its own
+    /// `spec.serviceAccountName`, else the default, else none (the
+    /// controller's own rights).
+    fn service_account<'a>(&'a self, obj: &'a Kustomization) -> Option<&'a str> {
+        obj.spec
+            .service_account_name
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or(self.default_service_account.as_deref())
     }
 
     /// The controller's own client configuration, from which clients that
@@ -112,16 +136,12 @@ impl KustomizationReconciler {
     }
 
     /// The client that applies, prunes and checks health for `obj`: the
-    /// controller's own, or one impersonating `spec.serviceAccountName` in
-    /// the Kustomization's namespace (multi-tenancy: the objects are then
-    /// limited to what that ServiceAccount may do).
+    /// controller's own, or one impersonating `spec.serviceAccountName` (or
+    /// the default account) in the Kustomization's namespace
+    /// (multi-tenancy: the objects are then limited to what that
+    /// ServiceAccount may do).
     fn tenant_client(&self, obj: &Kustomization) -> Result<Client, ReconcileError> {
-        let Some(account) = obj
-            .spec
-            .service_account_name
-            .as_deref()
-            .filter(|a| !a.is_empty())
-        else {
+        let Some(account) = self.service_account(obj) else {
             return Ok(self.client.clone());
         };
         let Some(config) = &self.config else {
@@ -782,7 +802,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         crate::apply::sort_ids(&mut ids);
         // Without the tenant's account nothing can be deleted in its name;
         // waiting would keep the Kustomization (and its namespace) forever.
-        if let Some(account) = obj.spec.service_account_name.as_deref() {
+        if let Some(account) = self.service_account(&obj) {
             let ns = obj.namespace().unwrap_or_default();
             let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
                 .get_opt(account)

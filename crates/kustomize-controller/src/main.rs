@@ -28,6 +28,11 @@ struct Flags {
     /// How soon a Kustomization waiting for its source's artifact looks again.
     #[arg(long, default_value = "30s")]
     requeue_dependency: String,
+    /// The ServiceAccount to impersonate, in each Kustomization's own
+    /// namespace, for Kustomizations without `spec.serviceAccountName`
+    /// (multi-tenant lock-down; empty: the controller's own account).
+    #[arg(long, default_value = "")]
+    default_service_account: String,
     #[command(flatten)]
     common: CommonFlags,
 }
@@ -47,12 +52,14 @@ async fn main() -> anyhow::Result<()> {
         .context("--requeue-dependency")?;
 
     let (stop, stopped) = watch::channel(false);
+    let ready = metrics::Readiness::default();
     let metrics = Metrics::new("kustomization");
     let servers = process::serve_probes(
         &flags.common.metrics_addr,
         &flags.common.health_addr,
         metrics::metrics_router(metrics.clone()),
         &stopped,
+        &ready,
     )
     .await
     .map_err(anyhow::Error::msg)?;
@@ -69,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
     let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
-        .lead(&client, &lease, &instance)
+        .lead(&client, &lease, &instance, &ready)
         .await
         .map_err(anyhow::Error::msg)?
     else {
@@ -80,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         KustomizationReconciler::new(client.clone(), ferroflux_artifact::tls::http_client())
             .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
             .with_requeue_dependency(requeue_dependency)
+            .with_default_service_account(Some(flags.default_service_account))
             .with_config(config);
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);

@@ -10,11 +10,20 @@
 //! feature gate. Objects labelled or annotated
 //! `kustomize.toolkit.fluxcd.io/substitute: disabled` are left alone, and
 //! nothing is substituted when there are no variables at all.
+//!
+//! # Guarantees
+//! Defaults nest at most [`MAX_NESTING`] deep: a deeper `${a:-${a:-...}}`
+//! is an error naming the field, never a stack overflow on a shared worker.
 
 use std::collections::BTreeMap;
 
 use ferroflux_kustomize::yaml;
 use serde_json::Value;
+
+/// How deep `${...}` defaults may nest inside one another. Real manifests
+/// nest two or three deep; the bound keeps a hostile one from recursing
+/// until the worker's stack overflows.
+pub const MAX_NESTING: usize = 32;
 
 /// Opts an object out of substitution when set to `disabled`.
 pub const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
@@ -57,7 +66,10 @@ pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Re
         return Ok(());
     }
     let text = yaml::to_yaml(obj);
-    let replaced = substitute(&text, vars)?;
+    let replaced = substitute(&text, vars).map_err(|e| match locate(obj, vars) {
+        Some((field, message)) => format!("field {field}: {message}"),
+        None => e,
+    })?;
     if replaced == text {
         return Ok(());
     }
@@ -72,12 +84,64 @@ pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Re
     }
 }
 
+/// The first string of `obj` (a key or a value) whose substitution fails,
+/// as a dotted field path and the error; used to say where an error is,
+/// since substitution itself runs over the whole YAML text.
+fn locate(obj: &Value, vars: &BTreeMap<String, String>) -> Option<(String, String)> {
+    // An explicit stack: objects nest as deep as their YAML allowed.
+    let mut pending = vec![(String::new(), obj)];
+    while let Some((path, value)) = pending.pop() {
+        match value {
+            Value::String(s) => {
+                if let Err(e) = substitute(s, vars) {
+                    return Some((path, e));
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate().rev() {
+                    pending.push((format!("{path}[{i}]"), item));
+                }
+            }
+            Value::Object(map) => {
+                for (key, item) in map.iter().rev() {
+                    let field = if path.is_empty() {
+                        key.clone()
+                    } else {
+                        format!("{path}.{key}")
+                    };
+                    if let Err(e) = substitute(key, vars) {
+                        return Some((field, e));
+                    }
+                    pending.push((field, item));
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
 /// Substitutes `vars` into `text`.
 ///
 /// # Errors
-/// A message naming an unset variable, an unsupported form or a missing
-/// closing brace.
+/// A message naming an unset variable, an unsupported form, a missing
+/// closing brace or defaults nested deeper than [`MAX_NESTING`].
 pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+    substitute_nested(text, vars, 0)
+}
+
+/// [`substitute`] inside `depth` enclosing defaults.
+fn substitute_nested(
+    text: &str,
+    vars: &BTreeMap<String, String>,
+    depth: usize,
+) -> Result<String, String> {
+    if depth > MAX_NESTING {
+        return Err(format!(
+            "defaults are nested more than {MAX_NESTING} deep in '${{{}'; flatten the expression",
+            preview(text)
+        ));
+    }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(i) = rest.find('$') {
@@ -90,7 +154,7 @@ pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String,
         } else if let Some(body) = after.strip_prefix('{') {
             let end = closing_brace(body)
                 .ok_or_else(|| format!("missing closing brace in '${{{}'", preview(body)))?;
-            out.push_str(&expand(&body[..end], vars)?);
+            out.push_str(&expand(&body[..end], vars, depth)?);
             rest = &body[end + 1..];
         } else {
             out.push('$');
@@ -125,8 +189,8 @@ fn preview(text: &str) -> String {
     text.chars().take(40).collect()
 }
 
-/// One `${...}` body.
-fn expand(body: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+/// One `${...}` body, inside `depth` enclosing defaults.
+fn expand(body: &str, vars: &BTreeMap<String, String>, depth: usize) -> Result<String, String> {
     let name_len = body
         .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
         .unwrap_or(body.len());
@@ -140,7 +204,7 @@ fn expand(body: &str, vars: &BTreeMap<String, String>) -> Result<String, String>
         .find_map(|prefix| op.strip_prefix(prefix));
     match (value, op.is_empty(), default) {
         (Some(v), true, _) | (Some(v), _, Some(_)) => Ok(v.clone()),
-        (None, _, Some(default)) => substitute(default, vars),
+        (None, _, Some(default)) => substitute_nested(default, vars, depth + 1),
         (None, true, None) => Ok(String::new()),
         (_, false, None) => Err(format!(
             "'${{{body}}}' is not supported; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:=default}}"
@@ -194,6 +258,29 @@ mod tests {
         );
         assert!(check_names(&[("1x".to_owned(), String::new())].into()).is_err());
         assert!(check_names(&vars()).is_ok());
+    }
+
+    /// Issue 15, defect 3: each nested default recursed once more, so a deep
+    /// `${a:-${a:-...}}` overflowed the worker's stack and aborted the
+    /// controller. Run on a thread with a small stack, as a tokio worker has.
+    #[test]
+    fn deeply_nested_defaults_are_an_error_not_a_stack_overflow() {
+        let depth = 200_000;
+        let text = format!("{}x{}", "${a:-".repeat(depth), "}".repeat(depth));
+        let mut obj = json!({"kind": "ConfigMap", "metadata": {"name": "cm"},
+            "data": {"deep": text}});
+        let err = std::thread::Builder::new()
+            .stack_size(256 * 1024)
+            .spawn(move || substitute_object(&mut obj, &vars()))
+            .unwrap()
+            .join()
+            .unwrap()
+            .unwrap_err();
+        assert!(err.contains("field data.deep:"), "{err}");
+        assert!(err.contains("nested more than 32 deep"), "{err}");
+        // The bound itself still works.
+        let ok = format!("{}x{}", "${a:-".repeat(32), "}".repeat(32));
+        assert_eq!(substitute(&ok, &vars()).unwrap(), "x");
     }
 
     #[test]

@@ -148,6 +148,32 @@ fn set_map_entry(obj: &mut Value, map: &str, key: &str, value: String) {
     }
 }
 
+/// How many kustomizations (bases and components) may be nested inside one
+/// another. Real trees nest a handful deep; the bound keeps a deep chain of
+/// directories from recursing until the worker's stack overflows.
+pub const MAX_DEPTH: usize = 64;
+
+/// Checks that the kustomization in `dir` may be entered from the chain
+/// `stack` (the kustomizations being built, outermost first): it must not be
+/// one of them or contain one (kustomize's cycle rule, applied to bases and
+/// components alike) and the chain must stay within [`MAX_DEPTH`].
+fn enter(dir: &Path, stack: &[PathBuf]) -> Result<(), Error> {
+    if stack.iter().any(|parent| parent.starts_with(dir)) {
+        return Err(Error::Cycle {
+            dir: dir.to_path_buf(),
+        });
+    }
+    if stack.len() >= MAX_DEPTH {
+        return Err(Error::Invalid {
+            file: dir.to_path_buf(),
+            message: format!(
+                "kustomizations are nested more than {MAX_DEPTH} deep (bases and components); flatten the tree"
+            ),
+        });
+    }
+    Ok(())
+}
+
 struct Builder {
     root: PathBuf,
     restrictor: LoadRestrictor,
@@ -235,13 +261,7 @@ impl Builder {
         dir: &Path,
         stack: &mut Vec<PathBuf>,
     ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, crds::Config), Error> {
-        for parent in stack.iter() {
-            if parent.starts_with(dir) {
-                return Err(Error::Cycle {
-                    dir: dir.to_path_buf(),
-                });
-            }
-        }
+        enter(dir, stack)?;
         let (file, k) = Kustomization::load(dir)?;
         if k.is_component() {
             return Err(Error::Invalid {
@@ -337,6 +357,7 @@ impl Builder {
         }
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
+            enter(&path, stack)?;
             let (cfile, component) = Kustomization::load(&path)?;
             if !component.is_component() {
                 return Err(Error::Invalid {
@@ -344,7 +365,9 @@ impl Builder {
                     message: "listed under components but its kind is not Component".into(),
                 });
             }
+            stack.push(path.clone());
             let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
+            stack.pop();
             *config = config.re_merged().map_err(invalid)?;
             merge_vars(&mut vars, component_vars, &cfile)?;
         }

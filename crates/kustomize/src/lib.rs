@@ -87,8 +87,9 @@ pub enum Error {
         /// What is wrong.
         message: String,
     },
-    /// A base that is, or contains, a kustomization already being built.
-    #[error("{}: cycle of bases; a base cannot include a kustomization it is part of", dir.display())]
+    /// A base or component that is, or contains, a kustomization already
+    /// being built.
+    #[error("{}: cycle of bases or components; a kustomization cannot include one it is part of", dir.display())]
     Cycle {
         /// The directory.
         dir: PathBuf,

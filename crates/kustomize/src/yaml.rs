@@ -5,7 +5,9 @@
 //! integers (with `0x`, `0o`, `0b` and legacy leading-zero octal), floats and
 //! timestamps (which become RFC 3339 strings, as they do in kustomize's JSON
 //! round trip). Anchors, aliases and `<<` merge keys are expanded, within a
-//! node budget so an alias bomb fails instead of exhausting memory.
+//! budget of nodes and of scalar bytes, so an alias bomb (many aliases of one
+//! node, or of one large scalar) fails instead of exhausting memory; nesting
+//! is bounded too, so a deep `[[[[...` fails instead of overflowing the stack.
 //!
 //! Writing follows what kustomize prints (go-yaml v2 over JSON): keys sorted
 //! in go-yaml's natural order, sequences not indented under their key,
@@ -22,6 +24,17 @@ use serde_json::{Map, Number, Value};
 /// Most nodes one file may expand to, aliases included.
 const NODE_BUDGET: usize = 1_000_000;
 
+/// Most bytes of scalar text (keys and values) one file may expand to,
+/// aliases included: a 16 KiB scalar aliased half a million times is 8 GiB
+/// for a 2.5 MB file, far over this, while real files expand to about
+/// their own size.
+const BYTE_BUDGET: usize = 64 << 20;
+
+/// Deepest nesting of sequences and mappings. Kubernetes objects (CRD
+/// schemas included) nest a few dozen deep; the reader, the writer and
+/// `Drop` all recurse once per level.
+pub const MAX_DEPTH: usize = 256;
+
 /// A YAML syntax or content error, with the 1-based line it was found on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("line {line}: {message}")]
@@ -36,12 +49,15 @@ pub struct Error {
 ///
 /// # Errors
 /// A syntax error, a non-string mapping key, an unknown alias, a value JSON
-/// cannot hold (`.inf`, `.nan`) or more than a million expanded nodes.
+/// cannot hold (`.inf`, `.nan`), more than a million expanded nodes or
+/// 64 MiB of expanded scalars, or nesting deeper than [`MAX_DEPTH`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
     let mut reader = Reader {
         events: Parser::new_from_str(text).peekable(),
         anchors: HashMap::new(),
         nodes: 0,
+        bytes: 0,
+        depth: 0,
         line: 1,
     };
     let mut docs = Vec::new();
@@ -76,9 +92,19 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
 
 struct Reader<'a> {
     events: std::iter::Peekable<Parser<'a, granit_parser::StrInput<'a>>>,
-    anchors: HashMap<usize, (Value, usize)>,
+    /// Each anchor's value with the nodes and bytes it expands to.
+    anchors: HashMap<usize, (Value, Cost)>,
     nodes: usize,
+    bytes: usize,
+    depth: usize,
     line: usize,
+}
+
+/// What a node costs against the budgets.
+#[derive(Clone, Copy)]
+struct Cost {
+    nodes: usize,
+    bytes: usize,
 }
 
 impl<'a> Reader<'a> {
@@ -111,40 +137,69 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn charge(&mut self, n: usize) -> Result<(), Error> {
-        self.nodes = self.nodes.saturating_add(n);
+    /// Counts `cost` against the budgets; an error once either is spent.
+    fn charge(&mut self, cost: Cost) -> Result<(), Error> {
+        self.nodes = self.nodes.saturating_add(cost.nodes);
+        self.bytes = self.bytes.saturating_add(cost.bytes);
         if self.nodes > NODE_BUDGET {
             return Err(self.error(format!(
                 "the document expands to more than {NODE_BUDGET} nodes (an alias bomb?)"
             )));
         }
+        if self.bytes > BYTE_BUDGET {
+            return Err(self.error(format!(
+                "the document expands to more than {} MiB of text (an alias bomb?)",
+                BYTE_BUDGET >> 20
+            )));
+        }
         Ok(())
     }
 
-    fn remember(&mut self, anchor: usize, value: &Value, start: usize) {
+    /// The cost spent since `start` (the budgets' values when a node began).
+    fn since(&self, start: Cost) -> Cost {
+        Cost {
+            nodes: self.nodes - start.nodes,
+            bytes: self.bytes - start.bytes,
+        }
+    }
+
+    fn remember(&mut self, anchor: usize, value: &Value, start: Cost) {
         if anchor != 0 {
-            self.anchors
-                .insert(anchor, (value.clone(), self.nodes - start));
+            let cost = self.since(start);
+            self.anchors.insert(anchor, (value.clone(), cost));
         }
     }
 
     fn node(&mut self, event: Event<'a>) -> Result<Value, Error> {
-        let start = self.nodes;
-        self.charge(1)?;
+        let start = Cost {
+            nodes: self.nodes,
+            bytes: self.bytes,
+        };
+        self.charge(Cost { nodes: 1, bytes: 0 })?;
         match event {
             Event::Scalar(text, style, anchor, tag) => {
+                self.charge(Cost {
+                    nodes: 0,
+                    bytes: text.len(),
+                })?;
                 let value = scalar(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
                 self.remember(anchor, &value, start);
                 Ok(value)
             }
             Event::Alias(id) => {
-                let Some((value, size)) = self.anchors.get(&id).cloned() else {
+                let Some(cost) = self.anchors.get(&id).map(|(_, cost)| *cost) else {
                     return Err(self.error("unknown alias"));
                 };
-                self.charge(size)?;
-                Ok(value)
+                // Charged before the copy is made, so a bomb never allocates.
+                self.charge(cost)?;
+                Ok(self
+                    .anchors
+                    .get(&id)
+                    .map(|(value, _)| value.clone())
+                    .unwrap_or_default())
             }
             Event::SequenceStart(_, anchor, _) => {
+                self.descend()?;
                 let mut items = Vec::new();
                 loop {
                     let event = self.next()?;
@@ -153,17 +208,31 @@ impl<'a> Reader<'a> {
                     }
                     items.push(self.node(event)?);
                 }
+                self.depth -= 1;
                 let value = Value::Array(items);
                 self.remember(anchor, &value, start);
                 Ok(value)
             }
             Event::MappingStart(_, anchor, _) => {
+                self.descend()?;
                 let value = Value::Object(self.mapping()?);
+                self.depth -= 1;
                 self.remember(anchor, &value, start);
                 Ok(value)
             }
             _ => Err(self.error("unexpected YAML event")),
         }
+    }
+
+    /// Enters a sequence or mapping; an error past [`MAX_DEPTH`].
+    fn descend(&mut self) -> Result<(), Error> {
+        self.depth += 1;
+        if self.depth > MAX_DEPTH {
+            return Err(self.error(format!(
+                "sequences and mappings are nested more than {MAX_DEPTH} deep"
+            )));
+        }
+        Ok(())
     }
 
     fn mapping(&mut self) -> Result<Map<String, Value>, Error> {
@@ -174,6 +243,10 @@ impl<'a> Reader<'a> {
             let key = match key_event {
                 Event::MappingEnd => break,
                 Event::Scalar(text, style, _, tag) => {
+                    self.charge(Cost {
+                        nodes: 0,
+                        bytes: text.len(),
+                    })?;
                     if style == ScalarStyle::Plain && tag.is_none() && text == "<<" {
                         let event = self.next()?;
                         match self.node(event)? {

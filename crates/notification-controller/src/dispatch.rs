@@ -2,7 +2,15 @@
 //! limit are dropped, every matching Alert's Provider gets the event (with
 //! the Alert's `eventMetadata` and `summary`), each delivery in its own task
 //! with bounded retries. A delivery that keeps failing is counted, logged
-//! and recorded as a Warning event on the Alert. Provider addresses and
+//! and recorded as a Warning event on the Alert.
+//!
+//! Deliveries are bounded: at most [`MAX_DELIVERIES`] run at once, and the
+//! dispatch loop waits for a free slot (so a backlog fills the event queue,
+//! whose endpoint then answers 429, instead of growing tasks without
+//! limit); and the Providers of one namespace hold at most
+//! [`MAX_DELIVERIES_PER_NAMESPACE`] of them, so one tenant's slow or
+//! unreachable Provider cannot take every slot. A delivery over its
+//! namespace's share is dropped and recorded like a failed one. Provider addresses and
 //! tokens are never logged: a Slack webhook URL is a credential.
 //!
 //! Before anything else an event's metadata is cut down as Flux does: only
@@ -24,7 +32,7 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Api, Client, ResourceExt as _};
-use tokio::sync::mpsc;
+use tokio::sync::{Semaphore, mpsc};
 
 use crate::alerts;
 use crate::metrics::Stats;
@@ -33,6 +41,51 @@ use crate::transport::{Clients, Settings};
 
 /// Delivery attempts per event and provider.
 const ATTEMPTS: u32 = 3;
+
+/// Deliveries in flight at once, over all Providers.
+pub const MAX_DELIVERIES: usize = 64;
+
+/// Deliveries in flight at once to the Providers of one namespace.
+pub const MAX_DELIVERIES_PER_NAMESPACE: usize = 16;
+
+/// Deliveries in flight, by the namespace of their Provider.
+#[derive(Clone, Default)]
+struct InFlight(Arc<Mutex<HashMap<String, usize>>>);
+
+impl InFlight {
+    /// A slot for one delivery to a Provider in `namespace`, or `None` when
+    /// the namespace already has its share in flight.
+    fn reserve(&self, namespace: &str) -> Option<Slot> {
+        let mut counts = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = counts.entry(namespace.to_owned()).or_default();
+        if *count >= MAX_DELIVERIES_PER_NAMESPACE {
+            return None;
+        }
+        *count += 1;
+        Some(Slot {
+            owner: self.clone(),
+            namespace: namespace.to_owned(),
+        })
+    }
+}
+
+/// One delivery's place in its namespace's share; freed on drop.
+struct Slot {
+    owner: InFlight,
+    namespace: String,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut counts = self.owner.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(count) = counts.get_mut(&self.namespace) {
+            *count -= 1;
+            if *count == 0 {
+                counts.remove(&self.namespace);
+            }
+        }
+    }
+}
 
 /// How often expired rate-limit entries are dropped.
 const PRUNE_EVERY: Duration = Duration::from_secs(1);
@@ -66,6 +119,8 @@ pub struct Dispatcher {
     /// The first retry's delay (doubling).
     pub retry_backoff: Duration,
     seen: Mutex<Seen>,
+    deliveries: Arc<Semaphore>,
+    in_flight: InFlight,
 }
 
 impl Dispatcher {
@@ -97,6 +152,8 @@ impl Dispatcher {
                 at: HashMap::new(),
                 pruned: Instant::now(),
             }),
+            deliveries: Arc::new(Semaphore::new(MAX_DELIVERIES)),
+            in_flight: InFlight::default(),
         }
     }
 
@@ -185,8 +242,24 @@ impl Dispatcher {
             if let Some(summary) = alert.spec.summary.clone().filter(|s| !s.is_empty()) {
                 event.metadata.insert("summary".into(), summary);
             }
+            let Some(slot) = self.in_flight.reserve(&ns) else {
+                let name = format!("{ns}/{provider_name}");
+                let message = format!(
+                    "{MAX_DELIVERIES_PER_NAMESPACE} deliveries to this namespace's Providers are already in flight; this event was dropped (is a Provider slow or unreachable?)"
+                );
+                self.failed(&alert, &name, &message, &[]).await;
+                continue;
+            };
+            // Backpressure: wait for a free slot rather than spawn without
+            // bound. The semaphore is never closed.
+            let Ok(permit) = self.deliveries.clone().acquire_owned().await else {
+                return;
+            };
             let this = self.clone();
-            tokio::spawn(async move { this.deliver(&alert, &provider, &event).await });
+            tokio::spawn(async move {
+                let _held = (permit, slot);
+                this.deliver(&alert, &provider, &event).await;
+            });
         }
     }
 
@@ -382,7 +455,8 @@ impl Dispatcher {
 
 /// The event with only the metadata of the object's API group, the group
 /// prefix removed, without the group's `checksum` and `digest`.
-fn cleanup_metadata(mut event: Event) -> Event {
+#[must_use]
+pub fn cleanup_metadata(mut event: Event) -> Event {
     let group = event
         .involved_object
         .api_version
@@ -417,7 +491,25 @@ mod tests {
     use ferroflux_api::event::Event;
     use serde_json::json;
 
-    use super::{cleanup_metadata, parse_headers};
+    use super::{InFlight, MAX_DELIVERIES_PER_NAMESPACE, cleanup_metadata, parse_headers};
+
+    /// Issue 15, defect 9: every delivery was its own unbounded task, so one
+    /// namespace's unreachable Provider could pile up tasks without limit.
+    #[test]
+    fn a_namespace_holds_at_most_its_share_of_deliveries() {
+        let in_flight = InFlight::default();
+        let held: Vec<_> = (0..MAX_DELIVERIES_PER_NAMESPACE)
+            .map(|_| in_flight.reserve("tenant-a").unwrap())
+            .collect();
+        assert!(in_flight.reserve("tenant-a").is_none());
+        // Another tenant is not held up.
+        let other = in_flight.reserve("tenant-b");
+        assert!(other.is_some());
+        drop(held);
+        assert!(in_flight.reserve("tenant-a").is_some());
+        drop(other);
+        assert!(in_flight.0.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn metadata_keeps_the_objects_group_without_its_prefix() {

@@ -163,12 +163,17 @@ async fn main() -> anyhow::Result<()> {
         .await
         .map_err(anyhow::Error::msg)?,
     ];
+    // Every replica serves events and webhooks (no leader election), so each
+    // is ready for traffic at once.
+    let serving = ferroflux_runtime::metrics::Readiness::default();
+    serving.set();
     servers.extend(
         process::serve_probes(
             &flags.metrics_addr,
             &flags.health_addr,
             metrics::router(registry),
             &stopped,
+            &serving,
         )
         .await
         .map_err(anyhow::Error::msg)?,

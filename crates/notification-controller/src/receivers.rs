@@ -200,8 +200,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Checks `sha256=<hex>` against the HMAC of `body` with `token`.
-fn hmac_ok(signature: Option<&str>, token: &str, body: &[u8]) -> bool {
+/// Checks a `sha256=<hex>` signature header against the HMAC-SHA256 of
+/// `body` with `token`, in constant time; `false` for a missing or
+/// malformed header.
+#[must_use]
+pub fn signature_matches(signature: Option<&str>, token: &str, body: &[u8]) -> bool {
     let Some(hex) = signature.and_then(|s| s.strip_prefix("sha256=")) else {
         return false;
     };
@@ -253,8 +256,8 @@ async fn hook(
     let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let authenticated = match receiver.spec.r#type.as_str() {
         "generic" => true,
-        "generic-hmac" => hmac_ok(header("x-signature"), &token, &body),
-        "github" => hmac_ok(header("x-hub-signature-256"), &token, &body),
+        "generic-hmac" => signature_matches(header("x-signature"), &token, &body),
+        "github" => signature_matches(header("x-hub-signature-256"), &token, &body),
         "gitlab" => header("x-gitlab-token")
             .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes())),
         _ => false,
@@ -379,7 +382,7 @@ async fn annotate(client: &Client, receiver: &Receiver) -> Result<usize, String>
 
 #[cfg(test)]
 mod tests {
-    use super::{constant_time_eq, hmac_ok, webhook_path};
+    use super::{constant_time_eq, signature_matches, webhook_path};
     use crate::providers::sign;
 
     #[test]
@@ -422,11 +425,11 @@ mod tests {
         assert_ne!(path, webhook_path("token2", "app", "flux-system"));
         let body = br#"{"ref":"refs/heads/main"}"#;
         let good = format!("sha256={}", sign("key", body));
-        assert!(hmac_ok(Some(&good), "key", body));
-        assert!(!hmac_ok(Some(&good), "other", body));
-        assert!(!hmac_ok(Some("sha256=zz"), "key", body));
-        assert!(!hmac_ok(Some("sha1=00"), "key", body));
-        assert!(!hmac_ok(None, "key", body));
+        assert!(signature_matches(Some(&good), "key", body));
+        assert!(!signature_matches(Some(&good), "other", body));
+        assert!(!signature_matches(Some("sha256=zz"), "key", body));
+        assert!(!signature_matches(Some("sha1=00"), "key", body));
+        assert!(!signature_matches(None, "key", body));
         assert!(constant_time_eq(b"abc", b"abc"));
         assert!(!constant_time_eq(b"abc", b"abd"));
         assert!(!constant_time_eq(b"abc", b"ab"));

@@ -413,11 +413,7 @@ fn next_action<K: Object, R>(
         Ok(outcome) => {
             ctx.reset_failures(key);
             let every = jittered(interval, ctx.options.jitter, seed(key));
-            let scheduled = Outcome {
-                requeue_after: Some(every),
-                stop: false,
-            };
-            Action::requeue(scheduled.merge(outcome).requeue_after.unwrap_or(every))
+            after_success(every, outcome).map_or_else(Action::await_change, Action::requeue)
         }
         Err(e) => {
             ctx.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -427,16 +423,47 @@ fn next_action<K: Object, R>(
                     ctx.reset_failures(key);
                     Action::await_change()
                 }
-                Handling::Waiting(after) => Action::requeue(after),
+                // Floored: a wait computed from a tenant's zero interval
+                // must not become a hot loop.
+                Handling::Waiting(after) => Action::requeue(after.max(MIN_WAIT)),
                 Handling::Transient => {
                     let failures = ctx.record_failure(key);
                     let retry = obj.retry_interval().and_then(|r| parse_duration(r).ok());
-                    Action::requeue(retry.unwrap_or_else(|| ctx.options.backoff.delay(failures)))
+                    Action::requeue(after_failure(retry, || ctx.options.backoff.delay(failures)))
                 }
             }
         }
     }
 }
+
+/// When to reconcile again after a success: after `interval` (jittered) or
+/// sooner if the chain asked for it. A zero interval means no periodic
+/// reconcile, as in Flux: only what the chain asked for, and never at once
+/// (an immediate requeue would be a hot loop one object could cause).
+fn after_success(interval: Duration, outcome: Outcome) -> Option<Duration> {
+    let scheduled = Outcome {
+        requeue_after: Some(interval).filter(|d| !d.is_zero()),
+        stop: false,
+    };
+    scheduled
+        .merge(outcome)
+        .requeue_after
+        .map(|d| d.max(MIN_REQUEUE))
+}
+
+/// When to retry after a transient failure: `spec.retryInterval` (or the
+/// interval it defaults to) unless it is zero, which would retry at once
+/// in a hot loop; then the exponential backoff.
+fn after_failure(retry: Option<Duration>, backoff: impl FnOnce() -> Duration) -> Duration {
+    retry.filter(|d| !d.is_zero()).unwrap_or_else(backoff)
+}
+
+/// The shortest requeue the loop schedules after a success.
+const MIN_REQUEUE: Duration = Duration::from_secs(1);
+
+/// The shortest wait the loop schedules for a [`Handling::Waiting`] error
+/// (the health check asks for 100 ms when a newer revision arrives).
+const MIN_WAIT: Duration = Duration::from_millis(100);
 
 /// What a finished reconcile tells metrics and events.
 struct Report<'a, K> {
@@ -555,8 +582,40 @@ fn seed(key: &str) -> u64 {
 
 #[cfg(test)]
 mod tests {
-    use super::Queue;
+    use std::time::Duration;
+
+    use super::{MIN_REQUEUE, Queue, after_failure, after_success};
+    use crate::error::Outcome;
     use crate::metrics::Metrics;
+
+    /// Issue 15, defect 7: `interval: 0s` and `retryInterval: 0s` requeued
+    /// at once, a hot loop any tenant could start.
+    #[test]
+    fn zero_intervals_never_requeue_at_once() {
+        let asked = |secs| Outcome {
+            requeue_after: Some(Duration::from_secs(secs)),
+            stop: false,
+        };
+        let every = Duration::from_secs(600);
+        assert_eq!(after_success(every, Outcome::CONTINUE), Some(every));
+        assert_eq!(after_success(every, asked(5)), Some(Duration::from_secs(5)));
+        assert_eq!(after_success(Duration::ZERO, Outcome::CONTINUE), None);
+        assert_eq!(
+            after_success(Duration::ZERO, asked(5)),
+            Some(Duration::from_secs(5))
+        );
+        assert_eq!(after_success(Duration::ZERO, asked(0)), Some(MIN_REQUEUE));
+        let backoff = || Duration::from_millis(750);
+        assert_eq!(
+            after_failure(Some(Duration::from_secs(30)), backoff),
+            Duration::from_secs(30)
+        );
+        assert_eq!(
+            after_failure(Some(Duration::ZERO), backoff),
+            Duration::from_millis(750)
+        );
+        assert_eq!(after_failure(None, backoff), Duration::from_millis(750));
+    }
 
     #[test]
     fn the_queue_depth_counts_each_waiting_object_once() {

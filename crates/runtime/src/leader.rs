@@ -6,15 +6,20 @@
 //! it at once. The leader renews it every retry period; if it cannot renew
 //! within the renew deadline it has lost leadership and must stop reconciling.
 //!
-//! # Caveats
-//! Clocks matter: expiry compares the Lease's `renewTime` with this
-//! process's clock, as client-go does.
+//! # Guarantees
+//! Expiry is judged by observed change, as client-go does: another holder's
+//! Lease counts as expired only when this process has seen its record stay
+//! the same for a whole lease duration on its own monotonic clock, so clock
+//! skew between pods can neither steal a live Lease nor keep a dead one.
+//! Each renewal is bounded by what is left of the renew deadline, so a hung
+//! API call cannot keep a leader that can no longer renew.
 
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::{Lease, LeaseSpec};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use k8s_openapi::jiff::{SignedDuration, Timestamp};
+use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client};
 use tokio::sync::watch;
@@ -48,6 +53,31 @@ pub struct Elector {
     name: String,
     identity: String,
     timings: Timings,
+    /// The Lease record last seen and when (on this process's clock) it
+    /// was first seen.
+    observed: Arc<Mutex<Option<(Record, tokio::time::Instant)>>>,
+}
+
+/// What of a Lease changes when its holder renews it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Record {
+    holder: String,
+    renew_time: Option<Timestamp>,
+    acquire_time: Option<Timestamp>,
+    transitions: Option<i32>,
+    duration: Option<i32>,
+}
+
+impl Record {
+    fn of(spec: &LeaseSpec) -> Self {
+        Self {
+            holder: spec.holder_identity.clone().unwrap_or_default(),
+            renew_time: spec.renew_time.as_ref().map(|t| t.0),
+            acquire_time: spec.acquire_time.as_ref().map(|t| t.0),
+            transitions: spec.lease_transitions,
+            duration: spec.lease_duration_seconds,
+        }
+    }
 }
 
 impl std::fmt::Debug for Elector {
@@ -100,6 +130,7 @@ impl Elector {
             name: name.to_owned(),
             identity: identity.to_owned(),
             timings,
+            observed: Arc::default(),
         }
     }
 
@@ -148,7 +179,8 @@ impl Elector {
         };
         let spec = lease.spec.clone().unwrap_or_default();
         let holder = spec.holder_identity.clone().unwrap_or_default();
-        if holder != self.identity && !holder.is_empty() && !self.expired(&spec, now) {
+        let expired = self.expired(&spec);
+        if holder != self.identity && !holder.is_empty() && !expired {
             return Ok(false);
         }
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(holder != self.identity);
@@ -169,17 +201,30 @@ impl Elector {
         }
     }
 
-    fn expired(&self, spec: &LeaseSpec, now: Timestamp) -> bool {
-        let Some(renewed) = spec.renew_time.as_ref() else {
+    /// Whether the Lease's record has stayed unchanged, as this process
+    /// has watched it, for longer than its lease duration. A record seen
+    /// for the first time (or changed since last seen) starts the count, so
+    /// only local elapsed time is compared, never another pod's clock.
+    fn expired(&self, spec: &LeaseSpec) -> bool {
+        if spec.renew_time.is_none() {
             return true;
-        };
+        }
         let duration = spec
             .lease_duration_seconds
             .map_or(self.timings.lease_duration, |s| {
                 Duration::from_secs(u64::try_from(s).unwrap_or(0))
             });
-        let elapsed = now.duration_since(renewed.0);
-        elapsed > SignedDuration::try_from(duration).unwrap_or(SignedDuration::MAX)
+        let record = Record::of(spec);
+        let now = tokio::time::Instant::now();
+        let mut observed = self.observed.lock().unwrap_or_else(PoisonError::into_inner);
+        let since = match observed.as_ref() {
+            Some((seen, at)) if *seen == record => *at,
+            _ => {
+                *observed = Some((record, now));
+                now
+            }
+        };
+        now.duration_since(since) > duration
     }
 
     fn spec(&self, now: Timestamp, transitions: i32) -> LeaseSpec {
@@ -205,15 +250,24 @@ impl Elector {
                 self.release().await;
                 return;
             }
-            match self.try_acquire().await {
-                Ok(true) => last_renewal = tokio::time::Instant::now(),
-                Ok(false) => {
+            // Bounded by what is left of the renew deadline: a call that
+            // hangs must not keep this replica leading past it.
+            let left = self
+                .timings
+                .renew_deadline
+                .saturating_sub(last_renewal.elapsed());
+            match tokio::time::timeout(left, self.try_acquire()).await {
+                Ok(Ok(true)) => last_renewal = tokio::time::Instant::now(),
+                Ok(Ok(false)) => {
                     tracing::error!(lease = %self.name, "another replica took the lease");
                     let _ = lost.send(true);
                     return;
                 }
-                Err(e) => {
+                Ok(Err(e)) => {
                     tracing::warn!(lease = %self.name, error = %e, "renewing the lease failed");
+                }
+                Err(_) => {
+                    tracing::warn!(lease = %self.name, "renewing the lease did not finish within the renew deadline");
                 }
             }
             if last_renewal.elapsed() > self.timings.renew_deadline {

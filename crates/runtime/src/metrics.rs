@@ -8,7 +8,9 @@
 //!   result (`success`, `error`, `requeue_after`).
 //!
 //! `/metrics` is served on `--metrics-addr`; `/healthz` and `/readyz` on
-//! `--health-addr` answer `ok` while the process runs.
+//! `--health-addr`. `/healthz` answers `ok` while the process runs;
+//! `/readyz` only once the [`Readiness`] is set (a standby replica waiting
+//! for leadership is not ready, so a Service sends it no traffic).
 
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
@@ -239,11 +241,42 @@ pub fn metrics_router(metrics: Arc<Metrics>) -> Router {
     )
 }
 
-/// The `/healthz` and `/readyz` router.
-pub fn health_router() -> Router {
+/// Whether the process is ready for traffic: set once it leads (or runs
+/// without leader election).
+#[derive(Clone, Debug, Default)]
+pub struct Readiness(Arc<std::sync::atomic::AtomicBool>);
+
+impl Readiness {
+    /// Marks the process ready.
+    pub fn set(&self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether [`Readiness::set`] was called.
+    #[must_use]
+    pub fn is_ready(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+/// The `/healthz` and `/readyz` router; `/readyz` answers 503 until `ready`
+/// is set.
+pub fn health_router(ready: Readiness) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
-        .route("/readyz", get(|| async { "ok" }))
+        .route(
+            "/readyz",
+            get(move || {
+                let ready = ready.clone();
+                async move {
+                    if ready.is_ready() {
+                        (StatusCode::OK, "ok")
+                    } else {
+                        (StatusCode::SERVICE_UNAVAILABLE, "waiting for leadership")
+                    }
+                }
+            }),
+        )
 }
 
 /// Serves `router` on `listener` until `shutdown` completes.

@@ -45,7 +45,7 @@ pub async fn serve_on(
 }
 
 /// Serves `metrics` on `--metrics-addr` and the health endpoints on
-/// `--health-addr`, as every controller does.
+/// `--health-addr`, as every controller does; `/readyz` follows `ready`.
 ///
 /// # Errors
 /// As [`serve_on`].
@@ -54,13 +54,14 @@ pub async fn serve_probes(
     health_addr: &str,
     metrics: axum::Router,
     stopped: &watch::Receiver<bool>,
+    ready: &crate::metrics::Readiness,
 ) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, String> {
     Ok(vec![
         serve_on(metrics_addr, "metrics-addr", metrics, stopped).await?,
         serve_on(
             health_addr,
             "health-addr",
-            crate::metrics::health_router(),
+            crate::metrics::health_router(ready.clone()),
             stopped,
         )
         .await?,
@@ -257,9 +258,9 @@ impl CommonFlags {
         }
     }
 
-    /// Waits for the Lease `lease` when leader election is on. `Ok(None)`
-    /// when a stop signal came first; `Ok(Some(None))` when leader election
-    /// is off.
+    /// Waits for the Lease `lease` when leader election is on, and then
+    /// sets `ready`. `Ok(None)` when a stop signal came first;
+    /// `Ok(Some(None))` when leader election is off.
     ///
     /// # Errors
     /// A malformed timing flag or a failed signal handler.
@@ -268,8 +269,10 @@ impl CommonFlags {
         client: &kube::Client,
         lease: &str,
         instance: &str,
+        ready: &crate::metrics::Readiness,
     ) -> Result<Option<Option<crate::leader::Leadership>>, String> {
         if !self.enable_leader_election {
+            ready.set();
             return Ok(Some(None));
         }
         let elector = crate::leader::Elector::new(
@@ -282,15 +285,20 @@ impl CommonFlags {
         tracing::info!(lease, identity = %instance, "waiting for leadership");
         let stop = shutdown_signal().map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
         tokio::select! {
-            leading = elector.acquire() => Ok(Some(Some(leading))),
+            leading = elector.acquire() => {
+                ready.set();
+                Ok(Some(Some(leading)))
+            }
             () = stop => Ok(None),
         }
     }
 }
 
 /// Runs until SIGTERM, Ctrl-C, the loss of `leadership` or the end of the
-/// controller loop; then tells every
-/// task to stop through `stop` and gives them 30 s to finish.
+/// controller loop; then tells every task to stop through `stop` and gives
+/// them 30 s to finish, except on the loss of leadership: then the loop is
+/// aborted at once and the process is to exit, in-flight reconciles
+/// dropped, since another replica may already be writing.
 ///
 /// # Errors
 /// When the lease `lease` was lost (so the process exits and a replica takes
@@ -321,16 +329,19 @@ pub async fn run_until_shutdown(
     };
     tracing::info!("shutting down");
     let _ = stop.send(true);
+    if lost_leadership {
+        // Another replica may lead already: no reconcile of this one may
+        // write anything more, so nothing in flight is waited for.
+        controller.abort();
+        return Err(format!(
+            "lost the leader-election lease {lease}; exiting so a replica can take over"
+        ));
+    }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         let _ = controller.await;
         join_all(servers).await;
     })
     .await;
-    if lost_leadership {
-        return Err(format!(
-            "lost the leader-election lease {lease}; exiting so a replica can take over"
-        ));
-    }
     if let Some(leadership) = leadership {
         leadership.release().await;
     }

@@ -229,6 +229,10 @@ fn open_options(extra: &[String]) -> gix::open::Options {
 /// For `ssh://`: writes the key and known hosts into a private directory and
 /// returns it (keep it alive during the operation) with the config that makes
 /// gix run `ssh` with them, strict host checking and no agent or user config.
+/// A server that stops answering is dropped after a minute (keep-alives
+/// every 15 s, four missed), so a stalled remote cannot pin a blocking
+/// thread; over HTTP the same bound comes from the client's per-operation
+/// timeout.
 fn ssh_setup(url: &str, creds: &Credentials) -> Result<(Option<tempfile::TempDir>, Vec<String>)> {
     use std::os::unix::fs::PermissionsExt as _;
     if !url.starts_with("ssh://") {
@@ -248,7 +252,8 @@ fn ssh_setup(url: &str, creds: &Credentials) -> Result<(Option<tempfile::TempDir
     std::fs::write(&known_hosts, &keys.known_hosts).map_err(io)?;
     let mut command = format!(
         "ssh -F /dev/null -o IdentitiesOnly=yes -o IdentityAgent=none -o UserKnownHostsFile='{}' \
-         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30",
+         -o GlobalKnownHostsFile=/dev/null -o StrictHostKeyChecking=yes -o BatchMode=yes -o ConnectTimeout=30 \
+         -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
         known_hosts.display()
     );
     if !keys.identity.is_empty() {
@@ -494,8 +499,9 @@ pub fn clone(
 }
 
 /// Clones the submodules of the checkout at `dest`, recursively, each at the
-/// commit the superproject records, with the same credentials as `url` (as
-/// Flux does). Relative submodule URLs are resolved against `url`. Returns
+/// commit the superproject records. Relative submodule URLs are resolved
+/// against `url`. Credentials go along only where [`submodule_credentials`]
+/// allows: the same host, over the same or a more secure scheme. Returns
 /// how many submodules were cloned.
 ///
 /// # Errors
@@ -549,16 +555,59 @@ pub fn update_submodules(
                 rel.display()
             )));
         }
+        let sub_creds = submodule_credentials(url, sub_url, creds);
         clone(
             sub_url,
             &sub_dest,
             &Checkout::Commit(commit.to_hex().to_string()),
-            creds,
+            &sub_creds,
             cancel,
         )?;
-        update_submodules(sub_url, &sub_dest, creds, cancel)?;
+        update_submodules(sub_url, &sub_dest, &sub_creds, cancel)?;
     }
     Ok(wanted.len())
+}
+
+/// What of the superproject's credentials a submodule at `sub_url` gets.
+/// The secrets (basic auth, bearer token, client certificate, SSH key) go
+/// only to the superproject's own host and port, over the same scheme or
+/// from `http://` up to `https://`, and a bearer token only over
+/// `https://`: a repository must not be able to send its reader's
+/// credentials to a host of its choosing, or in clear text. Trust (extra
+/// CAs, known hosts) always goes along.
+#[must_use]
+pub fn submodule_credentials(parent_url: &str, sub_url: &str, creds: &Credentials) -> Credentials {
+    let (Ok(parent), Ok(sub)) = (
+        reqwest::Url::parse(parent_url),
+        reqwest::Url::parse(sub_url),
+    ) else {
+        return trust_only(creds);
+    };
+    let upgrade = parent.scheme() == "http" && sub.scheme() == "https";
+    let same_host = parent.host_str().is_some() && parent.host_str() == sub.host_str();
+    // `http://` to `https://` changes the default port, not the server.
+    let same_port = parent.port_or_known_default() == sub.port_or_known_default()
+        || (upgrade && parent.port().is_none() && sub.port().is_none());
+    if !(same_host && same_port && (parent.scheme() == sub.scheme() || upgrade)) {
+        return trust_only(creds);
+    }
+    let mut out = creds.clone();
+    if sub.scheme() != "https" {
+        out.bearer_token = None;
+    }
+    out
+}
+
+/// `creds` without any secret: only what says whom to trust.
+fn trust_only(creds: &Credentials) -> Credentials {
+    Credentials {
+        ca_certs: creds.ca_certs.clone(),
+        ssh: creds.ssh.as_ref().map(|keys| SshKeys {
+            identity: String::new(),
+            known_hosts: keys.known_hosts.clone(),
+        }),
+        ..Credentials::default()
+    }
 }
 
 /// A submodule's URL: `./x` and `../x` are relative to the superproject's
@@ -598,7 +647,79 @@ fn describe(checkout: &Checkout) -> String {
 mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
-    use super::{SshKeys, submodule_url};
+    use super::{Credentials, SshKeys, submodule_credentials, submodule_url};
+
+    /// Issue 15, defect 6: submodules got the superproject's credentials
+    /// for any host, and a bearer token even over plain `http://`.
+    #[test]
+    fn submodules_get_credentials_only_for_the_same_host_and_a_secure_enough_scheme() {
+        let creds = Credentials {
+            basic: Some(("user".into(), "pass".into())),
+            bearer_token: Some("token".into()),
+            ssh: Some(SshKeys {
+                identity: "KEY".into(),
+                known_hosts: "host ssh-ed25519 AAAA".into(),
+            }),
+            ..Credentials::default()
+        };
+        let secrets = |c: &Credentials| {
+            (
+                c.basic.is_some(),
+                c.bearer_token.is_some(),
+                c.ssh.as_ref().is_some_and(|k| !k.identity.is_empty()),
+            )
+        };
+        let parent = "https://git.example.com/org/app.git";
+        for (sub, want) in [
+            ("https://git.example.com/org/lib.git", (true, true, true)),
+            (
+                "https://git.example.com:443/org/lib.git",
+                (true, true, true),
+            ),
+            (
+                "https://evil.example.net/org/lib.git",
+                (false, false, false),
+            ),
+            (
+                "https://git.example.com:8443/org/lib.git",
+                (false, false, false),
+            ),
+            ("http://git.example.com/org/lib.git", (false, false, false)),
+            (
+                "ssh://git@git.example.com/org/lib.git",
+                (false, false, false),
+            ),
+            ("git@git.example.com:org/lib.git", (false, false, false)),
+        ] {
+            assert_eq!(
+                secrets(&submodule_credentials(parent, sub, &creds)),
+                want,
+                "{sub}"
+            );
+        }
+        // Upgraded from http to https: basic auth goes, and the token only
+        // over https.
+        let plain = "http://git.example.com/org/app.git";
+        assert_eq!(
+            secrets(&submodule_credentials(
+                plain,
+                "http://git.example.com/lib.git",
+                &creds
+            )),
+            (true, false, true)
+        );
+        assert_eq!(
+            secrets(&submodule_credentials(
+                plain,
+                "https://git.example.com/lib.git",
+                &creds
+            )),
+            (true, true, true)
+        );
+        // Trust still goes along to another host.
+        let other = submodule_credentials(parent, "ssh://git@other/lib.git", &creds);
+        assert_eq!(other.ssh.unwrap().known_hosts, "host ssh-ed25519 AAAA");
+    }
 
     /// A fresh ed25519 key from `ssh-keygen`, encrypted with `passphrase`
     /// when it is not empty.

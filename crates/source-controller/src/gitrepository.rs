@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use ferroflux_api::meta::Artifact;
 use ferroflux_api::source::{GitRepository, GitRepositoryRef, GitRepositoryStatus};
+use ferroflux_artifact::digest::HashingWriter;
 use ferroflux_artifact::storage::{ObjectKey, Storage};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::Reconciler;
@@ -246,9 +247,9 @@ impl GitRepositoryReconciler {
             target
         } else {
             let (u, c) = (url.clone(), creds.clone());
-            let refs = blocking(timeout, &url, move |_| git::ls_remote(&u, &c))
+            let refs = blocking(timeout, &url, None, move |_| git::ls_remote(&u, &c))
                 .await
-                .map_err(fail)?;
+                .map_err(|e| fail(e.into_git(&url)))?;
             pick(obj.spec.reference.as_ref(), &refs).map_err(|m| {
                 fetch_failed(
                     names::GIT_OPERATION_FAILED,
@@ -273,19 +274,13 @@ impl GitRepositoryReconciler {
         let dir = tempfile::tempdir()
             .map_err(|e| storage_failed(&format!("creating a checkout directory failed: {e}")))?;
         let dest = dir.path().join("checkout");
-        self.clones.fetch_add(1, Ordering::Relaxed);
-        let checkout = target.checkout.clone();
-        let (u, d) = (url.clone(), dest.clone());
-        let submodules = obj.spec.recurse_submodules;
-        let sha = blocking(timeout, &url, move |cancel| {
-            let sha = git::clone(&u, &d, &checkout, &creds, cancel)?;
-            if submodules {
-                git::update_submodules(&u, &d, &creds, cancel)?;
-            }
-            Ok(sha)
-        })
-        .await
-        .map_err(fail)?;
+        let sha = self
+            .clone_into(obj, &dest, &target.checkout, creds, timeout)
+            .await
+            .map_err(|e| match e {
+                Fetch::TooLarge(size) => self.too_large(&url, "while fetching", size, obj),
+                Fetch::Git(e) => fail(e),
+            })?;
         self.check_size(&dest, &url, &sha, obj)?;
         if !sparse.is_empty() {
             worktree::retain_sparse(&dest, &sparse).map_err(|m| {
@@ -306,6 +301,34 @@ impl GitRepositoryReconciler {
             revision,
             sha,
         }))
+    }
+
+    /// Clones `checkout` (and the submodules when asked) into `dest`,
+    /// within `timeout` and the size cap; returns the commit's sha1.
+    async fn clone_into(
+        &self,
+        obj: &GitRepository,
+        dest: &Path,
+        checkout: &Checkout,
+        creds: git::Credentials,
+        timeout: Duration,
+    ) -> Result<String, Fetch> {
+        self.clones.fetch_add(1, Ordering::Relaxed);
+        let url = obj.spec.url.clone();
+        let (u, d, checkout) = (url.clone(), dest.to_path_buf(), checkout.clone());
+        let submodules = obj.spec.recurse_submodules;
+        let watch = SizeWatch {
+            dir: dest.to_path_buf(),
+            max: self.max_repository_size,
+        };
+        blocking(timeout, &url, Some(&watch), move |cancel| {
+            let sha = git::clone(&u, &d, &checkout, &creds, cancel)?;
+            if submodules {
+                git::update_submodules(&u, &d, &creds, cancel)?;
+            }
+            Ok(sha)
+        })
+        .await
     }
 
     /// Whether the stored artifact is current: the same revision, still
@@ -342,18 +365,29 @@ impl GitRepositoryReconciler {
         if size <= self.max_repository_size {
             return Ok(());
         }
-        let interval = parse_duration(&obj.spec.interval).unwrap_or(Duration::from_secs(60));
+        Err(self.too_large(url, &format!("(commit {sha})"), size, obj))
+    }
+
+    /// The error for a repository above the size cap, found at `when`
+    /// (`(commit <sha>)` after the checkout, `while fetching` before it
+    /// finished).
+    fn too_large(&self, url: &str, when: &str, size: u64, obj: &GitRepository) -> ReconcileError {
+        // Zero (no periodic reconcile) must not turn into an immediate retry.
+        let interval = parse_duration(&obj.spec.interval)
+            .ok()
+            .filter(|d| !d.is_zero())
+            .unwrap_or(Duration::from_secs(60));
         let mut error = ReconcileError::waiting(
             interval,
             names::REPOSITORY_TOO_LARGE,
             Scrubbed::new(&format!(
-                "the repository at {url} (commit {sha}) takes {size} bytes, more than the {} allowed by --max-repository-size; use spec.sparseCheckout or spec.ignore on a smaller repository, or raise the limit",
+                "the repository at {url} {when} takes {size} bytes, more than the {} allowed by --max-repository-size; use spec.sparseCheckout or spec.ignore on a smaller repository, or raise the limit",
                 self.max_repository_size
             )),
         )
         .with_condition(names::FETCH_FAILED);
         error.event = true;
-        Err(error)
+        error
     }
 
     /// Copies the included artifacts into the checkout, archives it into
@@ -366,7 +400,7 @@ impl GitRepositoryReconciler {
         included: &[Included],
     ) -> Result<(), ReconcileError> {
         for (i, include) in included.iter().enumerate() {
-            include_artifact(include, &fetched.path).map_err(|m| {
+            include_artifact(include, &fetched.path, i).map_err(|m| {
                 storage_failed(&format!(
                     "including the artifact of spec.include[{i}] (revision '{}') failed: {m}",
                     include.artifact.revision
@@ -542,9 +576,26 @@ fn same_artifacts(recorded: &[Artifact], current: &[Included]) -> bool {
             .all(|(r, c)| r.digest == c.artifact.digest && r.revision == c.artifact.revision)
 }
 
-/// Unpacks an included artifact (safely, with the client's limits) and
-/// copies its `from` path over `to` in the checkout.
-fn include_artifact(include: &Included, checkout: &Path) -> Result<(), String> {
+/// Checks an included artifact's file against the digest its
+/// GitRepository recorded, unpacks it (safely, with the client's limits) and
+/// copies its `from` path over `to` in the checkout, never through a link.
+fn include_artifact(include: &Included, checkout: &Path, index: usize) -> Result<(), String> {
+    let dest = worktree::destination(
+        checkout,
+        &format!("spec.include[{index}].toPath"),
+        &include.to,
+    )?;
+    let expected = include
+        .artifact
+        .digest
+        .as_deref()
+        .ok_or("the included artifact records no digest")?;
+    let actual = file_digest(&include.path).map_err(|e| format!("reading: {e}"))?;
+    if actual != expected {
+        return Err(format!(
+            "the stored file has digest {actual}, but its GitRepository recorded {expected}; it was not included"
+        ));
+    }
     let unpacked = tempfile::tempdir().map_err(|e| format!("creating a temp dir: {e}"))?;
     let file = std::fs::File::open(&include.path).map_err(|e| format!("opening: {e}"))?;
     ferroflux_artifact::extract::tar_gz(
@@ -560,7 +611,14 @@ fn include_artifact(include: &Included, checkout: &Path) -> Result<(), String> {
             include.from.display()
         ));
     }
-    worktree::replace_with_copy(&src, &checkout.join(&include.to))
+    worktree::replace_with_copy(&src, &dest)
+}
+
+/// The `sha256:<hex>` digest of a file, read in pieces.
+fn file_digest(path: &Path) -> std::io::Result<String> {
+    let mut hasher = HashingWriter::new(std::io::sink());
+    std::io::copy(&mut std::fs::File::open(path)?, &mut hasher)?;
+    Ok(hasher.finish().1)
 }
 
 /// A fetched checkout; the temp dir is removed when this is dropped.
@@ -647,32 +705,88 @@ fn pick(reference: Option<&GitRepositoryRef>, refs: &[RemoteRef]) -> Result<Targ
     })
 }
 
-/// Runs blocking git work off the async executor, cancelling it after `timeout`.
+/// A directory a fetch writes into, and the most it may hold.
+struct SizeWatch {
+    dir: PathBuf,
+    max: u64,
+}
+
+/// How often a fetch's directory is measured against the size cap.
+const SIZE_CHECK_EVERY: Duration = Duration::from_millis(250);
+
+/// Why [`blocking`] work did not finish.
+enum Fetch {
+    /// The git error, a timeout among them.
+    Git(git::Error),
+    /// The watched directory grew past its cap (the size seen); the work
+    /// was cancelled.
+    TooLarge(u64),
+}
+
+impl Fetch {
+    /// The git error, or a too-large directory as one.
+    fn into_git(self, url: &str) -> git::Error {
+        match self {
+            Self::Git(e) => e,
+            Self::TooLarge(size) => git::Error::Git {
+                operation: "fetch",
+                url: url.to_owned(),
+                message: format!("stopped at {size} bytes: over the size cap"),
+            },
+        }
+    }
+}
+
+/// Runs blocking git work off the async executor, cancelling it after
+/// `timeout`, or as soon as the directory of `watch` holds more than its
+/// cap (so `--max-repository-size` bounds the scratch space a fetch uses,
+/// not only the result).
 async fn blocking<T: Send + 'static>(
     timeout: Duration,
     url: &str,
+    watch: Option<&SizeWatch>,
     work: impl FnOnce(&AtomicBool) -> git::Result<T> + Send + 'static,
-) -> git::Result<T> {
+) -> Result<T, Fetch> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
-    let task = tokio::task::spawn_blocking(move || work(&flag));
-    match tokio::time::timeout(timeout, task).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(join)) => Err(git::Error::Git {
+    let mut task = tokio::task::spawn_blocking(move || work(&flag));
+    let deadline = tokio::time::Instant::now() + timeout;
+    let mut ticks = tokio::time::interval(SIZE_CHECK_EVERY);
+    let failed = |message: String| {
+        Fetch::Git(git::Error::Git {
             operation: "fetch",
             url: url.to_owned(),
-            message: join.to_string(),
-        }),
-        Err(_) => {
-            cancel.store(true, Ordering::Relaxed);
-            let message = format!(
-                "timed out after {timeout:?}; raise spec.timeout if the repository is large"
-            );
-            Err(git::Error::Git {
-                operation: "fetch",
-                url: url.to_owned(),
-                message,
-            })
+            message,
+        })
+    };
+    loop {
+        tokio::select! {
+            joined = &mut task => {
+                return match joined {
+                    Ok(result) => result.map_err(Fetch::Git),
+                    Err(join) => Err(failed(join.to_string())),
+                };
+            }
+            () = tokio::time::sleep_until(deadline) => {
+                cancel.store(true, Ordering::Relaxed);
+                return Err(failed(format!(
+                    "timed out after {timeout:?}; raise spec.timeout if the repository is large"
+                )));
+            }
+            _ = ticks.tick(), if watch.is_some() => {
+                let Some(watch) = watch else { continue };
+                let dir = watch.dir.clone();
+                // Unreadable or not yet created: nothing to hold against it.
+                let size = tokio::task::spawn_blocking(move || worktree::size(&dir).unwrap_or(0))
+                    .await
+                    .unwrap_or(0);
+                if size > watch.max {
+                    cancel.store(true, Ordering::Relaxed);
+                    // The work stops at gix's next check of the flag; the
+                    // caller's temp dir is removed when it is dropped.
+                    return Err(Fetch::TooLarge(size));
+                }
+            }
         }
     }
 }

@@ -68,26 +68,16 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let metrics = Metrics::new("gitrepository");
-    let mut servers = vec![
-        process::serve_on(
-            &flags.storage_addr,
-            "storage-addr",
-            ferroflux_artifact::server::router(storage.root()),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-    ];
-    servers.extend(
-        process::serve_probes(
-            &flags.common.metrics_addr,
-            &flags.common.health_addr,
-            metrics::metrics_router(metrics.clone()),
-            &stopped,
-        )
-        .await
-        .map_err(anyhow::Error::msg)?,
-    );
+    let ready = metrics::Readiness::default();
+    let mut servers = process::serve_probes(
+        &flags.common.metrics_addr,
+        &flags.common.health_addr,
+        metrics::metrics_router(metrics.clone()),
+        &stopped,
+        &ready,
+    )
+    .await
+    .map_err(anyhow::Error::msg)?;
 
     let client = kube::Client::try_default()
         .await
@@ -103,12 +93,24 @@ async fn main() -> anyhow::Result<()> {
     let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
-        .lead(&client, &lease, &instance)
+        .lead(&client, &lease, &instance, &ready)
         .await
         .map_err(anyhow::Error::msg)?
     else {
         return Ok(());
     };
+    // Artifacts are served by the leader only: a standby's storage is empty
+    // (or stale), and would answer 404 to a consumer during a rolling update.
+    servers.push(
+        process::serve_on(
+            &flags.storage_addr,
+            "storage-addr",
+            ferroflux_artifact::server::router(storage.root()),
+            &stopped,
+        )
+        .await
+        .map_err(anyhow::Error::msg)?,
+    );
 
     // Only the leader cleans up: artifacts of GitRepositories deleted while no
     // controller ran would otherwise stay forever.

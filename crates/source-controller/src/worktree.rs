@@ -1,8 +1,10 @@
 //! Operations on a checked-out tree before it is archived: the sparse
 //! checkout, copying included artifacts in, and measuring its size.
 //!
-//! Every path taken from a spec is checked with [`relative`] first, so none of
-//! these functions can read or write outside the tree they are given.
+//! Every path taken from a spec is checked with [`relative`] first, and
+//! [`destination`] refuses a path that passes through a symbolic link in the
+//! checkout (a tenant's repository may hold `a -> /data`), so none of these
+//! functions can read or write outside the tree they are given.
 
 use std::fs;
 use std::io;
@@ -28,6 +30,48 @@ pub fn relative(field: &str, value: &str) -> Result<PathBuf, String> {
         }
     }
     Ok(out)
+}
+
+/// `checkout/to` for writing an include, when no existing component of the
+/// relative `to` (already checked by [`relative`]) but the last is a symbolic
+/// link or a file: a link committed in the repository must never redirect
+/// the copy out of the checkout. The last component may be anything, since
+/// [`replace_with_copy`] removes it (a link itself, never its target).
+///
+/// # Errors
+/// A message naming `field` and the link or file in the way.
+pub fn destination(checkout: &Path, field: &str, to: &Path) -> Result<PathBuf, String> {
+    let mut path = checkout.to_path_buf();
+    let mut components = to.components().peekable();
+    while let Some(component) = components.next() {
+        path.push(component);
+        if components.peek().is_none() {
+            break;
+        }
+        match fs::symlink_metadata(&path) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                return Err(format!(
+                    "{field} '{}' passes through the symbolic link '{}' in the repository; includes are never written through links",
+                    to.display(),
+                    path.strip_prefix(checkout).unwrap_or(&path).display()
+                ));
+            }
+            Ok(meta) if !meta.is_dir() => {
+                return Err(format!(
+                    "{field} '{}' passes through the file '{}' in the repository",
+                    to.display(),
+                    path.strip_prefix(checkout).unwrap_or(&path).display()
+                ));
+            }
+            Ok(_) => {}
+            // What does not exist yet is created as plain directories.
+            Err(_) => {
+                path.extend(components);
+                break;
+            }
+        }
+    }
+    Ok(path)
 }
 
 /// Keeps only the directories `dirs` (relative, already checked) of the tree
@@ -77,8 +121,9 @@ fn prune(root: &Path, rel: &Path, dirs: &[PathBuf]) -> io::Result<()> {
 /// The I/O error, naming the path.
 pub fn replace_with_copy(src: &Path, dest: &Path) -> Result<(), String> {
     let fail = |what: &str, p: &Path, e: io::Error| format!("{what} {}: {e}", p.display());
-    if dest.symlink_metadata().is_ok() {
-        if dest.is_dir() {
+    if let Ok(meta) = dest.symlink_metadata() {
+        // `symlink_metadata`, not `is_dir`: a link is removed, never followed.
+        if meta.is_dir() {
             fs::remove_dir_all(dest).map_err(|e| fail("removing", dest, e))?;
         } else {
             fs::remove_file(dest).map_err(|e| fail("removing", dest, e))?;
@@ -133,7 +178,7 @@ mod tests {
     use std::fs;
     use std::path::{Path, PathBuf};
 
-    use super::{relative, replace_with_copy, retain_sparse, size};
+    use super::{destination, relative, replace_with_copy, retain_sparse, size};
 
     fn write(root: &Path, rel: &str, content: &str) {
         let p = root.join(rel);
@@ -180,6 +225,38 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// Issue 15, defect 1: `toPath` was checked as text only, so a link in
+    /// the tenant's own repository (`a -> /elsewhere`) let the include be
+    /// written outside the checkout.
+    #[test]
+    fn includes_are_never_written_through_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let (checkout, outside) = (dir.path().join("checkout"), dir.path().join("outside"));
+        write(&outside, "victim/artifact.tar.gz", "other tenant");
+        write(&checkout, "file", "x");
+        std::os::unix::fs::symlink(&outside, checkout.join("a")).unwrap();
+        let field = "spec.include[0].toPath";
+        let err = destination(&checkout, field, Path::new("a/victim")).unwrap_err();
+        assert!(
+            err.contains(field) && err.contains("symbolic link 'a'"),
+            "{err}"
+        );
+        let err = destination(&checkout, field, Path::new("file/x")).unwrap_err();
+        assert!(err.contains("the file 'file'"), "{err}");
+        // The link itself as the destination is replaced, not followed.
+        let src = dir.path().join("src");
+        write(&src, "new.yaml", "included");
+        let dest = destination(&checkout, field, Path::new("a")).unwrap();
+        replace_with_copy(&src, &dest).unwrap();
+        assert_eq!(files(&checkout.join("a")), ["new.yaml"]);
+        assert_eq!(files(&outside), ["victim/artifact.tar.gz"]);
+        // Plain and missing directories are fine.
+        assert_eq!(
+            destination(&checkout, field, Path::new("a/new/deeper")).unwrap(),
+            checkout.join("a/new/deeper")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The client downloads, verifies and extracts; hostile or wrong artifacts
 //! are refused with nothing written outside the target.
 
+use std::io::Write as _;
 use std::time::Duration;
 
 use axum::Router;
@@ -241,6 +242,7 @@ fn extraction_caps_total_bytes_and_entry_count() {
         Limits {
             max_bytes: 1024,
             max_entries: 10,
+            ..Limits::default()
         },
     )
     .unwrap_err();
@@ -264,6 +266,7 @@ fn extraction_caps_total_bytes_and_entry_count() {
         Limits {
             max_bytes: 1 << 20,
             max_entries: 3,
+            ..Limits::default()
         },
     )
     .unwrap_err();
@@ -277,6 +280,114 @@ fn extraction_caps_total_bytes_and_entry_count() {
         ),
         "{err}"
     );
+}
+
+/// Issue 15, defect 11: long-name and PAX headers were read whole into
+/// memory, whatever size they declared; the data of directory and other
+/// non-file entries did not count toward the byte cap; and extraction had
+/// no time limit.
+#[test]
+fn extension_headers_non_file_data_and_time_are_bounded() {
+    // A GNU long name declaring 1 GiB (the reader used to read it all into
+    // memory); its first MiB is enough to show it is refused unread.
+    let mut header = tar::Header::new_gnu();
+    header.as_gnu_mut().unwrap().name[..13].copy_from_slice(b"././@LongLink");
+    header.set_entry_type(tar::EntryType::GNULongName);
+    header.set_size(1 << 30);
+    header.set_cksum();
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(header.as_bytes()).unwrap();
+    let zeros = vec![0u8; 1 << 20];
+    gz.write_all(&zeros).unwrap();
+    let bomb = gz.finish().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let limits = Limits {
+        max_bytes: 2 << 30,
+        ..Limits::default()
+    };
+    let err = extract::tar_gz(bomb.as_slice(), dest.path(), limits).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("long-name or PAX extension header is larger than 64 KiB"),
+        "{err}"
+    );
+
+    // A directory entry carrying data counts toward the byte cap.
+    let data = vec![b'a'; 4096];
+    let entries = [RawEntry {
+        name: "dir/",
+        kind: tar::EntryType::Directory,
+        link: "",
+        data: &data,
+    }];
+    let dest = tempfile::tempdir().unwrap();
+    let err = extract::tar_gz(
+        hostile_tar_gz(&entries).as_slice(),
+        dest.path(),
+        Limits {
+            max_bytes: 1024,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(
+        matches!(err, ExtractError::TooLarge { what: "bytes", .. }),
+        "{err}"
+    );
+
+    // No time left: nothing is extracted.
+    let dest = tempfile::tempdir().unwrap();
+    let err = extract::tar_gz(
+        hostile_tar_gz(&[file("a.txt")]).as_slice(),
+        dest.path(),
+        Limits {
+            max_duration: Duration::ZERO,
+            ..Limits::default()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(err, ExtractError::TimedOut { .. }), "{err}");
+    assert!(!dest.path().join("a.txt").exists());
+}
+
+/// Long names, written as GNU long-name entries by the archiver and as
+/// PAX `path` records by other tools, still extract where they belong.
+#[test]
+fn long_names_from_gnu_and_pax_headers_extract() {
+    let long = format!("{}/file.yaml", "d".repeat(150));
+    let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    let mut builder = tar::Builder::new(gz);
+    let mut header = tar::Header::new_gnu();
+    header.set_size(2);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    builder
+        .append_data(&mut header, &long, &b"1\n"[..])
+        .unwrap();
+    let pax_name = format!("{}/pax.yaml", "p".repeat(120));
+    builder
+        .append_pax_extensions([("path", pax_name.as_bytes())])
+        .unwrap();
+    let mut header = tar::Header::new_ustar();
+    header.set_path("short-placeholder").unwrap();
+    header.set_size(2);
+    header.set_mode(0o644);
+    header.set_entry_type(tar::EntryType::Regular);
+    header.set_cksum();
+    builder.append(&header, &b"2\n"[..]).unwrap();
+    let bytes = builder.into_inner().unwrap().finish().unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let stats = extract::tar_gz(bytes.as_slice(), dest.path(), Limits::default()).unwrap();
+    assert_eq!(stats.files, 2);
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join(&long)).unwrap(),
+        "1\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.path().join(&pax_name)).unwrap(),
+        "2\n"
+    );
+    assert!(!dest.path().join("short-placeholder").exists());
 }
 
 #[test]

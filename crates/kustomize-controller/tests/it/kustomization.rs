@@ -29,6 +29,11 @@ impl Controllers {
 
     /// Both controllers, forwarding their events to `events` when given.
     fn start_with_events(ns: &str, events: Option<&str>) -> Self {
+        Self::start_with_flags(ns, events, &[])
+    }
+
+    /// Both controllers, the kustomize-controller with `flags` added.
+    fn start_with_flags(ns: &str, events: Option<&str>, flags: &[&str]) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
         let source = SourceController::start(
             &workspace_binary("ferroflux-source-controller"),
@@ -44,7 +49,10 @@ impl Controllers {
             &[
                 "--requeue-dependency=1s".to_owned(),
                 format!("--events-addr={}", events.unwrap_or_default()),
-            ],
+            ]
+            .into_iter()
+            .chain(flags.iter().map(|f| (*f).to_owned()))
+            .collect::<Vec<_>>(),
         );
         Self { source, kustomize }
     }
@@ -880,6 +888,43 @@ async fn service_account_name_limits_the_apply_to_what_the_account_may_do() {
         .unwrap();
     wait_applied(&client, &ns, &revision(&repo), &controllers).await;
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_some());
+}
+
+/// Issue 15, defect 10: with `--default-service-account`, a Kustomization
+/// naming no account is applied as that account in its own namespace, not
+/// with the controller's rights.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_default_service_account_locks_down_kustomizations_naming_none() {
+    let (client, ns) = client_and_namespace("ks-default-sa").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let _controllers =
+        Controllers::start_with_flags(&ns, None, &["--default-service-account=locked"]);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({}),
+    )
+    .await;
+    let message = eventually(
+        "the apply forbidden to the default account",
+        STEP,
+        || async {
+            let (status, reason, message) = ready(&client, &ns).await?;
+            (status == "False" && reason == "ReconciliationFailed").then_some(message)
+        },
+    )
+    .await;
+    assert!(
+        message.contains(&format!("system:serviceaccount:{ns}:locked")),
+        "{message}"
+    );
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -44,6 +44,50 @@ fn an_alias_bomb_is_refused_quickly() {
     assert!(err.message.contains("alias bomb"), "{err}");
 }
 
+/// Issue 15, defect 4: the budget counted nodes only, so aliases of one
+/// large scalar (here 16 KiB, 200 000 times: 3.2 GB expanded from a 1.4 MB
+/// file) passed it and allocated gigabytes.
+#[test]
+fn aliases_of_a_large_scalar_are_refused_by_size() {
+    let mut text = format!("big: &big \"{}\"\nrefs:\n", "x".repeat(16 << 10));
+    for _ in 0..200_000 {
+        text.push_str("- *big\n");
+    }
+    let err = parse_documents(&text).unwrap_err();
+    assert!(
+        err.message.contains("MiB of text (an alias bomb?)"),
+        "{err}"
+    );
+    // A file of the same size without aliases is fine.
+    let plain = format!("big: \"{}\"\n", "x".repeat(2 << 20));
+    assert_eq!(parse_documents(&plain).unwrap().len(), 1);
+}
+
+/// Deep nesting is an error, not a stack overflow (on a thread with a tokio
+/// worker's 2 MiB stack); nesting within the bound reads and writes back.
+#[test]
+fn nesting_is_bounded() {
+    let deep = format!("{}1{}", "[".repeat(100_000), "]".repeat(100_000));
+    let ok = format!("a: {}1{}", "[".repeat(200), "]".repeat(200));
+    std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || {
+            // The parser's own recursion limit or ours, whichever is lower.
+            let err = parse_documents(&deep).unwrap_err();
+            assert!(
+                err.message.contains("nested more than 256 deep")
+                    || err.message.contains("recursion limit"),
+                "{err}"
+            );
+            let docs = parse_documents(&ok).unwrap();
+            let text = to_yaml(&docs[0]);
+            assert_eq!(parse_documents(&text).unwrap(), docs);
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+}
+
 #[test]
 fn keys_sort_naturally_and_strings_quote_when_they_would_read_back_otherwise() {
     assert_eq!(natural_cmp("a1", "a01"), Ordering::Less);

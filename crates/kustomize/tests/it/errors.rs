@@ -195,3 +195,139 @@ fn bad_generators_and_patches_say_what_is_wrong() {
         "{err}"
     );
 }
+
+const COMPONENT: &str = "apiVersion: kustomize.config.k8s.io/v1alpha1\nkind: Component\n";
+
+/// Issue 15, defect 2: components had no cycle detection, so a Component
+/// listing itself (or two listing each other) recursed until the stack
+/// overflowed and aborted the whole controller.
+#[test]
+fn component_cycles_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "self/kustomization.yaml",
+        &format!("{COMPONENT}components:\n- .\n"),
+    );
+    write(
+        dir.path(),
+        "app/kustomization.yaml",
+        "resources:\n- cm.yaml\ncomponents:\n- ../self\n",
+    );
+    write(
+        dir.path(),
+        "app/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    );
+    let err = build_in(dir.path(), "app").unwrap_err();
+    assert!(
+        matches!(&err, Error::Cycle { dir } if dir.ends_with("self")),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("cycle of bases or components"),
+        "{err}"
+    );
+
+    // A <-> B, entered from an overlay.
+    write(
+        dir.path(),
+        "a/kustomization.yaml",
+        &format!("{COMPONENT}components:\n- ../b\n"),
+    );
+    write(
+        dir.path(),
+        "b/kustomization.yaml",
+        &format!("{COMPONENT}components:\n- ../a\n"),
+    );
+    write(
+        dir.path(),
+        "overlay/kustomization.yaml",
+        "resources:\n- ../app/cm.yaml\ncomponents:\n- ../a\n",
+    );
+    let err = build_in(dir.path(), "overlay").unwrap_err();
+    assert!(
+        matches!(&err, Error::Cycle { dir } if dir.ends_with("a")),
+        "{err}"
+    );
+
+    // A kustomization listing itself as a component.
+    write(dir.path(), "loop/kustomization.yaml", "components:\n- .\n");
+    let err = build_in(dir.path(), "loop").unwrap_err();
+    assert!(matches!(err, Error::Cycle { .. }), "{err}");
+}
+
+/// The same component reached through two bases is no cycle.
+#[test]
+fn a_component_shared_by_two_bases_is_not_a_cycle() {
+    let dir = tempfile::tempdir().unwrap();
+    write(
+        dir.path(),
+        "comp/kustomization.yaml",
+        &format!("{COMPONENT}commonLabels:\n  shared: \"yes\"\n"),
+    );
+    for base in ["one", "two"] {
+        write(
+            dir.path(),
+            &format!("{base}/kustomization.yaml"),
+            "resources:\n- cm.yaml\ncomponents:\n- ../comp\n",
+        );
+        write(
+            dir.path(),
+            &format!("{base}/cm.yaml"),
+            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {base}\n"),
+        );
+    }
+    write(
+        dir.path(),
+        "top/kustomization.yaml",
+        "resources:\n- ../one\n- ../two\n",
+    );
+    let objs = build_in(dir.path(), "top").unwrap();
+    assert_eq!(objs.len(), 2);
+    assert!(
+        objs.iter()
+            .all(|o| o["metadata"]["labels"]["shared"] == "yes")
+    );
+}
+
+/// A chain of bases deeper than the bound is refused with a message, not
+/// followed until the stack overflows; run on a thread with a tokio
+/// worker's 2 MiB stack.
+#[test]
+fn nesting_deeper_than_the_bound_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let depth = ferroflux_kustomize::build::MAX_DEPTH + 5;
+    for i in 0..depth {
+        write(
+            dir.path(),
+            &format!("k{i}/kustomization.yaml"),
+            &format!("resources:\n- ../k{}\n", i + 1),
+        );
+    }
+    write(
+        dir.path(),
+        &format!("k{depth}/kustomization.yaml"),
+        "resources:\n- cm.yaml\n",
+    );
+    write(
+        dir.path(),
+        &format!("k{depth}/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\n",
+    );
+    let root = dir.path().to_path_buf();
+    let err = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || build_in(&root, "k0").map(|o| o.len()))
+        .unwrap()
+        .join()
+        .unwrap()
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("nested more than 64 deep"),
+        "{err}"
+    );
+    // Within the bound, the chain builds.
+    let objs = build_in(dir.path(), &format!("k{}", depth - 60)).unwrap();
+    assert_eq!(objs.len(), 1);
+}

@@ -110,3 +110,81 @@ async fn one_replica_leads_and_another_takes_over_when_it_dies_or_releases() {
     assert_eq!(holder(&leases).await.as_deref(), Some("replica-c"));
     leading_c.release().await;
 }
+
+/// Issue 15, defect 8: expiry compared another pod's `renewTime` with this
+/// process's clock, so a holder whose clock runs an hour behind looked
+/// expired while it kept renewing, and its Lease was taken from it. Expiry
+/// now follows observed change: the Lease is taken only once its record
+/// stops changing for a lease duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_lease_renewed_with_a_skewed_clock_is_not_taken() {
+    use k8s_openapi::api::coordination::v1::LeaseSpec;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use k8s_openapi::jiff::{SignedDuration, Timestamp};
+    use kube::api::{ObjectMeta, PostParams};
+
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "leader-skew")
+        .await
+        .unwrap();
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let lease = "skewed-lease";
+    let hour_ago = || MicroTime(Timestamp::now() - SignedDuration::from_hours(1));
+    let record = |renewed: MicroTime| LeaseSpec {
+        holder_identity: Some("skewed-holder".into()),
+        lease_duration_seconds: Some(2),
+        acquire_time: Some(hour_ago()),
+        renew_time: Some(renewed),
+        lease_transitions: Some(0),
+        ..LeaseSpec::default()
+    };
+    leases
+        .create(
+            &PostParams::default(),
+            &Lease {
+                metadata: ObjectMeta {
+                    name: Some(lease.into()),
+                    ..ObjectMeta::default()
+                },
+                spec: Some(record(hour_ago())),
+            },
+        )
+        .await
+        .unwrap();
+    let fast = Timings {
+        lease_duration: Duration::from_secs(2),
+        renew_deadline: Duration::from_millis(1500),
+        retry_period: Duration::from_millis(200),
+    };
+    let candidate = Elector::new(client.clone(), &ns, lease, "candidate", fast);
+    let mut task = tokio::spawn(async move { candidate.acquire().await });
+    // The holder renews every 200 ms for 5 s (2.5 lease durations), each
+    // time with a renewTime an hour old by this clock.
+    let until = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < until {
+        let mut current = leases.get(lease).await.unwrap();
+        current.spec = Some(record(hour_ago()));
+        leases
+            .replace(lease, &PostParams::default(), &current)
+            .await
+            .unwrap();
+        assert!(
+            !task.is_finished(),
+            "the candidate took a Lease its holder kept renewing"
+        );
+        // The holder's renewal period, in a loop bounded by `until`.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    // The holder stops renewing: after a lease duration unchanged, it is taken.
+    let leading = finishes_within(
+        &mut task,
+        Duration::from_secs(10),
+        "the candidate takes the abandoned Lease",
+    )
+    .await;
+    let spec = leases.get(lease).await.unwrap().spec.unwrap();
+    assert_eq!(spec.holder_identity.as_deref(), Some("candidate"));
+    assert_eq!(spec.lease_transitions, Some(1));
+    leading.release().await;
+}

@@ -19,8 +19,9 @@ async fn reconciles_show_up_in_metrics_with_fluxs_names_and_labels() {
     let ns = h.api.namespace().unwrap().to_owned();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
+    let readiness = ferroflux_runtime::metrics::Readiness::default();
     let router = ferroflux_runtime::metrics::metrics_router(h.metrics.clone())
-        .merge(ferroflux_runtime::metrics::health_router());
+        .merge(ferroflux_runtime::metrics::health_router(readiness.clone()));
     tokio::spawn(ferroflux_runtime::metrics::serve(
         listener,
         router,
@@ -79,6 +80,13 @@ async fn reconciles_show_up_in_metrics_with_fluxs_names_and_labels() {
         get(&format!("http://{addr}/healthz")).await,
         (200, "ok".to_owned())
     );
+    // Issue 15, defect 8: a standby answered ready, so a Service sent it
+    // artifact traffic it could not serve. Ready only once set (on leading).
+    assert_eq!(
+        get(&format!("http://{addr}/readyz")).await,
+        (503, "waiting for leadership".to_owned())
+    );
+    readiness.set();
     assert_eq!(
         get(&format!("http://{addr}/readyz")).await,
         (200, "ok".to_owned())

@@ -115,3 +115,49 @@ fn unsupported_fields_are_refused_by_name_not_ignored() {
         "{message}"
     );
 }
+
+/// Issue 15, defect 5: `--max-repository-size` was checked only after the
+/// clone and checkout, so a huge repository filled the scratch space first.
+/// Work that keeps writing is cancelled once its directory passes the cap.
+#[tokio::test]
+async fn a_fetch_growing_past_the_cap_is_cancelled_while_it_runs() {
+    use std::sync::atomic::Ordering;
+    use std::time::Duration;
+
+    use super::{Fetch, SizeWatch, blocking};
+
+    let scratch = tempfile::tempdir().unwrap();
+    let dir = scratch.path().join("checkout");
+    let watch = SizeWatch {
+        dir: dir.clone(),
+        max: 4 << 20,
+    };
+    let written = dir.clone();
+    // Writes 256 KiB every 5 ms, up to 1 GiB, until cancelled.
+    let result = blocking(
+        Duration::from_secs(120),
+        "http://example.invalid/repo",
+        Some(&watch),
+        move |cancel| {
+            std::fs::create_dir_all(&written).unwrap();
+            let chunk = vec![7u8; 256 << 10];
+            for i in 0..4096 {
+                if cancel.load(Ordering::Relaxed) {
+                    return Ok(i);
+                }
+                std::fs::write(written.join(format!("pack-{i}")), &chunk).unwrap();
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Ok(4096)
+        },
+    )
+    .await;
+    let Err(Fetch::TooLarge(size)) = result else {
+        panic!("the fetch was not stopped at the cap");
+    };
+    assert!(size > 4 << 20, "{size}");
+    // Stopped within a few checks of the cap, far from the 1 GiB it would
+    // have written.
+    let on_disk = crate::worktree::size(&dir).unwrap();
+    assert!(on_disk < 64 << 20, "{on_disk} bytes written");
+}

@@ -989,6 +989,53 @@ async fn includes_and_sparse_checkout_shape_the_artifact() {
     drop(stop);
 }
 
+/// Issue 15, defect 1: `toPath` was checked as text only, so a symbolic
+/// link committed in the tenant's own repository (`vendor -> <elsewhere>`)
+/// let the include be copied out of the checkout, over other tenants'
+/// artifacts in storage.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_include_through_a_committed_symlink_is_refused_and_writes_nothing_outside() {
+    let (client, ns) = client_and_namespace("src-include-link").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("shared", "main", &[("deploy/base/a.yaml", "a: 1\n")])
+        .unwrap();
+    let app = server
+        .create_repo("app", "main", &[("apps/x.yaml", "x: 1\n")])
+        .unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::os::unix::fs::symlink(outside.path(), app.path().join("vendor")).unwrap();
+    let linked = app.commit(&[], "vendor is a link").unwrap();
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let stop = run_in_process(&client, &ns, &reconciler);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    create_on_main(&api, "shared", &server.url("shared"), false).await;
+    let mut including = including_app(&server.url("app"));
+    including.spec.sparse_checkout.clear();
+    api.create(&PostParams::default(), &including)
+        .await
+        .unwrap();
+    let obj = wait_for(&api, "app", "the include refused", |o| {
+        condition(o, "StorageOperationFailed").is_some_and(|c| c.status == "True")
+    })
+    .await;
+    let message = &condition(&obj, "Ready").unwrap().message;
+    assert!(
+        message.contains("spec.include[0].toPath 'vendor/shared'")
+            && message.contains("symbolic link 'vendor'"),
+        "{message}"
+    );
+    assert!(revision(&obj).is_none(), "no artifact at {linked}");
+    assert_eq!(
+        std::fs::read_dir(outside.path()).unwrap().count(),
+        0,
+        "nothing may be written through the link"
+    );
+    drop(stop);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repository_above_the_size_cap_is_refused_with_no_artifact() {
     use std::fmt::Write as _;
