@@ -34,6 +34,16 @@ pub enum Error {
     /// Writing the archive failed.
     #[error("writing the archive failed: {0}")]
     Write(#[source] std::io::Error),
+    /// A file or directory to archive has a name that is not UTF-8; two
+    /// such names could collide once made readable, so none is archived.
+    #[error(
+        "the name of {} is not valid UTF-8; rename it, or exclude it with .sourceignore or spec.ignore",
+        path.display()
+    )]
+    NotUtf8 {
+        /// The file or directory.
+        path: PathBuf,
+    },
 }
 
 /// The result type of this module.
@@ -103,9 +113,15 @@ fn add_dir<W: Write>(
             source,
         })?;
         let kind = meta.file_type();
+        // Checked once the filter has had its say (on the lossy name), so
+        // an excluded oddity does not fail the whole artifact.
+        let utf8 = entry.file_name().to_str().is_some();
         if kind.is_dir() {
             if !filter.include(&rel_path, true) {
                 continue;
+            }
+            if !utf8 {
+                return Err(Error::NotUtf8 { path });
             }
             let mut header = header(tar::EntryType::Directory, 0o755, 0);
             tar.append_data(&mut header, format!("{rel_path}/"), std::io::empty())
@@ -114,6 +130,9 @@ fn add_dir<W: Write>(
         } else if kind.is_file() {
             if !filter.include(&rel_path, false) {
                 continue;
+            }
+            if !utf8 {
+                return Err(Error::NotUtf8 { path });
             }
             let mode = if meta.permissions().mode() & 0o111 != 0 {
                 0o755

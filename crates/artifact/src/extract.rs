@@ -182,7 +182,14 @@ fn unpack<R: Read>(reader: R, dest: &Path, limits: Limits, deadline: Instant) ->
             (Some(path), _) | (None, Some(path)) => path,
             (None, None) => entry.path_bytes().into_owned(),
         };
-        let raw = String::from_utf8_lossy(&path_bytes).into_owned();
+        // Never made readable by replacement: two names differing only in
+        // invalid bytes would land on the same file.
+        let Ok(raw) = String::from_utf8(path_bytes) else {
+            return Err(Error::Unsafe {
+                entry: String::from_utf8_lossy(&entry.path_bytes()).into_owned(),
+                reason: "the name is not valid UTF-8",
+            });
+        };
         let rel = safe_relative_path(&raw)?;
         match kind {
             tar::EntryType::Directory => {
@@ -197,25 +204,7 @@ fn unpack<R: Read>(reader: R, dest: &Path, limits: Limits, deadline: Instant) ->
                         reason: "a file entry has no name",
                     });
                 };
-                if let Some(parent) = rel.parent() {
-                    create_dirs(dest, parent)?;
-                }
-                let exec = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
-                let path = dest.join(&rel);
-                let write_err = |source| Error::Write {
-                    path: path.clone(),
-                    source,
-                };
-                let mut file = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(if exec { 0o755 } else { 0o644 })
-                    .open(&path)
-                    .map_err(write_err)?;
-                // `take` bounds the copy even if the header understated the size.
-                let copied =
-                    io::copy(&mut (&mut entry).take(size), &mut file).map_err(write_err)?;
-                stats.bytes += copied;
+                stats.bytes += write_file(&mut entry, dest, &rel, size)?;
                 stats.files += 1;
             }
             tar::EntryType::Symlink | tar::EntryType::Link => {
@@ -233,6 +222,33 @@ fn unpack<R: Read>(reader: R, dest: &Path, limits: Limits, deadline: Instant) ->
         }
     }
     Ok(stats)
+}
+
+/// Writes a file entry's data (at most `size` bytes) to `dest/rel`, which
+/// must not exist yet; returns the bytes written.
+fn write_file<R: Read>(
+    entry: &mut tar::Entry<'_, R>,
+    dest: &Path,
+    rel: &Path,
+    size: u64,
+) -> Result<u64> {
+    if let Some(parent) = rel.parent() {
+        create_dirs(dest, parent)?;
+    }
+    let exec = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
+    let path = dest.join(rel);
+    let write_err = |source| Error::Write {
+        path: path.clone(),
+        source,
+    };
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if exec { 0o755 } else { 0o644 })
+        .open(&path)
+        .map_err(write_err)?;
+    // `take` bounds the copy even if the header understated the size.
+    io::copy(&mut entry.take(size), &mut file).map_err(write_err)
 }
 
 /// Reads a GNU long-name or PAX extension entry of `size` bytes, refusing

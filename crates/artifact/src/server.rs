@@ -2,8 +2,9 @@
 //!
 //! # Guarantees
 //! Only regular files under the storage root are served: no directory
-//! listings, no path with `..` or an absolute path, no symbolic links, no
-//! temporary files of writes in progress. Responses carry `Content-Length` and
+//! listings, no path with `..` or an absolute path, no symbolic link
+//! anywhere on the path, no temporary files of writes in progress. The
+//! digest cache holds at most [`DIGEST_CACHE_ENTRIES`] files. Responses carry `Content-Length` and
 //! an `ETag` of the file's sha256; `If-None-Match` with that tag answers 304.
 //! `HEAD` answers the same headers without a body.
 
@@ -24,6 +25,11 @@ use tokio_util::io::ReaderStream;
 
 use crate::digest::Hasher;
 use crate::storage::safe_rel;
+
+/// Most files whose digests are remembered; past that the cache starts over
+/// (artifacts are replaced as sources change, so old entries would
+/// otherwise accumulate for the life of the process).
+pub const DIGEST_CACHE_ENTRIES: usize = 4096;
 
 /// File identity for the digest cache: a changed file gets a new digest.
 type Stamp = (SystemTime, u64);
@@ -79,7 +85,7 @@ async fn serve_file(
     let Ok(meta) = tokio::fs::symlink_metadata(&full).await else {
         return StatusCode::NOT_FOUND.into_response();
     };
-    if !meta.is_file() {
+    if !meta.is_file() || !without_links(&state.root, rel).await {
         return StatusCode::NOT_FOUND.into_response();
     }
     let stamp = (
@@ -119,6 +125,18 @@ async fn serve_file(
     response
 }
 
+/// Whether `root/rel` resolves to itself under the resolved `root`: no
+/// component of `rel` is a symbolic link.
+async fn without_links(root: &Path, rel: &Path) -> bool {
+    match (
+        tokio::fs::canonicalize(root).await,
+        tokio::fs::canonicalize(root.join(rel)).await,
+    ) {
+        (Ok(root), Ok(resolved)) => resolved == root.join(rel),
+        _ => false,
+    }
+}
+
 /// The file's digest, computed once per (mtime, size).
 async fn digest_cached(
     state: &Arc<ServerState>,
@@ -138,11 +156,11 @@ async fn digest_cached(
     let digest = tokio::task::spawn_blocking(move || digest_file(&path))
         .await
         .map_err(std::io::Error::other)??;
-    state
-        .digests
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .insert(full.to_path_buf(), (stamp, digest.clone()));
+    let mut digests = state.digests.lock().unwrap_or_else(PoisonError::into_inner);
+    if digests.len() >= DIGEST_CACHE_ENTRIES {
+        digests.clear();
+    }
+    digests.insert(full.to_path_buf(), (stamp, digest.clone()));
     Ok(digest)
 }
 

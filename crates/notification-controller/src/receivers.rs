@@ -11,8 +11,12 @@
 //! gets 401 and an unknown path 404; nothing is annotated then. With
 //! `--no-cross-namespace-refs`, a Receiver listing a resource in another
 //! namespace is stalled (`AccessDenied`) and its hook answers 403.
+//! Cheap checks come first: a path called more than [`CALLS_PER_SECOND`]
+//! times a second answers 429, and a call without its type's signature or
+//! token header answers 401, both before the token Secret is read.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
@@ -181,6 +185,40 @@ struct Hooks {
     client: Client,
     receivers: Store<Receiver>,
     cross_namespace: bool,
+    calls: Arc<Mutex<Calls>>,
+}
+
+/// Calls per webhook path in the current one-second window.
+#[derive(Default)]
+struct Calls {
+    window: Option<std::time::Instant>,
+    by_path: HashMap<String, u32>,
+}
+
+/// Calls a webhook path may take per second; more answer 429 before any
+/// lookup or Secret read. Git hosts send a handful per push.
+pub const CALLS_PER_SECOND: u32 = 20;
+
+impl Calls {
+    /// Counts a call to `path`; `false` once the path is over its rate.
+    fn admit(&mut self, path: &str) -> bool {
+        let now = std::time::Instant::now();
+        if self
+            .window
+            .is_none_or(|start| now.duration_since(start) >= std::time::Duration::from_secs(1))
+        {
+            self.window = Some(now);
+            self.by_path.clear();
+        }
+        // Bounded: a flood of random paths is cleared with the window, and
+        // capped within it.
+        if self.by_path.len() >= 4096 && !self.by_path.contains_key(path) {
+            return false;
+        }
+        let count = self.by_path.entry(path.to_owned()).or_default();
+        *count += 1;
+        *count <= CALLS_PER_SECOND
+    }
 }
 
 /// The webhook server's routes; with `cross_namespace` false, a Receiver
@@ -192,6 +230,7 @@ pub fn router(client: Client, receivers: Store<Receiver>, cross_namespace: bool)
             client,
             receivers,
             cross_namespace,
+            calls: Arc::default(),
         })
 }
 
@@ -226,6 +265,28 @@ pub fn signature_matches(signature: Option<&str>, token: &str, body: &[u8]) -> b
     mac.verify_slice(&expected).is_ok()
 }
 
+/// The header carrying a Receiver type's signature or token; `None` for
+/// `generic`, which the secret path alone authenticates.
+fn credential_header(receiver_type: &str) -> Option<&'static str> {
+    match receiver_type {
+        "generic-hmac" => Some("x-signature"),
+        "github" => Some("x-hub-signature-256"),
+        "gitlab" => Some("x-gitlab-token"),
+        _ => None,
+    }
+}
+
+/// Whether `credential` (the value of [`credential_header`]) authenticates
+/// `body` for a Receiver of `receiver_type` with `token`.
+fn authenticated(receiver_type: &str, credential: Option<&str>, token: &str, body: &[u8]) -> bool {
+    match receiver_type {
+        "generic" => true,
+        "generic-hmac" | "github" => signature_matches(credential, token, body),
+        "gitlab" => credential.is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes())),
+        _ => false,
+    }
+}
+
 async fn hook(
     State(hooks): State<Hooks>,
     Path(digest): Path<String>,
@@ -233,10 +294,21 @@ async fn hook(
     body: Bytes,
 ) -> (StatusCode, String) {
     let path = format!("/hook/{digest}");
+    // The cheap checks first: the rate, then the lookup (without copying
+    // the store), then the headers; the token Secret is read last.
+    let admitted = hooks
+        .calls
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .admit(&path);
+    if !admitted {
+        return (
+            StatusCode::TOO_MANY_REQUESTS,
+            format!("more than {CALLS_PER_SECOND} calls a second to this path"),
+        );
+    }
     let Some(receiver) = hooks
         .receivers
-        .state()
-        .into_iter()
         .find(|r| r.status.as_ref().and_then(|s| s.webhook_path.as_deref()) == Some(&path))
     else {
         return (StatusCode::NOT_FOUND, "no receiver at this path".into());
@@ -247,22 +319,21 @@ async fn hook(
             "the receiver is suspended".into(),
         );
     }
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let credential = credential_header(&receiver.spec.r#type).map(header);
+    if credential == Some(None) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            "the signature or token does not match".into(),
+        );
+    }
     let Ok(token) = token(&hooks.client, &receiver).await else {
         return (
             StatusCode::SERVICE_UNAVAILABLE,
             "the receiver's token cannot be read".into(),
         );
     };
-    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let authenticated = match receiver.spec.r#type.as_str() {
-        "generic" => true,
-        "generic-hmac" => signature_matches(header("x-signature"), &token, &body),
-        "github" => signature_matches(header("x-hub-signature-256"), &token, &body),
-        "gitlab" => header("x-gitlab-token")
-            .is_some_and(|t| constant_time_eq(t.as_bytes(), token.as_bytes())),
-        _ => false,
-    };
-    if !authenticated {
+    if !authenticated(&receiver.spec.r#type, credential.flatten(), &token, &body) {
         return (
             StatusCode::UNAUTHORIZED,
             "the signature or token does not match".into(),
@@ -382,7 +453,19 @@ async fn annotate(client: &Client, receiver: &Receiver) -> Result<usize, String>
 
 #[cfg(test)]
 mod tests {
-    use super::{constant_time_eq, signature_matches, webhook_path};
+    use super::{CALLS_PER_SECOND, Calls, constant_time_eq, signature_matches, webhook_path};
+
+    /// Issue 15 (low): every call read the token Secret before anything
+    /// else; a flood of calls to one path is now refused first.
+    #[test]
+    fn a_path_is_admitted_at_most_its_rate_per_second() {
+        let mut calls = Calls::default();
+        for _ in 0..CALLS_PER_SECOND {
+            assert!(calls.admit("/hook/a"));
+        }
+        assert!(!calls.admit("/hook/a"));
+        assert!(calls.admit("/hook/b"), "another path has its own rate");
+    }
     use crate::providers::sign;
 
     #[test]

@@ -101,3 +101,26 @@ fn a_filter_excludes_files_and_whole_directories() {
     assert!(!out.path().join(".git").exists());
     assert!(out.path().join("ci").is_dir() && !out.path().join("ci/.github").exists());
 }
+
+/// Issue 15 (low): names were made UTF-8 by replacement, so two files whose
+/// names differ only in invalid bytes became one entry twice. Such a name is
+/// refused by name, unless the filter leaves it out.
+#[test]
+fn names_that_are_not_utf8_are_refused_unless_excluded() {
+    use std::os::unix::ffi::OsStrExt as _;
+
+    let src = tempfile::tempdir().unwrap();
+    tree(src.path(), &[("ok.yaml", "a: 1\n")]);
+    let odd = src
+        .path()
+        .join(std::ffi::OsStr::from_bytes(b"odd-\xff.yaml"));
+    std::fs::write(&odd, "b: 2\n").unwrap();
+    let err = archive::write_tar_gz(src.path(), &archive::All, Vec::new()).unwrap_err();
+    assert!(matches!(err, archive::Error::NotUtf8 { .. }), "{err}");
+    assert!(err.to_string().contains("not valid UTF-8"), "{err}");
+    let skip_odd = |path: &str, _dir: bool| !path.starts_with("odd-");
+    let bytes = archive::write_tar_gz(src.path(), &skip_odd, Vec::new()).unwrap();
+    let dest = tempfile::tempdir().unwrap();
+    let stats = extract::tar_gz(bytes.as_slice(), dest.path(), extract::Limits::default()).unwrap();
+    assert_eq!(stats.files, 1);
+}

@@ -51,6 +51,9 @@ async fn directories_escapes_symlinks_and_unfinished_writes_are_not_served() {
         root.path().join("gitrepository/ns/r/link.tar.gz"),
     )
     .unwrap();
+    // Issue 15: only the last component was checked, so a linked directory
+    // on the way served files from anywhere.
+    std::os::unix::fs::symlink(outside.path(), root.path().join("gitrepository/linked")).unwrap();
     let (addr, _stop) = serve(root.path()).await;
     let client = ferroflux_artifact::tls::http_client();
     for path in [
@@ -58,6 +61,7 @@ async fn directories_escapes_symlinks_and_unfinished_writes_are_not_served() {
         "/gitrepository",
         "/gitrepository/ns/r/",
         "/gitrepository/ns/r/link.tar.gz",
+        "/gitrepository/linked/secret.txt",
         "/gitrepository/ns/r/.tmp-123",
         "/gitrepository/../../../etc/passwd",
         "/gitrepository/%2e%2e/%2e%2e/etc/passwd",
