@@ -642,19 +642,25 @@ fn scalar_text(s: &str, column: usize, indent: usize, key: bool) -> String {
         if a.block_allowed {
             return literal(s, indent);
         }
-        return double_quoted(s, column, indent);
+        return double_quoted(s, column, indent, true);
     }
+    // A key is a simple key, written on one line whatever its length, as
+    // go-yaml does (it never breaks a scalar in a simple-key context).
+    let breaks = !key;
     if reads_as_non_string(s) {
-        return double_quoted(s, column, indent);
+        return double_quoted(s, column, indent, breaks);
     }
     let a = analyze(s);
     if a.plain_allowed && !(key && a.multiline) {
-        return fold(s, column, indent, 0);
+        return fold(s, column, indent, 0, breaks);
     }
     if a.single_allowed {
-        return format!("'{}'", fold(&s.replace('\'', "''"), column + 1, indent, 1));
+        return format!(
+            "'{}'",
+            fold(&s.replace('\'', "''"), column + 1, indent, 1, breaks)
+        );
     }
-    double_quoted(s, column, indent)
+    double_quoted(s, column, indent, breaks)
 }
 
 const WORDS: &[&str] = &[
@@ -847,7 +853,8 @@ fn analyze(s: &str) -> Analysis {
 
 /// Writes `s` folding at spaces once the column passes 80; `extra` counts the
 /// characters already written for the scalar (an opening quote).
-fn fold(s: &str, column: usize, indent: usize, extra: usize) -> String {
+/// `s` with spaces past column 80 turned into line breaks, when `breaks`.
+fn fold(s: &str, column: usize, indent: usize, extra: usize, breaks: bool) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::new();
     let mut col = column + extra;
@@ -855,7 +862,7 @@ fn fold(s: &str, column: usize, indent: usize, extra: usize) -> String {
     for (i, &c) in chars.iter().enumerate() {
         if c == ' ' {
             let next_space = chars.get(i + 1) == Some(&' ');
-            if !spaces && col > 80 && !next_space && i != 0 && i + 1 != chars.len() {
+            if breaks && !spaces && col > 80 && !next_space && i != 0 && i + 1 != chars.len() {
                 out.push('\n');
                 out.push_str(&" ".repeat(indent));
                 col = indent;
@@ -873,7 +880,8 @@ fn fold(s: &str, column: usize, indent: usize, extra: usize) -> String {
     out
 }
 
-fn double_quoted(s: &str, column: usize, indent: usize) -> String {
+/// `s` double-quoted with YAML's escapes, folded past column 80 when `breaks`.
+fn double_quoted(s: &str, column: usize, indent: usize, breaks: bool) -> String {
     let chars: Vec<char> = s.chars().collect();
     let mut out = String::from("\"");
     let mut col = column + 1;
@@ -912,7 +920,7 @@ fn double_quoted(s: &str, column: usize, indent: usize) -> String {
             out.push_str(&e);
             spaces = false;
         } else if c == ' ' {
-            if !spaces && col > 80 && i != 0 && i + 1 != chars.len() {
+            if breaks && !spaces && col > 80 && i != 0 && i + 1 != chars.len() {
                 out.push('\n');
                 out.push_str(&" ".repeat(indent));
                 col = indent;

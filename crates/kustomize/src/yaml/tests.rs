@@ -121,3 +121,19 @@ fn floats_are_written_as_go_formats_them() {
         );
     }
 }
+
+/// Found by fuzzing (issue 15): a long key was folded across lines like a
+/// value, which no YAML reader accepts for a simple key; go-yaml never
+/// breaks a key. Both a double-quoted key (a BOM inside) and a plain key
+/// with spaces now stay on one line and read back.
+#[test]
+fn long_keys_are_never_folded() {
+    let quoted = "pl\u{feff}7777\u{feff}7pl77\u{feff} a:\u{feff}\u{feff}77\u{feff} a:\u{feff} :77\u{feff} a:\u{feff} a";
+    let plain = "word ".repeat(30).trim_end().to_owned();
+    for key in [quoted, plain.as_str()] {
+        let docs = vec![json!({ key: {"nested": "value with several words ".repeat(5)} })];
+        let written = super::to_yaml_stream(&docs);
+        assert!(written.lines().next().unwrap().ends_with(':'), "{written}");
+        assert_eq!(parse_documents(&written).unwrap(), docs, "{written}");
+    }
+}
