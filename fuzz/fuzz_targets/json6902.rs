@@ -2,21 +2,11 @@
 //! NUL), parsed and applied. No panic, bounded memory.
 #![no_main]
 
-use ferroflux_kustomize::{json6902, yaml};
+use ferroflux_kustomize::json6902;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(parts) = ferroflux_fuzz::parts(data) else {
-        return;
-    };
-    let (Some(doc), Some(ops)) = (parts.first(), parts.get(1)) else {
-        return;
-    };
-    let (Ok(mut docs), Ok(mut ops)) = (yaml::parse_documents(doc), yaml::parse_documents(ops))
-    else {
-        return;
-    };
-    let (Some(mut doc), Some(ops)) = (docs.pop(), ops.pop()) else {
+    let Some((mut doc, ops)) = ferroflux_fuzz::two_documents(data) else {
         return;
     };
     if let Ok(ops) = json6902::parse(&ops) {

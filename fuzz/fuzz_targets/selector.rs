@@ -5,23 +5,10 @@
 
 use ferroflux_kustomize::resource::Resource;
 use ferroflux_kustomize::selector::Selector;
-use ferroflux_kustomize::yaml;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(parts) = ferroflux_fuzz::parts(data) else {
-        return;
-    };
-    let (Some(selector), Some(object)) = (parts.first(), parts.get(1)) else {
-        return;
-    };
-    let (Ok(mut selectors), Ok(mut objects)) = (
-        yaml::parse_documents(selector),
-        yaml::parse_documents(object),
-    ) else {
-        return;
-    };
-    let (Some(selector), Some(object)) = (selectors.pop(), objects.pop()) else {
+    let Some((selector, object)) = ferroflux_fuzz::two_documents(data) else {
         return;
     };
     let Ok(selector) = serde_json::from_value::<Selector>(selector) else {

@@ -3,22 +3,11 @@
 //! Deployment, a Pod, ...) or as a custom resource otherwise.
 #![no_main]
 
-use ferroflux_kustomize::{openapi, smp, yaml};
+use ferroflux_kustomize::{openapi, smp};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let Some(parts) = ferroflux_fuzz::parts(data) else {
-        return;
-    };
-    let (Some(target), Some(patch)) = (parts.first(), parts.get(1)) else {
-        return;
-    };
-    let (Ok(mut targets), Ok(mut patches)) =
-        (yaml::parse_documents(target), yaml::parse_documents(patch))
-    else {
-        return;
-    };
-    let (Some(mut target), Some(patch)) = (targets.pop(), patches.pop()) else {
+    let Some((mut target, patch)) = ferroflux_fuzz::two_documents(data) else {
         return;
     };
     let api_version = target["apiVersion"].as_str().unwrap_or_default().to_owned();

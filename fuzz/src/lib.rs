@@ -12,6 +12,16 @@ pub fn parts(data: &[u8]) -> Option<Vec<&str>> {
     Some(text.split('\0').collect())
 }
 
+/// The first YAML document of each of the first two parts of `data`; `None`
+/// when either is missing or does not parse.
+#[must_use]
+pub fn two_documents(data: &[u8]) -> Option<(serde_json::Value, serde_json::Value)> {
+    let parts = parts(data)?;
+    let first = ferroflux_kustomize::yaml::parse_documents(parts.first()?).ok()?;
+    let second = ferroflux_kustomize::yaml::parse_documents(parts.get(1)?).ok()?;
+    Some((first.into_iter().next()?, second.into_iter().next()?))
+}
+
 /// A directory for this process's scratch files, created once and kept
 /// for the whole run (a fresh one per input would dominate the time).
 ///
