@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e testenv bench-source bench-mttp bench-kustomize bench-notify
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -50,6 +50,14 @@ e2e: deps ## The end-to-end suite alone (e2e/; make test runs it too)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
 		-p ferroflux-notification-controller -p ferroflux-cli
 	$(CARGO) test --locked -p ferroflux-e2e
+
+soak: deps ## Fault injection: kills, API-server restarts, a git outage under commits; SOAK_* settings (see e2e/README.md)
+	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
+		-p ferroflux-notification-controller -p ferroflux-e2e
+	$(CARGO_TARGET_DIR)/debug/ferroflux-soak
+
+fuzz: ## Fuzz each parser taking tenant input: FUZZ_RUNS (a million) executions each, FUZZ_SECONDS (900) at most (docs/fuzzing.md)
+	bash scripts/fuzz.sh
 
 testenv: deps ## Start a test control plane by hand and print its kubeconfig
 	$(CARGO) run --quiet --locked -p ferroflux-testenv

@@ -1,6 +1,7 @@
 //! The sample app (`e2e/sample-app`: a base and a production overlay) and
 //! the Flux objects that deliver it, as a team would write them.
 
+use ferroflux_testenv::git::BasicAuth;
 use serde_json::{Value, json};
 
 /// The sample app's files as committed to its repository: (path, contents).
@@ -48,6 +49,9 @@ pub const PROVIDER: &str = "webhook-sink";
 /// The Secret holding the Receiver's token.
 pub const TOKEN_SECRET: &str = "webhook-token";
 
+/// The Secret holding the git server's credentials, when it demands some.
+pub const GIT_SECRET: &str = "git-auth";
+
 /// The contents of `file` (one of [`FILES`]).
 ///
 /// # Panics
@@ -77,11 +81,15 @@ pub struct Delivery {
     pub alert_address: String,
     /// The Receiver's token.
     pub token: String,
+    /// The git server's username and password, when it demands them: the
+    /// GitRepository then names a Secret [`GIT_SECRET`] holding them.
+    pub git_auth: Option<BasicAuth>,
 }
 
 impl Delivery {
     /// The objects, in the order they are applied: the Provider, the
-    /// Alert, the token Secret, the Receiver, the GitRepository and the
+    /// Alert, the token Secret, the Receiver, the git credentials' Secret
+    /// (with [`Delivery::git_auth`]), the GitRepository and the
     /// Kustomization. Alerting comes first: the notification-controller
     /// drops events no Alert it knows of matches, and the first fetch's
     /// events follow the GitRepository's creation closely.
@@ -89,7 +97,14 @@ impl Delivery {
     pub fn objects(&self) -> Vec<Value> {
         let ns = &self.namespace;
         let meta = |name: &str| json!({"name": name, "namespace": ns});
-        vec![
+        let mut source = json!({"interval": self.source_interval, "url": self.url,
+                                "ref": {"branch": "main"}});
+        let git_secret = self.git_auth.as_ref().map(|auth| {
+            source["secretRef"] = json!({"name": GIT_SECRET});
+            json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta(GIT_SECRET),
+                "stringData": {"username": auth.username, "password": auth.password}})
+        });
+        let mut objects = vec![
             json!({"apiVersion": "notification.toolkit.fluxcd.io/v1beta3", "kind": "Provider",
                 "metadata": meta(PROVIDER),
                 "spec": {"type": "generic", "address": self.alert_address}}),
@@ -104,15 +119,17 @@ impl Delivery {
                 "metadata": meta(NAME),
                 "spec": {"type": "generic", "secretRef": {"name": TOKEN_SECRET},
                          "resources": [{"kind": "GitRepository", "name": NAME}]}}),
+        ];
+        objects.extend(git_secret);
+        objects.extend([
             json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "GitRepository",
-                "metadata": meta(NAME),
-                "spec": {"interval": self.source_interval, "url": self.url,
-                         "ref": {"branch": "main"}}}),
+                "metadata": meta(NAME), "spec": source}),
             json!({"apiVersion": "kustomize.toolkit.fluxcd.io/v1", "kind": "Kustomization",
                 "metadata": meta(NAME),
                 "spec": {"interval": self.kustomization_interval, "path": PATH, "prune": true,
                          "timeout": "1m", "targetNamespace": self.target_namespace,
                          "sourceRef": {"kind": "GitRepository", "name": NAME}}}),
-        ]
+        ]);
+        objects
     }
 }

@@ -4,7 +4,7 @@
 //! the third), and a webhook sink receiving the alerts, all on loopback
 //! against one control plane.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 use ferroflux_api::kustomize::Kustomization;
@@ -13,7 +13,7 @@ use ferroflux_api::notification::Receiver;
 use ferroflux_testenv::controller::{
     ControllerProcess, SourceController, free_port, workspace_binary,
 };
-use ferroflux_testenv::git::{GitServer, WorkingCopy};
+use ferroflux_testenv::git::{BasicAuth, GitServer, WorkingCopy};
 use ferroflux_testenv::sink::JsonSink;
 use ferroflux_testenv::{ControlPlane, Error, Result, eventually};
 use k8s_openapi::api::apps::v1::Deployment;
@@ -44,11 +44,10 @@ pub struct Stack {
     pub repo: WorkingCopy,
     /// The webhook the Provider posts alerts to.
     pub sink: JsonSink,
-    kubeconfig: PathBuf,
+    git_auth: Option<BasicAuth>,
     source: SourceController,
     kustomize: ControllerProcess,
     notification: ControllerProcess,
-    events_url: String,
     receiver_port: u16,
 }
 
@@ -65,8 +64,25 @@ impl Stack {
     /// When a controller binary is not built or cannot be started, or the
     /// notification-controller does not listen within [`STEP`].
     pub async fn start(control_plane: &ControlPlane, namespace: &str) -> Result<Self> {
+        Self::start_with_auth(control_plane, namespace, None).await
+    }
+
+    /// As [`Stack::start`], with a git server demanding `git_auth` (HTTP
+    /// basic auth) when given; [`Stack::delivery`] then gives the
+    /// GitRepository a Secret holding it.
+    ///
+    /// # Errors
+    /// As [`Stack::start`].
+    ///
+    /// # Panics
+    /// As [`Stack::start`].
+    pub async fn start_with_auth(
+        control_plane: &ControlPlane,
+        namespace: &str,
+        git_auth: Option<BasicAuth>,
+    ) -> Result<Self> {
         let kubeconfig = control_plane.kubeconfig();
-        let git = GitServer::start(None).await?;
+        let git = GitServer::start(git_auth.clone()).await?;
         let repo = git.create_repo(sample::NAME, "main", sample::FILES)?;
         let sink = JsonSink::start().await;
         let client = control_plane.client().await?;
@@ -102,17 +118,17 @@ impl Stack {
             git,
             repo,
             sink,
-            kubeconfig: kubeconfig.to_path_buf(),
+            git_auth,
             source,
             kustomize,
             notification,
-            events_url,
             receiver_port,
         })
     }
 
     /// The sample app's delivery from this stack's git server to `target`,
-    /// alerting this stack's sink; intervals as given.
+    /// alerting this stack's sink, with the git server's credentials if it
+    /// demands any; intervals as given.
     #[must_use]
     pub fn delivery(
         &self,
@@ -128,6 +144,7 @@ impl Stack {
             kustomization_interval,
             alert_address: self.sink.url().to_owned(),
             token: format!("token-of-{}", self.namespace),
+            git_auth: self.git_auth.clone(),
         }
     }
 
@@ -284,36 +301,83 @@ impl Stack {
         .await
     }
 
-    /// Kills the kustomize-controller with `SIGKILL`, mid-whatever it was
-    /// doing.
-    pub fn kill_kustomize(&mut self) {
-        self.kustomize.kill();
+    /// Kills `controller` with `SIGKILL`, mid-whatever it was doing.
+    pub fn kill(&mut self, controller: Controller) {
+        self.process_mut(controller).kill();
     }
 
-    /// Starts a new kustomize-controller in place of the old one, as a
-    /// Deployment does after a crash.
-    pub fn restart_kustomize(&mut self) {
-        self.kustomize = start_kustomize(&self.kubeconfig, &self.namespace, &self.events_url);
+    /// Starts `controller` again in place of the old process (killed first
+    /// if still running), as a Deployment does after a crash: same flags,
+    /// ports and, for the source-controller, artifact storage; its log
+    /// goes on in the same file.
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when the binary cannot be started.
+    pub fn restart(&mut self, controller: Controller) -> Result<()> {
+        self.process_mut(controller).restart()
+    }
+
+    /// The process of `controller`.
+    #[must_use]
+    pub fn process(&self, controller: Controller) -> &ControllerProcess {
+        match controller {
+            Controller::Source => &self.source.process,
+            Controller::Kustomize => &self.kustomize,
+            Controller::Notification => &self.notification,
+        }
+    }
+
+    /// The process of `controller`, to kill, restart or check it.
+    pub fn process_mut(&mut self, controller: Controller) -> &mut ControllerProcess {
+        match controller {
+            Controller::Source => &mut self.source.process,
+            Controller::Kustomize => &mut self.kustomize,
+            Controller::Notification => &mut self.notification,
+        }
     }
 
     /// Whether each controller process is still running, by name.
     pub fn running(&mut self) -> Vec<(&'static str, bool)> {
-        vec![
-            ("source-controller", self.source.process.running()),
-            ("kustomize-controller", self.kustomize.running()),
-            ("notification-controller", self.notification.running()),
-        ]
+        Controller::ALL
+            .into_iter()
+            .map(|c| (c.name(), self.process_mut(c).running()))
+            .collect()
     }
 
     /// The controllers' logs, for a failing test's message.
     #[must_use]
     pub fn logs(&self) -> String {
-        format!(
-            "--- source-controller\n{}\n--- kustomize-controller\n{}\n--- notification-controller\n{}",
-            self.source.process.log(),
-            self.kustomize.log(),
-            self.notification.log()
-        )
+        Controller::ALL
+            .into_iter()
+            .map(|c| format!("--- {}\n{}", c.name(), self.process(c).log()))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
+}
+
+/// One of the stack's three controllers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Controller {
+    /// The source-controller.
+    Source,
+    /// The kustomize-controller.
+    Kustomize,
+    /// The notification-controller.
+    Notification,
+}
+
+impl Controller {
+    /// The three, in the order reports list them.
+    pub const ALL: [Self; 3] = [Self::Source, Self::Kustomize, Self::Notification];
+
+    /// The controller's name, such as `source-controller`.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Source => "source-controller",
+            Self::Kustomize => "kustomize-controller",
+            Self::Notification => "notification-controller",
+        }
     }
 }
 

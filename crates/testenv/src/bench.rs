@@ -1,5 +1,6 @@
-//! What the benchmarks (`make bench-*`, the crates' `examples/`) share: the
-//! release binary next to the running example, and a process's peak RSS.
+//! What the benchmarks (`make bench-*`, the crates' `examples/`) and the
+//! soak (`make soak`) share: the release binary next to the running
+//! example, and a process's resident and peak memory.
 
 use std::path::PathBuf;
 
@@ -28,11 +29,25 @@ pub fn release_binary(name: &str) -> PathBuf {
 /// it cannot be read.
 #[must_use]
 pub fn peak_rss_mib(pid: u32) -> f64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    let kib: f64 = status
+    // Up to 4 TiB fits a u32 of KiB, and so an f64 exactly.
+    status_kib(pid, "VmHWM:")
+        .and_then(|kib| u32::try_from(kib).ok())
+        .map_or(0.0, f64::from)
+        / 1024.0
+}
+
+/// The resident set size (`VmRSS`) of process `pid` now, in KiB; `None`
+/// when the process is gone or its status cannot be read.
+#[must_use]
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// The `field` (such as `VmRSS:`) of `/proc/<pid>/status`, in KiB.
+fn status_kib(pid: u32, field: &str) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
         .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap_or(0.0);
-    kib / 1024.0
 }

@@ -1,9 +1,12 @@
 //! A Ferroflux controller binary run as its own process against the shared
 //! control plane, as in production: its own metrics and health ports, a log
-//! file, killed and reaped on drop.
+//! file, killed and reaped on drop, restarted in place as a kubelet would.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
+
+use crate::error::{Error, Result};
 
 /// A free loopback port (bound once, then released for the process to take).
 ///
@@ -55,8 +58,32 @@ pub struct ControllerProcess {
     pub metrics_port: u16,
     /// The port `/healthz` is served on.
     pub health_port: u16,
+    launch: Launch,
     log: PathBuf,
     _log_dir: tempfile::TempDir,
+}
+
+/// How a controller was started, to start it again the same way.
+struct Launch {
+    binary: PathBuf,
+    args: Vec<String>,
+    kubeconfig: PathBuf,
+    ns: String,
+    pod: String,
+}
+
+impl Launch {
+    /// Starts the process with its stderr going to `log`.
+    fn spawn(&self, log: std::fs::File) -> std::io::Result<Child> {
+        Command::new(&self.binary)
+            .args(&self.args)
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("RUNTIME_NAMESPACE", &self.ns)
+            .env("POD_NAME", &self.pod)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+    }
 }
 
 impl ControllerProcess {
@@ -78,31 +105,37 @@ impl ControllerProcess {
         let level = if extra.iter().any(|a| a.starts_with("--log-level")) {
             None
         } else {
-            Some("--log-level=debug")
+            Some("--log-level=debug".to_owned())
         };
-        let child = Command::new(binary)
-            .args(["--watch-all-namespaces=false", "--log-encoding=console"])
-            .args(level)
-            .arg(format!("--metrics-addr=127.0.0.1:{metrics_port}"))
-            .arg(format!("--health-addr=127.0.0.1:{health_port}"))
-            .args(extra)
-            .env("KUBECONFIG", kubeconfig)
-            .env("RUNTIME_NAMESPACE", ns)
-            .env("POD_NAME", pod)
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&log).expect("creating the log file"))
-            .spawn()
+        let mut args = vec![
+            "--watch-all-namespaces=false".to_owned(),
+            "--log-encoding=console".to_owned(),
+        ];
+        args.extend(level);
+        args.push(format!("--metrics-addr=127.0.0.1:{metrics_port}"));
+        args.push(format!("--health-addr=127.0.0.1:{health_port}"));
+        args.extend_from_slice(extra);
+        let launch = Launch {
+            binary: binary.to_path_buf(),
+            args,
+            kubeconfig: kubeconfig.to_path_buf(),
+            ns: ns.to_owned(),
+            pod: pod.to_owned(),
+        };
+        let child = launch
+            .spawn(std::fs::File::create(&log).expect("creating the log file"))
             .expect("starting the controller binary");
         Self {
             child,
             metrics_port,
             health_port,
+            launch,
             log,
             _log_dir: log_dir,
         }
     }
 
-    /// The process id.
+    /// The process id (of the latest process, after a restart).
     #[must_use]
     pub fn pid(&self) -> u32 {
         self.child.id()
@@ -115,12 +148,44 @@ impl ControllerProcess {
         let _ = self.child.wait();
     }
 
+    /// Starts the controller again, as a kubelet restarts a crashed
+    /// container: the same binary, flags, environment and ports (so the
+    /// same listen addresses and, for the source-controller, the same
+    /// artifact storage), its output appended to the same log after a
+    /// line saying so. A process still running is killed first
+    /// ([`ControllerProcess::kill`]).
+    ///
+    /// # Errors
+    /// [`Error::Spawn`] when the log cannot be opened or the binary
+    /// started; the old process is gone by then.
+    pub fn restart(&mut self) -> Result<()> {
+        self.kill();
+        let spawn_err = |source| Error::Spawn {
+            component: "a controller (restart)",
+            source,
+        };
+        let mut log = std::fs::File::options()
+            .append(true)
+            .open(&self.log)
+            .map_err(spawn_err)?;
+        writeln!(log, "--- ferroflux-testenv: controller restarted ---").map_err(spawn_err)?;
+        self.child = self.launch.spawn(log).map_err(spawn_err)?;
+        Ok(())
+    }
+
     /// Whether the process is still running.
     pub fn running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
 
-    /// Everything the process logged so far.
+    /// How the process ended, once it has (it is reaped then); `None`
+    /// while it runs.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.try_wait().ok().flatten()
+    }
+
+    /// Everything the process logged so far (every process, after a
+    /// restart).
     #[must_use]
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()

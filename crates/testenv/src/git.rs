@@ -45,10 +45,23 @@ pub struct GitServer {
     root: tempfile::TempDir,
     addr: std::net::SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    state: Arc<ServerState>,
+    acceptor: Option<Acceptor>,
     /// The PEM of the CA that signed the server's certificate, when serving HTTPS.
     ca_pem: Option<String>,
     /// The certificate clients must present, for mutual TLS.
     client: Option<crate::ClientCertificate>,
+}
+
+/// The TLS acceptor of an HTTPS server, kept to serve again after a
+/// restart with the same certificates.
+#[derive(Clone)]
+struct Acceptor(tokio_rustls::TlsAcceptor);
+
+impl std::fmt::Debug for Acceptor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TlsAcceptor")
+    }
 }
 
 /// How the server speaks.
@@ -126,9 +139,39 @@ impl GitServer {
             root: root.path().to_path_buf(),
             demand,
         });
-        let app = axum::Router::new().fallback(cgi).with_state(state);
+        let (acceptor, ca_pem, client) = if tls == Tls::Off {
+            (None, None, None)
+        } else {
+            let (acceptor, ca_pem, client) = crate::tls::acceptor_with(tls == Tls::Mutual)?;
+            (Some(Acceptor(acceptor)), Some(ca_pem), client)
+        };
+        let mut server = Self {
+            root,
+            addr,
+            stop: None,
+            state,
+            acceptor,
+            ca_pem,
+            client,
+        };
+        server.serve(listener);
+        Ok(server)
+    }
+
+    /// Serves the repositories on `listener` until [`GitServer::stop`].
+    fn serve(&mut self, listener: TcpListener) {
+        let app = axum::Router::new()
+            .fallback(cgi)
+            .with_state(self.state.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (ca_pem, client) = if tls == Tls::Off {
+        if let Some(Acceptor(acceptor)) = self.acceptor.clone() {
+            tokio::spawn(async move {
+                tokio::select! {
+                    () = crate::tls::serve(listener, acceptor, app) => {}
+                    _ = stopped => {}
+                }
+            });
+        } else {
             tokio::spawn(async move {
                 let _ = axum::serve(listener, app)
                     .with_graceful_shutdown(async move {
@@ -136,24 +179,8 @@ impl GitServer {
                     })
                     .await;
             });
-            (None, None)
-        } else {
-            let (acceptor, ca_pem, client) = crate::tls::acceptor_with(tls == Tls::Mutual)?;
-            tokio::spawn(async move {
-                tokio::select! {
-                    () = crate::tls::serve(listener, acceptor, app) => {}
-                    _ = stopped => {}
-                }
-            });
-            (Some(ca_pem), client)
-        };
-        Ok(Self {
-            root,
-            addr,
-            stop: Some(stop),
-            ca_pem,
-            client,
-        })
+        }
+        self.stop = Some(stop);
     }
 
     /// The URL of repository `name` (`http(s)://127.0.0.1:<port>/<name>.git`).
@@ -173,9 +200,37 @@ impl GitServer {
         self.root.path().join(format!("{name}.git"))
     }
 
-    /// Stops serving (the repositories stay until the server is dropped).
+    /// Stops serving (the repositories stay until the server is dropped):
+    /// the port is closed, so clients' connections are refused, as when a
+    /// git host is down.
     pub fn stop(&mut self) {
         drop(self.stop.take());
+    }
+
+    /// Serves again after [`GitServer::stop`], as a git host back from an
+    /// outage: the same address (so the same URLs), repositories,
+    /// credentials and certificates. Must be called within a Tokio
+    /// runtime.
+    ///
+    /// # Errors
+    /// [`Error::Prepare`] when the port cannot be bound again: another
+    /// process took it meanwhile, or the server was not stopped (or
+    /// stopped so recently that its listener is still open).
+    pub fn restart(&mut self) -> Result<()> {
+        let bind = || -> std::io::Result<TcpListener> {
+            // SO_REUSEADDR, as `TcpListener::bind` sets it: the connections
+            // the stopped server closed linger in TIME_WAIT on this port.
+            let socket = tokio::net::TcpSocket::new_v4()?;
+            socket.set_reuseaddr(true)?;
+            socket.bind(self.addr)?;
+            socket.listen(1024)
+        };
+        let listener = bind().map_err(|source| Error::Prepare {
+            step: "bind the git server's port again",
+            source,
+        })?;
+        self.serve(listener);
+        Ok(())
     }
 
     /// Creates the bare repository `name` with a first commit of `files` on

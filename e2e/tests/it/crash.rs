@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
 use ferroflux_api::kustomize::Kustomization;
-use ferroflux_e2e::stack::STEP;
+use ferroflux_e2e::stack::{Controller, STEP};
 use ferroflux_testenv::eventually;
 use k8s_openapi::api::core::v1::ConfigMap;
 use kube::Api;
@@ -84,7 +84,7 @@ async fn killed_mid_apply_then_restarted_loses_and_duplicates_nothing() {
         (n > 0).then_some(n)
     })
     .await;
-    stack.kill_kustomize();
+    stack.kill(Controller::Kustomize);
     let after_kill = configs.list_metadata(&wave_two).await.unwrap().items.len();
     // On a machine fast enough to apply the whole revision between two
     // polls this fails, saying so: the revision must grow, not the test
@@ -96,7 +96,7 @@ async fn killed_mid_apply_then_restarted_loses_and_duplicates_nothing() {
     let status = kustomizations.get("bulk").await.unwrap().status.unwrap();
     assert_eq!(status.last_applied_revision.as_deref(), Some(one.as_str()));
 
-    stack.restart_kustomize();
+    stack.restart(Controller::Kustomize).unwrap();
     let ks = stack.kustomization_applied("bulk", &two).await;
     let names: BTreeSet<String> = configs
         .list_metadata(&ListParams::default().labels("app=bulk"))

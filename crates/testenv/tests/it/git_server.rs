@@ -2,6 +2,7 @@
 //! enforces basic auth.
 
 use std::process::Command;
+use std::time::Duration;
 
 use ferroflux_testenv::git::{BasicAuth, GitServer};
 
@@ -85,4 +86,50 @@ async fn a_wrong_password_is_refused() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_refuses_then_serves_again_at_the_same_url() {
+    let auth = BasicAuth {
+        username: "flux".into(),
+        password: "s3cret-pass".into(),
+    };
+    let mut server = GitServer::start(Some(auth)).await.unwrap();
+    let work = server
+        .create_repo("app", "main", &[("a.yaml", "a: 1\n")])
+        .unwrap();
+    let url = server
+        .url("app")
+        .replace("http://", "http://flux:s3cret-pass@");
+    let clone_to = |name: &str| {
+        let (url, dest) = (url.clone(), tempfile::tempdir().unwrap());
+        let path = dest.path().join(name);
+        tokio::task::spawn_blocking(move || (clone(&url, &path), dest))
+    };
+    server.stop();
+    // The listener closes on the server's task, soon after.
+    ferroflux_testenv::eventually(
+        "the stopped server to refuse",
+        Duration::from_secs(10),
+        || {
+            let attempt = clone_to("down");
+            async move { (!attempt.await.unwrap().0.status.success()).then_some(()) }
+        },
+    )
+    .await;
+    // A commit pushed while the server is away is served once it is back.
+    let second = work.commit(&[("a.yaml", "a: 2\n")], "while down").unwrap();
+    server.restart().unwrap();
+    let (out, dir) = clone_to("up").await.unwrap();
+    assert!(
+        out.status.success(),
+        "clone failed after the restart: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let head = Command::new("git")
+        .args(["rev-parse", "HEAD"])
+        .current_dir(dir.path().join("up"))
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&head.stdout).trim(), second);
 }
