@@ -9,5 +9,6 @@
 
 mod crds;
 mod roundtrip;
+mod seed;
 mod support;
 mod validation;

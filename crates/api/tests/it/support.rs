@@ -46,28 +46,41 @@ pub(crate) fn fixtures() -> Vec<(String, Value)> {
     out
 }
 
-/// The Flux manifests in the project's seed document (the fenced YAML blocks
-/// with an `apiVersion`), which must work unchanged.
+/// The Flux manifests of the project's seed document, which must work
+/// unchanged: the repository's copy in `tests/it/seed/` (checked against
+/// the seed itself by `seed::the_copy_matches_the_seed_document`).
 pub(crate) fn seed_manifests() -> Vec<Value> {
-    let path = manifest_dir().join("../../../shared/seeds/001_b895e98d51749281.txt");
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-        panic!(
-            "the seed document {} is missing ({e}): shared/ must sit beside the clone",
-            path.display()
-        )
-    });
-    let blocks: Vec<Value> = text
-        .split("```")
-        .skip(1)
-        .step_by(2)
-        .filter(|block| block.contains("apiVersion:"))
-        .map(|block| serde_saphyr::from_str(block).unwrap())
+    let dir = manifest_dir().join("tests/it/seed");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "yaml"))
+        .collect();
+    files.sort();
+    let blocks: Vec<Value> = files
+        .iter()
+        .map(|p| serde_saphyr::from_str(&std::fs::read_to_string(p).unwrap()).unwrap())
         .collect();
     assert!(
         blocks.len() >= 2,
-        "the seed document holds a GitRepository and a Kustomization"
+        "the seed holds a GitRepository and a Kustomization"
     );
     blocks
+}
+
+/// The fenced YAML blocks with an `apiVersion` of the seed document in
+/// `shared/` beside the clone; `None` when that is not there.
+pub(crate) fn seed_document_manifests() -> Option<Vec<Value>> {
+    let path = manifest_dir().join("../../../shared/seeds/001_b895e98d51749281.txt");
+    let text = std::fs::read_to_string(&path).ok()?;
+    Some(
+        text.split("```")
+            .skip(1)
+            .step_by(2)
+            .filter(|block| block.contains("apiVersion:"))
+            .map(|block| serde_saphyr::from_str(block).unwrap())
+            .collect(),
+    )
 }
 
 /// The `ApiResource` of a manifest's kind, from the generated CRDs.
