@@ -188,3 +188,64 @@ async fn a_live_lease_renewed_with_a_skewed_clock_is_not_taken() {
     assert_eq!(spec.lease_transitions, Some(1));
     leading.release().await;
 }
+
+/// Issue 15, defect 8: after losing the Lease, the process waited up to
+/// 30 s for its in-flight reconciles, which went on writing while another
+/// replica led. Now the loop is aborted at once and the process is told to
+/// exit: here the "controller" never finishes by itself, so only the abort
+/// lets `run_until_shutdown` return well before those 30 s.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn losing_the_lease_aborts_in_flight_work_at_once() {
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
+    use k8s_openapi::jiff::Timestamp;
+    use kube::api::PostParams;
+
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "leader-lost")
+        .await
+        .unwrap();
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let lease = "lost-lease";
+    let fast = Timings {
+        lease_duration: Duration::from_secs(3),
+        renew_deadline: Duration::from_secs(2),
+        retry_period: Duration::from_millis(200),
+    };
+    let leading = Elector::new(client.clone(), &ns, lease, "replica-a", fast)
+        .acquire()
+        .await;
+    // A reconcile that would run for ever, holding the loop.
+    let in_flight = tokio::spawn(std::future::pending::<()>());
+    let (stop, _stopped) = tokio::sync::watch::channel(false);
+    let mut shutdown = tokio::spawn(async move {
+        ferroflux_runtime::process::run_until_shutdown(
+            Some(leading),
+            lease,
+            &stop,
+            in_flight,
+            Vec::new(),
+        )
+        .await
+    });
+    // Another replica takes the Lease.
+    let mut taken = leases.get(lease).await.unwrap();
+    let spec = taken.spec.as_mut().unwrap();
+    spec.holder_identity = Some("replica-b".into());
+    spec.renew_time = Some(MicroTime(Timestamp::now()));
+    leases
+        .replace(lease, &PostParams::default(), &taken)
+        .await
+        .unwrap();
+    let result = finishes_within(
+        &mut shutdown,
+        Duration::from_secs(10),
+        "run_until_shutdown returns on the loss of the Lease, without the 30 s grace",
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert!(
+        err.contains("lost the leader-election lease lost-lease"),
+        "{err}"
+    );
+}
