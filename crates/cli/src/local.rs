@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferroflux_api::kustomize::Kustomization;
-use ferroflux_kustomize_controller::{generate, normalize, substitute};
+use ferroflux_kustomize_controller::{generate, owner, substitute};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
@@ -79,9 +79,11 @@ pub async fn build(
                 .map_err(|e| Error::Build(format!("post build: {e}")))?;
         }
     }
-    for o in &mut objects {
-        normalize::normalize(o, (name, namespace), ks.spec.common_metadata.as_ref());
-    }
+    owner::normalize_all(
+        &mut objects,
+        (name, namespace),
+        ks.spec.common_metadata.as_ref(),
+    );
     Ok(objects)
 }
 

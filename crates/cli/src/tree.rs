@@ -2,7 +2,7 @@
 //! inventory, drawn as a tree; Kustomizations it manages are expanded in
 //! turn.
 
-use ferroflux_kustomize_controller::apply::ObjectId;
+use ferroflux_ssa::apply::ObjectId;
 use kube::Client;
 use serde_json::Value;
 

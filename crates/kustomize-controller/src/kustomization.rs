@@ -50,9 +50,11 @@ use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::Value;
 
-use crate::apply::{Action, Applier, Change, ObjectId};
-use crate::normalize::normalize;
-use crate::{generate, health, sources, substitute};
+use ferroflux_ssa::apply::{self, Action, Applier, Change, ObjectId};
+use ferroflux_ssa::health;
+
+use crate::owner::{self, normalize_all};
+use crate::{generate, sources, substitute};
 
 /// Flux's reason and condition names for Kustomizations.
 pub mod names {
@@ -537,9 +539,11 @@ impl KustomizationReconciler {
     ) -> Result<Vec<Change>, ReconcileError> {
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        for o in objects.iter_mut() {
-            normalize(o, (&name, &namespace), obj.spec.common_metadata.as_ref());
-        }
+        normalize_all(
+            objects,
+            (&name, &namespace),
+            obj.spec.common_metadata.as_ref(),
+        );
         let changes = applier
             .apply_all(objects, obj.spec.force)
             .await
@@ -590,7 +594,7 @@ impl KustomizationReconciler {
             return Ok(Vec::new());
         }
         let mut stale = stale;
-        crate::apply::sort_ids(&mut stale);
+        apply::sort_ids(&mut stale);
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
         applier
@@ -737,7 +741,11 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
         let limit = timeout(&obj.spec);
-        let applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let applier = Applier::new(
+            self.tenant_client(&obj)?,
+            names::FIELD_MANAGER,
+            owner::owner(),
+        );
         let mut secrets = Vec::new();
         // Everything before the health check within spec.timeout; the
         // health check has its own deadline of the same length.
@@ -799,7 +807,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .filter_map(|e| ObjectId::from_inventory(&e.id, &e.v))
             .collect();
         let mut ids = ids;
-        crate::apply::sort_ids(&mut ids);
+        apply::sort_ids(&mut ids);
         // Without the tenant's account nothing can be deleted in its name;
         // waiting would keep the Kustomization (and its namespace) forever.
         if let Some(account) = self.service_account(&obj) {
@@ -819,7 +827,11 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let applier = Applier::new(self.tenant_client(&obj)?, names::FIELD_MANAGER);
+        let applier = Applier::new(
+            self.tenant_client(&obj)?,
+            names::FIELD_MANAGER,
+            owner::owner(),
+        );
         let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await
@@ -843,7 +855,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             }
             left
         };
-        let gone = crate::apply::poll_until(HEALTH_POLL, timeout(&obj.spec), || async {
+        let gone = apply::poll_until(HEALTH_POLL, timeout(&obj.spec), || async {
             Ok(remaining().await.is_empty())
         })
         .await

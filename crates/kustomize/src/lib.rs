@@ -24,7 +24,10 @@ pub mod selector;
 pub mod smp;
 pub mod transform;
 pub mod vars;
-pub mod yaml;
+
+/// The YAML reader and writer, from the `ferroflux-yaml` crate (kept at this
+/// path for the builder's modules and its users).
+pub use ferroflux_yaml as yaml;
 
 /// Why a build failed. Every variant names the file or directory at fault.
 #[derive(Debug, thiserror::Error)]

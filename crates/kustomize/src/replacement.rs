@@ -1073,7 +1073,7 @@ impl Writer<'_, '_> {
                 "cannot create an element for `[{key}={pattern}]`: `{pattern}` does not match itself as a regular expression"
             ));
         }
-        let value = yaml::resolve_plain(pattern)?;
+        let value = yaml::resolve_plain(pattern).map_err(|e| e.to_string())?;
         let (element, untagged) = if key.is_empty() {
             (value, Some(pattern))
         } else {

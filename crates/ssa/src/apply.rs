@@ -1,8 +1,12 @@
-//! Server-side apply of a built set of objects, as Flux's kustomize-controller
-//! does it: CRDs, Namespaces and `ClusterRole`s first (CRDs waited on until
-//! established), then the rest; every object dry-run first and written only
-//! when the dry-run differs from the live object, so a reconcile without
-//! changes makes no writes.
+//! Server-side apply of a built set of objects, as Flux's shared `ssa`
+//! package does it for its controllers: CRDs, Namespaces and `ClusterRole`s
+//! first (CRDs waited on until established), then the rest; every object
+//! dry-run first and written only when the dry-run differs from the live
+//! object, so a reconcile without changes makes no writes.
+//!
+//! The labels and annotations that mark what was applied, and that opt an
+//! object out of apply or prune, live under the owning kind's API group (an
+//! [`Owner`]), so the crate serves every controller without naming a kind.
 //!
 //! # Caveats
 //! Objects are applied one after another, not concurrently; the change set
@@ -19,18 +23,51 @@ use kube::discovery::{ApiCapabilities, Scope};
 use kube::{Api, Client};
 use serde_json::{Map, Value};
 
-/// The label naming the Kustomization that applied an object.
-pub const NAME_LABEL: &str = "kustomize.toolkit.fluxcd.io/name";
-/// The label naming that Kustomization's namespace.
-pub const NAMESPACE_LABEL: &str = "kustomize.toolkit.fluxcd.io/namespace";
-/// `Merge`, `IfNotPresent` or `Ignore`: how an object is applied.
-pub const SSA_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/ssa";
-/// `enabled`: recreate the object when an immutable field changed.
-pub const FORCE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/force";
-/// `disabled`: never applied nor pruned.
-pub const RECONCILE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/reconcile";
-/// `disabled`: never pruned.
-pub const PRUNE_ANNOTATION: &str = "kustomize.toolkit.fluxcd.io/prune";
+/// The labels and annotations by which an owning kind marks the objects it
+/// applies, all under its API group as in Flux (for a Kustomization,
+/// `kustomize.toolkit.fluxcd.io/name`, `kustomize.toolkit.fluxcd.io/ssa`, ...).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Owner {
+    /// `<group>/name`: the label naming the object that applied an object.
+    pub name_label: String,
+    /// `<group>/namespace`: the label naming that object's namespace.
+    pub namespace_label: String,
+    /// `<group>/ssa`: `Merge`, `IfNotPresent` or `Ignore`, how an object is
+    /// applied.
+    pub ssa_annotation: String,
+    /// `<group>/force`: `enabled` recreates the object when an immutable
+    /// field changed.
+    pub force_annotation: String,
+    /// `<group>/reconcile`: `disabled`, never applied nor pruned.
+    pub reconcile_annotation: String,
+    /// `<group>/prune`: `disabled`, never pruned.
+    pub prune_annotation: String,
+}
+
+impl Owner {
+    /// The labels and annotations of the kinds of API group `group`.
+    #[must_use]
+    pub fn new(group: &str) -> Self {
+        Self {
+            name_label: format!("{group}/name"),
+            namespace_label: format!("{group}/namespace"),
+            ssa_annotation: format!("{group}/ssa"),
+            force_annotation: format!("{group}/force"),
+            reconcile_annotation: format!("{group}/reconcile"),
+            prune_annotation: format!("{group}/prune"),
+        }
+    }
+
+    /// The owner labels of the objects applied by the object `name` in
+    /// `namespace`: the name label, then the namespace label.
+    #[must_use]
+    pub fn labels(&self, name: &str, namespace: &str) -> Vec<(String, String)> {
+        vec![
+            (self.name_label.clone(), name.to_owned()),
+            (self.namespace_label.clone(), namespace.to_owned()),
+        ]
+    }
+}
 
 /// [`Error::what`] when the API server does not serve the kind.
 pub const UNKNOWN_KIND: &str = "discovery of an unknown kind";
@@ -165,10 +202,12 @@ pub struct Error {
 /// How the API server serves a kind.
 type Served = (ApiResource, ApiCapabilities);
 
-/// Applies and deletes objects for one Kustomization.
+/// Applies and deletes objects for one owning object (a Kustomization, a
+/// `HelmRelease`).
 pub struct Applier {
     client: Client,
     field_manager: String,
+    owner: Owner,
     kinds: Mutex<HashMap<(String, String, String), Served>>,
 }
 
@@ -243,12 +282,14 @@ fn first_stage(id: &ObjectId) -> bool {
 }
 
 impl Applier {
-    /// An applier writing as `field_manager`.
+    /// An applier writing as `field_manager`, honouring the labels and
+    /// annotations of `owner`.
     #[must_use]
-    pub fn new(client: Client, field_manager: &str) -> Self {
+    pub fn new(client: Client, field_manager: &str, owner: Owner) -> Self {
         Self {
             client,
             field_manager: field_manager.to_owned(),
+            owner,
             kinds: Mutex::default(),
         }
     }
@@ -343,11 +384,12 @@ impl Applier {
             .await
             .map_err(|e| failed("read", &e))?
             .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
-        if says(Some(obj), SSA_ANNOTATION, "ignore")
-            || says(live.as_ref(), SSA_ANNOTATION, "ignore")
-            || says(Some(obj), RECONCILE_ANNOTATION, "disabled")
-            || says(live.as_ref(), RECONCILE_ANNOTATION, "disabled")
-            || (live.is_some() && says(Some(obj), SSA_ANNOTATION, "ifnotpresent"))
+        let owner = &self.owner;
+        if says(Some(obj), &owner.ssa_annotation, "ignore")
+            || says(live.as_ref(), &owner.ssa_annotation, "ignore")
+            || says(Some(obj), &owner.reconcile_annotation, "disabled")
+            || says(live.as_ref(), &owner.reconcile_annotation, "disabled")
+            || (live.is_some() && says(Some(obj), &owner.ssa_annotation, "ifnotpresent"))
         {
             return Ok(Change {
                 id,
@@ -364,8 +406,8 @@ impl Applier {
                 if live.is_some()
                     && is_immutable(&e)
                     && (force
-                        || says(Some(obj), FORCE_ANNOTATION, "enabled")
-                        || says(live.as_ref(), FORCE_ANNOTATION, "enabled")) =>
+                        || says(Some(obj), &owner.force_annotation, "enabled")
+                        || says(live.as_ref(), &owner.force_annotation, "enabled")) =>
             {
                 self.delete_and_wait(&api, &id).await?;
                 live = None;
@@ -471,8 +513,8 @@ impl Applier {
             })
     }
 
-    /// Deletes the objects of `ids` this Kustomization applied (both owner
-    /// labels match) and whose prune annotation does not say `disabled`, in
+    /// Deletes the objects of `ids` that the object `owner` (name,
+    /// namespace) applied (both owner labels match) and whose prune annotation does not say `disabled`, in
     /// reverse order.
     ///
     /// # Errors
@@ -521,11 +563,12 @@ impl Applier {
                 .and_then(|l| l.get(k))
                 .and_then(Value::as_str)
         };
-        if label(NAME_LABEL) != Some(owner.0)
-            || label(NAMESPACE_LABEL) != Some(owner.1)
-            || says(Some(&live), PRUNE_ANNOTATION, "disabled")
-            || says(Some(&live), RECONCILE_ANNOTATION, "disabled")
-            || says(Some(&live), SSA_ANNOTATION, "ignore")
+        let keys = &self.owner;
+        if label(&keys.name_label) != Some(owner.0)
+            || label(&keys.namespace_label) != Some(owner.1)
+            || says(Some(&live), &keys.prune_annotation, "disabled")
+            || says(Some(&live), &keys.reconcile_annotation, "disabled")
+            || says(Some(&live), &keys.ssa_annotation, "ignore")
         {
             return Ok(Action::Skipped);
         }

@@ -1,16 +1,15 @@
 //! What happens to built objects before they are applied, as in Flux:
 //! `protocol: TCP` defaulted on Service and container ports (Kubernetes
 //! before 1.21 refuses a server-side apply without it, and manifests omit it
-//! all the time), `status` and a null `creationTimestamp` dropped, the owner
-//! labels and `spec.commonMetadata` set.
+//! all the time), `status` and a null `creationTimestamp` dropped, the
+//! owner's labels and annotations (its owner labels, a Kustomization's
+//! `spec.commonMetadata`) set.
 
-use ferroflux_api::kustomize::CommonMetadata;
 use serde_json::{Map, Value};
 
-use crate::apply::{NAME_LABEL, NAMESPACE_LABEL};
-
-/// Normalises one object for the Kustomization `owner` (name, namespace).
-pub fn normalize(obj: &mut Value, owner: (&str, &str), common: Option<&CommonMetadata>) {
+/// Normalises one object, setting `labels` and then `annotations` on it in
+/// order (a later entry with the same key wins).
+pub fn normalize(obj: &mut Value, labels: &[(String, String)], annotations: &[(String, String)]) {
     let kind = obj
         .get("kind")
         .and_then(Value::as_str)
@@ -40,15 +39,6 @@ pub fn normalize(obj: &mut Value, owner: (&str, &str), common: Option<&CommonMet
         if meta.get("creationTimestamp").is_some_and(Value::is_null) {
             meta.remove("creationTimestamp");
         }
-        let mut labels = vec![
-            (NAME_LABEL.to_owned(), owner.0.to_owned()),
-            (NAMESPACE_LABEL.to_owned(), owner.1.to_owned()),
-        ];
-        let mut annotations = Vec::new();
-        if let Some(common) = common {
-            labels.extend(common.labels.clone().unwrap_or_default());
-            annotations.extend(common.annotations.clone().unwrap_or_default());
-        }
         set_all(meta, "labels", labels);
         set_all(meta, "annotations", annotations);
     }
@@ -60,7 +50,7 @@ pub fn normalize(obj: &mut Value, owner: (&str, &str), common: Option<&CommonMet
     }
 }
 
-fn set_all(meta: &mut Map<String, Value>, key: &str, entries: Vec<(String, String)>) {
+fn set_all(meta: &mut Map<String, Value>, key: &str, entries: &[(String, String)]) {
     if entries.is_empty() {
         return;
     }
@@ -70,7 +60,7 @@ fn set_all(meta: &mut Map<String, Value>, key: &str, entries: Vec<(String, Strin
     }
     if let Some(map) = map.as_object_mut() {
         for (k, v) in entries {
-            map.insert(k, Value::String(v));
+            map.insert(k.clone(), Value::String(v.clone()));
         }
     }
 }
@@ -111,6 +101,7 @@ mod tests {
     use serde_json::json;
 
     use super::normalize;
+    use crate::apply::Owner;
 
     #[test]
     fn ports_get_a_protocol_and_objects_their_owner() {
@@ -118,7 +109,8 @@ mod tests {
             "metadata": {"name": "web", "creationTimestamp": null},
             "spec": {"ports": [{"port": 80}, {"port": 53, "protocol": "UDP"}]},
             "status": {"loadBalancer": {}}});
-        normalize(&mut svc, ("app", "flux-system"), None);
+        let owner = Owner::new("kustomize.toolkit.fluxcd.io");
+        normalize(&mut svc, &owner.labels("app", "flux-system"), &[]);
         assert_eq!(
             svc,
             json!({"apiVersion": "v1", "kind": "Service",
@@ -132,7 +124,7 @@ mod tests {
             "metadata": {"name": "web"},
             "spec": {"template": {"spec": {"containers": [{"name": "a",
                 "ports": [{"containerPort": 8080}]}]}}}});
-        normalize(&mut deploy, ("app", "ns"), None);
+        normalize(&mut deploy, &owner.labels("app", "ns"), &[]);
         assert_eq!(
             deploy.pointer("/spec/template/spec/containers/0/ports/0/protocol"),
             Some(&json!("TCP"))

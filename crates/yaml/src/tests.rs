@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde_json::json;
 
-use super::{natural_cmp, parse_documents, to_yaml};
+use crate::{natural_cmp, parse_documents, to_yaml, to_yaml_stream};
 
 #[test]
 fn plain_scalars_resolve_as_kustomize_reads_them() {
@@ -132,7 +132,7 @@ fn long_keys_are_never_folded() {
     let plain = "word ".repeat(30).trim_end().to_owned();
     for key in [quoted, plain.as_str()] {
         let docs = vec![json!({ key: {"nested": "value with several words ".repeat(5)} })];
-        let written = super::to_yaml_stream(&docs);
+        let written = to_yaml_stream(&docs);
         assert!(written.lines().next().unwrap().ends_with(':'), "{written}");
         assert_eq!(parse_documents(&written).unwrap(), docs, "{written}");
     }
