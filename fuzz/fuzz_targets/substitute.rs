@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 
 use ferroflux_kustomize::yaml;
-use ferroflux_kustomize_controller::substitute;
+use ferroflux_kustomization::substitute;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

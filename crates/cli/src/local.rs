@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferroflux_api::kustomize::Kustomization;
-use ferroflux_kustomize_controller::{generate, owner, substitute};
+use ferroflux_kustomization::{generate, owner, substitute};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
@@ -52,7 +52,8 @@ pub async fn build(
     // The local directory is the Kustomization's path: build it at the root.
     let mut spec = ks.spec.clone();
     spec.path = Some("./".into());
-    let mut objects = generate::build(copy.path(), &spec).map_err(Error::Build)?;
+    let mut objects =
+        generate::build(copy.path(), &spec).map_err(|e| Error::Build(e.to_string()))?;
     if let Some(post_build) = &ks.spec.post_build {
         let mut vars = BTreeMap::new();
         for reference in &post_build.substitute_from {

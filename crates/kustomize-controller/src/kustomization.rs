@@ -53,8 +53,10 @@ use serde_json::Value;
 use ferroflux_ssa::apply::{self, Action, Applier, Change, ObjectId};
 use ferroflux_ssa::health;
 
-use crate::owner::{self, normalize_all};
-use crate::{generate, sources, substitute};
+use ferroflux_kustomization::owner::{self, normalize_all};
+use ferroflux_kustomization::{generate, substitute};
+
+use crate::sources;
 
 /// Flux's reason and condition names for Kustomizations.
 pub mod names {
@@ -438,8 +440,9 @@ impl KustomizationReconciler {
         // The temporary directory goes here, whatever the outcome, off the
         // async threads (an artifact may hold many files).
         let _ = tokio::task::spawn_blocking(move || drop(tmp)).await;
-        built.map_err(|message| {
-            let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
+        built.map_err(|e| {
+            let mut err =
+                ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()));
             err.event = true;
             err
         })

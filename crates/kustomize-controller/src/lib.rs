@@ -3,12 +3,9 @@
 //! cluster with `ferroflux-ssa`'s server-side apply, keeping an inventory and
 //! pruning what left it.
 //!
-//! [`kustomization`] is the reconciler; [`generate`] prepares `spec.path` as
-//! Flux does; [`substitute`] is `postBuild` substitution; [`owner`] holds the
-//! labels and annotations by which a Kustomization marks what it applies.
+//! [`kustomization`] is the reconciler, built on `ferroflux-kustomization`'s
+//! steps (preparing `spec.path` as Flux does, `postBuild` substitution, the
+//! owner labels); [`sources`] reads the artifacts of the source kinds.
 
-pub mod generate;
 pub mod kustomization;
-pub mod owner;
 pub mod sources;
-pub mod substitute;

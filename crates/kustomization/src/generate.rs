@@ -13,7 +13,7 @@ use ferroflux_kustomize::kustomization::KUSTOMIZATION_FILES;
 use ferroflux_kustomize::yaml;
 use serde_json::{Map, Value};
 
-/// Why a directory could not be prepared.
+/// Why a directory could not be prepared or built.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// `spec.path` leaves the artifact or does not exist.
@@ -35,6 +35,10 @@ pub enum Error {
     /// A `spec.components` entry is not a local relative path.
     #[error("spec.components: '{0}' must be a relative path inside the artifact")]
     Component(String),
+    /// The prepared directory did not build; the builder's message, with
+    /// paths relative to the artifact.
+    #[error("kustomize build failed: {0}")]
+    Build(String),
 }
 
 /// Prepares and builds `spec.path` inside `root`, a private copy of the
@@ -43,10 +47,11 @@ pub enum Error {
 /// `ferroflux build kustomization` do.
 ///
 /// # Errors
-/// The preparation or the build failing, with paths relative to `root`.
-pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String> {
-    let dir = resolve_path(root, spec.path.as_deref()).map_err(|e| e.to_string())?;
-    prepare(root, &dir, spec).map_err(|e| e.to_string())?;
+/// [`Error`]: the preparation or the build failing, with paths relative to
+/// `root`.
+pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error> {
+    let dir = resolve_path(root, spec.path.as_deref())?;
+    prepare(root, &dir, spec)?;
     let options = Options {
         root: root.to_path_buf(),
         load_restrictor: LoadRestrictor::None,
@@ -55,7 +60,7 @@ pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, String
         // Paths inside the temporary directory mean nothing to the user.
         let text = e.to_string();
         let prefix = format!("{}/", root.display());
-        format!("kustomize build failed: {}", text.replace(&prefix, ""))
+        Error::Build(text.replace(&prefix, ""))
     })
 }
 
