@@ -1,7 +1,8 @@
 //! Unit tests of field paths, selection, creation, delimiters and errors.
 use serde_json::{Value, json};
 
-use super::{Replacement, Step, apply, split_path};
+use super::path::{Step, split_path};
+use super::{Replacement, apply};
 use crate::resource::{Id, Resource};
 use crate::yaml;
 
