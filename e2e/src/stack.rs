@@ -219,7 +219,7 @@ impl Stack {
     /// first calls may find none).
     pub async fn push_webhook(&self) {
         let url = self.webhook().await;
-        let http = ferroflux_artifact::tls::http_client();
+        let http = ferroflux_tls::http_client();
         eventually("the Receiver's webhook to accept a call", STEP, || async {
             let status = http.post(&url).body("{}").send().await.ok()?.status();
             status.is_success().then_some(())

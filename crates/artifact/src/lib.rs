@@ -15,4 +15,3 @@ pub mod extract;
 pub mod fetch;
 pub mod server;
 pub mod storage;
-pub mod tls;

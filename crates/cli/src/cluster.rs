@@ -31,7 +31,7 @@ const POLL: Duration = Duration::from_millis(300);
 /// # Errors
 /// [`Error::Connect`] when no configuration can be loaded.
 pub async fn client(kubeconfig: Option<&Path>, context: Option<&str>) -> Result<Client> {
-    ferroflux_artifact::tls::install_crypto_provider();
+    ferroflux_tls::install_crypto_provider();
     let options = KubeConfigOptions {
         context: context.map(str::to_owned),
         ..KubeConfigOptions::default()

@@ -94,7 +94,7 @@ pub struct KustomizationReconciler {
 }
 
 impl KustomizationReconciler {
-    /// A reconciler using `http` (from `ferroflux_artifact::tls`) for
+    /// A reconciler using `http` (from `ferroflux_tls`) for
     /// artifacts.
     #[must_use]
     pub fn new(client: Client, http: HttpClient) -> Self {

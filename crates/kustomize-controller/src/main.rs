@@ -83,12 +83,11 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     };
 
-    let mut reconciler =
-        KustomizationReconciler::new(client.clone(), ferroflux_artifact::tls::http_client())
-            .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
-            .with_requeue_dependency(requeue_dependency)
-            .with_default_service_account(Some(flags.default_service_account))
-            .with_config(config);
+    let mut reconciler = KustomizationReconciler::new(client.clone(), ferroflux_tls::http_client())
+        .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
+        .with_requeue_dependency(requeue_dependency)
+        .with_default_service_account(Some(flags.default_service_account))
+        .with_config(config);
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);
     }

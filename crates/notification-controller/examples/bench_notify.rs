@@ -176,7 +176,7 @@ async fn main() {
             format!("--receiver-addr=127.0.0.1:{}", free_port()),
         ],
     );
-    let http = ferroflux_artifact::tls::http_client();
+    let http = ferroflux_tls::http_client();
     let endpoint = format!("http://127.0.0.1:{port}/");
     warm_up(&http, &endpoint, &ns, &arrivals, &controller).await;
 

@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let events = Events::new(client.clone(), "notification-controller", &instance, None);
     let dispatcher = Arc::new(Dispatcher::new(
         client.clone(),
-        ferroflux_artifact::tls::http_client(),
+        ferroflux_tls::http_client(),
         alerts,
         providers,
         !flags.no_cross_namespace_refs,

@@ -88,7 +88,7 @@ mod tests {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/", listener.local_addr().unwrap());
         tokio::spawn(axum::serve(listener, router(queue, counters.clone())).into_future());
-        let http = ferroflux_artifact::tls::http_client();
+        let http = ferroflux_tls::http_client();
         let post = |body: String| {
             let (http, url) = (http.clone(), url.clone());
             async move {

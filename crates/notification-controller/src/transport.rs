@@ -69,7 +69,7 @@ impl Clients {
 }
 
 fn build(settings: &Settings) -> Result<reqwest::Client, String> {
-    let mut builder = ferroflux_artifact::tls::http_client_builder();
+    let mut builder = ferroflux_tls::http_client_builder();
     if let Some(address) = &settings.proxy {
         let mut proxy = reqwest::Proxy::all(address.as_str())
             .map_err(|_| "the proxy address is not a URL".to_owned())?;
@@ -104,7 +104,7 @@ mod tests {
 
     #[test]
     fn bad_settings_say_which_and_keep_credentials_out() {
-        let clients = Clients::new(ferroflux_artifact::tls::http_client());
+        let clients = Clients::new(ferroflux_tls::http_client());
         assert!(clients.get(&Settings::default()).is_ok());
         let err = clients
             .get(&Settings {

@@ -156,7 +156,7 @@ impl Events {
 }
 
 async fn forward_loop(addr: String, mut rx: mpsc::Receiver<Event>, stats: Arc<EventStats>) {
-    let client = ferroflux_artifact::tls::http_client();
+    let client = ferroflux_tls::http_client();
     while let Some(event) = rx.recv().await {
         let Ok(body) = serde_json::to_vec(&event) else {
             continue;

@@ -365,7 +365,7 @@ fn transport_options(
 /// # Errors
 /// [`Error::Unauthenticated`], [`Error::Cancelled`], [`Error::Git`].
 pub fn ls_remote(url: &str, creds: &Credentials) -> Result<Vec<RemoteRef>> {
-    ferroflux_artifact::tls::install_crypto_provider();
+    ferroflux_tls::install_crypto_provider();
     let op = "ls-remote";
     let err = |e: gix::Error| classify(op, url, &e);
     let tmp = tempfile::tempdir().map_err(|e| Error::Git {
@@ -431,7 +431,7 @@ pub fn clone(
     creds: &Credentials,
     cancel: &AtomicBool,
 ) -> Result<String> {
-    ferroflux_artifact::tls::install_crypto_provider();
+    ferroflux_tls::install_crypto_provider();
     let op = "clone";
     let err = |e: gix::Error| classify(op, url, &e);
     let (_ssh_dir, ssh_config) = ssh_setup(url, creds)?;

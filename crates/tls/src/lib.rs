@@ -1,5 +1,8 @@
 //! TLS for every HTTP client in Ferroflux: rustls with the ring provider.
 //!
+//! A leaf crate (reqwest and rustls only), so a crate that makes HTTP
+//! requests does not depend on the artifact crate to get a client.
+//!
 //! reqwest is built without a built-in crypto provider (so no C TLS library is
 //! compiled), and then building any client panics unless a process-wide
 //! provider is installed first. Build clients with [`http_client`] or

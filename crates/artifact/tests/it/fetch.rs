@@ -31,7 +31,7 @@ async fn a_served_artifact_is_fetched_verified_and_extracted() {
 
     let dest = tempfile::tempdir().unwrap();
     let stats = fetch(
-        &ferroflux_artifact::tls::http_client(),
+        &ferroflux_tls::http_client(),
         &a.url,
         a.digest.as_deref().unwrap(),
         dest.path(),
@@ -53,7 +53,7 @@ async fn a_digest_mismatch_names_both_digests_and_extracts_nothing() {
 
     let dest = tempfile::tempdir().unwrap();
     let err = fetch(
-        &ferroflux_artifact::tls::http_client(),
+        &ferroflux_tls::http_client(),
         &a.url,
         &wrong,
         dest.path(),
@@ -90,7 +90,7 @@ async fn server_errors_are_retried_then_reported_and_client_errors_are_not_retri
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
     let dest = tempfile::tempdir().unwrap();
-    let client = ferroflux_artifact::tls::http_client();
+    let client = ferroflux_tls::http_client();
 
     let err = fetch(
         &client,
@@ -128,7 +128,7 @@ async fn an_artifact_over_the_download_cap_is_refused() {
         ..quick()
     };
     let err = fetch(
-        &ferroflux_artifact::tls::http_client(),
+        &ferroflux_tls::http_client(),
         &format!("http://{addr}/big.tar.gz"),
         "sha256:00",
         dest.path(),

@@ -6,7 +6,7 @@ use crate::support::{serve, served_artifact, tree};
 async fn serves_an_artifact_with_length_and_digest_etag_and_answers_304() {
     let (a, _served) = served_artifact(&[("a.yaml", "x: 1\n")]).await;
 
-    let client = ferroflux_artifact::tls::http_client();
+    let client = ferroflux_tls::http_client();
     let resp = client.get(&a.url).send().await.unwrap();
     assert_eq!(resp.status(), 200);
     let etag = resp.headers()["etag"].to_str().unwrap().to_owned();
@@ -55,7 +55,7 @@ async fn directories_escapes_symlinks_and_unfinished_writes_are_not_served() {
     // on the way served files from anywhere.
     std::os::unix::fs::symlink(outside.path(), root.path().join("gitrepository/linked")).unwrap();
     let (addr, _stop) = serve(root.path()).await;
-    let client = ferroflux_artifact::tls::http_client();
+    let client = ferroflux_tls::http_client();
     for path in [
         "/",
         "/gitrepository",
@@ -95,7 +95,7 @@ async fn artifacts_are_served_again_by_a_restarted_server() {
     let (addr, stop) = serve(root.path()).await;
     let url = format!("http://{addr}/gitrepository/ns/r/a.tar.gz");
     assert_eq!(
-        ferroflux_artifact::tls::http_client()
+        ferroflux_tls::http_client()
             .get(&url)
             .send()
             .await
@@ -110,7 +110,7 @@ async fn artifacts_are_served_again_by_a_restarted_server() {
     let (addr, _stop) = serve(root.path()).await;
     let url = format!("http://{addr}/gitrepository/ns/r/a.tar.gz");
     assert_eq!(
-        ferroflux_artifact::tls::http_client()
+        ferroflux_tls::http_client()
             .get(&url)
             .send()
             .await

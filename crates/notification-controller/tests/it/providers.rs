@@ -24,7 +24,7 @@ async fn post_event(port: u16, ns: &str, severity: &str, reason: &str, message: 
         "metadata": {"kustomize.toolkit.fluxcd.io/revision": format!("main@sha1:{SHA}"),
                      "kustomize.toolkit.fluxcd.io/checksum": "not for alerts"},
         "reportingController": "kustomize-controller"});
-    let response = ferroflux_artifact::tls::http_client()
+    let response = ferroflux_tls::http_client()
         .post(format!("http://127.0.0.1:{port}/"))
         .header("Content-Type", "application/json")
         .body(event.to_string())

@@ -69,7 +69,7 @@ async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing
     repo.commit(&[("README.md", "two")], "second").unwrap();
     let second = format!("main@sha1:{}", repo.head().unwrap());
 
-    let http = ferroflux_artifact::tls::http_client();
+    let http = ferroflux_tls::http_client();
     let url = format!("http://127.0.0.1:{hook_port}{path}");
     let body = r#"{"ref": "refs/heads/main"}"#;
     let call = |event: &'static str, signature: String| {

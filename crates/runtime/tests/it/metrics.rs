@@ -5,11 +5,7 @@ use kube::api::{Patch, PatchParams};
 use crate::controller::{harness_with, ready, wait_for};
 
 async fn get(url: &str) -> (u16, String) {
-    let response = ferroflux_artifact::tls::http_client()
-        .get(url)
-        .send()
-        .await
-        .unwrap();
+    let response = ferroflux_tls::http_client().get(url).send().await.unwrap();
     (response.status().as_u16(), response.text().await.unwrap())
 }
 

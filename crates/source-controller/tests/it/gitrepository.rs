@@ -295,7 +295,7 @@ async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ig
 }
 
 fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
-    ferroflux_artifact::tls::http_client()
+    ferroflux_tls::http_client()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

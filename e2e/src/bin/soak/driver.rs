@@ -569,7 +569,7 @@ impl Run<'_> {
     /// sets it; else (the API server down too) nothing, and the
     /// intervals catch up.
     async fn trigger(&self) {
-        let http = ferroflux_artifact::tls::http_client();
+        let http = ferroflux_tls::http_client();
         let call = http.post(&self.webhook).body("{}").send();
         let webhook = matches!(
             tokio::time::timeout(REQUEST_TIMEOUT, call).await,
