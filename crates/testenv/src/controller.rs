@@ -8,20 +8,43 @@ use std::process::{Child, Command, ExitStatus, Stdio};
 
 use crate::error::{Error, Result};
 
-/// A free loopback port (bound once, then released for the process to take).
+/// A free loopback port (bound once, then released for the process to take),
+/// never one this process handed out before: the kernel may give a port
+/// just released straight back, and two of a controller's ports (metrics
+/// and health, asked for one after the other) then collided.
 ///
 /// # Panics
 /// When no port can be bound on 127.0.0.1.
 #[must_use]
 pub fn free_port() -> u16 {
+    static HANDED_OUT: std::sync::Mutex<std::collections::BTreeSet<u16>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    let mut handed_out = HANDED_OUT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Bounded: the loopback range holds tens of thousands of ports, and
+    // every attempt holds its listener so the next one gets another port.
+    let mut held = Vec::new();
+    for _ in 0..1000 {
+        #[allow(
+            clippy::expect_used,
+            reason = "a test machine without loopback cannot run tests"
+        )]
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binding 127.0.0.1:0");
+        #[allow(clippy::expect_used, reason = "a bound listener has a local address")]
+        let port = listener.local_addr().expect("a bound address").port();
+        if handed_out.insert(port) {
+            return port;
+        }
+        held.push(listener);
+    }
     #[allow(
-        clippy::expect_used,
-        reason = "a test machine without loopback cannot run tests"
+        clippy::panic,
+        reason = "a thousand ports in a row already handed out: the test process is broken"
     )]
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("binding 127.0.0.1:0")
-        .port()
+    {
+        panic!("no loopback port left that this process has not handed out already")
+    }
 }
 
 /// A binary of this workspace, built into the same target directory as the
