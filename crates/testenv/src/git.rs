@@ -24,6 +24,15 @@ pub struct BasicAuth {
     pub password: String,
 }
 
+impl BasicAuth {
+    /// The credentials as an `Authorization: Basic` header carries them
+    /// (base64 of `username:password`).
+    #[must_use]
+    pub fn encoded(&self) -> String {
+        base64(&format!("{}:{}", self.username, self.password))
+    }
+}
+
 /// What the server demands.
 #[derive(Clone, Debug)]
 enum Demand {
@@ -538,10 +547,7 @@ async fn run_cgi(mut cmd: tokio::process::Command, body: Bytes) -> std::io::Resu
 fn authorized(headers: &HeaderMap, demand: &Demand) -> bool {
     let expected = match demand {
         Demand::Nothing => return true,
-        Demand::Basic(auth) => format!(
-            "Basic {}",
-            base64(&format!("{}:{}", auth.username, auth.password))
-        ),
+        Demand::Basic(auth) => format!("Basic {}", auth.encoded()),
         Demand::Bearer(token) => format!("Bearer {token}"),
     };
     headers

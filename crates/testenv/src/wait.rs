@@ -5,12 +5,10 @@ use std::time::{Duration, Instant};
 /// How often [`eventually`] polls.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Polls `check` until it returns `Some`, and returns that value.
-///
-/// # Panics
-/// After `timeout`, naming `what`: this is how a test reports that something
-/// it waited for never happened.
-pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, mut check: F) -> T
+/// Polls `check` until it returns `Some` and returns that value, or `None`
+/// once `timeout` has passed: for waits whose caller reports the failure
+/// itself (a driver's check, a report) instead of panicking.
+pub async fn poll<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = Option<T>>,
@@ -18,13 +16,28 @@ where
     let deadline = Instant::now() + timeout;
     loop {
         if let Some(value) = check().await {
-            return value;
+            return Some(value);
         }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting until {what}"
-        );
-        // The polling interval of `eventually`, bounded by its deadline.
+        if Instant::now() >= deadline {
+            return None;
+        }
+        // The polling interval, bounded by the deadline.
         tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Polls `check` until it returns `Some`, and returns that value.
+///
+/// # Panics
+/// After `timeout`, naming `what`: this is how a test reports that something
+/// it waited for never happened.
+pub async fn eventually<T, F, Fut>(what: &str, timeout: Duration, check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    match poll(timeout, check).await {
+        Some(value) => value,
+        None => panic!("timed out after {timeout:?} waiting until {what}"),
     }
 }

@@ -146,6 +146,9 @@ async fn a_fetch_growing_past_the_cap_is_cancelled_while_it_runs() {
                     return Ok(i);
                 }
                 std::fs::write(written.join(format!("pack-{i}")), &chunk).unwrap();
+                // Paces the stand-in for a network fetch (about 50 MB/s),
+                // so the cap is passed between two of the watcher's
+                // checks; it synchronises nothing.
                 std::thread::sleep(Duration::from_millis(5));
             }
             Ok(4096)

@@ -31,7 +31,9 @@ use k8s_openapi::serde::Serialize;
 use kube::api::ListParams;
 use kube::{Api, Client};
 
-use crate::driver::{APP_NS, FLUX_NS, Run, poll, request};
+use ferroflux_testenv::poll;
+
+use crate::driver::{APP_NS, FLUX_NS, Run, request};
 use crate::record::Sample;
 
 /// The label the kustomize-controller puts on what it applies, naming the
@@ -54,10 +56,7 @@ impl Secrets {
         Self {
             needles: vec![
                 ("the git password", auth.password.clone()),
-                (
-                    "the git basic-auth header",
-                    base64(&format!("{}:{}", auth.username, auth.password)),
-                ),
+                ("the git basic-auth header", auth.encoded()),
                 ("the webhook token", token.to_owned()),
             ],
         }
@@ -587,26 +586,4 @@ fn plan_carried_out(run: &Run<'_>) {
 /// KiB as MiB.
 pub(crate) fn mib(kib: u64) -> f64 {
     f64::from(u32::try_from(kib).unwrap_or(u32::MAX)) / 1024.0
-}
-
-/// Standard base64 with padding, as a basic-auth header carries it.
-fn base64(input: &str) -> String {
-    const TABLE: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in input.as_bytes().chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for (i, shift) in [18, 12, 6, 0].into_iter().enumerate() {
-            out.push(if i <= chunk.len() {
-                char::from(TABLE[((n >> shift) & 63) as usize])
-            } else {
-                '='
-            });
-        }
-    }
-    out
 }

@@ -19,6 +19,7 @@ use ferroflux_e2e::stack::{Controller, Stack, is_ready, ready_condition};
 use ferroflux_testenv::ControlPlane;
 use ferroflux_testenv::bench::rss_kib;
 use ferroflux_testenv::git::BasicAuth;
+use ferroflux_testenv::poll;
 use kube::api::{ListParams, Patch, PatchParams};
 use kube::{Api, Client};
 use serde_json::json;
@@ -834,25 +835,6 @@ async fn wait_converged(client: &Client, revision: &str, timeout: Duration) -> O
     })
     .await
     .map(|()| began.elapsed())
-}
-
-/// Polls `check` until it returns `Some` or `timeout` passes.
-pub(crate) async fn poll<T, F, Fut>(timeout: Duration, mut check: F) -> Option<T>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check().await {
-            return Some(value);
-        }
-        if Instant::now() >= deadline {
-            return None;
-        }
-        // Polling interval of a wait bounded by its deadline.
-        tokio::time::sleep(POLL).await;
-    }
 }
 
 /// A request to the API server, `None` when it fails or takes longer than
