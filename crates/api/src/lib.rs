@@ -10,8 +10,10 @@
     reason = "kube's derive takes one `category` or `printcolumn` per entry, so those keys repeat"
 )]
 
+pub mod duration;
 pub mod event;
 pub mod helm;
+pub mod kind;
 pub mod kustomize;
 pub mod meta;
 pub mod notification;

@@ -23,6 +23,11 @@ pub const RECONCILING_CONDITION: &str = "Reconciling";
 /// The condition that is `True` when no retry can help until the spec changes.
 pub const STALLED_CONDITION: &str = "Stalled";
 
+/// The `Ready` reason of a source (and a Receiver) that reconciled.
+pub const SUCCEEDED_REASON: &str = "Succeeded";
+/// The `Ready` reason of an applier (Kustomization, HelmRelease) that reconciled.
+pub const RECONCILIATION_SUCCEEDED_REASON: &str = "ReconciliationSucceeded";
+
 /// The Go-duration pattern Flux validates intervals and timeouts with
 /// (for example `5m0s`, `1h`, `750ms`).
 pub const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ms|s|m|h))+$";

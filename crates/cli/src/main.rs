@@ -321,7 +321,7 @@ async fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
-    let timeout = ferroflux_runtime::object::parse_duration(&cli.timeout)
+    let timeout = ferroflux_api::duration::parse(&cli.timeout)
         .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
     // Printing what `create --export` or `install --export` would write
     // needs no cluster.

@@ -696,14 +696,18 @@ fn hide_in(mut err: ReconcileError, secrets: &[String]) -> ReconcileError {
 const HEALTH_POLL: Duration = Duration::from_secs(2);
 
 /// `spec.timeout`, else the interval less 30 s, at least 30 s, as in Flux.
+/// (The runtime refuses an invalid duration before the reconcile starts.)
 fn timeout(spec: &KustomizationSpec) -> Duration {
-    let parse = |s: &str| ferroflux_runtime::object::parse_duration(s).ok();
-    spec.timeout.as_deref().and_then(parse).unwrap_or_else(|| {
-        parse(&spec.interval)
-            .unwrap_or_default()
-            .saturating_sub(Duration::from_secs(30))
-            .max(Duration::from_secs(30))
-    })
+    spec.timeout
+        .as_ref()
+        .and_then(|t| t.get().ok())
+        .unwrap_or_else(|| {
+            spec.interval
+                .get()
+                .unwrap_or_default()
+                .saturating_sub(Duration::from_secs(30))
+                .max(Duration::from_secs(30))
+        })
 }
 
 /// Step 0: refuses the fields this controller does not implement yet.

@@ -11,8 +11,7 @@ use ferroflux_kustomize_controller::sources;
 use ferroflux_runtime::acl::CrossNamespace;
 use ferroflux_runtime::controller::{self, Stats};
 use ferroflux_runtime::metrics::{self, Metrics};
-use ferroflux_runtime::object::parse_duration;
-use ferroflux_runtime::process::{self, CommonFlags};
+use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
 use tokio::sync::watch;
 
 /// Builds Kustomizations from source artifacts and applies them.
@@ -35,6 +34,8 @@ struct Flags {
     default_service_account: String,
     #[command(flatten)]
     common: CommonFlags,
+    #[command(flatten)]
+    events: EventsFlags,
 }
 
 /// The leader-election Lease, named as Flux names it.
@@ -45,11 +46,9 @@ const CONTROLLER: &str = "kustomize-controller";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    process::init_logging(&flags.common.log_level, &flags.common.log_encoding)
-        .map_err(anyhow::Error::msg)?;
-    let requeue_dependency = parse_duration(&flags.requeue_dependency)
-        .map_err(anyhow::Error::msg)
-        .context("--requeue-dependency")?;
+    process::init_logging(&flags.common.log_level, &flags.common.log_encoding)?;
+    let requeue_dependency =
+        process::duration_flag("requeue-dependency", &flags.requeue_dependency)?;
 
     let (stop, stopped) = watch::channel(false);
     let ready = metrics::Readiness::default();
@@ -61,8 +60,7 @@ async fn main() -> anyhow::Result<()> {
         &stopped,
         &ready,
     )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    .await?;
 
     let config = kube::Config::infer()
         .await
@@ -70,15 +68,19 @@ async fn main() -> anyhow::Result<()> {
     let client =
         kube::Client::try_from(config.clone()).context("connecting to the Kubernetes API")?;
     let instance = process::instance_name(CONTROLLER);
-    let options = flags
-        .common
-        .options(&client, CONTROLLER, &instance, metrics, flags.concurrent);
+    let options = flags.common.options(
+        &client,
+        CONTROLLER,
+        &instance,
+        metrics,
+        flags.concurrent,
+        flags.events.address(),
+    );
     let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
         .lead(&client, &lease, &instance, &ready)
-        .await
-        .map_err(anyhow::Error::msg)?
+        .await?
     else {
         return Ok(());
     };
@@ -104,7 +106,5 @@ async fn main() -> anyhow::Result<()> {
         triggers,
         process::until(&stopped),
     ));
-    process::run_until_shutdown(leadership, &lease, &stop, controller, servers)
-        .await
-        .map_err(anyhow::Error::msg)
+    Ok(process::run_until_shutdown(leadership, &lease, &stop, controller, servers).await?)
 }

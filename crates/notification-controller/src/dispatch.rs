@@ -23,10 +23,10 @@ use std::hash::{BuildHasher as _, RandomState};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
+use ferroflux_api::duration::GoDuration;
 use ferroflux_api::event::Event;
 use ferroflux_api::notification::{Alert, Provider};
 use ferroflux_runtime::events::{Events, Severity};
-use ferroflux_runtime::object::parse_duration;
 use ferroflux_runtime::scrub::Scrubbed;
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{ApiResource, DynamicObject, GroupVersionKind};
@@ -41,6 +41,8 @@ use crate::transport::{Clients, Settings};
 
 /// Delivery attempts per event and provider.
 const ATTEMPTS: u32 = 3;
+/// How long one delivery may take when the Provider sets no `spec.timeout`.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// Deliveries in flight at once, over all Providers.
 pub const MAX_DELIVERIES: usize = 64;
@@ -294,12 +296,16 @@ impl Dispatcher {
             Ok(http) => http,
             Err(e) => return self.failed(alert, &name, &e, &secrets).await,
         };
-        let timeout = provider
-            .spec
-            .timeout
-            .as_deref()
-            .and_then(|t| parse_duration(t).ok())
-            .unwrap_or(Duration::from_secs(15));
+        // A Provider has no status to stall: an invalid timeout fails each
+        // delivery, naming the field, rather than silently using the default.
+        let timeout = match provider.spec.timeout.as_ref().map(GoDuration::get) {
+            None => DEFAULT_TIMEOUT,
+            Some(Ok(timeout)) => timeout,
+            Some(Err(e)) => {
+                let message = format!("spec.timeout: {e}");
+                return self.failed(alert, &name, &message, &secrets).await;
+            }
+        };
         let mut last = String::new();
         for attempt in 0..ATTEMPTS {
             if attempt > 0 {

@@ -12,4 +12,5 @@ pub mod metrics;
 pub mod providers;
 pub mod receivers;
 pub mod server;
+pub mod stores;
 pub mod transport;

@@ -1,11 +1,10 @@
-//! The notification-controller's own metrics, beside the health endpoints.
+//! The notification-controller's own counters, served on `/metrics` beside
+//! the runtime's reconcile metrics for Receivers.
 
 use std::sync::Arc;
 
-use axum::routing::get;
-use prometheus_client::encoding::text::encode;
+use ferroflux_runtime::metrics::Metrics;
 use prometheus_client::metrics::counter::Counter;
-use prometheus_client::registry::Registry;
 
 /// Counters of what happened to events.
 #[derive(Default)]
@@ -23,11 +22,10 @@ pub struct Stats {
 }
 
 impl Stats {
-    /// The counters and a registry exposing them.
+    /// The counters, registered in `metrics`.
     #[must_use]
-    pub fn registered() -> (Arc<Self>, Registry) {
+    pub fn registered(metrics: &Metrics) -> Arc<Self> {
         let stats = Arc::new(Self::default());
-        let mut registry = Registry::default();
         for (name, help, counter) in [
             (
                 "notification_events_received",
@@ -55,25 +53,8 @@ impl Stats {
                 &stats.failed,
             ),
         ] {
-            registry.register(name, help, counter.clone());
+            metrics.register(name, help, counter.clone());
         }
-        (stats, registry)
+        stats
     }
-}
-
-/// `/metrics` over `registry`.
-pub fn router(registry: Registry) -> axum::Router {
-    let registry = Arc::new(registry);
-    axum::Router::new().route(
-        "/metrics",
-        get(move || {
-            let registry = registry.clone();
-            async move {
-                let mut text = String::new();
-                // Writing into a String cannot fail.
-                let _ = encode(&mut text, &registry);
-                text
-            }
-        }),
-    )
 }

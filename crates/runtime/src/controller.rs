@@ -33,7 +33,7 @@ use crate::conditions::{self, reason};
 use crate::error::{Handling, Outcome, ReconcileError};
 use crate::events::{Events, Severity};
 use crate::metrics::{self, Metrics};
-use crate::object::{Object, parse_duration};
+use crate::object::Object;
 use crate::summary::summarize;
 
 /// The finalizer Flux's controllers put on the objects they manage.
@@ -357,13 +357,10 @@ async fn apply<K: Object, R: Reconciler<K>>(
         patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
     }
 
-    let interval = parse_duration(obj.interval());
-    let result = match &interval {
-        Ok(_) => ctx.reconciler.reconcile(obj.clone(), &mut status).await,
-        Err(message) => Err(ReconcileError::stalled(
-            "InvalidInterval",
-            crate::scrub::Scrubbed::new(&format!("spec.interval: {message}")),
-        )),
+    let interval = obj.interval().get();
+    let result = match check_durations(&*obj) {
+        Ok(()) => ctx.reconciler.reconcile(obj.clone(), &mut status).await,
+        Err(e) => Err(e),
     };
     if let Some(requested) = obj.annotations().get(RECONCILE_REQUEST_ANNOTATION) {
         *K::last_handled_reconcile_at(&mut status) = Some(requested.clone());
@@ -401,6 +398,27 @@ async fn apply<K: Object, R: Reconciler<K>>(
     ))
 }
 
+/// Refuses an object with a duration field that is not a Go duration, the
+/// same way for every field and kind: stalled (no retry can help until the
+/// spec changes), naming the field. The reason is `InvalidInterval` for the
+/// intervals and `InvalidTimeout` for the timeouts, as Flux's sources name them.
+fn check_durations<K: Object>(obj: &K) -> Result<(), ReconcileError> {
+    for field in obj.durations() {
+        if let Err(e) = field.value.get() {
+            let reason = if field.path.ends_with("imeout") {
+                "InvalidTimeout"
+            } else {
+                "InvalidInterval"
+            };
+            return Err(ReconcileError::stalled(
+                reason,
+                crate::scrub::Scrubbed::new(&format!("{}: {e}", field.path)),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// When to reconcile `obj` again after `result`.
 fn next_action<K: Object, R>(
     obj: &K,
@@ -428,7 +446,7 @@ fn next_action<K: Object, R>(
                 Handling::Waiting(after) => Action::requeue(after.max(MIN_WAIT)),
                 Handling::Transient => {
                     let failures = ctx.record_failure(key);
-                    let retry = obj.retry_interval().and_then(|r| parse_duration(r).ok());
+                    let retry = obj.retry_interval().and_then(|r| r.get().ok());
                     Action::requeue(after_failure(retry, || ctx.options.backoff.delay(failures)))
                 }
             }

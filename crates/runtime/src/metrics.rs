@@ -209,6 +209,20 @@ impl Metrics {
         }
     }
 
+    /// Adds a controller's own metric to the same registry, so one
+    /// `/metrics` endpoint serves it beside the reconcile metrics.
+    pub fn register(
+        &self,
+        name: &str,
+        help: &str,
+        metric: impl prometheus_client::registry::Metric,
+    ) {
+        self.registry
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register(name, help, metric);
+    }
+
     /// The metrics in the Prometheus text format.
     #[must_use]
     pub fn encode(&self) -> String {

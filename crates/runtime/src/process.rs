@@ -4,38 +4,147 @@
 
 use std::net::SocketAddr;
 
+use ferroflux_api::duration::InvalidDuration;
 use tokio::signal::unix::{SignalKind, signal};
 use tokio::sync::watch;
 
-/// Parses a listen flag; `:9090` means every interface, as in Go.
+/// What can stop a controller process from starting or keep it from
+/// running; each names the flag or the step that failed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A listen flag is not an address.
+    #[error("--{flag}: {value:?} is not an address such as :9090 or 127.0.0.1:9090")]
+    InvalidAddress {
+        /// The flag, without its dashes.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// A duration flag is not a Go duration.
+    #[error("--{flag}: {error}")]
+    InvalidDuration {
+        /// The flag, without its dashes.
+        flag: String,
+        /// What is wrong with the value.
+        error: InvalidDuration,
+    },
+    /// A size flag is not a quantity.
+    #[error("--{flag}: {value:?} is not a size such as 500Mi, 1Gi or 1048576")]
+    InvalidSize {
+        /// The flag, without its dashes.
+        flag: String,
+        /// The value given.
+        value: String,
+    },
+    /// `--log-level` is not a level or filter.
+    #[error("--log-level {level:?}: {error}")]
+    InvalidLogLevel {
+        /// The value given.
+        level: String,
+        /// The filter parser's message.
+        error: String,
+    },
+    /// A listener could not be bound (the port is taken, or not allowed).
+    #[error("--{flag}: binding {addr}: {error}")]
+    Bind {
+        /// The flag, without its dashes.
+        flag: String,
+        /// The address.
+        addr: SocketAddr,
+        /// The operating system's error.
+        error: std::io::Error,
+    },
+    /// The SIGTERM handler could not be installed.
+    #[error("installing the SIGTERM handler: {0}")]
+    Signal(std::io::Error),
+    /// Another replica holds the Lease now: the process exits so that it is
+    /// restarted as a candidate.
+    #[error("lost the leader-election lease {lease}; exiting so a replica can take over")]
+    LostLeadership {
+        /// The Lease's name.
+        lease: String,
+    },
+    /// The controller loop returned, which it never does by itself.
+    #[error("the controller loop ended unexpectedly")]
+    LoopEnded,
+}
+
+/// Parses listen flag `--{flag}`; `:9090` means every interface, as in Go.
 ///
 /// # Errors
-/// A message naming the value when it is not an address.
-pub fn listen_addr(flag: &str) -> Result<SocketAddr, String> {
-    let full = if flag.starts_with(':') {
-        format!("0.0.0.0{flag}")
+/// [`Error::InvalidAddress`] naming the flag and value.
+pub fn listen_addr(flag: &str, value: &str) -> Result<SocketAddr, Error> {
+    let full = if value.starts_with(':') {
+        format!("0.0.0.0{value}")
     } else {
-        flag.to_owned()
+        value.to_owned()
     };
-    full.parse()
-        .map_err(|_| format!("{flag:?} is not an address such as :9090 or 127.0.0.1:9090"))
+    full.parse().map_err(|_| Error::InvalidAddress {
+        flag: flag.to_owned(),
+        value: value.to_owned(),
+    })
+}
+
+/// Parses duration flag `--{flag}` (a Go duration such as `30s`).
+///
+/// # Errors
+/// [`Error::InvalidDuration`] naming the flag.
+pub fn duration_flag(flag: &str, value: &str) -> Result<std::time::Duration, Error> {
+    ferroflux_api::duration::parse(value).map_err(|error| Error::InvalidDuration {
+        flag: flag.to_owned(),
+        error,
+    })
+}
+
+/// Parses size flag `--{flag}` as Kubernetes quantities write sizes: a plain
+/// number of bytes or one with a suffix `Ki`, `Mi`, `Gi`, `Ti` (powers of
+/// 1024) or `k`, `M`, `G`, `T` (powers of 1000).
+///
+/// # Errors
+/// [`Error::InvalidSize`] naming the flag and value.
+pub fn size_flag(flag: &str, value: &str) -> Result<u64, Error> {
+    let bad = || Error::InvalidSize {
+        flag: flag.to_owned(),
+        value: value.to_owned(),
+    };
+    let split = value
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(value.len());
+    let number: u64 = value[..split].parse().map_err(|_| bad())?;
+    let factor: u64 = match &value[split..] {
+        "" => 1,
+        "k" => 1000,
+        "M" => 1000_u64.pow(2),
+        "G" => 1000_u64.pow(3),
+        "T" => 1000_u64.pow(4),
+        "Ki" => 1 << 10,
+        "Mi" => 1 << 20,
+        "Gi" => 1 << 30,
+        "Ti" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(factor).ok_or_else(bad)
 }
 
 /// Serves `router` on the address of flag `--{name}` until `stopped` turns
 /// true.
 ///
 /// # Errors
-/// A message naming the flag when the address is malformed or taken.
+/// [`Error::InvalidAddress`] or [`Error::Bind`], naming the flag.
 pub async fn serve_on(
     flag: &str,
     name: &str,
     router: axum::Router,
     stopped: &watch::Receiver<bool>,
-) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, String> {
-    let addr = listen_addr(flag).map_err(|e| format!("--{name}: {e}"))?;
+) -> Result<tokio::task::JoinHandle<std::io::Result<()>>, Error> {
+    let addr = listen_addr(name, flag)?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
-        .map_err(|e| format!("--{name}: binding {addr}: {e}"))?;
+        .map_err(|error| Error::Bind {
+            flag: name.to_owned(),
+            addr,
+            error,
+        })?;
     tracing::info!(%addr, "{name} listening");
     Ok(tokio::spawn(crate::metrics::serve(
         listener,
@@ -55,7 +164,7 @@ pub async fn serve_probes(
     metrics: axum::Router,
     stopped: &watch::Receiver<bool>,
     ready: &crate::metrics::Readiness,
-) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, String> {
+) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, Error> {
     Ok(vec![
         serve_on(metrics_addr, "metrics-addr", metrics, stopped).await?,
         serve_on(
@@ -80,8 +189,8 @@ pub fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send
 /// unless `encoding` is `console`; `kube_client` logs at most at info.
 ///
 /// # Errors
-/// A message when the level is not a valid filter.
-pub fn init_logging(level: &str, encoding: &str) -> Result<(), String> {
+/// [`Error::InvalidLogLevel`] when the level is not a valid filter.
+pub fn init_logging(level: &str, encoding: &str) -> Result<(), Error> {
     // kube's client logs failed responses in full at debug level, and the API
     // server's errors quote the values of the objects sent (Secret data
     // substituted into a manifest included): it stays at info whatever the
@@ -91,8 +200,11 @@ pub fn init_logging(level: &str, encoding: &str) -> Result<(), String> {
     } else {
         format!("{level},kube_client=info")
     };
-    let filter = tracing_subscriber::EnvFilter::try_new(&filter)
-        .map_err(|e| format!("--log-level {level:?}: {e}"))?;
+    let filter =
+        tracing_subscriber::EnvFilter::try_new(&filter).map_err(|e| Error::InvalidLogLevel {
+            level: level.to_owned(),
+            error: e.to_string(),
+        })?;
     let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -134,6 +246,25 @@ pub async fn join_all<T>(tasks: impl IntoIterator<Item = tokio::task::JoinHandle
     }
 }
 
+/// The flag of a controller that forwards its events to the
+/// notification-controller (every controller but that one, whose
+/// `--events-addr` is the address it listens on).
+#[derive(Debug, Clone, clap::Args)]
+pub struct EventsFlags {
+    /// Address of the notification-controller's event endpoint; events are
+    /// only recorded as Kubernetes Events when empty.
+    #[arg(long, env = "EVENTS_ADDR")]
+    pub events_addr: Option<String>,
+}
+
+impl EventsFlags {
+    /// The address events are forwarded to, if any.
+    #[must_use]
+    pub fn address(&self) -> Option<String> {
+        self.events_addr.clone().filter(|a| !a.is_empty())
+    }
+}
+
 /// The flags every controller shares, named as in Flux.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonFlags {
@@ -150,10 +281,6 @@ pub struct CommonFlags {
     /// Reconcile only objects matching this label selector (sharding).
     #[arg(long)]
     pub watch_label_selector: Option<String>,
-    /// Address of the notification-controller's event endpoint; events are
-    /// only recorded as Kubernetes Events when empty.
-    #[arg(long, env = "EVENTS_ADDR")]
-    pub events_addr: Option<String>,
     /// Address `/metrics` is served on.
     #[arg(long, default_value = ":8080")]
     pub metrics_addr: String,
@@ -182,7 +309,8 @@ pub struct CommonFlags {
 
 impl CommonFlags {
     /// The controller loop's options for `controller` (also the field
-    /// manager and the events' reporting controller).
+    /// manager and the events' reporting controller), forwarding events to
+    /// `events_addr` when given.
     #[must_use]
     pub fn options(
         &self,
@@ -191,8 +319,8 @@ impl CommonFlags {
         instance: &str,
         metrics: std::sync::Arc<crate::metrics::Metrics>,
         concurrency: u16,
+        events_addr: Option<String>,
     ) -> crate::controller::Options {
-        let events_addr = self.events_addr.clone().filter(|a| !a.is_empty());
         crate::controller::Options {
             field_manager: controller.into(),
             concurrency,
@@ -213,11 +341,9 @@ impl CommonFlags {
     /// The leader-election timings.
     ///
     /// # Errors
-    /// A message naming the flag that is not a duration.
-    pub fn timings(&self) -> Result<crate::leader::Timings, String> {
-        let flag = |value: &str, name: &str| {
-            crate::object::parse_duration(value).map_err(|e| format!("--{name}: {e}"))
-        };
+    /// [`Error::InvalidDuration`] naming the flag that is not a duration.
+    pub fn timings(&self) -> Result<crate::leader::Timings, Error> {
+        let flag = |value: &str, name: &str| duration_flag(name, value);
         Ok(crate::leader::Timings {
             lease_duration: flag(
                 &self.leader_election_lease_duration,
@@ -263,14 +389,15 @@ impl CommonFlags {
     /// `Ok(Some(None))` when leader election is off.
     ///
     /// # Errors
-    /// A malformed timing flag or a failed signal handler.
+    /// A malformed timing flag ([`Error::InvalidDuration`]) or a failed
+    /// signal handler ([`Error::Signal`]).
     pub async fn lead(
         &self,
         client: &kube::Client,
         lease: &str,
         instance: &str,
         ready: &crate::metrics::Readiness,
-    ) -> Result<Option<Option<crate::leader::Leadership>>, String> {
+    ) -> Result<Option<Option<crate::leader::Leadership>>, Error> {
         if !self.enable_leader_election {
             ready.set();
             return Ok(Some(None));
@@ -283,7 +410,7 @@ impl CommonFlags {
             self.timings()?,
         );
         tracing::info!(lease, identity = %instance, "waiting for leadership");
-        let stop = shutdown_signal().map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
+        let stop = shutdown_signal().map_err(Error::Signal)?;
         tokio::select! {
             leading = elector.acquire() => {
                 ready.set();
@@ -301,22 +428,23 @@ impl CommonFlags {
 /// dropped, since another replica may already be writing.
 ///
 /// # Errors
-/// When the lease `lease` was lost (so the process exits and a replica takes
-/// over), or the signal handler cannot be installed.
+/// [`Error::LostLeadership`] when the lease `lease` was lost (so the process
+/// exits and a replica takes over), [`Error::LoopEnded`], or
+/// [`Error::Signal`] when the signal handler cannot be installed.
 pub async fn run_until_shutdown(
     mut leadership: Option<crate::leader::Leadership>,
     lease: &str,
     stop: &watch::Sender<bool>,
     mut controller: tokio::task::JoinHandle<()>,
     servers: Vec<tokio::task::JoinHandle<std::io::Result<()>>>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let lost = async {
         match leadership.as_mut() {
             Some(l) => l.lost().await,
             None => std::future::pending().await,
         }
     };
-    let signal = shutdown_signal().map_err(|e| format!("installing the SIGTERM handler: {e}"))?;
+    let signal = shutdown_signal().map_err(Error::Signal)?;
     let lost_leadership = tokio::select! {
         () = signal => false,
         () = lost => true,
@@ -324,7 +452,7 @@ pub async fn run_until_shutdown(
         // than stay up reporting healthy while reconciling nothing.
         _ = &mut controller => {
             let _ = stop.send(true);
-            return Err("the controller loop ended unexpectedly".into());
+            return Err(Error::LoopEnded);
         }
     };
     tracing::info!("shutting down");
@@ -333,9 +461,9 @@ pub async fn run_until_shutdown(
         // Another replica may lead already: no reconcile of this one may
         // write anything more, so nothing in flight is waited for.
         controller.abort();
-        return Err(format!(
-            "lost the leader-election lease {lease}; exiting so a replica can take over"
-        ));
+        return Err(Error::LostLeadership {
+            lease: lease.to_owned(),
+        });
     }
     let _ = tokio::time::timeout(std::time::Duration::from_secs(30), async {
         let _ = controller.await;
@@ -352,7 +480,7 @@ pub async fn run_until_shutdown(
 mod tests {
     use clap::Parser as _;
 
-    use super::{CommonFlags, listen_addr};
+    use super::{CommonFlags, listen_addr, size_flag};
 
     #[derive(clap::Parser)]
     struct Flags {
@@ -380,11 +508,24 @@ mod tests {
 
     #[test]
     fn go_style_listen_addresses_parse() {
-        assert_eq!(listen_addr(":8080").unwrap().to_string(), "0.0.0.0:8080");
+        let addr = |value| listen_addr("metrics-addr", value);
+        assert_eq!(addr(":8080").unwrap().to_string(), "0.0.0.0:8080");
+        assert_eq!(addr("127.0.0.1:1").unwrap().to_string(), "127.0.0.1:1");
         assert_eq!(
-            listen_addr("127.0.0.1:1").unwrap().to_string(),
-            "127.0.0.1:1"
+            addr("8080").unwrap_err().to_string(),
+            "--metrics-addr: \"8080\" is not an address such as :9090 or 127.0.0.1:9090"
         );
-        assert!(listen_addr("8080").unwrap_err().contains("8080"));
+    }
+
+    #[test]
+    fn sizes_parse_as_kubernetes_quantities() {
+        let size = |value| size_flag("max-repository-size", value);
+        assert_eq!(size("1048576").unwrap(), 1 << 20);
+        assert_eq!(size("1Gi").unwrap(), 1 << 30);
+        assert_eq!(size("500M").unwrap(), 500_000_000);
+        for bad in ["", "1.5Gi", "Gi", "1GB", "-1", "99999999999Ti"] {
+            let error = size(bad).expect_err(bad).to_string();
+            assert!(error.starts_with("--max-repository-size: "), "{error}");
+        }
     }
 }

@@ -6,17 +6,7 @@ use ferroflux_api::meta::{Condition, READY_CONDITION, RECONCILING_CONDITION, STA
 use crate::conditions::{self, reason};
 use crate::error::{Handling, Outcome, ReconcileError};
 
-/// A kind's Ready contract, declared as data.
-#[derive(Clone, Copy, Debug)]
-pub struct Contract {
-    /// Negative-polarity conditions the kind owns (`FetchFailed`,
-    /// `BuildFailed`, ...), in priority order: the first one that is `True`
-    /// decides the `Ready` reason and message. They are present only while `True`.
-    pub negative: &'static [&'static str],
-    /// The `Ready` reason when the reconcile succeeded: Flux's sources say
-    /// `Succeeded`, its Kustomization `ReconciliationSucceeded`.
-    pub ready_reason: &'static str,
-}
+pub use ferroflux_api::kind::Contract;
 
 /// The result of a whole reconcile, as the runtime summarises it.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -32,7 +32,6 @@ use ferroflux_artifact::storage::{ObjectKey, Storage};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
-use ferroflux_runtime::object::parse_duration;
 use ferroflux_runtime::scrub::Scrubbed;
 use k8s_openapi::api::core::v1::Secret;
 use kube::{Api, Client, ResourceExt as _};
@@ -44,23 +43,22 @@ use crate::worktree;
 
 /// Conditions and reasons this reconciler writes.
 pub mod names {
-    /// Negative: the last fetch failed.
-    pub const FETCH_FAILED: &str = "FetchFailed";
-    /// Positive: the artifact in status exists in storage.
-    pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
-    /// Negative: writing to or reading from storage failed.
-    pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
+    pub use ferroflux_api::source::conditions::{
+        ARTIFACT_IN_STORAGE, FETCH_FAILED, INCLUDE_UNAVAILABLE, STORAGE_OPERATION_FAILED,
+    };
+
     /// Reason: a git operation failed.
     pub const GIT_OPERATION_FAILED: &str = "GitOperationFailed";
     /// Reason: credentials were missing or refused.
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
     /// Reason: the spec asks for something this controller cannot do.
     pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
-    /// Negative: an included GitRepository or its artifact is missing.
-    pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
     /// Reason: the fetched repository is larger than `--max-repository-size`.
     pub const REPOSITORY_TOO_LARGE: &str = "RepositoryTooLarge";
 }
+
+/// How long git operations may take when `spec.timeout` is omitted, as in Flux.
+const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
 /// The kind name used in storage paths.
 const KIND: &str = "GitRepository";
@@ -223,17 +221,13 @@ impl GitRepositoryReconciler {
         if creds.basic.is_some() && url.starts_with("http://") {
             tracing::warn!(object = %format!("{ns}/{}", obj.name_any()), "sending basic auth over plain http://; use https:// outside a trusted network");
         }
+        // The runtime refuses an invalid timeout before the reconcile starts.
         let timeout = obj
             .spec
             .timeout
-            .as_deref()
-            .map_or(Ok(Duration::from_secs(60)), parse_duration)
-            .map_err(|m| {
-                ReconcileError::stalled(
-                    "InvalidTimeout",
-                    Scrubbed::new(&format!("spec.timeout: {m}")),
-                )
-            })?;
+            .as_ref()
+            .and_then(|t| t.get().ok())
+            .unwrap_or(DEFAULT_TIMEOUT);
         let secrets: Vec<String> = creds
             .basic
             .as_ref()
@@ -373,7 +367,10 @@ impl GitRepositoryReconciler {
     /// finished).
     fn too_large(&self, url: &str, when: &str, size: u64, obj: &GitRepository) -> ReconcileError {
         // Zero (no periodic reconcile) must not turn into an immediate retry.
-        let interval = parse_duration(&obj.spec.interval)
+        let interval = obj
+            .spec
+            .interval
+            .get()
             .ok()
             .filter(|d| !d.is_zero())
             .unwrap_or(Duration::from_secs(60));

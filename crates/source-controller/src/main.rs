@@ -2,7 +2,6 @@
 //! source-controller so its manifests and habits carry over.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::Parser;
@@ -10,8 +9,7 @@ use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::controller::{self, Stats};
 use ferroflux_runtime::metrics::{self, Metrics};
-use ferroflux_runtime::object::{parse_bytes, parse_duration};
-use ferroflux_runtime::process::{self, CommonFlags};
+use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
 use ferroflux_source_controller::gitrepository::{
     GitRepositoryReconciler, remove_orphaned_artifacts,
 };
@@ -49,6 +47,8 @@ struct Flags {
     concurrent: u16,
     #[command(flatten)]
     common: CommonFlags,
+    #[command(flatten)]
+    events: EventsFlags,
 }
 
 /// The leader-election Lease, named as Flux names it.
@@ -57,12 +57,13 @@ const LEASE: &str = "source-controller-leader-election";
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let flags = Flags::parse();
-    process::init_logging(&flags.common.log_level, &flags.common.log_encoding)
-        .map_err(anyhow::Error::msg)?;
+    process::init_logging(&flags.common.log_level, &flags.common.log_encoding)?;
     let retention = Retention {
         records: flags.artifact_retention_records,
-        ttl: duration_flag(&flags.artifact_retention_ttl, "--artifact-retention-ttl")?,
+        ttl: process::duration_flag("artifact-retention-ttl", &flags.artifact_retention_ttl)?,
     };
+    let max_repository_size =
+        process::size_flag("max-repository-size", &flags.max_repository_size)?;
     let storage = Storage::new(&flags.storage_path, &flags.storage_adv_addr, retention)
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
@@ -76,8 +77,7 @@ async fn main() -> anyhow::Result<()> {
         &stopped,
         &ready,
     )
-    .await
-    .map_err(anyhow::Error::msg)?;
+    .await?;
 
     let client = kube::Client::try_default()
         .await
@@ -89,13 +89,13 @@ async fn main() -> anyhow::Result<()> {
         &instance,
         metrics,
         flags.concurrent,
+        flags.events.address(),
     );
     let lease = flags.common.lease_name(LEASE);
     let Some(leadership) = flags
         .common
         .lead(&client, &lease, &instance, &ready)
-        .await
-        .map_err(anyhow::Error::msg)?
+        .await?
     else {
         return Ok(());
     };
@@ -108,8 +108,7 @@ async fn main() -> anyhow::Result<()> {
             ferroflux_artifact::server::router(storage.root()),
             &stopped,
         )
-        .await
-        .map_err(anyhow::Error::msg)?,
+        .await?,
     );
 
     // Only the leader cleans up: artifacts of GitRepositories deleted while no
@@ -118,9 +117,6 @@ async fn main() -> anyhow::Result<()> {
         Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned artifacts"),
         Err(e) => tracing::warn!(error = %e, "removing orphaned artifacts failed; continuing"),
     }
-    let max_repository_size = parse_bytes(&flags.max_repository_size)
-        .map_err(anyhow::Error::msg)
-        .context("--max-repository-size")?;
     let reconciler = Arc::new(
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
@@ -134,13 +130,5 @@ async fn main() -> anyhow::Result<()> {
         process::until(&stopped),
     ));
 
-    process::run_until_shutdown(leadership, &lease, &stop, controller, servers)
-        .await
-        .map_err(anyhow::Error::msg)
-}
-
-fn duration_flag(value: &str, flag: &str) -> anyhow::Result<Duration> {
-    parse_duration(value)
-        .map_err(anyhow::Error::msg)
-        .context(flag.to_owned())
+    Ok(process::run_until_shutdown(leadership, &lease, &stop, controller, servers).await?)
 }

@@ -9,6 +9,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::GoDuration;
 use crate::kustomize::{
     CommonMetadata, CustomHealthCheck, DependencyReference, Image, KubeConfigReference, Patch,
     ResourceInventory, Selector,
@@ -59,7 +60,7 @@ pub struct HelmReleaseSpec {
     pub chart_ref: Option<CrossNamespaceSourceReference>,
     /// How often the release is reconciled.
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: String,
+    pub interval: GoDuration,
     /// Kubeconfig of a remote cluster to release to instead of the local one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_config: Option<KubeConfigReference>,
@@ -85,7 +86,7 @@ pub struct HelmReleaseSpec {
     /// omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Release revisions Helm keeps; `0` is unlimited, `5` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_history: Option<i64>,
@@ -178,7 +179,7 @@ pub struct HelmChartTemplateSpec {
     /// How often the source is checked for a new chart; the release's `interval` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: Option<String>,
+    pub interval: Option<GoDuration>,
     /// What produces a new chart artifact: a new `ChartVersion` or any source `Revision`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("enum" = ["ChartVersion", "Revision"], "default" = "ChartVersion"))]
@@ -311,7 +312,7 @@ pub struct Install {
     /// when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// What to do when an install fails; nothing when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<InstallRemediation>,
@@ -385,7 +386,7 @@ pub struct InstallStrategy {
     /// Delay between retries, only with `RetryOnFailure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub retry_interval: Option<String>,
+    pub retry_interval: Option<GoDuration>,
 }
 
 /// Settings of Helm upgrade actions.
@@ -400,7 +401,7 @@ pub struct Upgrade {
     /// when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// What to do when an upgrade fails; nothing when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remediation: Option<UpgradeRemediation>,
@@ -485,7 +486,7 @@ pub struct UpgradeStrategy {
     /// Delay between retries, only with `RetryOnFailure`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub retry_interval: Option<String>,
+    pub retry_interval: Option<GoDuration>,
 }
 
 /// Settings of Helm test actions.
@@ -499,7 +500,7 @@ pub struct Test {
     /// when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Does not remediate when tests fail, unless overridden per action.
     #[serde(default, skip_serializing_if = "is_false")]
     pub ignore_failures: bool,
@@ -532,7 +533,7 @@ pub struct Rollback {
     /// when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Does not wait for the objects to become ready after rolling back.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_wait: bool,
@@ -566,7 +567,7 @@ pub struct Uninstall {
     /// when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Skips the chart's hooks during the uninstall.
     #[serde(default, skip_serializing_if = "is_false")]
     pub disable_hooks: bool,

@@ -13,7 +13,10 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::GoDuration;
+use crate::kind::{Contract, DurationField, Kind, durations};
 use crate::kustomize::{CustomHealthCheck, Image, Patch};
+use crate::meta::RECONCILIATION_SUCCEEDED_REASON;
 use crate::meta::{
     Condition, DURATION_PATTERN, LocalObjectReference, NamespacedObjectKindReference,
     ReconcileRequestStatus, SecretKeyReference, is_false,
@@ -67,11 +70,11 @@ pub struct KustomizationSpec {
     pub decryption: Option<Decryption>,
     /// How often the Kustomization is reconciled.
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: String,
+    pub interval: GoDuration,
     /// How soon a failed reconcile is retried; `interval` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub retry_interval: Option<String>,
+    pub retry_interval: Option<GoDuration>,
     /// Kubeconfig of a remote cluster to apply to instead of the local one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kube_config: Option<KubeConfigReference>,
@@ -124,7 +127,7 @@ pub struct KustomizationSpec {
     /// Timeout for building, applying and health checking; `interval` when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Recreates objects whose update fails on an immutable field.
     #[serde(default, skip_serializing_if = "is_false")]
     #[schemars(extend("default" = false))]
@@ -308,4 +311,52 @@ pub struct HistorySnapshot {
     /// Extra details such as the source revision.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<BTreeMap<String, String>>,
+}
+
+impl Kind for Kustomization {
+    type Status = KustomizationStatus;
+
+    // Flux's Kustomization reports failures as Ready reasons, not as
+    // negative conditions.
+    const CONTRACT: Contract = Contract {
+        negative: &[],
+        ready_reason: RECONCILIATION_SUCCEEDED_REASON,
+    };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> GoDuration {
+        self.spec.interval.clone()
+    }
+    fn retry_interval(&self) -> Option<&GoDuration> {
+        Some(
+            self.spec
+                .retry_interval
+                .as_ref()
+                .unwrap_or(&self.spec.interval),
+        )
+    }
+    fn durations(&self) -> Vec<DurationField<'_>> {
+        durations(&[
+            ("spec.interval", Some(&self.spec.interval)),
+            ("spec.retryInterval", self.spec.retry_interval.as_ref()),
+            ("spec.timeout", self.spec.timeout.as_ref()),
+        ])
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.last_attempted_revision.clone()
+    }
 }

@@ -7,6 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::GoDuration;
 use crate::meta::{DURATION_PATTERN, LocalObjectReference, TIMEOUT_PATTERN, is_false};
 
 /// The desired state of a Provider.
@@ -69,7 +70,7 @@ pub struct ProviderSpec {
     /// Deprecated and ignored in `v1beta3`; kept so older manifests still apply.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: Option<String>,
+    pub interval: Option<GoDuration>,
     /// Channel, room or topic the events are posted to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
@@ -85,7 +86,7 @@ pub struct ProviderSpec {
     /// Timeout for delivering one event; 15s when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(TIMEOUT_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// HTTP/S proxy address; deprecated in favour of `proxySecretRef`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(r"^(http|https)://.*$"), length(max = 2048))]

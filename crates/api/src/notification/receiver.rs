@@ -6,6 +6,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::CrossNamespaceObjectReference;
+use crate::duration::GoDuration;
+use crate::kind::{Contract, DurationField, Kind, durations};
+use crate::meta::SUCCEEDED_REASON;
 use crate::meta::{
     Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus, is_false,
 };
@@ -62,7 +65,7 @@ pub struct ReceiverSpec {
     /// How often the Receiver is reconciled against its Secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN), extend("default" = "10m"))]
-    pub interval: Option<String>,
+    pub interval: Option<GoDuration>,
     /// Event types to act on, e.g. `push` (GitHub) or `Push Hook` (GitLab); all when empty.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<String>,
@@ -154,4 +157,41 @@ pub struct ReceiverStatus {
     /// The last handled reconcile request.
     #[serde(flatten)]
     pub reconcile_request: ReconcileRequestStatus,
+}
+
+/// How often a Receiver is reconciled when `spec.interval` is omitted, as in Flux.
+pub const DEFAULT_INTERVAL: &str = "10m";
+
+impl Kind for Receiver {
+    type Status = ReceiverStatus;
+
+    const CONTRACT: Contract = Contract {
+        negative: &[],
+        ready_reason: SUCCEEDED_REASON,
+    };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> GoDuration {
+        self.spec
+            .interval
+            .clone()
+            .unwrap_or_else(|| GoDuration::new(DEFAULT_INTERVAL))
+    }
+    fn durations(&self) -> Vec<DurationField<'_>> {
+        durations(&[("spec.interval", self.spec.interval.as_ref())])
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
 }

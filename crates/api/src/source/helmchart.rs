@@ -7,6 +7,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::ocirepository::OCIRepositoryVerification;
+use crate::duration::GoDuration;
 use crate::meta::{Artifact, Condition, DURATION_PATTERN, ReconcileRequestStatus, is_false};
 
 /// The desired state of a HelmChart.
@@ -65,7 +66,7 @@ pub struct HelmChartSpec {
     pub source_ref: LocalHelmChartSourceReference,
     /// How often the source is checked for a new chart.
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: String,
+    pub interval: GoDuration,
     /// What triggers a new artifact: `ChartVersion` (the default) or the source's `Revision`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(extend("enum" = ["ChartVersion", "Revision"], "default" = "ChartVersion"))]

@@ -8,6 +8,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::GoDuration;
 use crate::meta::{
     Artifact, Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus,
     TIMEOUT_PATTERN, is_false,
@@ -63,14 +64,14 @@ pub struct HelmRepositorySpec {
     /// How often the index is fetched; has no effect for the `oci` type.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: Option<String>,
+    pub interval: Option<GoDuration>,
     /// Allows a plain-HTTP registry; only for the `oci` type.
     #[serde(default, skip_serializing_if = "is_false")]
     pub insecure: bool,
     /// Timeout for fetching the index or pulling OCI charts; 60s when omitted.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(TIMEOUT_PATTERN))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Stops reconciling this object while `true`.
     #[serde(default, skip_serializing_if = "is_false")]
     pub suspend: bool,

@@ -1,6 +1,7 @@
 //! `source.toolkit.fluxcd.io/v1`: the kinds the source-controller turns into artifacts.
 
 pub mod bucket;
+pub mod conditions;
 pub mod gitrepository;
 pub mod helmchart;
 pub mod helmrepository;

@@ -7,6 +7,7 @@ use kube::CustomResource;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::duration::GoDuration;
 use crate::meta::{
     Artifact, Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus,
     TIMEOUT_PATTERN, is_false,
@@ -83,11 +84,11 @@ pub struct OCIRepositorySpec {
     pub proxy_secret_ref: Option<LocalObjectReference>,
     /// How often the registry is checked for a new artifact.
     #[schemars(pattern(DURATION_PATTERN))]
-    pub interval: String,
+    pub interval: GoDuration,
     /// Timeout for registry operations such as pulling.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(pattern(TIMEOUT_PATTERN), extend("default" = "60s"))]
-    pub timeout: Option<String>,
+    pub timeout: Option<GoDuration>,
     /// Exclusion patterns in `.sourceignore` (gitignore) format, replacing the defaults.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ignore: Option<String>,

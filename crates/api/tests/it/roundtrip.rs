@@ -100,7 +100,13 @@ fn the_seed_kustomization_reads_as_flux_means_it() {
     assert_eq!(ks.spec.source_ref.name, "podinfo");
     assert_eq!(ks.spec.path.as_deref(), Some("./kustomize"));
     assert_eq!(ks.spec.target_namespace.as_deref(), Some("default"));
-    assert_eq!(ks.spec.timeout.as_deref(), Some("1m"));
+    assert_eq!(
+        ks.spec
+            .timeout
+            .as_ref()
+            .map(ferroflux_api::duration::GoDuration::as_str),
+        Some("1m")
+    );
     assert_eq!(ks.spec.interval, "10m");
     assert!(ks.spec.prune);
 }

@@ -245,7 +245,7 @@ async fn losing_the_lease_aborts_in_flight_work_at_once() {
     .await;
     let err = result.unwrap_err();
     assert!(
-        err.contains("lost the leader-election lease lost-lease"),
+        matches!(&err, ferroflux_runtime::process::Error::LostLeadership { lease } if lease == "lost-lease"),
         "{err}"
     );
 }
