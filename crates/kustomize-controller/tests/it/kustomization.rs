@@ -495,7 +495,7 @@ data:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_escaping_path_and_missing_variables_are_refused_by_name() {
+async fn an_escaping_path_missing_variables_and_bad_durations_are_refused_by_name() {
     let (client, ns) = client_and_namespace("ks-escape").await;
     let server = GitServer::start(None).await.unwrap();
     server
@@ -529,6 +529,40 @@ async fn an_escaping_path_and_missing_variables_are_refused_by_name() {
         "{reason}: {message}"
     );
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
+
+    // Issue 16, item 4: durations the CRD's pattern lets through but that
+    // overflow. A bad timeout was silently replaced by the default before;
+    // now every duration field stalls the same way, naming itself.
+    let too_long = "99999999999999999999999m";
+    for (name, field, key, reason) in [
+        ("bad-timeout", "spec.timeout", "timeout", "InvalidTimeout"),
+        (
+            "bad-retry",
+            "spec.retryInterval",
+            "retryInterval",
+            "InvalidInterval",
+        ),
+    ] {
+        create_kustomization(
+            &client,
+            &ns,
+            name,
+            "./deploy",
+            serde_json::json!({key: too_long}),
+        )
+        .await;
+        let (reason_seen, message) = eventually("Ready=False for a bad duration", STEP, || async {
+            let (status, reason, message) = ready_of(&client, &ns, name).await?;
+            (status == "False" && reason != "Progressing").then_some((reason, message))
+        })
+        .await;
+        assert_eq!(reason_seen, reason, "{message}");
+        assert_eq!(
+            message,
+            format!("{field}: \"{too_long}\" is not a duration such as 30s, 5m or 1h30m")
+        );
+    }
     assert!(configs.get_opt("podinfo-config").await.unwrap().is_none());
 }
 

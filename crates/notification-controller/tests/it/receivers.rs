@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use crate::support::{STEP, start_notification};
+use crate::support::{STEP, start_notification, start_replica};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing() {
@@ -218,4 +218,140 @@ async fn no_cross_namespace_refs_refuses_a_receiver_reaching_elsewhere() {
         status.webhook_path.is_none(),
         "no path for a refused Receiver"
     );
+}
+
+/// Issue 16, items 4 and 7: with leader election, one replica holds the
+/// Lease and reconciles Receivers (conditions, Kubernetes Events, the
+/// runtime's metrics beside the event counters, an unparsable interval
+/// stalled by name), while the other still serves events and is ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_leader_reconciles_receivers_and_every_replica_serves() {
+    use k8s_openapi::api::coordination::v1::Lease;
+
+    let (client, ns) =
+        ferroflux_testenv::setup("receivers-leader", &ferroflux_api::all_crds()).await;
+    let election = [
+        "--enable-leader-election".to_owned(),
+        "--leader-election-lease-duration=3s".to_owned(),
+        "--leader-election-renew-deadline=2s".to_owned(),
+        "--leader-election-retry-period=200ms".to_owned(),
+    ];
+    let replicas = [
+        start_replica(&ns, "replica-a", &election).await,
+        start_replica(&ns, "replica-b", &election).await,
+    ];
+    let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
+    let leader = eventually("a replica takes the lease", STEP, || async {
+        leases
+            .get_opt("notification-controller-leader-election")
+            .await
+            .ok()??
+            .spec?
+            .holder_identity
+    })
+    .await;
+    let (leading, standby) = if leader == "replica-a" {
+        (&replicas[0], &replicas[1])
+    } else {
+        (&replicas[1], &replicas[0])
+    };
+
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "webhook-token", "namespace": ns},
+        "stringData": {"token": "t0ken"}}))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
+    let too_long = "99999999999999999999999m";
+    let message = refused(
+        &receivers,
+        "bad-interval",
+        json!({"type": "generic", "interval": too_long, "secretRef": {"name": "webhook-token"},
+               "resources": [{"kind": "GitRepository", "name": "app"}]}),
+    )
+    .await;
+    assert_eq!(
+        message,
+        format!("spec.interval: \"{too_long}\" is not a duration such as 30s, 5m or 1h30m")
+    );
+    let good: Receiver = serde_json::from_value(json!({
+        "apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
+        "metadata": {"name": "good", "namespace": ns},
+        "spec": {"type": "generic", "secretRef": {"name": "webhook-token"},
+                 "resources": [{"kind": "GitRepository", "name": "app"}]}}))
+    .unwrap();
+    receivers
+        .create(&PostParams::default(), &good)
+        .await
+        .unwrap();
+    eventually("the good Receiver ready", STEP, || async {
+        let status = receivers.get("good").await.ok()?.status?;
+        status
+            .conditions
+            .iter()
+            .any(|c| c.type_ == "Ready" && c.status == "True")
+            .then_some(())
+    })
+    .await;
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns);
+    let event = eventually("an Event recorded for the Receiver", STEP, || async {
+        events
+            .list(&kube::api::ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| {
+                e.involved_object.kind.as_deref() == Some("Receiver")
+                    && e.involved_object.name.as_deref() == Some("good")
+            })
+    })
+    .await;
+    assert_eq!(
+        event.reporting_component.as_deref(),
+        Some("notification-controller"),
+        "{event:?}"
+    );
+
+    let http = ferroflux_tls::http_client();
+    let get = |port: u16, path: &'static str| {
+        let http = http.clone();
+        async move {
+            let response = http
+                .get(format!("http://127.0.0.1:{port}{path}"))
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        }
+    };
+    let (_, metrics) = get(leading.0.metrics_port, "/metrics").await;
+    let ready = format!(
+        "gotk_reconcile_condition{{kind=\"Receiver\",name=\"good\",namespace=\"{ns}\",type=\"Ready\",status=\"True\"}} 1"
+    );
+    assert!(metrics.contains(&ready), "{metrics}");
+    assert!(
+        metrics.contains("notification_events_received"),
+        "{metrics}"
+    );
+    // The standby does not reconcile, but serves: ready at once, and its
+    // event endpoint answers.
+    assert_eq!(get(standby.0.health_port, "/readyz").await.0, 200);
+    let (status, body) = {
+        let response = http
+            .post(format!("http://127.0.0.1:{}/", standby.1))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        (response.status().as_u16(), response.text().await.unwrap())
+    };
+    assert_eq!(
+        status, 400,
+        "a malformed event is answered, not ignored: {body}"
+    );
+    assert!(standby.0.log().contains("waiting for leadership"));
 }

@@ -16,6 +16,16 @@ pub(crate) const STEP: Duration = Duration::from_secs(60);
 /// receiver port unless they name one), and the port of its event
 /// endpoint, which is listening when this returns.
 pub(crate) async fn start_notification(ns: &str, extra: &[String]) -> (ControllerProcess, u16) {
+    start_replica(ns, "notification-controller-0", extra).await
+}
+
+/// As [`start_notification`], as the pod `pod` (its identity in leader
+/// election).
+pub(crate) async fn start_replica(
+    ns: &str,
+    pod: &str,
+    extra: &[String],
+) -> (ControllerProcess, u16) {
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
     let events_port = free_port();
     let mut args = vec![format!("--events-addr=127.0.0.1:{events_port}")];
@@ -28,7 +38,7 @@ pub(crate) async fn start_notification(ns: &str, extra: &[String]) -> (Controlle
         std::path::Path::new(env!("CARGO_BIN_EXE_ferroflux-notification-controller")),
         cp.kubeconfig(),
         ns,
-        "notification-controller-0",
+        pod,
         &args,
     );
     // No event may be sent before the endpoint can receive it.

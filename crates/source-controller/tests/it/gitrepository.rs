@@ -1204,3 +1204,45 @@ async fn recurse_submodules_puts_each_submodule_at_its_recorded_commit_into_the_
     assert!(!unpacked.path().join("vendor/lib/lib.yaml").exists());
     drop(stop);
 }
+
+/// Issue 16, item 4: a duration the CRD's pattern lets through but that is
+/// not a duration (it overflows) stalls the object, naming the field, the
+/// same way for the interval and the timeout; nothing is fetched.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_duration_that_does_not_parse_stalls_naming_the_field() {
+    let (client, ns) = client_and_namespace("src-bad-duration").await;
+    let storage_dir = tempfile::tempdir().unwrap();
+    let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
+    let reconciler = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
+    let stop = run_in_process(&client, &ns, &reconciler);
+    let api: Api<GitRepository> = Api::namespaced(client, &ns);
+    let too_long = "99999999999999999999999m";
+    let reference = serde_json::json!({"branch": "main"});
+    let mut bad_interval =
+        git_repository("bad-interval", "http://127.0.0.1:1/x", &reference, false);
+    bad_interval.spec.interval = too_long.into();
+    let mut bad_timeout = git_repository("bad-timeout", "http://127.0.0.1:1/x", &reference, false);
+    bad_timeout.spec.timeout = Some(too_long.into());
+    for (obj, field, reason) in [
+        (bad_interval, "spec.interval", "InvalidInterval"),
+        (bad_timeout, "spec.timeout", "InvalidTimeout"),
+    ] {
+        let name = obj.metadata.name.clone().unwrap();
+        api.create(&PostParams::default(), &obj).await.unwrap();
+        let stalled = wait_for(&api, &name, "the object stalls", |o| {
+            condition(o, "Stalled").is_some_and(|c| c.status == "True")
+        })
+        .await;
+        let ready = condition(&stalled, "Ready").unwrap();
+        assert_eq!(
+            (ready.status.as_str(), ready.reason.as_str()),
+            ("False", reason)
+        );
+        assert_eq!(
+            ready.message,
+            format!("{field}: \"{too_long}\" is not a duration such as 30s, 5m or 1h30m")
+        );
+        assert!(revision(&stalled).is_none());
+    }
+    drop(stop);
+}
