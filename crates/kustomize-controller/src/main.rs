@@ -9,7 +9,7 @@ use ferroflux_api::kustomize::Kustomization;
 use ferroflux_kustomize_controller::kustomization::KustomizationReconciler;
 use ferroflux_kustomize_controller::sources;
 use ferroflux_runtime::acl::CrossNamespace;
-use ferroflux_runtime::controller::{self, Stats};
+use ferroflux_runtime::controller;
 use ferroflux_runtime::metrics::{self, Metrics};
 use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
 use tokio::sync::watch;
@@ -102,7 +102,6 @@ async fn main() -> anyhow::Result<()> {
         client,
         Arc::new(reconciler),
         options,
-        Arc::new(Stats::default()),
         triggers,
         process::until(&stopped),
     ));

@@ -137,7 +137,6 @@ async fn main() -> anyhow::Result<()> {
         client.clone(),
         Arc::new(ReceiverReconciler::new(client, cross_namespace)),
         options,
-        Arc::new(controller::Stats::default()),
         process::until(&stopped),
     );
     // Either loop ending ends the process (see run_until_shutdown).

@@ -81,6 +81,8 @@ pub struct Options {
     pub events: Option<Events>,
     /// Where metrics go; `None` records none.
     pub metrics: Option<Arc<Metrics>>,
+    /// Counters of what the loop did; a test keeps a clone to read them.
+    pub stats: Arc<Stats>,
 }
 
 impl Default for Options {
@@ -94,6 +96,7 @@ impl Default for Options {
             jitter: 0.05,
             events: None,
             metrics: None,
+            stats: Arc::default(),
         }
     }
 }
@@ -191,7 +194,6 @@ pub async fn run<K, R>(
     client: Client,
     reconciler: Arc<R>,
     options: Options,
-    stats: Arc<Stats>,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) where
     K: Object,
@@ -201,7 +203,6 @@ pub async fn run<K, R>(
         client,
         reconciler,
         options,
-        stats,
         futures_util::stream::empty(),
         shutdown,
     )
@@ -214,7 +215,6 @@ pub async fn run_with_triggers<K, R>(
     client: Client,
     reconciler: Arc<R>,
     options: Options,
-    stats: Arc<Stats>,
     triggers: impl Stream<Item = ObjectRef<K>> + Send + 'static,
     shutdown: impl Future<Output = ()> + Send + Sync + 'static,
 ) where
@@ -240,6 +240,7 @@ pub async fn run_with_triggers<K, R>(
         .predicate_filter(trigger_hash::<K>, PredicateConfig::default())
         .inspect_ok(move |obj| queued.update(key_of(obj), true, queue_metrics.as_deref()));
     let concurrency = options.concurrency;
+    let stats = options.stats.clone();
     let context = Arc::new(Context {
         client,
         reconciler,

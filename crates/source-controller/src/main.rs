@@ -7,7 +7,7 @@ use anyhow::Context as _;
 use clap::Parser;
 use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::storage::{Retention, Storage};
-use ferroflux_runtime::controller::{self, Stats};
+use ferroflux_runtime::controller;
 use ferroflux_runtime::metrics::{self, Metrics};
 use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
 use ferroflux_source_controller::gitrepository::{
@@ -121,12 +121,10 @@ async fn main() -> anyhow::Result<()> {
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
     );
-    let stats = Arc::new(Stats::default());
     let controller = tokio::spawn(controller::run::<GitRepository, _>(
         client,
         reconciler,
         options,
-        stats,
         process::until(&stopped),
     ));
 

@@ -32,4 +32,4 @@ pub use crds::{established, install_crds};
 pub use error::{Error, Result};
 pub use shared::{create_namespace, namespace, setup, shared};
 pub use tls::ClientCertificate;
-pub use wait::{eventually, poll};
+pub use wait::{eventually, eventually_gone, poll};

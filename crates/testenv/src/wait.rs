@@ -41,3 +41,23 @@ where
         None => panic!("timed out after {timeout:?} waiting until {what}"),
     }
 }
+
+/// Waits until `api` no longer has the object `name`: deleted, and every
+/// finalizer done.
+///
+/// # Panics
+/// After `timeout`, naming the object.
+pub async fn eventually_gone<K>(api: &kube::Api<K>, name: &str, timeout: Duration)
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    let what = format!("{name} is gone");
+    eventually(&what, timeout, || async {
+        // A failed request counts as "not yet": the next poll asks again.
+        api.get_opt(name)
+            .await
+            .ok()
+            .and_then(|found| found.is_none().then_some(()))
+    })
+    .await;
+}

@@ -6,8 +6,8 @@ use std::time::Duration;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::source::GitRepository;
 use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
-use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::{GitServer, WorkingCopy};
+use ferroflux_testenv::{eventually, eventually_gone};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -817,15 +817,7 @@ async fn a_crd_and_its_resource_apply_together_and_immutable_changes_need_force(
         .delete("podinfo", &DeleteParams::default())
         .await
         .unwrap();
-    eventually("the Kustomization gone", STEP, || async {
-        kustomizations
-            .get_opt("podinfo")
-            .await
-            .ok()?
-            .is_none()
-            .then_some(())
-    })
-    .await;
+    eventually_gone(&kustomizations, "podinfo", STEP).await;
     assert!(configs.get_opt("frozen").await.unwrap().is_some());
     assert!(widgets.get_opt("gear").await.unwrap().is_some());
 }
@@ -1034,19 +1026,8 @@ async fn deletion_policies_delete_and_wait_for_termination() {
         )
         .await
         .unwrap();
-    eventually(
-        "the Kustomization gone once its object is",
-        STEP,
-        || async {
-            kustomizations
-                .get_opt("held")
-                .await
-                .ok()?
-                .is_none()
-                .then_some(())
-        },
-    )
-    .await;
+    // Gone once its object is.
+    eventually_gone(&kustomizations, "held", STEP).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

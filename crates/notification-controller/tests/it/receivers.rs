@@ -192,14 +192,7 @@ async fn refused(receivers: &Api<Receiver>, name: &str, spec: serde_json::Value)
 async fn no_cross_namespace_refs_refuses_a_receiver_reaching_elsewhere() {
     let (client, ns) = ferroflux_testenv::setup("receivers-ns", &ferroflux_api::all_crds()).await;
     let _notification = start_notification(&ns, &["--no-cross-namespace-refs".to_owned()]).await;
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "webhook-token", "namespace": ns},
-        "stringData": {"token": "t0ken"}}))
-    .unwrap();
-    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    token_secret(&client, &ns).await;
     let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
     let message = refused(
         &receivers,
@@ -242,12 +235,7 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
     ];
     let leases: Api<Lease> = Api::namespaced(client.clone(), &ns);
     let leader = eventually("a replica takes the lease", STEP, || async {
-        leases
-            .get_opt("notification-controller-leader-election")
-            .await
-            .ok()??
-            .spec?
-            .holder_identity
+        leases.get_opt(LEASE).await.ok()??.spec?.holder_identity
     })
     .await;
     let (leading, standby) = if leader == "replica-a" {
@@ -256,14 +244,7 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
         (&replicas[1], &replicas[0])
     };
 
-    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
-        "metadata": {"name": "webhook-token", "namespace": ns},
-        "stringData": {"token": "t0ken"}}))
-    .unwrap();
-    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), &ns)
-        .create(&PostParams::default(), &secret)
-        .await
-        .unwrap();
+    token_secret(&client, &ns).await;
     let receivers = Api::<Receiver>::namespaced(client.clone(), &ns);
     let too_long = "99999999999999999999999m";
     let message = refused(
@@ -296,20 +277,7 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
             .then_some(())
     })
     .await;
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), &ns);
-    let event = eventually("an Event recorded for the Receiver", STEP, || async {
-        events
-            .list(&kube::api::ListParams::default())
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|e| {
-                e.involved_object.kind.as_deref() == Some("Receiver")
-                    && e.involved_object.name.as_deref() == Some("good")
-            })
-    })
-    .await;
+    let event = receiver_event(&client, &ns, "good").await;
     assert_eq!(
         event.reporting_component.as_deref(),
         Some("notification-controller"),
@@ -354,4 +322,41 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
         "a malformed event is answered, not ignored: {body}"
     );
     assert!(standby.0.log().contains("waiting for leadership"));
+}
+
+/// The notification-controller's leader-election Lease, named as Flux names it.
+const LEASE: &str = "notification-controller-leader-election";
+
+/// The Secret `webhook-token` with a token, in `ns`.
+async fn token_secret(client: &kube::Client, ns: &str) {
+    let secret: k8s_openapi::api::core::v1::Secret = serde_json::from_value(json!({
+        "metadata": {"name": "webhook-token", "namespace": ns},
+        "stringData": {"token": "t0ken"}}))
+    .unwrap();
+    Api::<k8s_openapi::api::core::v1::Secret>::namespaced(client.clone(), ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+}
+
+/// The first Kubernetes Event recorded for the Receiver `name`.
+async fn receiver_event(
+    client: &kube::Client,
+    ns: &str,
+    name: &str,
+) -> k8s_openapi::api::core::v1::Event {
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns);
+    eventually("an Event recorded for the Receiver", STEP, || async {
+        events
+            .list(&kube::api::ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| {
+                e.involved_object.kind.as_deref() == Some("Receiver")
+                    && e.involved_object.name.as_deref() == Some(name)
+            })
+    })
+    .await
 }

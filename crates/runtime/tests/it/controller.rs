@@ -11,7 +11,7 @@ use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{FINALIZER, Options, Reconciler, Stats, run};
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::scrub::Scrubbed;
-use ferroflux_testenv::eventually;
+use ferroflux_testenv::{eventually, eventually_gone};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
@@ -120,13 +120,13 @@ pub(crate) async fn harness_with(prefix: &str, events_addr: Option<String>) -> H
             min: Duration::from_millis(200),
             max: Duration::from_secs(2),
         },
+        stats: stats.clone(),
         ..Options::default()
     };
     tokio::spawn(run::<GitRepository, _>(
         client.clone(),
         reconciler.clone(),
         options,
-        stats.clone(),
         async move {
             let _ = stopped.await;
         },
@@ -341,13 +341,7 @@ async fn deleting_runs_the_cleanup_and_then_the_object_goes() {
         .await;
     wait_for(&h.api, "app", "Ready=True", ready).await;
     h.api.delete("app", &DeleteParams::default()).await.unwrap();
-    let api = &h.api;
-    eventually(
-        "the object is finalized",
-        Duration::from_secs(20),
-        || async move { api.get_opt("app").await.unwrap().is_none().then_some(()) },
-    )
-    .await;
+    eventually_gone(&h.api, "app", Duration::from_secs(20)).await;
     assert_eq!(
         *h.reconciler.finalized.lock().unwrap(),
         vec!["app".to_string()]

@@ -11,10 +11,10 @@ use ferroflux_api::source::GitRepository;
 use ferroflux_artifact::fetch::{Options as FetchOptions, fetch};
 use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::conditions;
-use ferroflux_runtime::controller::{Options, Stats, run};
+use ferroflux_runtime::controller::{Options, run};
 use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
-use ferroflux_testenv::eventually;
 use ferroflux_testenv::git::{BasicAuth, GitServer};
+use ferroflux_testenv::{eventually, eventually_gone};
 use k8s_openapi::api::core::v1::Secret;
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
@@ -413,13 +413,7 @@ async fn a_stopped_git_server_keeps_the_last_artifact_served_and_deletion_remove
     );
 
     api.delete("app", &DeleteParams::default()).await.unwrap();
-    let api = &api;
-    eventually(
-        "the GitRepository is finalized",
-        Duration::from_secs(30),
-        || async move { api.get_opt("app").await.unwrap().is_none().then_some(()) },
-    )
-    .await;
+    eventually_gone(&api, "app", Duration::from_secs(30)).await;
     assert!(
         !controller
             .storage
@@ -843,7 +837,6 @@ fn run_in_process(
         client.clone(),
         reconciler.clone(),
         options,
-        Arc::new(Stats::default()),
         async move {
             let _ = stopped.await;
         },
