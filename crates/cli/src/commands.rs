@@ -294,7 +294,7 @@ pub async fn export(ctx: &Context, kind: &Kind, name: Option<&str>) -> Result<()
 pub async fn events(ctx: &Context, all_namespaces: bool, only: Option<&str>) -> Result<()> {
     let only = only
         .map(|o| {
-            let r = kinds::parse_reference(o).map_err(Error::Usage)?;
+            let r = kinds::parse_reference(o)?;
             let kind = r
                 .kind
                 .ok_or_else(|| Error::Usage(format!("--for '{o}' needs a kind: Kind/name")))?;

@@ -7,6 +7,8 @@ use ferroflux_api::notification::{Alert, Provider, Receiver};
 use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
 use kube::api::ApiResource;
 
+use crate::error::Error;
+
 /// One kind.
 #[derive(Clone, Debug)]
 pub struct Kind {
@@ -128,8 +130,8 @@ pub struct Reference {
 /// Parses `[Kind/]name[.namespace]`.
 ///
 /// # Errors
-/// A message when the name is empty.
-pub fn parse_reference(text: &str) -> Result<Reference, String> {
+/// [`Error::Usage`] when the name is empty.
+pub fn parse_reference(text: &str) -> Result<Reference, Error> {
     let (kind, rest) = match text.split_once('/') {
         Some((kind, rest)) => (Some(kind.to_owned()), rest),
         None => (None, text),
@@ -139,9 +141,9 @@ pub fn parse_reference(text: &str) -> Result<Reference, String> {
         None => (rest, None),
     };
     if name.is_empty() || kind.as_deref() == Some("") {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "'{text}' is not a reference; write Kind/name or Kind/name.namespace"
-        ));
+        )));
     }
     Ok(Reference {
         kind,

@@ -74,7 +74,7 @@ pub async fn build(
         for value in vars.values_mut() {
             value.retain(|c| c != '\n');
         }
-        substitute::check_names(&vars).map_err(Error::Build)?;
+        substitute::check_names(&vars).map_err(|e| Error::Build(e.to_string()))?;
         for o in &mut objects {
             substitute::substitute_object(o, &vars)
                 .map_err(|e| Error::Build(format!("post build: {e}")))?;

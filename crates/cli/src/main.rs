@@ -484,27 +484,26 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
     Ok(match create {
         Create::Source(CreateSource::Git { name, flags, .. }) => (
             kinds::git_repository(),
-            manifests::git_repository(name, namespace, flags).map_err(Error::Usage)?,
+            manifests::git_repository(name, namespace, flags)?,
         ),
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),
-            manifests::kustomization(name, namespace, flags).map_err(Error::Usage)?,
+            manifests::kustomization(name, namespace, flags)?,
         ),
         Create::AlertProvider { name, flags, .. } => (
             kinds::provider(),
             manifests::provider(name, namespace, flags),
         ),
-        Create::Alert { name, flags, .. } => (
-            kinds::alert(),
-            manifests::alert(name, namespace, flags).map_err(Error::Usage)?,
-        ),
+        Create::Alert { name, flags, .. } => {
+            (kinds::alert(), manifests::alert(name, namespace, flags)?)
+        }
         Create::Receiver { name, flags, .. } => (
             kinds::receiver(),
-            manifests::receiver(name, namespace, flags).map_err(Error::Usage)?,
+            manifests::receiver(name, namespace, flags)?,
         ),
         Create::Secret(CreateSecret::Git { name, flags, .. }) => (
             kinds::secret(),
-            manifests::git_secret(name, namespace, flags).map_err(Error::Usage)?,
+            manifests::git_secret(name, namespace, flags)?,
         ),
     })
 }

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value, json};
 
+use crate::error::{Error, Result};
 use crate::kinds;
 
 /// `create source git`.
@@ -177,19 +178,18 @@ fn read(path: &Path, flag: &str) -> Result<String, String> {
 /// A flag that does not fit the URL's scheme, a username without a
 /// password (or the reverse), both a password and a token, a token or CA
 /// over `http://`, an SSH URL without a key or host keys, or a file that
-/// cannot be read. No message shows a value given.
-pub fn git_secret(name: &str, namespace: &str, flags: &GitSecretFlags) -> Result<Value, String> {
+/// cannot be read, as [`Error::Usage`]. No message shows a value given.
+pub fn git_secret(name: &str, namespace: &str, flags: &GitSecretFlags) -> Result<Value> {
     let scheme = flags.url.split_once("://").map(|(s, _)| s);
     let data = match scheme {
-        Some("ssh") => ssh_keys(flags)?,
-        Some(scheme @ ("https" | "http")) => http_keys(flags, scheme == "https")?,
-        _ => {
-            return Err(format!(
-                "--url: the scheme '{}' is not one of https://, http:// or ssh://",
-                scheme.unwrap_or("(none)")
-            ));
-        }
-    };
+        Some("ssh") => ssh_keys(flags),
+        Some(scheme @ ("https" | "http")) => http_keys(flags, scheme == "https"),
+        _ => Err(format!(
+            "--url: the scheme '{}' is not one of https://, http:// or ssh://",
+            scheme.unwrap_or("(none)")
+        )),
+    }
+    .map_err(Error::Usage)?;
     let data: Map<String, Value> = data
         .into_iter()
         .map(|(key, value)| {
@@ -281,8 +281,9 @@ fn insert(spec: &mut Value, key: &str, value: Option<&String>) {
 /// A GitRepository.
 ///
 /// # Errors
-/// When more than one of branch, tag, semver and commit is given.
-pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<Value, String> {
+/// [`Error::Usage`] when more than one of branch, tag, semver and commit is
+/// given.
+pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<Value> {
     let refs: Vec<(&str, &String)> = [
         ("branch", flags.branch.as_ref()),
         ("tag", flags.tag.as_ref()),
@@ -293,7 +294,9 @@ pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<
     .filter_map(|(k, v)| v.map(|v| (k, v)))
     .collect();
     if refs.len() > 1 {
-        return Err("give one of --branch, --tag, --tag-semver and --commit".into());
+        return Err(Error::Usage(
+            "give one of --branch, --tag, --tag-semver and --commit".into(),
+        ));
     }
     let git_ref: Map<String, Value> = if refs.is_empty() {
         [("branch".to_owned(), json!("main"))].into_iter().collect()
@@ -316,20 +319,16 @@ pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<
 /// A Kustomization.
 ///
 /// # Errors
-/// When `--source` or a `--depends-on` entry is not a reference, or the
-/// source kind is not a source.
-pub fn kustomization(
-    name: &str,
-    namespace: &str,
-    flags: &KustomizationFlags,
-) -> Result<Value, String> {
+/// [`Error::Usage`] when `--source` or a `--depends-on` entry is not a
+/// reference, or the source kind is not a source.
+pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) -> Result<Value> {
     let source = kinds::parse_reference(&flags.source)?;
     let source_kind = match source.kind.as_deref() {
         None => "GitRepository".to_owned(),
         Some(kind) => kinds::by_kind(kind)
             .filter(|k| k.source)
             .map(|k| k.name().to_owned())
-            .ok_or_else(|| format!("--source kind '{kind}' is not a source kind"))?,
+            .ok_or_else(|| Error::Usage(format!("--source kind '{kind}' is not a source kind")))?,
     };
     let mut source_ref = json!({"kind": source_kind, "name": source.name});
     insert(&mut source_ref, "namespace", source.namespace.as_ref());
@@ -365,7 +364,7 @@ pub fn kustomization(
                 insert(&mut dep, "namespace", r.namespace.as_ref());
                 Ok(dep)
             })
-            .collect::<Result<Vec<Value>, String>>()?;
+            .collect::<Result<Vec<Value>>>()?;
         spec["dependsOn"] = json!(deps);
     }
     Ok(object(&kinds::kustomization(), name, namespace, spec))
@@ -385,13 +384,13 @@ pub fn provider(name: &str, namespace: &str, flags: &ProviderFlags) -> Value {
 }
 
 /// `Kind/name[.namespace]` references as `{kind, name, namespace}`.
-fn cross_references(refs: &[String], flag: &str) -> Result<Vec<Value>, String> {
+fn cross_references(refs: &[String], flag: &str) -> Result<Vec<Value>> {
     refs.iter()
         .map(|text| {
             let r = kinds::parse_reference(text)?;
             let kind = r
                 .kind
-                .ok_or_else(|| format!("{flag} '{text}' needs a kind: Kind/name"))?;
+                .ok_or_else(|| Error::Usage(format!("{flag} '{text}' needs a kind: Kind/name")))?;
             let kind = kinds::by_kind(&kind).map_or(kind, |k| k.name().to_owned());
             let mut out = json!({"kind": kind, "name": r.name});
             insert(&mut out, "namespace", r.namespace.as_ref());
@@ -403,17 +402,19 @@ fn cross_references(refs: &[String], flag: &str) -> Result<Vec<Value>, String> {
 /// An Alert.
 ///
 /// # Errors
-/// When an event source is not `Kind/name`, or there is none, or the
-/// severity is neither `info` nor `error`.
-pub fn alert(name: &str, namespace: &str, flags: &AlertFlags) -> Result<Value, String> {
+/// [`Error::Usage`] when an event source is not `Kind/name`, or there is
+/// none, or the severity is neither `info` nor `error`.
+pub fn alert(name: &str, namespace: &str, flags: &AlertFlags) -> Result<Value> {
     if flags.event_sources.is_empty() {
-        return Err("give at least one --event-source, e.g. Kustomization/*".into());
+        return Err(Error::Usage(
+            "give at least one --event-source, e.g. Kustomization/*".into(),
+        ));
     }
     if !["info", "error"].contains(&flags.event_severity.as_str()) {
-        return Err(format!(
+        return Err(Error::Usage(format!(
             "--event-severity '{}' must be info or error",
             flags.event_severity
-        ));
+        )));
     }
     let mut spec = json!({
         "providerRef": {"name": flags.provider_ref},
@@ -427,10 +428,12 @@ pub fn alert(name: &str, namespace: &str, flags: &AlertFlags) -> Result<Value, S
 /// A Receiver.
 ///
 /// # Errors
-/// When a resource is not `Kind/name`, or there is none.
-pub fn receiver(name: &str, namespace: &str, flags: &ReceiverFlags) -> Result<Value, String> {
+/// [`Error::Usage`] when a resource is not `Kind/name`, or there is none.
+pub fn receiver(name: &str, namespace: &str, flags: &ReceiverFlags) -> Result<Value> {
     if flags.resources.is_empty() {
-        return Err("give at least one --resource, e.g. GitRepository/app".into());
+        return Err(Error::Usage(
+            "give at least one --resource, e.g. GitRepository/app".into(),
+        ));
     }
     let mut spec = json!({
         "type": flags.receiver_type,
@@ -541,7 +544,7 @@ mod tests {
                 "need an https:// URL",
             ),
         ] {
-            let error = git_secret("auth", "ns", &flags).unwrap_err();
+            let error = git_secret("auth", "ns", &flags).unwrap_err().to_string();
             assert!(error.contains(says), "{error}");
             assert!(!error.contains("s3cret"), "{error}");
         }
@@ -571,6 +574,7 @@ mod tests {
         assert!(
             kustomization("app", "apps", &bad)
                 .unwrap_err()
+                .to_string()
                 .contains("not a source")
         );
     }
@@ -596,6 +600,7 @@ mod tests {
         assert!(
             alert("errors", "apps", &nameless)
                 .unwrap_err()
+                .to_string()
                 .contains("needs a kind")
         );
         let receiver_flags = ReceiverFlags {

@@ -28,11 +28,69 @@ pub const MAX_NESTING: usize = 32;
 /// Opts an object out of substitution when set to `disabled`.
 pub const SUBSTITUTE_KEY: &str = "kustomize.toolkit.fluxcd.io/substitute";
 
+/// Why variables could not be substituted.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A variable name that is not a shell identifier.
+    #[error(
+        "'{name}' is not a valid variable name; use letters, digits and _, not starting with a digit"
+    )]
+    InvalidName {
+        /// The name.
+        name: String,
+    },
+    /// Defaults nested deeper than [`MAX_NESTING`].
+    #[error(
+        "defaults are nested more than {MAX_NESTING} deep in '${{{preview}'; flatten the expression"
+    )]
+    TooDeep {
+        /// The start of the expression.
+        preview: String,
+    },
+    /// A `${` without its `}`.
+    #[error("missing closing brace in '${{{preview}'")]
+    Unclosed {
+        /// The start of the expression.
+        preview: String,
+    },
+    /// A `${...}` that does not start with a variable name.
+    #[error("'${{{body}}}' does not name a variable")]
+    NoName {
+        /// The expression between the braces.
+        body: String,
+    },
+    /// A form other than `${var}` and its defaults (`${var:0:1}`).
+    #[error(
+        "'${{{body}}}' is not supported; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:=default}}"
+    )]
+    Unsupported {
+        /// The expression between the braces.
+        body: String,
+        /// The variable it names.
+        name: String,
+    },
+    /// A substitution failing in one field of an object.
+    #[error("field {field}: {source}")]
+    Field {
+        /// The field, as a dotted path.
+        field: String,
+        /// Why it failed.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The object's YAML does not read back after substitution.
+    #[error("the substituted object is not valid YAML: {0}")]
+    NotYaml(#[source] yaml::Error),
+    /// The object's YAML reads back as several documents.
+    #[error("the substitution produced more than one document")]
+    SeveralDocuments,
+}
+
 /// Checks that every variable name is a shell identifier.
 ///
 /// # Errors
-/// A message naming the first invalid name.
-pub fn check_names(vars: &BTreeMap<String, String>) -> Result<(), String> {
+/// [`Error::InvalidName`] naming the first invalid name.
+pub fn check_names(vars: &BTreeMap<String, String>) -> Result<(), Error> {
     for name in vars.keys() {
         let mut chars = name.chars();
         let valid = chars
@@ -40,9 +98,7 @@ pub fn check_names(vars: &BTreeMap<String, String>) -> Result<(), String> {
             .is_some_and(|c| c == '_' || c.is_ascii_alphabetic())
             && chars.all(|c| c == '_' || c.is_ascii_alphanumeric());
         if !valid {
-            return Err(format!(
-                "'{name}' is not a valid variable name; use letters, digits and _, not starting with a digit"
-            ));
+            return Err(Error::InvalidName { name: name.clone() });
         }
     }
     Ok(())
@@ -51,8 +107,9 @@ pub fn check_names(vars: &BTreeMap<String, String>) -> Result<(), String> {
 /// Substitutes `vars` into `obj` unless it opts out.
 ///
 /// # Errors
-/// A message naming the variable or the malformed reference.
-pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), String> {
+/// An [`Error`] naming the variable or the malformed reference, and the
+/// field ([`Error::Field`]) when it can be found.
+pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Result<(), Error> {
     if vars.is_empty() {
         return Ok(());
     }
@@ -67,27 +124,29 @@ pub fn substitute_object(obj: &mut Value, vars: &BTreeMap<String, String>) -> Re
     }
     let text = yaml::to_yaml(obj);
     let replaced = substitute(&text, vars).map_err(|e| match locate(obj, vars) {
-        Some((field, message)) => format!("field {field}: {message}"),
+        Some((field, source)) => Error::Field {
+            field,
+            source: Box::new(source),
+        },
         None => e,
     })?;
     if replaced == text {
         return Ok(());
     }
-    let mut docs = yaml::parse_documents(&replaced)
-        .map_err(|e| format!("the substituted object is not valid YAML: {e}"))?;
+    let mut docs = yaml::parse_documents(&replaced).map_err(Error::NotYaml)?;
     match (docs.pop(), docs.is_empty()) {
         (Some(doc), true) => {
             *obj = doc;
             Ok(())
         }
-        _ => Err("the substitution produced more than one document".into()),
+        _ => Err(Error::SeveralDocuments),
     }
 }
 
 /// The first string of `obj` (a key or a value) whose substitution fails,
 /// as a dotted field path and the error; used to say where an error is,
 /// since substitution itself runs over the whole YAML text.
-fn locate(obj: &Value, vars: &BTreeMap<String, String>) -> Option<(String, String)> {
+fn locate(obj: &Value, vars: &BTreeMap<String, String>) -> Option<(String, Error)> {
     // An explicit stack: objects nest as deep as their YAML allowed.
     let mut pending = vec![(String::new(), obj)];
     while let Some((path, value)) = pending.pop() {
@@ -124,9 +183,9 @@ fn locate(obj: &Value, vars: &BTreeMap<String, String>) -> Option<(String, Strin
 /// Substitutes `vars` into `text`.
 ///
 /// # Errors
-/// A message naming an unset variable, an unsupported form, a missing
+/// An [`Error`] naming an unset variable, an unsupported form, a missing
 /// closing brace or defaults nested deeper than [`MAX_NESTING`].
-pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, String> {
+pub fn substitute(text: &str, vars: &BTreeMap<String, String>) -> Result<String, Error> {
     substitute_nested(text, vars, 0)
 }
 
@@ -135,12 +194,11 @@ fn substitute_nested(
     text: &str,
     vars: &BTreeMap<String, String>,
     depth: usize,
-) -> Result<String, String> {
+) -> Result<String, Error> {
     if depth > MAX_NESTING {
-        return Err(format!(
-            "defaults are nested more than {MAX_NESTING} deep in '${{{}'; flatten the expression",
-            preview(text)
-        ));
+        return Err(Error::TooDeep {
+            preview: preview(text),
+        });
     }
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
@@ -152,8 +210,9 @@ fn substitute_nested(
             out.push_str("${");
             rest = escaped;
         } else if let Some(body) = after.strip_prefix('{') {
-            let end = closing_brace(body)
-                .ok_or_else(|| format!("missing closing brace in '${{{}'", preview(body)))?;
+            let end = closing_brace(body).ok_or_else(|| Error::Unclosed {
+                preview: preview(body),
+            })?;
             out.push_str(&expand(&body[..end], vars, depth)?);
             rest = &body[end + 1..];
         } else {
@@ -190,13 +249,15 @@ fn preview(text: &str) -> String {
 }
 
 /// One `${...}` body, inside `depth` enclosing defaults.
-fn expand(body: &str, vars: &BTreeMap<String, String>, depth: usize) -> Result<String, String> {
+fn expand(body: &str, vars: &BTreeMap<String, String>, depth: usize) -> Result<String, Error> {
     let name_len = body
         .find(|c: char| !(c == '_' || c.is_ascii_alphanumeric()))
         .unwrap_or(body.len());
     let (name, op) = body.split_at(name_len);
     if name.is_empty() {
-        return Err(format!("'${{{body}}}' does not name a variable"));
+        return Err(Error::NoName {
+            body: body.to_owned(),
+        });
     }
     let value = vars.get(name).filter(|v| !v.is_empty());
     let default = [":-", ":=", "-", "="]
@@ -206,9 +267,10 @@ fn expand(body: &str, vars: &BTreeMap<String, String>, depth: usize) -> Result<S
         (Some(v), true, _) | (Some(v), _, Some(_)) => Ok(v.clone()),
         (None, _, Some(default)) => substitute_nested(default, vars, depth + 1),
         (None, true, None) => Ok(String::new()),
-        (_, false, None) => Err(format!(
-            "'${{{body}}}' is not supported; use ${{{name}}}, ${{{name}:-default}} or ${{{name}:=default}}"
-        )),
+        (_, false, None) => Err(Error::Unsupported {
+            body: body.to_owned(),
+            name: name.to_owned(),
+        }),
     }
 }
 
@@ -249,11 +311,13 @@ mod tests {
         assert!(
             substitute("${app:0:1}", &v)
                 .unwrap_err()
+                .to_string()
                 .contains("not supported")
         );
         assert!(
             substitute("${app", &v)
                 .unwrap_err()
+                .to_string()
                 .contains("missing closing brace")
         );
         assert!(check_names(&[("1x".to_owned(), String::new())].into()).is_err());
@@ -275,7 +339,8 @@ mod tests {
             .unwrap()
             .join()
             .unwrap()
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("field data.deep:"), "{err}");
         assert!(err.contains("nested more than 32 deep"), "{err}");
         // The bound itself still works.

@@ -77,12 +77,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
             .and_then(Value::as_str)
             != Some("true")
     });
-    crate::transform::sort(&mut acc, kustomization.sort_options.as_ref()).map_err(|message| {
-        Error::Invalid {
-            file: dir.clone(),
-            message,
-        }
-    })?;
+    crate::transform::sort(&mut acc, kustomization.sort_options.as_ref(), &dir)?;
     Ok(acc.into_iter().map(|r| finish(r.obj)).collect())
 }
 
@@ -231,14 +226,10 @@ impl Builder {
     ) -> Result<Option<patch::Loaded>, Error> {
         match (path, inline.map(str::trim).filter(|p| !p.is_empty())) {
             (Some(path), None) => self.patch_file(dir, path).map(Some),
-            (None, Some(inline)) => {
-                patch::load(inline)
-                    .map(Some)
-                    .map_err(|message| Error::Invalid {
-                        file: dir.to_path_buf(),
-                        message,
-                    })
-            }
+            (None, Some(inline)) => patch::load(inline).map(Some).map_err(|e| Error::Invalid {
+                file: dir.to_path_buf(),
+                message: e.to_string(),
+            }),
             _ => Ok(None),
         }
     }
@@ -252,7 +243,7 @@ impl Builder {
         };
         let text =
             String::from_utf8(bytes).map_err(|_| invalid("the patch is not UTF-8 text".into()))?;
-        patch::load(&text).map_err(invalid)
+        patch::load(&text).map_err(|e| invalid(e.to_string()))
     }
 
     /// Builds one kustomization (not a component) into a fresh accumulator.
@@ -314,7 +305,9 @@ impl Builder {
                 let real = self.confine(&path, None)?;
                 let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
                 append(acc, objs, file)?;
-                config.merge(&base_config).map_err(invalid)?;
+                config
+                    .merge(&base_config)
+                    .map_err(|e| invalid(e.to_string()))?;
                 merge_vars(&mut vars, base_vars, file)?;
             } else {
                 let real = self.confine(&path, Some(dir))?;
@@ -326,7 +319,9 @@ impl Builder {
                 append(acc, objs, &real)?;
             }
         }
-        config.merge(crds::Config::defaults()).map_err(invalid)?;
+        config
+            .merge(crds::Config::defaults())
+            .map_err(|e| invalid(e.to_string()))?;
         let mut found = crds::Config::default();
         for entry in &k.crds {
             let bytes = self.read(dir, entry)?;
@@ -336,8 +331,8 @@ impl Builder {
             };
             let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
             found
-                .merge(&crds::load(&text).map_err(invalid)?)
-                .map_err(invalid)?;
+                .merge(&crds::load(&text).map_err(|e| invalid(e.to_string()))?)
+                .map_err(|e| invalid(e.to_string()))?;
         }
         config
             .merge(&found)
@@ -368,7 +363,7 @@ impl Builder {
             stack.push(path.clone());
             let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
             stack.pop();
-            *config = config.re_merged().map_err(invalid)?;
+            *config = config.re_merged().map_err(|e| invalid(e.to_string()))?;
             merge_vars(&mut vars, component_vars, &cfile)?;
         }
         self.transform(dir, file, k, acc, config)?;
@@ -442,9 +437,9 @@ impl Builder {
         }
         if !k.replacements.is_empty() {
             let replacements = self.replacements(dir, file, k)?;
-            replacement::apply(acc, &replacements).map_err(|message| Error::Invalid {
+            replacement::apply(acc, &replacements).map_err(|e| Error::Invalid {
                 file: file.to_path_buf(),
-                message,
+                message: e.to_string(),
             })?;
         }
         Ok(())
@@ -482,7 +477,7 @@ impl Builder {
                 source: e,
             })?;
             let doc = docs.into_iter().next().unwrap_or(Value::Null);
-            out.extend(Replacement::from_value(&doc).map_err(invalid)?);
+            out.extend(Replacement::from_value(&doc).map_err(|e| invalid(e.to_string()))?);
         }
         Ok(out)
     }
@@ -519,7 +514,7 @@ impl Builder {
                 }
             };
             for doc in &docs {
-                patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e))?;
+                patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e.to_string()))?;
             }
         }
         for (i, entry) in k.patches.iter().enumerate() {
@@ -532,17 +527,19 @@ impl Builder {
             match (loaded, &entry.target) {
                 (patch::Loaded::Strategic(docs), None) => {
                     for doc in &docs {
-                        patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e))?;
+                        patch::strategic_by_id(acc, doc)
+                            .map_err(|e| invalid(&field, e.to_string()))?;
                     }
                 }
                 (patch::Loaded::Strategic(docs), Some(target)) => {
                     for doc in &docs {
                         patch::strategic_targeted(acc, doc, target, &entry.options)
-                            .map_err(|e| invalid(&field, e))?;
+                            .map_err(|e| invalid(&field, e.to_string()))?;
                     }
                 }
                 (patch::Loaded::Json(ops), Some(target)) => {
-                    patch::json(acc, &ops, target, true).map_err(|e| invalid(&field, e))?;
+                    patch::json(acc, &ops, target, true)
+                        .map_err(|e| invalid(&field, e.to_string()))?;
                 }
                 (patch::Loaded::Json(_), None) => {
                     return Err(invalid(&field, "a JSON 6902 patch needs a target".into()));
@@ -572,7 +569,8 @@ impl Builder {
             };
             match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
                 Some(patch::Loaded::Json(ops)) => {
-                    patch::json(acc, &ops, target, false).map_err(|e| invalid(&field, e))?;
+                    patch::json(acc, &ops, target, false)
+                        .map_err(|e| invalid(&field, e.to_string()))?;
                 }
                 Some(patch::Loaded::Strategic(_)) => {
                     return Err(invalid(&field, "is not a JSON 6902 operation list".into()));
@@ -611,7 +609,8 @@ fn rename(
             continue;
         }
         if prefix {
-            let times = crds::prefix_fields(&mut res.obj, &original, name_prefix, affix)?;
+            let times = crds::prefix_fields(&mut res.obj, &original, name_prefix, affix)
+                .map_err(|e| e.to_string())?;
             for _ in 0..times {
                 res.remember_id();
                 res.prefixes.push(affix.to_owned());

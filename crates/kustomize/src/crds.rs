@@ -77,6 +77,79 @@ const PROPERTY_BUDGET: usize = 1_000_000;
 
 static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::load_defaults);
 
+/// Why a `crds` file could not be read or merged, or a name prefix written.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Two field specs on the same path, the incoming one selecting the one
+    /// held, that differ in `create`.
+    #[error(
+        "conflicting fieldspecs: {held} (create: {held_create}) and {incoming} (create: {incoming_create}), refused as by kustomize; remove the crds extension on that field"
+    )]
+    Conflict {
+        /// The spec held, described (`kind Thing, spec/name`).
+        held: String,
+        /// Whether it creates its field.
+        held_create: bool,
+        /// The incoming spec, described.
+        incoming: String,
+        /// Whether it creates its field.
+        incoming_create: bool,
+    },
+    /// A conflict in one table of the configuration.
+    #[error("{table}: {source}")]
+    Table {
+        /// The table (`namePrefix`, `nameReference to kind Secret`).
+        table: String,
+        /// The conflict.
+        #[source]
+        source: Box<Error>,
+    },
+    /// The file is not a map of definitions.
+    #[error(
+        "the file is {found}, not a map of OpenAPI definition names to definitions ({{name: {{Schema: {{properties: ...}}}}}})"
+    )]
+    NotDefinitions {
+        /// What it is instead (`a list`).
+        found: &'static str,
+    },
+    /// `$ref`s leading back to a definition on the way.
+    #[error("$ref cycle {cycle} (kustomize overflows its stack on it); break the cycle")]
+    Cycle {
+        /// The definitions, `a -> b -> a`.
+        cycle: String,
+    },
+    /// Too many properties reached through `$ref`s.
+    #[error("more than {PROPERTY_BUDGET} properties reached through $ref from kind '{kind}'")]
+    TooManyProperties {
+        /// The kind whose definition was walked.
+        kind: String,
+    },
+    /// Content kustomize refuses: empty, malformed, a `Schema`, `properties`
+    /// or property that is not a map, a `$ref` Go's URL parser rejects.
+    #[error("{0}")]
+    Invalid(String),
+    /// A `namePrefix` field kustomize cannot prefix.
+    #[error("{object}: namePrefix field {path}: {reason}")]
+    Prefix {
+        /// The object, by its original id.
+        object: String,
+        /// The field spec's path.
+        path: String,
+        /// What stands at the field.
+        reason: String,
+    },
+}
+
+impl Error {
+    fn in_table(table: impl Into<String>) -> impl FnOnce(Self) -> Self {
+        let table = table.into();
+        move |source| Self::Table {
+            table,
+            source: Box::new(source),
+        }
+    }
+}
+
 /// kustomize's transformer configuration for the four tables `crds` can
 /// extend, as one accumulation holds it (kustomize's `TransformerConfig`).
 ///
@@ -133,9 +206,10 @@ impl Config {
     /// Merges `other` in as kustomize does (see [`Config`]).
     ///
     /// # Errors
-    /// Conflicting field specs: an incoming spec and one already held on the
-    /// same path, the incoming one selecting it, that differ in `create`.
-    pub fn merge(&mut self, other: &Self) -> Result<(), String> {
+    /// [`Error::Table`] for conflicting field specs: an incoming spec and one
+    /// already held on the same path, the incoming one selecting it, that
+    /// differ in `create`.
+    pub fn merge(&mut self, other: &Self) -> Result<(), Error> {
         // kustomize's order, which decides the error reported first.
         for (table, mine, theirs) in [
             ("namePrefix", &mut self.name_prefix, &other.name_prefix),
@@ -151,7 +225,7 @@ impl Config {
             ),
         ] {
             for spec in theirs {
-                merge_one(mine, spec).map_err(|e| format!("{table}: {e}"))?;
+                merge_one(mine, spec).map_err(Error::in_table(table))?;
             }
         }
         for backref in &other.name_references {
@@ -166,7 +240,7 @@ impl Config {
     ///
     /// # Errors
     /// As [`Config::merge`].
-    pub fn re_merged(&self) -> Result<Self, String> {
+    pub fn re_merged(&self) -> Result<Self, Error> {
         let mut fresh = Self::default();
         fresh.merge(self)?;
         Ok(fresh)
@@ -194,18 +268,17 @@ fn copy(backref: &NameReference) -> NameReference {
 }
 
 /// kustomize's `MergeOne`.
-fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), String> {
+fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), Error> {
     match specs
         .iter()
         .find(|held| held.path == spec.path && selects(spec, held))
     {
-        Some(held) if held.create != spec.create => Err(format!(
-            "conflicting fieldspecs: {} (create: {}) and {} (create: {}), refused as by kustomize; remove the crds extension on that field",
-            describe_spec(held),
-            held.create,
-            describe_spec(spec),
-            spec.create
-        )),
+        Some(held) if held.create != spec.create => Err(Error::Conflict {
+            held: describe_spec(held),
+            held_create: held.create,
+            incoming: describe_spec(spec),
+            incoming_create: spec.create,
+        }),
         Some(_) => Ok(()),
         None => {
             specs.push(spec.clone());
@@ -217,7 +290,7 @@ fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), String>
 fn merge_name_reference(
     list: &mut Vec<NameReference>,
     backref: &NameReference,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let target = &backref.target;
     let held = list.iter_mut().find(|b| {
         b.target.group == target.group
@@ -227,8 +300,10 @@ fn merge_name_reference(
     match held {
         Some(held) => {
             for referrer in &backref.referrers {
-                merge_one(&mut held.referrers, referrer)
-                    .map_err(|e| format!("nameReference to {}: {e}", describe_spec(target)))?;
+                merge_one(&mut held.referrers, referrer).map_err(Error::in_table(format!(
+                    "nameReference to {}",
+                    describe_spec(target)
+                )))?;
             }
         }
         None => list.push(copy(backref)),
@@ -308,24 +383,23 @@ fn describe_spec(spec: &FieldSpec) -> String {
 /// `Dependencies` that are not a list of names, a `$ref` Go's URL parser
 /// rejects. Also a `$ref` cycle reachable from a kind, on which kustomize
 /// overflows its stack, and more than a million properties reached through
-/// `$ref`s.
-pub fn load(text: &str) -> Result<Config, String> {
-    let root = parse(text)?;
+/// `$ref`s. A conflict between field specs ([`Error::Conflict`]).
+pub fn load(text: &str) -> Result<Config, Error> {
+    let root = parse(text).map_err(Error::Invalid)?;
     let definitions = match &root {
         Value::Null => return Ok(Config::default()),
         Value::Object(map) => map,
         other => {
-            return Err(format!(
-                "the file is {}, not a map of OpenAPI definition names to definitions ({{name: {{Schema: {{properties: ...}}}}}})",
-                describe(other)
-            ));
+            return Err(Error::NotDefinitions {
+                found: describe(other),
+            });
         }
     };
     let mut properties = BTreeMap::new();
     for (name, definition) in definitions {
-        let schema = schema_of(name, definition)?;
+        let schema = schema_of(name, definition).map_err(Error::Invalid)?;
         if let Some(schema) = schema {
-            check_schema(schema, name)?;
+            check_schema(schema, name).map_err(Error::Invalid)?;
         }
         properties.insert(
             name.as_str(),
@@ -360,7 +434,7 @@ pub fn load(text: &str) -> Result<Config, String> {
 ///
 /// # Errors
 /// As [`load`].
-pub fn name_references(text: &str) -> Result<Vec<NameReference>, String> {
+pub fn name_references(text: &str) -> Result<Vec<NameReference>, Error> {
     load(text).map(|config| config.name_references)
 }
 
@@ -377,7 +451,8 @@ pub fn name_references(text: &str) -> Result<Vec<NameReference>, String> {
 /// 0 once a re-merge has dropped the default spec (see [`Config`]).
 ///
 /// # Errors
-/// Where kustomize fails: the field is a map or a sequence, or a scalar
+/// [`Error::Prefix`] where kustomize fails: the field is a map or a
+/// sequence, or a scalar
 /// stands where the path goes on. A number, boolean or null field is
 /// refused too: kustomize prepends the prefix to its YAML source text
 /// (`p-0x10`, `p-~`), which is not kept.
@@ -386,7 +461,7 @@ pub fn prefix_fields(
     original: &Id,
     specs: &[FieldSpec],
     prefix: &str,
-) -> Result<usize, String> {
+) -> Result<usize, Error> {
     let mut renames = 0;
     for spec in specs.iter().filter(|spec| original.selected_by(spec)) {
         if spec.path == "metadata/name" {
@@ -394,8 +469,11 @@ pub fn prefix_fields(
             continue;
         }
         let segments: Vec<&str> = spec.path.split('/').collect();
-        prefix_at(obj, &segments, prefix)
-            .map_err(|e| format!("{original}: namePrefix field {}: {e}", spec.path))?;
+        prefix_at(obj, &segments, prefix).map_err(|reason| Error::Prefix {
+            object: original.to_string(),
+            path: spec.path.clone(),
+            reason,
+        })?;
     }
     Ok(renames)
 }
@@ -562,18 +640,18 @@ impl Walk<'_> {
         name: &str,
         path: &mut Vec<String>,
         stack: &mut Vec<String>,
-    ) -> Result<(), String> {
+    ) -> Result<(), Error> {
         let all = self.properties;
         let Some(Some(properties)) = all.get(name) else {
             return Ok(());
         };
         for (property, schema) in *properties {
-            self.budget = self.budget.checked_sub(1).ok_or_else(|| {
-                format!(
-                    "more than {PROPERTY_BUDGET} properties reached through $ref from kind '{}'",
-                    self.kind
-                )
-            })?;
+            self.budget = self
+                .budget
+                .checked_sub(1)
+                .ok_or_else(|| Error::TooManyProperties {
+                    kind: self.kind.to_owned(),
+                })?;
             path.push(property.clone());
             let field = path.join("/");
             let extension = |key: &str| schema.get(key).and_then(Value::as_str);
@@ -605,14 +683,13 @@ impl Walk<'_> {
                 merge_name_reference(&mut found.name_references, &backref)?;
             }
             if let Some(reference) = schema.get("$ref").and_then(Value::as_str) {
-                let target = normalise_ref(reference)?;
+                let target = normalise_ref(reference).map_err(Error::Invalid)?;
                 if all.contains_key(target.as_str()) {
                     if stack.contains(&target) {
                         stack.push(target);
-                        return Err(format!(
-                            "$ref cycle {} (kustomize overflows its stack on it); break the cycle",
-                            stack.join(" -> ")
-                        ));
+                        return Err(Error::Cycle {
+                            cycle: stack.join(" -> "),
+                        });
                     }
                     stack.push(target.clone());
                     self.visit(&target, path, stack)?;

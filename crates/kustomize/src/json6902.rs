@@ -25,6 +25,41 @@ use std::fmt;
 
 use serde_json::{Map, Number, Value};
 
+/// Why an operation list could not be read or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The patch is not a sequence of operations.
+    #[error("a JSON 6902 patch is a list of operations, not {found}")]
+    NotAList {
+        /// What it is instead (`a mapping`).
+        found: &'static str,
+    },
+    /// An entry of the list is not a mapping.
+    #[error("operation {index} is {found}, not a mapping with op and path")]
+    NotAnOperation {
+        /// The entry's position, from 0.
+        index: usize,
+        /// What it is instead.
+        found: &'static str,
+    },
+    /// An operation did not apply.
+    #[error("operation {index} ({operation}): {reason}")]
+    Failed {
+        /// The operation's position, from 0.
+        index: usize,
+        /// The operation: its op and path (and `from`).
+        operation: String,
+        /// Why it did not apply.
+        reason: String,
+    },
+    /// The patched document is not a mapping.
+    #[error("the patched document is {found}, not a mapping")]
+    NotAMapping {
+        /// What it is instead.
+        found: &'static str,
+    },
+}
+
 /// One operation, with its fields as written; they are checked when the
 /// operation is applied, as kustomize does.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -45,16 +80,16 @@ pub struct Operation {
 /// applies the patch), and `null` instead of a sequence is an empty list.
 ///
 /// # Errors
-/// A message when `ops` is not a sequence or an entry is not a mapping.
-pub fn parse(ops: &Value) -> Result<Vec<Operation>, String> {
+/// [`Error::NotAList`] when `ops` is not a sequence,
+/// [`Error::NotAnOperation`] when an entry is not a mapping.
+pub fn parse(ops: &Value) -> Result<Vec<Operation>, Error> {
     let entries = match ops {
         Value::Null => return Ok(Vec::new()),
         Value::Array(entries) => entries,
         other => {
-            return Err(format!(
-                "a JSON 6902 patch is a list of operations, not {}",
-                type_name(other)
-            ));
+            return Err(Error::NotAList {
+                found: type_name(other),
+            });
         }
     };
     entries
@@ -69,10 +104,10 @@ pub fn parse(ops: &Value) -> Result<Vec<Operation>, String> {
                 value: fields.get("value").cloned().unwrap_or_default(),
             }),
             Value::Null => Ok(Operation::default()),
-            other => Err(format!(
-                "operation {i} is {}, not a mapping with op and path",
-                type_name(other)
-            )),
+            other => Err(Error::NotAnOperation {
+                index: i,
+                found: type_name(other),
+            }),
         })
         .collect()
 }
@@ -88,9 +123,9 @@ pub fn parse(ops: &Value) -> Result<Vec<Operation>, String> {
 /// the JSON text).
 ///
 /// # Errors
-/// A message naming the operation (its index from 0, its op and path) when
-/// one does not apply, or when the result is not a mapping. `doc` may then
-/// be partly patched.
+/// [`Error::Failed`] naming the operation (its index from 0, its op and
+/// path) when one does not apply, [`Error::NotAMapping`] when the result is
+/// not a mapping. `doc` may then be partly patched.
 ///
 /// # Caveats
 /// kustomize compares a `test` value as the patch's JSON text when the
@@ -102,16 +137,18 @@ pub fn parse(ops: &Value) -> Result<Vec<Operation>, String> {
 /// internal `internal.config.kubernetes.io/previous*` annotations present,
 /// which [`crate::patch::json`] adds so that `add /metadata/annotations/x`
 /// finds a parent.
-pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<(), String> {
+pub fn apply(doc: &mut Value, ops: &[Operation]) -> Result<(), Error> {
     for (i, op) in ops.iter().enumerate() {
-        op.apply(doc)
-            .map_err(|reason| format!("operation {i} ({op}): {reason}"))?;
+        op.apply(doc).map_err(|reason| Error::Failed {
+            index: i,
+            operation: op.to_string(),
+            reason,
+        })?;
     }
     if !doc.is_object() {
-        return Err(format!(
-            "the patched document is {}, not a mapping",
-            type_name(doc)
-        ));
+        return Err(Error::NotAMapping {
+            found: type_name(doc),
+        });
     }
     through_float64(doc);
     Ok(())
@@ -482,7 +519,8 @@ mod tests {
     /// [`doc`] after `ops`, or the error.
     fn patched(ops: &Value) -> Result<Value, String> {
         let mut out = doc();
-        apply(&mut out, &parse(ops)?)?;
+        let ops = parse(ops).map_err(|e| e.to_string())?;
+        apply(&mut out, &ops).map_err(|e| e.to_string())?;
         Ok(out)
     }
 
@@ -502,8 +540,9 @@ mod tests {
 
     /// A `test` of `path` against `value` on `doc`.
     fn test_on(mut doc: Value, path: &str, value: &Value) -> Result<(), String> {
-        let ops = parse(&json!([{"op": "test", "path": path, "value": value}]))?;
-        apply(&mut doc, &ops)
+        let ops = parse(&json!([{"op": "test", "path": path, "value": value}]))
+            .map_err(|e| e.to_string())?;
+        apply(&mut doc, &ops).map_err(|e| e.to_string())
     }
 
     #[test]

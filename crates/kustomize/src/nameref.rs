@@ -14,6 +14,22 @@ use serde_json::Value;
 use crate::fieldspec::{FieldSpec, NameReference};
 use crate::resource::{Id, Resource};
 
+/// Why a name reference could not be rewritten.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A referring field that names no object unambiguously: a map without
+    /// `name`, or a name several renamed objects had.
+    #[error("{referrer}: {path}: {reason}")]
+    Reference {
+        /// The referring object.
+        referrer: String,
+        /// The field, as the `nameReference` table writes it.
+        path: String,
+        /// What is wrong, with the candidates when there are several.
+        reason: String,
+    },
+}
+
 /// What a referrer needs to know about another object.
 struct Candidate {
     id: Id,
@@ -38,9 +54,9 @@ struct Referrer<'a> {
 /// current name (and namespace, for references that carry one).
 ///
 /// # Errors
-/// A message naming the referrer, the field and the candidates when a
-/// reference could mean more than one object.
-pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<(), String> {
+/// [`Error::Reference`] naming the referrer, the field and the candidates
+/// when a reference could mean more than one object.
+pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<(), Error> {
     let all: Vec<Candidate> = acc
         .iter()
         .map(|r| Candidate {
@@ -88,8 +104,12 @@ pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<()
                     failure = Some(e);
                 }
             });
-            if let Some(e) = failure {
-                return Err(format!("{}: {}: {e}", referrer.id, spec.path));
+            if let Some(reason) = failure {
+                return Err(Error::Reference {
+                    referrer: referrer.id.to_string(),
+                    path: spec.path,
+                    reason,
+                });
             }
         }
         resource.obj = obj;

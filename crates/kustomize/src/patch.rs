@@ -13,7 +13,62 @@ use serde_json::Value;
 
 use crate::resource::{Id, Resource, api_kind};
 use crate::selector::Selector;
-use crate::{json6902, openapi, smp, yaml};
+use crate::{json6902, openapi, selector, smp, yaml};
+
+/// Why a patch could not be read or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Text starting with `[` is not valid JSON.
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+    /// Malformed YAML.
+    #[error(transparent)]
+    Yaml(#[from] yaml::Error),
+    /// A JSON 6902 operation list of the wrong shape.
+    #[error(transparent)]
+    Operations(#[from] json6902::Error),
+    /// The patch has no document.
+    #[error("the patch is empty")]
+    Empty,
+    /// Documents that are neither all mappings nor one sequence.
+    #[error("the patch is neither strategic-merge objects nor a JSON 6902 operation list")]
+    Neither,
+    /// No object has the id of a patch without a target.
+    #[error(
+        "no object is {id}; a patch without a target names its object by apiVersion, kind, name and namespace"
+    )]
+    NoObject {
+        /// The patch's id.
+        id: String,
+    },
+    /// Several objects have the id of a patch without a target.
+    #[error("several objects match {id}")]
+    SeveralObjects {
+        /// The patch's id.
+        id: String,
+    },
+    /// A malformed `target`.
+    #[error(transparent)]
+    Target(#[from] selector::Error),
+    /// A strategic merge failed on an object.
+    #[error("{id}: strategic merge: {source}")]
+    Strategic {
+        /// The object.
+        id: String,
+        /// Why the merge failed.
+        #[source]
+        source: smp::Error,
+    },
+    /// A JSON 6902 operation failed on an object.
+    #[error("{id}: {source}")]
+    Operation {
+        /// The object.
+        id: String,
+        /// Which operation failed, and why.
+        #[source]
+        source: json6902::Error,
+    },
+}
 
 /// One `patches` (or `patchesJson6902`) entry.
 #[derive(Clone, Debug, Default, Deserialize)]
@@ -41,21 +96,19 @@ pub enum Loaded {
 /// 6902 operation list (a sequence, JSON or YAML).
 ///
 /// # Errors
-/// A message when the text is neither, or malformed.
-pub fn load(text: &str) -> Result<Loaded, String> {
+/// An [`Error`] when the text is neither, or malformed.
+pub fn load(text: &str) -> Result<Loaded, Error> {
     // JSON text is read as JSON, so `1.0` stays a float for `test`.
     if text.trim_start().starts_with('[') {
-        let ops: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-        return json6902::parse(&ops).map(Loaded::Json);
+        let ops: Value = serde_json::from_str(text)?;
+        return Ok(Loaded::Json(json6902::parse(&ops)?));
     }
-    let docs = yaml::parse_documents(&yaml::normalise(text)).map_err(|e| e.to_string())?;
+    let docs = yaml::parse_documents(&yaml::normalise(text))?;
     match docs.as_slice() {
-        [] => Err("the patch is empty".into()),
-        [ops @ Value::Array(_)] => json6902::parse(ops).map(Loaded::Json),
+        [] => Err(Error::Empty),
+        [ops @ Value::Array(_)] => Ok(Loaded::Json(json6902::parse(ops)?)),
         docs if docs.iter().all(Value::is_object) => Ok(Loaded::Strategic(docs.to_vec())),
-        _ => Err(
-            "the patch is neither strategic-merge objects nor a JSON 6902 operation list".into(),
-        ),
+        _ => Err(Error::Neither),
     }
 }
 
@@ -63,9 +116,9 @@ pub fn load(text: &str) -> Result<Loaded, String> {
 /// earlier) is the patch's own.
 ///
 /// # Errors
-/// A message when no object, or more than one, has that id, or the merge
-/// fails.
-pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), String> {
+/// [`Error::NoObject`] or [`Error::SeveralObjects`] when no object, or more
+/// than one, has that id, [`Error::Strategic`] when the merge fails.
+pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Error> {
     let id = Id::of(patch);
     let found: Vec<usize> = acc
         .iter()
@@ -81,23 +134,22 @@ pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Str
             }
             Ok(())
         }
-        [] => Err(format!(
-            "no object is {id}; a patch without a target names its object by apiVersion, kind, name and namespace"
-        )),
-        _ => Err(format!("several objects match {id}")),
+        [] => Err(Error::NoObject { id: id.to_string() }),
+        _ => Err(Error::SeveralObjects { id: id.to_string() }),
     }
 }
 
 /// Applies a strategic-merge patch to every object `target` selects.
 ///
 /// # Errors
-/// A message when the target is malformed or a merge fails.
+/// [`Error::Target`] when the target is malformed, [`Error::Strategic`] when
+/// a merge fails.
 pub fn strategic_targeted(
     acc: &mut Vec<Resource>,
     patch: &Value,
     target: &Selector,
     options: &BTreeMap<String, bool>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let selector = target.compile()?;
     let mut kept = Vec::with_capacity(acc.len());
     for mut res in std::mem::take(acc) {
@@ -117,7 +169,7 @@ fn strategic(
     res: &mut Resource,
     patch: &Value,
     options: &BTreeMap<String, bool>,
-) -> Result<bool, String> {
+) -> Result<bool, Error> {
     let allow_name = options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = options.get("allowKindChange").copied().unwrap_or(false);
     let name = res.name().to_owned();
@@ -133,8 +185,11 @@ fn strategic(
         p.insert("apiVersion".into(), Value::String(api_version.clone()));
     }
     let def = openapi::definition(&api_version, &kind);
-    if let smp::Outcome::Deleted = smp::apply(&mut res.obj, &patch, def)
-        .map_err(|e| format!("{}: strategic merge: {e}", res.id()))?
+    if let smp::Outcome::Deleted =
+        smp::apply(&mut res.obj, &patch, def).map_err(|source| Error::Strategic {
+            id: res.id().to_string(),
+            source,
+        })?
     {
         return Ok(false);
     }
@@ -159,13 +214,14 @@ fn strategic(
 /// deprecated `patchesJson6902` does not), so renames are followed.
 ///
 /// # Errors
-/// A message naming the object when an operation fails.
+/// [`Error::Target`] when the target is malformed, [`Error::Operation`]
+/// naming the object when an operation fails.
 pub fn json(
     acc: &mut [Resource],
     ops: &[json6902::Operation],
     target: &Selector,
     remember: bool,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let selector = target.compile()?;
     for res in acc.iter_mut().filter(|r| selector.matches(r)) {
         let id = res.id();
@@ -175,7 +231,10 @@ pub fn json(
         } else {
             json6902::apply(&mut res.obj, ops)
         }
-        .map_err(|e| format!("{id}: {e}"))?;
+        .map_err(|source| Error::Operation {
+            id: id.to_string(),
+            source,
+        })?;
     }
     Ok(())
 }
@@ -194,8 +253,8 @@ const BUILD_ANNOTATIONS: [&str; 5] = [
 
 fn with_build_annotations(
     res: &mut Resource,
-    f: impl FnOnce(&mut Value) -> Result<(), String>,
-) -> Result<(), String> {
+    f: impl FnOnce(&mut Value) -> Result<(), json6902::Error>,
+) -> Result<(), json6902::Error> {
     let join = |items: Vec<&str>| items.join(",");
     let values = [
         join(res.previous.iter().map(|id| id.kind.as_str()).collect()),

@@ -53,11 +53,55 @@ use spec::DEFAULT_FIELD_PATH;
 pub use spec::{FieldOptions, ObjectSelector, Replacement, Source, Target};
 use write::{NO_OPTIONS, Writing, write_target};
 
+/// Why replacements could not be read or applied.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// One replacement failed.
+    #[error("replacements[{index}]: {reason}")]
+    Entry {
+        /// The replacement's position, from 0.
+        index: usize,
+        /// What failed: the source or the target, the object and the field.
+        reason: String,
+    },
+    /// A scalar was left holding text its type cannot hold.
+    #[error(
+        "replacements[{index}]: {object}: field `{field}`: `{text}` is not {expected}, and kustomize keeps the type of a scalar it writes into (it fails converting the object to JSON)"
+    )]
+    Unfit {
+        /// The replacement that wrote it, by position.
+        index: usize,
+        /// The object.
+        object: String,
+        /// The field, as a JSON pointer.
+        field: String,
+        /// The text written.
+        text: String,
+        /// The type the field keeps (`an integer`).
+        expected: &'static str,
+    },
+    /// A replacements file (`path:`) that is neither a mapping nor a list.
+    #[error("a replacements file holds one replacement (a mapping) or a list of them, not {found}")]
+    FileShape {
+        /// What it is instead (`a string`).
+        found: &'static str,
+    },
+    /// An entry of a replacements file with a field of the wrong type.
+    #[error("entry {index} of the replacements file: {source}")]
+    FileEntry {
+        /// The entry's position, from 0.
+        index: usize,
+        /// The decoder's reason.
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
 /// Applies the replacements in order, each reading its source after the
 /// previous ones have written.
 ///
 /// # Errors
-/// A message naming the replacement (its position in `replacements`), its
+/// An [`Error`] naming the replacement (its position in `replacements`), its
 /// source and, for a target, the `select`, the object and the `fieldPath`:
 /// a missing source or target, a source selecting no object or several, a
 /// missing source field, a target path that reaches nothing, an
@@ -65,22 +109,21 @@ use write::{NO_OPTIONS, Writing, write_target};
 /// that does not fit the type of the scalar it is written into, a
 /// malformed label selector or regular expression, or an entry whose `path`
 /// was not expanded.
-pub fn apply(acc: &mut [Resource], replacements: &[Replacement]) -> Result<(), String> {
+pub fn apply(acc: &mut [Resource], replacements: &[Replacement]) -> Result<(), Error> {
     let mut unfits = Unfits::default();
     for (i, replacement) in replacements.iter().enumerate() {
         apply_one(acc, i, replacement, &mut unfits)
-            .map_err(|e| format!("replacements[{i}]: {e}"))?;
+            .map_err(|reason| Error::Entry { index: i, reason })?;
     }
     match unfits.0.first() {
         None => Ok(()),
-        Some(unfit) => Err(format!(
-            "replacements[{}]: {}: field `{}`: `{}` is not {}, and kustomize keeps the type of a scalar it writes into (it fails converting the object to JSON)",
-            unfit.replacement,
-            acc[unfit.res].id(),
-            unfit.pointer,
-            unfit.text,
-            unfit.tag.noun()
-        )),
+        Some(unfit) => Err(Error::Unfit {
+            index: unfit.replacement,
+            object: acc[unfit.res].id().to_string(),
+            field: unfit.pointer.clone(),
+            text: unfit.text.clone(),
+            expected: unfit.tag.noun(),
+        }),
     }
 }
 

@@ -30,6 +30,32 @@ pub struct Selector {
     pub annotation_selector: String,
 }
 
+/// Why a [`Selector`] does not compile.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A field is not a valid regular expression.
+    #[error("target.{field} '{expression}' is not a valid regular expression: {source}")]
+    Regex {
+        /// The field (`kind`).
+        field: &'static str,
+        /// The expression as written.
+        expression: String,
+        /// The regular expression parser's reason.
+        #[source]
+        source: regex::Error,
+    },
+    /// A label or annotation selector is malformed.
+    #[error("target.{field} '{selector}': {reason}")]
+    Selector {
+        /// The field (`labelSelector` or `annotationSelector`).
+        field: &'static str,
+        /// The selector as written.
+        selector: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
 /// A [`Selector`] ready to match.
 pub struct Compiled {
     group: Option<Regex>,
@@ -56,15 +82,20 @@ impl Selector {
     /// Compiles the expressions and selectors.
     ///
     /// # Errors
-    /// A message naming the field whose expression or selector is malformed.
-    pub fn compile(&self) -> Result<Compiled, String> {
-        let anchored = |field: &str, re: &str| -> Result<Option<Regex>, String> {
+    /// An [`Error`] naming the field whose expression or selector is
+    /// malformed.
+    pub fn compile(&self) -> Result<Compiled, Error> {
+        let anchored = |field: &'static str, re: &str| -> Result<Option<Regex>, Error> {
             if re.is_empty() {
                 return Ok(None);
             }
-            Regex::new(&format!("^(?:{re})$")).map(Some).map_err(|e| {
-                format!("target.{field} '{re}' is not a valid regular expression: {e}")
-            })
+            Regex::new(&format!("^(?:{re})$"))
+                .map(Some)
+                .map_err(|source| Error::Regex {
+                    field,
+                    expression: re.to_owned(),
+                    source,
+                })
         };
         Ok(Compiled {
             group: anchored("group", &self.group)?,
@@ -72,13 +103,17 @@ impl Selector {
             kind: anchored("kind", &self.kind)?,
             name: anchored("name", &self.name)?,
             namespace: anchored("namespace", &self.namespace)?,
-            labels: parse_selector(&self.label_selector)
-                .map_err(|e| format!("target.labelSelector '{}': {e}", self.label_selector))?,
-            annotations: parse_selector(&self.annotation_selector).map_err(|e| {
-                format!(
-                    "target.annotationSelector '{}': {e}",
-                    self.annotation_selector
-                )
+            labels: parse_selector(&self.label_selector).map_err(|reason| Error::Selector {
+                field: "labelSelector",
+                selector: self.label_selector.clone(),
+                reason,
+            })?,
+            annotations: parse_selector(&self.annotation_selector).map_err(|reason| {
+                Error::Selector {
+                    field: "annotationSelector",
+                    selector: self.annotation_selector.clone(),
+                    reason,
+                }
             })?,
         })
     }

@@ -46,6 +46,28 @@ use serde_json::{Map, Value};
 
 use crate::openapi::{self, Field};
 
+/// Why a strategic merge patch could not be applied, in kustomize's words.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A patch value whose node kind (map, list, scalar) differs from the
+    /// object's.
+    #[error("wrong node kind: expected {expected} but got {got}: node contents:\n{contents}")]
+    WrongKind {
+        /// The node kind the object has there (kyaml's name, `MappingNode`).
+        expected: &'static str,
+        /// The node kind the patch has there.
+        got: &'static str,
+        /// The patch's value.
+        contents: Value,
+    },
+    /// A `$patch` value other than `merge`, `replace` and `delete`.
+    #[error("unknown patch strategy '{0}'")]
+    UnknownStrategy(String),
+    /// The object to patch is not a map.
+    #[error("the object to patch is not a map")]
+    NotAMap,
+}
+
 /// What a patch did to the object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
@@ -60,22 +82,22 @@ pub enum Outcome {
 /// list is replaced wholesale).
 ///
 /// # Errors
-/// kustomize's messages: a patch value whose node kind (map, list, scalar)
-/// differs from the object's (`wrong node kind: expected MappingNode but got
-/// ScalarNode: …`), and an unknown `$patch` value (`unknown patch strategy
-/// 'x'`). `target` is unchanged on error.
+/// [`Error`], with kustomize's messages: a patch value whose node kind (map,
+/// list, scalar) differs from the object's (`wrong node kind: expected
+/// MappingNode but got ScalarNode: …`), and an unknown `$patch` value
+/// (`unknown patch strategy 'x'`). `target` is unchanged on error.
 ///
 /// # Caveats
 /// kustomize keeps an object's `key: null` (or `~`) that the patch does not
 /// mention but drops an empty `key:`; a [`Value`] cannot tell them apart, so
 /// both are kept.
-pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Outcome, String> {
+pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Outcome, Error> {
     let schema = def.map_or(Schema::None, Schema::Def);
     let Value::Object(patch) = patch else {
         return Err(wrong_kind(Kind::Map, patch));
     };
     let Some(object) = target.as_object_mut() else {
-        return Err("the object to patch is not a map".to_owned());
+        return Err(Error::NotAMap);
     };
     match directive(patch)? {
         Some(Directive::Delete) => Ok(Outcome::Deleted),
@@ -118,14 +140,14 @@ impl Directive {
 }
 
 /// The directive of a patch map: `None` without `$patch`.
-fn directive(map: &Map<String, Value>) -> Result<Option<Directive>, String> {
+fn directive(map: &Map<String, Value>) -> Result<Option<Directive>, Error> {
     let Some(value) = map.get(DIRECTIVE) else {
         return Ok(None);
     };
     let value = text(value);
     Directive::parse(&value)
         .map(Some)
-        .ok_or_else(|| format!("unknown patch strategy '{value}'"))
+        .ok_or(Error::UnknownStrategy(value))
 }
 
 /// Removes a known `$patch` from a map, as kyaml does once it has read it.
@@ -140,7 +162,7 @@ fn elide(node: &mut Value) {
 /// The directive of a patch list: the first map element holding `$patch`
 /// decides, if `$patch` is its only key. The directive elements are removed
 /// (and, kyaml being kyaml, `null` and `{}` elements with them).
-fn list_directive(list: &mut Vec<Value>) -> Result<Directive, String> {
+fn list_directive(list: &mut Vec<Value>) -> Result<Directive, Error> {
     let Some(element) = list
         .iter()
         .filter_map(Value::as_object)
@@ -152,8 +174,7 @@ fn list_directive(list: &mut Vec<Value>) -> Result<Directive, String> {
         return Ok(Directive::Merge);
     }
     let value = element.get(DIRECTIVE).map(text).unwrap_or_default();
-    let found =
-        Directive::parse(&value).ok_or_else(|| format!("unknown patch strategy '{value}'"))?;
+    let found = Directive::parse(&value).ok_or_else(|| Error::UnknownStrategy(value.clone()))?;
     list.retain(|e| match e {
         Value::Null => false,
         Value::Object(m) => !m.is_empty() && m.get(DIRECTIVE).is_none_or(|v| text(v) != value),
@@ -188,12 +209,12 @@ impl Kind {
     }
 }
 
-fn wrong_kind(expected: Kind, got: &Value) -> String {
-    format!(
-        "wrong node kind: expected {} but got {}: node contents:\n{got}",
-        expected.name(),
-        Kind::of(got).name()
-    )
+fn wrong_kind(expected: Kind, got: &Value) -> Error {
+    Error::WrongKind {
+        expected: expected.name(),
+        got: Kind::of(got).name(),
+        contents: got.clone(),
+    }
 }
 
 /// The text of a node as kyaml compares it: a scalar's text, `""` for maps
@@ -315,7 +336,7 @@ fn walk(
     dest: Option<Value>,
     origin: Option<&Value>,
     schema: Schema<'_>,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, Error> {
     let dest_kind = dest.as_ref().filter(|v| !v.is_null()).map(Kind::of);
     let origin_kind = origin.filter(|v| !v.is_null()).map(Kind::of);
     let Some(kind) = dest_kind.or(origin_kind) else {
@@ -358,7 +379,7 @@ fn walk_map(
     dest: Option<Value>,
     origin: Option<&Value>,
     schema: Schema<'_>,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, Error> {
     let Some(Value::Object(dest)) = dest else {
         // Added by the patch. Its own directive is read leniently (an unknown
         // one stays as a key); the rest is merged with itself.
@@ -408,7 +429,7 @@ fn merge_fields(
     patch: Option<&Map<String, Value>>,
     skip_directive: bool,
     schema: Schema<'_>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, Error> {
     let mut keys: BTreeSet<String> = dest.keys().cloned().collect();
     if let Some(patch) = patch {
         keys.extend(
@@ -432,7 +453,7 @@ fn merge_fields(
 /// A node the patch adds, merged with itself as kyaml does (it walks the
 /// patch's node as both sides): nulls go, directives are applied, merged
 /// lists are normalised.
-fn normalize(value: Value, schema: Schema<'_>) -> Result<Option<Value>, String> {
+fn normalize(value: Value, schema: Schema<'_>) -> Result<Option<Value>, Error> {
     match value {
         Value::Null => Ok(None),
         Value::Object(mut map) => {
@@ -462,7 +483,7 @@ fn normalize(value: Value, schema: Schema<'_>) -> Result<Option<Value>, String> 
 fn normalize_fields(
     mut map: Map<String, Value>,
     schema: Schema<'_>,
-) -> Result<Map<String, Value>, String> {
+) -> Result<Map<String, Value>, Error> {
     let keys: BTreeSet<String> = map.keys().cloned().collect();
     for key in keys {
         let Some(value) = map.remove(&key) else {
@@ -481,7 +502,7 @@ fn walk_list(
     origin: Option<&Value>,
     keys: &[String],
     elements: Schema<'_>,
-) -> Result<Option<Value>, String> {
+) -> Result<Option<Value>, Error> {
     let Some(Value::Array(dest)) = dest else {
         // Added by the patch: no directive is read, the list is merged with
         // itself.
@@ -525,7 +546,7 @@ fn merge_list(
     origin: Source,
     keys: &[String],
     elements: Schema<'_>,
-) -> Result<Vec<Value>, String> {
+) -> Result<Vec<Value>, Error> {
     // A list of scalars is matched on the values, which kyaml writes as the
     // merge key "".
     let keys: Vec<String> = if keys.is_empty() {
@@ -681,7 +702,7 @@ fn walk_element(
     o: Option<usize>,
     same: bool,
     schema: Schema<'_>,
-) -> Result<Option<usize>, String> {
+) -> Result<Option<usize>, Error> {
     if same {
         let Some(id) = d else {
             return Ok(None);
@@ -728,7 +749,7 @@ fn walk_element(
 }
 
 /// Sets a merge key the merged element lost (a patch `name: null`).
-fn ensure_key(node: &mut Value, key: &str, value: &str) -> Result<(), String> {
+fn ensure_key(node: &mut Value, key: &str, value: &str) -> Result<(), Error> {
     let kind = Kind::of(node);
     if key.is_empty() {
         // A list of scalars: kyaml sets the element to the value it has,
@@ -754,7 +775,7 @@ fn set_element(
     keys: &[String],
     values: &[String],
     element: Option<usize>,
-) -> Result<(), String> {
+) -> Result<(), Error> {
     let map_setter = keys.first().is_some_and(|k| !k.is_empty())
         && values.first().is_some_and(|v| !v.is_empty());
     let mut kept = Vec::with_capacity(list.len() + 1);
@@ -802,7 +823,7 @@ fn set_element(
 /// kyaml's `FieldMatcher`: whether `node` has the field `key` with the text
 /// `value` (any value when `value` is empty; the node's own text when `key`
 /// is empty).
-fn field_matches(node: &Value, key: &str, value: &str) -> Result<bool, String> {
+fn field_matches(node: &Value, key: &str, value: &str) -> Result<bool, Error> {
     if node.is_null() {
         return Ok(false);
     }
@@ -828,7 +849,7 @@ fn append_elements(
     items: &mut Vec<usize>,
     dest_ids: &[usize],
     keys: &[String],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     for &id in dest_ids {
         if keys.first().is_none_or(String::is_empty) {
             set_element(nodes, items, keys, &[text(&nodes[id])], Some(id))?;

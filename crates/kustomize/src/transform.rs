@@ -127,11 +127,16 @@ fn update_image(field: &mut Value, image: &Image) {
     *field = Value::String(updated);
 }
 
-/// Sorts `acc` by `sortOptions` (legacy by default).
+/// Sorts `acc` by `sortOptions` (legacy by default); `file` is the
+/// kustomization (or its directory) named in errors.
 ///
 /// # Errors
-/// A message when `sortOptions` is malformed.
-pub fn sort(acc: &mut [Resource], options: Option<&Value>) -> Result<(), String> {
+/// [`Error::Invalid`] when `sortOptions` is malformed.
+pub fn sort(acc: &mut [Resource], options: Option<&Value>, file: &Path) -> Result<(), Error> {
+    let invalid = |message: String| Error::Invalid {
+        file: file.to_path_buf(),
+        message,
+    };
     let order = options
         .and_then(|o| o.get("order"))
         .and_then(Value::as_str)
@@ -143,7 +148,7 @@ pub fn sort(acc: &mut [Resource], options: Option<&Value>) -> Result<(), String>
                 .and_then(|o| o.get("legacySortOptions"))
                 .map(|v| serde_json::from_value::<LegacyOrder>(v.clone()))
                 .transpose()
-                .map_err(|e| format!("sortOptions.legacySortOptions: {e}"))?;
+                .map_err(|e| invalid(format!("sortOptions.legacySortOptions: {e}")))?;
             let order = custom.as_ref().unwrap_or(&TABLES.legacy_sort_order);
             let rank = |kind: &str| -> (usize, usize) {
                 if let Some(i) = order.order_first.iter().position(|k| k == kind) {
@@ -164,9 +169,9 @@ pub fn sort(acc: &mut [Resource], options: Option<&Value>) -> Result<(), String>
             });
             Ok(())
         }
-        other => Err(format!(
+        other => Err(invalid(format!(
             "sortOptions.order '{other}' is neither legacy nor fifo"
-        )),
+        ))),
     }
 }
 

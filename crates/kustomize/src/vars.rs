@@ -25,6 +25,41 @@ use serde_json::{Number, Value};
 use crate::fieldspec::TABLES;
 use crate::resource::{Id, Resource, api_kind};
 
+/// Why vars could not be bound or resolved, in kustomize's words.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A var names no object.
+    #[error("var '{var}' cannot be mapped to a field in the set of known resources")]
+    Unmapped {
+        /// The var, as kustomize renders it (`{NAME Kind.version.group {fieldpath}}`).
+        var: String,
+    },
+    /// A var names several objects.
+    #[error("found {count} resId matches for var {var} (unable to disambiguate)")]
+    Ambiguous {
+        /// How many objects it names.
+        count: usize,
+        /// The var, as kustomize renders it.
+        var: String,
+    },
+    /// A var's object lacks the field.
+    #[error("field specified in var '{var}' not found in corresponding resource")]
+    NoField {
+        /// The var, as kustomize renders it.
+        var: String,
+    },
+    /// A `varReference` field that cannot be expanded.
+    #[error("considering field '{path}' of object {object}: {reason}")]
+    Expansion {
+        /// The field, as the `varReference` table writes it.
+        path: String,
+        /// The object.
+        object: String,
+        /// What is wrong with the field.
+        reason: String,
+    },
+}
+
 /// The field a var reads when its `fieldref` names none.
 const DEFAULT_FIELD_PATH: &str = "metadata.name";
 
@@ -149,18 +184,17 @@ impl Var {
         res.any_id(|id| self.objref.names(id, cluster_scoped))
     }
 
-    fn unmapped(&self) -> String {
-        format!(
-            "var '{}' cannot be mapped to a field in the set of known resources",
-            self.describe(self.field_path())
-        )
+    fn unmapped(&self) -> Error {
+        Error::Unmapped {
+            var: self.describe(self.field_path()),
+        }
     }
 
-    fn ambiguous(&self, count: usize) -> String {
-        format!(
-            "found {count} resId matches for var {} (unable to disambiguate)",
-            self.describe(&self.fieldref.fieldpath)
-        )
+    fn ambiguous(&self, count: usize) -> Error {
+        Error::Ambiguous {
+            count,
+            var: self.describe(&self.fieldref.fieldpath),
+        }
     }
 }
 
@@ -175,8 +209,8 @@ fn or_placeholder<'a>(text: &'a str, placeholder: &'a str) -> &'a str {
 /// [`resolve`], as in kustomize.
 ///
 /// # Errors
-/// A var naming more than one object of `acc`.
-pub fn bind(acc: &[Resource], vars: &mut [Var]) -> Result<(), String> {
+/// [`Error::Ambiguous`] for a var naming more than one object of `acc`.
+pub fn bind(acc: &[Resource], vars: &mut [Var]) -> Result<(), Error> {
     for var in vars.iter_mut() {
         let found: Vec<&Resource> = acc.iter().filter(|r| var.matches(r)).collect();
         var.binding = match found.as_slice() {
@@ -198,20 +232,19 @@ pub fn bind(acc: &[Resource], vars: &mut [Var]) -> Result<(), String> {
 /// a map or a list is left as `$(NAME)` and counts as never used.
 ///
 /// # Errors
-/// A var whose object is missing or ambiguous or lacks the field, and a
-/// `varReference` field holding a list with something other than strings.
-pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, String> {
+/// A var whose object is missing ([`Error::Unmapped`]) or ambiguous
+/// ([`Error::Ambiguous`]) or lacks the field ([`Error::NoField`]), and a
+/// `varReference` field holding a list with something other than strings
+/// ([`Error::Expansion`]).
+pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, Error> {
     if vars.is_empty() {
         return Ok(Vec::new());
     }
     let mut values: HashMap<&str, Value> = HashMap::new();
     for var in vars {
         let res = source(acc, var)?;
-        let value = field_value(&res.obj, var.field_path()).ok_or_else(|| {
-            format!(
-                "field specified in var '{}' not found in corresponding resource",
-                var.describe(var.field_path())
-            )
+        let value = field_value(&res.obj, var.field_path()).ok_or_else(|| Error::NoField {
+            var: var.describe(var.field_path()),
         })?;
         values.insert(&var.name, value);
     }
@@ -233,12 +266,12 @@ pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, String
             let path: Vec<&str> = spec.path.split('/').collect();
             // kustomize rewrites an object's own annotations as strings.
             let as_text = spec.path == "metadata/annotations";
-            expand_at(&mut res.obj, &path, as_text, &mut lookup).map_err(|e| {
-                format!(
-                    "considering field '{}' of object {}: {e}",
-                    spec.path,
-                    res.id()
-                )
+            expand_at(&mut res.obj, &path, as_text, &mut lookup).map_err(|reason| {
+                Error::Expansion {
+                    path: spec.path.clone(),
+                    object: res.id().to_string(),
+                    reason,
+                }
             })?;
         }
     }
@@ -252,7 +285,7 @@ pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, String
 }
 
 /// The object a var reads.
-fn source<'a>(acc: &'a [Resource], var: &Var) -> Result<&'a Resource, String> {
+fn source<'a>(acc: &'a [Resource], var: &Var) -> Result<&'a Resource, Error> {
     match &var.binding {
         Binding::Unbound => {
             let found: Vec<&Resource> = acc.iter().filter(|r| var.matches(r)).collect();

@@ -294,7 +294,7 @@ impl Dispatcher {
         };
         let http = match self.clients.get(&settings) {
             Ok(http) => http,
-            Err(e) => return self.failed(alert, &name, &e, &secrets).await,
+            Err(e) => return self.failed(alert, &name, &e.to_string(), &secrets).await,
         };
         // A Provider has no status to stall: an invalid timeout fails each
         // delivery, naming the field, rather than silently using the default.

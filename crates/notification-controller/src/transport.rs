@@ -14,6 +14,24 @@ use std::sync::{Mutex, PoisonError};
 /// distinct proxy and TLS settings than this are not expected.
 const KEPT: usize = 64;
 
+/// Why a Provider's proxy or TLS settings cannot be used. No variant holds
+/// the proxy credentials.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The proxy address is not a URL.
+    #[error("the proxy address is not a URL")]
+    ProxyAddress,
+    /// `ca.crt` holds no PEM certificate.
+    #[error("ca.crt holds no PEM certificate")]
+    Ca,
+    /// `tls.crt` and `tls.key` are not a PEM certificate and key.
+    #[error("tls.crt and tls.key are not a PEM certificate and key")]
+    ClientCertificate,
+    /// The HTTP client could not be built.
+    #[error("building the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+}
+
 /// A Provider's proxy and TLS settings, read from its Secrets.
 #[derive(Clone, Debug, Default, Hash, PartialEq, Eq)]
 pub struct Settings {
@@ -47,11 +65,11 @@ impl Clients {
     /// The client for `settings`.
     ///
     /// # Errors
-    /// A message naming the setting that cannot be used: a proxy address
+    /// An [`Error`] naming the setting that cannot be used: a proxy address
     /// that is not a URL, a `ca.crt` that holds no PEM certificate, a
-    /// `tls.crt`/`tls.key` pair that is not PEM. The message never quotes
-    /// the proxy credentials.
-    pub fn get(&self, settings: &Settings) -> Result<reqwest::Client, String> {
+    /// `tls.crt`/`tls.key` pair that is not PEM. It never quotes the proxy
+    /// credentials.
+    pub fn get(&self, settings: &Settings) -> Result<reqwest::Client, Error> {
         if *settings == Settings::default() {
             return Ok(self.shared.clone());
         }
@@ -68,11 +86,10 @@ impl Clients {
     }
 }
 
-fn build(settings: &Settings) -> Result<reqwest::Client, String> {
+fn build(settings: &Settings) -> Result<reqwest::Client, Error> {
     let mut builder = ferroflux_tls::http_client_builder();
     if let Some(address) = &settings.proxy {
-        let mut proxy = reqwest::Proxy::all(address.as_str())
-            .map_err(|_| "the proxy address is not a URL".to_owned())?;
+        let mut proxy = reqwest::Proxy::all(address.as_str()).map_err(|_| Error::ProxyAddress)?;
         if let Some((user, password)) = &settings.proxy_auth {
             proxy = proxy.basic_auth(user, password);
         }
@@ -82,20 +99,17 @@ fn build(settings: &Settings) -> Result<reqwest::Client, String> {
         let certs = reqwest::Certificate::from_pem_bundle(pem)
             .ok()
             .filter(|c| !c.is_empty())
-            .ok_or("ca.crt holds no PEM certificate")?;
+            .ok_or(Error::Ca)?;
         builder = builder.tls_certs_merge(certs);
     }
     if let Some((cert, key)) = &settings.client_pem {
         let mut pem = cert.clone();
         pem.push(b'\n');
         pem.extend_from_slice(key);
-        let identity = reqwest::Identity::from_pem(&pem)
-            .map_err(|_| "tls.crt and tls.key are not a PEM certificate and key")?;
+        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| Error::ClientCertificate)?;
         builder = builder.identity(identity);
     }
-    builder
-        .build()
-        .map_err(|e| format!("building the HTTP client: {e}"))
+    builder.build().map_err(Error::Build)
 }
 
 #[cfg(test)]
@@ -112,7 +126,8 @@ mod tests {
                 proxy_auth: Some(("user".into(), "hunter22".into())),
                 ..Settings::default()
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("proxy address"), "{err}");
         assert!(!err.contains("hunter22"));
         let err = clients
@@ -120,7 +135,8 @@ mod tests {
                 ca_pem: Some(b"not pem".to_vec()),
                 ..Settings::default()
             })
-            .unwrap_err();
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("ca.crt"), "{err}");
         let proxied = Settings {
             proxy: Some("http://127.0.0.1:3128".into()),

@@ -54,33 +54,32 @@ impl SshKeys {
     /// OpenSSH `identity` with `password` when it is passphrase-protected.
     ///
     /// # Errors
-    /// A message naming the Secret key at fault: an encrypted key without
-    /// `password`, a `password` that does not decrypt it, or an encrypted key
-    /// in the legacy PEM format. The passphrase is never part of it.
+    /// A [`CredentialsError`] naming the Secret key at fault: an encrypted
+    /// key without `password`, a `password` that does not decrypt it, or an
+    /// encrypted key in the legacy PEM format. The passphrase is never part
+    /// of it.
     pub fn new(
         identity: String,
         known_hosts: String,
         password: Option<&str>,
-    ) -> std::result::Result<Self, String> {
+    ) -> std::result::Result<Self, CredentialsError> {
         let identity = if identity.contains("BEGIN OPENSSH PRIVATE KEY") {
             let key = ssh_key::PrivateKey::from_openssh(identity.trim())
-                .map_err(|e| format!("'identity' is not a valid OpenSSH private key: {e}"))?;
+                .map_err(CredentialsError::InvalidIdentity)?;
             if key.is_encrypted() {
-                let password = password.ok_or(
-                    "'identity' is passphrase-protected; add the passphrase as 'password'",
-                )?;
+                let password = password.ok_or(CredentialsError::MissingPassword)?;
                 let key = key
                     .decrypt(password)
-                    .map_err(|_| "'password' does not decrypt 'identity'".to_owned())?;
+                    .map_err(|_| CredentialsError::WrongPassword)?;
                 let text = key
                     .to_openssh(ssh_key::LineEnding::LF)
-                    .map_err(|e| format!("re-encoding the decrypted 'identity' failed: {e}"))?;
+                    .map_err(CredentialsError::Reencode)?;
                 text.as_str().to_owned()
             } else {
                 identity
             }
         } else if identity.contains("ENCRYPTED") {
-            return Err("'identity' is a passphrase-protected key in the legacy PEM format; convert it with 'ssh-keygen -p -f <file>' (which writes the OpenSSH format) and store that".to_owned());
+            return Err(CredentialsError::LegacyEncrypted);
         } else {
             identity
         };
@@ -95,12 +94,13 @@ impl Credentials {
     /// Parses the PEM bundle of a `ca.crt` Secret key into [`Credentials::ca_certs`].
     ///
     /// # Errors
-    /// A message saying the data is not PEM certificates.
-    pub fn with_ca_pem(mut self, pem: &[u8]) -> std::result::Result<Self, String> {
-        let certs = reqwest::Certificate::from_pem_bundle(pem)
-            .map_err(|e| format!("ca.crt is not a PEM certificate bundle: {e}"))?;
+    /// [`CredentialsError::InvalidCa`] or [`CredentialsError::EmptyCa`] when
+    /// the data is not PEM certificates.
+    pub fn with_ca_pem(mut self, pem: &[u8]) -> std::result::Result<Self, CredentialsError> {
+        let certs =
+            reqwest::Certificate::from_pem_bundle(pem).map_err(CredentialsError::InvalidCa)?;
         if certs.is_empty() {
-            return Err("ca.crt holds no certificate".to_owned());
+            return Err(CredentialsError::EmptyCa);
         }
         self.ca_certs = certs;
         Ok(self)
@@ -110,17 +110,21 @@ impl Credentials {
     /// into [`Credentials::client_identity`].
     ///
     /// # Errors
-    /// A message naming the keys when they are not a PEM certificate and
-    /// a matching private key (it never shows their contents).
-    pub fn with_client_pem(mut self, cert: &[u8], key: &[u8]) -> std::result::Result<Self, String> {
+    /// [`CredentialsError::InvalidClientCertificate`] naming the keys when
+    /// they are not a PEM certificate and a matching private key (it never
+    /// shows their contents).
+    pub fn with_client_pem(
+        mut self,
+        cert: &[u8],
+        key: &[u8],
+    ) -> std::result::Result<Self, CredentialsError> {
         let mut pem = cert.to_vec();
         if !pem.ends_with(b"\n") {
             pem.push(b'\n');
         }
         pem.extend_from_slice(key);
-        let identity = reqwest::Identity::from_pem(&pem).map_err(|_| {
-            "tls.crt and tls.key are not a PEM certificate and its private key".to_owned()
-        })?;
+        let identity = reqwest::Identity::from_pem(&pem)
+            .map_err(|_| CredentialsError::InvalidClientCertificate)?;
         self.client_identity = Some(identity);
         Ok(self)
     }
@@ -208,6 +212,38 @@ pub enum Error {
 
 /// The result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why credentials from a Secret cannot be used. No variant holds a
+/// passphrase or key material.
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialsError {
+    /// `identity` does not parse as an OpenSSH private key.
+    #[error("'identity' is not a valid OpenSSH private key: {0}")]
+    InvalidIdentity(#[source] ssh_key::Error),
+    /// `identity` is encrypted and there is no `password`.
+    #[error("'identity' is passphrase-protected; add the passphrase as 'password'")]
+    MissingPassword,
+    /// `password` does not decrypt `identity`.
+    #[error("'password' does not decrypt 'identity'")]
+    WrongPassword,
+    /// The decrypted key could not be written back as OpenSSH text.
+    #[error("re-encoding the decrypted 'identity' failed: {0}")]
+    Reencode(#[source] ssh_key::Error),
+    /// `identity` is encrypted in the legacy PEM format.
+    #[error(
+        "'identity' is a passphrase-protected key in the legacy PEM format; convert it with 'ssh-keygen -p -f <file>' (which writes the OpenSSH format) and store that"
+    )]
+    LegacyEncrypted,
+    /// `ca.crt` is not PEM.
+    #[error("ca.crt is not a PEM certificate bundle: {0}")]
+    InvalidCa(#[source] reqwest::Error),
+    /// `ca.crt` holds no certificate.
+    #[error("ca.crt holds no certificate")]
+    EmptyCa,
+    /// `tls.crt` and `tls.key` are not a certificate and its key.
+    #[error("tls.crt and tls.key are not a PEM certificate and its private key")]
+    InvalidClientCertificate,
+}
 
 /// Options that make gix read no outside configuration and run no helper,
 /// plus `extra` overrides (the SSH command).
@@ -747,25 +783,33 @@ mod tests {
         assert!(decrypted.identity.contains("BEGIN OPENSSH PRIVATE KEY"));
         assert_ne!(decrypted.identity, encrypted);
 
-        let no_password = SshKeys::new(encrypted.clone(), String::new(), None).unwrap_err();
+        let no_password = SshKeys::new(encrypted.clone(), String::new(), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             no_password.contains("add the passphrase as 'password'"),
             "{no_password}"
         );
-        let wrong = SshKeys::new(encrypted, String::new(), Some("guess-123")).unwrap_err();
+        let wrong = SshKeys::new(encrypted, String::new(), Some("guess-123"))
+            .unwrap_err()
+            .to_string();
         assert!(
             wrong.contains("does not decrypt") && !wrong.contains("guess-123"),
             "{wrong}"
         );
 
         let garbage = "-----BEGIN OPENSSH PRIVATE KEY-----\nnot base64 at all\n-----END OPENSSH PRIVATE KEY-----\n";
-        let err = SshKeys::new(garbage.to_owned(), String::new(), None).unwrap_err();
+        let err = SshKeys::new(garbage.to_owned(), String::new(), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("'identity' is not a valid OpenSSH private key"),
             "{err}"
         );
         let legacy = "-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n-----END RSA PRIVATE KEY-----\n";
-        let err = SshKeys::new(legacy.to_owned(), String::new(), Some("x")).unwrap_err();
+        let err = SshKeys::new(legacy.to_owned(), String::new(), Some("x"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains("legacy PEM format") && err.contains("ssh-keygen -p"),
             "{err}"

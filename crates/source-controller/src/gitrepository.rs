@@ -155,10 +155,10 @@ impl GitRepositoryReconciler {
                 &field("fromPath"),
                 include.from_path.as_deref().unwrap_or(""),
             )
-            .map_err(invalid)?;
+            .map_err(|e| invalid(e.to_string()))?;
             let to =
                 worktree::relative(&field("toPath"), include.to_path.as_deref().unwrap_or(name))
-                    .map_err(invalid)?;
+                    .map_err(|e| invalid(e.to_string()))?;
             if to.as_os_str().is_empty() || to.starts_with(".git") {
                 return Err(invalid(format!(
                     "{} must name a directory below the repository root, other than .git",
@@ -258,7 +258,9 @@ impl GitRepositoryReconciler {
             .iter()
             .map(|d| worktree::relative("spec.sparseCheckout", d))
             .collect::<Result<Vec<_>, _>>()
-            .map_err(|m| ReconcileError::stalled(names::UNSUPPORTED, Scrubbed::new(&m)))?;
+            .map_err(|e| {
+                ReconcileError::stalled(names::UNSUPPORTED, Scrubbed::new(&e.to_string()))
+            })?;
 
         if self.is_current(obj, status, &target, included) {
             conditions::remove(&mut status.conditions, names::FETCH_FAILED);
@@ -515,14 +517,14 @@ impl GitRepositoryReconciler {
         if let Some(ca) = data.get("ca.crt").or_else(|| data.get("caFile")) {
             creds = creds
                 .with_ca_pem(&ca.0)
-                .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+                .map_err(|e| invalid(names::AUTHENTICATION_FAILED, &e.to_string()))?;
         }
         match (data.get("tls.crt"), data.get("tls.key")) {
             (None, None) => {}
             (Some(cert), Some(key)) if obj.spec.url.starts_with("https://") => {
                 creds = creds
                     .with_client_pem(&cert.0, &key.0)
-                    .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+                    .map_err(|e| invalid(names::AUTHENTICATION_FAILED, &e.to_string()))?;
             }
             (Some(_), Some(_)) => {
                 return Err(invalid(
@@ -546,7 +548,7 @@ impl GitRepositoryReconciler {
                 ));
             };
             let keys = git::SshKeys::new(identity, known_hosts, text("password").as_deref())
-                .map_err(|m| invalid(names::AUTHENTICATION_FAILED, &m))?;
+                .map_err(|e| invalid(names::AUTHENTICATION_FAILED, &e.to_string()))?;
             creds.ssh = Some(keys);
         }
         Ok(creds)
@@ -581,7 +583,8 @@ fn include_artifact(include: &Included, checkout: &Path, index: usize) -> Result
         checkout,
         &format!("spec.include[{index}].toPath"),
         &include.to,
-    )?;
+    )
+    .map_err(|e| e.to_string())?;
     let expected = include
         .artifact
         .digest
@@ -608,7 +611,7 @@ fn include_artifact(include: &Included, checkout: &Path, index: usize) -> Result
             include.from.display()
         ));
     }
-    worktree::replace_with_copy(&src, &dest)
+    worktree::replace_with_copy(&src, &dest).map_err(|e| e.to_string())
 }
 
 /// The `sha256:<hex>` digest of a file, read in pieces.

@@ -10,22 +10,90 @@ use std::fs;
 use std::io;
 use std::path::{Component, Path, PathBuf};
 
+/// Why a path from a spec cannot be used, or the tree cannot be changed.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// An absolute path, or one using `..`.
+    #[error("{field} '{value}' must be a relative path inside the repository, without '..'")]
+    NotRelative {
+        /// The spec field.
+        field: String,
+        /// The path as written.
+        value: String,
+    },
+    /// A symbolic link in the checkout on the way to an include's
+    /// destination.
+    #[error(
+        "{field} '{}' passes through the symbolic link '{}' in the repository; includes are never written through links",
+        to.display(),
+        link.display()
+    )]
+    ThroughLink {
+        /// The spec field.
+        field: String,
+        /// The destination, relative to the checkout.
+        to: PathBuf,
+        /// The link, relative to the checkout.
+        link: PathBuf,
+    },
+    /// A file in the checkout where a directory of an include's destination
+    /// should be.
+    #[error(
+        "{field} '{}' passes through the file '{}' in the repository",
+        to.display(),
+        file.display()
+    )]
+    ThroughFile {
+        /// The spec field.
+        field: String,
+        /// The destination, relative to the checkout.
+        to: PathBuf,
+        /// The file, relative to the checkout.
+        file: PathBuf,
+    },
+    /// A `spec.sparseCheckout` directory the revision does not have.
+    #[error(
+        "spec.sparseCheckout: directory '{}' does not exist in this revision",
+        dir.display()
+    )]
+    MissingSparseDirectory {
+        /// The directory, relative to the checkout.
+        dir: PathBuf,
+    },
+    /// Removing what `spec.sparseCheckout` leaves out failed.
+    #[error("applying spec.sparseCheckout: {0}")]
+    Sparse(#[source] io::Error),
+    /// A step of a copy failed.
+    #[error("{what} {}: {source}", path.display())]
+    Copy {
+        /// What was being done (`copying`).
+        what: &'static str,
+        /// The path at fault.
+        path: PathBuf,
+        /// The system's reason.
+        #[source]
+        source: io::Error,
+    },
+}
+
 /// Checks that `value` (from spec field `field`) is a relative path that stays
 /// inside the tree, and returns it normalised (no `.`, no trailing `/`).
 /// An empty path or `.` stands for the root and returns an empty path.
 ///
 /// # Errors
-/// A message naming the field when the path is absolute or uses `..`.
-pub fn relative(field: &str, value: &str) -> Result<PathBuf, String> {
+/// [`Error::NotRelative`] naming the field when the path is absolute or
+/// uses `..`.
+pub fn relative(field: &str, value: &str) -> Result<PathBuf, Error> {
     let mut out = PathBuf::new();
     for component in Path::new(value).components() {
         match component {
             Component::Normal(c) => out.push(c),
             Component::CurDir => {}
             Component::ParentDir | Component::RootDir | Component::Prefix(_) => {
-                return Err(format!(
-                    "{field} '{value}' must be a relative path inside the repository, without '..'"
-                ));
+                return Err(Error::NotRelative {
+                    field: field.to_owned(),
+                    value: value.to_owned(),
+                });
             }
         }
     }
@@ -39,8 +107,9 @@ pub fn relative(field: &str, value: &str) -> Result<PathBuf, String> {
 /// [`replace_with_copy`] removes it (a link itself, never its target).
 ///
 /// # Errors
-/// A message naming `field` and the link or file in the way.
-pub fn destination(checkout: &Path, field: &str, to: &Path) -> Result<PathBuf, String> {
+/// [`Error::ThroughLink`] or [`Error::ThroughFile`] naming `field` and the
+/// link or file in the way.
+pub fn destination(checkout: &Path, field: &str, to: &Path) -> Result<PathBuf, Error> {
     let mut path = checkout.to_path_buf();
     let mut components = to.components().peekable();
     while let Some(component) = components.next() {
@@ -50,18 +119,18 @@ pub fn destination(checkout: &Path, field: &str, to: &Path) -> Result<PathBuf, S
         }
         match fs::symlink_metadata(&path) {
             Ok(meta) if meta.file_type().is_symlink() => {
-                return Err(format!(
-                    "{field} '{}' passes through the symbolic link '{}' in the repository; includes are never written through links",
-                    to.display(),
-                    path.strip_prefix(checkout).unwrap_or(&path).display()
-                ));
+                return Err(Error::ThroughLink {
+                    field: field.to_owned(),
+                    to: to.to_path_buf(),
+                    link: path.strip_prefix(checkout).unwrap_or(&path).to_path_buf(),
+                });
             }
             Ok(meta) if !meta.is_dir() => {
-                return Err(format!(
-                    "{field} '{}' passes through the file '{}' in the repository",
-                    to.display(),
-                    path.strip_prefix(checkout).unwrap_or(&path).display()
-                ));
+                return Err(Error::ThroughFile {
+                    field: field.to_owned(),
+                    to: to.to_path_buf(),
+                    file: path.strip_prefix(checkout).unwrap_or(&path).to_path_buf(),
+                });
             }
             Ok(_) => {}
             // What does not exist yet is created as plain directories.
@@ -78,18 +147,16 @@ pub fn destination(checkout: &Path, field: &str, to: &Path) -> Result<PathBuf, S
 /// under `root` and what leads to them; `.git` is left alone.
 ///
 /// # Errors
-/// A message naming the first directory that does not exist in the tree, or
-/// the I/O error of a removal.
-pub fn retain_sparse(root: &Path, dirs: &[PathBuf]) -> Result<(), String> {
+/// [`Error::MissingSparseDirectory`] naming the first directory that does
+/// not exist in the tree, or [`Error::Sparse`] with the I/O error of a
+/// removal.
+pub fn retain_sparse(root: &Path, dirs: &[PathBuf]) -> Result<(), Error> {
     for dir in dirs {
         if !root.join(dir).is_dir() {
-            return Err(format!(
-                "spec.sparseCheckout: directory '{}' does not exist in this revision",
-                dir.display()
-            ));
+            return Err(Error::MissingSparseDirectory { dir: dir.clone() });
         }
     }
-    prune(root, Path::new(""), dirs).map_err(|e| format!("applying spec.sparseCheckout: {e}"))
+    prune(root, Path::new(""), dirs).map_err(Error::Sparse)
 }
 
 fn prune(root: &Path, rel: &Path, dirs: &[PathBuf]) -> io::Result<()> {
@@ -118,9 +185,13 @@ fn prune(root: &Path, rel: &Path, dirs: &[PathBuf]) -> io::Result<()> {
 /// directories only (artifacts hold no links).
 ///
 /// # Errors
-/// The I/O error, naming the path.
-pub fn replace_with_copy(src: &Path, dest: &Path) -> Result<(), String> {
-    let fail = |what: &str, p: &Path, e: io::Error| format!("{what} {}: {e}", p.display());
+/// [`Error::Copy`] with the I/O error, naming the path.
+pub fn replace_with_copy(src: &Path, dest: &Path) -> Result<(), Error> {
+    let fail = |what: &'static str, p: &Path, source: io::Error| Error::Copy {
+        what,
+        path: p.to_path_buf(),
+        source,
+    };
     if let Ok(meta) = dest.symlink_metadata() {
         // `symlink_metadata`, not `is_dir`: a link is removed, never followed.
         if meta.is_dir() {
@@ -219,7 +290,9 @@ mod tests {
         assert_eq!(relative("f", "./a/b/").unwrap(), PathBuf::from("a/b"));
         assert_eq!(relative("f", ".").unwrap(), PathBuf::new());
         for bad in ["../x", "a/../../x", "/etc", "a/.."] {
-            let err = relative("spec.include[0].toPath", bad).unwrap_err();
+            let err = relative("spec.include[0].toPath", bad)
+                .unwrap_err()
+                .to_string();
             assert!(
                 err.contains("spec.include[0].toPath") && err.contains(bad),
                 "{err}"
@@ -238,12 +311,16 @@ mod tests {
         write(&checkout, "file", "x");
         std::os::unix::fs::symlink(&outside, checkout.join("a")).unwrap();
         let field = "spec.include[0].toPath";
-        let err = destination(&checkout, field, Path::new("a/victim")).unwrap_err();
+        let err = destination(&checkout, field, Path::new("a/victim"))
+            .unwrap_err()
+            .to_string();
         assert!(
             err.contains(field) && err.contains("symbolic link 'a'"),
             "{err}"
         );
-        let err = destination(&checkout, field, Path::new("file/x")).unwrap_err();
+        let err = destination(&checkout, field, Path::new("file/x"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("the file 'file'"), "{err}");
         // The link itself as the destination is replaced, not followed.
         let src = dir.path().join("src");
@@ -275,7 +352,9 @@ mod tests {
         }
         retain_sparse(root, &[PathBuf::from("a/b"), PathBuf::from("d")]).unwrap();
         assert_eq!(files(root), [".git/HEAD", "a/b/y.yaml", "d/w.yaml"]);
-        let err = retain_sparse(root, &[PathBuf::from("missing")]).unwrap_err();
+        let err = retain_sparse(root, &[PathBuf::from("missing")])
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("'missing' does not exist"), "{err}");
     }
 

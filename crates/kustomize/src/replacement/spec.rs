@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::describe;
+use super::{Error, describe};
 
 /// The field a source or target names when it gives no `fieldPath`.
 pub(super) const DEFAULT_FIELD_PATH: &str = "metadata.name";
@@ -15,7 +15,7 @@ pub(super) const DEFAULT_FIELD_PATH: &str = "metadata.name";
 #[serde(rename_all = "camelCase", deny_unknown_fields, default)]
 pub struct Replacement {
     /// A file holding one replacement or a list of them. Such an entry is
-    /// replaced by the file's entries before [`apply`] runs; kustomize
+    /// replaced by the file's entries before [`apply`](super::apply) runs; kustomize
     /// refuses an entry with both `path` and `source` or `targets`.
     pub path: Option<String>,
     /// Where the value is read.
@@ -103,17 +103,16 @@ impl Replacement {
     /// (`path` among them), as kustomize reads these files leniently.
     ///
     /// # Errors
-    /// A message when the contents are neither a mapping nor a list, or a
-    /// known field has the wrong type.
-    pub fn from_value(value: &Value) -> Result<Vec<Self>, String> {
+    /// [`Error::FileShape`] when the contents are neither a mapping nor a
+    /// list, [`Error::FileEntry`] when a known field has the wrong type.
+    pub fn from_value(value: &Value) -> Result<Vec<Self>, Error> {
         let items = match value {
             Value::Array(items) => items.as_slice(),
             Value::Object(_) => std::slice::from_ref(value),
             other => {
-                return Err(format!(
-                    "a replacements file holds one replacement (a mapping) or a list of them, not {}",
-                    describe(other)
-                ));
+                return Err(Error::FileShape {
+                    found: describe(other),
+                });
             }
         };
         items
@@ -126,7 +125,7 @@ impl Replacement {
                     return Ok(Self::default());
                 }
                 serde_json::from_value(known_fields(item, Shape::Replacement))
-                    .map_err(|e| format!("entry {i} of the replacements file: {e}"))
+                    .map_err(|source| Error::FileEntry { index: i, source })
             })
             .collect()
     }

@@ -21,7 +21,7 @@ fn replacements(text: &str) -> Vec<Replacement> {
 
 fn run(objs: &str, repls: &str) -> Result<Vec<Value>, String> {
     let mut acc = objects(objs);
-    apply(&mut acc, &replacements(repls))?;
+    apply(&mut acc, &replacements(repls)).map_err(|e| e.to_string())?;
     Ok(acc.into_iter().map(|r| r.obj).collect())
 }
 

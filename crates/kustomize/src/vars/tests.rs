@@ -181,18 +181,24 @@ fn without_vars_nothing_is_expanded() {
 #[test]
 fn a_var_must_name_exactly_one_object_with_the_field() {
     let mut acc = objects(OBJECTS);
-    let err = resolve(&mut acc, &[var("X", "Service", "nope", "")]).unwrap_err();
+    let err = resolve(&mut acc, &[var("X", "Service", "nope", "")])
+        .unwrap_err()
+        .to_string();
     assert_eq!(
         err,
         "var '{X Service.v1.[noGrp] {metadata.name}}' cannot be mapped to a field in the set of known resources"
     );
-    let err = resolve(&mut acc, &[var("X", "Service", "db", "spec.nope")]).unwrap_err();
+    let err = resolve(&mut acc, &[var("X", "Service", "db", "spec.nope")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("not found in corresponding resource"), "{err}");
     let mut two = objects(OBJECTS);
     two.extend(objects(
         "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: b}\n",
     ));
-    let err = resolve(&mut two, &[var("X", "Service", "db", "")]).unwrap_err();
+    let err = resolve(&mut two, &[var("X", "Service", "db", "")])
+        .unwrap_err()
+        .to_string();
     assert!(
         err.starts_with("found 2 resId matches for var {X "),
         "{err}"
@@ -204,7 +210,9 @@ fn a_list_field_holding_a_non_string_is_refused() {
     let mut acc = objects(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{args: [a, 1]}]}\n",
     );
-    let err = resolve(&mut acc, &[var("X", "Pod", "p", "")]).unwrap_err();
+    let err = resolve(&mut acc, &[var("X", "Pod", "p", "")])
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("invalid value type expect a string"), "{err}");
 }
 
@@ -229,7 +237,9 @@ fn a_bound_var_reads_the_object_of_its_own_kustomization() {
         json!(["top-b1-cache"])
     );
     // Unbound, the same var fits both objects at the top.
-    let err = resolve(&mut acc, &[var("C", "Service", "cache", "")]).unwrap_err();
+    let err = resolve(&mut acc, &[var("C", "Service", "cache", "")])
+        .unwrap_err()
+        .to_string();
     assert!(err.starts_with("found 2 resId matches"), "{err}");
 }
 
@@ -238,7 +248,7 @@ fn a_var_its_kustomization_could_not_bind_fails_at_the_top() {
     let mut vars = [var("C", "Service", "cache", "")];
     bind(&[], &mut vars).unwrap();
     let mut acc = objects("apiVersion: v1\nkind: Service\nmetadata: {name: cache}\n");
-    let err = resolve(&mut acc, &vars).unwrap_err();
+    let err = resolve(&mut acc, &vars).unwrap_err().to_string();
     assert!(err.contains("cannot be mapped"), "{err}");
 }
 

@@ -328,7 +328,8 @@ async fn mutual_tls_presents_the_client_certificate_and_fails_without_it() {
     );
     let bad = Credentials::default()
         .with_client_pem(b"not a certificate", client.key_pem.as_bytes())
-        .unwrap_err();
+        .unwrap_err()
+        .to_string();
     assert!(bad.contains("tls.crt and tls.key"), "{bad}");
     assert!(!bad.contains("PRIVATE KEY"), "{bad}");
 }
