@@ -610,7 +610,8 @@ impl KustomizationReconciler {
                         v: id.version.clone(),
                     }));
                 }
-                let mut err = ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e));
+                let mut err =
+                    ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e.to_string()));
                 err.event = true;
                 err
             })
@@ -842,7 +843,9 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await
-            .map_err(|e| ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e)))?;
+            .map_err(|e| {
+                ReconcileError::transient(names::PRUNE_FAILED, Scrubbed::new(&e.to_string()))
+            })?;
         if policy != "WaitForTermination" {
             return Ok(());
         }

@@ -676,7 +676,8 @@ fn pick(reference: Option<&GitRepositoryRef>, refs: &[RemoteRef]) -> Result<Targ
         let tags = refs
             .iter()
             .filter_map(|x| x.name.strip_prefix("refs/tags/"));
-        let tag = semver::highest_match(&constraint, tags)?
+        let tag = semver::highest_match(&constraint, tags)
+            .map_err(|e| e.to_string())?
             .ok_or_else(|| format!("no tag matches the semver constraint '{constraint}'"))?;
         let sha = commit_of(&format!("refs/tags/{tag}"))
             .ok_or_else(|| format!("tag '{tag}' has no commit"))?;

@@ -21,15 +21,28 @@ impl Alternative {
     }
 }
 
+/// A semver constraint that does not parse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid semver constraint '{constraint}': {reason}")]
+pub struct InvalidConstraint {
+    /// The constraint as written.
+    pub constraint: String,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
 /// The highest tag satisfying `constraint`, if any.
 ///
 /// # Errors
-/// A message naming the constraint when it does not parse.
+/// [`InvalidConstraint`] naming the constraint when it does not parse.
 pub fn highest_match<'a>(
     constraint: &str,
     tags: impl Iterator<Item = &'a str>,
-) -> Result<Option<String>, String> {
-    let invalid = |why: String| format!("invalid semver constraint '{constraint}': {why}");
+) -> Result<Option<String>, InvalidConstraint> {
+    let invalid = |reason: String| InvalidConstraint {
+        constraint: constraint.to_owned(),
+        reason,
+    };
     let alternatives = constraint
         .split("||")
         .map(alternative)
@@ -193,7 +206,12 @@ mod tests {
     fn a_bad_constraint_is_an_error_naming_it() {
         for bad in ["not a version", "1.0 -", "!=banana", "1.0.0 ||", ","] {
             let err = highest_match(bad, TAGS.iter().copied()).unwrap_err();
-            assert!(err.contains(bad), "{err}");
+            assert_eq!(err.constraint, bad);
+            assert!(
+                err.to_string()
+                    .starts_with(&format!("invalid semver constraint '{bad}': ")),
+                "{err}"
+            );
         }
     }
 }

@@ -199,6 +199,14 @@ pub struct Error {
     pub message: String,
 }
 
+/// Objects [`Applier::delete_all`] could not delete.
+#[derive(Debug, thiserror::Error)]
+#[error("delete failed: {}", errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+pub struct DeleteFailed {
+    /// One error per object, in the order they were tried.
+    pub errors: Vec<Error>,
+}
+
 /// How the API server serves a kind.
 type Served = (ApiResource, ApiCapabilities);
 
@@ -518,12 +526,13 @@ impl Applier {
     /// reverse order.
     ///
     /// # Errors
-    /// The errors of the objects that could not be deleted, joined.
+    /// [`DeleteFailed`] with the error of every object that could not be
+    /// deleted (the others are deleted all the same).
     pub async fn delete_all(
         &self,
         ids: &[ObjectId],
         owner: (&str, &str),
-    ) -> Result<Vec<Change>, String> {
+    ) -> Result<Vec<Change>, DeleteFailed> {
         let mut changes = Vec::new();
         let mut errors = Vec::new();
         for id in ids.iter().rev() {
@@ -532,13 +541,13 @@ impl Applier {
                     id: id.clone(),
                     action,
                 }),
-                Err(e) => errors.push(e.to_string()),
+                Err(e) => errors.push(e),
             }
         }
         if errors.is_empty() {
             Ok(changes)
         } else {
-            Err(format!("delete failed: {}", errors.join("; ")))
+            Err(DeleteFailed { errors })
         }
     }
 
