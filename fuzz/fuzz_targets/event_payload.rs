@@ -5,9 +5,9 @@
 #![no_main]
 
 use ferroflux_api::event::Event;
-use ferroflux_notification_controller::dispatch::cleanup_metadata;
-use ferroflux_notification_controller::providers::{Target, request};
-use ferroflux_notification_controller::receivers::signature_matches;
+use ferroflux_notify::metadata::cleanup_metadata;
+use ferroflux_notify::providers::{Target, request};
+use ferroflux_notify::signature;
 use libfuzzer_sys::fuzz_target;
 
 const TYPES: [&str; 8] = [
@@ -22,8 +22,8 @@ const TYPES: [&str; 8] = [
 ];
 
 fuzz_target!(|data: &[u8]| {
-    let signature = std::str::from_utf8(data.get(..71).unwrap_or(data)).ok();
-    let _ = signature_matches(signature, "token", data);
+    let header = std::str::from_utf8(data.get(..71).unwrap_or(data)).ok();
+    let _ = signature::matches(header, "token", data);
     let Ok(event) = serde_json::from_slice::<Event>(data) else {
         return;
     };

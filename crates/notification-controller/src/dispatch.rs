@@ -36,8 +36,9 @@ use tokio::sync::{Semaphore, mpsc};
 
 use crate::alerts;
 use crate::metrics::Stats;
-use crate::providers::{self, Target};
 use crate::transport::{Clients, Settings};
+use ferroflux_notify::metadata::cleanup_metadata;
+use ferroflux_notify::providers::{self, Target};
 
 /// Delivery attempts per event and provider.
 const ATTEMPTS: u32 = 3;
@@ -290,7 +291,7 @@ impl Dispatcher {
         let request = match providers::request(&target, event) {
             Ok(Some(r)) => r,
             Ok(None) => return,
-            Err(e) => return self.failed(alert, &name, &e, &secrets).await,
+            Err(e) => return self.failed(alert, &name, &e.to_string(), &secrets).await,
         };
         let http = match self.clients.get(&settings) {
             Ok(http) => http,
@@ -459,27 +460,6 @@ impl Dispatcher {
     }
 }
 
-/// The event with only the metadata of the object's API group, the group
-/// prefix removed, without the group's `checksum` and `digest`.
-#[must_use]
-pub fn cleanup_metadata(mut event: Event) -> Event {
-    let group = event
-        .involved_object
-        .api_version
-        .as_deref()
-        .and_then(|v| v.split_once('/'))
-        .map_or("", |(group, _)| group);
-    let prefix = format!("{group}/");
-    event.metadata = std::mem::take(&mut event.metadata)
-        .into_iter()
-        .filter_map(|(key, value)| {
-            let short = key.strip_prefix(&prefix)?;
-            (short != "checksum" && short != "digest").then(|| (short.to_owned(), value))
-        })
-        .collect();
-    event
-}
-
 /// The Secret's `headers`: `Name: value` lines (a YAML map of strings).
 fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, String> {
     let mut out = BTreeMap::new();
@@ -494,10 +474,7 @@ fn parse_headers(text: &str) -> Result<BTreeMap<String, String>, String> {
 
 #[cfg(test)]
 mod tests {
-    use ferroflux_api::event::Event;
-    use serde_json::json;
-
-    use super::{InFlight, MAX_DELIVERIES_PER_NAMESPACE, cleanup_metadata, parse_headers};
+    use super::{InFlight, MAX_DELIVERIES_PER_NAMESPACE, parse_headers};
 
     /// Issue 15, defect 9: every delivery was its own unbounded task, so one
     /// namespace's unreachable Provider could pile up tasks without limit.
@@ -515,25 +492,6 @@ mod tests {
         assert!(in_flight.reserve("tenant-a").is_some());
         drop(other);
         assert!(in_flight.0.lock().unwrap().is_empty());
-    }
-
-    #[test]
-    fn metadata_keeps_the_objects_group_without_its_prefix() {
-        let event: Event = serde_json::from_value(json!({
-            "involvedObject": {"apiVersion": "kustomize.toolkit.fluxcd.io/v1",
-                               "kind": "Kustomization", "name": "app", "namespace": "apps"},
-            "severity": "info", "timestamp": "2026-11-23T10:00:00Z", "message": "m",
-            "reason": "ReconciliationSucceeded", "reportingController": "kustomize-controller",
-            "metadata": {"kustomize.toolkit.fluxcd.io/revision": "main@sha1:abc",
-                         "kustomize.toolkit.fluxcd.io/checksum": "x",
-                         "source.toolkit.fluxcd.io/revision": "other",
-                         "env": "prod"}}))
-        .unwrap();
-        let cleaned = cleanup_metadata(event);
-        assert_eq!(
-            serde_json::to_value(&cleaned.metadata).unwrap(),
-            json!({"revision": "main@sha1:abc"})
-        );
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Alerts end to end: a Kustomization's events reach the Providers of the
 //! Alerts that select them, in each provider's format.
 
-use ferroflux_notification_controller::providers::sign;
+use ferroflux_notify::providers::sign;
 use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
 use ferroflux_testenv::git::GitServer;
 use ferroflux_testenv::sink::JsonSink;

@@ -3,7 +3,7 @@
 
 use ferroflux_api::notification::Receiver;
 use ferroflux_api::source::GitRepository;
-use ferroflux_notification_controller::providers::sign;
+use ferroflux_notify::providers::sign;
 use ferroflux_testenv::controller::{
     ControllerProcess, SourceController, free_port, workspace_binary,
 };

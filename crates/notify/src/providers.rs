@@ -22,6 +22,45 @@ use ferroflux_api::event::{Event, REVISION_KEY, SEVERITY_ERROR};
 use hmac::{Hmac, Mac as _};
 use serde_json::{Value, json};
 
+/// Why no request could be made for an event; the message says what to fix.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The Provider's type is not one this controller delivers to.
+    #[error("provider type '{provider_type}' is not supported yet; supported: {}", SUPPORTED.join(", "))]
+    Unsupported {
+        /// `spec.type`.
+        provider_type: String,
+    },
+    /// The type needs a token and the Secret has none.
+    #[error(
+        "a {provider_type} Provider needs a token: set the token key in the Secret named by spec.secretRef"
+    )]
+    NoToken {
+        /// `spec.type`.
+        provider_type: String,
+    },
+    /// A `github` Provider's address is not a repository URL.
+    #[error(
+        "the github Provider's address must be a repository URL such as https://github.com/owner/repo, not '{address}'"
+    )]
+    NotARepository {
+        /// The address.
+        address: String,
+    },
+    /// A commit status needs the event's revision.
+    #[error("the event has no revision metadata, so there is no commit to report on")]
+    NoRevision,
+    /// The event's revision names no commit.
+    #[error("no commit hash in the revision '{revision}'")]
+    NoCommit {
+        /// The revision.
+        revision: String,
+    },
+    /// The payload could not be encoded.
+    #[error("encoding the payload: {0}")]
+    Encode(String),
+}
+
 /// Where and how to deliver, from the Provider and its Secret.
 #[derive(Clone, Debug, Default)]
 pub struct Target {
@@ -68,25 +107,25 @@ pub const SUPPORTED: [&str; 7] = [
 /// event).
 ///
 /// # Errors
-/// A message for an unsupported type, a missing token (`generic-hmac`,
+/// [`Error`] for an unsupported type, a missing token (`generic-hmac`,
 /// `github`), an address that is not a repository URL (`github`), or an
 /// event without a revision (`github`).
-pub fn request(target: &Target, event: &Event) -> Result<Option<Request>, String> {
+pub fn request(target: &Target, event: &Event) -> Result<Option<Request>, Error> {
     let mut headers: Vec<(String, String)> = target
         .headers
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     let mut url = target.address.clone();
-    let json = |value: &Value| serde_json::to_vec(value).map_err(|e| e.to_string());
+    let json = |value: &Value| serde_json::to_vec(value).map_err(|e| Error::Encode(e.to_string()));
     let body = match target.provider_type.as_str() {
         "generic" => {
             headers.push(("Gotk-Component".into(), event.reporting_controller.clone()));
-            serde_json::to_vec(event).map_err(|e| e.to_string())?
+            serde_json::to_vec(event).map_err(|e| Error::Encode(e.to_string()))?
         }
         "generic-hmac" => {
             headers.push(("Gotk-Component".into(), event.reporting_controller.clone()));
-            let body = serde_json::to_vec(event).map_err(|e| e.to_string())?;
+            let body = serde_json::to_vec(event).map_err(|e| Error::Encode(e.to_string()))?;
             let token = token(target)?;
             headers.push((
                 "X-Signature".into(),
@@ -126,26 +165,22 @@ pub fn request(target: &Target, event: &Event) -> Result<Option<Request>, String
             json(&status.1)?
         }
         other => {
-            return Err(format!(
-                "provider type '{other}' is not supported yet; supported: {}",
-                SUPPORTED.join(", ")
-            ));
+            return Err(Error::Unsupported {
+                provider_type: other.to_owned(),
+            });
         }
     };
     Ok(Some(Request { url, headers, body }))
 }
 
 /// The Secret's non-empty `token`.
-fn token(target: &Target) -> Result<&str, String> {
+fn token(target: &Target) -> Result<&str, Error> {
     target
         .token
         .as_deref()
         .filter(|t| !t.is_empty())
-        .ok_or_else(|| {
-            format!(
-                "a {} Provider needs a token: set the token key in the Secret named by spec.secretRef",
-                target.provider_type
-            )
+        .ok_or_else(|| Error::NoToken {
+            provider_type: target.provider_type.clone(),
         })
 }
 
@@ -211,7 +246,7 @@ fn slack(event: &Event, username: Option<&str>, channel: Option<&str>) -> Value 
 /// (`*.webhook.office.com`) get the `MessageCard` they understand.
 fn msteams(address: &str, event: &Event) -> Value {
     let name = object_name(event);
-    let connector = reqwest::Url::parse(address)
+    let connector = url::Url::parse(address)
         .ok()
         .and_then(|u| u.host_str().map(|h| h.ends_with(".webhook.office.com")))
         .unwrap_or(false);
@@ -312,17 +347,15 @@ fn googlechat(event: &Event) -> Value {
 /// than `github.com` is GitHub Enterprise, whose API is under `/api/v3`.
 /// The context is `kind/name/<first block of the Provider's UID>`, so that
 /// several clusters reporting on one commit do not overwrite each other.
-fn github_status(target: &Target, event: &Event) -> Result<Option<(String, Value)>, String> {
+fn github_status(target: &Target, event: &Event) -> Result<Option<(String, Value)>, Error> {
     if event.reason == "Progressing" {
         return Ok(None);
     }
     let (base, owner, repo) = github_repository(&target.address)?;
-    let revision = event
-        .metadata
-        .get(REVISION_KEY)
-        .ok_or("the event has no revision metadata, so there is no commit to report on")?;
-    let sha = commit_sha(revision)
-        .ok_or_else(|| format!("no commit hash in the revision '{revision}'"))?;
+    let revision = event.metadata.get(REVISION_KEY).ok_or(Error::NoRevision)?;
+    let sha = commit_sha(revision).ok_or_else(|| Error::NoCommit {
+        revision: revision.clone(),
+    })?;
     let object = &event.involved_object;
     let uid = target.provider_uid.split('-').next().unwrap_or_default();
     let context = format!(
@@ -344,14 +377,12 @@ fn github_status(target: &Target, event: &Event) -> Result<Option<(String, Value
 }
 
 /// The API base URL, owner and repository named by a GitHub address.
-fn github_repository(address: &str) -> Result<(String, String, String), String> {
-    let bad = || {
-        format!(
-            "the github Provider's address must be a repository URL such as https://github.com/owner/repo, not '{address}'"
-        )
+fn github_repository(address: &str) -> Result<(String, String, String), Error> {
+    let bad = || Error::NotARepository {
+        address: address.to_owned(),
     };
     // `git@host:owner/repo`, the scp-like form, has no scheme.
-    let (scheme, host, path) = if let Ok(url) = reqwest::Url::parse(address) {
+    let (scheme, host, path) = if let Ok(url) = url::Url::parse(address) {
         let scheme = match url.scheme() {
             "ssh" | "https" => "https",
             "http" => "http",
@@ -434,233 +465,4 @@ fn split_camel_case(text: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use ferroflux_api::event::Event;
-    use serde_json::{Value, json};
-
-    use super::{Request, Target, commit_sha, github_repository, request, sign, split_camel_case};
-
-    fn event(severity: &str) -> Event {
-        serde_json::from_value(json!({
-            "involvedObject": {"kind": "Kustomization", "name": "app", "namespace": "apps"},
-            "severity": severity, "timestamp": "2026-11-23T10:00:00Z",
-            "message": "Applied revision: main@sha1:abc", "reason": "ReconciliationSucceeded",
-            "metadata": {"revision": "main@sha1:abc", "env": "prod"},
-            "reportingController": "kustomize-controller"}))
-        .unwrap()
-    }
-
-    fn target(provider_type: &str, address: &str) -> Target {
-        Target {
-            provider_type: provider_type.into(),
-            address: address.into(),
-            ..Target::default()
-        }
-    }
-
-    fn send(target: &Target, event: &Event) -> (Request, Value) {
-        let req = request(target, event).unwrap().unwrap();
-        let body = serde_json::from_slice(&req.body).unwrap();
-        (req, body)
-    }
-
-    fn header<'a>(req: &'a Request, name: &str) -> Option<&'a str> {
-        req.headers
-            .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-
-    #[test]
-    fn slack_gets_one_coloured_attachment() {
-        let target = Target {
-            channel: Some("ops".into()),
-            username: Some("flux".into()),
-            ..target("slack", "https://hooks.slack.com/services/x")
-        };
-        let (_, body) = send(&target, &event("error"));
-        assert_eq!(
-            body,
-            json!({"username": "flux", "channel": "ops", "attachments": [{
-                "color": "danger", "author_name": "kustomization/app.apps",
-                "text": "Applied revision: main@sha1:abc", "mrkdwn_in": ["text"],
-                "fields": [
-                    {"title": "env", "value": "prod", "short": false},
-                    {"title": "revision", "value": "main@sha1:abc", "short": false}]}]})
-        );
-    }
-
-    #[test]
-    fn discord_posts_slack_format_to_the_slack_endpoint() {
-        let (req, body) = send(
-            &target("discord", "https://discord.com/api/webhooks/1/t"),
-            &event("info"),
-        );
-        assert_eq!(req.url, "https://discord.com/api/webhooks/1/t/slack");
-        assert_eq!(body["username"], "kustomize-controller");
-        assert_eq!(body["attachments"][0]["color"], "good");
-        let (req, _) = send(
-            &target("discord", "https://discord.com/api/webhooks/1/t/slack"),
-            &event("info"),
-        );
-        assert_eq!(req.url, "https://discord.com/api/webhooks/1/t/slack");
-    }
-
-    #[test]
-    fn msteams_sends_an_adaptive_card_or_a_connector_card() {
-        let mut e = event("error");
-        e.metadata.insert("summary".into(), "prod cluster".into());
-        let (_, body) = send(
-            &target("msteams", "https://x.logic.azure.com/workflows/1"),
-            &e,
-        );
-        let card = &body["attachments"][0]["content"];
-        assert_eq!(body["type"], "message");
-        assert_eq!(card["version"], "1.4");
-        let items = &card["body"][0]["items"];
-        assert_eq!(items[0]["text"], "kustomization/app.apps");
-        assert_eq!(items[1]["color"], "attention");
-        let titles: Vec<&str> = items[2]["facts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|f| f["title"].as_str().unwrap())
-            .collect();
-        assert_eq!(titles, ["summary", "env", "revision"]);
-        let (_, body) = send(
-            &target("msteams", "https://org.webhook.office.com/webhookb2/x"),
-            &e,
-        );
-        assert_eq!(body["@type"], "MessageCard");
-        assert_eq!(body["themeColor"], "FF0000");
-        assert_eq!(
-            body["sections"][0]["activitySubtitle"],
-            "kustomization/app.apps"
-        );
-    }
-
-    #[test]
-    fn googlechat_sends_a_card_with_the_metadata() {
-        let (_, body) = send(
-            &target("googlechat", "https://chat.googleapis.com/v1/x"),
-            &event("error"),
-        );
-        let card = &body["cards"][0];
-        assert_eq!(card["header"]["title"], "kustomization/app.apps");
-        assert_eq!(card["header"]["subtitle"], "kustomize-controller");
-        assert_eq!(
-            card["sections"][0]["widgets"][0]["textParagraph"]["text"],
-            "<font color=\"#ff0000\">Applied revision: main@sha1:abc</font>"
-        );
-        assert_eq!(
-            card["sections"][1]["widgets"][1]["keyValue"]["topLabel"],
-            "revision"
-        );
-    }
-
-    #[test]
-    fn github_posts_a_commit_status_for_the_revision() {
-        let github = Target {
-            token: Some("ghp_secret".into()),
-            provider_uid: "0c9c2e41-d2f9-4f9b-9c41-000000000000".into(),
-            ..target("github", "https://github.com/org/app.git")
-        };
-        let mut e = event("info");
-        e.metadata
-            .insert("revision".into(), "main@sha1:0123abcd".into());
-        let (req, body) = send(&github, &e);
-        assert_eq!(
-            req.url,
-            "https://api.github.com/repos/org/app/statuses/0123abcd"
-        );
-        assert_eq!(header(&req, "Authorization"), Some("Bearer ghp_secret"));
-        assert_eq!(
-            body,
-            json!({"state": "success", "context": "kustomization/app/0c9c2e41",
-                   "description": "reconciliation succeeded"})
-        );
-        e.reason = "Progressing".into();
-        assert_eq!(request(&github, &e).unwrap(), None);
-        e.reason = "BuildFailed".into();
-        e.metadata.remove("revision");
-        assert!(request(&github, &e).unwrap_err().contains("no revision"));
-        let anonymous = Target {
-            token: None,
-            ..github
-        };
-        assert!(
-            request(&anonymous, &event("info"))
-                .unwrap_err()
-                .contains("token")
-        );
-    }
-
-    #[test]
-    fn github_addresses_and_revisions() {
-        let repo = |a: &str| github_repository(a).map(|(b, o, r)| format!("{b} {o} {r}"));
-        assert_eq!(
-            repo("https://github.com/o/r").unwrap(),
-            "https://api.github.com o r"
-        );
-        assert_eq!(
-            repo("git@github.com:o/r.git").unwrap(),
-            "https://api.github.com o r"
-        );
-        assert_eq!(
-            repo("ssh://git@ghe.corp:2222/o/r").unwrap(),
-            "https://ghe.corp/api/v3 o r"
-        );
-        assert_eq!(
-            repo("http://127.0.0.1:8080/o/r/").unwrap(),
-            "http://127.0.0.1:8080/api/v3 o r"
-        );
-        assert!(repo("https://github.com/only-owner").is_err());
-        assert!(repo("https://github.com/o/r/extra").is_err());
-        assert_eq!(commit_sha("main@sha1:ab12"), Some("ab12"));
-        assert_eq!(commit_sha("sha1:ab12"), Some("ab12"));
-        assert_eq!(commit_sha("main/ab12"), Some("ab12"));
-        assert_eq!(commit_sha("ab12"), Some("ab12"));
-        assert_eq!(commit_sha("v1.0.0@sha256:zz"), None);
-        assert_eq!(
-            split_camel_case("ReconciliationSucceeded"),
-            ["Reconciliation", "Succeeded"]
-        );
-        assert_eq!(
-            split_camel_case("HTTPServerV2"),
-            ["HTTP", "Server", "V", "2"]
-        );
-    }
-
-    #[test]
-    fn generic_hmac_signs_the_exact_body() {
-        let hmac = Target {
-            token: Some("key".into()),
-            ..target("generic-hmac", "http://sink/")
-        };
-        let (req, _) = send(&hmac, &event("info"));
-        assert_eq!(
-            header(&req, "X-Signature"),
-            Some(format!("sha256={}", sign("key", &req.body)).as_str())
-        );
-        assert_eq!(header(&req, "Gotk-Component"), Some("kustomize-controller"));
-        // RFC 4231 test case 2.
-        assert_eq!(
-            sign("Jefe", b"what do ya want for nothing?"),
-            "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
-        );
-        let unsigned = Target {
-            token: None,
-            ..hmac
-        };
-        assert!(
-            request(&unsigned, &event("info"))
-                .unwrap_err()
-                .contains("token")
-        );
-        assert!(
-            request(&target("rocket", "http://x/"), &event("info"))
-                .unwrap_err()
-                .contains("'rocket' is not supported")
-        );
-    }
-}
+mod tests;
