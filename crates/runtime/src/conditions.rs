@@ -12,7 +12,7 @@ use k8s_openapi::jiff::Timestamp;
 /// Reasons Flux's status contract uses across kinds.
 pub mod reason {
     /// The reconcile succeeded.
-    pub const SUCCEEDED: &str = "Succeeded";
+    pub const SUCCEEDED: &str = ferroflux_api::meta::SUCCEEDED_REASON;
     /// The reconcile failed.
     pub const FAILED: &str = "Failed";
     /// Work is in progress.

@@ -58,7 +58,7 @@ pub trait Reconciler<K: Object>: Send + Sync + 'static {
     /// The reason of the event emitted when `Ready` becomes `True` or its
     /// message changes (e.g. `NewArtifact`).
     fn success_reason(&self) -> &'static str {
-        "ReconciliationSucceeded"
+        ferroflux_api::meta::RECONCILIATION_SUCCEEDED_REASON
     }
 }
 
