@@ -53,14 +53,10 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let ready = metrics::Readiness::default();
     let metrics = Metrics::new("kustomization");
-    let servers = process::serve_probes(
-        &flags.common.metrics_addr,
-        &flags.common.health_addr,
-        metrics::metrics_router(metrics.clone()),
-        &stopped,
-        &ready,
-    )
-    .await?;
+    let servers = flags
+        .common
+        .serve_probes(&metrics, &stopped, &ready)
+        .await?;
 
     let config = kube::Config::infer()
         .await

@@ -64,14 +64,10 @@ async fn main() -> anyhow::Result<()> {
     // reconciles are the leader's), so each is ready for traffic at once.
     let serving = metrics::Readiness::default();
     serving.set();
-    let mut servers = process::serve_probes(
-        &flags.common.metrics_addr,
-        &flags.common.health_addr,
-        metrics::metrics_router(metrics.clone()),
-        &stopped,
-        &serving,
-    )
-    .await?;
+    let mut servers = flags
+        .common
+        .serve_probes(&metrics, &stopped, &serving)
+        .await?;
 
     let client = Client::try_default()
         .await

@@ -153,30 +153,6 @@ pub async fn serve_on(
     )))
 }
 
-/// Serves `metrics` on `--metrics-addr` and the health endpoints on
-/// `--health-addr`, as every controller does; `/readyz` follows `ready`.
-///
-/// # Errors
-/// As [`serve_on`].
-pub async fn serve_probes(
-    metrics_addr: &str,
-    health_addr: &str,
-    metrics: axum::Router,
-    stopped: &watch::Receiver<bool>,
-    ready: &crate::metrics::Readiness,
-) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, Error> {
-    Ok(vec![
-        serve_on(metrics_addr, "metrics-addr", metrics, stopped).await?,
-        serve_on(
-            health_addr,
-            "health-addr",
-            crate::metrics::health_router(ready.clone()),
-            stopped,
-        )
-        .await?,
-    ])
-}
-
 /// Completes when `stopped` turns true.
 pub fn until(stopped: &watch::Receiver<bool>) -> impl Future<Output = ()> + Send + Sync + 'static {
     let mut stopped = stopped.clone();
@@ -308,6 +284,25 @@ pub struct CommonFlags {
 }
 
 impl CommonFlags {
+    /// Serves `metrics` on `--metrics-addr` and the health endpoints on
+    /// `--health-addr`, as every controller does; `/readyz` follows `ready`.
+    ///
+    /// # Errors
+    /// As [`serve_on`].
+    pub async fn serve_probes(
+        &self,
+        metrics: &std::sync::Arc<crate::metrics::Metrics>,
+        stopped: &watch::Receiver<bool>,
+        ready: &crate::metrics::Readiness,
+    ) -> Result<Vec<tokio::task::JoinHandle<std::io::Result<()>>>, Error> {
+        let metrics = crate::metrics::metrics_router(metrics.clone());
+        let health = crate::metrics::health_router(ready.clone());
+        Ok(vec![
+            serve_on(&self.metrics_addr, "metrics-addr", metrics, stopped).await?,
+            serve_on(&self.health_addr, "health-addr", health, stopped).await?,
+        ])
+    }
+
     /// The controller loop's options for `controller` (also the field
     /// manager and the events' reporting controller), forwarding events to
     /// `events_addr` when given.

@@ -70,14 +70,10 @@ async fn main() -> anyhow::Result<()> {
     let (stop, stopped) = watch::channel(false);
     let metrics = Metrics::new("gitrepository");
     let ready = metrics::Readiness::default();
-    let mut servers = process::serve_probes(
-        &flags.common.metrics_addr,
-        &flags.common.health_addr,
-        metrics::metrics_router(metrics.clone()),
-        &stopped,
-        &ready,
-    )
-    .await?;
+    let mut servers = flags
+        .common
+        .serve_probes(&metrics, &stopped, &ready)
+        .await?;
 
     let client = kube::Client::try_default()
         .await

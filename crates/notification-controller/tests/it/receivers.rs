@@ -13,7 +13,7 @@ use kube::Api;
 use kube::api::PostParams;
 use serde_json::json;
 
-use crate::support::{STEP, start_notification, start_replica};
+use crate::support::{STEP, kubernetes_event, start_notification, start_replica};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_github_push_reconciles_the_repository_now_and_a_bad_signature_nothing() {
@@ -277,26 +277,18 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
             .then_some(())
     })
     .await;
-    let event = receiver_event(&client, &ns, "good").await;
+    let event = kubernetes_event(&client, &ns, "an Event recorded for the Receiver", |e| {
+        e.involved_object.kind.as_deref() == Some("Receiver")
+            && e.involved_object.name.as_deref() == Some("good")
+    })
+    .await;
     assert_eq!(
         event.reporting_component.as_deref(),
         Some("notification-controller"),
         "{event:?}"
     );
 
-    let http = ferroflux_tls::http_client();
-    let get = |port: u16, path: &'static str| {
-        let http = http.clone();
-        async move {
-            let response = http
-                .get(format!("http://127.0.0.1:{port}{path}"))
-                .send()
-                .await
-                .unwrap();
-            (response.status().as_u16(), response.text().await.unwrap())
-        }
-    };
-    let (_, metrics) = get(leading.0.metrics_port, "/metrics").await;
+    let metrics = http_get(leading.0.metrics_port, "/metrics").await.1;
     let ready = format!(
         "gotk_reconcile_condition{{kind=\"Receiver\",name=\"good\",namespace=\"{ns}\",type=\"Ready\",status=\"True\"}} 1"
     );
@@ -307,21 +299,29 @@ async fn the_leader_reconciles_receivers_and_every_replica_serves() {
     );
     // The standby does not reconcile, but serves: ready at once, and its
     // event endpoint answers.
-    assert_eq!(get(standby.0.health_port, "/readyz").await.0, 200);
-    let (status, body) = {
-        let response = http
-            .post(format!("http://127.0.0.1:{}/", standby.1))
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        (response.status().as_u16(), response.text().await.unwrap())
-    };
+    assert_eq!(http_get(standby.0.health_port, "/readyz").await.0, 200);
+    let response = ferroflux_tls::http_client()
+        .post(format!("http://127.0.0.1:{}/", standby.1))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(
-        status, 400,
-        "a malformed event is answered, not ignored: {body}"
+        response.status().as_u16(),
+        400,
+        "a malformed event is answered, not ignored"
     );
     assert!(standby.0.log().contains("waiting for leadership"));
+}
+
+/// The status and body of `GET http://127.0.0.1:<port><path>`.
+async fn http_get(port: u16, path: &str) -> (u16, String) {
+    let response = ferroflux_tls::http_client()
+        .get(format!("http://127.0.0.1:{port}{path}"))
+        .send()
+        .await
+        .unwrap();
+    (response.status().as_u16(), response.text().await.unwrap())
 }
 
 /// The notification-controller's leader-election Lease, named as Flux names it.
@@ -337,26 +337,4 @@ async fn token_secret(client: &kube::Client, ns: &str) {
         .create(&PostParams::default(), &secret)
         .await
         .unwrap();
-}
-
-/// The first Kubernetes Event recorded for the Receiver `name`.
-async fn receiver_event(
-    client: &kube::Client,
-    ns: &str,
-    name: &str,
-) -> k8s_openapi::api::core::v1::Event {
-    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns);
-    eventually("an Event recorded for the Receiver", STEP, || async {
-        events
-            .list(&kube::api::ListParams::default())
-            .await
-            .ok()?
-            .items
-            .into_iter()
-            .find(|e| {
-                e.involved_object.kind.as_deref() == Some("Receiver")
-                    && e.involved_object.name.as_deref() == Some(name)
-            })
-    })
-    .await
 }

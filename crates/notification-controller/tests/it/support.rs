@@ -84,22 +84,33 @@ pub(crate) fn provider(
 /// Waits for the `DeliveryFailed` event on the Alert `alert` and returns
 /// its message.
 pub(crate) async fn delivery_failure(client: &Client, ns: &str, alert: &str) -> String {
-    eventually(
-        &format!("a failed delivery recorded on {alert}"),
-        STEP,
-        || async {
-            Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns)
-                .list(&kube::api::ListParams::default())
-                .await
-                .ok()?
-                .items
-                .into_iter()
-                .find(|e| {
-                    e.reason.as_deref() == Some("DeliveryFailed")
-                        && e.involved_object.name.as_deref() == Some(alert)
-                })
-                .and_then(|e| e.message)
-        },
-    )
+    let what = format!("a failed delivery recorded on {alert}");
+    let event = kubernetes_event(client, ns, &what, |e| {
+        e.reason.as_deref() == Some("DeliveryFailed")
+            && e.involved_object.name.as_deref() == Some(alert)
+    })
+    .await;
+    event.message.unwrap_or_default()
+}
+
+/// Waits for a Kubernetes Event in `ns` for which `matches` holds, naming
+/// `what` if it never comes.
+pub(crate) async fn kubernetes_event(
+    client: &Client,
+    ns: &str,
+    what: &str,
+    matches: impl Fn(&k8s_openapi::api::core::v1::Event) -> bool,
+) -> k8s_openapi::api::core::v1::Event {
+    let events = Api::<k8s_openapi::api::core::v1::Event>::namespaced(client.clone(), ns);
+    let matches = &matches;
+    eventually(what, STEP, || async {
+        events
+            .list(&kube::api::ListParams::default())
+            .await
+            .ok()?
+            .items
+            .into_iter()
+            .find(|e| matches(e))
+    })
     .await
 }
