@@ -17,7 +17,7 @@ use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
-use crate::{crds, generator, nameref, patch, yaml};
+use crate::{config, crds, generator, nameref, patch, yaml};
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,7 +66,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         message: format!("name reference: {message}"),
     })?;
     // Unused variables are not an error (kustomize only warns).
-    vars::resolve(&mut acc, &vars).map_err(|message| Error::Invalid {
+    vars::resolve(&mut acc, &vars, &config.var_reference).map_err(|message| Error::Invalid {
         file: dir.clone(),
         message: format!("vars: {message}"),
     })?;
@@ -251,7 +251,7 @@ impl Builder {
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, crds::Config), Error> {
+    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, config::Config), Error> {
         enter(dir, stack)?;
         let (file, k) = Kustomization::load(dir)?;
         if k.is_component() {
@@ -262,7 +262,7 @@ impl Builder {
         }
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
-        let mut config = crds::Config::default();
+        let mut config = config::Config::default();
         let vars = self.accumulate(dir, &file, &k, &mut acc, &mut config, stack)?;
         stack.pop();
         Ok((acc, k, vars, config))
@@ -274,7 +274,7 @@ impl Builder {
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
-        config: &mut crds::Config,
+        config: &mut config::Config,
         stack: &mut Vec<PathBuf>,
     ) -> Result<Vec<Var>, Error> {
         let invalid = |message: String| Error::Invalid {
@@ -320,9 +320,9 @@ impl Builder {
             }
         }
         config
-            .merge(crds::Config::defaults())
+            .merge(&self.configurations(dir, file, k)?)
             .map_err(|e| invalid(e.to_string()))?;
-        let mut found = crds::Config::default();
+        let mut found = config::Config::default();
         for entry in &k.crds {
             let bytes = self.read(dir, entry)?;
             let invalid = |message: String| Error::Invalid {
@@ -385,13 +385,15 @@ impl Builder {
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
-        config: &crds::Config,
+        config: &config::Config,
     ) -> Result<(), Error> {
         self.patches(dir, file, k, acc)?;
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
+            let custom = custom_namespace_specs(config);
             for res in acc.iter_mut() {
                 res.remember_id();
                 set_namespace(&mut res.obj, ns);
+                set_at(&mut res.obj, &custom, ns);
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
         }
@@ -412,7 +414,7 @@ impl Builder {
             if entry.include_selectors {
                 specs.extend(config.common_labels.iter().cloned());
             } else if entry.include_templates {
-                specs.extend(TABLES.template_labels.iter().cloned());
+                specs.extend(config.template_labels.iter().cloned());
             } else {
                 specs.push(FieldSpec {
                     path: "metadata/labels".into(),
@@ -430,10 +432,10 @@ impl Builder {
         }
         self.legacy_json_patches(dir, file, k, acc)?;
         for r in &k.replicas {
-            crate::transform::replicas(acc, r, file)?;
+            crate::transform::replicas(acc, r, &config.replicas, file)?;
         }
         for image in &k.images {
-            crate::transform::images(acc, image);
+            crate::transform::images(acc, image, &config.images);
         }
         if !k.replacements.is_empty() {
             let replacements = self.replacements(dir, file, k)?;
@@ -443,6 +445,52 @@ impl Builder {
             })?;
         }
         Ok(())
+    }
+
+    /// The kustomization's transformer configuration: kustomize's defaults
+    /// with its `configurations` merged in, inline entries first, then the
+    /// files (merged together first), as kustomize does.
+    fn configurations(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+    ) -> Result<config::Config, Error> {
+        let mut merged = config::Config::defaults()
+            .re_merged()
+            .map_err(|e| Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("configurations: {e}"),
+            })?;
+        let mut files = config::Config::default();
+        for entry in &k.configurations {
+            let inline = entry.contains('\n') || entry.contains('\r');
+            let (at, text) = if inline {
+                (file.to_path_buf(), entry.clone())
+            } else {
+                let bytes = self.read(dir, entry)?;
+                let text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
+                    file: dir.join(entry),
+                    message: "configurations: not UTF-8 text".into(),
+                })?;
+                (dir.join(entry), text)
+            };
+            let invalid = |e: config::Error| Error::Invalid {
+                file: at.clone(),
+                message: format!("configurations: {e}"),
+            };
+            let loaded = config::Config::load(&text).map_err(invalid)?;
+            if inline {
+                merged.merge(&loaded).map_err(invalid)?;
+            } else {
+                files.merge(&loaded).map_err(invalid)?;
+            }
+        }
+        merged.merge(&files).map_err(|e| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("configurations: {e}"),
+        })?;
+        Ok(merged)
     }
 
     /// `replacements`, with `path` entries replaced by their files' entries.
@@ -688,6 +736,35 @@ fn set_namespace(obj: &mut Value, ns: &str) {
         && service.contains_key("namespace")
     {
         service.insert("namespace".into(), Value::String(ns.to_owned()));
+    }
+}
+
+/// The configuration's `namespace` field specs other than kustomize's
+/// defaults, which [`set_namespace`] applies with their special cases.
+fn custom_namespace_specs(config: &config::Config) -> Vec<FieldSpec> {
+    config
+        .namespace
+        .iter()
+        .filter(|spec| {
+            !TABLES.namespace.iter().any(|default| {
+                default.path == spec.path
+                    && default.group == spec.group
+                    && default.version == spec.version
+                    && default.kind == spec.kind
+            })
+        })
+        .cloned()
+        .collect()
+}
+
+/// Sets the fields of `specs` that apply to `obj` to the string `value`,
+/// creating them where a spec says so.
+fn set_at(obj: &mut Value, specs: &[FieldSpec], value: &str) {
+    let (api_version, kind) = api_kind(obj);
+    for spec in specs.iter().filter(|s| s.applies(&api_version, &kind)) {
+        spec.visit(obj, &|| Value::String(value.to_owned()), &mut |field| {
+            *field = Value::String(value.to_owned());
+        });
     }
 }
 

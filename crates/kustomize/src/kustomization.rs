@@ -74,8 +74,9 @@ pub struct Kustomization {
     /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
     /// refused); only the kustomization built counts.
     pub build_metadata: Vec<String>,
-    /// Not implemented yet: refused.
-    pub configurations: Option<Value>,
+    /// Transformer configuration files (or inline configurations), see
+    /// [`crate::config`].
+    pub configurations: Vec<String>,
     /// Refused: Helm is not run by the builder.
     pub helm_charts: Option<Value>,
     /// Refused with `helmCharts`.
@@ -200,7 +201,6 @@ impl Kustomization {
                     .iter()
                     .any(|m| m == "transformerAnnotations"),
             ),
-            ("configurations", self.configurations.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             ("generators", self.generators.is_some()),
