@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::Error;
-use crate::fieldspec::{FieldSpec, TABLES, group_version};
+use crate::fieldspec::{FieldSpec, TABLES};
 use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, patch, yaml};
+
+mod plugin;
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -350,6 +352,14 @@ impl Builder {
         {
             generator::generate(kind, args, k.generator_options.as_ref(), file, &read, acc)?;
         }
+        self.run_plugins(
+            dir,
+            file,
+            plugin::Field::Generators,
+            &k.generators,
+            acc,
+            stack,
+        )?;
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
             enter(&path, stack)?;
@@ -367,6 +377,14 @@ impl Builder {
             merge_vars(&mut vars, component_vars, &cfile)?;
         }
         self.transform(dir, file, k, acc, config)?;
+        self.run_plugins(
+            dir,
+            file,
+            plugin::Field::Transformers,
+            &k.transformers,
+            acc,
+            stack,
+        )?;
         // A variable is tied to its object here, in the kustomization that
         // declares it, and read at the top.
         let mut own = k.vars.clone();
@@ -389,11 +407,9 @@ impl Builder {
     ) -> Result<(), Error> {
         self.patches(dir, file, k, acc)?;
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
-            let custom = custom_namespace_specs(config);
             for res in acc.iter_mut() {
                 res.remember_id();
-                set_namespace(&mut res.obj, ns);
-                set_at(&mut res.obj, &custom, ns);
+                apply_namespace(&mut res.obj, ns, &config.namespace);
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
         }
@@ -430,7 +446,7 @@ impl Builder {
         if !k.common_annotations.is_empty() {
             apply_pairs(acc, &config.common_annotations, &k.common_annotations);
         }
-        self.legacy_json_patches(dir, file, k, acc)?;
+        self.json6902_patches(dir, file, &k.patches_json6902, "patchesJson6902", acc)?;
         for r in &k.replicas {
             crate::transform::replicas(acc, r, &config.replicas, file)?;
         }
@@ -438,7 +454,7 @@ impl Builder {
             crate::transform::images(acc, image, &config.images);
         }
         if !k.replacements.is_empty() {
-            let replacements = self.replacements(dir, file, k)?;
+            let replacements = self.resolve_replacements(dir, file, &k.replacements)?;
             replacement::apply(acc, &replacements).map_err(|e| Error::Invalid {
                 file: file.to_path_buf(),
                 message: e.to_string(),
@@ -493,15 +509,15 @@ impl Builder {
         Ok(merged)
     }
 
-    /// `replacements`, with `path` entries replaced by their files' entries.
-    fn replacements(
+    /// Replacements with `path` entries replaced by their files' entries.
+    fn resolve_replacements(
         &self,
         dir: &Path,
         file: &Path,
-        k: &Kustomization,
+        entries: &[Replacement],
     ) -> Result<Vec<Replacement>, Error> {
         let mut out = Vec::new();
-        for (i, entry) in k.replacements.iter().enumerate() {
+        for (i, entry) in entries.iter().enumerate() {
             let Some(path) = &entry.path else {
                 out.push(entry.clone());
                 continue;
@@ -538,12 +554,32 @@ impl Builder {
         k: &Kustomization,
         acc: &mut Vec<Resource>,
     ) -> Result<(), Error> {
+        self.strategic_merge_patches(
+            dir,
+            file,
+            &k.patches_strategic_merge,
+            "patchesStrategicMerge",
+            acc,
+        )?;
+        self.apply_patches(dir, file, &k.patches, "patches", acc)
+    }
+
+    /// Strategic-merge patches given as file paths or inline YAML (the
+    /// entries of `field`).
+    fn strategic_merge_patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entries: &[String],
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let invalid = |field: &str, message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
-            let field = format!("patchesStrategicMerge[{i}]");
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             // An entry is inline YAML when it parses as objects, else a path.
             let inline = yaml::parse_documents(entry)
                 .ok()
@@ -565,8 +601,25 @@ impl Builder {
                 patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e.to_string()))?;
             }
         }
-        for (i, entry) in k.patches.iter().enumerate() {
-            let field = format!("patches[{i}]");
+        Ok(())
+    }
+
+    /// `patches` entries (the entries of `field`): strategic-merge or JSON
+    /// 6902, by file or inline, with or without a target.
+    fn apply_patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entries: &[patch::Patch],
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let invalid = |field: &str, message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {message}"),
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             let loaded = self
                 .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
                 .and_then(|l| {
@@ -597,21 +650,23 @@ impl Builder {
         Ok(())
     }
 
-    /// The deprecated `patchesJson6902`, which runs after labels and
-    /// annotations and, unlike `patches`, does not record renames.
-    fn legacy_json_patches(
+    /// JSON 6902 patches in the deprecated `patchesJson6902` form (the
+    /// entries of `field`), which run after labels and annotations and,
+    /// unlike `patches`, do not record renames.
+    fn json6902_patches(
         &self,
         dir: &Path,
         file: &Path,
-        k: &Kustomization,
+        entries: &[patch::Patch],
+        field: &str,
         acc: &mut [Resource],
     ) -> Result<(), Error> {
         let invalid = |field: &str, message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in k.patches_json6902.iter().enumerate() {
-            let field = format!("patchesJson6902[{i}]");
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
                 return Err(invalid(&field, "needs a target with a name".into()));
             };
@@ -693,14 +748,15 @@ fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Va
     }
 }
 
-fn set_namespace(obj: &mut Value, ns: &str) {
+/// The namespace transformer on one object, as kustomize's: the object's
+/// own `metadata/namespace` when its kind is namespaced, and the subjects
+/// named `default` of role bindings, whatever `specs` say; then every spec
+/// of `specs` that selects the object, set (or created, where the spec
+/// says so) to `ns`, except `metadata/namespace` (done above) and
+/// `metadata/name` of any apiVersion but `v1` (a Namespace of another
+/// group keeps its name).
+fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec]) {
     let (api_version, kind) = api_kind(obj);
-    if api_version == "v1" && kind == "Namespace" {
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("name".into(), Value::String(ns.to_owned()));
-        }
-        return;
-    }
     if !is_cluster_scoped(&api_version, &kind)
         && let Some(meta) = obj
             .as_object_mut()
@@ -721,49 +777,14 @@ fn set_namespace(obj: &mut Value, ns: &str) {
             }
         }
     }
-    if group_version(&api_version).0 == "apiregistration.k8s.io"
-        && kind == "APIService"
-        && let Some(service) = obj
-            .pointer_mut("/spec/service")
-            .and_then(Value::as_object_mut)
-    {
-        service.insert("namespace".into(), Value::String(ns.to_owned()));
-    }
-    if kind == "CustomResourceDefinition"
-        && let Some(service) = obj
-            .pointer_mut("/spec/conversion/webhook/clientConfig/service")
-            .and_then(Value::as_object_mut)
-        && service.contains_key("namespace")
-    {
-        service.insert("namespace".into(), Value::String(ns.to_owned()));
-    }
-}
-
-/// The configuration's `namespace` field specs other than kustomize's
-/// defaults, which [`set_namespace`] applies with their special cases.
-fn custom_namespace_specs(config: &config::Config) -> Vec<FieldSpec> {
-    config
-        .namespace
-        .iter()
-        .filter(|spec| {
-            !TABLES.namespace.iter().any(|default| {
-                default.path == spec.path
-                    && default.group == spec.group
-                    && default.version == spec.version
-                    && default.kind == spec.kind
-            })
-        })
-        .cloned()
-        .collect()
-}
-
-/// Sets the fields of `specs` that apply to `obj` to the string `value`,
-/// creating them where a spec says so.
-fn set_at(obj: &mut Value, specs: &[FieldSpec], value: &str) {
-    let (api_version, kind) = api_kind(obj);
     for spec in specs.iter().filter(|s| s.applies(&api_version, &kind)) {
-        spec.visit(obj, &|| Value::String(value.to_owned()), &mut |field| {
-            *field = Value::String(value.to_owned());
+        if spec.path == "metadata/namespace"
+            || (spec.path == "metadata/name" && api_version != "v1")
+        {
+            continue;
+        }
+        spec.visit(obj, &|| Value::String(ns.to_owned()), &mut |field| {
+            *field = Value::String(ns.to_owned());
         });
     }
 }

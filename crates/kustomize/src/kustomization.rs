@@ -81,11 +81,12 @@ pub struct Kustomization {
     pub helm_charts: Option<Value>,
     /// Refused with `helmCharts`.
     pub helm_globals: Option<Value>,
-    /// Refused: plugins are never run.
-    pub generators: Option<Value>,
-    /// Refused: plugins are never run.
-    pub transformers: Option<Value>,
-    /// Refused: plugins are never run.
+    /// Generator plugins: kustomize's built-ins run, others are refused
+    /// (see `build::plugin`).
+    pub generators: Vec<String>,
+    /// Transformer plugins: kustomize's built-ins run, others are refused.
+    pub transformers: Vec<String>,
+    /// Refused: validators are never run.
     pub validators: Option<Value>,
     /// Refused.
     pub openapi: Option<Value>,
@@ -203,8 +204,6 @@ impl Kustomization {
             ),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
-            ("generators", self.generators.is_some()),
-            ("transformers", self.transformers.is_some()),
             ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
             (
