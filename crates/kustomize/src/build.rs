@@ -176,14 +176,28 @@ struct Builder {
     restrictor: LoadRestrictor,
 }
 
-/// What kustomize drops on output: empty `metadata.annotations`.
+/// What kustomize does to every object on output: empty
+/// `metadata.annotations` are dropped, and annotation values are strings
+/// (read as the text written, see [`yaml::parse_objects`]; a value a JSON
+/// patch set is written as JSON writes it, `null` as the empty string).
 fn finish(mut obj: Value) -> Value {
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
-        && meta
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            for value in annotations.values_mut() {
+                let text = match &*value {
+                    Value::String(_) | Value::Array(_) | Value::Object(_) => continue,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                *value = Value::String(text);
+            }
+        }
+        if meta
             .get("annotations")
             .is_some_and(|a| a.as_object().is_some_and(Map::is_empty))
-    {
-        meta.remove("annotations");
+        {
+            meta.remove("annotations");
+        }
     }
     obj
 }
@@ -350,7 +364,15 @@ impl Builder {
                     .map(|a| (generator::Kind::Secret, a)),
             )
         {
-            generator::generate(kind, args, k.generator_options.as_ref(), file, &read, acc)?;
+            let configured = generator::Configured { file, name: None };
+            generator::generate(
+                kind,
+                args,
+                k.generator_options.as_ref(),
+                configured,
+                &read,
+                acc,
+            )?;
         }
         self.run_plugins(
             dir,
@@ -438,6 +460,9 @@ impl Builder {
                     ..FieldSpec::default()
                 });
             }
+            // The configuration's `labels` table serves every entry (not
+            // `commonLabels`), as kubectl shows.
+            specs.extend(config.labels.iter().cloned());
             apply_pairs(acc, &specs, &entry.pairs);
         }
         if !k.common_labels.is_empty() {
@@ -581,7 +606,7 @@ impl Builder {
         for (i, entry) in entries.iter().enumerate() {
             let field = format!("{field}[{i}]");
             // An entry is inline YAML when it parses as objects, else a path.
-            let inline = yaml::parse_documents(entry)
+            let inline = yaml::parse_objects(entry)
                 .ok()
                 .filter(|d| !d.is_empty() && d.iter().all(Value::is_object));
             let docs = if let Some(docs) = inline {
@@ -842,7 +867,7 @@ fn append(
 /// The objects of one resource file, `List` kinds expanded.
 fn read_objects(path: &Path) -> Result<Vec<Value>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-    let docs = yaml::parse_documents(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+    let docs = yaml::parse_objects(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
         file: path.to_path_buf(),
         source: e,
     })?;

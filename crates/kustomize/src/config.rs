@@ -25,9 +25,9 @@
 //! A `configurations` entry is a file path, or the configuration itself
 //! when it spans several lines, as in kustomize. Its keys are those of
 //! `TransformerConfig`; unknown keys are ignored, as kustomize's decoder
-//! ignores them. `labels` and `nameSuffix` are read and merged but, as in
-//! kustomize v5.7.1, no transformer reads them (`nameSuffix` renames the
-//! fields of `namePrefix`).
+//! ignores them. `labels` serves every `labels` entry (not `commonLabels`).
+//! `nameSuffix` is read and merged but, as in kustomize v5.7.1, no
+//! transformer reads it (`nameSuffix` renames the fields of `namePrefix`).
 
 use std::sync::LazyLock;
 
@@ -92,7 +92,7 @@ pub struct Config {
     pub namespace: Vec<FieldSpec>,
     /// `commonLabels` fields, also used by `labels` with `includeSelectors`.
     pub common_labels: Vec<FieldSpec>,
-    /// The `labels` table: merged, never read (as in kustomize).
+    /// Fields every `labels` entry sets, beyond its own.
     pub labels: Vec<FieldSpec>,
     /// Fields of `labels` entries with `includeTemplates`.
     pub template_labels: Vec<FieldSpec>,

@@ -135,11 +135,19 @@ pub fn sort(acc: &mut [Resource], options: Option<&Value>, file: &Path) -> Resul
         file: file.to_path_buf(),
         message,
     };
-    let order = options
-        .and_then(|o| o.get("order"))
-        .and_then(Value::as_str)
-        .unwrap_or("legacy");
+    // Without sortOptions the order is legacy; with them, kustomize wants
+    // the order said, and legacy options only with the legacy order.
+    let order = match options {
+        None => "legacy",
+        Some(o) => o.get("order").and_then(Value::as_str).ok_or_else(|| {
+            invalid("the field 'sortOptions.order' must be one of [fifo, legacy]".into())
+        })?,
+    };
     match order {
+        "fifo" if options.is_some_and(|o| o.get("legacySortOptions").is_some()) => Err(invalid(
+            "sortOptions.legacySortOptions is set, but sortOptions.order is fifo; remove one"
+                .into(),
+        )),
         "fifo" => Ok(()),
         "legacy" => {
             let custom = options

@@ -137,3 +137,54 @@ fn long_keys_are_never_folded() {
         assert_eq!(parse_documents(&written).unwrap(), docs, "{written}");
     }
 }
+
+/// Issue 17: kustomize writes an object's own annotations as the text of
+/// their scalars, whatever YAML would resolve them to; nothing else changes.
+#[test]
+fn objects_keep_the_text_of_their_own_annotations() {
+    let text = "\
+metadata:
+  annotations:
+    port: 8080
+    ratio: 1.50
+    happy: yes
+    flag: true
+    tilde: ~
+    empty:
+    hex: 0x10
+    day: 2024-01-01
+    quoted: \"q\"
+  labels:
+    n: 1
+spec:
+  template:
+    metadata:
+      annotations:
+        x: 1.50
+";
+    let docs = crate::parse_objects(text).expect("parses");
+    let annotations = &docs[0]["metadata"]["annotations"];
+    for (key, want) in [
+        ("port", "8080"),
+        ("ratio", "1.50"),
+        ("happy", "yes"),
+        ("flag", "true"),
+        ("tilde", "~"),
+        ("empty", ""),
+        ("hex", "0x10"),
+        ("day", "2024-01-01"),
+        ("quoted", "q"),
+    ] {
+        assert_eq!(annotations[key], serde_json::json!(want), "{key}");
+    }
+    assert_eq!(docs[0]["metadata"]["labels"]["n"], serde_json::json!(1));
+    assert_eq!(
+        docs[0]["spec"]["template"]["metadata"]["annotations"]["x"],
+        serde_json::json!(1.5)
+    );
+    let plain = crate::parse_documents(text).expect("parses");
+    assert_eq!(
+        plain[0]["metadata"]["annotations"]["port"],
+        serde_json::json!(8080)
+    );
+}

@@ -60,6 +60,9 @@ impl Field {
 struct Plugin {
     config: Value,
     kind: String,
+    /// The file the configuration was read from (the kustomization for an
+    /// inline one), as origin annotations name it.
+    configured_in: std::path::PathBuf,
 }
 
 impl Builder {
@@ -80,10 +83,10 @@ impl Builder {
             };
             match (field, plugin.kind.as_str()) {
                 (Field::Generators, "ConfigMapGenerator") => {
-                    self.generate(dir, file, generator::Kind::ConfigMap, &plugin.config, acc)?;
+                    self.generate(dir, &plugin, generator::Kind::ConfigMap, acc)?;
                 }
                 (Field::Generators, "SecretGenerator") => {
-                    self.generate(dir, file, generator::Kind::Secret, &plugin.config, acc)?;
+                    self.generate(dir, &plugin, generator::Kind::Secret, acc)?;
                 }
                 (Field::Transformers, _) => {
                     self.transform_with(dir, file, &plugin, acc)
@@ -115,7 +118,7 @@ impl Builder {
                 .ok()
                 .filter(|docs| !docs.is_empty() && docs.iter().all(Value::is_object));
             if let Some(docs) = inline {
-                configs.extend(docs);
+                configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf())));
                 continue;
             }
             let path = dir.join(entry);
@@ -127,15 +130,15 @@ impl Builder {
             if meta.is_dir() {
                 let real = self.confine(&path, None)?;
                 let (objs, _, _, _) = self.target(&real, stack)?;
-                configs.extend(objs.into_iter().map(|r| r.obj));
+                configs.extend(objs.into_iter().map(|r| (r.obj, real.clone())));
             } else {
                 let real = self.confine(&path, Some(dir))?;
-                configs.extend(read_objects(&real)?);
+                configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
             }
         }
         configs
             .into_iter()
-            .map(|config| {
+            .map(|(config, configured_in)| {
                 let api_version = config
                     .get("apiVersion")
                     .and_then(Value::as_str)
@@ -155,7 +158,11 @@ impl Builder {
                         ),
                     });
                 }
-                Ok(Plugin { config, kind })
+                Ok(Plugin {
+                    config,
+                    kind,
+                    configured_in,
+                })
             })
             .collect()
     }
@@ -288,12 +295,12 @@ impl Builder {
     fn generate(
         &self,
         dir: &Path,
-        file: &Path,
+        plugin: &Plugin,
         kind: generator::Kind,
-        config: &Value,
         acc: &mut Vec<Resource>,
     ) -> Result<(), Error> {
-        let mut fields = config.as_object().cloned().unwrap_or_default();
+        let file = plugin.configured_in.as_path();
+        let mut fields = plugin.config.as_object().cloned().unwrap_or_default();
         let metadata = fields
             .remove("metadata")
             .unwrap_or(Value::Object(Map::new()));
@@ -308,9 +315,11 @@ impl Builder {
                 fields.insert(key.to_owned(), value.clone());
             }
         }
+        let name = metadata.get("name").and_then(Value::as_str);
         let args: GeneratorArgs = read_config(&Value::Object(fields), file)?;
         let read = |entry: &str| self.read(dir, entry);
-        generator::generate(kind, &args, None, file, &read, acc)
+        let configured = generator::Configured { file, name };
+        generator::generate(kind, &args, None, configured, &read, acc)
     }
 }
 
