@@ -284,7 +284,10 @@ impl Builder {
         Ok((acc, k, vars, config))
     }
 
-    fn accumulate(
+    /// The kustomization's `resources` (and `bases`): files read, and
+    /// directories built as bases, whose configuration and variables join
+    /// this one's. Returns the variables.
+    fn resources(
         &self,
         dir: &Path,
         file: &Path,
@@ -297,7 +300,6 @@ impl Builder {
             file: file.to_path_buf(),
             message,
         };
-        k.refuse_unsupported(file)?;
         let mut vars = Vec::new();
         for entry in k.resources.iter().chain(&k.bases) {
             if entry.contains("://")
@@ -335,6 +337,24 @@ impl Builder {
                 append(acc, objs, &real)?;
             }
         }
+        Ok(vars)
+    }
+
+    fn accumulate(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        acc: &mut Vec<Resource>,
+        config: &mut config::Config,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<Vec<Var>, Error> {
+        let invalid = |message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message,
+        };
+        k.refuse_unsupported(file)?;
+        let mut vars = self.resources(dir, file, k, acc, config, stack)?;
         config
             .merge(&self.configurations(dir, file, k)?)
             .map_err(|e| invalid(e.to_string()))?;
@@ -431,7 +451,12 @@ impl Builder {
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             for res in acc.iter_mut() {
                 res.remember_id();
-                apply_namespace(&mut res.obj, ns, &config.namespace);
+                apply_namespace(
+                    &mut res.obj,
+                    ns,
+                    &config.namespace,
+                    NamespaceMode::default(),
+                );
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
         }
@@ -773,14 +798,46 @@ fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Va
     }
 }
 
+/// Which role-binding subjects the namespace transformer moves
+/// (`setRoleBindingSubjects`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Subjects {
+    /// Subjects named `default` (kustomize's default, `defaultOnly`).
+    #[default]
+    DefaultOnly,
+    /// Every `ServiceAccount` subject (`allServiceAccounts`).
+    AllServiceAccounts,
+    /// None (`none`).
+    None,
+}
+
+/// How the namespace transformer sets a field.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NamespaceMode {
+    /// Only where the field is absent or empty (`unsetOnly`).
+    pub(crate) unset_only: bool,
+    /// Which role-binding subjects it moves.
+    pub(crate) subjects: Subjects,
+}
+
 /// The namespace transformer on one object, as kustomize's: the object's
-/// own `metadata/namespace` when its kind is namespaced, and the subjects
-/// named `default` of role bindings, whatever `specs` say; then every spec
-/// of `specs` that selects the object, set (or created, where the spec
-/// says so) to `ns`, except `metadata/namespace` (done above) and
+/// own `metadata/namespace` when its kind is namespaced, and role-binding
+/// subjects as `mode` says, whatever `specs` say; then every spec of
+/// `specs` that selects the object, set (or created, where the spec says
+/// so) to `ns`, except `metadata/namespace` (done above) and
 /// `metadata/name` of any apiVersion but `v1` (a Namespace of another
-/// group keeps its name).
-fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec]) {
+/// group keeps its name). With `unset_only`, only empty fields are set.
+fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec], mode: NamespaceMode) {
+    let set = |field: &mut Value| {
+        let empty = match &*field {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            _ => false,
+        };
+        if !mode.unset_only || empty {
+            *field = Value::String(ns.to_owned());
+        }
+    };
     let (api_version, kind) = api_kind(obj);
     if !is_cluster_scoped(&api_version, &kind)
         && let Some(meta) = obj
@@ -791,14 +848,20 @@ fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec]) {
             })
             .and_then(Value::as_object_mut)
     {
-        meta.insert("namespace".into(), Value::String(ns.to_owned()));
+        set(meta.entry("namespace").or_insert(Value::Null));
     }
     if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
         && let Some(subjects) = obj.get_mut("subjects").and_then(Value::as_array_mut)
     {
         for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-            if s.get("name").and_then(Value::as_str) == Some("default") {
-                s.insert("namespace".into(), Value::String(ns.to_owned()));
+            let text = |key: &str| s.get(key).and_then(Value::as_str).map(str::to_owned);
+            let moved = match mode.subjects {
+                Subjects::DefaultOnly => text("name").as_deref() == Some("default"),
+                Subjects::AllServiceAccounts => text("kind").as_deref() == Some("ServiceAccount"),
+                Subjects::None => false,
+            };
+            if moved {
+                set(s.entry("namespace").or_insert(Value::Null));
             }
         }
     }
@@ -808,9 +871,7 @@ fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec]) {
         {
             continue;
         }
-        spec.visit(obj, &|| Value::String(ns.to_owned()), &mut |field| {
-            *field = Value::String(ns.to_owned());
-        });
+        spec.visit(obj, &|| Value::Null, &mut |field| set(field));
     }
 }
 

@@ -188,3 +188,28 @@ spec:
         serde_json::json!(8080)
     );
 }
+
+/// Issue 17: a patch's null annotation deletes it, so it stays null; a
+/// kustomization file reads `yes` as a boolean and keeps the last of
+/// repeated keys, as go-yaml v2 through JSON does.
+#[test]
+fn patches_keep_null_annotations_and_kustomizations_read_as_yaml_1_1() {
+    let patch = crate::parse_patches(
+        "metadata:\n  annotations:\n    gone: null\n    empty:\n    kept: 1.50\n",
+    )
+    .expect("parses");
+    let annotations = &patch[0]["metadata"]["annotations"];
+    assert_eq!(annotations["gone"], serde_json::Value::Null);
+    assert_eq!(annotations["empty"], serde_json::Value::Null);
+    assert_eq!(annotations["kept"], serde_json::json!("1.50"));
+    let k = crate::parse_documents_yaml11("a: yes\nb: Off\nc: yesterday\nd: 1\nd: 2\n")
+        .expect("parses");
+    assert_eq!(
+        k[0],
+        serde_json::json!({"a": true, "b": false, "c": "yesterday", "d": 2})
+    );
+    assert!(
+        crate::parse_documents("d: 1\nd: 2\n").is_err(),
+        "objects refuse repeated keys"
+    );
+}

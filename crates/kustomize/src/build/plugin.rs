@@ -14,8 +14,7 @@
 //! other `apiVersion`; kustomize as Flux runs it refuses them too), every
 //! validator, `HelmChartInflationGenerator` (Helm is not run by the
 //! builder), and the built-ins not implemented here (`SortOrderTransformer`,
-//! `HashTransformer`, `ValueAddTransformer`, `IAMPolicyGenerator`), as are
-//! the options `NamespaceTransformer` has beyond kustomize's defaults.
+//! `HashTransformer`, `ValueAddTransformer`, `IAMPolicyGenerator`).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -24,7 +23,7 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{Builder, apply_namespace, apply_pairs, read_objects, rename};
+use super::{Builder, NamespaceMode, Subjects, apply_namespace, apply_pairs, read_objects, rename};
 use crate::Error;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratorArgs};
@@ -197,28 +196,7 @@ impl Builder {
                     rename(acc, &c.suffix, false, &c.field_specs).map_err(invalid)?;
                 }
             }
-            "NamespaceTransformer" => {
-                let c: Namespace = read_config(&plugin.config, file)?;
-                if c.unset_only
-                    || !matches!(c.set_role_binding_subjects.as_str(), "" | "defaultOnly")
-                {
-                    return Err(Error::Unsupported {
-                        file: file.to_path_buf(),
-                        fields: "transformers: NamespaceTransformer unsetOnly or setRoleBindingSubjects other than defaultOnly".into(),
-                    });
-                }
-                if let Some(ns) = c.metadata.namespace.filter(|n| !n.is_empty()) {
-                    for res in acc.iter_mut() {
-                        res.remember_id();
-                        apply_namespace(&mut res.obj, &ns, &c.field_specs);
-                    }
-                    super::check_unique(
-                        acc,
-                        file,
-                        "namespace transformation produces ID conflict",
-                    )?;
-                }
-            }
+            "NamespaceTransformer" => namespace(file, &plugin.config, acc)?,
             "ImageTagTransformer" => {
                 let c: ImageTag = read_config(&plugin.config, file)?;
                 if c.image_tag.tag_suffix.is_some() {
@@ -233,6 +211,30 @@ impl Builder {
                 let c: ReplicaCount = read_config(&plugin.config, file)?;
                 crate::transform::replicas(acc, &c.replica, &c.field_specs, file)?;
             }
+            "PatchTransformer" | "PatchStrategicMergeTransformer" | "PatchJson6902Transformer" => {
+                self.patch_with(dir, file, plugin, acc)?;
+            }
+            "ReplacementTransformer" => {
+                let c: Replacements = read_config(&plugin.config, file)?;
+                let replacements = self.resolve_replacements(dir, file, &c.replacements)?;
+                replacement::apply(acc, &replacements).map_err(|e| invalid(e.to_string()))?;
+            }
+            other => return Err(unsupported(file, Field::Transformers, other)),
+        }
+        Ok(())
+    }
+
+    /// The three patch transformers, with their configuration as the
+    /// kustomization's `patches`, `patchesStrategicMerge` and
+    /// `patchesJson6902` entries would give it.
+    fn patch_with(
+        &self,
+        dir: &Path,
+        file: &Path,
+        plugin: &Plugin,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        match plugin.kind.as_str() {
             "PatchTransformer" => {
                 let c: PatchConfig = read_config(&plugin.config, file)?;
                 let entry = patch::Patch {
@@ -279,12 +281,7 @@ impl Builder {
                     acc,
                 )?;
             }
-            "ReplacementTransformer" => {
-                let c: Replacements = read_config(&plugin.config, file)?;
-                let replacements = self.resolve_replacements(dir, file, &c.replacements)?;
-                replacement::apply(acc, &replacements).map_err(|e| invalid(e.to_string()))?;
-            }
-            other => return Err(unsupported(file, Field::Transformers, other)),
+            _ => {}
         }
         Ok(())
     }
@@ -321,6 +318,37 @@ impl Builder {
         let configured = generator::Configured { file, name };
         generator::generate(kind, &args, None, configured, &read, acc)
     }
+}
+
+/// A `NamespaceTransformer`: kustomize's namespace transformer with the
+/// plugin's own field specs.
+fn namespace(file: &Path, config: &Value, acc: &mut [Resource]) -> Result<(), Error> {
+    let c: Namespace = read_config(config, file)?;
+    let subjects = match c.set_role_binding_subjects.as_str() {
+        "" | "defaultOnly" => Subjects::DefaultOnly,
+        "allServiceAccounts" => Subjects::AllServiceAccounts,
+        "none" => Subjects::None,
+        other => {
+            return Err(Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!(
+                    "transformers NamespaceTransformer: setRoleBindingSubjects '{other}' is not one of defaultOnly, allServiceAccounts, none"
+                ),
+            });
+        }
+    };
+    let mode = NamespaceMode {
+        unset_only: c.unset_only,
+        subjects,
+    };
+    if let Some(ns) = c.metadata.namespace.filter(|n| !n.is_empty()) {
+        for res in acc.iter_mut() {
+            res.remember_id();
+            apply_namespace(&mut res.obj, &ns, &c.field_specs, mode);
+        }
+        super::check_unique(acc, file, "namespace transformation produces ID conflict")?;
+    }
+    Ok(())
 }
 
 fn unsupported(file: &Path, field: Field, kind: &str) -> Error {
