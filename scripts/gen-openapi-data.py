@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Generate crates/kustomize/data/openapi.json from the Kubernetes OpenAPI (Swagger 2.0) document.
+"""Generate crates/kustomize/data/openapi.json from the Kubernetes schema kustomize merges with.
 
 The output is the small slice of the schema the kustomize builder needs:
   - kinds: "<group>/<version>/<Kind>" -> {"def": <definition>, "namespaced": bool}
@@ -8,13 +8,18 @@ The output is the small slice of the schema the kustomize builder needs:
            merge key or list type.
 See crates/kustomize/data/README.md for the schema.
 
-Usage: scripts/gen-openapi-data.py [SWAGGER_JSON] [-o OUTPUT]
-Default input: ${FERROFLUX_CACHE:-$HOME/.cache/ferroflux}/src/kubernetes-*/api/openapi-spec/swagger.json
+Usage: scripts/gen-openapi-data.py [INPUT] [-o OUTPUT]
+Input: kustomize's own Kubernetes v1.21.2 schema as a JSON bundle (`definitions`, and `resources`
+with each kind's scope; gzipped or not), by default
+../shared/kustomize-openapi/kubernetes-openapi-union-v1.21.2.bundle-v1.json.gz beside the
+repository. A Swagger 2.0 document (`swagger.json`, with `paths`) is read too.
 Python 3 standard library only; the output is deterministic.
 """
 
 import argparse
 import glob
+import gzip
+import hashlib
 import json
 import os
 import re
@@ -52,7 +57,12 @@ def die(msg):
     sys.exit(1)
 
 
+DEFAULT_BUNDLE = REPO_ROOT.parent / "shared" / "kustomize-openapi" / "kubernetes-openapi-union-v1.21.2.bundle-v1.json.gz"
+
+
 def default_input():
+    if DEFAULT_BUNDLE.is_file():
+        return str(DEFAULT_BUNDLE)
     cache = os.environ.get("FERROFLUX_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "ferroflux")
     pattern = os.path.join(cache, "src", "kubernetes-*", "api", "openapi-spec", "swagger.json")
     matches = sorted(glob.glob(pattern))
@@ -154,6 +164,33 @@ def collect_kinds(doc):
         namespaced = any("/namespaces/{namespace}/" in p for p in paths_of.get(key, ()))
         kinds[key] = {"def": name, "namespaced": namespaced}
     return kinds
+
+
+def collect_bundle_kinds(doc):
+    """Kinds of a schema bundle: every definition's group-version-kinds (as kustomize's
+    schema lookup has them), minus lists, options and other non-resources; namespaced
+    from the bundle's `resources` scope."""
+    scope = {}
+    for res in doc["resources"]:
+        group, _, version = res["apiVersion"].rpartition("/")
+        if "scope" in res:
+            scope[f"{group}/{version}/{res['kind']}"] = res["scope"] == "Namespaced"
+    kinds = {}
+    for name, schema in doc["definitions"].items():
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            key = gvk_key(gvk)
+            if not is_resource_kind(gvk["kind"]):
+                continue
+            if key in kinds and kinds[key]["def"] != name:
+                die(f"{key} is claimed by both {kinds[key]['def']} and {name}")
+            kinds[key] = {"def": name, "namespaced": scope.get(key, False)}
+    return kinds
+
+
+def bundle_description(path, raw, doc):
+    versions = ", ".join(s.get("kubernetesVersion", "?") for s in doc.get("sources", []))
+    digest = hashlib.sha256(raw).hexdigest()
+    return f"Kubernetes {versions}: kustomize v5.7.1's embedded schema ({Path(path).name}, sha256 {digest})"
 
 
 def field_meta(prop):
@@ -266,25 +303,31 @@ def dump(data):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("swagger", nargs="?", help="path to swagger.json (default: the cached Kubernetes source tree)")
+    ap.add_argument("swagger", nargs="?", help="the schema bundle or a swagger.json (default: kustomize's v1.21.2 bundle in ../shared)")
     ap.add_argument("-o", "--output", default=str(DEFAULT_OUTPUT), help=f"output file (default: {DEFAULT_OUTPUT})")
     args = ap.parse_args()
 
     path = args.swagger or default_input()
     if not os.path.isfile(path):
-        die(f"{path} does not exist; run `scripts/install-deps.sh control-plane` first")
-    with open(path, encoding="utf-8") as f:
-        doc = json.load(f)
-    if doc.get("swagger") != "2.0" or "definitions" not in doc or "paths" not in doc:
-        die(f"{path} is not a Swagger 2.0 document with definitions and paths")
-
-    kinds = collect_kinds(doc)
+        die(f"{path} does not exist")
+    with open(path, "rb") as f:
+        raw = f.read()
+    text_in = gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw
+    doc = json.loads(text_in)
+    if "resources" in doc and "definitions" in doc:
+        kinds = collect_bundle_kinds(doc)
+        source = bundle_description(path, raw, doc)
+    elif doc.get("swagger") == "2.0" and "definitions" in doc and "paths" in doc:
+        kinds = collect_kinds(doc)
+        source = source_description(path, doc)
+    else:
+        die(f"{path} is neither a schema bundle (definitions, resources) nor a Swagger 2.0 document")
     defs = build_defs(doc["definitions"], sorted({k["def"] for k in kinds.values()}))
     data = {
         "defs": defs,
         "generator": GENERATOR,
         "kinds": kinds,
-        "source": source_description(path, doc),
+        "source": source,
     }
     text = dump(data)
     json.loads(text)  # self-check: the hand-rolled layout is valid JSON

@@ -12,12 +12,14 @@ use std::path::{Path, PathBuf};
 use serde_json::{Map, Value};
 
 use crate::Error;
-use crate::fieldspec::{FieldSpec, TABLES, group_version};
+use crate::fieldspec::{FieldSpec, TABLES};
 use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
-use crate::{crds, generator, nameref, patch, yaml};
+use crate::{config, crds, generator, nameref, patch, yaml};
+
+mod plugin;
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -66,7 +68,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         message: format!("name reference: {message}"),
     })?;
     // Unused variables are not an error (kustomize only warns).
-    vars::resolve(&mut acc, &vars).map_err(|message| Error::Invalid {
+    vars::resolve(&mut acc, &vars, &config.var_reference).map_err(|message| Error::Invalid {
         file: dir.clone(),
         message: format!("vars: {message}"),
     })?;
@@ -174,14 +176,28 @@ struct Builder {
     restrictor: LoadRestrictor,
 }
 
-/// What kustomize drops on output: empty `metadata.annotations`.
+/// What kustomize does to every object on output: empty
+/// `metadata.annotations` are dropped, and annotation values are strings
+/// (read as the text written, see [`yaml::parse_objects`]; a value a JSON
+/// patch set is written as JSON writes it, `null` as the empty string).
 fn finish(mut obj: Value) -> Value {
-    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut)
-        && meta
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        if let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            for value in annotations.values_mut() {
+                let text = match &*value {
+                    Value::String(_) | Value::Array(_) | Value::Object(_) => continue,
+                    Value::Null => String::new(),
+                    other => other.to_string(),
+                };
+                *value = Value::String(text);
+            }
+        }
+        if meta
             .get("annotations")
             .is_some_and(|a| a.as_object().is_some_and(Map::is_empty))
-    {
-        meta.remove("annotations");
+        {
+            meta.remove("annotations");
+        }
     }
     obj
 }
@@ -251,7 +267,7 @@ impl Builder {
         &self,
         dir: &Path,
         stack: &mut Vec<PathBuf>,
-    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, crds::Config), Error> {
+    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, config::Config), Error> {
         enter(dir, stack)?;
         let (file, k) = Kustomization::load(dir)?;
         if k.is_component() {
@@ -262,26 +278,28 @@ impl Builder {
         }
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
-        let mut config = crds::Config::default();
+        let mut config = config::Config::default();
         let vars = self.accumulate(dir, &file, &k, &mut acc, &mut config, stack)?;
         stack.pop();
         Ok((acc, k, vars, config))
     }
 
-    fn accumulate(
+    /// The kustomization's `resources` (and `bases`): files read, and
+    /// directories built as bases, whose configuration and variables join
+    /// this one's. Returns the variables.
+    fn resources(
         &self,
         dir: &Path,
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
-        config: &mut crds::Config,
+        config: &mut config::Config,
         stack: &mut Vec<PathBuf>,
     ) -> Result<Vec<Var>, Error> {
         let invalid = |message: String| Error::Invalid {
             file: file.to_path_buf(),
             message,
         };
-        k.refuse_unsupported(file)?;
         let mut vars = Vec::new();
         for entry in k.resources.iter().chain(&k.bases) {
             if entry.contains("://")
@@ -319,10 +337,28 @@ impl Builder {
                 append(acc, objs, &real)?;
             }
         }
+        Ok(vars)
+    }
+
+    fn accumulate(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        acc: &mut Vec<Resource>,
+        config: &mut config::Config,
+        stack: &mut Vec<PathBuf>,
+    ) -> Result<Vec<Var>, Error> {
+        let invalid = |message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message,
+        };
+        k.refuse_unsupported(file)?;
+        let mut vars = self.resources(dir, file, k, acc, config, stack)?;
         config
-            .merge(crds::Config::defaults())
+            .merge(&self.configurations(dir, file, k)?)
             .map_err(|e| invalid(e.to_string()))?;
-        let mut found = crds::Config::default();
+        let mut found = config::Config::default();
         for entry in &k.crds {
             let bytes = self.read(dir, entry)?;
             let invalid = |message: String| Error::Invalid {
@@ -348,8 +384,24 @@ impl Builder {
                     .map(|a| (generator::Kind::Secret, a)),
             )
         {
-            generator::generate(kind, args, k.generator_options.as_ref(), file, &read, acc)?;
+            let configured = generator::Configured { file, name: None };
+            generator::generate(
+                kind,
+                args,
+                k.generator_options.as_ref(),
+                configured,
+                &read,
+                acc,
+            )?;
         }
+        self.run_plugins(
+            dir,
+            file,
+            plugin::Field::Generators,
+            &k.generators,
+            acc,
+            stack,
+        )?;
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
             enter(&path, stack)?;
@@ -367,6 +419,14 @@ impl Builder {
             merge_vars(&mut vars, component_vars, &cfile)?;
         }
         self.transform(dir, file, k, acc, config)?;
+        self.run_plugins(
+            dir,
+            file,
+            plugin::Field::Transformers,
+            &k.transformers,
+            acc,
+            stack,
+        )?;
         // A variable is tied to its object here, in the kustomization that
         // declares it, and read at the top.
         let mut own = k.vars.clone();
@@ -385,13 +445,18 @@ impl Builder {
         file: &Path,
         k: &Kustomization,
         acc: &mut Vec<Resource>,
-        config: &crds::Config,
+        config: &config::Config,
     ) -> Result<(), Error> {
         self.patches(dir, file, k, acc)?;
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             for res in acc.iter_mut() {
                 res.remember_id();
-                set_namespace(&mut res.obj, ns);
+                apply_namespace(
+                    &mut res.obj,
+                    ns,
+                    &config.namespace,
+                    NamespaceMode::default(),
+                );
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
         }
@@ -412,7 +477,7 @@ impl Builder {
             if entry.include_selectors {
                 specs.extend(config.common_labels.iter().cloned());
             } else if entry.include_templates {
-                specs.extend(TABLES.template_labels.iter().cloned());
+                specs.extend(config.template_labels.iter().cloned());
             } else {
                 specs.push(FieldSpec {
                     path: "metadata/labels".into(),
@@ -420,6 +485,9 @@ impl Builder {
                     ..FieldSpec::default()
                 });
             }
+            // The configuration's `labels` table serves every entry (not
+            // `commonLabels`), as kubectl shows.
+            specs.extend(config.labels.iter().cloned());
             apply_pairs(acc, &specs, &entry.pairs);
         }
         if !k.common_labels.is_empty() {
@@ -428,15 +496,15 @@ impl Builder {
         if !k.common_annotations.is_empty() {
             apply_pairs(acc, &config.common_annotations, &k.common_annotations);
         }
-        self.legacy_json_patches(dir, file, k, acc)?;
+        self.json6902_patches(dir, file, &k.patches_json6902, "patchesJson6902", acc)?;
         for r in &k.replicas {
-            crate::transform::replicas(acc, r, file)?;
+            crate::transform::replicas(acc, r, &config.replicas, file)?;
         }
         for image in &k.images {
-            crate::transform::images(acc, image);
+            crate::transform::images(acc, image, &config.images);
         }
         if !k.replacements.is_empty() {
-            let replacements = self.replacements(dir, file, k)?;
+            let replacements = self.resolve_replacements(dir, file, &k.replacements)?;
             replacement::apply(acc, &replacements).map_err(|e| Error::Invalid {
                 file: file.to_path_buf(),
                 message: e.to_string(),
@@ -445,15 +513,61 @@ impl Builder {
         Ok(())
     }
 
-    /// `replacements`, with `path` entries replaced by their files' entries.
-    fn replacements(
+    /// The kustomization's transformer configuration: kustomize's defaults
+    /// with its `configurations` merged in, inline entries first, then the
+    /// files (merged together first), as kustomize does.
+    fn configurations(
         &self,
         dir: &Path,
         file: &Path,
         k: &Kustomization,
+    ) -> Result<config::Config, Error> {
+        let mut merged = config::Config::defaults()
+            .re_merged()
+            .map_err(|e| Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("configurations: {e}"),
+            })?;
+        let mut files = config::Config::default();
+        for entry in &k.configurations {
+            let inline = entry.contains('\n') || entry.contains('\r');
+            let (at, text) = if inline {
+                (file.to_path_buf(), entry.clone())
+            } else {
+                let bytes = self.read(dir, entry)?;
+                let text = String::from_utf8(bytes).map_err(|_| Error::Invalid {
+                    file: dir.join(entry),
+                    message: "configurations: not UTF-8 text".into(),
+                })?;
+                (dir.join(entry), text)
+            };
+            let invalid = |e: config::Error| Error::Invalid {
+                file: at.clone(),
+                message: format!("configurations: {e}"),
+            };
+            let loaded = config::Config::load(&text).map_err(invalid)?;
+            if inline {
+                merged.merge(&loaded).map_err(invalid)?;
+            } else {
+                files.merge(&loaded).map_err(invalid)?;
+            }
+        }
+        merged.merge(&files).map_err(|e| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("configurations: {e}"),
+        })?;
+        Ok(merged)
+    }
+
+    /// Replacements with `path` entries replaced by their files' entries.
+    fn resolve_replacements(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entries: &[Replacement],
     ) -> Result<Vec<Replacement>, Error> {
         let mut out = Vec::new();
-        for (i, entry) in k.replacements.iter().enumerate() {
+        for (i, entry) in entries.iter().enumerate() {
             let Some(path) = &entry.path else {
                 out.push(entry.clone());
                 continue;
@@ -490,14 +604,34 @@ impl Builder {
         k: &Kustomization,
         acc: &mut Vec<Resource>,
     ) -> Result<(), Error> {
+        self.strategic_merge_patches(
+            dir,
+            file,
+            &k.patches_strategic_merge,
+            "patchesStrategicMerge",
+            acc,
+        )?;
+        self.apply_patches(dir, file, &k.patches, "patches", acc)
+    }
+
+    /// Strategic-merge patches given as file paths or inline YAML (the
+    /// entries of `field`).
+    fn strategic_merge_patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entries: &[String],
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
         let invalid = |field: &str, message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in k.patches_strategic_merge.iter().enumerate() {
-            let field = format!("patchesStrategicMerge[{i}]");
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             // An entry is inline YAML when it parses as objects, else a path.
-            let inline = yaml::parse_documents(entry)
+            let inline = yaml::parse_objects(entry)
                 .ok()
                 .filter(|d| !d.is_empty() && d.iter().all(Value::is_object));
             let docs = if let Some(docs) = inline {
@@ -517,8 +651,25 @@ impl Builder {
                 patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e.to_string()))?;
             }
         }
-        for (i, entry) in k.patches.iter().enumerate() {
-            let field = format!("patches[{i}]");
+        Ok(())
+    }
+
+    /// `patches` entries (the entries of `field`): strategic-merge or JSON
+    /// 6902, by file or inline, with or without a target.
+    fn apply_patches(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entries: &[patch::Patch],
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let invalid = |field: &str, message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {message}"),
+        };
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             let loaded = self
                 .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
                 .and_then(|l| {
@@ -549,21 +700,23 @@ impl Builder {
         Ok(())
     }
 
-    /// The deprecated `patchesJson6902`, which runs after labels and
-    /// annotations and, unlike `patches`, does not record renames.
-    fn legacy_json_patches(
+    /// JSON 6902 patches in the deprecated `patchesJson6902` form (the
+    /// entries of `field`), which run after labels and annotations and,
+    /// unlike `patches`, do not record renames.
+    fn json6902_patches(
         &self,
         dir: &Path,
         file: &Path,
-        k: &Kustomization,
+        entries: &[patch::Patch],
+        field: &str,
         acc: &mut [Resource],
     ) -> Result<(), Error> {
         let invalid = |field: &str, message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in k.patches_json6902.iter().enumerate() {
-            let field = format!("patchesJson6902[{i}]");
+        for (i, entry) in entries.iter().enumerate() {
+            let field = format!("{field}[{i}]");
             let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
                 return Err(invalid(&field, "needs a target with a name".into()));
             };
@@ -645,14 +798,47 @@ fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Va
     }
 }
 
-fn set_namespace(obj: &mut Value, ns: &str) {
-    let (api_version, kind) = api_kind(obj);
-    if api_version == "v1" && kind == "Namespace" {
-        if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
-            meta.insert("name".into(), Value::String(ns.to_owned()));
+/// Which role-binding subjects the namespace transformer moves
+/// (`setRoleBindingSubjects`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) enum Subjects {
+    /// Subjects named `default` (kustomize's default, `defaultOnly`).
+    #[default]
+    DefaultOnly,
+    /// Every `ServiceAccount` subject (`allServiceAccounts`).
+    AllServiceAccounts,
+    /// None (`none`).
+    None,
+}
+
+/// How the namespace transformer sets a field.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct NamespaceMode {
+    /// Only where the field is absent or empty (`unsetOnly`).
+    pub(crate) unset_only: bool,
+    /// Which role-binding subjects it moves.
+    pub(crate) subjects: Subjects,
+}
+
+/// The namespace transformer on one object, as kustomize's: the object's
+/// own `metadata/namespace` when its kind is namespaced, and role-binding
+/// subjects as `mode` says, whatever `specs` say; then every spec of
+/// `specs` that selects the object, set (or created, where the spec says
+/// so) to `ns`, except `metadata/namespace` (done above) and
+/// `metadata/name` of any apiVersion but `v1` (a Namespace of another
+/// group keeps its name). With `unset_only`, only empty fields are set.
+fn apply_namespace(obj: &mut Value, ns: &str, specs: &[FieldSpec], mode: NamespaceMode) {
+    let set = |field: &mut Value| {
+        let empty = match &*field {
+            Value::Null => true,
+            Value::String(s) => s.is_empty(),
+            _ => false,
+        };
+        if !mode.unset_only || empty {
+            *field = Value::String(ns.to_owned());
         }
-        return;
-    }
+    };
+    let (api_version, kind) = api_kind(obj);
     if !is_cluster_scoped(&api_version, &kind)
         && let Some(meta) = obj
             .as_object_mut()
@@ -662,32 +848,30 @@ fn set_namespace(obj: &mut Value, ns: &str) {
             })
             .and_then(Value::as_object_mut)
     {
-        meta.insert("namespace".into(), Value::String(ns.to_owned()));
+        set(meta.entry("namespace").or_insert(Value::Null));
     }
     if (kind == "RoleBinding" || kind == "ClusterRoleBinding")
         && let Some(subjects) = obj.get_mut("subjects").and_then(Value::as_array_mut)
     {
         for s in subjects.iter_mut().filter_map(Value::as_object_mut) {
-            if s.get("name").and_then(Value::as_str) == Some("default") {
-                s.insert("namespace".into(), Value::String(ns.to_owned()));
+            let text = |key: &str| s.get(key).and_then(Value::as_str).map(str::to_owned);
+            let moved = match mode.subjects {
+                Subjects::DefaultOnly => text("name").as_deref() == Some("default"),
+                Subjects::AllServiceAccounts => text("kind").as_deref() == Some("ServiceAccount"),
+                Subjects::None => false,
+            };
+            if moved {
+                set(s.entry("namespace").or_insert(Value::Null));
             }
         }
     }
-    if group_version(&api_version).0 == "apiregistration.k8s.io"
-        && kind == "APIService"
-        && let Some(service) = obj
-            .pointer_mut("/spec/service")
-            .and_then(Value::as_object_mut)
-    {
-        service.insert("namespace".into(), Value::String(ns.to_owned()));
-    }
-    if kind == "CustomResourceDefinition"
-        && let Some(service) = obj
-            .pointer_mut("/spec/conversion/webhook/clientConfig/service")
-            .and_then(Value::as_object_mut)
-        && service.contains_key("namespace")
-    {
-        service.insert("namespace".into(), Value::String(ns.to_owned()));
+    for spec in specs.iter().filter(|s| s.applies(&api_version, &kind)) {
+        if spec.path == "metadata/namespace"
+            || (spec.path == "metadata/name" && api_version != "v1")
+        {
+            continue;
+        }
+        spec.visit(obj, &|| Value::Null, &mut |field| set(field));
     }
 }
 
@@ -744,7 +928,7 @@ fn append(
 /// The objects of one resource file, `List` kinds expanded.
 fn read_objects(path: &Path) -> Result<Vec<Value>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-    let docs = yaml::parse_documents(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+    let docs = yaml::parse_objects(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
         file: path.to_path_buf(),
         source: e,
     })?;

@@ -55,11 +55,12 @@
 //! kind with the same field; here the order is the names'.
 
 use std::collections::BTreeMap;
-use std::sync::LazyLock;
 
 use serde_json::{Map, Value};
 
-use crate::fieldspec::{FieldSpec, NameReference, TABLES};
+pub use crate::config::Config;
+use crate::config::{merge_name_reference, merge_one};
+use crate::fieldspec::{FieldSpec, NameReference};
 use crate::resource::Id;
 use crate::yaml;
 
@@ -75,35 +76,12 @@ const REF_NAME_KEY: &str = "x-kubernetes-object-ref-name-key";
 /// exponentially.
 const PROPERTY_BUDGET: usize = 1_000_000;
 
-static DEFAULTS: LazyLock<Config> = LazyLock::new(Config::load_defaults);
-
 /// Why a `crds` file could not be read or merged, or a name prefix written.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
-    /// Two field specs on the same path, the incoming one selecting the one
-    /// held, that differ in `create`.
-    #[error(
-        "conflicting fieldspecs: {held} (create: {held_create}) and {incoming} (create: {incoming_create}), refused as by kustomize; remove the crds extension on that field"
-    )]
-    Conflict {
-        /// The spec held, described (`kind Thing, spec/name`).
-        held: String,
-        /// Whether it creates its field.
-        held_create: bool,
-        /// The incoming spec, described.
-        incoming: String,
-        /// Whether it creates its field.
-        incoming_create: bool,
-    },
-    /// A conflict in one table of the configuration.
-    #[error("{table}: {source}")]
-    Table {
-        /// The table (`namePrefix`, `nameReference to kind Secret`).
-        table: String,
-        /// The conflict.
-        #[source]
-        source: Box<Error>,
-    },
+    /// Merging what the file adds into the configuration failed.
+    #[error(transparent)]
+    Config(#[from] crate::config::Error),
     /// The file is not a map of definitions.
     #[error(
         "the file is {found}, not a map of OpenAPI definition names to definitions ({{name: {{Schema: {{properties: ...}}}}}})"
@@ -140,236 +118,6 @@ pub enum Error {
     },
 }
 
-impl Error {
-    fn in_table(table: impl Into<String>) -> impl FnOnce(Self) -> Self {
-        let table = table.into();
-        move |source| Self::Table {
-            table,
-            source: Box::new(source),
-        }
-    }
-}
-
-/// kustomize's transformer configuration for the four tables `crds` can
-/// extend, as one accumulation holds it (kustomize's `TransformerConfig`).
-///
-/// It starts empty for each kustomization; the configuration of each base is
-/// merged in as the base is accumulated, then [`Config::defaults`], then the
-/// kustomization's `crds` files; components share their parent's, which is
-/// [`Config::re_merged`] after each of them. The transformers of the
-/// kustomization, and the name references at the top, use what it holds
-/// then, defaults included.
-///
-/// Merging is kustomize's, faults included: an incoming spec is dropped
-/// when the list already holds one with the same path whose group, version
-/// and kind it selects (empty fields select anything), and refused when
-/// that one's `create` differs; the lists are then sorted by group, version
-/// and kind. So a spec for every kind (`metadata/name`, `metadata/labels`)
-/// is lost on a re-merge when a kind-specific one on the same path sorts
-/// before it: a `crds` identity on `metadata/name` of kind `Thing` makes
-/// the parent's `namePrefix` rename only `Thing` objects.
-#[derive(Debug, Default)]
-pub struct Config {
-    /// `namePrefix` fields: `metadata/name` and `x-kubernetes-identity`
-    /// fields; see [`prefix_fields`].
-    pub name_prefix: Vec<FieldSpec>,
-    /// `commonLabels` fields, also used by `labels` with `includeSelectors`.
-    pub common_labels: Vec<FieldSpec>,
-    /// `commonAnnotations` fields.
-    pub common_annotations: Vec<FieldSpec>,
-    /// `nameReference` entries.
-    pub name_references: Vec<NameReference>,
-}
-
-impl Config {
-    /// kustomize's default configuration (`data/fieldspecs.yaml`), sorted.
-    #[must_use]
-    pub fn defaults() -> &'static Self {
-        &DEFAULTS
-    }
-
-    fn load_defaults() -> Self {
-        let mut config = Self {
-            // kustomize's default namePrefix table.
-            name_prefix: vec![FieldSpec {
-                path: "metadata/name".into(),
-                ..FieldSpec::default()
-            }],
-            common_labels: TABLES.common_labels.clone(),
-            common_annotations: TABLES.common_annotations.clone(),
-            name_references: TABLES.name_reference.iter().map(copy).collect(),
-        };
-        config.sort();
-        config
-    }
-
-    /// Merges `other` in as kustomize does (see [`Config`]).
-    ///
-    /// # Errors
-    /// [`Error::Table`] for conflicting field specs: an incoming spec and one
-    /// already held on the same path, the incoming one selecting it, that
-    /// differ in `create`.
-    pub fn merge(&mut self, other: &Self) -> Result<(), Error> {
-        // kustomize's order, which decides the error reported first.
-        for (table, mine, theirs) in [
-            ("namePrefix", &mut self.name_prefix, &other.name_prefix),
-            (
-                "commonAnnotations",
-                &mut self.common_annotations,
-                &other.common_annotations,
-            ),
-            (
-                "commonLabels",
-                &mut self.common_labels,
-                &other.common_labels,
-            ),
-        ] {
-            for spec in theirs {
-                merge_one(mine, spec).map_err(Error::in_table(table))?;
-            }
-        }
-        for backref in &other.name_references {
-            merge_name_reference(&mut self.name_references, backref)?;
-        }
-        self.sort();
-        Ok(())
-    }
-
-    /// The configuration merged into an empty one, as kustomize does when a
-    /// base is accumulated into its parent or after each component.
-    ///
-    /// # Errors
-    /// As [`Config::merge`].
-    pub fn re_merged(&self) -> Result<Self, Error> {
-        let mut fresh = Self::default();
-        fresh.merge(self)?;
-        Ok(fresh)
-    }
-
-    fn sort(&mut self) {
-        for specs in [
-            &mut self.name_prefix,
-            &mut self.common_labels,
-            &mut self.common_annotations,
-        ] {
-            specs.sort_by_cached_key(sort_key);
-        }
-        // Each entry's referrers keep their merge order, as in kustomize.
-        self.name_references
-            .sort_by_cached_key(|b| sort_key(&b.target));
-    }
-}
-
-fn copy(backref: &NameReference) -> NameReference {
-    NameReference {
-        target: backref.target.clone(),
-        referrers: backref.referrers.clone(),
-    }
-}
-
-/// kustomize's `MergeOne`.
-fn merge_one(specs: &mut Vec<FieldSpec>, spec: &FieldSpec) -> Result<(), Error> {
-    match specs
-        .iter()
-        .find(|held| held.path == spec.path && selects(spec, held))
-    {
-        Some(held) if held.create != spec.create => Err(Error::Conflict {
-            held: describe_spec(held),
-            held_create: held.create,
-            incoming: describe_spec(spec),
-            incoming_create: spec.create,
-        }),
-        Some(_) => Ok(()),
-        None => {
-            specs.push(spec.clone());
-            Ok(())
-        }
-    }
-}
-
-fn merge_name_reference(
-    list: &mut Vec<NameReference>,
-    backref: &NameReference,
-) -> Result<(), Error> {
-    let target = &backref.target;
-    let held = list.iter_mut().find(|b| {
-        b.target.group == target.group
-            && b.target.version == target.version
-            && b.target.kind == target.kind
-    });
-    match held {
-        Some(held) => {
-            for referrer in &backref.referrers {
-                merge_one(&mut held.referrers, referrer).map_err(Error::in_table(format!(
-                    "nameReference to {}",
-                    describe_spec(target)
-                )))?;
-            }
-        }
-        None => list.push(copy(backref)),
-    }
-    Ok(())
-}
-
-/// Whether `selector`'s group, version and kind (empty = any) select
-/// `spec`'s.
-fn selects(selector: &FieldSpec, spec: &FieldSpec) -> bool {
-    (selector.group.is_empty() || selector.group == spec.group)
-        && (selector.version.is_empty() || selector.version == spec.version)
-        && (selector.kind.is_empty() || selector.kind == spec.kind)
-}
-
-/// kustomize's order of group-version-kinds: kinds of the legacy output
-/// order's first list (in its order), then the others, then those of its
-/// last list; then `group_version_kind` text, `~G`, `~V`, `~K` standing for
-/// empty fields.
-fn sort_key(spec: &FieldSpec) -> ((u8, usize), String) {
-    let order = &TABLES.legacy_sort_order;
-    let rank = if let Some(i) = order.order_first.iter().position(|k| *k == spec.kind) {
-        (0, i)
-    } else if let Some(i) = order.order_last.iter().position(|k| *k == spec.kind) {
-        (2, i)
-    } else {
-        (1, 0)
-    };
-    let or = |field: &str, empty: &'static str| {
-        if field.is_empty() {
-            empty.to_owned()
-        } else {
-            field.to_owned()
-        }
-    };
-    (
-        rank,
-        format!(
-            "{}_{}_{}",
-            or(&spec.group, "~G"),
-            or(&spec.version, "~V"),
-            or(&spec.kind, "~K")
-        ),
-    )
-}
-
-fn describe_spec(spec: &FieldSpec) -> String {
-    let mut parts = Vec::new();
-    for (name, value) in [
-        ("group", &spec.group),
-        ("version", &spec.version),
-        ("kind", &spec.kind),
-    ] {
-        if !value.is_empty() {
-            parts.push(format!("{name} {value}"));
-        }
-    }
-    if parts.is_empty() {
-        parts.push("any kind".into());
-    }
-    if !spec.path.is_empty() {
-        parts.push(spec.path.clone());
-    }
-    parts.join(", ")
-}
-
 /// Reads one `crds` file's text into the configuration it adds, without
 /// the defaults (the caller names the file in errors). A kustomization's
 /// files are merged in their order into an empty [`Config`], which is then
@@ -383,7 +131,7 @@ fn describe_spec(spec: &FieldSpec) -> String {
 /// `Dependencies` that are not a list of names, a `$ref` Go's URL parser
 /// rejects. Also a `$ref` cycle reachable from a kind, on which kustomize
 /// overflows its stack, and more than a million properties reached through
-/// `$ref`s. A conflict between field specs ([`Error::Conflict`]).
+/// `$ref`s. A conflict between field specs ([`Error::Config`]).
 pub fn load(text: &str) -> Result<Config, Error> {
     let root = parse(text).map_err(Error::Invalid)?;
     let definitions = match &root {

@@ -29,6 +29,12 @@ pub struct FieldSpec {
 #[derive(Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Tables {
+    /// `namePrefix` (and `nameSuffix`).
+    pub name_prefix: Vec<FieldSpec>,
+    /// `nameSuffix`, merged but never read (as in kustomize).
+    pub name_suffix: Vec<FieldSpec>,
+    /// `namespace`, beyond `metadata/namespace` and role binding subjects.
+    pub namespace: Vec<FieldSpec>,
     /// `commonLabels` and `labels` with `includeSelectors`.
     pub common_labels: Vec<FieldSpec>,
     /// `labels` with `includeTemplates`.

@@ -78,6 +78,15 @@ impl GeneratorOptions {
     }
 }
 
+/// Where a generator was configured, for errors and origin annotations.
+#[derive(Clone, Copy, Debug)]
+pub struct Configured<'a> {
+    /// The kustomization file, or the file holding a `generators` entry.
+    pub file: &'a Path,
+    /// A `generators` entry's `metadata.name`.
+    pub name: Option<&'a str>,
+}
+
 /// What a generator makes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -124,33 +133,44 @@ pub fn generate(
     kind: Kind,
     args: &GeneratorArgs,
     global: Option<&GeneratorOptions>,
-    file: &Path,
+    configured: Configured<'_>,
     read: &ReadFile<'_>,
     acc: &mut Vec<Resource>,
 ) -> Result<(), Error> {
+    let file = configured.file;
     let invalid = |message: String| Error::Invalid {
         file: file.to_path_buf(),
         message: format!("{}[{}]: {message}", kind.field(), args.name),
     };
+    // Any other value (`Create`, `upsert`, "") is kustomize's unspecified
+    // behavior, which creates: an object of that name already there is then
+    // an error, as for `create`.
     let behavior = match args.behavior.as_deref().unwrap_or_default() {
-        "" | "create" => Behavior::Create,
         "merge" => Behavior::Merge,
         "replace" => Behavior::Replace,
-        other => {
-            return Err(invalid(format!(
-                "behavior '{other}' is not one of create, merge, replace"
-            )));
-        }
+        _ => Behavior::Create,
     };
     let options = GeneratorOptions::with_global(args.options.as_ref(), global);
     let pairs = pairs(args, read).map_err(invalid)?;
+    if kind == Kind::ConfigMap
+        && let Some((key, _)) = pairs
+            .iter()
+            .find(|(_, v)| v.first() == Some(&b'\t') && v.contains(&b'\n'))
+    {
+        // kustomize writes such a value as a literal block and fails to
+        // read it back; building it would differ from kustomize.
+        return Err(invalid(format!(
+            "the value of '{key}' spans several lines and starts with a tab, which kustomize v5.7.1 fails on (yaml: found a tab character where an indentation space is expected); start it with another character"
+        )));
+    }
     let mut res = make(kind, args, &options, pairs);
     res.origin = Some(Origin::Generator {
-        kustomization: file.to_path_buf(),
+        kustomization: configured.file.to_path_buf(),
         kind: match kind {
             Kind::ConfigMap => "ConfigMapGenerator",
             Kind::Secret => "SecretGenerator",
         },
+        name: configured.name.map(str::to_owned),
     });
     absorb(acc, res, behavior).map_err(invalid)
 }
@@ -377,8 +397,15 @@ fn absorb(acc: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) -> Res
             res.previous.clone_from(&old.previous);
             res.prefixes.clone_from(&old.prefixes);
             res.suffixes.clone_from(&old.suffixes);
-            res.needs_hash = old.needs_hash;
-            res.origin.clone_from(&old.origin);
+            // kustomize hashes the result only when both generators ask
+            // for a hash (checked with kubectl: either one's
+            // disableNameSuffixHash wins, whatever the behavior).
+            res.needs_hash = old.needs_hash && res.needs_hash;
+            // A merged object keeps where it was first generated; a
+            // replacing one is the overlay's own.
+            if behavior == Behavior::Merge {
+                res.origin.clone_from(&old.origin);
+            }
             acc[*i] = res;
             Ok(())
         }

@@ -74,17 +74,19 @@ pub struct Kustomization {
     /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
     /// refused); only the kustomization built counts.
     pub build_metadata: Vec<String>,
-    /// Not implemented yet: refused.
-    pub configurations: Option<Value>,
+    /// Transformer configuration files (or inline configurations), see
+    /// [`crate::config`].
+    pub configurations: Vec<String>,
     /// Refused: Helm is not run by the builder.
     pub helm_charts: Option<Value>,
     /// Refused with `helmCharts`.
     pub helm_globals: Option<Value>,
-    /// Refused: plugins are never run.
-    pub generators: Option<Value>,
-    /// Refused: plugins are never run.
-    pub transformers: Option<Value>,
-    /// Refused: plugins are never run.
+    /// Generator plugins: kustomize's built-ins run, others are refused
+    /// (see `build::plugin`).
+    pub generators: Vec<String>,
+    /// Transformer plugins: kustomize's built-ins run, others are refused.
+    pub transformers: Vec<String>,
+    /// Refused: validators are never run.
     pub validators: Option<Value>,
     /// Refused.
     pub openapi: Option<Value>,
@@ -156,11 +158,19 @@ impl Kustomization {
             }
         };
         let text = std::fs::read_to_string(&file).map_err(|e| Error::io(&file, &e))?;
-        let docs = yaml::parse_documents(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
-            file: file.clone(),
-            source: e,
-        })?;
-        let doc = docs.into_iter().next().unwrap_or(Value::Object(Map::new()));
+        let docs =
+            yaml::parse_documents_yaml11(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+                file: file.clone(),
+                source: e,
+            })?;
+        let mut doc = docs.into_iter().next().unwrap_or(Value::Object(Map::new()));
+        go_nulls(&mut doc);
+        if is_empty(&doc) {
+            return Err(Error::Invalid {
+                file,
+                message: "the kustomization sets nothing (kustomize refuses an empty kustomization); list its resources or remove it".into(),
+            });
+        }
         let k: Self = serde_json::from_value(doc).map_err(|e| Error::Invalid {
             file: file.clone(),
             message: e.to_string(),
@@ -200,11 +210,8 @@ impl Kustomization {
                     .iter()
                     .any(|m| m == "transformerAnnotations"),
             ),
-            ("configurations", self.configurations.is_some()),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
-            ("generators", self.generators.is_some()),
-            ("transformers", self.transformers.is_some()),
             ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
             (
@@ -225,4 +232,90 @@ impl Kustomization {
             fields: fields.join(", "),
         })
     }
+}
+
+/// The maps of strings of a kustomization, as JSON pointers; `[]` stands
+/// for every element of a list.
+const STRING_MAPS: &[&str] = &[
+    "/commonLabels",
+    "/commonAnnotations",
+    "/labels[]/pairs",
+    "/generatorOptions/labels",
+    "/generatorOptions/annotations",
+    "/configMapGenerator[]/options/labels",
+    "/configMapGenerator[]/options/annotations",
+    "/secretGenerator[]/options/labels",
+    "/secretGenerator[]/options/annotations",
+];
+
+/// `null` as kustomize's decoder (Go's `encoding/json`) reads it: a field
+/// left at its zero value (`resources:` with nothing is no resources), and
+/// in a map of strings, the empty string.
+fn go_nulls(doc: &mut Value) {
+    for path in STRING_MAPS {
+        for map in at_path(doc, path) {
+            if let Value::Object(entries) = map {
+                for value in entries.values_mut().filter(|v| v.is_null()) {
+                    *value = Value::String(String::new());
+                }
+            }
+        }
+    }
+    drop_null_fields(doc);
+}
+
+/// The values at `path` (see [`STRING_MAPS`]).
+fn at_path<'a>(doc: &'a mut Value, path: &str) -> Vec<&'a mut Value> {
+    let mut found = vec![doc];
+    for segment in path.trim_start_matches('/').split('/') {
+        let (key, every) = segment
+            .strip_suffix("[]")
+            .map_or((segment, false), |k| (k, true));
+        found = found
+            .into_iter()
+            .filter_map(|v| v.get_mut(key))
+            .flat_map(|v| match (every, v) {
+                (true, Value::Array(items)) => items.iter_mut().collect::<Vec<_>>(),
+                (true, _) => Vec::new(),
+                (false, v) => vec![v],
+            })
+            .collect();
+    }
+    found
+}
+
+/// Removes every `null` field of every mapping, recursively.
+fn drop_null_fields(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_null_fields);
+        }
+        Value::Array(items) => items.iter_mut().for_each(drop_null_fields),
+        _ => {}
+    }
+}
+
+/// Whether a kustomization is empty as kustomize judges it: every field but
+/// `apiVersion` and `kind` at Go's zero value (a list, even empty, or a map
+/// of strings is not).
+fn is_empty(doc: &Value) -> bool {
+    fn zero(value: &Value) -> bool {
+        match value {
+            Value::Null => true,
+            Value::Bool(b) => !b,
+            Value::Number(n) => n.as_f64() == Some(0.0),
+            Value::String(s) => s.is_empty(),
+            Value::Array(_) | Value::Object(_) => false,
+        }
+    }
+    doc.as_object().is_some_and(|fields| {
+        fields
+            .iter()
+            .all(|(key, value)| match (key.as_str(), value) {
+                ("apiVersion" | "kind", _) => true,
+                ("metadata", Value::Object(meta)) => meta.values().all(zero),
+                _ => zero(value),
+            })
+    })
 }

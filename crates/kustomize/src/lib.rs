@@ -10,6 +10,7 @@
 use std::path::{Path, PathBuf};
 
 pub mod build;
+pub mod config;
 pub mod crds;
 pub mod fieldspec;
 pub mod generator;

@@ -250,13 +250,22 @@ fn select<'a>(
     if found.len() <= 1 {
         return Ok(found.first().copied());
     }
-    let found: Vec<&Candidate> = found
+    // kustomize sieves twice: first letting an empty history match any,
+    // then, if several remain, only exactly agreeing histories (a base
+    // included under several overlays refers within its own copy).
+    let mut found: Vec<&Candidate> = found
         .into_iter()
         .filter(|c| {
-            same_history(&c.prefixes, referrer.prefixes)
-                && same_history(&c.suffixes, referrer.suffixes)
+            same_history(&c.prefixes, referrer.prefixes, true)
+                && same_history(&c.suffixes, referrer.suffixes, true)
         })
         .collect();
+    if found.len() > 1 {
+        found.retain(|c| {
+            same_history(&c.prefixes, referrer.prefixes, false)
+                && same_history(&c.suffixes, referrer.suffixes, false)
+        });
+    }
     match found.as_slice() {
         [] => Ok(None),
         [one] => Ok(Some(one)),
@@ -278,11 +287,12 @@ fn select<'a>(
     }
 }
 
-/// Whether two prefix (or suffix) histories agree: either is empty, or the
-/// shorter is the tail of the longer.
-fn same_history(a: &[String], b: &[String]) -> bool {
+/// Whether two prefix (or suffix) histories agree: the shorter is the tail
+/// of the longer; with `allow_empty`, an empty history agrees with any, and
+/// without, only with another empty one.
+fn same_history(a: &[String], b: &[String], allow_empty: bool) -> bool {
     if a.is_empty() || b.is_empty() {
-        return true;
+        return allow_empty || (a.is_empty() && b.is_empty());
     }
     let (short, long) = if a.len() <= b.len() { (a, b) } else { (b, a) };
     long.ends_with(short)

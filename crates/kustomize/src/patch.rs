@@ -103,7 +103,7 @@ pub fn load(text: &str) -> Result<Loaded, Error> {
         let ops: Value = serde_json::from_str(text)?;
         return Ok(Loaded::Json(json6902::parse(&ops)?));
     }
-    let docs = yaml::parse_documents(&yaml::normalise(text))?;
+    let docs = yaml::parse_patches(&yaml::normalise(text))?;
     match docs.as_slice() {
         [] => Err(Error::Empty),
         [ops @ Value::Array(_)] => Ok(Loaded::Json(json6902::parse(ops)?)),

@@ -96,10 +96,13 @@ pub enum Origin {
     File(PathBuf),
     /// Made by a generator of this kustomization file.
     Generator {
-        /// The kustomization file.
+        /// The file that configured the generator: the kustomization, or
+        /// the file holding a `generators` entry's configuration.
         kustomization: PathBuf,
         /// `ConfigMapGenerator` or `SecretGenerator`.
         kind: &'static str,
+        /// The configuration's `metadata.name`, for a `generators` entry.
+        name: Option<String>,
     },
 }
 
@@ -113,10 +116,17 @@ impl Origin {
             Self::Generator {
                 kustomization,
                 kind,
-            } => format!(
-                "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n",
-                relative(kustomization, top)
-            ),
+                name,
+            } => {
+                let name = name
+                    .as_ref()
+                    .map(|n| format!("  name: {n}\n"))
+                    .unwrap_or_default();
+                format!(
+                    "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n{name}",
+                    relative(kustomization, top)
+                )
+            }
         }
     }
 }

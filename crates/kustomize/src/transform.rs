@@ -6,16 +6,21 @@ use std::path::Path;
 use serde_json::Value;
 
 use crate::Error;
-use crate::fieldspec::{LegacyOrder, TABLES};
+use crate::fieldspec::{FieldSpec, LegacyOrder, TABLES};
 use crate::kustomization::{Image, Replicas};
 use crate::resource::{Resource, api_kind, metadata_str};
 
-/// Sets `spec.replicas` of the objects named `r.name` (of the kinds in the
-/// replicas table).
+/// Sets the replica count of the objects named `r.name`, in the fields of
+/// `specs` (the configuration's `replicas` table).
 ///
 /// # Errors
 /// [`Error::Invalid`] when no object matches, as kustomize fails then.
-pub fn replicas(acc: &mut [Resource], r: &Replicas, file: &Path) -> Result<(), Error> {
+pub fn replicas(
+    acc: &mut [Resource],
+    r: &Replicas,
+    specs: &[FieldSpec],
+    file: &Path,
+) -> Result<(), Error> {
     let mut matched = false;
     for res in acc.iter_mut() {
         // Matched by the name now or any earlier one (`d` or `p-d`).
@@ -24,11 +29,7 @@ pub fn replicas(acc: &mut [Resource], r: &Replicas, file: &Path) -> Result<(), E
         }
         let obj = &mut res.obj;
         let (api_version, kind) = api_kind(obj);
-        for spec in TABLES
-            .replicas
-            .iter()
-            .filter(|s| s.applies(&api_version, &kind))
-        {
+        for spec in specs.iter().filter(|s| s.applies(&api_version, &kind)) {
             matched = true;
             spec.visit(obj, &|| Value::Null, &mut |field| {
                 *field = Value::from(r.count);
@@ -49,19 +50,16 @@ pub fn replicas(acc: &mut [Resource], r: &Replicas, file: &Path) -> Result<(), E
 }
 
 /// Rewrites the images matching `image.name` in containers and init
-/// containers anywhere (except in CRDs) and in the images table's fields.
-pub fn images(acc: &mut [Resource], image: &Image) {
+/// containers anywhere (except in CRDs) and in the fields of `specs` (the
+/// configuration's `images` table).
+pub fn images(acc: &mut [Resource], image: &Image, specs: &[FieldSpec]) {
     for obj in acc.iter_mut().map(|r| &mut r.obj) {
         let (api_version, kind) = api_kind(obj);
         if kind == "CustomResourceDefinition" {
             continue;
         }
         walk_containers(obj, image);
-        for spec in TABLES
-            .images
-            .iter()
-            .filter(|s| s.applies(&api_version, &kind))
-        {
+        for spec in specs.iter().filter(|s| s.applies(&api_version, &kind)) {
             let mut fields = spec.clone();
             // The table never creates a missing image.
             fields.create = false;
@@ -137,11 +135,19 @@ pub fn sort(acc: &mut [Resource], options: Option<&Value>, file: &Path) -> Resul
         file: file.to_path_buf(),
         message,
     };
-    let order = options
-        .and_then(|o| o.get("order"))
-        .and_then(Value::as_str)
-        .unwrap_or("legacy");
+    // Without sortOptions the order is legacy; with them, kustomize wants
+    // the order said, and legacy options only with the legacy order.
+    let order = match options {
+        None => "legacy",
+        Some(o) => o.get("order").and_then(Value::as_str).ok_or_else(|| {
+            invalid("the field 'sortOptions.order' must be one of [fifo, legacy]".into())
+        })?,
+    };
     match order {
+        "fifo" if options.is_some_and(|o| o.get("legacySortOptions").is_some()) => Err(invalid(
+            "sortOptions.legacySortOptions is set, but sortOptions.order is fifo; remove one"
+                .into(),
+        )),
         "fifo" => Ok(()),
         "legacy" => {
             let custom = options

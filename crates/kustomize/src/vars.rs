@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use serde::Deserialize;
 use serde_json::{Number, Value};
 
-use crate::fieldspec::TABLES;
+use crate::fieldspec::FieldSpec;
 use crate::resource::{Id, Resource, api_kind};
 
 /// Why vars could not be bound or resolved, in kustomize's words.
@@ -236,7 +236,11 @@ pub fn bind(acc: &[Resource], vars: &mut [Var]) -> Result<(), Error> {
 /// ([`Error::Ambiguous`]) or lacks the field ([`Error::NoField`]), and a
 /// `varReference` field holding a list with something other than strings
 /// ([`Error::Expansion`]).
-pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, Error> {
+pub fn resolve(
+    acc: &mut [Resource],
+    vars: &[Var],
+    var_reference: &[FieldSpec],
+) -> Result<Vec<String>, Error> {
     if vars.is_empty() {
         return Ok(Vec::new());
     }
@@ -258,8 +262,7 @@ pub fn resolve(acc: &mut [Resource], vars: &[Var]) -> Result<Vec<String>, Error>
     };
     for res in acc.iter_mut() {
         let (api_version, kind) = api_kind(&res.obj);
-        for spec in TABLES
-            .var_reference
+        for spec in var_reference
             .iter()
             .filter(|s| s.applies(&api_version, &kind))
         {

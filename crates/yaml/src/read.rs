@@ -45,13 +45,105 @@ pub struct Error {
 /// cannot hold (`.inf`, `.nan`), more than a million expanded nodes or
 /// 64 MiB of expanded scalars, or nesting deeper than [`MAX_DEPTH`].
 pub fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
+    parse(text, Role::Other, Mode::default())
+}
+
+/// Parses every document as kustomize reads a kustomization file (go-yaml
+/// v2, YAML 1.1): as [`parse_documents`] does, except that the plain
+/// scalars `y`, `yes`, `on`, `n`, `no`, `off` (in lower, title or upper
+/// case) are booleans, so a kustomization field that takes a string refuses
+/// them as kustomize does.
+///
+/// # Errors
+/// As [`parse_documents`].
+pub fn parse_documents_yaml11(text: &str) -> Result<Vec<Value>, Error> {
+    parse(
+        text,
+        Role::Other,
+        Mode {
+            yaml11: true,
+            ..Mode::default()
+        },
+    )
+}
+
+/// Parses every document of a stream of Kubernetes objects as kustomize
+/// reads them: as [`parse_documents`] does, except that the values of each
+/// document's own `metadata.annotations` are kept as the text written
+/// (`port: 8080` is `"8080"`, `ratio: 1.50` is `"1.50"`, `on: yes` is
+/// `"yes"`, an empty value is `""`), since kustomize rewrites annotations
+/// as strings of their scalars' text.
+///
+/// # Errors
+/// As [`parse_documents`].
+pub fn parse_objects(text: &str) -> Result<Vec<Value>, Error> {
+    parse(text, Role::Document, Mode::default())
+}
+
+/// Parses patches as [`parse_objects`] parses objects, except that an
+/// annotation whose value is null (`~`, `null`, or nothing) stays null,
+/// which in a strategic-merge patch deletes the annotation.
+///
+/// # Errors
+/// As [`parse_documents`].
+pub fn parse_patches(text: &str) -> Result<Vec<Value>, Error> {
+    let mode = Mode {
+        null_annotations: true,
+        ..Mode::default()
+    };
+    parse(text, Role::Document, mode)
+}
+
+/// Where a node stands, for the one rule that depends on it: the values
+/// of a document's own `metadata.annotations` keep their text.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    /// A document of [`parse_objects`].
+    Document,
+    /// Its `metadata`.
+    Metadata,
+    /// Its `metadata.annotations`.
+    Annotations,
+    /// One annotation's value.
+    AnnotationValue,
+    /// Anything else.
+    Other,
+}
+
+impl Role {
+    /// The role of the value of `key` in a mapping of this role.
+    fn child(self, key: &str) -> Self {
+        match (self, key) {
+            (Self::Document, "metadata") => Self::Metadata,
+            (Self::Metadata, "annotations") => Self::Annotations,
+            (Self::Annotations, _) => Self::AnnotationValue,
+            _ => Self::Other,
+        }
+    }
+}
+
+/// How scalars resolve beyond go-yaml v3's rules.
+#[derive(Clone, Copy, Default)]
+struct Mode {
+    /// YAML 1.1's other booleans (`yes`, `on`, ...) are booleans, and a
+    /// repeated mapping key replaces the earlier one (go-yaml v2 through
+    /// JSON, as kustomize reads its kustomization file).
+    yaml11: bool,
+    /// An annotation whose text resolves to null stays null (in a patch,
+    /// where null deletes the annotation).
+    null_annotations: bool,
+}
+
+fn parse(text: &str, root: Role, mode: Mode) -> Result<Vec<Value>, Error> {
     let mut reader = Reader {
+        mode,
         events: Parser::new_from_str(text).peekable(),
         anchors: HashMap::new(),
         nodes: 0,
         bytes: 0,
         depth: 0,
         line: 1,
+        empty: false,
     };
     let mut docs = Vec::new();
     loop {
@@ -68,7 +160,7 @@ pub fn parse_documents(text: &str) -> Result<Vec<Value>, Error> {
                 if matches!(first, Event::DocumentEnd) {
                     continue;
                 }
-                let value = reader.node(first)?;
+                let value = reader.node(first, root)?;
                 match reader.next()? {
                     Event::DocumentEnd => {}
                     _ => return Err(reader.error("expected the end of the document")),
@@ -91,6 +183,9 @@ struct Reader<'a> {
     bytes: usize,
     depth: usize,
     line: usize,
+    /// Whether the last event spans no text (an empty scalar).
+    empty: bool,
+    mode: Mode,
 }
 
 /// What a node costs against the budgets.
@@ -120,6 +215,7 @@ impl<'a> Reader<'a> {
                 }
                 Some(Ok((event, span))) => {
                     self.line = line_of(&span);
+                    self.empty = span.start.index() == span.end.index();
                     #[allow(unreachable_patterns, reason = "comments exist only with a feature")]
                     match event {
                         Event::Anchor(..) | Event::Comment(..) => {}
@@ -163,7 +259,7 @@ impl<'a> Reader<'a> {
         }
     }
 
-    fn node(&mut self, event: Event<'a>) -> Result<Value, Error> {
+    fn node(&mut self, event: Event<'a>, role: Role) -> Result<Value, Error> {
         let start = Cost {
             nodes: self.nodes,
             bytes: self.bytes,
@@ -175,7 +271,24 @@ impl<'a> Reader<'a> {
                     nodes: 0,
                     bytes: text.len(),
                 })?;
-                let value = scalar(&text, style, tag.as_deref()).map_err(|m| self.error(m))?;
+                let plain = style == ScalarStyle::Plain && tag.is_none();
+                let null = plain && (self.empty || matches!(resolve_plain(&text), Ok(Value::Null)));
+                let value =
+                    if role == Role::AnnotationValue && !(self.mode.null_annotations && null) {
+                        // An empty value (`key:`) reads as `~`; its text is "".
+                        Value::String(if self.empty {
+                            String::new()
+                        } else {
+                            text.to_string()
+                        })
+                    } else if self.mode.yaml11 && plain {
+                        yaml11_bool(&text).map_or_else(
+                            || scalar(&text, style, None).map_err(|m| self.error(m)),
+                            |b| Ok(Value::Bool(b)),
+                        )?
+                    } else {
+                        scalar(&text, style, tag.as_deref()).map_err(|m| self.error(m))?
+                    };
                 self.remember(anchor, &value, start);
                 Ok(value)
             }
@@ -199,7 +312,7 @@ impl<'a> Reader<'a> {
                     if matches!(event, Event::SequenceEnd) {
                         break;
                     }
-                    items.push(self.node(event)?);
+                    items.push(self.node(event, Role::Other)?);
                 }
                 self.depth -= 1;
                 let value = Value::Array(items);
@@ -208,7 +321,7 @@ impl<'a> Reader<'a> {
             }
             Event::MappingStart(_, anchor, _) => {
                 self.descend()?;
-                let value = Value::Object(self.mapping()?);
+                let value = Value::Object(self.mapping(role)?);
                 self.depth -= 1;
                 self.remember(anchor, &value, start);
                 Ok(value)
@@ -228,7 +341,7 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    fn mapping(&mut self) -> Result<Map<String, Value>, Error> {
+    fn mapping(&mut self, role: Role) -> Result<Map<String, Value>, Error> {
         let mut map = Map::new();
         let mut merged: Vec<Map<String, Value>> = Vec::new();
         loop {
@@ -242,7 +355,7 @@ impl<'a> Reader<'a> {
                     })?;
                     if style == ScalarStyle::Plain && tag.is_none() && text == "<<" {
                         let event = self.next()?;
-                        match self.node(event)? {
+                        match self.node(event, role)? {
                             Value::Object(m) => merged.push(m),
                             Value::Array(items) => {
                                 for item in items {
@@ -269,8 +382,8 @@ impl<'a> Reader<'a> {
                 _ => return Err(self.error("mapping keys must be strings")),
             };
             let event = self.next()?;
-            let value = self.node(event)?;
-            if map.contains_key(&key) {
+            let value = self.node(event, role.child(&key))?;
+            if map.contains_key(&key) && !self.mode.yaml11 {
                 return Err(self.error(format!("mapping key \"{key}\" already defined")));
             }
             map.insert(key, value);
@@ -281,6 +394,15 @@ impl<'a> Reader<'a> {
             }
         }
         Ok(map)
+    }
+}
+
+/// YAML 1.1's booleans beyond `true` and `false`.
+fn yaml11_bool(text: &str) -> Option<bool> {
+    match text {
+        "y" | "Y" | "yes" | "Yes" | "YES" | "on" | "On" | "ON" => Some(true),
+        "n" | "N" | "no" | "No" | "NO" | "off" | "Off" | "OFF" => Some(false),
+        _ => None,
     }
 }
 

@@ -137,3 +137,79 @@ fn long_keys_are_never_folded() {
         assert_eq!(parse_documents(&written).unwrap(), docs, "{written}");
     }
 }
+
+/// Issue 17: kustomize writes an object's own annotations as the text of
+/// their scalars, whatever YAML would resolve them to; nothing else changes.
+#[test]
+fn objects_keep_the_text_of_their_own_annotations() {
+    let text = "\
+metadata:
+  annotations:
+    port: 8080
+    ratio: 1.50
+    happy: yes
+    flag: true
+    tilde: ~
+    empty:
+    hex: 0x10
+    day: 2024-01-01
+    quoted: \"q\"
+  labels:
+    n: 1
+spec:
+  template:
+    metadata:
+      annotations:
+        x: 1.50
+";
+    let docs = crate::parse_objects(text).expect("parses");
+    let annotations = &docs[0]["metadata"]["annotations"];
+    for (key, want) in [
+        ("port", "8080"),
+        ("ratio", "1.50"),
+        ("happy", "yes"),
+        ("flag", "true"),
+        ("tilde", "~"),
+        ("empty", ""),
+        ("hex", "0x10"),
+        ("day", "2024-01-01"),
+        ("quoted", "q"),
+    ] {
+        assert_eq!(annotations[key], serde_json::json!(want), "{key}");
+    }
+    assert_eq!(docs[0]["metadata"]["labels"]["n"], serde_json::json!(1));
+    assert_eq!(
+        docs[0]["spec"]["template"]["metadata"]["annotations"]["x"],
+        serde_json::json!(1.5)
+    );
+    let plain = crate::parse_documents(text).expect("parses");
+    assert_eq!(
+        plain[0]["metadata"]["annotations"]["port"],
+        serde_json::json!(8080)
+    );
+}
+
+/// Issue 17: a patch's null annotation deletes it, so it stays null; a
+/// kustomization file reads `yes` as a boolean and keeps the last of
+/// repeated keys, as go-yaml v2 through JSON does.
+#[test]
+fn patches_keep_null_annotations_and_kustomizations_read_as_yaml_1_1() {
+    let patch = crate::parse_patches(
+        "metadata:\n  annotations:\n    gone: null\n    empty:\n    kept: 1.50\n",
+    )
+    .expect("parses");
+    let annotations = &patch[0]["metadata"]["annotations"];
+    assert_eq!(annotations["gone"], serde_json::Value::Null);
+    assert_eq!(annotations["empty"], serde_json::Value::Null);
+    assert_eq!(annotations["kept"], serde_json::json!("1.50"));
+    let k = crate::parse_documents_yaml11("a: yes\nb: Off\nc: yesterday\nd: 1\nd: 2\n")
+        .expect("parses");
+    assert_eq!(
+        k[0],
+        serde_json::json!({"a": true, "b": false, "c": "yesterday", "d": 2})
+    );
+    assert!(
+        crate::parse_documents("d: 1\nd: 2\n").is_err(),
+        "objects refuse repeated keys"
+    );
+}

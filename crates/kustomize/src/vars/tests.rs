@@ -2,6 +2,7 @@
 use serde_json::{Value, json};
 
 use super::{Var, bind, expand, field_value, go_float, resolve};
+use crate::fieldspec::TABLES;
 use crate::resource::Resource;
 
 fn expand_with(input: &str) -> Value {
@@ -146,7 +147,7 @@ fn vars_expand_in_var_reference_fields_only_with_final_values() {
         var("PORTS", "Service", "db", "spec.ports"),
         var("KIND", "Service", "db", "kind"),
     ];
-    let unused = resolve(&mut acc, &vars).unwrap();
+    let unused = resolve(&mut acc, &vars, &TABLES.var_reference).unwrap();
     assert_eq!(unused, ["KIND", "PORTS"]);
     assert_eq!(
         acc[0].obj["metadata"]["annotations"],
@@ -173,7 +174,11 @@ fn vars_expand_in_var_reference_fields_only_with_final_values() {
 fn without_vars_nothing_is_expanded() {
     let mut acc = objects(OBJECTS);
     let before: Vec<Value> = acc.iter().map(|r| r.obj.clone()).collect();
-    assert!(resolve(&mut acc, &[]).unwrap().is_empty());
+    assert!(
+        resolve(&mut acc, &[], &TABLES.var_reference)
+            .unwrap()
+            .is_empty()
+    );
     let after: Vec<Value> = acc.iter().map(|r| r.obj.clone()).collect();
     assert_eq!(before, after);
 }
@@ -181,24 +186,36 @@ fn without_vars_nothing_is_expanded() {
 #[test]
 fn a_var_must_name_exactly_one_object_with_the_field() {
     let mut acc = objects(OBJECTS);
-    let err = resolve(&mut acc, &[var("X", "Service", "nope", "")])
-        .unwrap_err()
-        .to_string();
+    let err = resolve(
+        &mut acc,
+        &[var("X", "Service", "nope", "")],
+        &TABLES.var_reference,
+    )
+    .unwrap_err()
+    .to_string();
     assert_eq!(
         err,
         "var '{X Service.v1.[noGrp] {metadata.name}}' cannot be mapped to a field in the set of known resources"
     );
-    let err = resolve(&mut acc, &[var("X", "Service", "db", "spec.nope")])
-        .unwrap_err()
-        .to_string();
+    let err = resolve(
+        &mut acc,
+        &[var("X", "Service", "db", "spec.nope")],
+        &TABLES.var_reference,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.contains("not found in corresponding resource"), "{err}");
     let mut two = objects(OBJECTS);
     two.extend(objects(
         "apiVersion: v1\nkind: Service\nmetadata: {name: db, namespace: b}\n",
     ));
-    let err = resolve(&mut two, &[var("X", "Service", "db", "")])
-        .unwrap_err()
-        .to_string();
+    let err = resolve(
+        &mut two,
+        &[var("X", "Service", "db", "")],
+        &TABLES.var_reference,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(
         err.starts_with("found 2 resId matches for var {X "),
         "{err}"
@@ -210,7 +227,7 @@ fn a_list_field_holding_a_non_string_is_refused() {
     let mut acc = objects(
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{args: [a, 1]}]}\n",
     );
-    let err = resolve(&mut acc, &[var("X", "Pod", "p", "")])
+    let err = resolve(&mut acc, &[var("X", "Pod", "p", "")], &TABLES.var_reference)
         .unwrap_err()
         .to_string();
     assert!(err.contains("invalid value type expect a string"), "{err}");
@@ -231,15 +248,19 @@ fn a_bound_var_reads_the_object_of_its_own_kustomization() {
         "apiVersion: v1\nkind: Pod\nmetadata: {name: p}\nspec: {containers: [{args: ['$(C)']}]}\n",
     ));
     rename(&mut acc[1], "top-b1-cache");
-    resolve(&mut acc, &vars).unwrap();
+    resolve(&mut acc, &vars, &TABLES.var_reference).unwrap();
     assert_eq!(
         acc[2].obj["spec"]["containers"][0]["args"],
         json!(["top-b1-cache"])
     );
     // Unbound, the same var fits both objects at the top.
-    let err = resolve(&mut acc, &[var("C", "Service", "cache", "")])
-        .unwrap_err()
-        .to_string();
+    let err = resolve(
+        &mut acc,
+        &[var("C", "Service", "cache", "")],
+        &TABLES.var_reference,
+    )
+    .unwrap_err()
+    .to_string();
     assert!(err.starts_with("found 2 resId matches"), "{err}");
 }
 
@@ -248,7 +269,9 @@ fn a_var_its_kustomization_could_not_bind_fails_at_the_top() {
     let mut vars = [var("C", "Service", "cache", "")];
     bind(&[], &mut vars).unwrap();
     let mut acc = objects("apiVersion: v1\nkind: Service\nmetadata: {name: cache}\n");
-    let err = resolve(&mut acc, &vars).unwrap_err().to_string();
+    let err = resolve(&mut acc, &vars, &TABLES.var_reference)
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("cannot be mapped"), "{err}");
 }
 

@@ -88,14 +88,39 @@ fn missing_resources_and_unsupported_fields_are_named() {
 
     write(
         dir.path(),
-        "plugins/kustomization.yaml",
-        "resources: []\nhelmCharts:\n- name: x\ntransformers:\n- t.yaml\n",
+        "helm/kustomization.yaml",
+        "resources: []\nhelmCharts:\n- name: x\nvalidators:\n- v.yaml\n",
     );
-    let err = build_in(dir.path(), "plugins").unwrap_err().to_string();
+    let err = build_in(dir.path(), "helm").unwrap_err().to_string();
     assert!(
         err.contains("helmCharts")
-            && err.contains("transformers")
+            && err.contains("validators")
             && err.contains("kustomization.yaml"),
+        "{err}"
+    );
+
+    // Only kustomize's built-in plugins run; any other is refused by name,
+    // and so is a built-in not implemented yet.
+    write(
+        dir.path(),
+        "exec/kustomization.yaml",
+        "transformers:\n- |-\n  apiVersion: someteam.example.com/v1\n  kind: Chmod\n  metadata:\n    name: x\n",
+    );
+    let err = build_in(dir.path(), "exec").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains("transformers: plugin someteam.example.com/v1/Chmod"),
+        "{err}"
+    );
+    write(
+        dir.path(),
+        "helm-plugin/kustomization.yaml",
+        "generators:\n- |-\n  apiVersion: builtin\n  kind: HelmChartInflationGenerator\n  metadata:\n    name: x\n",
+    );
+    let err = build_in(dir.path(), "helm-plugin").unwrap_err().to_string();
+    assert!(
+        err.contains("generators: HelmChartInflationGenerator (Helm charts are not rendered"),
         "{err}"
     );
 
