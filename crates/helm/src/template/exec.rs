@@ -1,0 +1,789 @@
+//! The executor: walks a parsed tree with a dot value and writes the output, with Go's
+//! semantics (`missingkey=zero`, as Helm runs templates).
+//!
+//! - **Scopes.** `$` is the dot a template was started with. Variables declared in an `if`,
+//!   `with` or `range` pipeline or body live until its `{{end}}`; each `range` iteration starts
+//!   the body afresh; `{{template}}` (and `include`) start with only `$`.
+//! - **Nil and missing.** A missing key of an `interface {}` map is a nil interface: printing it
+//!   in a function gives `<nil>`, a field of it fails with `nil pointer evaluating interface {}.x`.
+//!   A pipeline's nil result is Go's invalid value: printed as `<no value>`, fields of it are
+//!   silently nothing.
+//! - **Limits.** Nesting of `template`/`include` calls and the output size are capped
+//!   ([`Limits`]); past them execution fails with a named error instead of exhausting the stack
+//!   or memory.
+
+use std::cell::Cell;
+use std::rc::Rc;
+
+use super::Templates;
+use super::ast::{Arg, Branch, Command, ListNode, Node, Number, Pipe, Tree};
+use super::error::{ExecError, FuncError};
+use super::funcs::Special;
+use super::locate::{Tag, context};
+use super::value::{Arity, ListType, Value};
+
+/// Caps on one execution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// How deeply `{{template}}` and function-driven executions (`include`) may nest.
+    pub max_depth: usize,
+    /// How many bytes of output all templates of one execution may write together.
+    pub max_output: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_depth: 200,
+            max_output: 64 * 1024 * 1024,
+        }
+    }
+}
+
+/// What a function sees of the execution that called it.
+pub struct FuncContext<'a> {
+    set: &'a Templates,
+    depth: usize,
+    budget: &'a Cell<usize>,
+}
+
+impl FuncContext<'_> {
+    /// Runs the template `name` with `dot` as a nested execution (as Helm's `include` does) and
+    /// returns its output.
+    ///
+    /// # Errors
+    ///
+    /// The template is not defined, nests too deeply, or fails.
+    pub fn execute_template(&self, name: &str, dot: Value) -> Result<String, ExecError> {
+        let Some(tree) = self.set.tree(name) else {
+            return Err(ExecError::NotDefined {
+                name: name.to_owned(),
+                set: self.set.name().to_owned(),
+            });
+        };
+        if self.depth >= self.set.limits().max_depth {
+            return Err(ExecError::Template {
+                template: name.to_owned(),
+                message: format!(
+                    "exceeded maximum template depth ({})",
+                    self.set.limits().max_depth
+                ),
+            });
+        }
+        run(self.set, &tree, dot, self.depth + 1, self.budget)
+    }
+
+    /// The template set being executed.
+    #[must_use]
+    pub fn templates(&self) -> &Templates {
+        self.set
+    }
+
+    /// How deeply nested this call is (0 for the outermost template).
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.depth
+    }
+}
+
+/// Executes `tree` with `dot`, returning its output.
+pub(crate) fn run(
+    set: &Templates,
+    tree: &Rc<Tree>,
+    dot: Value,
+    depth: usize,
+    budget: &Cell<usize>,
+) -> Result<String, ExecError> {
+    let mut s = State {
+        set,
+        vars: vec![Var {
+            name: "$".to_owned(),
+            value: Dot {
+                value: dot.clone(),
+                iface: false,
+            },
+        }],
+        tree: Rc::clone(tree),
+        out: String::new(),
+        depth,
+        budget,
+        at: (0, Tag::Action),
+    };
+    s.walk_list(
+        &Dot {
+            value: dot,
+            iface: false,
+        },
+        &tree.root,
+    )?;
+    Ok(s.out)
+}
+
+/// A value together with whether its static Go type is `interface {}` (it came out of an
+/// `interface {}` map or slice), which Go's messages name.
+#[derive(Clone)]
+struct Dot {
+    value: Value,
+    iface: bool,
+}
+
+struct Var {
+    name: String,
+    value: Dot,
+}
+
+#[derive(PartialEq, Eq)]
+enum Ctl {
+    Normal,
+    Break,
+    Continue,
+}
+
+type R<T> = Result<T, ExecError>;
+
+struct State<'a> {
+    set: &'a Templates,
+    vars: Vec<Var>,
+    tree: Rc<Tree>,
+    out: String,
+    depth: usize,
+    budget: &'a Cell<usize>,
+    at: (usize, Tag),
+}
+
+fn is_hex_int(s: &str) -> bool {
+    s.len() > 2 && (s.starts_with("0x") || s.starts_with("0X")) && !s.contains(['p', 'P'])
+}
+
+impl State<'_> {
+    fn error(&self, message: String) -> ExecError {
+        self.error_fn(message, None)
+    }
+
+    fn error_fn(&self, message: String, function: Option<String>) -> ExecError {
+        let (pos, tag) = self.at;
+        ExecError::At {
+            location: self.tree.location(pos),
+            template: self.tree.name.clone(),
+            context: context(&self.tree, pos, tag),
+            message,
+            function,
+        }
+    }
+
+    fn at_arg(&mut self, arg: &Arg) {
+        self.at = match arg {
+            Arg::Pipe(p) => (p.pos, Tag::Pipe),
+            other => (other.pos(), Tag::Arg),
+        };
+    }
+
+    fn write(&mut self, text: &str) -> R<()> {
+        let left = self.budget.get();
+        if text.len() > left {
+            return Err(self.error(format!(
+                "output exceeds the limit of {} bytes",
+                self.set.limits().max_output
+            )));
+        }
+        self.budget.set(left - text.len());
+        self.out.push_str(text);
+        Ok(())
+    }
+
+    fn walk_list(&mut self, dot: &Dot, list: &ListNode) -> R<Ctl> {
+        for node in &list.nodes {
+            let ctl = self.walk(dot, node)?;
+            if ctl != Ctl::Normal {
+                return Ok(ctl);
+            }
+        }
+        Ok(Ctl::Normal)
+    }
+
+    fn walk(&mut self, dot: &Dot, node: &Node) -> R<Ctl> {
+        match node {
+            Node::Text { text } => self.write(text)?,
+            Node::Action { pos, pipe } => {
+                self.at = (*pos, Tag::Action);
+                let v = self.eval_pipeline(dot, pipe)?;
+                if pipe.decl.is_empty() {
+                    self.at = (*pos, Tag::Action);
+                    let text = match v {
+                        Value::Invalid => "<no value>".to_owned(),
+                        other => super::fmt::format_v(&other),
+                    };
+                    self.write(&text)?;
+                }
+            }
+            Node::If(b) => return self.walk_if_with(dot, b, false),
+            Node::With(b) => return self.walk_if_with(dot, b, true),
+            Node::Range(b) => return self.walk_range(dot, b),
+            Node::Template { pos, name, pipe } => {
+                self.walk_template(dot, *pos, name, pipe.as_ref())?
+            }
+            Node::Break => return Ok(Ctl::Break),
+            Node::Continue => return Ok(Ctl::Continue),
+        }
+        Ok(Ctl::Normal)
+    }
+
+    fn walk_if_with(&mut self, dot: &Dot, b: &Branch, with: bool) -> R<Ctl> {
+        let mark = self.vars.len();
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let ctl = if val.is_true() {
+            if with {
+                self.walk_list(
+                    &Dot {
+                        value: val,
+                        iface: false,
+                    },
+                    &b.list,
+                )?
+            } else {
+                self.walk_list(dot, &b.list)?
+            }
+        } else if let Some(e) = &b.else_list {
+            self.walk_list(dot, e)?
+        } else {
+            Ctl::Normal
+        };
+        self.vars.truncate(mark);
+        Ok(ctl)
+    }
+
+    fn walk_range(&mut self, dot: &Dot, b: &Branch) -> R<Ctl> {
+        self.at = (b.pos, Tag::Range);
+        let mark = self.vars.len();
+        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let body_mark = self.vars.len();
+        let mut ran = false;
+        match &val {
+            Value::List(l) => {
+                let iface = l.list_type() == ListType::Any;
+                for (i, item) in l.items().iter().enumerate() {
+                    ran = true;
+                    let index = Value::int(i64::try_from(i).unwrap_or(i64::MAX));
+                    let elem = Dot {
+                        value: item.clone(),
+                        iface,
+                    };
+                    if self.range_once(b, body_mark, index, &elem)? == Ctl::Break {
+                        break;
+                    }
+                }
+            }
+            Value::Map(m) => {
+                let iface = m.holds_interfaces();
+                for (k, v) in m.entries() {
+                    ran = true;
+                    if self.range_once(b, body_mark, Value::from(k), &Dot { value: v, iface })?
+                        == Ctl::Break
+                    {
+                        break;
+                    }
+                }
+            }
+            Value::Int(n, t) => {
+                if b.pipe.decl.len() > 1 {
+                    let shown = super::fmt::format_v(&val);
+                    return Err(self.error(format!(
+                        "can't use {shown} to iterate over more than one variable"
+                    )));
+                }
+                for i in 0..*n {
+                    ran = true;
+                    let v = Value::Int(i, *t);
+                    if self.range_once(
+                        b,
+                        body_mark,
+                        v.clone(),
+                        &Dot {
+                            value: v,
+                            iface: false,
+                        },
+                    )? == Ctl::Break
+                    {
+                        break;
+                    }
+                }
+            }
+            Value::Invalid | Value::Nil => {}
+            other => {
+                let shown = super::fmt::format_v(other);
+                return Err(self.error(format!("range can't iterate over {shown}")));
+            }
+        }
+        if !ran && let Some(e) = &b.else_list {
+            self.walk_list(dot, e)?;
+        }
+        self.vars.truncate(mark);
+        Ok(Ctl::Normal)
+    }
+
+    fn range_once(&mut self, b: &Branch, body_mark: usize, index: Value, elem: &Dot) -> R<Ctl> {
+        let decl = &b.pipe.decl;
+        if let Some(first) = decl.first() {
+            if b.pipe.is_assign {
+                if decl.len() > 1 {
+                    self.set_var(
+                        first,
+                        Dot {
+                            value: index.clone(),
+                            iface: false,
+                        },
+                    )?;
+                } else {
+                    self.set_var(first, elem.clone())?;
+                }
+            } else {
+                self.set_top_var(1, elem.clone());
+            }
+        }
+        if let Some(second) = decl.get(1) {
+            if b.pipe.is_assign {
+                self.set_var(second, elem.clone())?;
+            } else {
+                self.set_top_var(
+                    2,
+                    Dot {
+                        value: index,
+                        iface: false,
+                    },
+                );
+            }
+        }
+        let ctl = self.walk_list(elem, &b.list)?;
+        self.vars.truncate(body_mark);
+        Ok(ctl)
+    }
+
+    fn walk_template(&mut self, dot: &Dot, pos: usize, name: &str, pipe: Option<&Pipe>) -> R<()> {
+        self.at = (pos, Tag::Template);
+        let Some(tree) = self.set.tree(name) else {
+            return Err(self.error(format!(
+                "template {} not defined",
+                super::fmt::quote(name, false)
+            )));
+        };
+        if self.depth >= self.set.limits().max_depth {
+            return Err(self.error(format!(
+                "exceeded maximum template depth ({})",
+                self.set.limits().max_depth
+            )));
+        }
+        let new_dot = match pipe {
+            Some(p) => self.eval_pipeline(dot, p)?,
+            None => Value::Invalid,
+        };
+        let mut child = State {
+            set: self.set,
+            vars: vec![Var {
+                name: "$".to_owned(),
+                value: Dot {
+                    value: new_dot.clone(),
+                    iface: false,
+                },
+            }],
+            tree: Rc::clone(&tree),
+            out: std::mem::take(&mut self.out),
+            depth: self.depth + 1,
+            budget: self.budget,
+            at: (0, Tag::Action),
+        };
+        let result = child.walk_list(
+            &Dot {
+                value: new_dot,
+                iface: false,
+            },
+            &tree.root,
+        );
+        self.out = std::mem::take(&mut child.out);
+        result.map(|_| ())
+    }
+
+    fn push(&mut self, name: &str, value: Dot) {
+        self.vars.push(Var {
+            name: name.to_owned(),
+            value,
+        });
+    }
+
+    fn set_var(&mut self, name: &str, value: Dot) -> R<()> {
+        if let Some(v) = self.vars.iter_mut().rev().find(|v| v.name == name) {
+            v.value = value;
+            return Ok(());
+        }
+        Err(self.error(format!("undefined variable: {name}")))
+    }
+
+    fn set_top_var(&mut self, n: usize, value: Dot) {
+        let len = self.vars.len();
+        if let Some(v) = len.checked_sub(n).and_then(|i| self.vars.get_mut(i)) {
+            v.value = value;
+        }
+    }
+
+    fn var_value(&self, name: &str) -> R<Dot> {
+        match self.vars.iter().rev().find(|v| v.name == name) {
+            Some(v) => Ok(v.value.clone()),
+            None => Err(self.error(format!("undefined variable: {name}"))),
+        }
+    }
+
+    fn eval_pipeline(&mut self, dot: &Dot, pipe: &Pipe) -> R<Value> {
+        self.at = (pipe.pos, Tag::Pipe);
+        let mut value: Option<Value> = None;
+        for cmd in &pipe.cmds {
+            value = Some(self.eval_command(dot, cmd, value)?.unwrap_interface());
+        }
+        let value = value.unwrap_or(Value::Invalid);
+        for name in &pipe.decl {
+            let d = Dot {
+                value: value.clone(),
+                iface: false,
+            };
+            if pipe.is_assign {
+                self.set_var(name, d)?;
+            } else {
+                self.push(name, d);
+            }
+        }
+        Ok(value)
+    }
+
+    fn not_a_function(&self, args: &[Arg], final_: Option<&Value>) -> R<()> {
+        if args.len() > 1 || final_.is_some() {
+            let first = args.first().map(ToString::to_string).unwrap_or_default();
+            return Err(self.error(format!("can't give argument to non-function {first}")));
+        }
+        Ok(())
+    }
+
+    fn eval_command(&mut self, dot: &Dot, cmd: &Command, final_: Option<Value>) -> R<Value> {
+        let Some(first) = cmd.args.first() else {
+            return Ok(Value::Invalid);
+        };
+        match first {
+            Arg::Field { pos, idents } => {
+                self.at = (*pos, Tag::Arg);
+                return self.eval_field_chain(dot, dot.clone(), idents, &cmd.args, final_);
+            }
+            Arg::Chain { pos, node, fields } => {
+                self.at = (*pos, Tag::Arg);
+                return self.eval_chain(dot, first, node, fields, &cmd.args, final_);
+            }
+            Arg::Identifier { pos, name } => {
+                return self.eval_function(
+                    dot,
+                    *pos,
+                    name,
+                    (cmd.pos, Tag::Command),
+                    &cmd.args,
+                    final_,
+                );
+            }
+            Arg::Pipe(p) => {
+                self.not_a_function(&cmd.args, final_.as_ref())?;
+                return self.eval_pipeline(dot, p);
+            }
+            Arg::Variable { pos, idents } => {
+                self.at = (*pos, Tag::Arg);
+                return self.eval_variable(dot, idents, &cmd.args, final_);
+            }
+            _ => {}
+        }
+        self.at_arg(first);
+        self.not_a_function(&cmd.args, final_.as_ref())?;
+        match first {
+            Arg::Bool { value, .. } => Ok(Value::Bool(*value)),
+            Arg::Dot { .. } => Ok(dot.value.clone()),
+            Arg::Nil { .. } => Err(self.error("nil is not a command".to_owned())),
+            Arg::Number { number, .. } => self.ideal_constant(number),
+            Arg::String { value, .. } => Ok(Value::str(value)),
+            _ => Err(self.error(format!(
+                "can't evaluate command {}",
+                super::fmt::quote(&first.to_string(), false)
+            ))),
+        }
+    }
+
+    fn ideal_constant(&self, n: &Number) -> R<Value> {
+        if let Some(f) = n.float
+            && !is_hex_int(&n.text)
+            && !n.is_char
+            && n.text.contains(['.', 'e', 'E', 'p', 'P'])
+        {
+            return Ok(Value::Float(f));
+        }
+        if let Some(i) = n.int {
+            return Ok(Value::int(i));
+        }
+        if n.uint.is_some() {
+            return Err(self.error(format!("{} overflows int", n.text)));
+        }
+        Ok(Value::Invalid)
+    }
+
+    fn eval_chain(
+        &mut self,
+        dot: &Dot,
+        chain: &Arg,
+        node: &Arg,
+        fields: &[String],
+        args: &[Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
+        if let Arg::Nil { .. } = node {
+            return Err(self.error(format!("indirection through explicit nil in {chain}")));
+        }
+        let receiver = self.eval_arg(dot, node, true)?;
+        self.at = (chain.pos(), Tag::Arg);
+        self.eval_field_chain(
+            dot,
+            Dot {
+                value: receiver,
+                iface: false,
+            },
+            fields,
+            args,
+            final_,
+        )
+    }
+
+    fn eval_variable(
+        &mut self,
+        dot: &Dot,
+        idents: &[String],
+        args: &[Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
+        let Some((name, fields)) = idents.split_first() else {
+            return Ok(Value::Invalid);
+        };
+        let value = self.var_value(name)?;
+        if fields.is_empty() {
+            self.not_a_function(args, final_.as_ref())?;
+            return Ok(value.value);
+        }
+        self.eval_field_chain(dot, value, fields, args, final_)
+    }
+
+    fn eval_field_chain(
+        &mut self,
+        dot: &Dot,
+        receiver: Dot,
+        idents: &[String],
+        args: &[Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
+        let Some((last, init)) = idents.split_last() else {
+            return Ok(receiver.value);
+        };
+        let mut r = receiver;
+        for ident in init {
+            r = self.eval_field(dot, ident, &[], None, &r)?;
+        }
+        Ok(self.eval_field(dot, last, args, final_, &r)?.value)
+    }
+
+    fn eval_field(
+        &mut self,
+        dot: &Dot,
+        name: &str,
+        args: &[Arg],
+        final_: Option<Value>,
+        receiver: &Dot,
+    ) -> R<Dot> {
+        let has_args = args.len() > 1 || final_.is_some();
+        let typ = if receiver.iface {
+            "interface {}".to_owned()
+        } else {
+            receiver.value.type_name()
+        };
+        match &receiver.value {
+            Value::Invalid => Ok(Dot {
+                value: Value::Invalid,
+                iface: false,
+            }),
+            Value::Nil => Err(self.error(format!("nil pointer evaluating interface {{}}.{name}"))),
+            Value::Object(o) => {
+                if let Some(arity) = o.method_arity(name) {
+                    let at = self.at;
+                    let o = Rc::clone(o);
+                    let call_args = args.get(1..).unwrap_or_default();
+                    self.check_arity(name, arity, call_args.len(), final_.is_some())?;
+                    let call_values = self.eval_args(dot, call_args, final_, false)?;
+                    self.at = at;
+                    return match o.call_method(name, &call_values) {
+                        Ok(v) => Ok(Dot {
+                            value: v,
+                            iface: false,
+                        }),
+                        Err(msg) => Err(self.error_fn(
+                            format!("error calling {name}: {msg}"),
+                            Some(name.to_owned()),
+                        )),
+                    };
+                }
+                match o.field(name) {
+                    Some(v) => {
+                        if has_args {
+                            return Err(self.error(format!(
+                                "{name} has arguments but cannot be invoked as function"
+                            )));
+                        }
+                        Ok(Dot {
+                            value: v,
+                            iface: false,
+                        })
+                    }
+                    None => Err(self.error(format!("can't evaluate field {name} in type {typ}"))),
+                }
+            }
+            Value::Map(m) => {
+                if has_args {
+                    return Err(self.error(format!("{name} is not a method but has arguments")));
+                }
+                Ok(Dot {
+                    value: m.get_or_zero(name),
+                    iface: m.holds_interfaces(),
+                })
+            }
+            _ => Err(self.error(format!("can't evaluate field {name} in type {typ}"))),
+        }
+    }
+
+    fn check_arity(&self, name: &str, arity: Arity, nargs: usize, has_final: bool) -> R<()> {
+        let num_in = nargs + usize::from(has_final);
+        match arity {
+            Arity::AtLeast(k) if num_in < k => Err(self.error(format!(
+                "wrong number of args for {name}: want at least {k} got {nargs}"
+            ))),
+            Arity::Exact(k) if num_in != k => Err(self.error(format!(
+                "wrong number of args for {name}: want {k} got {num_in}"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Evaluates call arguments; `raw` keeps invalid values (Go's `reflect.Value` parameters),
+    /// otherwise they become nil interfaces (Go's `interface {}` parameters).
+    fn eval_args(
+        &mut self,
+        dot: &Dot,
+        args: &[Arg],
+        final_: Option<Value>,
+        raw: bool,
+    ) -> R<Vec<Value>> {
+        let mut call_values = Vec::with_capacity(args.len() + 1);
+        for arg in args {
+            call_values.push(self.eval_arg(dot, arg, raw)?);
+        }
+        if let Some(f) = final_ {
+            call_values.push(if raw { f } else { f.into_interface() });
+        }
+        Ok(call_values)
+    }
+
+    fn eval_arg(&mut self, dot: &Dot, arg: &Arg, raw: bool) -> R<Value> {
+        self.at_arg(arg);
+        let v = match arg {
+            Arg::Dot { .. } => dot.value.clone(),
+            Arg::Nil { .. } => Value::Nil,
+            Arg::Field { idents, .. } => {
+                self.eval_field_chain(dot, dot.clone(), idents, std::slice::from_ref(arg), None)?
+            }
+            Arg::Variable { idents, .. } => self.eval_variable(dot, idents, &[], None)?,
+            Arg::Pipe(p) => self.eval_pipeline(dot, p)?,
+            Arg::Identifier { pos, name } => self.eval_function(
+                dot,
+                *pos,
+                name,
+                (*pos, Tag::Arg),
+                std::slice::from_ref(arg),
+                None,
+            )?,
+            Arg::Chain { node, fields, .. } => {
+                self.eval_chain(dot, arg, node, fields, &[], None)?
+            }
+            Arg::Bool { value, .. } => Value::Bool(*value),
+            Arg::Number { number, .. } => self.ideal_constant(number)?,
+            Arg::String { value, .. } => Value::str(value),
+        };
+        Ok(if raw { v } else { v.into_interface() })
+    }
+
+    fn eval_function(
+        &mut self,
+        dot: &Dot,
+        pos: usize,
+        name: &str,
+        call_at: (usize, Tag),
+        args: &[Arg],
+        final_: Option<Value>,
+    ) -> R<Value> {
+        self.at = (pos, Tag::Arg);
+        let Some(func) = self.set.funcs().get(name).cloned() else {
+            return Err(self.error(format!(
+                "{} is not a defined function",
+                super::fmt::quote(name, false)
+            )));
+        };
+        let call_args = args.get(1..).unwrap_or_default();
+        self.check_arity(name, func.arity, call_args.len(), final_.is_some())?;
+        match func.special {
+            Special::And | Special::Or => {
+                let want = func.special == Special::Or;
+                let mut v = Value::Invalid;
+                for arg in call_args {
+                    v = self.eval_arg(dot, arg, true)?;
+                    if v.is_true() == want {
+                        return Ok(v);
+                    }
+                }
+                if let Some(f) = final_ {
+                    v = f;
+                }
+                return Ok(v);
+            }
+            Special::Call => {
+                let callee = call_args
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default();
+                let call_values = self.eval_args(dot, call_args, final_, true)?;
+                self.at = call_at;
+                let msg = match call_values.first() {
+                    None | Some(Value::Invalid | Value::Nil) => "call of nil".to_owned(),
+                    Some(v) => format!("non-function {callee} of type {}", v.type_name()),
+                };
+                return Err(self.error_fn(
+                    format!("error calling call: {msg}"),
+                    Some("call".to_owned()),
+                ));
+            }
+            Special::None | Special::Raw => {}
+        }
+        let call_values = self.eval_args(dot, call_args, final_, func.special == Special::Raw)?;
+        self.at = call_at;
+        let ctx = FuncContext {
+            set: self.set,
+            depth: self.depth,
+            budget: self.budget,
+        };
+        match (func.imp)(&ctx, &call_values) {
+            Ok(v) => Ok(v),
+            Err(FuncError::Failed(msg)) => Err(self.error_fn(
+                format!("error calling {name}: {msg}"),
+                Some(name.to_owned()),
+            )),
+            Err(e @ FuncError::ArgType { index, .. }) => {
+                if let Some(arg) = call_args.get(index) {
+                    self.at_arg(arg);
+                }
+                Err(self.error(e.to_string()))
+            }
+        }
+    }
+}
