@@ -357,7 +357,7 @@ fn query_escape(s: &str) -> String {
         match b {
             b' ' => out.push('+'),
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(char::from(b))
+                out.push(char::from(b));
             }
             b => {
                 let _ = write!(out, "%{b:02X}");

@@ -17,7 +17,7 @@ use std::rc::Rc;
 
 use super::Templates;
 use super::ast::{Arg, Branch, Command, ListNode, Node, Number, Pipe, Tree};
-use super::error::{ExecError, FuncError};
+use super::error::{ExecError, FuncError, Located};
 use super::funcs::Special;
 use super::locate::{Tag, context};
 use super::value::{Arity, ListType, Value};
@@ -162,13 +162,14 @@ impl State<'_> {
 
     fn error_fn(&self, message: String, function: Option<String>) -> ExecError {
         let (pos, tag) = self.at;
-        ExecError::At {
+        ExecError::At(Box::new(Located {
             location: self.tree.location(pos),
             template: self.tree.name.clone(),
             context: context(&self.tree, pos, tag),
             message,
             function,
-        }
+            cause: None,
+        }))
     }
 
     fn at_arg(&mut self, arg: &Arg) {
@@ -220,7 +221,7 @@ impl State<'_> {
             Node::With(b) => return self.walk_if_with(dot, b, true),
             Node::Range(b) => return self.walk_range(dot, b),
             Node::Template { pos, name, pipe } => {
-                self.walk_template(dot, *pos, name, pipe.as_ref())?
+                self.walk_template(dot, *pos, name, pipe.as_ref())?;
             }
             Node::Break => return Ok(Ctl::Break),
             Node::Continue => return Ok(Ctl::Continue),
@@ -778,6 +779,16 @@ impl State<'_> {
                 format!("error calling {name}: {msg}"),
                 Some(name.to_owned()),
             )),
+            Err(FuncError::Exec(inner)) => {
+                let mut e = self.error_fn(
+                    format!("error calling {name}: {inner}"),
+                    Some(name.to_owned()),
+                );
+                if let ExecError::At(at) = &mut e {
+                    at.cause = Some(*inner);
+                }
+                Err(e)
+            }
             Err(e @ FuncError::ArgType { index, .. }) => {
                 if let Some(arg) = call_args.get(index) {
                     self.at_arg(arg);

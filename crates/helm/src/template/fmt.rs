@@ -284,7 +284,7 @@ impl Printer {
             Value::Int(i, _) => self.fmt_int(*i, verb, v),
             Value::Float(x) => match verb {
                 'v' => self.fmt_float(*x, 'g', None),
-                'b' | 'g' | 'G' => self.fmt_float(*x, verb, None),
+                'b' | 'g' | 'G' | 'x' | 'X' => self.fmt_float(*x, verb, None),
                 'f' | 'F' | 'e' | 'E' => self.fmt_float(*x, verb, Some(6)),
                 _ => self.bad_verb(verb, v),
             },
@@ -612,6 +612,7 @@ fn format_float(x: f64, verb: char, prec: Option<usize>) -> String {
             fmt_e(&digits, dp, p, verb == 'E', x == 0.0)
         }
         'b' => format!("{:e}", x.abs()),
+        'x' | 'X' => hex_float(x.abs(), prec, verb == 'X'),
         _ => {
             let upper = verb == 'G';
             let shortest = prec.is_none();
@@ -652,6 +653,73 @@ fn format_float(x: f64, verb: char, prec: Option<usize>) -> String {
         }
     };
     format!("{sign}{body}")
+}
+
+/// Go's `%x` of a float: `0x1.8p+01` (the shortest hex mantissa unless a precision is given).
+fn hex_float(x: f64, prec: Option<usize>, upper: bool) -> String {
+    if x == 0.0 {
+        let frac = prec
+            .filter(|&p| p > 0)
+            .map(|p| format!(".{}", "0".repeat(p)))
+            .unwrap_or_default();
+        let s = format!("0x0{frac}p+00");
+        return if upper { s.to_uppercase() } else { s };
+    }
+    let bits = x.to_bits();
+    let raw_exp = i32::try_from((bits >> 52) & 0x7ff).unwrap_or(0);
+    let mut mantissa = bits & ((1u64 << 52) - 1);
+    let mut exp = raw_exp - 1023;
+    if raw_exp == 0 {
+        // Subnormal: normalise so the leading digit is 1.
+        exp = -1022;
+        while mantissa & (1u64 << 52) == 0 {
+            mantissa <<= 1;
+            exp -= 1;
+        }
+        mantissa &= (1u64 << 52) - 1;
+    }
+    let mut hex = format!("{mantissa:013x}");
+    let mut lead = 1u64;
+    match prec {
+        None => {
+            while hex.ends_with('0') {
+                hex.pop();
+            }
+        }
+        Some(p) if p < 13 => {
+            // Round to p hex digits, half to even, carrying into the leading digit.
+            let shift = 4 * (13 - p);
+            let full = (1u64 << 52) | mantissa;
+            let unit = 1u64 << shift;
+            let rem = full & (unit - 1);
+            let mut kept = full >> shift;
+            if rem > unit / 2 || (rem == unit / 2 && kept & 1 == 1) {
+                kept += 1;
+            }
+            let digits_bits = 4 * p;
+            lead = kept >> digits_bits;
+            if lead > 1 {
+                kept >>= 1;
+                exp += 1;
+                lead = 1;
+            }
+            let frac = kept & ((1u64 << digits_bits) - 1);
+            hex = if p == 0 {
+                String::new()
+            } else {
+                format!("{frac:0p$x}")
+            };
+        }
+        Some(p) => hex.push_str(&"0".repeat(p - 13)),
+    }
+    let frac = if hex.is_empty() {
+        String::new()
+    } else {
+        format!(".{hex}")
+    };
+    let sign = if exp < 0 { '-' } else { '+' };
+    let s = format!("0x{lead}{frac}p{sign}{:02}", exp.unsigned_abs());
+    if upper { s.to_uppercase() } else { s }
 }
 
 fn fmt_e(digits: &str, dp: i32, prec: usize, upper: bool, zero: bool) -> String {

@@ -19,16 +19,10 @@ pub(crate) enum Tag {
     Arg,
 }
 
-/// Go's text of the node of kind `tag` at `pos`, cut as Go's `ErrorContext` cuts it (20
-/// characters, then `...`).
+/// Go's text of the node of kind `tag` at `pos` (whole: the Go that Helm 4.1.4 is built with
+/// no longer cuts it to 20 characters).
 pub(crate) fn context(tree: &Tree, pos: usize, tag: Tag) -> String {
-    let text = find_list(&tree.root, pos, tag).unwrap_or_default();
-    if text.len() > 20 {
-        let head: String = text.chars().take(20).collect();
-        format!("{head}...")
-    } else {
-        text
-    }
+    find_list(&tree.root, pos, tag).unwrap_or_default()
 }
 
 fn find_list(list: &ListNode, pos: usize, tag: Tag) -> Option<String> {

@@ -26,7 +26,7 @@ use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
-pub use error::{ExecError, FuncError, ParseError};
+pub use error::{ExecError, FuncError, Located, ParseError};
 pub use exec::{FuncContext, Limits};
 pub use fmt::{format_v, quote, sprint, sprintf, sprintln};
 pub use funcs::{FuncImpl, Funcs, Function};

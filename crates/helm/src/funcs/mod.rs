@@ -1,0 +1,104 @@
+//! Sprig's and Helm's template functions, registered over Go's builtins.
+//!
+//! Only the functions listed in [`helm_funcs`] exist so far; the rest of Sprig comes next.
+//! Argument conversions follow Go's: a parameter typed `string` or `int` in Sprig refuses other
+//! types with Go's `wrong type for value` error, an `interface {}` parameter takes anything.
+
+mod strings;
+
+use crate::template::{Arity, FuncContext, FuncError, Funcs, List, Map, Value, format_v};
+use std::collections::BTreeMap;
+
+/// Go's builtins plus the Sprig and Helm functions implemented so far:
+/// `list dict default empty fail required include quote squote toString indent nindent
+/// trimSuffix trimPrefix trunc replace upper lower trim contains hasPrefix hasSuffix`.
+#[must_use]
+pub fn helm_funcs() -> Funcs {
+    let mut f = Funcs::builtins();
+    f.insert("list", Arity::AtLeast(0), |_, a| {
+        Ok(Value::List(List::new(a.to_vec())))
+    });
+    f.insert("dict", Arity::AtLeast(0), |_, a| Ok(dict(a)));
+    f.insert("default", Arity::AtLeast(1), |_, a| {
+        let given = a.get(1);
+        Ok(match given {
+            Some(v) if !empty(v) => v.clone(),
+            _ => a.first().cloned().unwrap_or(Value::Nil),
+        })
+    });
+    f.insert("empty", Arity::Exact(1), |_, a| {
+        Ok(Value::Bool(a.first().is_none_or(empty)))
+    });
+    f.insert("fail", Arity::Exact(1), |_, a| {
+        Err(FuncError::Failed(arg_str(a, 0)?.to_owned()))
+    });
+    f.insert("required", Arity::Exact(2), |_, a| {
+        let warn = arg_str(a, 0)?;
+        match a.get(1) {
+            None | Some(Value::Nil | Value::Invalid) => Err(FuncError::Failed(warn.to_owned())),
+            Some(Value::String(s)) if s.is_empty() => Err(FuncError::Failed(warn.to_owned())),
+            Some(v) => Ok(v.clone()),
+        }
+    });
+    f.insert("include", Arity::Exact(2), include);
+    strings::register(&mut f);
+    f
+}
+
+fn include(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
+    let name = arg_str(a, 0)?;
+    let dot = a.get(1).cloned().unwrap_or(Value::Nil);
+    let out = ctx.execute_template(name, dot)?;
+    Ok(Value::from(out))
+}
+
+/// Sprig's `strval`: strings as they are, anything else as `%v` prints it.
+pub(crate) fn strval(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.to_string(),
+        other => format_v(&other.clone().into_interface()),
+    }
+}
+
+/// Sprig's `empty`: nil, false, zero, and empty strings, lists and maps.
+pub(crate) fn empty(v: &Value) -> bool {
+    !v.is_true()
+}
+
+fn dict(a: &[Value]) -> Value {
+    let mut m = BTreeMap::new();
+    for pair in a.chunks(2) {
+        let key = pair.first().map(strval).unwrap_or_default();
+        let value = pair.get(1).cloned().unwrap_or_else(|| Value::str(""));
+        m.insert(key, value);
+    }
+    Value::Map(Map::new(m))
+}
+
+/// Argument `i` as a Go `string` parameter.
+pub(crate) fn arg_str(a: &[Value], i: usize) -> Result<&str, FuncError> {
+    match a.get(i) {
+        Some(Value::String(s)) => Ok(s),
+        other => Err(arg_type(i, "string", other)),
+    }
+}
+
+/// Argument `i` as a Go `int` parameter.
+pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
+    match a.get(i) {
+        Some(Value::Int(n, crate::template::IntType::Int)) => Ok(*n),
+        other => Err(arg_type(i, "int", other)),
+    }
+}
+
+fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
+    let got = match got {
+        None | Some(Value::Nil | Value::Invalid) => "interface {}".to_owned(),
+        Some(v) => v.type_name(),
+    };
+    FuncError::ArgType {
+        index,
+        expected: expected.to_owned(),
+        got,
+    }
+}
