@@ -4,14 +4,19 @@
 //! Argument conversions follow Go's: a parameter typed `string` or `int` in Sprig refuses other
 //! types with Go's `wrong type for value` error, an `interface {}` parameter takes anything.
 
+mod dicts;
 mod strings;
+mod yaml;
 
-use crate::template::{Arity, FuncContext, FuncError, Funcs, List, Map, Value, format_v};
+use crate::template::{
+    Arity, FuncContext, FuncError, Funcs, List, Map, TextError, Value, format_v, quote,
+};
 use std::collections::BTreeMap;
 
 /// Go's builtins plus the Sprig and Helm functions implemented so far:
-/// `list dict default empty fail required include quote squote toString indent nindent
-/// trimSuffix trimPrefix trunc replace upper lower trim contains hasPrefix hasSuffix`.
+/// `list dict default empty fail required include tpl toYaml quote squote toString indent nindent
+/// trimSuffix trimPrefix trunc replace upper lower trim contains hasPrefix hasSuffix set unset
+/// hasKey get`.
 #[must_use]
 pub fn helm_funcs() -> Funcs {
     let mut f = Funcs::builtins();
@@ -41,7 +46,12 @@ pub fn helm_funcs() -> Funcs {
         }
     });
     f.insert("include", Arity::Exact(2), include);
+    f.insert("tpl", Arity::Exact(2), tpl);
+    f.insert("toYaml", Arity::Exact(1), |_, a| {
+        Ok(Value::from(yaml::to_yaml(a.first().unwrap_or(&Value::Nil))))
+    });
     strings::register(&mut f);
+    dicts::register(&mut f);
     f
 }
 
@@ -50,6 +60,23 @@ fn include(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
     let dot = a.get(1).cloned().unwrap_or(Value::Nil);
     let out = ctx.execute_template(name, dot)?;
     Ok(Value::from(out))
+}
+
+/// Helm's `tpl`: the text parsed as a template of the set (under the set's name, as Helm names
+/// it after its root template) and run with the given dot; `<no value>` is removed from the result.
+fn tpl(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
+    let text = arg_str(a, 0)?;
+    let dot = a.get(1).cloned().unwrap_or(Value::Nil);
+    let quoted = quote(text, false);
+    match ctx.execute_text(ctx.templates().name(), text, dot) {
+        Ok(out) => Ok(Value::from(out.replace("<no value>", ""))),
+        Err(TextError::Parse(e)) => Err(FuncError::Failed(format!(
+            "cannot parse template {quoted}: {e}"
+        ))),
+        Err(TextError::Exec(e)) => Err(FuncError::Failed(format!(
+            "error during tpl function execution for {quoted}: {e}"
+        ))),
+    }
 }
 
 /// Sprig's `strval`: strings as they are, anything else as `%v` prints it.

@@ -16,7 +16,9 @@ pub(crate) fn register(f: &mut Funcs) {
     f.insert_raw("not", Arity::Exact(1), |_, a| {
         Ok(Value::Bool(!first(a).is_true()))
     });
-    f.insert_raw("len", Arity::Exact(1), |_, a| length(first(a)));
+    f.insert_raw("len", Arity::Exact(1), |_, a| {
+        length(&first(a).underlying())
+    });
     f.insert_raw("index", Arity::AtLeast(1), |_, a| index(a));
     f.insert_raw("slice", Arity::AtLeast(1), |_, a| slice(a));
     f.insert_raw("eq", Arity::AtLeast(1), |_, a| {
@@ -100,12 +102,12 @@ fn index_arg(index: &Value, cap: usize) -> Result<usize, FuncError> {
 }
 
 fn index(a: &[Value]) -> Result<Value, FuncError> {
-    let mut item = first(a).clone();
+    let mut item = first(a).underlying();
     if item.is_nil() {
         return Err("index of untyped nil".into());
     }
     for idx in a.get(1..).unwrap_or_default() {
-        item = match &item {
+        item = match &item.underlying() {
             Value::Invalid | Value::Nil => return Err("index of nil pointer".into()),
             Value::List(l) => {
                 let x = index_arg(idx, l.items().len())?;

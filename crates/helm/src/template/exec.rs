@@ -17,10 +17,10 @@ use std::rc::Rc;
 
 use super::Templates;
 use super::ast::{Arg, Branch, Command, ListNode, Node, Number, Pipe, Tree};
-use super::error::{ExecError, FuncError, Located};
+use super::error::{ExecError, FuncError, Located, ParseError};
 use super::funcs::Special;
 use super::locate::{Tag, context};
-use super::value::{Arity, ListType, Value};
+use super::value::{Arity, IntType, ListType, Value};
 
 /// Caps on one execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -73,6 +73,34 @@ impl FuncContext<'_> {
         run(self.set, &tree, dot, self.depth + 1, self.budget)
     }
 
+    /// Parses `text` as the template `name` into a copy of the set being executed (so its
+    /// `define`s are visible only there) and runs it with `dot`, as a nested execution (Helm's
+    /// `tpl`).
+    ///
+    /// # Errors
+    ///
+    /// The text does not parse, nests too deeply, or fails.
+    pub fn execute_text(&self, name: &str, text: &str, dot: Value) -> Result<String, TextError> {
+        let mut set = self.set.clone();
+        set.parse(name, text).map_err(TextError::Parse)?;
+        let Some(tree) = set.tree(name) else {
+            return Err(TextError::Exec(ExecError::NotDefined {
+                name: name.to_owned(),
+                set: set.name().to_owned(),
+            }));
+        };
+        if self.depth >= set.limits().max_depth {
+            return Err(TextError::Exec(ExecError::Template {
+                template: name.to_owned(),
+                message: format!(
+                    "exceeded maximum template depth ({})",
+                    set.limits().max_depth
+                ),
+            }));
+        }
+        run(&set, &tree, dot, self.depth + 1, self.budget).map_err(TextError::Exec)
+    }
+
     /// The template set being executed.
     #[must_use]
     pub fn templates(&self) -> &Templates {
@@ -84,6 +112,17 @@ impl FuncContext<'_> {
     pub fn depth(&self) -> usize {
         self.depth
     }
+}
+
+/// Why [`FuncContext::execute_text`] failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// The text does not parse.
+    #[error(transparent)]
+    Parse(ParseError),
+    /// Running it failed.
+    #[error(transparent)]
+    Exec(ExecError),
 }
 
 /// Executes `tree` with `dot`, returning its output.
@@ -151,6 +190,16 @@ struct State<'a> {
     at: (usize, Tag),
 }
 
+/// A number literal as Go passes it to a parameter of Go type `ty`, when its text allows.
+fn literal_as(n: &Number, ty: &str) -> Option<Value> {
+    match ty {
+        "int" => n.int.map(Value::int),
+        "int64" => n.int.map(|i| Value::Int(i, IntType::Int64)),
+        "float64" => n.float.map(Value::Float),
+        _ => None,
+    }
+}
+
 fn is_hex_int(s: &str) -> bool {
     s.len() > 2 && (s.starts_with("0x") || s.starts_with("0X")) && !s.contains(['p', 'P'])
 }
@@ -212,6 +261,7 @@ impl State<'_> {
                     self.at = (*pos, Tag::Action);
                     let text = match v {
                         Value::Invalid => "<no value>".to_owned(),
+                        Value::Object(o) => o.format_action(),
                         other => super::fmt::format_v(&other),
                     };
                     self.write(&text)?;
@@ -256,7 +306,7 @@ impl State<'_> {
     fn walk_range(&mut self, dot: &Dot, b: &Branch) -> R<Ctl> {
         self.at = (b.pos, Tag::Range);
         let mark = self.vars.len();
-        let val = self.eval_pipeline(dot, &b.pipe)?;
+        let val = self.eval_pipeline(dot, &b.pipe)?.underlying();
         let body_mark = self.vars.len();
         let mut ran = false;
         match &val {
@@ -621,10 +671,7 @@ impl State<'_> {
                             value: v,
                             iface: false,
                         }),
-                        Err(msg) => Err(self.error_fn(
-                            format!("error calling {name}: {msg}"),
-                            Some(name.to_owned()),
-                        )),
+                        Err(e) => Err(self.call_error(name, call_args, e)),
                     };
                 }
                 match o.field(name) {
@@ -766,34 +813,91 @@ impl State<'_> {
             }
             Special::None | Special::Raw => {}
         }
-        let call_values = self.eval_args(dot, call_args, final_, func.special == Special::Raw)?;
+        let mut call_values =
+            self.eval_args(dot, call_args, final_, func.special == Special::Raw)?;
         self.at = call_at;
         let ctx = FuncContext {
             set: self.set,
             depth: self.depth,
             budget: self.budget,
         };
-        match (func.imp)(&ctx, &call_values) {
-            Ok(v) => Ok(v),
-            Err(FuncError::Failed(msg)) => Err(self.error_fn(
+        loop {
+            match (func.imp)(&ctx, &call_values) {
+                Ok(v) => return Ok(v),
+                Err(FuncError::ArgType {
+                    index,
+                    expected,
+                    got,
+                }) => {
+                    // Go converts a number literal to a typed parameter by its text: `2.0` is
+                    // an acceptable int, `2` an acceptable float64. Retry with that conversion.
+                    let retyped = match (call_args.get(index), call_values.get(index)) {
+                        (Some(Arg::Number { number, .. }), Some(current)) => {
+                            literal_as(number, &expected)
+                                .filter(|v| v.type_name() != current.type_name())
+                        }
+                        _ => None,
+                    };
+                    if let (Some(v), Some(slot)) = (retyped, call_values.get_mut(index)) {
+                        *slot = v;
+                    } else {
+                        let e = FuncError::ArgType {
+                            index,
+                            expected,
+                            got,
+                        };
+                        return Err(self.call_error(name, call_args, e));
+                    }
+                }
+                Err(e) => return Err(self.call_error(name, call_args, e)),
+            }
+        }
+    }
+
+    /// The error for a failed function or method call, at the call (or at the offending
+    /// argument for a type mismatch, worded as Go words it for a literal or a computed value).
+    fn call_error(&mut self, name: &str, call_args: &[Arg], e: FuncError) -> ExecError {
+        match e {
+            FuncError::Failed(msg) => self.error_fn(
                 format!("error calling {name}: {msg}"),
                 Some(name.to_owned()),
-            )),
-            Err(FuncError::Exec(inner)) => {
-                let mut e = self.error_fn(
+            ),
+            FuncError::Exec(inner) => {
+                let mut err = self.error_fn(
                     format!("error calling {name}: {inner}"),
                     Some(name.to_owned()),
                 );
-                if let ExecError::At(at) = &mut e {
+                if let ExecError::At(at) = &mut err {
                     at.cause = Some(*inner);
                 }
-                Err(e)
+                err
             }
-            Err(e @ FuncError::ArgType { index, .. }) => {
-                if let Some(arg) = call_args.get(index) {
-                    self.at_arg(arg);
+            FuncError::ArgType {
+                index,
+                expected,
+                got,
+            } => {
+                let Some(arg) = call_args.get(index) else {
+                    return self.error(format!(
+                        "wrong type for value; expected {expected}; got {got}"
+                    ));
+                };
+                self.at_arg(arg);
+                match arg {
+                    Arg::Nil { .. } => self.error(format!("cannot assign nil to {expected}")),
+                    Arg::Number { .. } | Arg::Bool { .. } | Arg::String { .. } => {
+                        let kind = match expected.as_str() {
+                            "string" => "string",
+                            "bool" => "bool",
+                            "float64" | "float32" => "float",
+                            _ => "integer",
+                        };
+                        self.error(format!("expected {kind}; found {arg}"))
+                    }
+                    _ => self.error(format!(
+                        "wrong type for value; expected {expected}; got {got}"
+                    )),
                 }
-                Err(self.error(e.to_string()))
             }
         }
     }

@@ -27,7 +27,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 pub use error::{ExecError, FuncError, Located, ParseError};
-pub use exec::{FuncContext, Limits};
+pub use exec::{FuncContext, Limits, TextError};
 pub use fmt::{format_v, quote, sprint, sprintf, sprintln};
 pub use funcs::{FuncImpl, Funcs, Function};
 pub use value::{Arity, IntType, List, ListType, Map, MapType, Object, Value};

@@ -19,6 +19,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::rc::Rc;
 
+use super::error::FuncError;
+
 /// A template value.
 #[derive(Clone)]
 pub enum Value {
@@ -280,15 +282,32 @@ pub trait Object {
     ///
     /// # Errors
     ///
-    /// The method's own failure, as text (reported as `error calling <name>: <text>`).
-    fn call_method(&self, name: &str, args: &[Value]) -> Result<Value, String> {
+    /// The method's own failure (reported as `error calling <name>: ...`), or an argument of
+    /// the wrong type.
+    fn call_method(&self, name: &str, args: &[Value]) -> Result<Value, FuncError> {
         let _ = args;
-        Err(format!("{} has no method {name}", self.type_name()))
+        Err(FuncError::Failed(format!(
+            "{} has no method {name}",
+            self.type_name()
+        )))
+    }
+
+    /// The Go value underneath, for a named slice or map type with methods (Helm's
+    /// `common.VersionSet` is a `[]string`): `range`, `len`, `index` and truth use it.
+    fn underlying(&self) -> Option<Value> {
+        None
     }
 
     /// The value as `%v` prints it: the `String()` method's result where Go has one, otherwise
     /// the struct form `{field1 field2}`.
     fn format(&self) -> String;
+
+    /// What an action prints for the value: Go uses a `String()` method with a pointer receiver
+    /// there (the value is addressable) but not in `printf`. The same as [`Object::format`]
+    /// unless the type has such a method.
+    fn format_action(&self) -> String {
+        self.format()
+    }
 }
 
 impl Value {
@@ -334,7 +353,17 @@ impl Value {
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.items.is_empty(),
             Value::Map(m) => !m.is_empty(),
-            Value::Object(_) => true,
+            Value::Object(o) => o.underlying().is_none_or(|v| v.is_true()),
+        }
+    }
+
+    /// For a named slice or map type with methods, the slice or map underneath; otherwise the
+    /// value itself.
+    #[must_use]
+    pub fn underlying(&self) -> Value {
+        match self {
+            Value::Object(o) => o.underlying().unwrap_or_else(|| self.clone()),
+            other => other.clone(),
         }
     }
 

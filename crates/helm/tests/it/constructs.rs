@@ -9,6 +9,7 @@ use std::process::Command;
 
 use ferroflux_helm::funcs::helm_funcs;
 use ferroflux_helm::helm_error::{exec_message, parse_message};
+use ferroflux_helm::objects::default_capabilities;
 use ferroflux_helm::template::{List, Map, MapType, Templates, Value};
 
 const FILE: &str = "c/templates/t.yaml";
@@ -99,6 +100,7 @@ fn dot(values_yaml: &str) -> Value {
             ("Release", release),
             ("Chart", chart),
             ("Template", template),
+            ("Capabilities", default_capabilities()),
         ],
         MapType::Values,
     )
