@@ -55,11 +55,23 @@ pub fn helm_funcs() -> Funcs {
     f
 }
 
+/// How many nested `include`s of one name Helm allows.
+const MAX_INCLUDE_NESTING: usize = 1000;
+
+/// Helm's `include`: runs the named template with the given dot and returns its output.
 fn include(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
     let name = arg_str(a, 0)?;
     let dot = a.get(1).cloned().unwrap_or(Value::Nil);
-    let out = ctx.execute_template(name, dot)?;
-    Ok(Value::from(out))
+    let key = format!("include:{name}");
+    if ctx.enter(&key) > MAX_INCLUDE_NESTING {
+        ctx.leave(&key);
+        return Err(FuncError::Failed(format!(
+            "rendering template has a nested reference name: {name}: unable to execute template"
+        )));
+    }
+    let out = ctx.execute_template(name, dot);
+    ctx.leave(&key);
+    Ok(Value::from(out?))
 }
 
 /// Helm's `tpl`: the text parsed as a template of the set (under the set's name, as Helm names
@@ -129,3 +141,6 @@ fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
         got,
     }
 }
+
+#[cfg(test)]
+mod tests;

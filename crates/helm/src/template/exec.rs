@@ -12,7 +12,8 @@
 //!   ([`Limits`]); past them execution fails with a named error instead of exhausting the stack
 //!   or memory.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 use std::rc::Rc;
 
 use super::Templates;
@@ -25,7 +26,9 @@ use super::value::{Arity, IntType, ListType, Value};
 /// Caps on one execution.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// How deeply `{{template}}` and function-driven executions (`include`) may nest.
+    /// How deeply `{{template}}` and function-driven executions (`include`, `tpl`) may nest.
+    /// The default, 1100, lets Helm's own `include` limit (1000 nested calls of one name) speak
+    /// first.
     pub max_depth: usize,
     /// How many bytes of output all templates of one execution may write together.
     pub max_output: usize,
@@ -34,7 +37,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
-            max_depth: 200,
+            max_depth: 1100,
             max_output: 64 * 1024 * 1024,
         }
     }
@@ -44,7 +47,7 @@ impl Default for Limits {
 pub struct FuncContext<'a> {
     set: &'a Templates,
     depth: usize,
-    budget: &'a Cell<usize>,
+    budget: &'a Shared,
 }
 
 impl FuncContext<'_> {
@@ -70,7 +73,7 @@ impl FuncContext<'_> {
                 ),
             });
         }
-        run(self.set, &tree, dot, self.depth + 1, self.budget)
+        grow(|| run(self.set, &tree, dot, self.depth + 1, self.budget))
     }
 
     /// Parses `text` as the template `name` into a copy of the set being executed (so its
@@ -98,7 +101,25 @@ impl FuncContext<'_> {
                 ),
             }));
         }
-        run(&set, &tree, dot, self.depth + 1, self.budget).map_err(TextError::Exec)
+        grow(|| run(&set, &tree, dot, self.depth + 1, self.budget)).map_err(TextError::Exec)
+    }
+
+    /// Counts one more level of the execution-wide nesting counter `key` and returns how many
+    /// levels were open before: functions use it for their own nesting limits (Helm's `include`
+    /// refuses a name nested more than 1000 deep). Pair each call with [`FuncContext::leave`].
+    #[must_use]
+    pub fn enter(&self, key: &str) -> usize {
+        let mut counters = self.budget.counters.borrow_mut();
+        let slot = counters.entry(key.to_owned()).or_insert(0);
+        *slot += 1;
+        *slot - 1
+    }
+
+    /// Closes one level of the counter `key` opened by [`FuncContext::enter`].
+    pub fn leave(&self, key: &str) {
+        if let Some(slot) = self.budget.counters.borrow_mut().get_mut(key) {
+            *slot = slot.saturating_sub(1);
+        }
     }
 
     /// The template set being executed.
@@ -125,13 +146,37 @@ pub enum TextError {
     Exec(ExecError),
 }
 
+/// What all the nested executions of one [`Templates::execute`] share.
+#[derive(Debug, Default)]
+pub(crate) struct Shared {
+    /// Bytes of output still allowed.
+    pub(crate) output_left: Cell<usize>,
+    /// Counters functions keep across the execution (Helm's `include` counts nesting per name).
+    counters: RefCell<HashMap<String, usize>>,
+}
+
+impl Shared {
+    pub(crate) fn new(max_output: usize) -> Shared {
+        Shared {
+            output_left: Cell::new(max_output),
+            counters: RefCell::default(),
+        }
+    }
+}
+
+/// Runs `f` with at least 256 KiB of stack left, moving to a new heap-allocated segment when
+/// the current stack is nearly used up: nested executions recurse deeply.
+fn grow<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(256 * 1024, 2 * 1024 * 1024, f)
+}
+
 /// Executes `tree` with `dot`, returning its output.
 pub(crate) fn run(
     set: &Templates,
     tree: &Rc<Tree>,
     dot: Value,
     depth: usize,
-    budget: &Cell<usize>,
+    budget: &Shared,
 ) -> Result<String, ExecError> {
     let mut s = State {
         set,
@@ -186,7 +231,7 @@ struct State<'a> {
     tree: Rc<Tree>,
     out: String,
     depth: usize,
-    budget: &'a Cell<usize>,
+    budget: &'a Shared,
     at: (usize, Tag),
 }
 
@@ -229,14 +274,14 @@ impl State<'_> {
     }
 
     fn write(&mut self, text: &str) -> R<()> {
-        let left = self.budget.get();
+        let left = self.budget.output_left.get();
         if text.len() > left {
             return Err(self.error(format!(
                 "output exceeds the limit of {} bytes",
                 self.set.limits().max_output
             )));
         }
-        self.budget.set(left - text.len());
+        self.budget.output_left.set(left - text.len());
         self.out.push_str(text);
         Ok(())
     }
@@ -442,13 +487,11 @@ impl State<'_> {
             budget: self.budget,
             at: (0, Tag::Action),
         };
-        let result = child.walk_list(
-            &Dot {
-                value: new_dot,
-                iface: false,
-            },
-            &tree.root,
-        );
+        let new_dot = Dot {
+            value: new_dot,
+            iface: false,
+        };
+        let result = grow(|| child.walk_list(&new_dot, &tree.root));
         self.out = std::mem::take(&mut child.out);
         result.map(|_| ())
     }

@@ -22,7 +22,6 @@ mod locate;
 mod parse;
 mod value;
 
-use std::cell::Cell;
 use std::collections::HashMap;
 use std::rc::Rc;
 
@@ -123,7 +122,7 @@ impl Templates {
                 set: self.name.clone(),
             });
         };
-        let budget = Cell::new(self.limits.max_output);
+        let budget = exec::Shared::new(self.limits.max_output);
         let text = exec::run(self, &tree, dot.clone(), 0, &budget)?;
         out.push_str(&text);
         Ok(())

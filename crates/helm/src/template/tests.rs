@@ -66,7 +66,7 @@ fn recursion_stops_at_the_depth_cap_with_an_error() {
         &Value::Nil,
     )
     .expect_err("too deep");
-    assert!(e.ends_with("exceeded maximum template depth (200)"), "{e}");
+    assert!(e.ends_with("exceeded maximum template depth (1100)"), "{e}");
 }
 
 #[test]

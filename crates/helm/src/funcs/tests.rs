@@ -1,0 +1,118 @@
+use super::*;
+use crate::template::Templates;
+
+fn run(src: &str) -> Result<String, String> {
+    let mut t = Templates::new("gotpl", helm_funcs());
+    t.parse("t", src).map_err(|e| e.to_string())?;
+    let mut out = String::new();
+    t.execute("t", &Value::Nil, &mut out)
+        .map_err(|e| e.to_string())?;
+    Ok(out)
+}
+
+#[test]
+fn include_recursion_stops_at_the_depth_cap_without_exhausting_the_stack() {
+    let e = run(r#"{{ define "r" }}{{ include "r" (list (include "r" .)) | quote }}{{ end }}{{ include "r" . }}"#)
+        .expect_err("endless recursion");
+    assert!(e.ends_with("error calling include: rendering template has a nested reference name: r: unable to execute template"), "{}", e.get(e.len().saturating_sub(300)..).unwrap_or(&e));
+    let e = run(r#"{{ define "r" }}{{ template "r" . }}{{ end }}{{ include "r" . }}"#)
+        .expect_err("endless recursion through template");
+    assert!(
+        e.ends_with("exceeded maximum template depth (1100)"),
+        "{}",
+        e.get(e.len().saturating_sub(300)..).unwrap_or(&e)
+    );
+}
+
+#[test]
+fn set_is_seen_through_every_alias_of_a_map() {
+    let out = run(
+        r#"{{ $d := dict "a" 1 }}{{ $l := list $d }}{{ $_ := set (index $l 0) "b" 2 }}{{ $d }} {{ hasKey $d "b" }}{{ $_ := unset $d "a" }} {{ $d }}"#,
+    );
+    assert_eq!(out.as_deref(), Ok("map[a:1 b:2] true map[b:2]"));
+}
+
+#[test]
+fn random_templates_never_panic() {
+    // A small deterministic generator over template fragments, valid and not: every input must
+    // give output or an error, never a panic.
+    const FRAGMENTS: &[&str] = &[
+        "{{",
+        "}}",
+        "{{-",
+        "-}}",
+        " ",
+        "\n",
+        "if",
+        "else",
+        "end",
+        "range",
+        "with",
+        "define",
+        "template",
+        "block",
+        "break",
+        "continue",
+        "$x",
+        ":=",
+        "=",
+        "$",
+        ".",
+        ".a",
+        ".a.b",
+        "(",
+        ")",
+        "|",
+        "\"s\"",
+        "`r`",
+        "'c'",
+        "1",
+        "-1",
+        "1.5",
+        "0x1p3",
+        "nil",
+        "true",
+        "len",
+        "index",
+        "printf",
+        "\"%d %s %v %x %5.2f %!\"",
+        "include",
+        "tpl",
+        "list",
+        "dict",
+        "set",
+        "toYaml",
+        "and",
+        "or",
+        "eq",
+        "lt",
+        "slice",
+        "/*",
+        "*/",
+        ",",
+        "é",
+        "\u{0}",
+    ];
+    let mut state: u64 = 0x2545_F491_4F6C_DD1D;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let mut outcomes = [0usize; 2];
+    for _ in 0..3000 {
+        let len = next() % 24;
+        let mut src = String::new();
+        for _ in 0..len {
+            let pick = usize::try_from(next() % FRAGMENTS.len() as u64).expect("small");
+            src.push_str(FRAGMENTS.get(pick).expect("in range"));
+        }
+        let ok = run(&src).is_ok();
+        outcomes[usize::from(ok)] += 1;
+    }
+    assert!(
+        outcomes[0] > 0 && outcomes[1] > 0,
+        "both outcomes seen: {outcomes:?}"
+    );
+}
