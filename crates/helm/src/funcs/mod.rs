@@ -4,7 +4,11 @@
 //! Argument conversions follow Go's: a parameter typed `string` or `int` in Sprig refuses other
 //! types with Go's `wrong type for value` error, an `interface {}` parameter takes anything.
 
+mod convert;
 mod dicts;
+mod encoding;
+mod lists;
+mod logic;
 mod strings;
 mod yaml;
 
@@ -14,9 +18,15 @@ use crate::template::{
 use std::collections::BTreeMap;
 
 /// Go's builtins plus the Sprig and Helm functions implemented so far:
-/// `list dict default empty fail required include tpl toYaml quote squote toString indent nindent
-/// trimSuffix trimPrefix trunc replace upper lower trim contains hasPrefix hasSuffix set unset
-/// hasKey get`.
+/// - Helm: `include tpl required fail toYaml toJson`;
+/// - strings: `quote squote toString indent nindent trimSuffix trimPrefix trunc replace upper
+///   lower trim contains hasPrefix hasSuffix`;
+/// - dictionaries: `dict set unset hasKey get`;
+/// - lists: `list first last rest initial append prepend concat has uniq compact without join
+///   sortAlpha splitList until untilStep`;
+/// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
+/// - conversions and integer math: `int int64 float64 atoi add add1 sub mul div mod max min`;
+/// - encodings: `b64enc b64dec sha256sum`.
 #[must_use]
 pub fn helm_funcs() -> Funcs {
     let mut f = Funcs::builtins();
@@ -52,6 +62,10 @@ pub fn helm_funcs() -> Funcs {
     });
     strings::register(&mut f);
     dicts::register(&mut f);
+    lists::register(&mut f);
+    logic::register(&mut f);
+    convert::register(&mut f);
+    encoding::register(&mut f);
     f
 }
 

@@ -79,6 +79,8 @@ pub enum ListType {
     Any,
     /// `[]string`.
     String,
+    /// `[]int` (Sprig's `until`).
+    Int,
 }
 
 /// A Go slice: shared, never mutated in place.
@@ -335,6 +337,7 @@ impl Value {
             Value::List(l) => match l.ty {
                 ListType::Any => "[]interface {}".to_owned(),
                 ListType::String => "[]string".to_owned(),
+                ListType::Int => "[]int".to_owned(),
             },
             Value::Map(m) => m.ty.go_name().to_owned(),
             Value::Object(o) => o.type_name(),
