@@ -297,3 +297,6 @@ fn parse_hex_float(hex: &str) -> Option<f64> {
     let frac_digits = i32::try_from(frac_part.chars().filter(|&c| c != '_').count()).ok()?;
     Some(value * 2f64.powi(exp - 4 * frac_digits))
 }
+
+#[cfg(test)]
+mod tests;
