@@ -21,7 +21,8 @@ use std::collections::BTreeMap;
 /// - Helm: `include tpl required fail toYaml toJson`;
 /// - strings: `quote squote toString indent nindent trimSuffix trimPrefix trunc replace upper
 ///   lower trim contains hasPrefix hasSuffix`;
-/// - dictionaries: `dict set unset hasKey get`;
+/// - dictionaries: `dict set unset hasKey get merge mergeOverwrite deepCopy omit pick keys values
+///   pluck dig` (`keys` and `values` in key order, where Sprig's order is Go's random map order);
 /// - lists: `list first last rest initial append prepend concat has uniq compact without join
 ///   sortAlpha splitList until untilStep`;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;

@@ -433,7 +433,13 @@ impl State<'_> {
                             "string" => "string",
                             "bool" => "bool",
                             "float64" | "float32" => "float",
-                            _ => "integer",
+                            "int" | "int64" | "int32" | "int16" | "int8" | "uint" | "uint64"
+                            | "uint32" | "uint8" => "integer",
+                            _ => {
+                                return self.error(format!(
+                                    "can't handle {arg} for arg of type {expected}"
+                                ));
+                            }
                         };
                         self.error(format!("expected {kind}; found {arg}"))
                     }
