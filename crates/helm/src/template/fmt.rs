@@ -230,6 +230,12 @@ impl Printer {
             } else if !good_arg_num {
                 let _ = write!(self.buf, "%!{verb}(BADINDEX)");
             } else if let Some(arg) = args.get(arg_num) {
+                if verb == 'v' {
+                    // For %v, `+` and `#` ask for field names and Go syntax, not a sign or a
+                    // prefix.
+                    self.f.plus = false;
+                    self.f.sharp = false;
+                }
                 self.print_arg(arg, verb);
                 arg_num += 1;
             } else {
