@@ -9,6 +9,7 @@ mod dicts;
 mod encoding;
 mod lists;
 mod logic;
+mod regex;
 mod strings;
 mod yaml;
 
@@ -20,7 +21,9 @@ use std::collections::BTreeMap;
 /// Go's builtins plus the Sprig and Helm functions implemented so far:
 /// - Helm: `include tpl required fail toYaml toJson`;
 /// - strings: `quote squote toString indent nindent trimSuffix trimPrefix trunc replace upper
-///   lower trim contains hasPrefix hasSuffix`;
+///   lower trim contains hasPrefix hasSuffix repeat substr nospace trimAll cat split splitn title`;
+/// - regular expressions: `regexMatch mustRegexMatch regexFind regexFindAll regexReplaceAll
+///   regexReplaceAllLiteral regexSplit regexQuoteMeta`;
 /// - dictionaries: `dict set unset hasKey get merge mergeOverwrite deepCopy omit pick keys values
 ///   pluck dig` (`keys` and `values` in key order, where Sprig's order is Go's random map order);
 /// - lists: `list first last rest initial append prepend concat has uniq compact without join
@@ -67,6 +70,7 @@ pub fn helm_funcs() -> Funcs {
     logic::register(&mut f);
     convert::register(&mut f);
     encoding::register(&mut f);
+    regex::register(&mut f);
     f
 }
 

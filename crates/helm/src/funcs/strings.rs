@@ -1,9 +1,10 @@
 //! Sprig's string functions.
 
 use super::{arg_int, arg_str, strval};
-use crate::template::{Arity, Funcs, Value, quote};
+use crate::template::{Arity, FuncError, Funcs, Map, MapType, Value, quote, sprintf};
 
 pub(super) fn register(f: &mut Funcs) {
+    register_more(f);
     f.insert("quote", Arity::AtLeast(0), |_, a| {
         let parts: Vec<String> = a
             .iter()
@@ -65,6 +66,112 @@ pub(super) fn register(f: &mut Funcs) {
     f.insert("hasSuffix", Arity::Exact(2), |_, a| {
         Ok(Value::Bool(arg_str(a, 1)?.ends_with(arg_str(a, 0)?)))
     });
+}
+
+/// Sprig's string functions that cut, repeat and split.
+fn register_more(f: &mut Funcs) {
+    f.insert("repeat", Arity::Exact(2), |_, a| {
+        let (count, s) = (arg_int(a, 0)?, arg_str(a, 1)?);
+        let count = usize::try_from(count)
+            .map_err(|_| FuncError::Failed("strings: negative Repeat count".to_owned()))?;
+        if count.saturating_mul(s.len()) > MAX_REPEAT {
+            return Err(FuncError::Failed(format!(
+                "repeat: the result would exceed {MAX_REPEAT} bytes"
+            )));
+        }
+        Ok(Value::from(s.repeat(count)))
+    });
+    f.insert("substr", Arity::Exact(3), |_, a| {
+        let (start, end, s) = (arg_int(a, 0)?, arg_int(a, 1)?, arg_str(a, 2)?);
+        substr(start, end, s)
+    });
+    f.insert("nospace", Arity::Exact(1), |_, a| {
+        Ok(Value::from(
+            arg_str(a, 0)?
+                .chars()
+                .filter(|c| !c.is_whitespace())
+                .collect::<String>(),
+        ))
+    });
+    f.insert("trimAll", Arity::Exact(2), |_, a| {
+        let (cutset, s) = (arg_str(a, 0)?, arg_str(a, 1)?);
+        Ok(Value::str(s.trim_matches(|c| cutset.contains(c))))
+    });
+    f.insert("cat", Arity::AtLeast(0), |_, a| {
+        let parts: Vec<Value> = a.iter().filter(|v| !v.is_nil()).cloned().collect();
+        let format = vec!["%v"; parts.len()].join(" ");
+        Ok(Value::from(sprintf(&format, &parts)))
+    });
+    f.insert("split", Arity::Exact(2), |_, a| {
+        let (sep, s) = (arg_str(a, 0)?, arg_str(a, 1)?);
+        Ok(indexed(s.split(sep).collect()))
+    });
+    f.insert("splitn", Arity::Exact(3), |_, a| {
+        let (sep, n, s) = (arg_str(a, 0)?, arg_int(a, 1)?, arg_str(a, 2)?);
+        if n == 0 {
+            return Ok(indexed(Vec::new()));
+        }
+        let parts: Vec<&str> = match usize::try_from(n) {
+            Ok(n) => s.splitn(n, sep).collect(),
+            Err(_) => s.split(sep).collect(),
+        };
+        Ok(indexed(parts))
+    });
+    f.insert("title", Arity::Exact(1), |_, a| {
+        Ok(Value::from(title(arg_str(a, 0)?)))
+    });
+}
+
+/// The longest string `repeat` builds.
+const MAX_REPEAT: usize = 64 * 1024 * 1024;
+
+/// Sprig's `substr`: byte offsets; a negative start means from 0, an end out of range means to
+/// the end.
+fn substr(start: i64, end: i64, s: &str) -> Result<Value, FuncError> {
+    let len = s.len();
+    let (from, to) = if start < 0 {
+        (0, usize::try_from(end).unwrap_or(len))
+    } else if end < 0 || usize::try_from(end).is_ok_and(|e| e > len) {
+        (usize::try_from(start).unwrap_or(len), len)
+    } else {
+        (
+            usize::try_from(start).unwrap_or(len),
+            usize::try_from(end).unwrap_or(len),
+        )
+    };
+    match s.as_bytes().get(from..to) {
+        Some(bytes) => Ok(Value::from(String::from_utf8_lossy(bytes).into_owned())),
+        None => Err(FuncError::Failed(format!(
+            "runtime error: slice bounds out of range [{from}:{to}]"
+        ))),
+    }
+}
+
+/// Sprig's `split` result: a `map[string]string` keyed `_0`, `_1`, ...
+fn indexed(parts: Vec<&str>) -> Value {
+    let entries = parts
+        .into_iter()
+        .enumerate()
+        .map(|(i, p)| (format!("_{i}"), Value::str(p)))
+        .collect();
+    Value::Map(Map::typed(entries, MapType::String))
+}
+
+/// Go's `strings.Title`: the first letter of each word upper-cased (a word starts after a
+/// space, punctuation or symbol; letters, digits and `_` continue it).
+fn title(s: &str) -> String {
+    let mut prev_separator = true;
+    s.chars()
+        .map(|c| {
+            let out = if prev_separator {
+                c.to_uppercase().next().unwrap_or(c)
+            } else {
+                c
+            };
+            prev_separator = !(c.is_alphanumeric() || c == '_');
+            out
+        })
+        .collect()
 }
 
 fn indent(spaces: i64, s: &str) -> String {
