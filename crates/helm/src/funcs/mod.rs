@@ -9,6 +9,9 @@ mod dicts;
 mod encoding;
 mod lists;
 mod logic;
+mod names;
+
+pub use names::HELM_FUNCTION_NAMES;
 mod regex;
 mod strings;
 mod yaml;
@@ -31,6 +34,9 @@ use std::collections::BTreeMap;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and integer math: `int int64 float64 atoi add add1 sub mul div mod max min`;
 /// - encodings: `b64enc b64dec sha256sum`.
+///
+/// Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
+/// when called, so templates parse exactly as in Helm.
 #[must_use]
 pub fn helm_funcs() -> Funcs {
     let mut f = Funcs::builtins();
@@ -71,6 +77,7 @@ pub fn helm_funcs() -> Funcs {
     convert::register(&mut f);
     encoding::register(&mut f);
     regex::register(&mut f);
+    names::register_stubs(&mut f);
     f
 }
 

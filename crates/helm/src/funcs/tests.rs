@@ -116,3 +116,17 @@ fn random_templates_never_panic() {
         "both outcomes seen: {outcomes:?}"
     );
 }
+
+#[test]
+fn every_helm_function_name_parses_and_env_does_not() {
+    let funcs = helm_funcs();
+    for name in HELM_FUNCTION_NAMES {
+        assert!(funcs.contains(name), "{name} is registered");
+    }
+    assert!(!funcs.contains("env") && !funcs.contains("expandenv"));
+    let e = run("{{ if false }}{{ genCA }}{{ end }}{{ genCA \"x\" 1 }}").expect_err("a stub");
+    assert!(
+        e.ends_with("error calling genCA: function \"genCA\" is not implemented"),
+        "{e}"
+    );
+}
