@@ -5,8 +5,10 @@ use std::fmt::Write as _;
 
 use sha2::{Digest, Sha256};
 
+use std::collections::BTreeMap;
+
 use super::arg_str;
-use crate::template::{Arity, Funcs, Value};
+use crate::template::{Arity, Funcs, List, Map, Value};
 
 pub(super) fn register(f: &mut Funcs) {
     f.insert("b64enc", Arity::Exact(1), |_, a| {
@@ -29,14 +31,43 @@ pub(super) fn register(f: &mut Funcs) {
         )))
     });
     f.insert("toJson", Arity::Exact(1), |_, a| {
-        let mut out = String::new();
-        Ok(Value::from(
-            if write_json(&mut out, a.first().unwrap_or(&Value::Nil)) {
-                out
-            } else {
-                String::new()
+        Ok(Value::from(json(a, Style::Compact)))
+    });
+    f.insert("toRawJson", Arity::Exact(1), |_, a| {
+        Ok(Value::from(json(a, Style::Raw)))
+    });
+    f.insert("toPrettyJson", Arity::Exact(1), |_, a| {
+        Ok(Value::from(json(a, Style::Pretty)))
+    });
+    f.insert("fromJson", Arity::Exact(1), |_, a| {
+        let text = arg_str(a, 0)?;
+        Ok(Value::Map(
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Object(m)) => {
+                    Map::new(m.iter().map(|(k, v)| (k.clone(), from_json(v))).collect())
+                }
+                Ok(serde_json::Value::Null) => Map::new(BTreeMap::new()),
+                Ok(other) => json_error(&format!(
+                    "json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+                    json_kind(&other)
+                )),
+                Err(e) => json_error(&e.to_string()),
             },
         ))
+    });
+    f.insert("fromJsonArray", Arity::Exact(1), |_, a| {
+        let text = arg_str(a, 0)?;
+        Ok(Value::List(List::new(
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(serde_json::Value::Array(items)) => items.iter().map(from_json).collect(),
+                Ok(serde_json::Value::Null) => Vec::new(),
+                Ok(other) => vec![Value::from(format!(
+                    "json: cannot unmarshal {} into Go value of type []interface {{}}",
+                    json_kind(&other)
+                ))],
+                Err(e) => vec![Value::from(e.to_string())],
+            },
+        )))
     });
 }
 
@@ -88,8 +119,71 @@ fn b64_decode(s: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Writes `v` as Go's `json.Marshal` would; false when Go would fail (NaN, infinities).
-pub(crate) fn write_json(out: &mut String, v: &Value) -> bool {
+/// How `toJson` and friends lay JSON out.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Style {
+    /// `json.Marshal`: compact, `<>&` escaped.
+    Compact,
+    /// An encoder without HTML escaping.
+    Raw,
+    /// `json.MarshalIndent(v, "", "  ")`.
+    Pretty,
+}
+
+/// The JSON text of the first argument, or "" where Go's encoder fails (Helm swallows it).
+fn json(a: &[Value], style: Style) -> String {
+    let mut out = String::new();
+    if write_json(&mut out, a.first().unwrap_or(&Value::Nil), style, 0) {
+        out
+    } else {
+        String::new()
+    }
+}
+
+/// A map holding only `Error`, what Helm's `fromJson` returns for bad input.
+fn json_error(msg: &str) -> Map {
+    let mut m = BTreeMap::new();
+    m.insert("Error".to_owned(), Value::str(msg));
+    Map::new(m)
+}
+
+/// Go's name for a JSON value's kind in unmarshalling errors.
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// JSON decoded as Go decodes into `interface {}`: numbers are `float64`.
+fn from_json(v: &serde_json::Value) -> Value {
+    match v {
+        serde_json::Value::Null => Value::Nil,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => Value::Float(n.as_f64().unwrap_or(0.0)),
+        serde_json::Value::String(s) => Value::str(s),
+        serde_json::Value::Array(items) => {
+            Value::List(List::new(items.iter().map(from_json).collect()))
+        }
+        serde_json::Value::Object(m) => Value::Map(Map::new(
+            m.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
+        )),
+    }
+}
+
+fn newline(out: &mut String, style: Style, depth: usize) {
+    if style == Style::Pretty {
+        out.push('\n');
+        out.push_str(&"  ".repeat(depth));
+    }
+}
+
+/// Writes `v` as Go's JSON encoder would; false when Go would fail (NaN, infinities).
+fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
     match v {
         Value::Invalid | Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -102,36 +196,48 @@ pub(crate) fn write_json(out: &mut String, v: &Value) -> bool {
             }
             out.push_str(&json_float(*f));
         }
-        Value::String(s) => json_string(out, s),
+        Value::String(s) => json_string(out, s, style),
         Value::List(l) => {
             out.push('[');
             for (k, item) in l.items().iter().enumerate() {
                 if k > 0 {
                     out.push(',');
                 }
-                if !write_json(out, item) {
+                newline(out, style, depth + 1);
+                if !write_json(out, item, style, depth + 1) {
                     return false;
                 }
+            }
+            if !l.items().is_empty() {
+                newline(out, style, depth);
             }
             out.push(']');
         }
         Value::Map(m) => {
             out.push('{');
-            for (k, (key, item)) in m.entries().iter().enumerate() {
+            let entries = m.entries();
+            for (k, (key, item)) in entries.iter().enumerate() {
                 if k > 0 {
                     out.push(',');
                 }
-                json_string(out, key);
+                newline(out, style, depth + 1);
+                json_string(out, key, style);
                 out.push(':');
-                if !write_json(out, item) {
+                if style == Style::Pretty {
+                    out.push(' ');
+                }
+                if !write_json(out, item, style, depth + 1) {
                     return false;
                 }
+            }
+            if !entries.is_empty() {
+                newline(out, style, depth);
             }
             out.push('}');
         }
         Value::Object(o) => match o.underlying() {
-            Some(u) => return write_json(out, &u),
-            None => json_string(out, &o.format()),
+            Some(u) => return write_json(out, &u, style, depth),
+            None => json_string(out, &o.format(), style),
         },
     }
     true
@@ -152,7 +258,8 @@ fn json_float(f: f64) -> String {
     text.strip_suffix(".0").map_or(text.clone(), str::to_owned)
 }
 
-fn json_string(out: &mut String, s: &str) {
+fn json_string(out: &mut String, s: &str, style: Style) {
+    let escape_html = style != Style::Raw;
     out.push('"');
     for c in s.chars() {
         match c {
@@ -161,7 +268,10 @@ fn json_string(out: &mut String, s: &str) {
             '\n' => out.push_str("\\n"),
             '\r' => out.push_str("\\r"),
             '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+            '<' | '>' | '&' if escape_html => {
+                let _ = write!(out, "\\u{:04x}", u32::from(c));
+            }
+            '\u{2028}' | '\u{2029}' => {
                 let _ = write!(out, "\\u{:04x}", u32::from(c));
             }
             c if u32::from(c) < 0x20 => {

@@ -10,6 +10,7 @@ mod encoding;
 mod lists;
 mod logic;
 mod names;
+mod paths;
 
 pub use names::HELM_FUNCTION_NAMES;
 mod regex;
@@ -22,7 +23,7 @@ use crate::template::{
 use std::collections::BTreeMap;
 
 /// Go's builtins plus the Sprig and Helm functions implemented so far:
-/// - Helm: `include tpl required fail toYaml toJson`;
+/// - Helm: `include tpl required fail toYaml lookup`;
 /// - strings: `quote squote toString indent nindent trimSuffix trimPrefix trunc replace upper
 ///   lower trim contains hasPrefix hasSuffix repeat substr nospace trimAll cat split splitn title`;
 /// - regular expressions: `regexMatch mustRegexMatch regexFind regexFindAll regexReplaceAll
@@ -33,7 +34,9 @@ use std::collections::BTreeMap;
 ///   sortAlpha splitList until untilStep`;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and integer math: `int int64 float64 atoi add add1 sub mul div mod max min`;
-/// - encodings: `b64enc b64dec sha256sum`.
+/// - encodings: `b64enc b64dec sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
+/// - paths: `base dir ext clean isAbs`;
+/// - `lookup`, empty as in `helm template`.
 ///
 /// Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
 /// when called, so templates parse exactly as in Helm.
@@ -77,6 +80,14 @@ pub fn helm_funcs() -> Funcs {
     convert::register(&mut f);
     encoding::register(&mut f);
     regex::register(&mut f);
+    paths::register(&mut f);
+    f.insert("lookup", Arity::Exact(4), |_, a| {
+        for i in 0..4 {
+            arg_str(a, i)?;
+        }
+        // `helm template` has no cluster: Helm returns an empty map.
+        Ok(Value::Map(Map::new(BTreeMap::new())))
+    });
     names::register_stubs(&mut f);
     f
 }
