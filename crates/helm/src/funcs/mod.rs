@@ -14,6 +14,7 @@ mod paths;
 
 pub use names::HELM_FUNCTION_NAMES;
 mod regex;
+mod semver;
 mod strings;
 mod yaml;
 
@@ -36,6 +37,7 @@ use std::collections::BTreeMap;
 /// - conversions and integer math: `int int64 float64 atoi add add1 sub mul div mod max min`;
 /// - encodings: `b64enc b64dec sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
 /// - paths: `base dir ext clean isAbs`;
+/// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - `lookup`, empty as in `helm template`.
 ///
 /// Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
@@ -81,6 +83,7 @@ pub fn helm_funcs() -> Funcs {
     encoding::register(&mut f);
     regex::register(&mut f);
     paths::register(&mut f);
+    semver::register(&mut f);
     f.insert("lookup", Arity::Exact(4), |_, a| {
         for i in 0..4 {
             arg_str(a, i)?;

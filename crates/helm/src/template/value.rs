@@ -57,6 +57,8 @@ pub enum IntType {
     Int32,
     /// `uint8` (a `byte`, as indexing a string gives).
     Uint8,
+    /// `uint64` (semver's version parts).
+    Uint64,
 }
 
 impl IntType {
@@ -68,6 +70,7 @@ impl IntType {
             IntType::Int64 => "int64",
             IntType::Int32 => "int32",
             IntType::Uint8 => "uint8",
+            IntType::Uint64 => "uint64",
         }
     }
 }
