@@ -7,6 +7,7 @@
 mod convert;
 mod dicts;
 mod encoding;
+mod floats;
 mod lists;
 mod logic;
 mod names;
@@ -34,7 +35,8 @@ use std::collections::BTreeMap;
 /// - lists: `list first last rest initial append prepend concat has uniq compact without join
 ///   sortAlpha splitList until untilStep`;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
-/// - conversions and integer math: `int int64 float64 atoi add add1 sub mul div mod max min`;
+/// - conversions and math: `int int64 float64 atoi add add1 sub mul div mod max min addf add1f
+///   subf mulf divf floor ceil round`;
 /// - encodings: `b64enc b64dec sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
@@ -80,6 +82,7 @@ pub fn helm_funcs() -> Funcs {
     lists::register(&mut f);
     logic::register(&mut f);
     convert::register(&mut f);
+    floats::register(&mut f);
     encoding::register(&mut f);
     regex::register(&mut f);
     paths::register(&mut f);
