@@ -4,7 +4,9 @@
 use std::collections::BTreeMap;
 
 use super::{arg_str, empty};
-use crate::template::{Arity, FuncError, Funcs, List, ListType, Map, MapType, Value};
+use crate::template::{
+    Arity, FuncError, Funcs, List, ListType, MAX_VALUE_DEPTH, Map, MapType, Value, deep,
+};
 
 pub(super) fn register(f: &mut Funcs) {
     f.insert("set", Arity::Exact(3), |_, a| {
@@ -121,7 +123,7 @@ fn merge_all(a: &[Value], overwrite: bool) -> Result<Value, FuncError> {
     let dst = arg_map(a, 0)?;
     for i in 1..a.len() {
         let src = arg_map(a, i)?;
-        merge_into(&dst, &src, overwrite);
+        merge_into(&dst, &src, overwrite, 0);
     }
     Ok(Value::Map(dst))
 }
@@ -129,7 +131,10 @@ fn merge_all(a: &[Value], overwrite: bool) -> Result<Value, FuncError> {
 /// mergo's map merge: a key missing or empty in `dst` takes the source's value (every key when
 /// overwriting; a nil source value only then); maps under the same key merge recursively in
 /// place; a non-empty destination value is otherwise kept.
-fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
+fn merge_into(dst: &Map, src: &Map, overwrite: bool, depth: usize) {
+    if depth > MAX_VALUE_DEPTH {
+        return;
+    }
     for (key, s) in src.entries() {
         if s.is_nil() {
             if overwrite {
@@ -139,7 +144,7 @@ fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
         }
         let d = dst.get(&key);
         if let (Value::Map(sm), Some(Value::Map(dm))) = (&s, &d) {
-            merge_into(dm, sm, overwrite);
+            deep(|| merge_into(dm, sm, overwrite, depth + 1));
             if !dm.is_empty() {
                 continue;
             }
@@ -157,16 +162,26 @@ fn merge_into(dst: &Map, src: &Map, overwrite: bool) {
 
 /// A copy of `v` sharing nothing mutable with it (Sprig's `deepCopy`).
 pub(crate) fn deep_copy(v: &Value) -> Value {
+    copy_at(v, 0)
+}
+
+fn copy_at(v: &Value, depth: usize) -> Value {
+    if depth > MAX_VALUE_DEPTH {
+        return v.clone();
+    }
     match v {
         Value::Map(m) => Value::Map(Map::typed(
             m.entries()
                 .into_iter()
-                .map(|(k, v)| (k, deep_copy(&v)))
+                .map(|(k, v)| (k, deep(|| copy_at(&v, depth + 1))))
                 .collect(),
             m.map_type(),
         )),
         Value::List(l) => Value::List(List::typed(
-            l.items().iter().map(deep_copy).collect(),
+            l.items()
+                .iter()
+                .map(|x| deep(|| copy_at(x, depth + 1)))
+                .collect(),
             l.list_type(),
         )),
         other => other.clone(),

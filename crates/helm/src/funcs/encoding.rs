@@ -8,7 +8,7 @@ use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 
 use super::arg_str;
-use crate::template::{Arity, Funcs, List, Map, Value};
+use crate::template::{Arity, Funcs, List, MAX_VALUE_DEPTH, Map, Value, deep};
 
 pub(super) fn register(f: &mut Funcs) {
     f.insert("b64enc", Arity::Exact(1), |_, a| {
@@ -184,6 +184,9 @@ fn newline(out: &mut String, style: Style, depth: usize) {
 
 /// Writes `v` as Go's JSON encoder would; false when Go would fail (NaN, infinities).
 fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
+    if depth > MAX_VALUE_DEPTH {
+        return false;
+    }
     match v {
         Value::Invalid | Value::Nil => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
@@ -204,7 +207,7 @@ fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
                     out.push(',');
                 }
                 newline(out, style, depth + 1);
-                if !write_json(out, item, style, depth + 1) {
+                if !deep(|| write_json(out, item, style, depth + 1)) {
                     return false;
                 }
             }
@@ -226,7 +229,7 @@ fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
                 if style == Style::Pretty {
                     out.push(' ');
                 }
-                if !write_json(out, item, style, depth + 1) {
+                if !deep(|| write_json(out, item, style, depth + 1)) {
                     return false;
                 }
             }

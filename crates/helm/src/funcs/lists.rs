@@ -2,7 +2,9 @@
 //! `[]interface {}` slices, as Sprig's do.
 
 use super::{arg_int, arg_str, empty, strval};
-use crate::template::{Arity, FuncError, Funcs, List, ListType, Value, sprintf};
+use crate::template::{
+    Arity, FuncError, Funcs, List, ListType, MAX_VALUE_DEPTH, Value, deep, sprintf,
+};
 
 pub(super) fn register(f: &mut Funcs) {
     f.insert("first", Arity::Exact(1), |_, a| {
@@ -204,6 +206,13 @@ pub(crate) fn strslice(v: &Value) -> Vec<String> {
 
 /// Go's `reflect.DeepEqual` over template values.
 pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
+    equal_at(a, b, 0)
+}
+
+fn equal_at(a: &Value, b: &Value, depth: usize) -> bool {
+    if depth > MAX_VALUE_DEPTH {
+        return false;
+    }
     match (a, b) {
         (Value::Invalid | Value::Nil, Value::Invalid | Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
@@ -216,7 +225,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && x.items()
                     .iter()
                     .zip(y.items())
-                    .all(|(p, q)| deep_equal(p, q))
+                    .all(|(p, q)| deep(|| equal_at(p, q, depth + 1)))
         }
         (Value::Map(x), Value::Map(y)) => {
             let (ex, ey) = (x.entries(), y.entries());
@@ -225,7 +234,7 @@ pub(crate) fn deep_equal(a: &Value, b: &Value) -> bool {
                 && ex
                     .iter()
                     .zip(&ey)
-                    .all(|((kx, vx), (ky, vy))| kx == ky && deep_equal(vx, vy))
+                    .all(|((kx, vx), (ky, vy))| kx == ky && deep(|| equal_at(vx, vy, depth + 1)))
         }
         (Value::Object(x), Value::Object(y)) => {
             sprintf("%v", std::slice::from_ref(a)) == sprintf("%v", std::slice::from_ref(b))

@@ -130,3 +130,14 @@ fn every_helm_function_name_parses_and_env_does_not() {
         "{e}"
     );
 }
+
+#[test]
+fn a_map_containing_itself_does_not_crash_the_walkers() {
+    let out = run(r#"{{ $d := dict "a" 1 }}{{ $_ := set $d "self" $d }}{{ $c := deepCopy $d }}[{{ toJson $d }}][{{ toYaml $d }}]{{ $_ := merge $d $d }}{{ has $d (list $d) }}{{ len (printf "%v" $d) }}"#)
+        .expect("renders");
+    assert!(
+        out.starts_with("[][]false"),
+        "{}",
+        out.get(..40).unwrap_or(&out)
+    );
+}

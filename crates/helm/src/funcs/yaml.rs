@@ -4,13 +4,14 @@
 //! The JSON step decides the numbers: a `float64` that is a whole number below 1e21 is written
 //! as integer digits, which go-yaml reads back as an integer (`1000000`, not `1e+06`); other
 //! floats stay floats. A value JSON cannot hold (NaN, infinities) makes the whole result empty,
-//! as Helm's `toYaml` swallows the error.
+//! as Helm's `toYaml` swallows the error; so does a value nesting deeper than
+//! [`MAX_VALUE_DEPTH`] (a map containing itself, where Go would crash).
 
-use crate::template::Value;
+use crate::template::{MAX_VALUE_DEPTH, Value, deep};
 
 /// `toYaml` of `v`.
 pub(super) fn to_yaml(v: &Value) -> String {
-    match to_json(v) {
+    match to_json(v, 0) {
         Some(json) => {
             let text = ferroflux_yaml::to_yaml(&json);
             text.strip_suffix('\n').unwrap_or(&text).to_owned()
@@ -20,24 +21,30 @@ pub(super) fn to_yaml(v: &Value) -> String {
 }
 
 /// The value as Go's JSON encoder and go-yaml's reader of that JSON leave it.
-fn to_json(v: &Value) -> Option<serde_json::Value> {
+fn to_json(v: &Value, depth: usize) -> Option<serde_json::Value> {
+    if depth > MAX_VALUE_DEPTH {
+        return None;
+    }
     Some(match v {
         Value::Invalid | Value::Nil => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(i, _) => serde_json::Value::from(*i),
         Value::Float(f) => float(*f)?,
         Value::String(s) => serde_json::Value::from(s.as_ref()),
-        Value::List(l) => {
-            serde_json::Value::Array(l.items().iter().map(to_json).collect::<Option<_>>()?)
-        }
+        Value::List(l) => serde_json::Value::Array(
+            l.items()
+                .iter()
+                .map(|x| deep(|| to_json(x, depth + 1)))
+                .collect::<Option<_>>()?,
+        ),
         Value::Map(m) => serde_json::Value::Object(
             m.entries()
                 .iter()
-                .map(|(k, v)| Some((k.clone(), to_json(v)?)))
+                .map(|(k, v)| Some((k.clone(), deep(|| to_json(v, depth + 1))?)))
                 .collect::<Option<_>>()?,
         ),
         Value::Object(o) => match o.underlying() {
-            Some(u) => to_json(&u)?,
+            Some(u) => to_json(&u, depth + 1)?,
             None => serde_json::Value::from(o.format()),
         },
     })

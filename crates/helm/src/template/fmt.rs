@@ -12,7 +12,7 @@
 
 use std::fmt::Write as _;
 
-use super::value::Value;
+use super::value::{MAX_VALUE_DEPTH, Value, deep};
 
 mod float;
 
@@ -279,6 +279,10 @@ impl Printer {
     }
 
     fn print_value(&mut self, v: &Value, verb: char, depth: usize) {
+        if depth > MAX_VALUE_DEPTH {
+            self.buf.push_str("...");
+            return;
+        }
         match v {
             Value::Invalid | Value::Nil => {
                 if depth == 0 {
@@ -305,7 +309,7 @@ impl Printer {
                     if k > 0 {
                         self.buf.push(' ');
                     }
-                    self.print_value(item, verb, depth + 1);
+                    deep(|| self.print_value(item, verb, depth + 1));
                 }
                 self.buf.push(']');
             }
@@ -317,7 +321,7 @@ impl Printer {
                     }
                     self.fmt_string(key, verb, &Value::str(key));
                     self.buf.push(':');
-                    self.print_value(val, verb, depth + 1);
+                    deep(|| self.print_value(val, verb, depth + 1));
                 }
                 self.buf.push(']');
             }

@@ -29,7 +29,8 @@ pub use error::{ExecError, FuncError, Located, ParseError};
 pub use exec::{FuncContext, Limits, TextError};
 pub use fmt::{format_v, quote, sprint, sprintf, sprintln};
 pub use funcs::{FuncImpl, Funcs, Function};
-pub use value::{Arity, IntType, List, ListType, Map, MapType, Object, Value};
+pub(crate) use value::deep;
+pub use value::{Arity, IntType, List, ListType, MAX_VALUE_DEPTH, Map, MapType, Object, Value};
 
 use ast::Tree;
 

@@ -21,6 +21,17 @@ use std::rc::Rc;
 
 use super::error::FuncError;
 
+/// How deeply values may nest for the functions that walk them (printing, `toYaml`,
+/// `deepCopy`, ...): a map that contains itself (`set $d "self" $d`) stops there instead of
+/// recursing forever.
+pub const MAX_VALUE_DEPTH: usize = 1000;
+
+/// Runs `f` on a fresh stack segment when the current one is nearly used up, for recursion
+/// over nested values.
+pub(crate) fn deep<T>(f: impl FnOnce() -> T) -> T {
+    stacker::maybe_grow(64 * 1024, 1024 * 1024, f)
+}
+
 /// A template value.
 #[derive(Clone)]
 pub enum Value {
