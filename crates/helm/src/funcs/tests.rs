@@ -141,3 +141,18 @@ fn a_map_containing_itself_does_not_crash_the_walkers() {
         out.get(..40).unwrap_or(&out)
     );
 }
+
+#[test]
+fn a_large_template_renders_every_line() {
+    let mut src = String::from(
+        "{{- define \"row\" }}{{ .i }}: {{ printf \"%s-%d\" .name .i | quote }}{{ end }}\n",
+    );
+    for i in 0..5000 {
+        src.push_str(&format!(
+            "{{{{ include \"row\" (dict \"i\" {i} \"name\" \"n\") }}}}\n"
+        ));
+    }
+    let out = run(&src).expect("renders");
+    assert_eq!(out.trim_start().lines().count(), 5000);
+    assert!(out.ends_with("4999: \"n-4999\"\n"));
+}

@@ -32,7 +32,7 @@ pub(crate) fn parse(
         has_func,
         vars: vec!["$".to_owned()],
         range_depth: 0,
-        action_line: 0,
+        action_pos: None,
         depth: 0,
         trees: Vec::new(),
     };
@@ -56,7 +56,8 @@ struct Parser<'a> {
     has_func: &'a dyn Fn(&str) -> bool,
     vars: Vec<String>,
     range_depth: usize,
-    action_line: usize,
+    /// Where the action being parsed starts (its line is computed only for a message).
+    action_pos: Option<usize>,
     depth: usize,
     trees: Vec<Tree>,
 }
@@ -132,11 +133,9 @@ impl Parser<'_> {
     fn unexpected(&self, it: &Item, context: &str) -> ParseError {
         if it.kind == Kind::Error {
             let mut extra = String::new();
-            if self.action_line != 0 && self.action_line != self.line_of(it.pos) {
-                extra = format!(
-                    " in action started at {}:{}",
-                    self.parse_name, self.action_line
-                );
+            let action_line = self.action_pos.map(|p| self.line_of(p));
+            if let Some(action_line) = action_line.filter(|&l| l != self.line_of(it.pos)) {
+                extra = format!(" in action started at {}:{}", self.parse_name, action_line);
                 if it.val.ends_with(" action") {
                     extra = extra.replacen(" in action", "", 1);
                 }
@@ -239,9 +238,9 @@ impl Parser<'_> {
         match it.kind {
             Kind::Text => Ok(Parsed::Node(Node::Text { text: it.val })),
             Kind::LeftDelim => {
-                self.action_line = self.line_of(it.pos);
+                self.action_pos = Some(it.pos);
                 let r = self.action();
-                self.action_line = 0;
+                self.action_pos = None;
                 r
             }
             _ => Err(self.unexpected(&it, "input")),
