@@ -1,5 +1,6 @@
 use super::*;
 use crate::template::Templates;
+use std::fmt::Write as _;
 
 fn run(src: &str) -> Result<String, String> {
     let mut t = Templates::new("gotpl", helm_funcs());
@@ -148,9 +149,11 @@ fn a_large_template_renders_every_line() {
         "{{- define \"row\" }}{{ .i }}: {{ printf \"%s-%d\" .name .i | quote }}{{ end }}\n",
     );
     for i in 0..5000 {
-        src.push_str(&format!(
-            "{{{{ include \"row\" (dict \"i\" {i} \"name\" \"n\") }}}}\n"
-        ));
+        writeln!(
+            src,
+            "{{{{ include \"row\" (dict \"i\" {i} \"name\" \"n\") }}}}"
+        )
+        .expect("writes to a String");
     }
     let out = run(&src).expect("renders");
     assert_eq!(out.trim_start().lines().count(), 5000);
