@@ -7,8 +7,17 @@
 //! because Go checks function names at parse time.
 //!
 //! Modules: `lex` (items), `parse` (trees, parse-time checks) over `ast` and `literal`, `exec`
-//! (the walker), `value` (Go-like values), `fmt` (Go's printing), `builtins` (Go's functions),
+//! (walking the tree, with `exec::eval` for pipelines, fields and calls), `value` (Go-like
+//! values), `fmt` (Go's printing, `fmt::float` for numbers), `builtins` (Go's functions),
 //! `funcs` (the registry), `locate` (node text for messages), `error`.
+//!
+//! # Caveats
+//!
+//! Where this differs from Go: `%#v` prints as `%v`; complex numbers (`1i`) are refused as
+//! illegal number syntax; a `\x80`-style escape above ASCII in a string literal becomes U+FFFD
+//! (Go keeps the raw byte); `call` has no function values to call (none exist in Helm's data);
+//! Go's builtin `slice` is here but Helm replaces it with Sprig's; delimiters are always
+//! `{{`/`}}`; nesting of templates stops at [`Limits::max_depth`] (Go allows 100000).
 
 mod ast;
 mod builtins;
