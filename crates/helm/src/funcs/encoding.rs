@@ -20,6 +20,16 @@ pub(super) fn register(f: &mut Funcs) {
             None => "illegal base64 data at input byte 0".to_owned(),
         }))
     });
+    f.insert("sha512sum", Arity::Exact(1), |_, a| {
+        let digest = sha2::Sha512::digest(arg_str(a, 0)?.as_bytes());
+        Ok(Value::from(digest.iter().fold(
+            String::new(),
+            |mut s, b| {
+                let _ = write!(s, "{b:02x}");
+                s
+            },
+        )))
+    });
     f.insert("sha256sum", Arity::Exact(1), |_, a| {
         let digest = Sha256::digest(arg_str(a, 0)?.as_bytes());
         Ok(Value::from(digest.iter().fold(

@@ -35,6 +35,14 @@ pub(super) fn register(f: &mut Funcs) {
                 .to_vec(),
         ))
     });
+    f.insert("reverse", Arity::Exact(1), |_, a| {
+        let mut v = items(a, 0, "find reverse")?;
+        v.reverse();
+        Ok(list(v))
+    });
+    f.insert("toStrings", Arity::Exact(1), |_, a| {
+        Ok(strings(strslice(a.first().unwrap_or(&Value::Nil))))
+    });
     f.insert("append", Arity::Exact(2), |_, a| {
         let mut v = items(a, 0, "push")?;
         v.push(a.get(1).cloned().unwrap_or(Value::Nil));

@@ -42,7 +42,8 @@ use std::collections::BTreeMap;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - `lookup`, empty as in `helm template`.
 ///
-/// Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
+/// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths),
+/// `reverse toStrings sha512sum`. Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
 /// when called, so templates parse exactly as in Helm.
 #[must_use]
 pub fn helm_funcs() -> Funcs {
@@ -94,6 +95,7 @@ pub fn helm_funcs() -> Funcs {
         // `helm template` has no cluster: Helm returns an empty map.
         Ok(Value::Map(Map::new(BTreeMap::new())))
     });
+    aliases(&mut f);
     names::register_stubs(&mut f);
     f
 }
@@ -115,6 +117,71 @@ fn include(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
     let out = ctx.execute_template(name, dot);
     ctx.leave(&key);
     Ok(Value::from(out?))
+}
+
+/// Sprig's other names for the same functions. The `must` forms return an error where the plain
+/// ones panic; Go reports both as `error calling <name>: <message>`, so they are the same here.
+const ALIASES: &[(&str, &str)] = &[
+    ("tuple", "list"),
+    ("push", "append"),
+    ("mustPush", "append"),
+    ("mustAppend", "append"),
+    ("mustPrepend", "prepend"),
+    ("mustFirst", "first"),
+    ("mustLast", "last"),
+    ("mustRest", "rest"),
+    ("mustInitial", "initial"),
+    ("mustUniq", "uniq"),
+    ("mustWithout", "without"),
+    ("mustHas", "has"),
+    ("mustCompact", "compact"),
+    ("mustReverse", "reverse"),
+    ("mustDeepCopy", "deepCopy"),
+    ("mustMerge", "merge"),
+    ("mustMergeOverwrite", "mergeOverwrite"),
+    ("mustToJson", "toJson"),
+    ("mustToPrettyJson", "toPrettyJson"),
+    ("mustToRawJson", "toRawJson"),
+    ("trimall", "trimAll"),
+    ("biggest", "max"),
+    ("osBase", "base"),
+    ("osClean", "clean"),
+    ("osDir", "dir"),
+    ("osExt", "ext"),
+    ("osIsAbs", "isAbs"),
+];
+
+fn aliases(f: &mut Funcs) {
+    for (name, existing) in ALIASES {
+        f.alias(name, existing);
+    }
+    // The `must` regex forms return the parser's error itself, without the panic's
+    // `regexp: Compile(...)` wrapping.
+    for name in [
+        "RegexFind",
+        "RegexFindAll",
+        "RegexReplaceAll",
+        "RegexReplaceAllLiteral",
+        "RegexSplit",
+    ] {
+        let base = format!("r{}", name.get(1..).unwrap_or_default());
+        if let Some(inner) = f.get(&base).cloned() {
+            f.insert(
+                &format!("must{name}"),
+                inner.arity,
+                move |ctx, a| match (inner.imp)(ctx, a) {
+                    Err(FuncError::Failed(msg)) => {
+                        let unwrapped = msg
+                            .split_once("`): ")
+                            .map_or(msg.as_str(), |(_, rest)| rest)
+                            .to_owned();
+                        Err(FuncError::Failed(unwrapped))
+                    }
+                    other => other,
+                },
+            );
+        }
+    }
 }
 
 /// Helm's `tpl`: the text parsed as a template of the set (under the set's name, as Helm names

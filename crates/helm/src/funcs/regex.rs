@@ -3,8 +3,8 @@
 //!
 //! # Caveats
 //!
-//! An invalid pattern fails (or, for `regexMatch`, is false) as in Sprig, but the parser's
-//! explanation in the message is Rust's wording, not Go's.
+//! An invalid pattern fails (or, for `regexMatch`, is false) as in Sprig; the explanation is
+//! Go's for an unclosed group or class and an unopened group, Rust's wording otherwise.
 
 use regex::Regex;
 
@@ -78,7 +78,23 @@ fn strings(items: Vec<Value>) -> Value {
 fn compile(re: &str) -> Result<Regex, FuncError> {
     Regex::new(re).map_err(|e| {
         FuncError::Failed(format!(
-            "regexp: Compile(`{re}`): error parsing regexp: {e}"
+            "regexp: Compile(`{re}`): error parsing regexp: {}",
+            go_reason(re, &e)
         ))
     })
+}
+
+/// Go's wording for the common pattern errors; Rust's own text otherwise.
+fn go_reason(re: &str, e: &regex::Error) -> String {
+    let text = e.to_string();
+    let code = if text.contains("unclosed group") {
+        "missing closing )"
+    } else if text.contains("unclosed character class") {
+        "missing closing ]"
+    } else if text.contains("unopened group") {
+        "unexpected )"
+    } else {
+        return text;
+    };
+    format!("{code}: `{re}`")
 }

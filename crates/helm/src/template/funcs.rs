@@ -112,6 +112,18 @@ impl Funcs {
         );
     }
 
+    /// Registers `name` as another name of the function `existing` (Sprig's `tuple` is `list`);
+    /// false when `existing` is not registered.
+    pub fn alias(&mut self, name: &str, existing: &str) -> bool {
+        match self.map.get(existing).cloned() {
+            Some(f) => {
+                self.map.insert(name.to_owned(), f);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// The function registered as `name`.
     #[must_use]
     pub fn get(&self, name: &str) -> Option<&Function> {
