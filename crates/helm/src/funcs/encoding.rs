@@ -20,6 +20,9 @@ pub(super) fn register(f: &mut Funcs) {
             None => "illegal base64 data at input byte 0".to_owned(),
         }))
     });
+    f.insert("sha1sum", Arity::Exact(1), |_, a| {
+        Ok(Value::from(hex(&sha1(arg_str(a, 0)?.as_bytes()))))
+    });
     f.insert("sha512sum", Arity::Exact(1), |_, a| {
         let digest = sha2::Sha512::digest(arg_str(a, 0)?.as_bytes());
         Ok(Value::from(digest.iter().fold(
@@ -79,6 +82,79 @@ pub(super) fn register(f: &mut Funcs) {
             },
         )))
     });
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+/// SHA-1 (FIPS 180-4), for Sprig's `sha1sum`: no crate in the workspace provides it, and it is a
+/// checksum here, not a security measure.
+#[expect(
+    clippy::many_single_char_names,
+    reason = "the variable names of FIPS 180-4"
+)]
+fn sha1(data: &[u8]) -> [u8; 20] {
+    let mut h: [u32; 5] = [
+        0x6745_2301,
+        0xEFCD_AB89,
+        0x98BA_DCFE,
+        0x1032_5476,
+        0xC3D2_E1F0,
+    ];
+    let mut msg = data.to_vec();
+    let bit_len = u64::try_from(data.len())
+        .unwrap_or(u64::MAX)
+        .wrapping_mul(8);
+    msg.push(0x80);
+    while msg.len() % 64 != 56 {
+        msg.push(0);
+    }
+    msg.extend_from_slice(&bit_len.to_be_bytes());
+    for block in msg.chunks_exact(64) {
+        let mut w = [0u32; 80];
+        for (i, word) in block.chunks_exact(4).enumerate() {
+            if let (Some(slot), Ok(bytes)) = (w.get_mut(i), <[u8; 4]>::try_from(word)) {
+                *slot = u32::from_be_bytes(bytes);
+            }
+        }
+        // Indexes 16..80 and their offsets back by 3 to 16 are all within the 80 words.
+        for i in 16..80 {
+            let v = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
+            w[i] = v.rotate_left(1);
+        }
+        let [mut a, mut b, mut c, mut d, mut e] = h;
+        for (i, wi) in w.iter().enumerate() {
+            let (f, k) = match i {
+                0..=19 => ((b & c) | (!b & d), 0x5A82_7999),
+                20..=39 => (b ^ c ^ d, 0x6ED9_EBA1),
+                40..=59 => ((b & c) | (b & d) | (c & d), 0x8F1B_BCDC),
+                _ => (b ^ c ^ d, 0xCA62_C1D6),
+            };
+            let t = a
+                .rotate_left(5)
+                .wrapping_add(f)
+                .wrapping_add(e)
+                .wrapping_add(k)
+                .wrapping_add(*wi);
+            e = d;
+            d = c;
+            c = b.rotate_left(30);
+            b = a;
+            a = t;
+        }
+        for (slot, v) in h.iter_mut().zip([a, b, c, d, e]) {
+            *slot = slot.wrapping_add(v);
+        }
+    }
+    let mut out = [0u8; 20];
+    for (chunk, v) in out.chunks_exact_mut(4).zip(h) {
+        chunk.copy_from_slice(&v.to_be_bytes());
+    }
+    out
 }
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -37,7 +37,7 @@ use std::collections::BTreeMap;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and math: `int int64 float64 atoi add add1 sub mul div mod max min addf add1f
 ///   subf mulf divf floor ceil round`;
-/// - encodings: `b64enc b64dec sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
+/// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - `lookup`, empty as in `helm template`.
