@@ -16,8 +16,8 @@ pub(super) fn register(f: &mut Funcs) {
     });
     f.insert("b64dec", Arity::Exact(1), |_, a| {
         Ok(Value::from(match b64_decode(arg_str(a, 0)?) {
-            Some(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
-            None => "illegal base64 data at input byte 0".to_owned(),
+            Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+            Err(at) => format!("illegal base64 data at input byte {at}"),
         }))
     });
     f.insert("sha1sum", Arity::Exact(1), |_, a| {
@@ -180,29 +180,64 @@ fn b64_encode(bytes: &[u8]) -> String {
     out
 }
 
-fn b64_decode(s: &str) -> Option<Vec<u8>> {
-    if !s.len().is_multiple_of(4) {
-        return None;
-    }
-    let mut out = Vec::with_capacity(s.len() / 4 * 3);
-    for chunk in s.as_bytes().chunks(4) {
-        let mut n = 0u32;
-        let mut pad = 0;
-        for &c in chunk {
-            let v = match c {
-                b'=' => {
-                    pad += 1;
-                    0
-                }
-                _ if pad > 0 => return None,
-                _ => u32::try_from(B64.iter().position(|&x| x == c)?).ok()?,
-            };
-            n = (n << 6) | v;
+/// Go's `base64.StdEncoding.DecodeString`: CR and LF are skipped; the error is the byte offset
+/// Go reports (`illegal base64 data at input byte N`).
+fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
+    let src = s.as_bytes();
+    let mut out = Vec::with_capacity(src.len() / 4 * 3);
+    let mut si = 0;
+    let skip_newlines = |si: &mut usize| {
+        while matches!(src.get(*si), Some(b'\n' | b'\r')) {
+            *si += 1;
         }
+    };
+    loop {
+        let mut quantum = [0u8; 4];
+        let mut len = 0;
+        let mut done = false;
+        while len < 4 {
+            skip_newlines(&mut si);
+            let Some(&c) = src.get(si) else {
+                if len == 0 {
+                    return Ok(out);
+                }
+                return Err(si - len);
+            };
+            si += 1;
+            if let Some(v) = B64.iter().position(|&x| x == c) {
+                if let Some(slot) = quantum.get_mut(len) {
+                    *slot = u8::try_from(v).unwrap_or(0);
+                }
+                len += 1;
+                continue;
+            }
+            if c != b'=' || len < 2 {
+                return Err(si - 1);
+            }
+            if len == 2 {
+                skip_newlines(&mut si);
+                match src.get(si) {
+                    None => return Err(src.len()),
+                    Some(b'=') => si += 1,
+                    Some(_) => return Err(si - 1),
+                }
+            }
+            skip_newlines(&mut si);
+            if si < src.len() {
+                return Err(si);
+            }
+            done = true;
+            break;
+        }
+        let n = quantum
+            .iter()
+            .fold(0u32, |acc, &v| (acc << 6) | u32::from(v));
         let bytes = n.to_be_bytes();
-        out.extend_from_slice(bytes.get(1..4 - pad)?);
+        out.extend_from_slice(bytes.get(1..len).unwrap_or_default());
+        if done {
+            return Ok(out);
+        }
     }
-    Some(out)
 }
 
 /// How `toJson` and friends lay JSON out.
