@@ -62,21 +62,22 @@ fn map(entries: Vec<(&str, Value)>, ty: MapType) -> Value {
     Value::Map(Map::typed(m, ty))
 }
 
-/// Helm reads values with YAML 1.1 rules (`y`, `n`, `yes`, `off`, ... are booleans, even as
-/// keys) while this harness reads YAML 1.2: a case using those words as keys would compare two
-/// different inputs, so it is refused.
+/// Helm reads values with YAML 1.1 rules (`y`, `n`, `yes`, `off`, ... are booleans, as keys
+/// and as values) while this harness reads YAML 1.2: a case using those words unquoted would
+/// compare two different inputs, so it is refused.
 fn check_yaml_1_1_words(values_yaml: &str) {
     const WORDS: [&str; 16] = [
         "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off",
         "OFF",
     ];
-    for word in values_yaml.split(|c: char| c.is_whitespace() || matches!(c, '{' | ',' | '[')) {
-        if let Some(key) = word.strip_suffix(':') {
-            assert!(
-                !WORDS.contains(&key),
-                "values.yaml uses the YAML 1.1 boolean {key:?} as a key"
-            );
-        }
+    for token in
+        values_yaml.split(|c: char| c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | ','))
+    {
+        let word = token.strip_suffix(':').unwrap_or(token);
+        assert!(
+            !WORDS.contains(&word),
+            "values.yaml uses the YAML 1.1 boolean {word:?}; quote it or pick another word"
+        );
     }
 }
 
