@@ -12,6 +12,7 @@ mod lists;
 mod logic;
 mod names;
 mod paths;
+mod random;
 
 pub use names::HELM_FUNCTION_NAMES;
 mod regex;
@@ -40,6 +41,7 @@ use std::collections::BTreeMap;
 /// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
+/// - random values: `randAlphaNum randAlpha randNumeric randAscii randInt uuidv4`;
 /// - `lookup`, empty as in `helm template`.
 ///
 /// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths),
@@ -88,6 +90,7 @@ pub fn helm_funcs() -> Funcs {
     regex::register(&mut f);
     paths::register(&mut f);
     semver::register(&mut f);
+    random::register(&mut f);
     f.insert("lookup", Arity::Exact(4), |_, a| {
         for i in 0..4 {
             arg_str(a, i)?;

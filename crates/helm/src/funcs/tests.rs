@@ -159,3 +159,36 @@ fn a_large_template_renders_every_line() {
     assert_eq!(out.trim_start().lines().count(), 5000);
     assert!(out.ends_with("4999: \"n-4999\"\n"));
 }
+
+#[test]
+fn random_functions_give_the_asked_shape_and_differ() {
+    let out = run("{{ randAlphaNum 16 }} {{ randAlpha 8 }} {{ randNumeric 5 }} {{ randAscii 4 | len }} {{ randInt 3 5 }} {{ uuidv4 }} [{{ randAlpha -1 }}]").expect("renders");
+    let parts: Vec<&str> = out.split(' ').collect();
+    assert_eq!(parts.len(), 7, "{out}");
+    assert!(
+        parts[0].len() == 16 && parts[0].chars().all(|c| c.is_ascii_alphanumeric()),
+        "{out}"
+    );
+    assert!(
+        parts[1].len() == 8 && parts[1].chars().all(|c| c.is_ascii_alphabetic()),
+        "{out}"
+    );
+    assert!(
+        parts[2].len() == 5 && parts[2].chars().all(|c| c.is_ascii_digit()),
+        "{out}"
+    );
+    assert_eq!(parts[3], "4");
+    assert!(parts[4] == "3" || parts[4] == "4", "{out}");
+    let uuid = parts[5];
+    assert!(
+        uuid.len() == 36 && uuid.as_bytes()[14] == b'4' && uuid.matches('-').count() == 4,
+        "{uuid}"
+    );
+    assert_eq!(parts[6], "[]");
+    let again = run("{{ randAlphaNum 32 }}").expect("renders");
+    assert_ne!(
+        run("{{ randAlphaNum 32 }}").expect("renders"),
+        again,
+        "two draws of 32 characters differ"
+    );
+}
