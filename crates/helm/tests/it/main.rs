@@ -1,0 +1,3 @@
+//! Integration tests for `ferroflux-helm`: one binary, a module per area.
+
+mod constructs;
