@@ -1,6 +1,7 @@
 //! Sprig's list functions. Lists are never changed in place: `append` and friends return new
 //! `[]interface {}` slices, as Sprig's do.
 
+use super::convert::to_int64;
 use super::{arg_int, arg_str, empty, strval};
 use crate::template::{
     Arity, FuncError, Funcs, List, ListType, MAX_VALUE_DEPTH, Value, deep, sprintf,
@@ -34,6 +35,28 @@ pub(super) fn register(f: &mut Funcs) {
                 .unwrap_or_default()
                 .to_vec(),
         ))
+    });
+    // Helm's `slice` is Sprig's (lists only, indices cast to int), not Go's builtin.
+    f.insert("slice", Arity::AtLeast(1), |_, a| {
+        let v = match a.first().map(Value::underlying) {
+            Some(Value::List(l)) => l,
+            other => {
+                let kind = other.as_ref().map_or("invalid", kind_of);
+                return Err(format!("list should be type of slice or array but {kind}").into());
+            }
+        };
+        let len = i64::try_from(v.items().len()).unwrap_or(i64::MAX);
+        let start = a.get(1).map_or(0, |x| to_int64(Some(x)));
+        let end = a.get(2).map_or(len, |x| to_int64(Some(x)));
+        if start < 0 || end < start || end > len {
+            return Err("reflect.Value.Slice: slice index out of bounds".into());
+        }
+        let (start, end) = (
+            usize::try_from(start).unwrap_or(0),
+            usize::try_from(end).unwrap_or(0),
+        );
+        let items = v.items().get(start..end).unwrap_or_default().to_vec();
+        Ok(Value::List(List::typed(items, v.list_type())))
     });
     f.insert("reverse", Arity::Exact(1), |_, a| {
         let mut v = items(a, 0, "find reverse")?;

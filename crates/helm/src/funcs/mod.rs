@@ -33,7 +33,7 @@ use std::collections::BTreeMap;
 ///   regexReplaceAllLiteral regexSplit regexQuoteMeta`;
 /// - dictionaries: `dict set unset hasKey get merge mergeOverwrite deepCopy omit pick keys values
 ///   pluck dig` (`keys` and `values` in key order, where Sprig's order is Go's random map order);
-/// - lists: `list first last rest initial append prepend concat has uniq compact without join
+/// - lists: `list slice (Sprig's, replacing Go's) first last rest initial append prepend concat has uniq compact without join
 ///   sortAlpha splitList until untilStep`;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and math: `int int64 float64 atoi add add1 sub mul div mod max min addf add1f
@@ -139,6 +139,7 @@ const ALIASES: &[(&str, &str)] = &[
     ("mustHas", "has"),
     ("mustCompact", "compact"),
     ("mustReverse", "reverse"),
+    ("mustSlice", "slice"),
     ("mustDeepCopy", "deepCopy"),
     ("mustMerge", "merge"),
     ("mustMergeOverwrite", "mergeOverwrite"),
