@@ -176,6 +176,14 @@ struct Builder {
     restrictor: LoadRestrictor,
 }
 
+/// What a list entry names (see [`Builder::entry`]), resolved and confined.
+enum Entry {
+    /// A kustomization directory.
+    Dir(PathBuf),
+    /// A file.
+    File(PathBuf),
+}
+
 /// What kustomize does to every object on output: empty
 /// `metadata.annotations` are dropped, and annotation values are strings
 /// (read as the text written, see [`yaml::parse_objects`]; a value a JSON
@@ -284,6 +292,23 @@ impl Builder {
         Ok((acc, k, vars, config))
     }
 
+    /// What a list entry (`resources`, `generators`, `transformers`) names:
+    /// a directory to build as a kustomization, or a file to read, each
+    /// confined as kustomize's load restrictor says.
+    fn entry(&self, dir: &Path, file: &Path, entry: &str) -> Result<Entry, Error> {
+        let path = dir.join(entry);
+        let meta = std::fs::metadata(&path).map_err(|e| Error::Missing {
+            file: file.to_path_buf(),
+            entry: entry.to_owned(),
+            reason: e.to_string(),
+        })?;
+        if meta.is_dir() {
+            Ok(Entry::Dir(self.confine(&path, None)?))
+        } else {
+            Ok(Entry::File(self.confine(&path, Some(dir))?))
+        }
+    }
+
     /// The kustomization's `resources` (and `bases`): files read, and
     /// directories built as bases, whose configuration and variables join
     /// this one's. Returns the variables.
@@ -313,28 +338,23 @@ impl Builder {
                     ),
                 });
             }
-            let path = dir.join(entry);
-            let meta = std::fs::metadata(&path).map_err(|e| Error::Missing {
-                file: file.to_path_buf(),
-                entry: entry.clone(),
-                reason: e.to_string(),
-            })?;
-            if meta.is_dir() {
-                let real = self.confine(&path, None)?;
-                let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
-                append(acc, objs, file)?;
-                config
-                    .merge(&base_config)
-                    .map_err(|e| invalid(e.to_string()))?;
-                merge_vars(&mut vars, base_vars, file)?;
-            } else {
-                let real = self.confine(&path, Some(dir))?;
-                let objs = read_objects(&real)?.into_iter().map(|obj| {
-                    let mut res = Resource::new(obj);
-                    res.origin = Some(Origin::File(real.clone()));
-                    res
-                });
-                append(acc, objs, &real)?;
+            match self.entry(dir, file, entry)? {
+                Entry::Dir(real) => {
+                    let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
+                    append(acc, objs, file)?;
+                    config
+                        .merge(&base_config)
+                        .map_err(|e| invalid(e.to_string()))?;
+                    merge_vars(&mut vars, base_vars, file)?;
+                }
+                Entry::File(real) => {
+                    let objs = read_objects(&real)?.into_iter().map(|obj| {
+                        let mut res = Resource::new(obj);
+                        res.origin = Some(Origin::File(real.clone()));
+                        res
+                    });
+                    append(acc, objs, &real)?;
+                }
             }
         }
         Ok(vars)

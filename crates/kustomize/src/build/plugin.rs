@@ -23,7 +23,9 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::{Builder, NamespaceMode, Subjects, apply_namespace, apply_pairs, read_objects, rename};
+use super::{
+    Builder, Entry, NamespaceMode, Subjects, apply_namespace, apply_pairs, read_objects, rename,
+};
 use crate::Error;
 use crate::fieldspec::FieldSpec;
 use crate::generator::{self, GeneratorArgs};
@@ -120,19 +122,14 @@ impl Builder {
                 configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf())));
                 continue;
             }
-            let path = dir.join(entry);
-            let meta = std::fs::metadata(&path).map_err(|e| Error::Missing {
-                file: file.to_path_buf(),
-                entry: entry.clone(),
-                reason: e.to_string(),
-            })?;
-            if meta.is_dir() {
-                let real = self.confine(&path, None)?;
-                let (objs, _, _, _) = self.target(&real, stack)?;
-                configs.extend(objs.into_iter().map(|r| (r.obj, real.clone())));
-            } else {
-                let real = self.confine(&path, Some(dir))?;
-                configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
+            match self.entry(dir, file, entry)? {
+                Entry::Dir(real) => {
+                    let (objs, _, _, _) = self.target(&real, stack)?;
+                    configs.extend(objs.into_iter().map(|r| (r.obj, real.clone())));
+                }
+                Entry::File(real) => {
+                    configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
+                }
             }
         }
         configs
