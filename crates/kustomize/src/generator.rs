@@ -4,7 +4,6 @@
 //! appends to their names.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use base64::Engine as _;
@@ -484,7 +483,7 @@ fn go_json(value: &Value, out: &mut String) {
                 if i > 0 {
                     out.push(',');
                 }
-                go_string(key, out);
+                ferroflux_yaml::go_json::quote(out, key, true);
                 out.push(':');
                 go_json(&map[key], out);
             }
@@ -500,27 +499,9 @@ fn go_json(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::String(s) => go_string(s, out),
+        Value::String(s) => ferroflux_yaml::go_json::quote(out, s, true),
         other => out.push_str(&other.to_string()),
     }
-}
-
-fn go_string(s: &str, out: &mut String) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' | '\u{0}'..='\u{1f}' => {
-                let _ = write!(out, "\\u{:04x}", u32::from(c));
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
 }
 
 #[cfg(test)]

@@ -768,6 +768,7 @@ async fn blocking<T: Send + 'static>(
                     Err(join) => Err(failed(join.to_string())),
                 };
             }
+            // `spec.timeout`: the fetch is cancelled when it runs out.
             () = tokio::time::sleep_until(deadline) => {
                 cancel.store(true, Ordering::Relaxed);
                 return Err(failed(format!(

@@ -1,10 +1,12 @@
 //! YAML in and out, the way `kubectl kustomize` (kustomize v5.7.1) reads
 //! and writes it: [`read`] parses documents into JSON values as go-yaml v3
 //! does, within budgets that keep a hostile file from exhausting memory or
-//! the stack; [`write`] prints values as go-yaml v2 over JSON does. A leaf
+//! the stack; [`write`] prints values as go-yaml v2 over JSON does, and
+//! [`go_json`] quotes strings as Go's JSON encoder does. A leaf
 //! crate, so the kustomize builder, the Helm renderer and the CLI share one
 //! reader and one writer.
 
+pub mod go_json;
 pub mod read;
 pub mod write;
 

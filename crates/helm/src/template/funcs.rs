@@ -75,33 +75,23 @@ impl Funcs {
     where
         F: Fn(&FuncContext<'_>, &[Value]) -> Result<Value, FuncError> + 'static,
     {
-        self.map.insert(
-            name.to_owned(),
-            Function {
-                arity,
-                imp: Rc::new(imp),
-                special: Special::None,
-            },
-        );
+        self.put(name, arity, Rc::new(imp), Special::None);
     }
 
     pub(crate) fn insert_raw<F>(&mut self, name: &str, arity: Arity, imp: F)
     where
         F: Fn(&FuncContext<'_>, &[Value]) -> Result<Value, FuncError> + 'static,
     {
-        self.map.insert(
-            name.to_owned(),
-            Function {
-                arity,
-                imp: Rc::new(imp),
-                special: Special::Raw,
-            },
-        );
+        self.put(name, arity, Rc::new(imp), Special::Raw);
     }
 
     pub(crate) fn insert_special(&mut self, name: &str, arity: Arity, special: Special) {
         let imp: Rc<FuncImpl> =
             Rc::new(|_, args: &[Value]| Ok(args.last().cloned().unwrap_or(Value::Invalid)));
+        self.put(name, arity, imp, special);
+    }
+
+    fn put(&mut self, name: &str, arity: Arity, imp: Rc<FuncImpl>, special: Special) {
         self.map.insert(
             name.to_owned(),
             Function {

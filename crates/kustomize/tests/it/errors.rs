@@ -356,3 +356,45 @@ fn nesting_deeper_than_the_bound_is_refused() {
     let objs = build_in(dir.path(), &format!("k{}", depth - 60)).unwrap();
     assert_eq!(objs.len(), 1);
 }
+
+/// Issue 17: a built-in plugin's configuration of the wrong shape is an
+/// error naming the plugin; a `transformers` entry naming the kustomization's
+/// own directory is a cycle, not endless recursion; a `configurations` file
+/// that is not a table of field specs names the file.
+#[test]
+fn malformed_plugins_and_configurations_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let cm = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n";
+    write(dir.path(), "shape/cm.yaml", cm);
+    write(
+        dir.path(),
+        "shape/kustomization.yaml",
+        "resources: [cm.yaml]\ntransformers:\n- |-\n  apiVersion: builtin\n  kind: LabelTransformer\n  metadata:\n    name: l\n  labels: [not, a, map]\n",
+    );
+    let err = build_in(dir.path(), "shape").unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    let err = err.to_string();
+    assert!(err.contains("LabelTransformer"), "{err}");
+
+    write(dir.path(), "self/cm.yaml", cm);
+    write(
+        dir.path(),
+        "self/kustomization.yaml",
+        "resources: [cm.yaml]\ntransformers:\n- .\n",
+    );
+    let err = build_in(dir.path(), "self").unwrap_err();
+    assert!(matches!(err, Error::Cycle { .. }), "{err}");
+
+    write(dir.path(), "config/cm.yaml", cm);
+    write(dir.path(), "config/bad.yaml", "images: 5\n");
+    write(
+        dir.path(),
+        "config/kustomization.yaml",
+        "resources: [cm.yaml]\nconfigurations: [bad.yaml]\n",
+    );
+    let err = build_in(dir.path(), "config").unwrap_err().to_string();
+    assert!(
+        err.contains("bad.yaml") && err.contains("not a transformer configuration"),
+        "{err}"
+    );
+}
