@@ -12,7 +12,13 @@
 //! The rest of Sprig, chart loading, values coalescing and `helm template` output come next (see
 //! `docs/notes/helm-renderer.md`).
 
+pub mod action;
+pub mod chart;
+pub mod engine;
+pub mod files;
 pub mod funcs;
 pub mod helm_error;
+pub mod manifest;
 pub mod objects;
 pub mod template;
+pub mod values;

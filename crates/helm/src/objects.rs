@@ -71,14 +71,21 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
 /// default API versions, Helm's own build information.
 #[must_use]
 pub fn default_capabilities() -> Value {
+    capabilities(&KubeVersion::new("v1.35.0", "1", "35"), &[])
+}
+
+/// `.Capabilities` for the Kubernetes version `kube` with the default API versions plus
+/// `extra_api_versions` (`helm template -a`), in that order.
+#[must_use]
+pub fn capabilities(kube: &KubeVersion, extra_api_versions: &[String]) -> Value {
+    let mut versions: Vec<String> = DEFAULT_API_VERSIONS
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    versions.extend(extra_api_versions.iter().cloned());
     Value::Object(Rc::new(Capabilities {
-        kube_version: Value::Object(Rc::new(KubeVersion::new("v1.35.0", "1", "35"))),
-        api_versions: Value::Object(Rc::new(VersionSet(
-            DEFAULT_API_VERSIONS
-                .iter()
-                .map(|s| (*s).to_owned())
-                .collect(),
-        ))),
+        kube_version: Value::Object(Rc::new(kube.clone())),
+        api_versions: Value::Object(Rc::new(VersionSet(versions))),
         helm_version: Value::Object(Rc::new(BuildInfo)),
     }))
 }
@@ -120,6 +127,7 @@ impl Object for Capabilities {
 
 /// `common.KubeVersion`: printed by an action through its `String()` method (`v1.35.0`), by
 /// `printf "%v"` as a struct.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KubeVersion {
     version: String,
     major: String,
@@ -135,6 +143,36 @@ impl KubeVersion {
             major: major.to_owned(),
             minor: minor.to_owned(),
         }
+    }
+}
+
+impl KubeVersion {
+    /// Parses `--kube-version` as Helm does: a semantic version with an optional `v`, kept as
+    /// written (with a `v` added) for printing; `None` when it is not a version.
+    #[must_use]
+    pub fn parse(text: &str) -> Option<KubeVersion> {
+        let bare = text.strip_prefix('v').unwrap_or(text);
+        let mut parts = bare.split(['.', '-', '+']);
+        let major = parts
+            .next()
+            .filter(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))?;
+        let minor = parts.next().unwrap_or("0");
+        if !minor.bytes().all(|b| b.is_ascii_digit()) || !crate::funcs::semver::is_version(bare) {
+            return None;
+        }
+        let trim = |s: &str| s.trim_start_matches('0').to_owned();
+        let (major, minor) = (trim(major), trim(minor));
+        Some(KubeVersion::new(
+            &format!("v{bare}"),
+            if major.is_empty() { "0" } else { &major },
+            if minor.is_empty() { "0" } else { &minor },
+        ))
+    }
+
+    /// The version as written, with its `v`.
+    #[must_use]
+    pub fn version(&self) -> &str {
+        &self.version
     }
 }
 

@@ -11,8 +11,8 @@ pub mod read;
 pub mod write;
 
 pub use read::{
-    Error, MAX_DEPTH, ScalarError, normalise, parse_documents, parse_documents_yaml11,
-    parse_objects, parse_patches, resolve_plain,
+    Error, MAX_DEPTH, ScalarError, normalise, parse_documents, parse_documents_helm,
+    parse_documents_yaml11, parse_objects, parse_patches, resolve_plain,
 };
 pub use write::{natural_cmp, to_yaml, to_yaml_stream};
 

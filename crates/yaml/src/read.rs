@@ -67,6 +67,27 @@ pub fn parse_documents_yaml11(text: &str) -> Result<Vec<Value>, Error> {
     )
 }
 
+/// Parses every document as Helm reads values files, `Chart.yaml` and
+/// `fromYaml` input (`sigs.k8s.io/yaml`: go-yaml v2, then JSON): as
+/// [`parse_documents_yaml11`] does (YAML 1.1 booleans, a repeated key replaces
+/// the earlier one), except that timestamps stay the text written, and a
+/// mapping key that is not a string becomes the string JSON gives it
+/// (`yes:` and `true:` are `"true"`, `1:` is `"1"`, `1.5:` is `"1.5"`).
+///
+/// # Errors
+/// As [`parse_documents`].
+pub fn parse_documents_helm(text: &str) -> Result<Vec<Value>, Error> {
+    parse(
+        text,
+        Role::Other,
+        Mode {
+            yaml11: true,
+            json_keys: true,
+            ..Mode::default()
+        },
+    )
+}
+
 /// Parses every document of a stream of Kubernetes objects as kustomize
 /// reads them: as [`parse_documents`] does, except that the values of each
 /// document's own `metadata.annotations` are kept as the text written
@@ -132,6 +153,9 @@ struct Mode {
     /// An annotation whose text resolves to null stays null (in a patch,
     /// where null deletes the annotation).
     null_annotations: bool,
+    /// Helm's reading (go-yaml v2 into JSON): timestamps keep their text and
+    /// keys that are not strings become strings.
+    json_keys: bool,
 }
 
 fn parse(text: &str, root: Role, mode: Mode) -> Result<Vec<Value>, Error> {
@@ -273,22 +297,21 @@ impl<'a> Reader<'a> {
                 })?;
                 let plain = style == ScalarStyle::Plain && tag.is_none();
                 let null = plain && (self.empty || matches!(resolve_plain(&text), Ok(Value::Null)));
-                let value =
-                    if role == Role::AnnotationValue && !(self.mode.null_annotations && null) {
-                        // An empty value (`key:`) reads as `~`; its text is "".
-                        Value::String(if self.empty {
-                            String::new()
-                        } else {
-                            text.to_string()
-                        })
-                    } else if self.mode.yaml11 && plain {
-                        yaml11_bool(&text).map_or_else(
-                            || scalar(&text, style, None).map_err(|m| self.error(m)),
-                            |b| Ok(Value::Bool(b)),
-                        )?
+                let value = if role == Role::AnnotationValue
+                    && !(self.mode.null_annotations && null)
+                {
+                    // An empty value (`key:`) reads as `~`; its text is "".
+                    Value::String(if self.empty {
+                        String::new()
                     } else {
-                        scalar(&text, style, tag.as_deref()).map_err(|m| self.error(m))?
-                    };
+                        text.to_string()
+                    })
+                } else if self.mode.yaml11 && plain {
+                    yaml11_bool(&text)
+                        .map_or_else(|| self.scalar(&text, style, None), |b| Ok(Value::Bool(b)))?
+                } else {
+                    self.scalar(&text, style, tag.as_deref())?
+                };
                 self.remember(anchor, &value, start);
                 Ok(value)
             }
@@ -328,6 +351,20 @@ impl<'a> Reader<'a> {
             }
             _ => Err(self.error("unexpected YAML event")),
         }
+    }
+
+    /// Resolves one scalar by the mode's rules.
+    fn scalar(&self, text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, Error> {
+        let value = scalar(text, style, tag).map_err(|m| self.error(m))?;
+        if self.mode.json_keys
+            && style == ScalarStyle::Plain
+            && tag.is_none()
+            && matches!(value, Value::String(_))
+        {
+            // go-yaml v2 leaves timestamps as the text when decoding into JSON.
+            return Ok(Value::String(text.to_owned()));
+        }
+        Ok(value)
     }
 
     /// Enters a sequence or mapping; an error past [`MAX_DEPTH`].
@@ -371,8 +408,16 @@ impl<'a> Reader<'a> {
                         }
                         continue;
                     }
-                    match scalar(&text, style, tag.as_deref()).map_err(|m| self.error(m))? {
+                    let plain = style == ScalarStyle::Plain && tag.is_none();
+                    let key = match yaml11_bool(&text) {
+                        Some(b) if self.mode.json_keys && plain => Value::Bool(b),
+                        _ => self.scalar(&text, style, tag.as_deref())?,
+                    };
+                    match key {
                         Value::String(s) => s,
+                        Value::Bool(b) if self.mode.json_keys => b.to_string(),
+                        Value::Number(n) if self.mode.json_keys => n.to_string(),
+                        Value::Null if self.mode.json_keys => "null".to_owned(),
                         other => {
                             return Err(self
                                 .error(format!("mapping key {other} is not a string; quote it")));

@@ -6,7 +6,7 @@
 
 mod convert;
 mod dicts;
-mod encoding;
+pub(crate) mod encoding;
 mod floats;
 mod lists;
 mod logic;
@@ -16,9 +16,9 @@ mod random;
 
 pub use names::HELM_FUNCTION_NAMES;
 mod regex;
-mod semver;
+pub(crate) mod semver;
 mod strings;
-mod yaml;
+pub(crate) mod yaml;
 
 use crate::template::{
     Arity, FuncContext, FuncError, Funcs, List, Map, TextError, Value, format_v, quote,
@@ -26,7 +26,7 @@ use crate::template::{
 use std::collections::BTreeMap;
 
 /// Go's builtins plus the Sprig and Helm functions implemented so far:
-/// - Helm: `include tpl required fail toYaml lookup`;
+/// - Helm: `include tpl required fail toYaml fromYaml fromYamlArray lookup`;
 /// - strings: `quote squote toString indent nindent trimSuffix trimPrefix trunc replace upper
 ///   lower trim contains hasPrefix hasSuffix repeat substr nospace trimAll cat split splitn title`;
 /// - regular expressions: `regexMatch mustRegexMatch regexFind regexFindAll regexReplaceAll
@@ -79,6 +79,12 @@ pub fn helm_funcs() -> Funcs {
     f.insert("tpl", Arity::Exact(2), tpl);
     f.insert("toYaml", Arity::Exact(1), |_, a| {
         Ok(Value::from(yaml::to_yaml(a.first().unwrap_or(&Value::Nil))))
+    });
+    f.insert("fromYaml", Arity::Exact(1), |_, a| {
+        Ok(yaml::from_yaml(arg_str(a, 0)?))
+    });
+    f.insert("fromYamlArray", Arity::Exact(1), |_, a| {
+        Ok(yaml::from_yaml_array(arg_str(a, 0)?))
     });
     strings::register(&mut f);
     dicts::register(&mut f);

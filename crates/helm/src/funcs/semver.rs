@@ -355,3 +355,18 @@ impl Constraint {
         c.patch == v.patch
     }
 }
+
+/// Whether `version` satisfies `constraint` (Masterminds' rules), for the chart loader's
+/// `kubeVersion` and dependency checks.
+///
+/// # Errors
+/// The constraint or the version does not parse, with Masterminds' message.
+pub(crate) fn satisfies(constraint: &str, version: &str) -> Result<bool, FuncError> {
+    let constraint = Constraints::parse(constraint)?;
+    Ok(constraint.check(&Version::parse(version)?))
+}
+
+/// Whether `version` is a semantic version Masterminds accepts.
+pub(crate) fn is_version(version: &str) -> bool {
+    Version::parse(version).is_ok()
+}

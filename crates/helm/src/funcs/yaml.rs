@@ -1,4 +1,4 @@
-//! Helm's `toYaml`: the value through Go's `encoding/json` and back through go-yaml v2 (what
+//! Helm's `toYaml` and `fromYaml`. `toYaml`: the value through Go's `encoding/json` and back through go-yaml v2 (what
 //! `sigs.k8s.io/yaml.Marshal` does), then written by go-yaml v2, without the final newline.
 //!
 //! The JSON step decides the numbers: a `float64` that is a whole number below 1e21 is written
@@ -7,10 +7,64 @@
 //! as Helm's `toYaml` swallows the error; so does a value nesting deeper than
 //! [`MAX_VALUE_DEPTH`] (a map containing itself, where Go would crash).
 
-use crate::template::{MAX_VALUE_DEPTH, Value, deep};
+use std::collections::BTreeMap;
+
+use crate::template::{List, MAX_VALUE_DEPTH, Map, Value, deep};
+
+/// Helm's `fromYaml`: the first document of `text` as a map (numbers `float64`, YAML 1.1
+/// booleans); an empty map for an empty document; `{"Error": message}` when it does not read as
+/// a map, as Helm reports the failure instead of failing.
+pub(crate) fn from_yaml(text: &str) -> Value {
+    let map = match crate::values::read::read_yaml(text) {
+        Ok(None | Some(serde_json::Value::Null)) => Map::new(BTreeMap::new()),
+        Ok(Some(serde_json::Value::Object(m))) => {
+            crate::values::map_to_template(&m, crate::template::MapType::Any)
+        }
+        Ok(Some(other)) => error_map(&format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type map[string]interface {{}}",
+            go_json_kind(&other)
+        )),
+        Err(e) => error_map(&format!("error converting YAML to JSON: yaml: {e}")),
+    };
+    Value::Map(map)
+}
+
+/// Helm's `fromYamlArray`: the first document as a list; `[message]` when it is not one.
+pub(crate) fn from_yaml_array(text: &str) -> Value {
+    let items = match crate::values::read::read_yaml(text) {
+        Ok(None | Some(serde_json::Value::Null)) => Vec::new(),
+        Ok(Some(serde_json::Value::Array(items))) => {
+            items.iter().map(crate::values::to_template).collect()
+        }
+        Ok(Some(other)) => vec![Value::from(format!(
+            "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
+            go_json_kind(&other)
+        ))],
+        Err(e) => vec![Value::from(format!(
+            "error converting YAML to JSON: yaml: {e}"
+        ))],
+    };
+    Value::List(List::new(items))
+}
+
+fn error_map(message: &str) -> Map {
+    let m = Map::new(BTreeMap::new());
+    m.insert("Error".to_owned(), Value::from(message.to_owned()));
+    m
+}
+
+fn go_json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Null | serde_json::Value::Object(_) => "object",
+    }
+}
 
 /// `toYaml` of `v`.
-pub(super) fn to_yaml(v: &Value) -> String {
+pub(crate) fn to_yaml(v: &Value) -> String {
     match to_json(v, 0) {
         Some(json) => {
             let text = ferroflux_yaml::to_yaml(&json);

@@ -107,16 +107,33 @@ impl Templates {
     ///
     /// Go's parse error: `template: <name>:<line>: <message>`.
     pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        self.parse_main(name, text).map(|_| ())
+    }
+
+    /// As [`Templates::parse`], returning the tree of `text` itself (outside its `define`s),
+    /// even when Go's rule kept an earlier non-empty template of that name in the set: Go's
+    /// `t.New(name).Parse(text)` then `t.Execute` runs this tree, which is what Helm's `tpl` does.
+    pub(crate) fn parse_main(&mut self, name: &str, text: &str) -> Result<Rc<Tree>, ParseError> {
         let funcs = &self.funcs;
         let trees = parse::parse(name, text, &|f| funcs.contains(f))?;
+        let mut main = None;
         for tree in trees {
+            let tree = Rc::new(tree);
+            if tree.name == name {
+                main = Some(Rc::clone(&tree));
+            }
             // Go's rule: an empty body never replaces an existing definition.
             if self.trees.contains_key(&tree.name) && ast::is_empty_list(&tree.root) {
                 continue;
             }
-            self.trees.insert(tree.name.clone(), Rc::new(tree));
+            self.trees.insert(tree.name.clone(), tree);
         }
-        Ok(())
+        // The parser always adds the text's own tree under `name`.
+        main.ok_or_else(|| ParseError {
+            name: name.to_owned(),
+            line: 1,
+            message: "the text produced no template".to_owned(),
+        })
     }
 
     /// Runs the template `name` with `dot`, appending its output to `out` (nothing is appended

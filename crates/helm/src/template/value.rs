@@ -252,6 +252,16 @@ impl Map {
             .collect()
     }
 
+    /// The same map (shared, not copied) seen as another Go type, as Helm's `Values.Table`
+    /// turns a `map[string]interface {}` into `common.Values`.
+    #[must_use]
+    pub fn retyped(&self, ty: MapType) -> Map {
+        Map {
+            entries: Rc::clone(&self.entries),
+            ty,
+        }
+    }
+
     /// Whether both are the same map (aliases).
     #[must_use]
     pub fn same(&self, other: &Map) -> bool {

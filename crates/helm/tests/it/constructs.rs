@@ -3,14 +3,11 @@
 //! written by `scripts/helm-constructs.sh`). Every case must render here exactly as stored; when
 //! the reference binary is present, the stored expectations are also re-checked against it.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use ferroflux_helm::funcs::helm_funcs;
-use ferroflux_helm::helm_error::{exec_message, parse_message};
-use ferroflux_helm::objects::default_capabilities;
-use ferroflux_helm::template::{List, Map, MapType, Templates, Value};
+use ferroflux_helm::action::{Error, Notices, TemplateOptions, template};
+use ferroflux_helm::chart::{Chart, File};
 
 const FILE: &str = "c/templates/t.yaml";
 const DEBUG_HINT: &str = "\n\nUse --debug flag to render out invalid YAML\n";
@@ -38,107 +35,46 @@ fn cases() -> Vec<(String, PathBuf)> {
     cases
 }
 
-/// JSON (what Helm's YAML reader yields) into template values: every number a `float64`.
-fn from_json(v: &serde_json::Value) -> Value {
-    match v {
-        serde_json::Value::Null => Value::Nil,
-        serde_json::Value::Bool(b) => Value::Bool(*b),
-        serde_json::Value::Number(n) => Value::Float(n.as_f64().expect("a finite number")),
-        serde_json::Value::String(s) => Value::str(s),
-        serde_json::Value::Array(items) => {
-            Value::List(List::new(items.iter().map(from_json).collect()))
-        }
-        serde_json::Value::Object(m) => Value::Map(Map::new(
-            m.iter().map(|(k, v)| (k.clone(), from_json(v))).collect(),
-        )),
-    }
-}
-
-fn map(entries: Vec<(&str, Value)>, ty: MapType) -> Value {
-    let m: BTreeMap<String, Value> = entries
-        .into_iter()
-        .map(|(k, v)| (k.to_owned(), v))
-        .collect();
-    Value::Map(Map::typed(m, ty))
-}
-
-/// Helm reads values with YAML 1.1 rules (`y`, `n`, `yes`, `off`, ... are booleans, as keys
-/// and as values) while this harness reads YAML 1.2: a case using those words unquoted would
-/// compare two different inputs, so it is refused.
-fn check_yaml_1_1_words(values_yaml: &str) {
-    const WORDS: [&str; 16] = [
-        "y", "Y", "n", "N", "yes", "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off",
-        "OFF",
+/// The one-template chart `scripts/helm-constructs.sh` builds for a case.
+fn chart(template: &str, values_yaml: Option<&str>) -> Chart {
+    let mut files = vec![
+        File {
+            name: "Chart.yaml".to_owned(),
+            data: b"apiVersion: v2\nname: c\nversion: 0.1.0\n".to_vec(),
+        },
+        File {
+            name: "templates/t.yaml".to_owned(),
+            data: template.as_bytes().to_vec(),
+        },
     ];
-    for token in
-        values_yaml.split(|c: char| c.is_whitespace() || matches!(c, '{' | '}' | '[' | ']' | ','))
-    {
-        let word = token.strip_suffix(':').unwrap_or(token);
-        assert!(
-            !WORDS.contains(&word),
-            "values.yaml uses the YAML 1.1 boolean {word:?}; quote it or pick another word"
-        );
+    if let Some(values) = values_yaml {
+        files.push(File {
+            name: "values.yaml".to_owned(),
+            data: values.as_bytes().to_vec(),
+        });
     }
+    Chart::from_files(files, "c", &|_| Err("no archives here".to_owned())).expect("the chart loads")
 }
 
-/// The dot Helm gives `templates/t.yaml` of chart `c` released as `rel` in `ns`.
-fn dot(values_yaml: &str) -> Value {
-    check_yaml_1_1_words(values_yaml);
-    let docs = ferroflux_yaml::parse_documents(values_yaml).expect("values.yaml parses");
-    let values = match docs.first().map(from_json) {
-        Some(Value::Map(m)) => Value::Map(Map::typed(
-            m.entries().into_iter().collect(),
-            MapType::Values,
-        )),
-        _ => map(vec![], MapType::Values),
-    };
-    let release = map(
-        vec![
-            ("Name", Value::str("rel")),
-            ("Namespace", Value::str("ns")),
-            ("Service", Value::str("Helm")),
-            ("IsInstall", Value::Bool(true)),
-            ("IsUpgrade", Value::Bool(false)),
-            ("Revision", Value::int(1)),
-        ],
-        MapType::Any,
-    );
-    let chart = map(
-        vec![("Name", Value::str("c")), ("Version", Value::str("0.1.0"))],
-        MapType::Any,
-    );
-    let template = map(
-        vec![
-            ("Name", Value::str(FILE)),
-            ("BasePath", Value::str("c/templates")),
-        ],
-        MapType::Any,
-    );
-    map(
-        vec![
-            ("Values", values),
-            ("Release", release),
-            ("Chart", chart),
-            ("Template", template),
-            ("Capabilities", default_capabilities()),
-        ],
-        MapType::Values,
-    )
-}
-
-/// What `helm template` would print for the case, in the form `expected` stores.
-fn render(template: &str, values_yaml: &str) -> String {
-    let mut set = Templates::new("gotpl", helm_funcs());
-    if let Err(e) = set.parse(FILE, template) {
-        return format!("Error: {}{DEBUG_HINT}", parse_message(&e));
+/// What `helm template rel <chart> --namespace ns` would print for the case, in the form
+/// `expected` stores (stdout without the first header and the final newline, or stderr).
+fn render(template_text: &str, values_yaml: Option<&str>) -> String {
+    let mut notices = Notices::default();
+    let opts = TemplateOptions::new("rel", "ns");
+    match template(chart(template_text, values_yaml), &opts, &mut notices) {
+        Ok(out) => {
+            if out == "\n" {
+                return String::new();
+            }
+            let header = format!("---\n# Source: {FILE}\n");
+            out.strip_prefix(&header)
+                .and_then(|s| s.strip_suffix('\n'))
+                .unwrap_or(&out)
+                .to_owned()
+        }
+        Err(e @ (Error::Render(_) | Error::Manifest(_))) => format!("Error: {e}{DEBUG_HINT}"),
+        Err(e) => format!("Error: {e}\n"),
     }
-    let mut out = String::new();
-    if let Err(e) = set.execute(FILE, &dot(values_yaml), &mut out) {
-        return format!("Error: {}{DEBUG_HINT}", exec_message(&e));
-    }
-    out.replace("<no value>", "")
-        .trim_matches(|c: char| c.is_whitespace())
-        .to_owned()
 }
 
 fn read(path: &Path) -> String {
@@ -152,10 +88,8 @@ fn every_construct_case_renders_as_helm_does() {
     let mut failures = Vec::new();
     for (name, dir) in &cases {
         let want = read(&dir.join("expected"));
-        let got = render(
-            &read(&dir.join("template.yaml")),
-            &read(&dir.join("values.yaml")),
-        );
+        let values = std::fs::read_to_string(dir.join("values.yaml")).ok();
+        let got = render(&read(&dir.join("template.yaml")), values.as_deref());
         if got != want {
             failures.push(format!("{name}:\n  want: {want:?}\n  got:  {got:?}"));
         }

@@ -86,13 +86,7 @@ impl FuncContext<'_> {
     /// The text does not parse, nests too deeply, or fails.
     pub fn execute_text(&self, name: &str, text: &str, dot: Value) -> Result<String, TextError> {
         let mut set = self.set.clone();
-        set.parse(name, text).map_err(TextError::Parse)?;
-        let Some(tree) = set.tree(name) else {
-            return Err(TextError::Exec(ExecError::NotDefined {
-                name: name.to_owned(),
-                set: set.name().to_owned(),
-            }));
-        };
+        let tree = set.parse_main(name, text).map_err(TextError::Parse)?;
         if self.depth >= set.limits().max_depth {
             return Err(TextError::Exec(ExecError::Template {
                 template: name.to_owned(),

@@ -1,0 +1,192 @@
+//! `helm template` as one call: the checks Helm makes before rendering (installable chart,
+//! dependencies present, `kubeVersion`), dependency processing and value coalescing, the
+//! render, then the output as `helm template` prints it (CRDs with `--include-crds`, the
+//! manifests in install order, then the hooks).
+
+use std::fmt::Write as _;
+
+use crate::chart::Chart;
+use crate::engine::{self, Release};
+use crate::manifest;
+use crate::objects::{KubeVersion, capabilities};
+use crate::values::options::ValueOptions;
+use crate::values::{coalesce, deps};
+
+/// What `helm template` takes besides the chart.
+#[derive(Debug, Clone)]
+pub struct TemplateOptions {
+    /// The release.
+    pub release: Release,
+    /// The user's values.
+    pub values: ValueOptions,
+    /// `--kube-version` (default `v1.35.0`).
+    pub kube_version: Option<String>,
+    /// `-a/--api-versions`.
+    pub api_versions: Vec<String>,
+    /// `--include-crds`.
+    pub include_crds: bool,
+    /// `--skip-tests`.
+    pub skip_tests: bool,
+}
+
+impl TemplateOptions {
+    /// `helm template NAME CHART -n NAMESPACE` with nothing else set.
+    #[must_use]
+    pub fn new(name: &str, namespace: &str) -> TemplateOptions {
+        TemplateOptions {
+            release: Release {
+                name: name.to_owned(),
+                namespace: namespace.to_owned(),
+                revision: 1,
+                is_upgrade: false,
+            },
+            values: ValueOptions::default(),
+            kube_version: None,
+            api_versions: Vec::new(),
+            include_crds: false,
+            skip_tests: false,
+        }
+    }
+}
+
+/// What Helm logs on stderr while rendering, without failing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Notices {
+    /// Warnings (`level=WARN`): the chart is deprecated.
+    pub warnings: Vec<String>,
+    /// Information (`level=INFO`): value type clashes, hooks skipped for unknown events.
+    pub info: Vec<String>,
+}
+
+/// Why a chart does not render.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A library chart is rendered on its own.
+    #[error("library charts are not installable")]
+    Library,
+    /// Dependencies listed in `Chart.yaml` are missing from `charts/`.
+    #[error(
+        "an error occurred while checking for chart dependencies. You may need to run `helm dependency build` to fetch missing dependencies: found in Chart.yaml, but missing in charts/ directory: {}",
+        .0.join(", ")
+    )]
+    MissingDependencies(Vec<String>),
+    /// `--kube-version` is not a version.
+    #[error("invalid kube version {0:?}: give a semantic version such as 1.35.0")]
+    KubeVersion(String),
+    /// The chart's `kubeVersion` excludes the target Kubernetes version.
+    #[error(
+        "chart requires kubeVersion: {constraint} which is incompatible with Kubernetes {version}"
+    )]
+    IncompatibleKube {
+        /// The chart's constraint.
+        constraint: String,
+        /// The target version.
+        version: String,
+    },
+    /// A values file does not read.
+    #[error(transparent)]
+    Values(#[from] crate::values::read::Error),
+    /// Values cannot be coalesced.
+    #[error(transparent)]
+    Coalesce(#[from] coalesce::Error),
+    /// A template fails.
+    #[error(transparent)]
+    Render(#[from] engine::Error),
+    /// A rendered document is not YAML.
+    #[error(transparent)]
+    Manifest(#[from] manifest::Error),
+}
+
+impl Error {
+    /// Whether Helm prints its `--debug` hint after this error (render and YAML errors).
+    #[must_use]
+    pub fn debug_hint(&self) -> bool {
+        matches!(self, Error::Render(_) | Error::Manifest(_))
+    }
+}
+
+/// Renders `chart` as `helm template` would and returns what it prints on stdout; what Helm
+/// would log goes to `notices`, also when the render fails.
+///
+/// # Errors
+/// [`Error`]: the first check, value, template or document that fails.
+pub fn template(
+    mut chart: Chart,
+    opts: &TemplateOptions,
+    notices: &mut Notices,
+) -> Result<String, Error> {
+    if chart.metadata.chart_type == "library" {
+        return Err(Error::Library);
+    }
+    if chart.metadata.deprecated {
+        notices.warnings.push("this chart is deprecated".to_owned());
+    }
+    let warnings = &mut notices.info;
+    if chart.metadata.dependencies_declared {
+        let missing: Vec<String> = chart
+            .metadata
+            .dependencies
+            .iter()
+            .filter(|r| !chart.dependencies.iter().any(|d| d.name() == r.name))
+            .map(|r| r.name.clone())
+            .collect();
+        if !missing.is_empty() {
+            return Err(Error::MissingDependencies(missing));
+        }
+    }
+    let kube = match &opts.kube_version {
+        None => KubeVersion::new("v1.35.0", "1", "35"),
+        Some(v) => KubeVersion::parse(v).ok_or_else(|| Error::KubeVersion(v.clone()))?,
+    };
+    let user = opts.values.merge()?;
+    deps::process(&mut chart, &user, warnings)?;
+    let values = coalesce::coalesce_values(&chart, &user, warnings)?;
+    if !chart.metadata.kube_version.is_empty()
+        && !crate::funcs::semver::satisfies(&chart.metadata.kube_version, kube.version())
+            .unwrap_or(false)
+    {
+        return Err(Error::IncompatibleKube {
+            constraint: chart.metadata.kube_version.clone(),
+            version: kube.version().to_owned(),
+        });
+    }
+    let caps = capabilities(&kube, &opts.api_versions);
+    let files = engine::render(&chart, &values, &opts.release, &caps)?;
+    let manifest::Sorted {
+        generic,
+        hooks,
+        skipped,
+    } = manifest::sort(&files)?;
+    warnings.extend(skipped);
+    let mut buffer = String::new();
+    if opts.include_crds {
+        crds(&chart, chart.name(), &mut buffer);
+    }
+    for m in &generic {
+        let _ = write!(buffer, "---\n# Source: {}\n{}\n", m.source, m.content);
+    }
+    let mut output = buffer.trim_matches(|c: char| c.is_whitespace()).to_owned();
+    output.push('\n');
+    for h in &hooks {
+        if opts.skip_tests && h.hook_events.iter().any(|e| e == "test") {
+            continue;
+        }
+        let _ = write!(output, "---\n# Source: {}\n{}\n", h.source, h.content);
+    }
+    Ok(output)
+}
+
+/// Every `crds/` file of the chart, then of its enabled subcharts, verbatim.
+fn crds(chart: &Chart, full_path: &str, out: &mut String) {
+    for f in chart.crds() {
+        let _ = write!(
+            out,
+            "---\n# Source: {full_path}/{}\n{}\n",
+            f.name,
+            String::from_utf8_lossy(&f.data)
+        );
+    }
+    for sub in &chart.dependencies {
+        crate::template::deep(|| crds(sub, &format!("{full_path}/charts/{}", sub.name()), out));
+    }
+}
