@@ -12,7 +12,9 @@
 //! The rest of Sprig, chart loading, values coalescing and `helm template` output come next (see
 //! `docs/notes/helm-renderer.md`).
 
+pub mod chart;
 pub mod funcs;
 pub mod helm_error;
 pub mod objects;
 pub mod template;
+pub mod values;

@@ -1,0 +1,3 @@
+//! Values: the `--set` family of command-line values.
+
+pub mod strvals;
