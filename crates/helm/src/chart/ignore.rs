@@ -249,7 +249,7 @@ fn go_match(mut pattern: &[u8], mut name: &[u8]) -> std::result::Result<bool, Ba
             let mut i = 0;
             while i < name.len() && name[i] != b'/' {
                 let (rest_name, ok) = match_chunk(chunk, &name[i + 1..])?;
-                if ok && !(pattern.is_empty() && !rest_name.is_empty()) {
+                if ok && (!pattern.is_empty() || rest_name.is_empty()) {
                     name = rest_name;
                     continue 'pattern;
                 }
@@ -278,12 +278,8 @@ fn scan_chunk(mut pattern: &[u8]) -> (bool, &[u8], &[u8]) {
     let mut i = 0;
     while i < pattern.len() {
         match pattern[i] {
-            b'\\' => {
-                // Skip the escaped byte (when there is one).
-                if i + 1 < pattern.len() {
-                    i += 1;
-                }
-            }
+            // Skip the escaped byte (when there is one).
+            b'\\' if i + 1 < pattern.len() => i += 1,
             b'[' => in_class = true,
             b']' => in_class = false,
             b'*' if !in_class => break,
