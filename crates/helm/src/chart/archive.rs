@@ -4,8 +4,9 @@
 //! Each entry's name loses its first element (the chart's directory, whatever it is called); a
 //! name written with `\` is split on `\` instead of `/`. What is left is cleaned like Go's
 //! `path.Clean` and must stay inside the chart: no absolute path, no `..`, no drive letter, and
-//! the entry must have a first element to strip. Directories and pax headers are skipped. Every
-//! other entry is kept **with its data**, which for a symlink, hard link or device is empty: Helm
+//! the entry must have a first element to strip. (So `/c/x` is accepted as `c/x`: its first
+//! element is the empty name before the `/`, while `c//x` is absolute once `c` is stripped.)
+//! Directories and pax headers are skipped. Every other entry is kept **with its data**, which for a symlink, hard link or device is empty: Helm
 //! loads a symlink in an archive as an empty file and never follows it, and so does this module.
 //! A UTF-8 byte order mark at the start of a file is removed, as Helm does. Files keep the archive
 //! order.
@@ -78,7 +79,8 @@ pub enum Error {
         /// The cap, in bytes.
         limit: u64,
     },
-    /// The files decompress to more than `max_total_bytes` (reached at `name`).
+    /// The files decompress to more than `max_total_bytes` (reached at `name`). Helm 4.1.4 prints
+    /// `decompressed chart is larger than the maximum size 104857600`.
     #[error(
         "decompressed chart is larger than the maximum size {limit} (reached at {name:?}); \
          the chart is refused"

@@ -21,9 +21,11 @@
 //!
 //! Error texts are Helm's, so `Error: failed parsing --set data: <text>` reads as `helm` prints it.
 //! Helm's quirks are kept: parsing stops without error when the line ends inside a name with an
-//! index (`a[1`, `a[0]` set `a` to its list unchanged or `[]`), a value continues after a JSON value
-//! without a comma (`--set-json a=1x=2` sets `a` and `x`), and meeting a value of another kind
-//! on the way (`--set a=1 --set a.b=2`) is Go's `interface conversion` failure.
+//! index (`a[1` sets nothing; `a[0]` leaves `a`'s list as it is, or sets `a` to `[]`), a value
+//! continues after a JSON value without a comma (`--set-json a=1x=2` sets `a` and `x`), and
+//! meeting a value of another kind on the way (`--set a=1 --set a.b=2`) is Go's
+//! `interface conversion` failure. One cap is ours: names and indices nest at most
+//! [`MAX_DEPTH`] levels.
 
 use std::io;
 
