@@ -345,3 +345,44 @@ fn files_glob_match_is_gobwas_glob() {
         );
     }
 }
+
+#[test]
+fn files_glob_lists_what_helm_lists() {
+    // `.Files.Glob PATTERN` with helm 4.1.4 over the files of `TREE` (no .helmignore).
+    let files: Vec<&str> = TREE
+        .iter()
+        .filter(|(p, dir)| !dir && *p != "Chart.yaml" && !p.starts_with("templates/"))
+        .map(|(p, _)| *p)
+        .collect();
+    let cases: &[(&str, &str)] = &[
+        ("{docs/**,*.md}", "docs/r.md docs/sub/x.txt"),
+        (
+            "**.txt",
+            "a.txt b.txt docs/sub/x.txt keep.txt keep/y.txt q[1].txt star*.txt",
+        ),
+        (
+            "*",
+            ".dot .helmignore a.txt b.txt keep.txt q[1].txt star*.txt",
+        ),
+        ("[!a]*.txt", "b.txt keep.txt q[1].txt star*.txt"),
+        ("docs/*", "docs/r.md"),
+        ("?.txt", "a.txt b.txt"),
+        (
+            "[",
+            ".dot .helmignore a.txt b.txt docs/r.md docs/sub/x.txt files/z.md keep.txt \
+             keep/y.txt q[1].txt star*.txt",
+        ),
+        ("**/*.txt", "docs/sub/x.txt keep/y.txt"),
+        ("a,b", ""),
+        ("q\\[1\\].txt", "q[1].txt"),
+    ];
+    for (pattern, want) in cases {
+        let mut listed: Vec<&str> = files
+            .iter()
+            .copied()
+            .filter(|f| files_glob_match(pattern, f))
+            .collect();
+        listed.sort_unstable();
+        assert_eq!(listed.join(" "), *want, ".Files.Glob {pattern:?}");
+    }
+}
