@@ -3,7 +3,9 @@
 //! (directories or `.tgz` archives), from a chart directory ([`dir`]) or a packaged chart
 //! ([`archive`]). Loading checks what Helm checks; rendering is elsewhere.
 
+pub mod archive;
 pub mod dir;
+pub mod ignore;
 pub mod metadata;
 
 use std::collections::BTreeMap;
