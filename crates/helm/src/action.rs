@@ -27,6 +27,9 @@ pub struct TemplateOptions {
     pub include_crds: bool,
     /// `--skip-tests`.
     pub skip_tests: bool,
+    /// `--show-only`: only the documents of templates matching these patterns (Go's
+    /// `filepath.Match` against the path inside the chart), in pattern order.
+    pub show_only: Vec<String>,
 }
 
 impl TemplateOptions {
@@ -45,6 +48,7 @@ impl TemplateOptions {
             api_versions: Vec::new(),
             include_crds: false,
             skip_tests: false,
+            show_only: Vec::new(),
         }
     }
 }
@@ -83,9 +87,12 @@ pub enum Error {
         /// The target version.
         version: String,
     },
-    /// A values file does not read.
+    /// A values file or `--set` flag does not read.
     #[error(transparent)]
-    Values(#[from] crate::values::read::Error),
+    Values(#[from] crate::values::options::Error),
+    /// The values fail a chart's `values.schema.json`.
+    #[error(transparent)]
+    Schema(#[from] crate::values::schema::Error),
     /// Values cannot be coalesced.
     #[error(transparent)]
     Coalesce(#[from] coalesce::Error),
@@ -95,6 +102,9 @@ pub enum Error {
     /// A rendered document is not YAML.
     #[error(transparent)]
     Manifest(#[from] manifest::Error),
+    /// A `--show-only` pattern matches no template.
+    #[error("could not find template {0} in chart")]
+    ShowOnly(String),
 }
 
 impl Error {
@@ -115,6 +125,13 @@ pub fn template(
     opts: &TemplateOptions,
     notices: &mut Notices,
 ) -> Result<String, Error> {
+    let kube = match &opts.kube_version {
+        None => KubeVersion::new("v1.35.0", "1", "35"),
+        Some(v) => KubeVersion::parse(v).ok_or_else(|| Error::KubeVersion(v.clone()))?,
+    };
+    let user = opts
+        .values
+        .merge(&mut |path| std::fs::read_to_string(path))?;
     if chart.metadata.chart_type == "library" {
         return Err(Error::Library);
     }
@@ -134,13 +151,9 @@ pub fn template(
             return Err(Error::MissingDependencies(missing));
         }
     }
-    let kube = match &opts.kube_version {
-        None => KubeVersion::new("v1.35.0", "1", "35"),
-        Some(v) => KubeVersion::parse(v).ok_or_else(|| Error::KubeVersion(v.clone()))?,
-    };
-    let user = opts.values.merge()?;
     deps::process(&mut chart, &user, warnings)?;
     let values = coalesce::coalesce_values(&chart, &user, warnings)?;
+    crate::values::schema::validate(&chart, &values)?;
     if !chart.metadata.kube_version.is_empty()
         && !crate::funcs::semver::satisfies(&chart.metadata.kube_version, kube.version())
             .unwrap_or(false)
@@ -173,7 +186,40 @@ pub fn template(
         }
         let _ = write!(output, "---\n# Source: {}\n{}\n", h.source, h.content);
     }
-    Ok(output)
+    if opts.show_only.is_empty() {
+        Ok(output)
+    } else {
+        show_only(&output, &opts.show_only)
+    }
+}
+
+/// `--show-only`: the printed documents whose `# Source: <chart>/<path>` path matches a pattern,
+/// each printed as `---\n<document>\n`, pattern by pattern.
+fn show_only(output: &str, patterns: &[String]) -> Result<String, Error> {
+    let docs = manifest::split(output);
+    let mut out = String::new();
+    for pattern in patterns {
+        let mut found = false;
+        for doc in &docs {
+            let Some(path) = doc
+                .find("# Source: ")
+                .map(|at| &doc[at + "# Source: ".len()..])
+                .map(|rest| rest.lines().next().unwrap_or_default())
+                .and_then(|source| source.split_once('/'))
+                .map(|(_, path)| path)
+            else {
+                continue;
+            };
+            if crate::chart::ignore::glob_match(pattern, path).unwrap_or(false) {
+                let _ = write!(out, "---\n{doc}\n");
+                found = true;
+            }
+        }
+        if !found {
+            return Err(Error::ShowOnly(pattern.clone()));
+        }
+    }
+    Ok(out)
 }
 
 /// Every `crds/` file of the chart, then of its enabled subcharts, verbatim.

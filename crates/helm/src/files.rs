@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use crate::chart::File;
+use crate::chart::ignore::files_glob_match;
 use crate::template::{Arity, FuncError, List, ListType, Map, MapType, Object, Value};
 
 /// A chart's files as `.Files` (file contents as strings: templates can only use text).
@@ -35,11 +36,10 @@ impl Files {
     }
 
     fn glob(&self, pattern: &str) -> Files {
-        let tokens = compile(pattern).unwrap_or_else(|| vec![Token::AnyDeep]);
         Files(
             self.0
                 .iter()
-                .filter(|(name, _)| matches(&tokens, name.as_bytes()))
+                .filter(|(name, _)| files_glob_match(pattern, name))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
         )
@@ -142,151 +142,5 @@ impl Object for Files {
             })
             .collect();
         format!("map[{}]", entries.join(" "))
-    }
-}
-
-/// One piece of a `gobwas/glob` pattern compiled with `/` as the separator.
-#[derive(Debug, Clone)]
-enum Token {
-    Literal(u8),
-    /// `?`: one byte other than `/`.
-    One,
-    /// `*`: any run of bytes without `/`.
-    Any,
-    /// `**`: any run of bytes.
-    AnyDeep,
-    /// `[...]` / `[!...]`: one byte in (or not in) the ranges.
-    Class(bool, Vec<(u8, u8)>),
-    /// `{a,b}`: one of the alternatives.
-    Alt(Vec<Vec<Token>>),
-}
-
-/// Compiles a pattern; `None` when it is malformed (Helm then matches everything).
-fn compile(pattern: &str) -> Option<Vec<Token>> {
-    let bytes = pattern.as_bytes();
-    let mut pos = 0;
-    let tokens = compile_seq(bytes, &mut pos, false)?;
-    (pos == bytes.len()).then_some(tokens)
-}
-
-fn compile_seq(b: &[u8], pos: &mut usize, in_alt: bool) -> Option<Vec<Token>> {
-    let mut out = Vec::new();
-    while *pos < b.len() {
-        let c = b[*pos];
-        match c {
-            b',' | b'}' if in_alt => return Some(out),
-            b'\\' => {
-                *pos += 1;
-                out.push(Token::Literal(*b.get(*pos)?));
-                *pos += 1;
-            }
-            b'?' => {
-                out.push(Token::One);
-                *pos += 1;
-            }
-            b'*' => {
-                if b.get(*pos + 1) == Some(&b'*') {
-                    out.push(Token::AnyDeep);
-                    *pos += 2;
-                } else {
-                    out.push(Token::Any);
-                    *pos += 1;
-                }
-            }
-            b'[' => {
-                *pos += 1;
-                let negated = matches!(b.get(*pos), Some(b'!' | b'^'));
-                if negated {
-                    *pos += 1;
-                }
-                let mut ranges = Vec::new();
-                loop {
-                    let lo = *b.get(*pos)?;
-                    if lo == b']' {
-                        *pos += 1;
-                        break;
-                    }
-                    *pos += 1;
-                    if b.get(*pos) == Some(&b'-') && b.get(*pos + 1).is_some_and(|x| *x != b']') {
-                        let hi = *b.get(*pos + 1)?;
-                        ranges.push((lo, hi));
-                        *pos += 2;
-                    } else {
-                        ranges.push((lo, lo));
-                    }
-                }
-                out.push(Token::Class(negated, ranges));
-            }
-            b'{' => {
-                *pos += 1;
-                let mut alts = Vec::new();
-                loop {
-                    alts.push(compile_seq(b, pos, true)?);
-                    match b.get(*pos) {
-                        Some(b',') => *pos += 1,
-                        Some(b'}') => {
-                            *pos += 1;
-                            break;
-                        }
-                        _ => return None,
-                    }
-                }
-                out.push(Token::Alt(alts));
-            }
-            _ => {
-                out.push(Token::Literal(c));
-                *pos += 1;
-            }
-        }
-    }
-    (!in_alt).then_some(out)
-}
-
-/// Whether `name` matches the whole token sequence (backtracking over the wildcards).
-fn matches(tokens: &[Token], name: &[u8]) -> bool {
-    let Some((first, rest)) = tokens.split_first() else {
-        return name.is_empty();
-    };
-    match first {
-        Token::Literal(c) => name.first() == Some(c) && matches(rest, &name[1..]),
-        Token::One => name.first().is_some_and(|c| *c != b'/') && matches(rest, &name[1..]),
-        Token::Class(negated, ranges) => {
-            name.first().is_some_and(|c| {
-                *c != b'/' && ranges.iter().any(|(lo, hi)| lo <= c && c <= hi) != *negated
-            }) && matches(rest, &name[1..])
-        }
-        Token::Any => {
-            let limit = name.iter().position(|c| *c == b'/').unwrap_or(name.len());
-            (0..=limit).any(|i| matches(rest, &name[i..]))
-        }
-        Token::AnyDeep => (0..=name.len()).any(|i| matches(rest, &name[i..])),
-        Token::Alt(alts) => alts.iter().any(|alt| {
-            let mut joined = alt.clone();
-            joined.extend(rest.iter().cloned());
-            matches(&joined, name)
-        }),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{compile, matches};
-
-    fn glob(pattern: &str, name: &str) -> bool {
-        matches(&compile(pattern).expect("a valid pattern"), name.as_bytes())
-    }
-
-    #[test]
-    fn globs_follow_gobwas_with_slash_separators() {
-        assert!(glob("files/*.yaml", "files/a.yaml"));
-        assert!(!glob("files/*.yaml", "files/sub/a.yaml"));
-        assert!(glob("files/**.yaml", "files/sub/a.yaml"));
-        assert!(glob("files/**", "files/sub/a.yaml"));
-        assert!(glob("**.json", "dashboards/x.json"));
-        assert!(glob("files/{a,b}.txt", "files/b.txt"));
-        assert!(!glob("files/{a,b}.txt", "files/c.txt"));
-        assert!(glob("f?les/[a-c].txt", "files/b.txt"));
-        assert!(!glob("files/[!a-c].txt", "files/b.txt"));
-        assert!(compile("files/[a").is_none());
     }
 }

@@ -33,6 +33,21 @@ struct TemplateArgs {
     /// Values files, merged in order.
     #[arg(short = 'f', long = "values")]
     values: Vec<PathBuf>,
+    /// Values as `key=value[,key=value]`, typed as Helm types them.
+    #[arg(long)]
+    set: Vec<String>,
+    /// Values as `key=value`, always strings.
+    #[arg(long)]
+    set_string: Vec<String>,
+    /// Values as `key=<JSON>`.
+    #[arg(long)]
+    set_json: Vec<String>,
+    /// Values as `key=path`: the file's content.
+    #[arg(long)]
+    set_file: Vec<String>,
+    /// One value as `key=value`, taken literally.
+    #[arg(long)]
+    set_literal: Vec<String>,
     /// The release namespace.
     #[arg(short = 'n', long, default_value = "default")]
     namespace: String,
@@ -48,6 +63,9 @@ struct TemplateArgs {
     /// Leave out test hooks.
     #[arg(long)]
     skip_tests: bool,
+    /// Only print the documents of templates matching this pattern (repeatable).
+    #[arg(short = 's', long)]
+    show_only: Vec<String>,
     /// Render as an upgrade (`.Release.IsUpgrade`).
     #[arg(long)]
     is_upgrade: bool,
@@ -62,7 +80,7 @@ fn run(
         [name, chart, ..] => (name.as_str(), chart),
         [] => anyhow::bail!("give the chart to render"),
     };
-    let chart = ferroflux_helm::chart::load_dir(std::path::Path::new(chart_path))
+    let chart = ferroflux_helm::chart::load(std::path::Path::new(chart_path))
         .with_context(|| format!("loading the chart {chart_path}"))?;
     let mut opts = TemplateOptions::new(name, &args.namespace);
     for file in &args.values {
@@ -70,10 +88,16 @@ fn run(
             .with_context(|| format!("reading the values file {}", file.display()))?;
         opts.values.files.push((file.display().to_string(), text));
     }
+    opts.values.set.clone_from(&args.set);
+    opts.values.set_string.clone_from(&args.set_string);
+    opts.values.set_json.clone_from(&args.set_json);
+    opts.values.set_file.clone_from(&args.set_file);
+    opts.values.set_literal.clone_from(&args.set_literal);
     opts.kube_version.clone_from(&args.kube_version);
     opts.api_versions.clone_from(&args.api_versions);
     opts.include_crds = args.include_crds;
     opts.skip_tests = args.skip_tests;
+    opts.show_only.clone_from(&args.show_only);
     opts.release.is_upgrade = args.is_upgrade;
     Ok(template(chart, &opts, notices))
 }

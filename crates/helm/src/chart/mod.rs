@@ -230,23 +230,89 @@ impl Chart {
     }
 }
 
-/// Loads the chart directory `path` (its `.helmignore` applied).
+/// Loads a chart from `path`: a chart directory (its `.helmignore` applied) or a packaged
+/// chart (`.tgz`), as `helm template` takes either.
 ///
 /// # Errors
-/// [`Error`]: the directory cannot be read, or the chart does not load.
+/// [`Error`]: the path cannot be read, the archive is malformed or over the limits, or the
+/// chart does not load.
+pub fn load(path: &std::path::Path) -> Result<Chart, Error> {
+    let io = |source| Error::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    if std::fs::metadata(path).map_err(io)?.is_dir() {
+        return load_dir(path);
+    }
+    let limits = archive::Limits::default();
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    if size > limits.max_total_bytes {
+        return Err(Error::Unsupported {
+            path: path.display().to_string(),
+            message: format!(
+                "the chart archive is {size} bytes, over the {} byte limit",
+                limits.max_total_bytes
+            ),
+        });
+    }
+    let bytes = std::fs::read(path).map_err(io)?;
+    load_archive(&bytes, &path.display().to_string())
+}
+
+/// Loads a packaged chart (`.tgz` bytes); `origin` names it in errors.
+///
+/// # Errors
+/// [`Error`]: the archive is malformed or over the limits, or the chart does not load.
+pub fn load_archive(bytes: &[u8], origin: &str) -> Result<Chart, Error> {
+    let files = unpack(bytes).map_err(|message| Error::Unsupported {
+        path: origin.to_owned(),
+        message,
+    })?;
+    Chart::from_files(files, origin, &unpack)
+}
+
+fn unpack(bytes: &[u8]) -> Result<Vec<File>, String> {
+    if !archive::is_gzip(bytes) {
+        return Err("the file is not a gzipped chart archive (.tgz)".to_owned());
+    }
+    archive::read_archive(bytes, &archive::Limits::default())
+        .map(|files| {
+            files
+                .into_iter()
+                .map(|f| File {
+                    name: f.path,
+                    data: f.data,
+                })
+                .collect()
+        })
+        .map_err(|e| e.to_string())
+}
+
+/// Loads the chart directory `path` with its `.helmignore` rules and Helm's default rule.
+///
+/// # Errors
+/// [`Error`]: the directory cannot be read, `.helmignore` is malformed, or the chart does not
+/// load.
 pub fn load_dir(path: &std::path::Path) -> Result<Chart, Error> {
-    let files = dir::read_dir_files(path, &|rel, _is_dir| is_hidden_template(rel))?;
+    let ignore_file = path.join(".helmignore");
+    let rules = match std::fs::read_to_string(&ignore_file) {
+        Ok(text) => ignore::Rules::parse(&text).map_err(|e| Error::Unsupported {
+            path: ignore_file.display().to_string(),
+            message: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ignore::Rules::default(),
+        Err(source) => {
+            return Err(Error::Io {
+                path: ignore_file.display().to_string(),
+                source,
+            });
+        }
+    }
+    .with_defaults();
+    let files = dir::read_dir_files(path, &|rel, is_dir| rules.ignored(rel, is_dir))?;
     let origin = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    Chart::from_files(files, &origin, &|_| {
-        Err("packaged subcharts are not supported yet".to_owned())
-    })
-}
-
-/// Helm's default ignore rule: dot files under `templates/`.
-fn is_hidden_template(rel: &str) -> bool {
-    rel.strip_prefix("templates/")
-        .is_some_and(|rest| rest.split('/').any(|p| p.starts_with('.')))
+    Chart::from_files(files, &origin, &unpack)
 }

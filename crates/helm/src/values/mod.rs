@@ -11,6 +11,7 @@ pub mod coalesce;
 pub mod deps;
 pub mod options;
 pub mod read;
+pub mod schema;
 pub mod strvals;
 
 use std::collections::BTreeMap;
