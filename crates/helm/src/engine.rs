@@ -39,6 +39,14 @@ pub enum Error {
     /// Go's `template: ...` form).
     #[error("{0}")]
     Exec(String),
+    /// The templates together write more than [`MAX_RENDER_BYTES`].
+    #[error(
+        "{file}: the chart's templates write more than {MAX_RENDER_BYTES} bytes together; a chart this large is refused"
+    )]
+    TooLarge {
+        /// The template that crossed the limit.
+        file: String,
+    },
     /// A template is not UTF-8 text, which this renderer cannot represent.
     #[error("{file}: the template is not UTF-8 text; Ferroflux renders UTF-8 templates only")]
     NotUtf8 {
@@ -46,6 +54,11 @@ pub enum Error {
         file: String,
     },
 }
+
+/// Most bytes all templates of one render may write together (each execution has its own cap
+/// too): real charts write a few MiB at most, and one tenant's chart must not exhaust the
+/// controller's memory.
+pub const MAX_RENDER_BYTES: usize = 128 * 1024 * 1024;
 
 /// One template to run.
 struct Renderable {
@@ -87,6 +100,7 @@ pub fn render(
             .map_err(|e| Error::Parse(parse_message(&e)))?;
     }
     let mut out = BTreeMap::new();
+    let mut total = 0usize;
     for r in &renderables {
         let base = r.name.rsplit('/').next().unwrap_or(&r.name);
         if base.starts_with('_') {
@@ -99,6 +113,12 @@ pub fn render(
         let mut text = String::new();
         set.execute(&r.name, &Value::Map(r.dot.clone()), &mut text)
             .map_err(|e| Error::Exec(exec_message(&e)))?;
+        total = total.saturating_add(text.len());
+        if total > MAX_RENDER_BYTES {
+            return Err(Error::TooLarge {
+                file: r.name.clone(),
+            });
+        }
         out.insert(r.name.clone(), text.replace("<no value>", ""));
     }
     Ok(out)
