@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bench-source: deps ## Benchmark the source-controller against git + tar (release
 bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-kustomize --bins
 	python3 scripts/bench-kustomize.py
+
+bench-helm: deps ## Benchmark ferroflux-helm against helm template on the shared corpus (release build; see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-helm --bins
+	python3 scripts/bench-helm.py
 
 bench-mttp: deps ## Time until 100/500/1000 Kustomizations are Ready, against a bare client (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller -p ferroflux-kustomize-controller --bins --examples
