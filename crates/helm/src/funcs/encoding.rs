@@ -159,7 +159,7 @@ fn sha1(data: &[u8]) -> [u8; 20] {
 
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-fn b64_encode(bytes: &[u8]) -> String {
+pub(super) fn b64_encode(bytes: &[u8]) -> String {
     let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
     for chunk in bytes.chunks(3) {
         let b = [
@@ -182,7 +182,7 @@ fn b64_encode(bytes: &[u8]) -> String {
 
 /// Go's `base64.StdEncoding.DecodeString`: CR and LF are skipped; the error is the byte offset
 /// Go reports (`illegal base64 data at input byte N`).
-fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
+pub(super) fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
     let src = s.as_bytes();
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;

@@ -5,6 +5,8 @@
 //! types with Go's `wrong type for value` error, an `interface {}` parameter takes anything.
 
 mod convert;
+mod crypto;
+mod dates;
 mod dicts;
 mod encoding;
 mod floats;
@@ -91,6 +93,8 @@ pub fn helm_funcs() -> Funcs {
     paths::register(&mut f);
     semver::register(&mut f);
     random::register(&mut f);
+    crypto::register(&mut f);
+    dates::register(&mut f);
     f.insert("lookup", Arity::Exact(4), |_, a| {
         for i in 0..4 {
             arg_str(a, i)?;
@@ -244,7 +248,7 @@ pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
     }
 }
 
-fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
+pub(crate) fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
     let got = match got {
         None | Some(Value::Nil | Value::Invalid) => "interface {}".to_owned(),
         Some(v) => v.type_name(),
