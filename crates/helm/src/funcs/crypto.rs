@@ -172,6 +172,10 @@ fn arg_certificate(a: &[Value], i: usize) -> Result<Certificate, FuncError> {
     }
 }
 
+#[expect(
+    clippy::needless_pass_by_value,
+    reason = "used as `map_err(parsing_key)`"
+)]
 fn parsing_key(e: String) -> FuncError {
     FuncError::Failed(format!("parsing private key: {e}"))
 }
@@ -577,7 +581,7 @@ fn name(cn: &str) -> Vec<u8> {
     cons(SEQUENCE, &[&cons(SET, &[&atv])])
 }
 
-/// A validity time as X.509 writes it: UTCTime through 2049, GeneralizedTime after.
+/// A validity time as X.509 writes it: `UTCTime` through 2049, `GeneralizedTime` after.
 fn asn1_time(unix: i64) -> Result<Vec<u8>, FuncError> {
     let t = super::dates::Civil::from_unix(unix, 0);
     if !(0..=9999).contains(&t.year) {

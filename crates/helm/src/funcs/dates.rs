@@ -16,6 +16,7 @@
 
 mod layout;
 
+use std::fmt::Write as _;
 use std::rc::Rc;
 use std::sync::LazyLock;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
@@ -195,11 +196,7 @@ impl Object for Time {
         if let Some(m) = self.mono {
             let sign = if m < 0 { '-' } else { '+' };
             let m = m.unsigned_abs();
-            s.push_str(&format!(
-                " m={sign}{}.{:09}",
-                m / 1_000_000_000,
-                m % 1_000_000_000
-            ));
+            let _ = write!(s, " m={sign}{}.{:09}", m / 1_000_000_000, m % 1_000_000_000);
         }
         s
     }
@@ -209,9 +206,9 @@ impl Time {
     /// Go's `AddDate`: the civil fields moved, then normalised (Jan 31 + 1 month is Mar 2 or 3).
     fn add_date(&self, years: i64, months: i64, days: i64) -> Time {
         let c = self.civil();
-        let month0 = c.month - 1 + months;
-        let year = c.year + years + month0.div_euclid(12);
-        let month = month0.rem_euclid(12) + 1;
+        let zero_based = c.month - 1 + months;
+        let year = c.year + years + zero_based.div_euclid(12);
+        let month = zero_based.rem_euclid(12) + 1;
         let day_count = layout::days_from_civil(year, month, 1) + c.day - 1 + days;
         let local = day_count * 86_400 + c.hour * 3600 + c.minute * 60 + c.second;
         Time {

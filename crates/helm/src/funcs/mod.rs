@@ -44,9 +44,16 @@ use std::collections::BTreeMap;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - random values: `randAlphaNum randAlpha randNumeric randAscii randInt uuidv4`;
+/// - cryptography: `genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert
+///   genSignedCertWithKey buildCustomCert genPrivateKey bcrypt htpasswd derivePassword encryptAES
+///   decryptAES` (certificates as Sprig's `certificate` struct with `Cert` and `Key`);
+/// - dates: `now date dateInZone htmlDate htmlDateInZone toDate mustToDate unixEpoch dateModify
+///   mustDateModify ago duration durationRound` (a Go `time.Time` object with `Unix`, `Format`,
+///   `UTC`, `Year`, ... methods; Go's reference-time layouts; UTC as the local zone);
 /// - `lookup`, empty as in `helm template`.
 ///
-/// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths),
+/// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths,
+/// `date_in_zone date_modify must_date_modify`),
 /// `reverse toStrings sha512sum`. Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
 /// when called, so templates parse exactly as in Helm.
 #[must_use]

@@ -169,6 +169,8 @@ pub(super) fn pem_encode(label: &str, der: &[u8]) -> String {
         out.push_str(&String::from_utf8_lossy(line));
         out.push('\n');
     }
-    out.push_str(&format!("-----END {label}-----\n"));
+    out.push_str("-----END ");
+    out.push_str(label);
+    out.push_str("-----\n");
     out
 }

@@ -483,182 +483,17 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<Time, String> {
         )
     };
     let range = |what: &str| format!("parsing time {}: {what} out of range", quote(whole, false));
-    let mut f = Fields::default();
+    let mut fields = Fields::default();
     let mut lay = layout;
     let mut v = value;
     while let Some((lit, std, elem, after)) = next_std(lay) {
         v = skip(v, lit).ok_or_else(|| cannot(v, lit))?;
         lay = after;
-        let here = v;
-        let fail = || cannot(here, elem);
-        let out_of = |n: i64, lo: i64, hi: i64, what: &str| {
-            if (lo..=hi).contains(&n) {
-                Ok(n)
-            } else {
-                Err(range(what))
-            }
+        v = match element(std, v, lay, &mut fields) {
+            Ok(rest) => rest,
+            Err(Miss::Cannot) => return Err(cannot(v, elem)),
+            Err(Miss::Range(what)) => return Err(range(what)),
         };
-        match std {
-            Std::LongYear => {
-                let digits = v.get(..4).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
-                let digits = digits.ok_or_else(fail)?;
-                f.year = Some(digits.parse().map_err(|_| fail())?);
-                v = v.get(4..).unwrap_or("");
-            }
-            Std::Year => {
-                let digits = v.get(..2).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
-                let y: i64 = digits.ok_or_else(fail)?.parse().map_err(|_| fail())?;
-                f.year = Some(if y >= 69 { 1900 + y } else { 2000 + y });
-                v = v.get(2..).unwrap_or("");
-            }
-            Std::LongMonth | Std::Month => {
-                let (i, rest) = lookup(&MONTHS, v, std == Std::Month).ok_or_else(fail)?;
-                f.month = Some(i64::try_from(i).unwrap_or(0) + 1);
-                v = rest;
-            }
-            Std::NumMonth | Std::ZeroMonth => {
-                let (n, rest) = getnum(v, std == Std::ZeroMonth).ok_or_else(fail)?;
-                f.month = Some(out_of(n, 1, 12, "month")?);
-                v = rest;
-            }
-            Std::LongWeekDay | Std::WeekDay => {
-                let (_, rest) = lookup(&DAYS, v, std == Std::WeekDay).ok_or_else(fail)?;
-                v = rest;
-            }
-            Std::Day | Std::UnderDay | Std::ZeroDay => {
-                if std == Std::UnderDay {
-                    v = v.strip_prefix(' ').unwrap_or(v);
-                }
-                let (n, rest) = getnum(v, std == Std::ZeroDay).ok_or_else(fail)?;
-                f.day = Some(n);
-                v = rest;
-            }
-            Std::UnderYearDay | Std::ZeroYearDay => {
-                if std == Std::UnderYearDay {
-                    v = v.trim_start_matches(' ');
-                }
-                let (n, rest) = getnum3(v, std == Std::ZeroYearDay).ok_or_else(fail)?;
-                f.yday = Some(n);
-                v = rest;
-            }
-            Std::Hour => {
-                let (n, rest) = getnum(v, false).ok_or_else(fail)?;
-                f.hour = out_of(n, 0, 23, "hour")?;
-                v = rest;
-            }
-            Std::Hour12 | Std::ZeroHour12 => {
-                let (n, rest) = getnum(v, std == Std::ZeroHour12).ok_or_else(fail)?;
-                f.hour = out_of(n, 0, 12, "hour")?;
-                v = rest;
-            }
-            Std::Minute | Std::ZeroMinute => {
-                let (n, rest) = getnum(v, std == Std::ZeroMinute).ok_or_else(fail)?;
-                f.minute = out_of(n, 0, 59, "minute")?;
-                v = rest;
-            }
-            Std::Second | Std::ZeroSecond => {
-                let (n, rest) = getnum(v, std == Std::ZeroSecond).ok_or_else(fail)?;
-                f.second = out_of(n, 0, 59, "second")?;
-                v = rest;
-                // Go takes a fraction after the seconds even when the layout has none.
-                let next_is_frac = matches!(next_std(lay), Some(("", Std::Frac { .. }, _, _)));
-                let b = v.as_bytes();
-                if !next_is_frac
-                    && matches!(b.first(), Some(b'.' | b','))
-                    && b.get(1).is_some_and(u8::is_ascii_digit)
-                {
-                    let n = v.bytes().skip(1).take_while(u8::is_ascii_digit).count();
-                    f.nanos = frac_nanos(v.get(1..=n).unwrap_or(""));
-                    v = v.get(n + 1..).unwrap_or("");
-                }
-            }
-            Std::Pm | Std::LowerPm => {
-                let head = v.get(..2).ok_or_else(fail)?;
-                f.pm = Some(match head {
-                    "PM" if std == Std::Pm => true,
-                    "AM" if std == Std::Pm => false,
-                    "pm" if std == Std::LowerPm => true,
-                    "am" if std == Std::LowerPm => false,
-                    _ => return Err(fail()),
-                });
-                v = v.get(2..).unwrap_or("");
-            }
-            Std::NumTz {
-                iso,
-                colon,
-                minutes,
-                seconds,
-            } => {
-                if iso && v.starts_with('Z') {
-                    f.utc = true;
-                    v = v.get(1..).unwrap_or("");
-                    continue;
-                }
-                let sign = match v.as_bytes().first() {
-                    Some(b'+') => 1,
-                    Some(b'-') => -1,
-                    _ => return Err(fail()),
-                };
-                let mut rest = v.get(1..).unwrap_or("");
-                let mut two = |sep: bool| -> Option<i32> {
-                    if sep {
-                        rest = rest.strip_prefix(':')?;
-                    }
-                    let d = rest
-                        .get(..2)
-                        .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
-                    rest = rest.get(2..)?;
-                    d.parse().ok()
-                };
-                let h = two(false).ok_or_else(fail)?;
-                let m = if minutes {
-                    two(colon).ok_or_else(fail)?
-                } else {
-                    0
-                };
-                let s = if seconds {
-                    two(colon).ok_or_else(fail)?
-                } else {
-                    0
-                };
-                f.offset = Some(sign * (h * 3600 + m * 60 + s));
-                v = rest;
-            }
-            Std::Tz => {
-                if v.starts_with("UTC") {
-                    f.utc = true;
-                    v = v.get(3..).unwrap_or("");
-                    continue;
-                }
-                let n = v.bytes().take_while(u8::is_ascii_uppercase).count();
-                if !(3..=5).contains(&n) {
-                    return Err(fail());
-                }
-                f.zone_name = Some(v.get(..n).unwrap_or("").to_owned());
-                v = v.get(n..).unwrap_or("");
-            }
-            Std::Frac { digits, trim, .. } => {
-                let b = v.as_bytes();
-                let starts = matches!(b.first(), Some(b'.' | b','));
-                if trim {
-                    if !starts || !b.get(1).is_some_and(u8::is_ascii_digit) {
-                        continue;
-                    }
-                    let n = v.bytes().skip(1).take_while(u8::is_ascii_digit).count();
-                    f.nanos = frac_nanos(v.get(1..=n).unwrap_or(""));
-                    v = v.get(n + 1..).unwrap_or("");
-                } else {
-                    let ok = starts
-                        && v.get(1..=digits)
-                            .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()));
-                    if !ok {
-                        return Err(fail());
-                    }
-                    f.nanos = frac_nanos(v.get(1..=digits).unwrap_or(""));
-                    v = v.get(digits + 1..).unwrap_or("");
-                }
-            }
-        }
     }
     let v = skip(v, lay).ok_or_else(|| cannot(v, lay))?;
     if !v.is_empty() {
@@ -668,7 +503,202 @@ pub(crate) fn parse(layout: &str, value: &str) -> Result<Time, String> {
             quote(v, false)
         ));
     }
-    build(f, whole)
+    build(fields, whole)
+}
+
+/// Why an element did not parse.
+enum Miss {
+    /// The text does not fit the element: Go's `cannot parse ... as ...`.
+    Cannot,
+    /// A number out of its range: Go's `<what> out of range`.
+    Range(&'static str),
+}
+
+fn in_range(n: i64, lo: i64, hi: i64, what: &'static str) -> Result<i64, Miss> {
+    if (lo..=hi).contains(&n) {
+        Ok(n)
+    } else {
+        Err(Miss::Range(what))
+    }
+}
+
+/// Parses one layout element at the start of `v` into `fields`, returning the rest of the text;
+/// `rest_layout` is the layout after the element.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one arm per layout element, as Go's parser has; splitting it scatters the rules"
+)]
+fn element<'a>(
+    std: Std,
+    mut v: &'a str,
+    rest_layout: &str,
+    fields: &mut Fields,
+) -> Result<&'a str, Miss> {
+    match std {
+        Std::LongYear => {
+            let digits = v.get(..4).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+            let digits = digits.ok_or(Miss::Cannot)?;
+            fields.year = Some(digits.parse().map_err(|_| Miss::Cannot)?);
+            v = v.get(4..).unwrap_or("");
+        }
+        Std::Year => {
+            let digits = v.get(..2).filter(|d| d.bytes().all(|b| b.is_ascii_digit()));
+            let y: i64 = digits
+                .ok_or(Miss::Cannot)?
+                .parse()
+                .map_err(|_| Miss::Cannot)?;
+            fields.year = Some(if y >= 69 { 1900 + y } else { 2000 + y });
+            v = v.get(2..).unwrap_or("");
+        }
+        Std::LongMonth | Std::Month => {
+            let (i, rest) = lookup(&MONTHS, v, std == Std::Month).ok_or(Miss::Cannot)?;
+            fields.month = Some(i64::try_from(i).unwrap_or(0) + 1);
+            v = rest;
+        }
+        Std::NumMonth | Std::ZeroMonth => {
+            let (n, rest) = getnum(v, std == Std::ZeroMonth).ok_or(Miss::Cannot)?;
+            fields.month = Some(in_range(n, 1, 12, "month")?);
+            v = rest;
+        }
+        Std::LongWeekDay | Std::WeekDay => {
+            let (_, rest) = lookup(&DAYS, v, std == Std::WeekDay).ok_or(Miss::Cannot)?;
+            v = rest;
+        }
+        Std::Day | Std::UnderDay | Std::ZeroDay => {
+            if std == Std::UnderDay {
+                v = v.strip_prefix(' ').unwrap_or(v);
+            }
+            let (n, rest) = getnum(v, std == Std::ZeroDay).ok_or(Miss::Cannot)?;
+            fields.day = Some(n);
+            v = rest;
+        }
+        Std::UnderYearDay | Std::ZeroYearDay => {
+            if std == Std::UnderYearDay {
+                v = v.trim_start_matches(' ');
+            }
+            let (n, rest) = getnum3(v, std == Std::ZeroYearDay).ok_or(Miss::Cannot)?;
+            fields.yday = Some(n);
+            v = rest;
+        }
+        Std::Hour => {
+            let (n, rest) = getnum(v, false).ok_or(Miss::Cannot)?;
+            fields.hour = in_range(n, 0, 23, "hour")?;
+            v = rest;
+        }
+        Std::Hour12 | Std::ZeroHour12 => {
+            let (n, rest) = getnum(v, std == Std::ZeroHour12).ok_or(Miss::Cannot)?;
+            fields.hour = in_range(n, 0, 12, "hour")?;
+            v = rest;
+        }
+        Std::Minute | Std::ZeroMinute => {
+            let (n, rest) = getnum(v, std == Std::ZeroMinute).ok_or(Miss::Cannot)?;
+            fields.minute = in_range(n, 0, 59, "minute")?;
+            v = rest;
+        }
+        Std::Second | Std::ZeroSecond => {
+            let (n, rest) = getnum(v, std == Std::ZeroSecond).ok_or(Miss::Cannot)?;
+            fields.second = in_range(n, 0, 59, "second")?;
+            v = rest;
+            // Go takes a fraction after the seconds even when the layout has none.
+            let next_is_frac = matches!(next_std(rest_layout), Some(("", Std::Frac { .. }, _, _)));
+            let b = v.as_bytes();
+            if !next_is_frac
+                && matches!(b.first(), Some(b'.' | b','))
+                && b.get(1).is_some_and(u8::is_ascii_digit)
+            {
+                let n = v.bytes().skip(1).take_while(u8::is_ascii_digit).count();
+                fields.nanos = frac_nanos(v.get(1..=n).unwrap_or(""));
+                v = v.get(n + 1..).unwrap_or("");
+            }
+        }
+        Std::Pm | Std::LowerPm => {
+            let head = v.get(..2).ok_or(Miss::Cannot)?;
+            fields.pm = Some(match head {
+                "PM" if std == Std::Pm => true,
+                "AM" if std == Std::Pm => false,
+                "pm" if std == Std::LowerPm => true,
+                "am" if std == Std::LowerPm => false,
+                _ => return Err(Miss::Cannot),
+            });
+            v = v.get(2..).unwrap_or("");
+        }
+        Std::NumTz {
+            iso,
+            colon,
+            minutes,
+            seconds,
+        } => {
+            if iso && v.starts_with('Z') {
+                fields.utc = true;
+                v = v.get(1..).unwrap_or("");
+                return Ok(v);
+            }
+            let sign = match v.as_bytes().first() {
+                Some(b'+') => 1,
+                Some(b'-') => -1,
+                _ => return Err(Miss::Cannot),
+            };
+            let mut rest = v.get(1..).unwrap_or("");
+            let mut two = |sep: bool| -> Option<i32> {
+                if sep {
+                    rest = rest.strip_prefix(':')?;
+                }
+                let d = rest
+                    .get(..2)
+                    .filter(|d| d.bytes().all(|b| b.is_ascii_digit()))?;
+                rest = rest.get(2..)?;
+                d.parse().ok()
+            };
+            let hours = two(false).ok_or(Miss::Cannot)?;
+            let mins = if minutes {
+                two(colon).ok_or(Miss::Cannot)?
+            } else {
+                0
+            };
+            let secs = if seconds {
+                two(colon).ok_or(Miss::Cannot)?
+            } else {
+                0
+            };
+            fields.offset = Some(sign * (hours * 3600 + mins * 60 + secs));
+            v = rest;
+        }
+        Std::Tz => {
+            if v.starts_with("UTC") {
+                fields.utc = true;
+                v = v.get(3..).unwrap_or("");
+                return Ok(v);
+            }
+            let n = v.bytes().take_while(u8::is_ascii_uppercase).count();
+            if !(3..=5).contains(&n) {
+                return Err(Miss::Cannot);
+            }
+            fields.zone_name = Some(v.get(..n).unwrap_or("").to_owned());
+            v = v.get(n..).unwrap_or("");
+        }
+        Std::Frac { digits, trim, .. } => {
+            let b = v.as_bytes();
+            let starts = matches!(b.first(), Some(b'.' | b','));
+            if trim {
+                if !starts || !b.get(1).is_some_and(u8::is_ascii_digit) {
+                    return Ok(v);
+                }
+                let n = v.bytes().skip(1).take_while(u8::is_ascii_digit).count();
+                fields.nanos = frac_nanos(v.get(1..=n).unwrap_or(""));
+                v = v.get(n + 1..).unwrap_or("");
+            } else {
+                let ok = starts
+                    && v.get(1..=digits)
+                        .is_some_and(|d| d.bytes().all(|b| b.is_ascii_digit()));
+                if !ok {
+                    return Err(Miss::Cannot);
+                }
+                fields.nanos = frac_nanos(v.get(1..=digits).unwrap_or(""));
+                v = v.get(digits + 1..).unwrap_or("");
+            }
+        }
+    }
+    Ok(v)
 }
 
 fn build(f: Fields, whole: &str) -> Result<Time, String> {
