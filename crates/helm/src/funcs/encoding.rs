@@ -359,7 +359,7 @@ fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
             }
             out.push('}');
         }
-        Value::Object(o) => match o.underlying() {
+        Value::Object(o) => match o.underlying().or_else(|| super::marshalled(o.as_ref())) {
             Some(u) => return write_json(out, &u, style, depth),
             None => json_string(out, &o.format(), style),
         },

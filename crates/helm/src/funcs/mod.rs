@@ -224,6 +224,27 @@ pub(crate) fn strval(v: &Value) -> String {
     }
 }
 
+/// What Go's `encoding/json` writes for the Sprig objects, as a plain value: a `time.Time` is
+/// its RFC 3339 text (`MarshalJSON`), the `certificate` struct its exported fields.
+pub(crate) fn marshalled(o: &dyn crate::template::Object) -> Option<Value> {
+    match o.type_name().as_str() {
+        "time.Time" => o
+            .call_method(
+                "Format",
+                &[Value::str("2006-01-02T15:04:05.999999999Z07:00")],
+            )
+            .ok(),
+        "sprig.certificate" => {
+            let fields = ["Cert", "Key"]
+                .into_iter()
+                .map(|k| (k.to_owned(), o.field(k).unwrap_or(Value::Nil)))
+                .collect();
+            Some(Value::Map(Map::new(fields)))
+        }
+        _ => None,
+    }
+}
+
 /// Sprig's `empty`: nil, false, zero, and empty strings, lists and maps.
 pub(crate) fn empty(v: &Value) -> bool {
     !v.is_true()
