@@ -6,15 +6,16 @@
 //!
 //! # Caveats
 //!
-//! - The local zone is UTC (the machine's). `dateInZone` knows `UTC`, `Local` and `""`; a name
-//!   Go's tz database would find (a file under `/usr/share/zoneinfo`) is refused by name rather
-//!   than rendered in the wrong zone, and any other name falls back to UTC as Sprig does.
+//! - The local zone is UTC (the machine's), so `Local`, `""` and `UTC` are the same zone; other
+//!   names are read from the system's tz database as Go reads them (a name it lacks gives UTC,
+//!   as in Sprig).
 //! - `now` prints Go's monotonic reading `m=+<seconds>` counted from the first time this
 //!   process asked for the time, where Go counts from the process start.
 //! - `Month` and `Weekday` give their names as strings (Go's are numbers printing as names, so
 //!   `printf "%d"` differs).
 
 mod layout;
+mod zone;
 
 use std::fmt::Write as _;
 use std::rc::Rc;
@@ -272,33 +273,25 @@ fn date_arg(v: Option<&Value>) -> Result<Time, FuncError> {
     }
 }
 
-/// Sprig's `dateInZone`: the date shown in `zone` with Go's layout `fmt`.
+/// Sprig's `dateInZone`: the date shown in `zone` with Go's layout `fmt`. A zone Go cannot
+/// load gives UTC, as in Sprig.
 fn date_in_zone(layout: &str, date: Option<&Value>, zone: &str) -> Result<Value, FuncError> {
-    let t = date_arg(date)?;
+    let t = date_arg(date)?.utc();
     let t = match zone {
-        "" | "UTC" | "Local" => t.utc(),
-        zone if is_known_zone(zone) => {
-            return Err(FuncError::Failed(format!(
-                "time zone {zone:?} is not supported here (only UTC)"
-            )));
-        }
-        // Go's LoadLocation fails and Sprig falls back to UTC.
-        _ => t.utc(),
+        "" | "UTC" | "Local" => t,
+        name => match zone::load(name) {
+            Some(z) => {
+                let at = z.lookup(t.secs);
+                Time {
+                    offset: at.seconds,
+                    zone: Rc::from(at.abbreviation.as_str()),
+                    ..t
+                }
+            }
+            None => t,
+        },
     };
     Ok(Value::from(t.format_layout(layout)))
-}
-
-/// Whether Go's `time.LoadLocation` would find `zone` in the system's tz database.
-fn is_known_zone(zone: &str) -> bool {
-    let valid = !zone.is_empty()
-        && !zone.starts_with('/')
-        && zone
-            .split('/')
-            .all(|part| !part.is_empty() && part != ".." && part != ".");
-    valid
-        && std::path::Path::new("/usr/share/zoneinfo")
-            .join(zone)
-            .is_file()
 }
 
 pub(super) fn register(f: &mut Funcs) {

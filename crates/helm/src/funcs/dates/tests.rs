@@ -59,3 +59,20 @@ fn civil_dates_round_trip_through_days() {
     let zero = Civil::from_unix(ZERO_UNIX, 0);
     assert_eq!((zero.year, zero.month, zero.day, zero.wday), (1, 1, 1, 1));
 }
+
+#[test]
+fn zone_rules_past_the_last_transition_follow_the_footer() {
+    let Some(z) = zone::load("America/New_York") else {
+        return; // No tz database here: Go would fall back to UTC too.
+    };
+    // 2100-07-01 and 2100-01-01, past the table of a fat TZif file.
+    let summer = layout::days_from_civil(2100, 7, 1) * 86_400;
+    let winter = layout::days_from_civil(2100, 1, 1) * 86_400;
+    assert_eq!(z.lookup(summer).seconds, -4 * 3600);
+    assert_eq!(z.lookup(summer).abbreviation, "EDT");
+    assert_eq!(z.lookup(winter).seconds, -5 * 3600);
+    // The change itself: 2100-03-14 02:00 EST is 07:00 UTC.
+    let change = layout::days_from_civil(2100, 3, 14) * 86_400 + 7 * 3600;
+    assert_eq!(z.lookup(change - 1).abbreviation, "EST");
+    assert_eq!(z.lookup(change).abbreviation, "EDT");
+}
