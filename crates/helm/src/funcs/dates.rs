@@ -220,6 +220,40 @@ impl Time {
     }
 }
 
+/// A TOML date-time as `BurntSushi/toml` reads it: a `time.Time`, local forms in the zero-offset
+/// zones it names `datetime-local`, `date-local` and `time-local`.
+pub(crate) fn from_toml(d: &toml::value::Datetime) -> Value {
+    let (year, month, day) = d.date.map_or((0, 1, 1), |date| {
+        (
+            i64::from(date.year),
+            i64::from(date.month),
+            i64::from(date.day),
+        )
+    });
+    let (hour, minute, second, nanos) = d.time.map_or((0, 0, 0, 0), |t| {
+        (
+            i64::from(t.hour),
+            i64::from(t.minute),
+            i64::from(t.second.unwrap_or(0)),
+            t.nanosecond.unwrap_or(0),
+        )
+    });
+    let local =
+        layout::days_from_civil(year, month, day) * 86_400 + hour * 3600 + minute * 60 + second;
+    let (offset, zone) = match (d.offset, d.date, d.time) {
+        (Some(toml::value::Offset::Z), _, _) => (0, "UTC"),
+        (Some(toml::value::Offset::Custom { minutes }), _, _) => (i32::from(minutes) * 60, ""),
+        (None, Some(_), Some(_)) => (0, "datetime-local"),
+        (None, Some(_), None) => (0, "date-local"),
+        (None, None, _) => (0, "time-local"),
+    };
+    let mut t = Time::unix(local - i64::from(offset));
+    t.nanos = nanos;
+    t.offset = offset;
+    t.zone = Rc::from(zone);
+    time_value(t)
+}
+
 fn time_value(t: Time) -> Value {
     Value::Object(Rc::new(t))
 }

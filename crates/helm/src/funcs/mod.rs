@@ -20,6 +20,7 @@ pub use names::HELM_FUNCTION_NAMES;
 mod regex;
 mod semver;
 mod strings;
+mod toml;
 mod yaml;
 
 use crate::template::{
@@ -40,7 +41,8 @@ use std::collections::BTreeMap;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and math: `int int64 float64 atoi add add1 sub mul div mod max min addf add1f
 ///   subf mulf divf floor ceil round`;
-/// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
+/// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray
+///   toToml fromToml`;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - random values: `randAlphaNum randAlpha randNumeric randAscii randInt uuidv4`;
@@ -102,6 +104,7 @@ pub fn helm_funcs() -> Funcs {
     random::register(&mut f);
     crypto::register(&mut f);
     dates::register(&mut f);
+    toml::register(&mut f);
     f.insert("lookup", Arity::Exact(4), |_, a| {
         for i in 0..4 {
             arg_str(a, i)?;
