@@ -182,7 +182,7 @@ pub(crate) fn b64_encode(bytes: &[u8]) -> String {
 
 /// Go's `base64.StdEncoding.DecodeString`: CR and LF are skipped; the error is the byte offset
 /// Go reports (`illegal base64 data at input byte N`).
-fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
+pub(super) fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
     let src = s.as_bytes();
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;
@@ -359,7 +359,7 @@ fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
             }
             out.push('}');
         }
-        Value::Object(o) => match o.underlying() {
+        Value::Object(o) => match o.underlying().or_else(|| super::marshalled(o.as_ref())) {
             Some(u) => return write_json(out, &u, style, depth),
             None => json_string(out, &o.format(), style),
         },

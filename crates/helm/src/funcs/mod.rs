@@ -5,6 +5,8 @@
 //! types with Go's `wrong type for value` error, an `interface {}` parameter takes anything.
 
 mod convert;
+mod crypto;
+mod dates;
 mod dicts;
 pub(crate) mod encoding;
 mod floats;
@@ -18,6 +20,7 @@ pub use names::HELM_FUNCTION_NAMES;
 mod regex;
 pub(crate) mod semver;
 mod strings;
+mod toml;
 pub(crate) mod yaml;
 
 use crate::template::{
@@ -38,13 +41,21 @@ use std::collections::BTreeMap;
 /// - logic and reflection: `default empty ternary coalesce typeOf kindOf typeIs kindIs`;
 /// - conversions and math: `int int64 float64 atoi add add1 sub mul div mod max min addf add1f
 ///   subf mulf divf floor ceil round`;
-/// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray`;
+/// - encodings: `b64enc b64dec sha1sum sha256sum toJson toRawJson toPrettyJson fromJson fromJsonArray
+///   toToml fromToml`;
 /// - paths: `base dir ext clean isAbs`;
 /// - versions: `semver semverCompare` (Masterminds' constraint syntax);
 /// - random values: `randAlphaNum randAlpha randNumeric randAscii randInt uuidv4`;
+/// - cryptography: `genCA genCAWithKey genSelfSignedCert genSelfSignedCertWithKey genSignedCert
+///   genSignedCertWithKey buildCustomCert genPrivateKey bcrypt htpasswd derivePassword encryptAES
+///   decryptAES` (certificates as Sprig's `certificate` struct with `Cert` and `Key`);
+/// - dates: `now date dateInZone htmlDate htmlDateInZone toDate mustToDate unixEpoch dateModify
+///   mustDateModify ago duration durationRound` (a Go `time.Time` object with `Unix`, `Format`,
+///   `UTC`, `Year`, ... methods; Go's reference-time layouts; UTC as the local zone);
 /// - `lookup`, empty as in `helm template`.
 ///
-/// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths),
+/// Plus Sprig's other names for these (`tuple`, `push`, the `must...` forms, `os...` paths,
+/// `date_in_zone date_modify must_date_modify`),
 /// `reverse toStrings sha512sum`. Every other name Helm defines ([`HELM_FUNCTION_NAMES`]) is registered as a stub that fails
 /// when called, so templates parse exactly as in Helm.
 #[must_use]
@@ -97,6 +108,9 @@ pub fn helm_funcs() -> Funcs {
     paths::register(&mut f);
     semver::register(&mut f);
     random::register(&mut f);
+    crypto::register(&mut f);
+    dates::register(&mut f);
+    toml::register(&mut f);
     f.insert("lookup", Arity::Exact(4), |_, a| {
         for i in 0..4 {
             arg_str(a, i)?;
@@ -219,6 +233,27 @@ pub(crate) fn strval(v: &Value) -> String {
     }
 }
 
+/// What Go's `encoding/json` writes for the Sprig objects, as a plain value: a `time.Time` is
+/// its RFC 3339 text (`MarshalJSON`), the `certificate` struct its exported fields.
+pub(crate) fn marshalled(o: &dyn crate::template::Object) -> Option<Value> {
+    match o.type_name().as_str() {
+        "time.Time" => o
+            .call_method(
+                "Format",
+                &[Value::str("2006-01-02T15:04:05.999999999Z07:00")],
+            )
+            .ok(),
+        "sprig.certificate" => {
+            let fields = ["Cert", "Key"]
+                .into_iter()
+                .map(|k| (k.to_owned(), o.field(k).unwrap_or(Value::Nil)))
+                .collect();
+            Some(Value::Map(Map::new(fields)))
+        }
+        _ => None,
+    }
+}
+
 /// Sprig's `empty`: nil, false, zero, and empty strings, lists and maps.
 pub(crate) fn empty(v: &Value) -> bool {
     !v.is_true()
@@ -250,7 +285,7 @@ pub(crate) fn arg_int(a: &[Value], i: usize) -> Result<i64, FuncError> {
     }
 }
 
-fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
+pub(crate) fn arg_type(index: usize, expected: &str, got: Option<&Value>) -> FuncError {
     let got = match got {
         None | Some(Value::Nil | Value::Invalid) => "interface {}".to_owned(),
         Some(v) => v.type_name(),

@@ -97,7 +97,7 @@ fn to_json(v: &Value, depth: usize) -> Option<serde_json::Value> {
                 .map(|(k, v)| Some((k.clone(), deep(|| to_json(v, depth + 1))?)))
                 .collect::<Option<_>>()?,
         ),
-        Value::Object(o) => match o.underlying() {
+        Value::Object(o) => match o.underlying().or_else(|| super::marshalled(o.as_ref())) {
             Some(u) => to_json(&u, depth + 1)?,
             None => serde_json::Value::from(o.format()),
         },

@@ -200,7 +200,10 @@ fn the_shared_corpus_renders_as_helm_template_does() {
         counts.wrong
     );
     assert!(
-        counts.identical >= 87 && counts.refused_by_both == 5,
+        counts.identical >= 87
+            && counts.identical + counts.equal_masked + counts.equal_objects == 97
+            && counts.refused_by_both == 5
+            && counts.refused_by_name.is_empty(),
         "fewer cases than before render as helm does: {counts:#?}"
     );
 }
