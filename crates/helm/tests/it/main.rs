@@ -1,4 +1,5 @@
 //! Integration tests for `ferroflux-helm`: one binary, a module per area.
 
+mod charts;
 mod constructs;
 mod corpus;
