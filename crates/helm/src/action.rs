@@ -108,10 +108,15 @@ pub enum Error {
 }
 
 impl Error {
-    /// Whether Helm prints its `--debug` hint after this error (render and YAML errors).
+    /// Whether Helm prints its `--debug` hint after this error: the errors raised once the
+    /// release exists (Helm's `renderResources`: the `kubeVersion` check, render and YAML
+    /// errors).
     #[must_use]
     pub fn debug_hint(&self) -> bool {
-        matches!(self, Error::Render(_) | Error::Manifest(_))
+        matches!(
+            self,
+            Error::IncompatibleKube { .. } | Error::Render(_) | Error::Manifest(_)
+        )
     }
 }
 

@@ -242,7 +242,7 @@ fn chart_value(md: &Metadata, is_root: bool) -> Value {
         )),
     );
     let annotations = md.annotations.as_ref().map_or_else(
-        || Map::typed(BTreeMap::new(), MapType::String),
+        || Map::nil(MapType::String),
         |a| {
             Map::typed(
                 a.iter().map(|(k, v)| (k.clone(), Value::str(v))).collect(),

@@ -80,8 +80,9 @@ fn run(
         [name, chart, ..] => (name.as_str(), chart),
         [] => anyhow::bail!("give the chart to render"),
     };
+    // Helm prints the loader's message alone; its sources are already part of it.
     let chart = ferroflux_helm::chart::load(std::path::Path::new(chart_path))
-        .with_context(|| format!("loading the chart {chart_path}"))?;
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
     let mut opts = TemplateOptions::new(name, &args.namespace);
     for file in &args.values {
         let text = std::fs::read_to_string(file)

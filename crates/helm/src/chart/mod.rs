@@ -50,8 +50,9 @@ pub enum Error {
         /// Where the chart was loaded from.
         chart: String,
     },
-    /// `Chart.yaml` or `requirements.yaml` is malformed or fails Helm's validation.
-    #[error("{chart}: {source}")]
+    /// `Chart.yaml` or `requirements.yaml` is malformed or fails Helm's validation; printed as
+    /// Helm prints it, without the chart's path.
+    #[error("{source}")]
     Metadata {
         /// Where the chart was loaded from.
         chart: String,
@@ -59,17 +60,17 @@ pub enum Error {
         source: metadata::Error,
     },
     /// `values.yaml` does not read.
-    #[error("{chart}: cannot load values.yaml: {source}")]
+    #[error("cannot load values.yaml: {source}")]
     Values {
         /// Where the chart was loaded from.
         chart: String,
         /// What is wrong.
         source: crate::values::read::Error,
     },
-    /// A subchart does not load.
-    #[error("{chart}: error unpacking subchart {name}: {source}")]
+    /// A subchart does not load; Helm's wording, naming the parent chart by its name.
+    #[error("error unpacking subchart {name} in {chart}: {source}")]
     Subchart {
-        /// The parent chart.
+        /// The parent chart's name.
         chart: String,
         /// The subchart's directory or archive under `charts/`.
         name: String,
@@ -179,7 +180,7 @@ impl Chart {
         for (name, files) in subcharts {
             let sub_origin = format!("{origin}/charts/{name}");
             let wrap = |source: Error| Error::Subchart {
-                chart: origin.to_owned(),
+                chart: metadata.name.clone(),
                 name: name.clone(),
                 source: Box::new(source),
             };

@@ -310,6 +310,7 @@ fn write_json(out: &mut String, v: &Value, style: Style, depth: usize) -> bool {
     }
     match v {
         Value::Invalid | Value::Nil => out.push_str("null"),
+        Value::Map(m) if m.is_nil_map() => out.push_str("null"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Value::Int(i, _) => {
             let _ = write!(out, "{i}");

@@ -81,6 +81,7 @@ fn to_json(v: &Value, depth: usize) -> Option<serde_json::Value> {
     }
     Some(match v {
         Value::Invalid | Value::Nil => serde_json::Value::Null,
+        Value::Map(m) if m.is_nil_map() => serde_json::Value::Null,
         Value::Bool(b) => serde_json::Value::Bool(*b),
         Value::Int(i, _) => serde_json::Value::from(*i),
         Value::Float(f) => float(*f)?,

@@ -165,6 +165,8 @@ impl MapType {
 pub struct Map {
     entries: Rc<RefCell<BTreeMap<String, Value>>>,
     ty: MapType,
+    /// A Go nil map: reads as empty, but JSON (`toJson`, `toYaml`) writes it as `null`.
+    nil: bool,
 }
 
 impl Map {
@@ -180,7 +182,24 @@ impl Map {
         Map {
             entries: Rc::new(RefCell::new(entries)),
             ty,
+            nil: false,
         }
+    }
+
+    /// A Go nil map of the given type (such as `.Chart.Annotations` when `Chart.yaml` has
+    /// none): empty to every reader, `null` in JSON.
+    #[must_use]
+    pub fn nil(ty: MapType) -> Map {
+        Map {
+            nil: true,
+            ..Map::typed(BTreeMap::new(), ty)
+        }
+    }
+
+    /// Whether this is a Go nil map (see [`Map::nil`]).
+    #[must_use]
+    pub fn is_nil_map(&self) -> bool {
+        self.nil
     }
 
     /// The Go type.
@@ -259,6 +278,7 @@ impl Map {
         Map {
             entries: Rc::clone(&self.entries),
             ty,
+            nil: self.nil,
         }
     }
 

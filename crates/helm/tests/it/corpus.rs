@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
 
-use ferroflux_helm::action::{Error, Notices, TemplateOptions, template};
+use ferroflux_helm::action::{Notices, TemplateOptions, template};
 use regex::Regex;
 
 /// Cases whose output holds random values, and the shapes masked in them.
@@ -118,7 +118,7 @@ fn render(case: &Case) -> Result<String, String> {
         for w in &notices.warnings {
             let _ = writeln!(err, "level=WARN msg={w:?}");
         }
-        let hint = if matches!(e, Error::Render(_) | Error::Manifest(_)) {
+        let hint = if e.debug_hint() {
             "\n\nUse --debug flag to render out invalid YAML"
         } else {
             ""

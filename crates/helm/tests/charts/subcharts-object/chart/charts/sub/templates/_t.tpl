@@ -1,0 +1,1 @@
+{{- define "sub.tpl" -}}{{ .Chart.Name }}/{{ .Values.x }}{{- end -}}

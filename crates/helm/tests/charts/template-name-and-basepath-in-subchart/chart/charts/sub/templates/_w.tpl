@@ -1,0 +1,1 @@
+{{- define "sub.where" -}}{{ .Template.Name }}|{{ .Template.BasePath }}{{- end -}}
