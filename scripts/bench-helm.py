@@ -142,6 +142,10 @@ def main():
     median = {name: {k: statistics.median(v) for k, v in t.items()} for name, t in times.items()}
     total = {name: sum(m.values()) for name, m in median.items()}
     per_case_ratio = [median["helm"][k] / median["ours"][k] for k in median["ours"]]
+    # Cases that generate RSA keys (genCA and friends) spend most of their time in key generation.
+    keygen = {k for k in RANDOM if not k.startswith("jenkinsci/")}
+    rest = [k for k in median["ours"] if k not in keygen]
+    total_rest = {name: sum(m[k] for k in rest) for name, m in median.items()}
     peak = {name: max(r.values()) / 1024 for name, r in rss.items()}
     median_rss = {name: statistics.median(r.values()) / 1024 for name, r in rss.items()}
     commit = subprocess.run(
@@ -154,6 +158,7 @@ def main():
     print("| measure | ferroflux-helm | helm template | ratio |")
     print("|---|---|---|---|")
     print(f"| whole corpus ({n} cases), sum of per-case medians | {total['ours']:.2f} s | {total['helm']:.2f} s | {total['helm'] / total['ours']:.1f}× faster |")
+    print(f"| the {len(rest)} cases without RSA key generation, sum of medians | {total_rest['ours']:.2f} s | {total_rest['helm']:.2f} s | {total_rest['helm'] / total_rest['ours']:.1f}× faster |")
     print(f"| per-case speed-up (median over cases; min, max) | | | {statistics.median(per_case_ratio):.1f}× ({min(per_case_ratio):.1f}×, {max(per_case_ratio):.1f}×) |")
     print(f"| median per-case time | {statistics.median(median['ours'].values()) * 1000:.1f} ms | {statistics.median(median['helm'].values()) * 1000:.1f} ms | |")
     print(f"| peak RSS, largest case | {peak['ours']:.1f} MiB | {peak['helm']:.1f} MiB | {peak['ours'] / peak['helm']:.2f}× |")

@@ -200,9 +200,17 @@ fn head(file: &str, doc: &str) -> Result<(String, Option<String>), Error> {
         return Ok((String::new(), None));
     };
     let Json::Object(map) = first else {
+        let found = match first {
+            Json::Array(_) => "array",
+            Json::String(_) => "string",
+            Json::Number(_) => "number",
+            _ => "bool",
+        };
         return Err(Error::Yaml {
             file: file.to_owned(),
-            message: "the document is not a mapping (a Kubernetes object)".to_owned(),
+            message: format!(
+                "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {found} into Go value of type util.SimpleHead"
+            ),
         });
     };
     let kind = match map.get("kind") {

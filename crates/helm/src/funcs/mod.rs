@@ -213,14 +213,15 @@ fn aliases(f: &mut Funcs) {
 fn tpl(ctx: &FuncContext<'_>, a: &[Value]) -> Result<Value, FuncError> {
     let text = arg_str(a, 0)?;
     let dot = a.get(1).cloned().unwrap_or(Value::Nil);
-    let quoted = quote(text, false);
     match ctx.execute_text(ctx.templates().name(), text, dot) {
         Ok(out) => Ok(Value::from(out.replace("<no value>", ""))),
         Err(TextError::Parse(e)) => Err(FuncError::Failed(format!(
-            "cannot parse template {quoted}: {e}"
+            "cannot parse template {}: {e}",
+            quote(text, false)
         ))),
         Err(TextError::Exec(e)) => Err(FuncError::Failed(format!(
-            "error during tpl function execution for {quoted}: {e}"
+            "error during tpl function execution for {}: {e}",
+            quote(text, false)
         ))),
     }
 }

@@ -14,7 +14,7 @@ use crate::template::{Arity, FuncError, Funcs, List, ListType, Value};
 pub(super) fn register(f: &mut Funcs) {
     f.insert("regexMatch", Arity::Exact(2), |_, a| {
         let (re, s) = (arg_str(a, 0)?, arg_str(a, 1)?);
-        Ok(Value::Bool(Regex::new(re).is_ok_and(|r| r.is_match(s))))
+        Ok(Value::Bool(cached(re).is_ok_and(|r| r.is_match(s))))
     });
     f.insert("mustRegexMatch", Arity::Exact(2), |_, a| {
         Ok(Value::Bool(
@@ -75,8 +75,33 @@ fn strings(items: Vec<Value>) -> Value {
     Value::List(List::typed(items, ListType::String))
 }
 
+/// Patterns compiled so far on this thread: charts call the same few patterns in loops, and
+/// compiling is far slower than matching. Bounded, so hostile templates cannot grow it.
+const CACHE_ENTRIES: usize = 256;
+
+thread_local! {
+    static CACHE: std::cell::RefCell<std::collections::HashMap<String, Regex>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// `re` compiled, from the cache when it was compiled before.
+fn cached(re: &str) -> Result<Regex, regex::Error> {
+    if let Some(hit) = CACHE.with(|c| c.borrow().get(re).cloned()) {
+        return Ok(hit);
+    }
+    let compiled = Regex::new(re)?;
+    CACHE.with(|c| {
+        let mut cache = c.borrow_mut();
+        if cache.len() >= CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(re.to_owned(), compiled.clone());
+    });
+    Ok(compiled)
+}
+
 fn compile(re: &str) -> Result<Regex, FuncError> {
-    Regex::new(re).map_err(|e| {
+    cached(re).map_err(|e| {
         FuncError::Failed(format!(
             "regexp: Compile(`{re}`): error parsing regexp: {}",
             go_reason(re, &e)

@@ -114,8 +114,22 @@ impl Templates {
     /// even when Go's rule kept an earlier non-empty template of that name in the set: Go's
     /// `t.New(name).Parse(text)` then `t.Execute` runs this tree, which is what Helm's `tpl` does.
     pub(crate) fn parse_main(&mut self, name: &str, text: &str) -> Result<Rc<Tree>, ParseError> {
+        let trees = self.parse_detached(name, text)?;
+        self.install(name, trees).ok_or_else(|| ParseError {
+            name: name.to_owned(),
+            line: 1,
+            message: "the text produced no template".to_owned(),
+        })
+    }
+
+    /// Parses `text` as the template `name` without adding anything to the set.
+    pub(crate) fn parse_detached(&self, name: &str, text: &str) -> Result<Vec<Tree>, ParseError> {
         let funcs = &self.funcs;
-        let trees = parse::parse(name, text, &|f| funcs.contains(f))?;
+        parse::parse(name, text, &|f| funcs.contains(f))
+    }
+
+    /// Adds parsed trees to the set by Go's rules and returns the tree of the text itself.
+    pub(crate) fn install(&mut self, name: &str, trees: Vec<Tree>) -> Option<Rc<Tree>> {
         let mut main = None;
         for tree in trees {
             let tree = Rc::new(tree);
@@ -129,11 +143,7 @@ impl Templates {
             self.trees.insert(tree.name.clone(), tree);
         }
         // The parser always adds the text's own tree under `name`.
-        main.ok_or_else(|| ParseError {
-            name: name.to_owned(),
-            line: 1,
-            message: "the text produced no template".to_owned(),
-        })
+        main
     }
 
     /// Runs the template `name` with `dot`, appending its output to `out` (nothing is appended

@@ -85,17 +85,33 @@ impl FuncContext<'_> {
     ///
     /// The text does not parse, nests too deeply, or fails.
     pub fn execute_text(&self, name: &str, text: &str, dot: Value) -> Result<String, TextError> {
-        let mut set = self.set.clone();
-        let tree = set.parse_main(name, text).map_err(TextError::Parse)?;
-        if self.depth >= set.limits().max_depth {
+        let trees = self
+            .set
+            .parse_detached(name, text)
+            .map_err(TextError::Parse)?;
+        let max_depth = self.set.limits().max_depth;
+        if self.depth >= max_depth {
             return Err(TextError::Exec(ExecError::Template {
                 template: name.to_owned(),
-                message: format!(
-                    "exceeded maximum template depth ({})",
-                    set.limits().max_depth
-                ),
+                message: format!("exceeded maximum template depth ({max_depth})"),
             }));
         }
+        // Most texts define nothing and call no template: they run against the set as it is.
+        // Otherwise they run in a copy of the set holding their definitions, as Helm's `tpl`
+        // clones its template set.
+        let mut trees = trees;
+        if trees.len() == 1
+            && !text.contains("template")
+            && let Some(tree) = trees.pop()
+        {
+            let tree = Rc::new(tree);
+            return grow(|| run(self.set, &tree, dot, self.depth + 1, self.budget))
+                .map_err(TextError::Exec);
+        }
+        let mut set = self.set.clone();
+        let Some(tree) = set.install(name, trees) else {
+            return Ok(String::new());
+        };
         grow(|| run(&set, &tree, dot, self.depth + 1, self.budget)).map_err(TextError::Exec)
     }
 
