@@ -10,10 +10,12 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::GoDuration;
+use crate::kind::{Contract, DurationField, Kind, durations};
 use crate::kustomize::{
     CommonMetadata, CustomHealthCheck, DependencyReference, Image, KubeConfigReference, Patch,
     ResourceInventory, Selector,
 };
+use crate::meta::RECONCILIATION_SUCCEEDED_REASON;
 use crate::meta::{
     Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus, ValuesReference,
     is_false,
@@ -715,4 +717,106 @@ pub struct TestHookStatus {
     /// Phase the hook was seen in, e.g. `Succeeded` or `Failed`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phase: Option<String>,
+}
+
+/// Flux's condition and reason names for HelmReleases.
+pub mod names {
+    /// Whether the last release action (install, upgrade) succeeded.
+    pub const RELEASED: &str = "Released";
+    /// Whether the release's tests passed.
+    pub const TEST_SUCCESS: &str = "TestSuccess";
+    /// `True` once a failed release was remediated (rolled back or uninstalled): negative.
+    pub const REMEDIATED: &str = "Remediated";
+    /// The install succeeded.
+    pub const INSTALL_SUCCEEDED: &str = "InstallSucceeded";
+    /// The install failed.
+    pub const INSTALL_FAILED: &str = "InstallFailed";
+    /// The upgrade succeeded.
+    pub const UPGRADE_SUCCEEDED: &str = "UpgradeSucceeded";
+    /// The upgrade failed.
+    pub const UPGRADE_FAILED: &str = "UpgradeFailed";
+    /// The rollback (remediation) succeeded.
+    pub const ROLLBACK_SUCCEEDED: &str = "RollbackSucceeded";
+    /// The rollback failed.
+    pub const ROLLBACK_FAILED: &str = "RollbackFailed";
+    /// The uninstall (remediation) succeeded.
+    pub const UNINSTALL_SUCCEEDED: &str = "UninstallSucceeded";
+    /// The uninstall failed.
+    pub const UNINSTALL_FAILED: &str = "UninstallFailed";
+    /// The chart or its source is not ready, or did not load.
+    pub const ARTIFACT_FAILED: &str = "ArtifactFailed";
+    /// The chart failed to load from its artifact.
+    pub const CHART_LOAD_ERROR: &str = "ChartLoadError";
+    /// The `HelmChart` for `spec.chart` could not be created or updated.
+    pub const HELM_CHART_RECONCILIATION_FAILED: &str = "HelmChartReconciliationFailed";
+    /// A `valuesFrom` reference could not be read.
+    pub const INIT_FAILED: &str = "InitFailed";
+    /// The release storage could not be read or written.
+    pub const GET_LAST_RELEASE_FAILED: &str = "GetLastReleaseFailed";
+    /// A `dependsOn` HelmRelease is not ready.
+    pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
+    /// A spec field this controller does not implement yet.
+    pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
+}
+
+impl Kind for HelmRelease {
+    type Status = HelmReleaseStatus;
+
+    // `Remediated=True` makes Ready false with its reason, as Flux's summary does.
+    const CONTRACT: Contract = Contract {
+        negative: &[names::REMEDIATED],
+        ready_reason: RECONCILIATION_SUCCEEDED_REASON,
+    };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> GoDuration {
+        self.spec.interval.clone()
+    }
+    fn durations(&self) -> Vec<DurationField<'_>> {
+        durations(&[
+            ("spec.interval", Some(&self.spec.interval)),
+            ("spec.timeout", self.spec.timeout.as_ref()),
+            (
+                "spec.install.timeout",
+                self.spec.install.as_ref().and_then(|i| i.timeout.as_ref()),
+            ),
+            (
+                "spec.upgrade.timeout",
+                self.spec.upgrade.as_ref().and_then(|u| u.timeout.as_ref()),
+            ),
+            (
+                "spec.install.strategy.retryInterval",
+                self.spec
+                    .install
+                    .as_ref()
+                    .and_then(|i| i.strategy.as_ref())
+                    .and_then(|s| s.retry_interval.as_ref()),
+            ),
+            (
+                "spec.upgrade.strategy.retryInterval",
+                self.spec
+                    .upgrade
+                    .as_ref()
+                    .and_then(|u| u.strategy.as_ref())
+                    .and_then(|s| s.retry_interval.as_ref()),
+            ),
+        ])
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.last_attempted_revision.clone()
+    }
 }

@@ -1,0 +1,326 @@
+//! Where a HelmRelease's chart comes from, as Flux resolves it: `spec.chartRef` names an
+//! existing `HelmChart` or `OCIRepository` whose artifact holds the chart; `spec.chart` is a
+//! template from which the controller creates (and keeps up to date) a `HelmChart` named
+//! `<namespace>-<name>` in the source's namespace. The artifact is downloaded, its digest
+//! verified, unpacked within limits, and loaded with `ferroflux-helm`'s loader (which refuses
+//! what Helm refuses).
+
+use std::path::Path;
+
+use ferroflux_api::helm::HelmRelease;
+use ferroflux_api::meta::Artifact;
+use ferroflux_api::source::{HelmChart, OCIRepository};
+use ferroflux_artifact::fetch::{self, HttpClient};
+use ferroflux_helm::chart::Chart;
+use kube::api::{Patch, PatchParams};
+use kube::{Api, Client, ResourceExt as _};
+use serde_json::json;
+
+/// The field manager of the HelmCharts this controller creates.
+pub const FIELD_MANAGER: &str = "helm-controller";
+
+/// The chart kinds `spec.chartRef` may name.
+pub const CHART_REF_KINDS: [&str; 2] = ["HelmChart", "OCIRepository"];
+
+/// Why the chart is not available.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// Neither `spec.chart` nor `spec.chartRef`, or both.
+    #[error("exactly one of spec.chart and spec.chartRef must be set")]
+    Spec,
+    /// `spec.chartRef` names a kind this controller cannot use (yet).
+    #[error("spec.chartRef.kind '{0}' is not supported: use HelmChart or OCIRepository")]
+    Kind(String),
+    /// The source object does not exist.
+    #[error("{kind} '{namespace}/{name}' not found")]
+    NotFound {
+        /// Its kind.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// The source has no artifact yet.
+    #[error("{kind} '{namespace}/{name}' is not ready: it has no artifact yet")]
+    NotReady {
+        /// Its kind.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+    },
+    /// Creating or updating the templated `HelmChart` failed.
+    #[error("creating or updating HelmChart '{namespace}/{name}' failed: {message}")]
+    Template {
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The API server failed.
+    #[error("reading {kind} '{namespace}/{name}' failed: {message}")]
+    Api {
+        /// Its kind.
+        kind: String,
+        /// Its namespace.
+        namespace: String,
+        /// Its name.
+        name: String,
+        /// The API server's message.
+        message: String,
+    },
+    /// The download failed or the digest did not match.
+    #[error("chart artifact of revision {revision}: {source}")]
+    Fetch {
+        /// The artifact's revision.
+        revision: String,
+        /// Why.
+        source: fetch::Error,
+    },
+    /// The artifact holds no loadable chart.
+    #[error("chart artifact of revision {revision} does not load: {message}")]
+    Load {
+        /// The artifact's revision.
+        revision: String,
+        /// Why.
+        message: String,
+    },
+}
+
+/// The chart source a HelmRelease uses: `(kind, namespace, name)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceRef {
+    /// `HelmChart` or `OCIRepository`.
+    pub kind: String,
+    /// Its namespace.
+    pub namespace: String,
+    /// Its name.
+    pub name: String,
+}
+
+/// The name of the `HelmChart` made from `spec.chart`: `<namespace>-<name>`.
+#[must_use]
+pub fn template_name(obj: &HelmRelease) -> String {
+    format!("{}-{}", obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// The source `spec.chartRef` or `spec.chart` designates (the latter's `HelmChart`), without
+/// creating anything.
+///
+/// # Errors
+/// [`Error::Spec`] or [`Error::Kind`].
+pub fn source_ref(obj: &HelmRelease) -> Result<SourceRef, Error> {
+    let own = obj.namespace().unwrap_or_default();
+    match (&obj.spec.chart, &obj.spec.chart_ref) {
+        (Some(template), None) => Ok(SourceRef {
+            kind: "HelmChart".to_owned(),
+            namespace: template
+                .spec
+                .source_ref
+                .namespace
+                .clone()
+                .unwrap_or_else(|| own.clone()),
+            name: template_name(obj),
+        }),
+        (None, Some(r)) => {
+            if !CHART_REF_KINDS.contains(&r.kind.as_str()) {
+                return Err(Error::Kind(r.kind.clone()));
+            }
+            Ok(SourceRef {
+                kind: r.kind.clone(),
+                namespace: r.namespace.clone().unwrap_or(own),
+                name: r.name.clone(),
+            })
+        }
+        _ => Err(Error::Spec),
+    }
+}
+
+/// Creates or updates the `HelmChart` of `spec.chart` (server-side apply, so fields the
+/// template drops are removed).
+///
+/// # Errors
+/// [`Error::Template`].
+pub async fn apply_template(client: &Client, obj: &HelmRelease) -> Result<(), Error> {
+    let Some(template) = &obj.spec.chart else {
+        return Ok(());
+    };
+    let source = source_ref(obj)?;
+    let spec = &template.spec;
+    let interval = spec
+        .interval
+        .as_ref()
+        .unwrap_or(&obj.spec.interval)
+        .to_string();
+    let mut chart_spec = json!({
+        "chart": spec.chart,
+        "version": spec.version.as_deref().unwrap_or("*"),
+        "sourceRef": {"kind": spec.source_ref.kind, "name": spec.source_ref.name},
+        "interval": interval,
+        "reconcileStrategy": spec.reconcile_strategy.as_deref().unwrap_or("ChartVersion"),
+    });
+    if !spec.values_files.is_empty() {
+        chart_spec["valuesFiles"] = json!(spec.values_files);
+    }
+    if spec.ignore_missing_values_files {
+        chart_spec["ignoreMissingValuesFiles"] = json!(true);
+    }
+    let mut metadata = json!({
+        "name": source.name,
+        "namespace": source.namespace,
+    });
+    if let Some(meta) = &template.metadata {
+        if let Some(labels) = &meta.labels {
+            metadata["labels"] = json!(labels);
+        }
+        if let Some(annotations) = &meta.annotations {
+            metadata["annotations"] = json!(annotations);
+        }
+    }
+    let chart = json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "HelmChart",
+        "metadata": metadata,
+        "spec": chart_spec,
+    });
+    Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
+        .patch(
+            &source.name,
+            &PatchParams::apply(FIELD_MANAGER).force(),
+            &Patch::Apply(&chart),
+        )
+        .await
+        .map_err(|e| Error::Template {
+            namespace: source.namespace.clone(),
+            name: source.name.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(())
+}
+
+/// Deletes the `HelmChart` made from `spec.chart` (absent counts as deleted).
+///
+/// # Errors
+/// [`Error::Template`].
+pub async fn delete_template(client: &Client, obj: &HelmRelease) -> Result<(), Error> {
+    if obj.spec.chart.is_none() {
+        return Ok(());
+    }
+    let source = source_ref(obj)?;
+    match Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
+        .delete(&source.name, &kube::api::DeleteParams::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::Template {
+            namespace: source.namespace,
+            name: source.name,
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// The source's artifact.
+///
+/// # Errors
+/// [`Error::NotFound`], [`Error::NotReady`] or [`Error::Api`].
+pub async fn artifact(client: &Client, source: &SourceRef) -> Result<Artifact, Error> {
+    let api_error = |e: kube::Error| Error::Api {
+        kind: source.kind.clone(),
+        namespace: source.namespace.clone(),
+        name: source.name.clone(),
+        message: e.to_string(),
+    };
+    let found = if source.kind == "OCIRepository" {
+        Api::<OCIRepository>::namespaced(client.clone(), &source.namespace)
+            .get_opt(&source.name)
+            .await
+            .map_err(api_error)?
+            .map(|s| s.status.and_then(|st| st.artifact))
+    } else {
+        Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
+            .get_opt(&source.name)
+            .await
+            .map_err(api_error)?
+            .map(|s| s.status.and_then(|st| st.artifact))
+    };
+    let Some(artifact) = found else {
+        return Err(Error::NotFound {
+            kind: source.kind.clone(),
+            namespace: source.namespace.clone(),
+            name: source.name.clone(),
+        });
+    };
+    artifact
+        .filter(|a| a.digest.is_some())
+        .ok_or_else(|| Error::NotReady {
+            kind: source.kind.clone(),
+            namespace: source.namespace.clone(),
+            name: source.name.clone(),
+        })
+}
+
+/// Downloads, verifies and loads the chart of `artifact`.
+///
+/// # Errors
+/// [`Error::Fetch`] or [`Error::Load`].
+pub async fn load(http: &HttpClient, artifact: &Artifact) -> Result<Chart, Error> {
+    let revision = artifact.revision.clone();
+    let load_error = |message: String| Error::Load {
+        revision: revision.clone(),
+        message,
+    };
+    let tmp = tempfile::tempdir().map_err(|e| load_error(e.to_string()))?;
+    let options = fetch::Options {
+        max_download_bytes: 64 << 20,
+        ..fetch::Options::default()
+    };
+    fetch::fetch(
+        http,
+        &artifact.url,
+        artifact.digest.as_deref().unwrap_or_default(),
+        tmp.path(),
+        options,
+    )
+    .await
+    .map_err(|source| Error::Fetch {
+        revision: revision.clone(),
+        source,
+    })?;
+    let root = tmp.path().to_path_buf();
+    let loaded = tokio::task::spawn_blocking(move || {
+        let dir = chart_root(&root)?;
+        ferroflux_helm::chart::load_dir(&dir).map_err(|e| e.to_string())
+    })
+    .await
+    .map_err(|e| load_error(e.to_string()))?;
+    // The temporary directory goes off the async threads.
+    let _ = tokio::task::spawn_blocking(move || drop(tmp)).await;
+    loaded.map_err(load_error)
+}
+
+/// The chart's directory in an unpacked artifact: the root if it holds `Chart.yaml`, else its
+/// only directory that does.
+fn chart_root(root: &Path) -> Result<std::path::PathBuf, String> {
+    if root.join("Chart.yaml").is_file() {
+        return Ok(root.to_path_buf());
+    }
+    let entries = std::fs::read_dir(root).map_err(|e| e.to_string())?;
+    let mut found = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.join("Chart.yaml").is_file() {
+            found.push(path);
+        }
+    }
+    match found.len() {
+        1 => Ok(found.remove(0)),
+        0 => Err("the artifact holds no Chart.yaml at its root or in a top-level directory".into()),
+        n => Err(format!("the artifact holds {n} charts; expected one")),
+    }
+}

@@ -1,0 +1,130 @@
+//! Watches on the chart sources a HelmRelease can use (`HelmChart`, `OCIRepository`), so a new
+//! artifact reconciles the HelmReleases using it at once instead of at their next interval,
+//! as Flux does.
+
+use std::fmt::Debug;
+
+use ferroflux_api::helm::HelmRelease;
+use ferroflux_api::meta::Artifact;
+use ferroflux_api::source::{HelmChart, OCIRepository};
+use futures_util::{Stream, StreamExt as _};
+use kube::api::ListParams;
+use kube::core::NamespaceResourceScope;
+use kube::runtime::reflector::ObjectRef;
+use kube::runtime::{PredicateConfig, WatchStreamExt as _, watcher};
+use kube::{Api, Client, Resource, ResourceExt as _};
+use serde::de::DeserializeOwned;
+
+use crate::chart;
+
+/// A chart source kind: where its artifact is.
+trait Source:
+    Resource<DynamicType = (), Scope = NamespaceResourceScope>
+    + Clone
+    + Debug
+    + DeserializeOwned
+    + Send
+    + Sync
+    + 'static
+{
+    const KIND: &'static str;
+    fn artifact(&self) -> Option<&Artifact>;
+}
+
+impl Source for HelmChart {
+    const KIND: &'static str = "HelmChart";
+    fn artifact(&self) -> Option<&Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+impl Source for OCIRepository {
+    const KIND: &'static str = "OCIRepository";
+    fn artifact(&self) -> Option<&Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
+/// The HelmReleases to reconcile because a chart source they use (in `namespace`, or
+/// anywhere) has a new artifact; only those matching `label_selector` (the shard).
+pub fn artifact_triggers(
+    client: Client,
+    namespace: Option<String>,
+    label_selector: Option<String>,
+) -> impl Stream<Item = ObjectRef<HelmRelease>> + Send + 'static {
+    futures_util::stream::select_all([
+        watch::<HelmChart>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
+        watch::<OCIRepository>(client, namespace, label_selector).boxed(),
+    ])
+}
+
+fn watch<K: Source>(
+    client: Client,
+    namespace: Option<String>,
+    label_selector: Option<String>,
+) -> impl Stream<Item = ObjectRef<HelmRelease>> + Send + 'static {
+    let sources: Api<K> = match &namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    watcher(sources, watcher::Config::default())
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(artifact_hash::<K>, PredicateConfig::default())
+        // A failed watch is retried by the backoff; nothing to trigger.
+        .filter_map(|source| async move { source.ok() })
+        .then(move |source| {
+            let client = client.clone();
+            let namespace = namespace.clone();
+            let selector = label_selector.clone();
+            async move { users::<K>(client, namespace.as_deref(), selector.as_deref(), &source).await }
+        })
+        .flat_map(futures_util::stream::iter)
+}
+
+/// What makes a source's change worth passing on: its artifact.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "kube's predicates return Option<u64>"
+)]
+fn artifact_hash<K: Source>(source: &K) -> Option<u64> {
+    use std::hash::{Hash as _, Hasher as _};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    source
+        .artifact()
+        .map(|a| (&a.revision, &a.digest))
+        .hash(&mut h);
+    Some(h.finish())
+}
+
+/// The HelmReleases whose chart source is `source`.
+async fn users<K: Source>(
+    client: Client,
+    namespace: Option<&str>,
+    label_selector: Option<&str>,
+    source: &K,
+) -> Vec<ObjectRef<HelmRelease>> {
+    let api: Api<HelmRelease> = match namespace {
+        Some(ns) => Api::namespaced(client, ns),
+        None => Api::all(client),
+    };
+    let source_ns = source.namespace().unwrap_or_default();
+    let source_name = source.name_any();
+    let mut params = ListParams::default();
+    if let Some(selector) = label_selector {
+        params = params.labels(selector);
+    }
+    // A failed list is retried on the source's next change or the releases' own interval.
+    let Ok(list) = api.list(&params).await else {
+        return Vec::new();
+    };
+    list.items
+        .iter()
+        .filter(|hr| {
+            chart::source_ref(hr).is_ok_and(|r| {
+                r.kind == K::KIND && r.name == source_name && r.namespace == source_ns
+            })
+        })
+        .map(ObjectRef::from_obj)
+        .collect()
+}
