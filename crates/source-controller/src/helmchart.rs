@@ -29,6 +29,7 @@
 //!    `ArtifactInStorage`.
 
 pub mod package;
+pub mod triggers;
 
 use std::sync::Arc;
 
@@ -418,14 +419,18 @@ impl HelmChartReconciler {
                     return Ok(());
                 }
                 let what = format!("chart '{chart}' of revision '{}'", artifact.revision);
-                let files = self.git_chart_files(obj, &artifact, &what).await?;
-                (artifact.revision.clone(), Source::Dir { files }, what)
+                let (files, values) = self.git_chart_files(obj, &artifact, &what).await?;
+                (
+                    artifact.revision.clone(),
+                    Source::Dir { files, values },
+                    what,
+                )
             }
         };
         let version_metadata = revision_strategy.then(|| short_revision(&source_revision));
-        let (files, original, always_package) = match input {
-            Source::Package { files, bytes } => (files, Some(bytes), false),
-            Source::Dir { files } => (files, None, true),
+        let (files, original, always_package, external_values) = match input {
+            Source::Package { files, bytes } => (files, Some(bytes), false, None),
+            Source::Dir { files, values } => (files, None, true, Some(values)),
         };
         let values_files = obj.spec.values_files.clone();
         let ignore_missing = obj.spec.ignore_missing_values_files;
@@ -436,6 +441,7 @@ impl HelmChartReconciler {
                 origin: &origin,
                 values_files: &values_files,
                 ignore_missing,
+                external_values,
                 version_metadata: version_metadata.as_deref(),
                 always_package,
             })
@@ -499,13 +505,14 @@ impl HelmChartReconciler {
     }
 
     /// The files of the chart at `spec.chart` in the GitRepository's
-    /// artifact, with its missing dependencies added under `charts/`.
+    /// artifact, with its missing dependencies added under `charts/`, and
+    /// the contents of `spec.valuesFiles` (paths in the artifact).
     async fn git_chart_files(
         &self,
         obj: &HelmChart,
         artifact: &Artifact,
         what: &str,
-    ) -> Result<Vec<File>, ReconcileError> {
+    ) -> Result<(Vec<File>, Vec<Option<Vec<u8>>>), ReconcileError> {
         let chart_path = confined(&obj.spec.chart).ok_or_else(|| {
             ReconcileError::stalled(
                 names::CHART_REFERENCE_ERROR,
@@ -531,6 +538,12 @@ impl HelmChartReconciler {
                 .await
                 .map_err(|e| storage_failed(&format!("reading {e}")))?
         }?;
+        let values = obj
+            .spec
+            .values_files
+            .iter()
+            .map(|f| confined(f).and_then(|rel| std::fs::read(root.join(rel)).ok()))
+            .collect();
         let mut files = files;
         for dep in missing {
             let tgz = self.dependency(obj, &root, &chart_path, &dep, what).await?;
@@ -539,7 +552,7 @@ impl HelmChartReconciler {
                 data: tgz.1,
             });
         }
-        Ok(files)
+        Ok((files, values))
     }
 
     /// A dependency missing from `charts/`: its version and packaged bytes,
@@ -701,8 +714,12 @@ enum Resolved {
 enum Source {
     /// A downloaded package and its files.
     Package { files: Vec<File>, bytes: Vec<u8> },
-    /// A directory's files.
-    Dir { files: Vec<File> },
+    /// A directory's files, and the values files read from the source's
+    /// root (`None` for a missing one).
+    Dir {
+        files: Vec<File>,
+        values: Vec<Option<Vec<u8>>>,
+    },
 }
 
 /// The highest version matching `constraint`, as Helm picks (Masterminds'

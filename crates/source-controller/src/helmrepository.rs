@@ -107,10 +107,16 @@ where
         options.clone(),
         shutdown(),
     ));
-    let charts = tokio::spawn(controller::run::<HelmChart, _>(
+    let triggers = crate::helmchart::triggers::artifact_triggers(
+        client.clone(),
+        options.namespace.clone(),
+        options.label_selector.clone(),
+    );
+    let charts = tokio::spawn(controller::run_with_triggers::<HelmChart, _>(
         client.clone(),
         charts,
         options.clone(),
+        triggers,
         shutdown(),
     ));
     Ok(async move {

@@ -34,6 +34,10 @@ pub struct Input<'a> {
     pub values_files: &'a [String],
     /// `spec.ignoreMissingValuesFiles`.
     pub ignore_missing: bool,
+    /// The values files' contents when they are not the chart's own files
+    /// (a chart from a source: Flux reads them relative to the source's
+    /// root), `None` for a missing one; `None` to read them from the chart.
+    pub external_values: Option<Vec<Option<Vec<u8>>>>,
     /// The version's build metadata to set (`reconcileStrategy: Revision`).
     pub version_metadata: Option<&'a str>,
     /// Package even when nothing changed (a chart from a directory).
@@ -63,6 +67,7 @@ pub fn build(input: Input<'_>) -> Result<Built, Error> {
         origin,
         values_files,
         ignore_missing,
+        external_values,
         version_metadata,
         always_package,
     } = input;
@@ -74,12 +79,21 @@ pub fn build(input: Input<'_>) -> Result<Built, Error> {
     let mut merged_files = Vec::new();
     // As Flux: a lone `values.yaml` is the chart's own values, nothing to merge.
     let merge = !(values_files.is_empty()
-        || (values_files.len() == 1 && clean(&values_files[0]) == "values.yaml"));
+        || (external_values.is_none()
+            && values_files.len() == 1
+            && clean(&values_files[0]) == "values.yaml"));
     if merge {
         let mut merged = Values::new();
-        for path in values_files {
+        for (i, path) in values_files.iter().enumerate() {
             let wanted = clean(path);
-            let Some(file) = files.iter().find(|f| f.name == wanted) else {
+            let data = match &external_values {
+                Some(external) => external.get(i).cloned().flatten(),
+                None => files
+                    .iter()
+                    .find(|f| f.name == wanted)
+                    .map(|f| f.data.clone()),
+            };
+            let Some(data) = data else {
                 if ignore_missing {
                     continue;
                 }
@@ -87,7 +101,7 @@ pub fn build(input: Input<'_>) -> Result<Built, Error> {
                     "no values file found at path '{path}' in chart '{name}' version '{version}': fix spec.valuesFiles or set spec.ignoreMissingValuesFiles"
                 )));
             };
-            let values = read_values(&String::from_utf8_lossy(&file.data), &wanted).map_err(|e| {
+            let values = read_values(&String::from_utf8_lossy(&data), &wanted).map_err(|e| {
                 Error::Values(format!(
                     "values file '{path}' of chart '{name}' version '{version}' is not valid values: {e}"
                 ))
@@ -182,6 +196,7 @@ mod tests {
             origin: "demo",
             values_files: values,
             ignore_missing: false,
+            external_values: None,
             version_metadata: meta,
             always_package: false,
         }
