@@ -120,23 +120,62 @@ impl Error {
     }
 }
 
-/// Renders `chart` as `helm template` would and returns what it prints on stdout; what Helm
-/// would log goes to `notices`, also when the render fails.
+/// What an install or upgrade renders besides the chart and the user's values.
+#[derive(Debug, Clone)]
+pub struct RenderOptions {
+    /// The release (`.Release`).
+    pub release: Release,
+    /// The target Kubernetes version (default `v1.35.0`, as `helm template`'s).
+    pub kube_version: Option<String>,
+    /// The API versions the cluster serves besides the built-in ones (`.Capabilities`).
+    pub api_versions: Vec<String>,
+}
+
+/// A chart rendered for a release: what Helm installs, in Helm's order.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// The plain manifests, in install order.
+    pub manifests: Vec<manifest::Manifest>,
+    /// The hooks, in install order (run by weight, then name).
+    pub hooks: Vec<manifest::Manifest>,
+    /// The top-level chart's rendered `NOTES.txt` (`""` when it has none).
+    pub notes: String,
+    /// The `crds/` files of the chart and its enabled subcharts: the path Helm prints
+    /// (`<chart>/crds/<file>`) and the content.
+    pub crds: Vec<(String, String)>,
+    /// The values the templates saw (the chart's defaults coalesced with the user's).
+    pub values: crate::values::Values,
+}
+
+impl Rendered {
+    /// The release's manifest as Helm stores it: each plain manifest as
+    /// `---\n# Source: <path>\n<document>\n`, in install order.
+    #[must_use]
+    pub fn manifest(&self) -> String {
+        let mut out = String::new();
+        for m in &self.manifests {
+            let _ = write!(out, "---\n# Source: {}\n{}\n", m.source, m.content);
+        }
+        out
+    }
+}
+
+/// Renders `chart` with the user's values `user` as `helm install` and `helm upgrade` render
+/// it: the checks Helm makes first, dependencies, coalescing, the schema, then the templates;
+/// what Helm would log goes to `notices`, also when the render fails.
 ///
 /// # Errors
 /// [`Error`]: the first check, value, template or document that fails.
-pub fn template(
+pub fn render(
     mut chart: Chart,
-    opts: &TemplateOptions,
+    user: &crate::values::Values,
+    opts: &RenderOptions,
     notices: &mut Notices,
-) -> Result<String, Error> {
+) -> Result<Rendered, Error> {
     let kube = match &opts.kube_version {
         None => KubeVersion::new("v1.35.0", "1", "35"),
         Some(v) => KubeVersion::parse(v).ok_or_else(|| Error::KubeVersion(v.clone()))?,
     };
-    let user = opts
-        .values
-        .merge(&mut |path| std::fs::read_to_string(path))?;
     if chart.metadata.chart_type == "library" {
         return Err(Error::Library);
     }
@@ -156,8 +195,8 @@ pub fn template(
             return Err(Error::MissingDependencies(missing));
         }
     }
-    deps::process(&mut chart, &user, warnings)?;
-    let values = coalesce::coalesce_values(&chart, &user, warnings)?;
+    deps::process(&mut chart, user, warnings)?;
+    let values = coalesce::coalesce_values(&chart, user, warnings)?;
     crate::values::schema::validate(&chart, &values)?;
     if !chart.metadata.kube_version.is_empty()
         && !crate::funcs::semver::satisfies(&chart.metadata.kube_version, kube.version())
@@ -169,23 +208,60 @@ pub fn template(
         });
     }
     let caps = capabilities(&kube, &opts.api_versions);
-    let files = engine::render(&chart, &values, &opts.release, &caps)?;
+    let mut files = engine::render(&chart, &values, &opts.release, &caps)?;
+    let notes_path = format!("{}/templates/NOTES.txt", chart.name());
+    let notes = files.get(&notes_path).cloned().unwrap_or_default();
+    files.retain(|name, _| !name.ends_with("NOTES.txt"));
     let manifest::Sorted {
         generic,
         hooks,
         skipped,
     } = manifest::sort(&files)?;
     warnings.extend(skipped);
+    let mut crds = Vec::new();
+    collect_crds(&chart, chart.name(), &mut crds);
+    Ok(Rendered {
+        manifests: generic,
+        hooks,
+        notes,
+        crds,
+        values,
+    })
+}
+
+/// Renders `chart` as `helm template` would and returns what it prints on stdout; what Helm
+/// would log goes to `notices`, also when the render fails.
+///
+/// # Errors
+/// [`Error`]: the first check, value, template or document that fails.
+pub fn template(
+    chart: Chart,
+    opts: &TemplateOptions,
+    notices: &mut Notices,
+) -> Result<String, Error> {
+    let user = opts
+        .values
+        .merge(&mut |path| std::fs::read_to_string(path))?;
+    let rendered = render(
+        chart,
+        &user,
+        &RenderOptions {
+            release: opts.release.clone(),
+            kube_version: opts.kube_version.clone(),
+            api_versions: opts.api_versions.clone(),
+        },
+        notices,
+    )?;
     let mut buffer = String::new();
     if opts.include_crds {
-        crds(&chart, chart.name(), &mut buffer);
+        for (path, content) in &rendered.crds {
+            let _ = write!(buffer, "---\n# Source: {path}\n{content}\n");
+        }
     }
-    for m in &generic {
-        let _ = write!(buffer, "---\n# Source: {}\n{}\n", m.source, m.content);
-    }
+    buffer.push_str(&rendered.manifest());
     let mut output = buffer.trim_matches(|c: char| c.is_whitespace()).to_owned();
     output.push('\n');
-    for h in &hooks {
+    for h in &rendered.hooks {
         if opts.skip_tests && h.hook_events.iter().any(|e| e == "test") {
             continue;
         }
@@ -227,17 +303,18 @@ fn show_only(output: &str, patterns: &[String]) -> Result<String, Error> {
     Ok(out)
 }
 
-/// Every `crds/` file of the chart, then of its enabled subcharts, verbatim.
-fn crds(chart: &Chart, full_path: &str, out: &mut String) {
+/// Every `crds/` file of the chart, then of its enabled subcharts, verbatim, with the path
+/// Helm prints for it.
+fn collect_crds(chart: &Chart, full_path: &str, out: &mut Vec<(String, String)>) {
     for f in chart.crds() {
-        let _ = write!(
-            out,
-            "---\n# Source: {full_path}/{}\n{}\n",
-            f.name,
-            String::from_utf8_lossy(&f.data)
-        );
+        out.push((
+            format!("{full_path}/{}", f.name),
+            String::from_utf8_lossy(&f.data).into_owned(),
+        ));
     }
     for sub in &chart.dependencies {
-        crate::template::deep(|| crds(sub, &format!("{full_path}/charts/{}", sub.name()), out));
+        crate::template::deep(|| {
+            collect_crds(sub, &format!("{full_path}/charts/{}", sub.name()), out);
+        });
     }
 }

@@ -1,16 +1,14 @@
 //! Helm chart rendering for Ferroflux (issue 14).
 //!
-//! What exists now is the engine Helm's templates run on:
-//! - [`template`]: Go's `text/template` rewritten with Go's semantics (values with Go's types and
-//!   shared mutable maps, `missingkey=zero`, Go's `fmt` printing, Go's parse and execution
-//!   messages) and a function registry whose functions can reach the executor;
-//! - [`funcs`]: the first Sprig and Helm functions (`include`, `required`, `fail`, `default`,
-//!   `quote`, `indent`, ...) over Go's builtins;
-//! - [`helm_error`]: Helm's wording of template errors;
-//! - [`objects`]: `.Capabilities` as `helm template` sets it.
+//! - [`chart`] loads a chart directory or `.tgz`; [`values`] reads, merges, coalesces and
+//!   validates values as Helm does;
+//! - [`template`]: Go's `text/template` rewritten with Go's semantics; [`funcs`]: Sprig's and
+//!   Helm's functions; [`engine`] runs a chart's templates in Helm's order;
+//! - [`manifest`] splits and sorts the rendered documents; [`action`] is `helm template` and the
+//!   render an install or upgrade makes; [`release`] is Helm's stored release record;
+//! - [`helm_error`] words errors as Helm does; [`objects`] holds `.Capabilities`.
 //!
-//! The rest of Sprig, chart loading, values coalescing and `helm template` output come next (see
-//! `docs/notes/helm-renderer.md`).
+//! See `docs/notes/helm-renderer.md` for what is proven against the reference `helm`.
 
 pub mod action;
 pub mod chart;
@@ -20,5 +18,6 @@ pub mod funcs;
 pub mod helm_error;
 pub mod manifest;
 pub mod objects;
+pub mod release;
 pub mod template;
 pub mod values;

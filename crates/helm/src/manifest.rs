@@ -30,8 +30,15 @@ pub struct Manifest {
     pub content: String,
     /// Its `kind` (`""` when it has none, as a comment-only document).
     pub kind: String,
+    /// Its `metadata.name` (`""` when it has none).
+    pub name: String,
     /// Its hook events (`test-success` read as `test`); empty for a plain manifest.
     pub hook_events: Vec<String>,
+    /// `helm.sh/hook-weight` read as Go's `strconv.Atoi` reads it (0 when absent or not a
+    /// number).
+    pub weight: i64,
+    /// `helm.sh/hook-delete-policy`: the comma-separated policies, trimmed and lowercased.
+    pub delete_policies: Vec<String>,
 }
 
 /// Kinds in the order Helm installs them; other kinds follow, by name.
@@ -138,12 +145,21 @@ pub fn sort(files: &BTreeMap<String, String>) -> Result<Sorted, Error> {
             continue;
         }
         for doc in split(text) {
-            let (kind, hook) = head(name, &doc)?;
+            let Head {
+                kind,
+                name: object_name,
+                hook,
+                weight,
+                delete_policies,
+            } = head(name, &doc)?;
             let manifest = Manifest {
                 source: name.clone(),
                 content: doc,
                 kind,
+                name: object_name,
                 hook_events: Vec::new(),
+                weight,
+                delete_policies,
             };
             match hook {
                 None => generic.push(manifest),
@@ -190,14 +206,24 @@ fn sort_by_kind(manifests: &mut [Manifest]) {
     });
 }
 
-/// The document's `kind` and `helm.sh/hook` annotation.
-fn head(file: &str, doc: &str) -> Result<(String, Option<String>), Error> {
+/// What Helm reads of a document's head (its `SimpleHead` and hook annotations).
+#[derive(Default)]
+struct Head {
+    kind: String,
+    name: String,
+    hook: Option<String>,
+    weight: i64,
+    delete_policies: Vec<String>,
+}
+
+/// The document's `kind`, name and hook annotations.
+fn head(file: &str, doc: &str) -> Result<Head, Error> {
     let docs = ferroflux_yaml::parse_documents_helm(doc).map_err(|e| Error::Yaml {
         file: file.to_owned(),
         message: e.to_string(),
     })?;
     let Some(first) = docs.into_iter().next() else {
-        return Ok((String::new(), None));
+        return Ok(Head::default());
     };
     let Json::Object(map) = first else {
         let found = match first {
@@ -217,13 +243,44 @@ fn head(file: &str, doc: &str) -> Result<(String, Option<String>), Error> {
         Some(Json::String(k)) => k.clone(),
         _ => String::new(),
     };
-    let hook = map
-        .get("metadata")
-        .and_then(|m| m.get("annotations"))
-        .and_then(|a| a.get("helm.sh/hook"))
-        .map(|h| match h {
-            Json::String(s) => s.clone(),
-            other => other.to_string(),
-        });
-    Ok((kind, hook))
+    let metadata = map.get("metadata");
+    let name = match metadata.and_then(|m| m.get("name")) {
+        Some(Json::String(n)) => n.clone(),
+        _ => String::new(),
+    };
+    let annotation = |key: &str| {
+        metadata
+            .and_then(|m| m.get("annotations"))
+            .and_then(|a| a.get(key))
+            .map(|h| match h {
+                Json::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+    };
+    let weight = annotation("helm.sh/hook-weight")
+        .and_then(|w| go_atoi(&w))
+        .unwrap_or(0);
+    let delete_policies = annotation("helm.sh/hook-delete-policy")
+        .map(|p| {
+            p.split(',')
+                .map(|d| d.trim().to_lowercase())
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default();
+    Ok(Head {
+        kind,
+        name,
+        hook: annotation("helm.sh/hook"),
+        weight,
+        delete_policies,
+    })
+}
+
+/// Go's `strconv.Atoi`: an optional sign and decimal digits, nothing else.
+fn go_atoi(s: &str) -> Option<i64> {
+    let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    s.parse().ok()
 }

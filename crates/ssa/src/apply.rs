@@ -349,6 +349,26 @@ impl Applier {
         })
     }
 
+    /// Whether the API server serves `id`'s kind namespaced (looked up once per kind), so a
+    /// caller can default the namespace of objects written without one, as Helm does.
+    ///
+    /// # Errors
+    /// [`Error`] when the kind is not served or discovery fails.
+    pub async fn is_namespaced(&self, id: &ObjectId) -> Result<bool, Error> {
+        let probe = ObjectId {
+            namespace: "probe".to_owned(),
+            ..id.clone()
+        };
+        let key = (id.group.clone(), id.version.clone(), id.kind.clone());
+        self.api(&probe).await?;
+        Ok(self
+            .kinds
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .is_some_and(|(_, caps)| matches!(caps.scope, Scope::Namespaced)))
+    }
+
     /// Applies `objects` in stages and returns the change set, in apply
     /// order. `force` recreates objects whose immutable fields changed.
     ///
@@ -548,6 +568,40 @@ impl Applier {
             Ok(changes)
         } else {
             Err(DeleteFailed { errors })
+        }
+    }
+
+    /// Deletes `id` if it exists and `owned` says the live object may be deleted (an owner
+    /// other than the label pair of [`Applier::delete_all`], such as Helm's ownership
+    /// annotations); `Skipped` otherwise. A kind no longer served counts as deleted.
+    ///
+    /// # Errors
+    /// [`Error`] when the read or the delete fails.
+    pub async fn delete_if(
+        &self,
+        id: &ObjectId,
+        owned: &(dyn Fn(&Value) -> bool + Sync),
+    ) -> Result<Action, Error> {
+        let api = match self.api(id).await {
+            Ok(api) => api,
+            Err(e) if e.what == UNKNOWN_KIND => return Ok(Action::Deleted),
+            Err(e) => return Err(e),
+        };
+        let failed = |e: &kube::Error| Error {
+            id: id.clone(),
+            what: "delete",
+            message: api_message(e),
+        };
+        let Some(live) = api.get_opt(&id.name).await.map_err(|e| failed(&e))? else {
+            return Ok(Action::Deleted);
+        };
+        if !owned(&serde_json::to_value(live).unwrap_or(Value::Null)) {
+            return Ok(Action::Skipped);
+        }
+        match api.delete(&id.name, &DeleteParams::background()).await {
+            Ok(_) => Ok(Action::Deleted),
+            Err(e) if is_not_found(&e) => Ok(Action::Deleted),
+            Err(e) => Err(failed(&e)),
         }
     }
 

@@ -583,3 +583,17 @@ pub(crate) fn parse_duration(s: &str) -> Result<i64, String> {
 
 #[cfg(test)]
 mod tests;
+
+/// An instant as Go's `time.Time` marshals to JSON in UTC (RFC 3339 with nanoseconds, trailing
+/// zeros dropped): how Helm's release records write their times.
+#[must_use]
+pub(crate) fn rfc3339_nano(secs: i64, nanos: u32) -> String {
+    Time {
+        secs,
+        nanos,
+        offset: 0,
+        zone: Rc::from("UTC"),
+        mono: None,
+    }
+    .format_layout("2006-01-02T15:04:05.999999999Z07:00")
+}

@@ -182,7 +182,7 @@ pub(crate) fn b64_encode(bytes: &[u8]) -> String {
 
 /// Go's `base64.StdEncoding.DecodeString`: CR and LF are skipped; the error is the byte offset
 /// Go reports (`illegal base64 data at input byte N`).
-pub(super) fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
+pub(crate) fn b64_decode(s: &str) -> Result<Vec<u8>, usize> {
     let src = s.as_bytes();
     let mut out = Vec::with_capacity(src.len() / 4 * 3);
     let mut si = 0;

@@ -6,7 +6,7 @@
 
 mod convert;
 mod crypto;
-mod dates;
+pub(crate) mod dates;
 mod dicts;
 pub(crate) mod encoding;
 mod floats;

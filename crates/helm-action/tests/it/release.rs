@@ -1,0 +1,491 @@
+//! Install, upgrade, rollback and uninstall with `ferroflux-helm-action`, checked with the
+//! reference `helm` (list, history, get manifest/values/notes, upgrade) and the live objects.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use ferroflux_helm::release::Status;
+use ferroflux_helm_action::{Error, Helm, Options, Origin};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
+use kube::Api;
+use kube::api::{ListParams, PostParams};
+use serde_json::{Value, json};
+
+const CHART_YAML: &str = "apiVersion: v2\nname: demo\nversion: 0.1.0\nappVersion: \"1.16.0\"\n";
+
+/// A chart with a ConfigMap per `extra` name, a main ConfigMap, a `keep` ConfigMap, a
+/// pre-install/pre-upgrade hook and notes.
+fn chart_dir(dir: &Path, version: &str) -> PathBuf {
+    let root = dir.join(format!("demo-{version}"));
+    std::fs::create_dir_all(root.join("templates")).unwrap();
+    std::fs::write(
+        root.join("Chart.yaml"),
+        CHART_YAML.replace("0.1.0", version),
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("values.yaml"),
+        "a: 1\nextra: []\ninvalid: false\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-cm\ndata:\n  a: {{ .Values.a | quote }}\n  revision: {{ .Release.Revision | quote }}\n{{- if .Values.invalid }}\n  bad: {}\n{{- end }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("templates/extra.yaml"),
+        "{{- range .Values.extra }}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ $.Release.Name }}-{{ . }}\n{{- if eq . \"kept\" }}\n  annotations:\n    helm.sh/resource-policy: keep\n{{- end }}\n{{- end }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("templates/hook.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-hook\n  annotations:\n    helm.sh/hook: pre-install,pre-upgrade\n    helm.sh/hook-weight: \"-5\"\ndata:\n  revision: {{ .Release.Revision | quote }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("templates/NOTES.txt"),
+        "Release {{ .Release.Name }} at revision {{ .Release.Revision }}\n",
+    )
+    .unwrap();
+    root
+}
+
+struct Fixture {
+    client: kube::Client,
+    ns: String,
+    helm: Helm,
+    kubeconfig: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+async fn fixture(prefix: &str) -> Fixture {
+    let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    let client = cp.client().await.unwrap();
+    let ns = ferroflux_testenv::namespace(&client, prefix).await.unwrap();
+    let helm = Helm::new(
+        client.clone(),
+        &ns,
+        Origin {
+            group: "helm.toolkit.fluxcd.io".into(),
+            name: "owner".into(),
+            namespace: ns.clone(),
+        },
+    );
+    Fixture {
+        client,
+        ns,
+        helm,
+        kubeconfig: cp.kubeconfig().to_path_buf(),
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+impl Fixture {
+    /// Runs the reference helm against the control plane; `None` when it is not installed.
+    fn helm_cli(&self, args: &[&str]) -> Option<String> {
+        let bin = ferroflux_testenv::reference_binary("helm")?;
+        let out = Command::new(bin)
+            .args(args)
+            .args(["-n", &self.ns])
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("HELM_CACHE_HOME", self.dir.path().join("helm-cache"))
+            .env("HELM_CONFIG_HOME", self.dir.path().join("helm-config"))
+            .env("HELM_DATA_HOME", self.dir.path().join("helm-data"))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "helm {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Some(String::from_utf8(out.stdout).unwrap())
+    }
+
+    fn history(&self, name: &str) -> Option<Vec<(u64, String, String)>> {
+        let text = self.helm_cli(&["history", name, "-o", "json"])?;
+        let rows: Value = serde_json::from_str(&text).unwrap();
+        Some(
+            rows.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    (
+                        r["revision"].as_u64().unwrap(),
+                        r["status"].as_str().unwrap().to_owned(),
+                        r["description"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect(),
+        )
+    }
+
+    async fn cm(&self, name: &str) -> Option<ConfigMap> {
+        Api::<ConfigMap>::namespaced(self.client.clone(), &self.ns)
+            .get_opt(name)
+            .await
+            .unwrap()
+    }
+
+    fn chart(&self, version: &str) -> (PathBuf, ferroflux_helm::chart::Chart) {
+        let dir = chart_dir(self.dir.path(), version);
+        let chart = ferroflux_helm::chart::load(&dir).unwrap();
+        (dir, chart)
+    }
+
+    fn options(&self, name: &str, values: Value) -> Options {
+        let mut opts = Options::new(name, &self.ns);
+        opts.values = values.as_object().unwrap().clone();
+        opts
+    }
+}
+
+#[tokio::test]
+async fn an_install_is_read_by_helm_with_its_manifest_values_notes_and_hooks() {
+    let f = fixture("helm-install").await;
+    let (_, chart) = f.chart("0.1.0");
+    let rel = f
+        .helm
+        .install(chart, &f.options("web", json!({"a": 2})))
+        .await
+        .unwrap();
+    assert_eq!(rel.version, 1);
+    assert_eq!(rel.status(), Status::Deployed);
+
+    let cm = f
+        .cm("web-cm")
+        .await
+        .expect("the release's ConfigMap exists");
+    let data = cm.data.unwrap();
+    assert_eq!(data["a"], "2");
+    let labels = cm.metadata.labels.unwrap();
+    assert_eq!(labels["app.kubernetes.io/managed-by"], "Helm");
+    assert_eq!(labels["helm.toolkit.fluxcd.io/name"], "owner");
+    let annotations = cm.metadata.annotations.unwrap();
+    assert_eq!(annotations["meta.helm.sh/release-name"], "web");
+    assert_eq!(annotations["meta.helm.sh/release-namespace"], f.ns);
+    let hook = f.cm("web-hook").await.expect("the pre-install hook ran");
+    assert_eq!(hook.data.unwrap()["revision"], "1");
+    assert!(
+        hook.metadata
+            .annotations
+            .unwrap()
+            .get("meta.helm.sh/release-name")
+            .is_none(),
+        "hooks are not release objects"
+    );
+
+    let secrets = Api::<Secret>::namespaced(f.client.clone(), &f.ns)
+        .list(&ListParams::default().labels("owner=helm"))
+        .await
+        .unwrap();
+    assert_eq!(secrets.items.len(), 1);
+    let secret = &secrets.items[0];
+    assert_eq!(
+        secret.metadata.name.as_deref(),
+        Some("sh.helm.release.v1.web.v1")
+    );
+    assert_eq!(secret.type_.as_deref(), Some("helm.sh/release.v1"));
+    assert_eq!(
+        secret.metadata.labels.as_ref().unwrap()["status"],
+        "deployed"
+    );
+
+    let Some(list) = f.helm_cli(&["list", "-o", "json"]) else {
+        eprintln!("skipping the reference helm checks: helm is not installed (make deps)");
+        return;
+    };
+    let list: Value = serde_json::from_str(&list).unwrap();
+    assert_eq!(list[0]["name"], "web");
+    assert_eq!(list[0]["revision"], "1");
+    assert_eq!(list[0]["status"], "deployed");
+    assert_eq!(list[0]["chart"], "demo-0.1.0");
+    assert_eq!(list[0]["app_version"], "1.16.0");
+    // `helm get manifest` prints the stored manifest and a newline.
+    assert_eq!(
+        f.helm_cli(&["get", "manifest", "web"]).unwrap(),
+        format!("{}\n", rel.manifest)
+    );
+    let values: Value =
+        serde_json::from_str(&f.helm_cli(&["get", "values", "web", "-o", "json"]).unwrap())
+            .unwrap();
+    assert_eq!(values, json!({"a": 2}));
+    assert_eq!(
+        f.helm_cli(&["get", "notes", "web"]).unwrap(),
+        "NOTES:\nRelease web at revision 1\n\n"
+    );
+    let hooks = f.helm_cli(&["get", "hooks", "web"]).unwrap();
+    assert!(hooks.contains("name: web-hook"), "{hooks}");
+    // The manifest is what `helm template` prints for the same release, minus hooks.
+    let (dir, _) = f.chart("0.1.0");
+    let template = f
+        .helm_cli(&["template", "web", dir.to_str().unwrap(), "--set", "a=2"])
+        .unwrap();
+    assert!(template.starts_with(rel.manifest.trim_end()), "{template}");
+}
+
+#[tokio::test]
+async fn upgrades_alternate_with_helm_upgrade_and_history_stays_consistent() {
+    let f = fixture("helm-upgrade").await;
+    let (dir, chart) = f.chart("0.1.0");
+    f.helm
+        .install(
+            chart.clone(),
+            &f.options("app", json!({"extra": ["gone", "kept"]})),
+        )
+        .await
+        .unwrap();
+    assert!(f.cm("app-gone").await.is_some());
+    let (_, chart2) = f.chart("0.2.0");
+    let rel = f
+        .helm
+        .upgrade(chart2, &f.options("app", json!({"a": 3})))
+        .await
+        .unwrap();
+    assert_eq!((rel.version, rel.status()), (2, Status::Deployed));
+    assert_eq!(f.cm("app-cm").await.unwrap().data.unwrap()["a"], "3");
+    assert!(
+        f.cm("app-gone").await.is_none(),
+        "an object the new revision dropped is deleted"
+    );
+    assert!(
+        f.cm("app-kept").await.is_some(),
+        "helm.sh/resource-policy: keep is honoured"
+    );
+    let history = f.helm.storage().history("app").await.unwrap();
+    let statuses: Vec<Status> = history.iter().map(|r| r.status()).collect();
+    assert_eq!(statuses, [Status::Superseded, Status::Deployed]);
+
+    let Some(h) = f.history("app") else {
+        eprintln!("skipping the reference helm checks: helm is not installed (make deps)");
+        return;
+    };
+    assert_eq!(
+        h.iter().map(|r| (r.0, r.1.as_str())).collect::<Vec<_>>(),
+        [(1, "superseded"), (2, "deployed")]
+    );
+    assert_eq!(h[1].2, "Upgrade complete");
+    // The reference helm upgrades our release: it accepts our records and ownership metadata.
+    f.helm_cli(&["upgrade", "app", dir.to_str().unwrap(), "--set", "a=5"])
+        .unwrap();
+    assert_eq!(f.cm("app-cm").await.unwrap().data.unwrap()["a"], "5");
+    // ... and we read what helm wrote and go on from it.
+    let rel = f
+        .helm
+        .upgrade(chart, &f.options("app", json!({"a": 6})))
+        .await
+        .unwrap();
+    assert_eq!(rel.version, 4);
+    assert_eq!(f.cm("app-cm").await.unwrap().data.unwrap()["revision"], "4");
+    let h = f.history("app").unwrap();
+    assert_eq!(
+        h.iter().map(|r| (r.0, r.1.as_str())).collect::<Vec<_>>(),
+        [
+            (1, "superseded"),
+            (2, "superseded"),
+            (3, "superseded"),
+            (4, "deployed")
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_helm_install_is_taken_over_by_an_upgrade() {
+    let f = fixture("helm-adopt").await;
+    let (dir, chart) = f.chart("0.1.0");
+    if f.helm_cli(&["install", "taken", dir.to_str().unwrap(), "--set", "a=7"])
+        .is_none()
+    {
+        eprintln!("skipping: the reference helm is not installed (make deps)");
+        return;
+    }
+    let installed = f.helm.storage().last("taken").await.unwrap().unwrap();
+    assert_eq!(installed.status(), Status::Deployed);
+    assert_eq!(installed.config, *json!({"a": 7}).as_object().unwrap());
+    assert_eq!(installed.apply_method, "ssa");
+    let rel = f
+        .helm
+        .upgrade(chart, &f.options("taken", json!({"a": 8})))
+        .await
+        .unwrap();
+    assert_eq!(rel.version, 2);
+    let cm = f.cm("taken-cm").await.unwrap();
+    assert_eq!(cm.data.unwrap()["a"], "8");
+    assert_eq!(
+        cm.metadata.labels.unwrap()["helm.toolkit.fluxcd.io/name"],
+        "owner"
+    );
+    let h = f.history("taken").unwrap();
+    assert_eq!(
+        h.iter().map(|r| (r.0, r.1.as_str())).collect::<Vec<_>>(),
+        [(1, "superseded"), (2, "deployed")]
+    );
+}
+
+#[tokio::test]
+async fn a_failed_upgrade_is_recorded_and_rolled_back() {
+    let f = fixture("helm-rollback").await;
+    let (_, chart) = f.chart("0.1.0");
+    f.helm
+        .install(chart.clone(), &f.options("rb", json!({"a": 1})))
+        .await
+        .unwrap();
+    // A ConfigMap whose data holds a map: the API server refuses it.
+    let err = f
+        .helm
+        .upgrade(
+            chart.clone(),
+            &f.options("rb", json!({"a": 2, "invalid": true})),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Resources(_)), "{err}");
+    assert!(err.to_string().contains("ConfigMap"), "{err}");
+    let history = f.helm.storage().history("rb").await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        [Status::Deployed, Status::Failed]
+    );
+    let failed = history[1].info.as_ref().unwrap();
+    assert!(
+        failed.description.starts_with("Upgrade \"rb\" failed: "),
+        "{}",
+        failed.description
+    );
+    assert_eq!(f.cm("rb-cm").await.unwrap().data.unwrap()["a"], "1");
+
+    let rel = f
+        .helm
+        .rollback("rb", 0, &Options::new("rb", &f.ns))
+        .await
+        .unwrap();
+    assert_eq!((rel.version, rel.status()), (3, Status::Deployed));
+    assert_eq!(rel.info.as_ref().unwrap().description, "Rollback to 1");
+    let history = f.helm.storage().history("rb").await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        [Status::Superseded, Status::Failed, Status::Deployed]
+    );
+    if let Some(h) = f.history("rb") {
+        assert_eq!(h[2].2, "Rollback to 1");
+        assert_eq!(h[1].1, "failed");
+    }
+}
+
+#[tokio::test]
+async fn an_object_owned_by_someone_else_is_refused_and_nothing_is_recorded() {
+    let f = fixture("helm-conflict").await;
+    let mut taken = ConfigMap::default();
+    taken.metadata.name = Some("clash-cm".into());
+    Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns)
+        .create(&PostParams::default(), &taken)
+        .await
+        .unwrap();
+    let (_, chart) = f.chart("0.1.0");
+    let err = f
+        .helm
+        .install(chart, &f.options("clash", json!({})))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("ConfigMap/"), "{text}");
+    assert!(text.contains("clash-cm"), "{text}");
+    assert!(text.contains("invalid ownership metadata"), "{text}");
+    assert!(f.helm.storage().history("clash").await.unwrap().is_empty());
+    assert!(
+        f.cm("clash-cm").await.unwrap().data.is_none(),
+        "the other owner's object is untouched"
+    );
+}
+
+#[tokio::test]
+async fn a_release_left_pending_is_unlocked_then_upgraded() {
+    let f = fixture("helm-pending").await;
+    let (_, chart) = f.chart("0.1.0");
+    let mut rel = f
+        .helm
+        .install(chart.clone(), &f.options("stuck", json!({})))
+        .await
+        .unwrap();
+    // A controller killed mid-upgrade leaves the next revision pending.
+    rel.version = 2;
+    rel.set_status(Status::PendingUpgrade, "Preparing upgrade");
+    f.helm.storage().create(&rel).await.unwrap();
+    let err = f
+        .helm
+        .upgrade(chart.clone(), &f.options("stuck", json!({})))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Pending { version: 2, .. }), "{err}");
+    assert_eq!(f.helm.unlock_pending("stuck").await.unwrap(), Some(2));
+    let rel = f
+        .helm
+        .upgrade(chart, &f.options("stuck", json!({"a": 9})))
+        .await
+        .unwrap();
+    assert_eq!(rel.version, 3);
+    let history = f.helm.storage().history("stuck").await.unwrap();
+    assert_eq!(
+        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        [Status::Superseded, Status::Failed, Status::Deployed]
+    );
+}
+
+#[tokio::test]
+async fn uninstall_removes_the_objects_and_the_records() {
+    let f = fixture("helm-uninstall").await;
+    let (_, chart) = f.chart("0.1.0");
+    f.helm
+        .install(chart.clone(), &f.options("bye", json!({"extra": ["kept"]})))
+        .await
+        .unwrap();
+    f.helm
+        .upgrade(chart, &f.options("bye", json!({"extra": ["kept", "x"]})))
+        .await
+        .unwrap();
+    f.helm
+        .uninstall("bye", false, false, std::time::Duration::from_secs(30))
+        .await
+        .unwrap();
+    assert!(f.cm("bye-cm").await.is_none());
+    assert!(f.cm("bye-x").await.is_none());
+    assert!(f.cm("bye-kept").await.is_some(), "keep policy honoured");
+    assert!(f.helm.storage().history("bye").await.unwrap().is_empty());
+    if let Some(list) = f.helm_cli(&["list", "-o", "json"]) {
+        assert_eq!(list.trim(), "[]");
+    }
+    let err = f
+        .helm
+        .uninstall("bye", false, false, std::time::Duration::from_secs(30))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::NotFound(_)), "{err}");
+}
+
+#[tokio::test]
+async fn a_corrupt_release_record_is_reported_by_name() {
+    let f = fixture("helm-corrupt").await;
+    let mut secret = Secret::default();
+    secret.metadata.name = Some("sh.helm.release.v1.bad.v1".into());
+    secret.metadata.labels = Some(
+        [("owner", "helm"), ("name", "bad")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+    );
+    secret.type_ = Some("helm.sh/release.v1".into());
+    secret.string_data = Some([("release".to_owned(), "not base64 !".to_owned())].into());
+    Api::<Secret>::namespaced(f.client.clone(), &f.ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let (_, chart) = f.chart("0.1.0");
+    let err = f
+        .helm
+        .upgrade(chart, &f.options("bad", json!({})))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("sh.helm.release.v1.bad.v1"), "{text}");
+    assert!(text.contains("not a readable Helm release"), "{text}");
+}
