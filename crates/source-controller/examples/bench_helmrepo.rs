@@ -85,7 +85,10 @@ where
 {
     let deadline = Instant::now() + Duration::from_secs(300);
     while !check().await {
-        assert!(Instant::now() < deadline, "gave up after 5 min waiting until {what}");
+        assert!(
+            Instant::now() < deadline,
+            "gave up after 5 min waiting until {what}"
+        );
         // Sampling interval of a loop bounded by the deadline above.
         tokio::time::sleep(every).await;
     }
@@ -142,22 +145,28 @@ async fn main() {
             .await
             .unwrap();
     }
-    poll("the HelmRepository and every HelmChart are Ready", Duration::from_millis(100), || async {
-        let repo_ready = repos
-            .get("big")
-            .await
-            .unwrap()
-            .status
-            .is_some_and(|s| is_ready(&s.conditions));
-        let list = charts.list(&ListParams::default()).await.unwrap();
-        let ready = list.items.iter().filter(|c| {
-            c.status.as_ref().is_some_and(|s| {
-                is_ready(&s.conditions)
-                    && s.artifact.as_ref().is_some_and(|a| a.revision == format!("0.{}.0", VERSIONS - 1))
-            })
-        });
-        repo_ready && ready.count() == HELM_CHARTS
-    })
+    poll(
+        "the HelmRepository and every HelmChart are Ready",
+        Duration::from_millis(100),
+        || async {
+            let repo_ready = repos
+                .get("big")
+                .await
+                .unwrap()
+                .status
+                .is_some_and(|s| is_ready(&s.conditions));
+            let list = charts.list(&ListParams::default()).await.unwrap();
+            let ready = list.items.iter().filter(|c| {
+                c.status.as_ref().is_some_and(|s| {
+                    is_ready(&s.conditions)
+                        && s.artifact
+                            .as_ref()
+                            .is_some_and(|a| a.revision == format!("0.{}.0", VERSIONS - 1))
+                })
+            });
+            repo_ready && ready.count() == HELM_CHARTS
+        },
+    )
     .await;
     let all_ready = start.elapsed();
 
@@ -169,11 +178,15 @@ async fn main() {
         .patch("big", &PatchParams::default(), &Patch::Merge(&patch))
         .await
         .unwrap();
-    poll("the unchanged refetch is handled", Duration::from_millis(20), || async {
-        repos.get("big").await.unwrap().status.is_some_and(|s| {
-            s.reconcile_request.last_handled_reconcile_at.as_deref() == Some("unchanged")
-        })
-    })
+    poll(
+        "the unchanged refetch is handled",
+        Duration::from_millis(20),
+        || async {
+            repos.get("big").await.unwrap().status.is_some_and(|s| {
+                s.reconcile_request.last_handled_reconcile_at.as_deref() == Some("unchanged")
+            })
+        },
+    )
     .await;
     let refetch_time = refetch.elapsed();
     let requests = repo.requests().len() - before;
