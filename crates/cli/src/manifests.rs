@@ -84,7 +84,7 @@ pub struct ChartSource {
     /// How often to check the source.
     #[arg(long, default_value = "1m")]
     pub interval: String,
-    /// When to build a new chart: ChartVersion or Revision.
+    /// When to build a new chart: `ChartVersion` or `Revision`.
     #[arg(long, default_value = "ChartVersion")]
     pub reconcile_strategy: String,
     /// Values files merged in order into the packaged chart's values.yaml.

@@ -94,34 +94,14 @@ where
     }
 }
 
-#[tokio::main]
-async fn main() {
-    let repo = ChartRepo::start(Options::default()).await.unwrap();
-    let index_size = generate_index(&repo);
-    let cp = ferroflux_testenv::ControlPlane::start().unwrap();
-    let client = cp.client().await.unwrap();
-    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
-        .await
-        .unwrap();
-    let ns = ferroflux_testenv::namespace(&client, "bench-helm")
-        .await
-        .unwrap();
-    let controller = SourceController::start(
-        &release_binary("ferroflux-source-controller"),
-        cp.kubeconfig(),
-        &ns,
-        &["--log-level=error".to_owned(), "--concurrent=4".to_owned()],
-    );
-    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), &ns);
-    let charts: Api<HelmChart> = Api::namespaced(client.clone(), &ns);
-
-    let start = Instant::now();
+/// The HelmRepository `big` at `url` and the HelmCharts resolving from it.
+async fn create_objects(repos: &Api<HelmRepository>, charts: &Api<HelmChart>, url: &str) {
     repos
         .create(
             &PostParams::default(),
             &serde_json::from_value(serde_json::json!({
                 "metadata": {"name": "big"},
-                "spec": {"url": repo.url(), "interval": "1h"},
+                "spec": {"url": url, "interval": "1h"},
             }))
             .unwrap(),
         )
@@ -145,6 +125,31 @@ async fn main() {
             .await
             .unwrap();
     }
+}
+
+#[tokio::main]
+async fn main() {
+    let repo = ChartRepo::start(Options::default()).await.unwrap();
+    let index_size = generate_index(&repo);
+    let cp = ferroflux_testenv::ControlPlane::start().unwrap();
+    let client = cp.client().await.unwrap();
+    ferroflux_testenv::install_crds(&client, &ferroflux_api::all_crds())
+        .await
+        .unwrap();
+    let ns = ferroflux_testenv::namespace(&client, "bench-helm")
+        .await
+        .unwrap();
+    let controller = SourceController::start(
+        &release_binary("ferroflux-source-controller"),
+        cp.kubeconfig(),
+        &ns,
+        &["--log-level=error".to_owned(), "--concurrent=4".to_owned()],
+    );
+    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), &ns);
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), &ns);
+
+    let start = Instant::now();
+    create_objects(&repos, &charts, &repo.url()).await;
     poll(
         "the HelmRepository and every HelmChart are Ready",
         Duration::from_millis(100),

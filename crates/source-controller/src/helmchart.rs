@@ -169,7 +169,7 @@ impl HelmChartReconciler {
                         )
                     })?
                     .ok_or_else(|| {
-                        unavailable(obj, format!("GitRepository '{ns}/{name}' does not exist"))
+                        unavailable(obj, &format!("GitRepository '{ns}/{name}' does not exist"))
                     })?;
                 let artifact = repo
                     .status
@@ -178,7 +178,7 @@ impl HelmChartReconciler {
                     .ok_or_else(|| {
                         unavailable(
                             obj,
-                            format!("GitRepository '{ns}/{name}' has no artifact yet; retrying"),
+                            &format!("GitRepository '{ns}/{name}' has no artifact yet; retrying"),
                         )
                     })?;
                 Resolved::Git { artifact }
@@ -214,7 +214,7 @@ impl HelmChartReconciler {
                 )
             })?
             .ok_or_else(|| {
-                unavailable(obj, format!("HelmRepository '{ns}/{name}' does not exist"))
+                unavailable(obj, &format!("HelmRepository '{ns}/{name}' does not exist"))
             })?;
         if repo.is_oci() {
             // Part B of issue 18 (OCI support) brings the registry client.
@@ -229,7 +229,7 @@ impl HelmChartReconciler {
         let (index_revision, version) = self
             .resolve_version(&repo, &obj.spec.chart, constraint)
             .await
-            .map_err(|e| e.unwrap_or_else(|m| unavailable(obj, m)))?;
+            .map_err(|e| e.unwrap_or_else(|m| unavailable(obj, &m)))?;
         Ok(Resolved::Repo {
             repo: Box::new(repo),
             index_revision,
@@ -467,6 +467,21 @@ impl HelmChartReconciler {
             status.observed_source_artifact_revision = Some(source_revision);
             return Ok(());
         }
+        self.store(obj, status, built, original, source_revision, &what)
+    }
+
+    /// Stores the built chart (the new package, else the downloaded one)
+    /// and records it in status.
+    fn store(
+        &self,
+        obj: &HelmChart,
+        status: &mut HelmChartStatus,
+        built: package::Built,
+        original: Option<Vec<u8>>,
+        source_revision: String,
+        what: &str,
+    ) -> Result<(), ReconcileError> {
+        let chart = &obj.spec.chart;
         let Some(bytes) = built.package.or(original) else {
             return Err(storage_failed(&format!("{what}: nothing to store")));
         };
@@ -523,10 +538,9 @@ impl HelmChartReconciler {
             )
             .with_condition(names::FETCH_FAILED)
         })?;
-        let archive = self
-            .storage
-            .local_path(artifact)
-            .ok_or_else(|| unavailable(obj, format!("the artifact of {what} is gone; retrying")))?;
+        let archive = self.storage.local_path(artifact).ok_or_else(|| {
+            unavailable(obj, &format!("the artifact of {what} is gone; retrying"))
+        })?;
         let dir = tempfile::tempdir()
             .map_err(|e| storage_failed(&format!("creating a build directory failed: {e}")))?;
         let root = dir.path().to_path_buf();
@@ -620,7 +634,7 @@ impl HelmChartReconciler {
         let (_, version) = self
             .resolve_version(&repo, &dep.name, constraint)
             .await
-            .map_err(|e| e.unwrap_or_else(|m| unavailable(obj, format!("{dep_what}: {m}"))))?;
+            .map_err(|e| e.unwrap_or_else(|m| unavailable(obj, &format!("{dep_what}: {m}"))))?;
         let bytes = self.download_chart(&repo, &version, &dep_what).await?;
         Ok((version.version, bytes))
     }
@@ -769,7 +783,7 @@ fn chart_name(a: &Artifact) -> String {
 
 /// The source is missing or has no artifact yet: waited for at the
 /// HelmChart's interval.
-fn unavailable(obj: &HelmChart, message: String) -> ReconcileError {
+fn unavailable(obj: &HelmChart, message: &str) -> ReconcileError {
     let interval = obj
         .spec
         .interval
@@ -777,7 +791,7 @@ fn unavailable(obj: &HelmChart, message: String) -> ReconcileError {
         .ok()
         .filter(|d| !d.is_zero())
         .unwrap_or(DEFAULT_TIMEOUT);
-    ReconcileError::waiting(interval, names::SOURCE_UNAVAILABLE, Scrubbed::new(&message))
+    ReconcileError::waiting(interval, names::SOURCE_UNAVAILABLE, Scrubbed::new(message))
         .with_condition(names::FETCH_FAILED)
 }
 

@@ -109,7 +109,7 @@ where
     ));
     let triggers = crate::helmchart::triggers::artifact_triggers(
         client.clone(),
-        options.namespace.clone(),
+        options.namespace.as_deref(),
         options.label_selector.clone(),
     );
     let charts = tokio::spawn(controller::run_with_triggers::<HelmChart, _>(

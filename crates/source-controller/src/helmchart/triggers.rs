@@ -46,21 +46,21 @@ impl Source for GitRepository {
 /// or anywhere) has a new artifact; only those matching `label_selector`.
 pub fn artifact_triggers(
     client: Client,
-    namespace: Option<String>,
+    namespace: Option<&str>,
     label_selector: Option<String>,
 ) -> impl Stream<Item = ObjectRef<HelmChart>> + Send + 'static {
     futures_util::stream::select_all([
-        watch::<HelmRepository>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
+        watch::<HelmRepository>(client.clone(), namespace, label_selector.clone()).boxed(),
         watch::<GitRepository>(client, namespace, label_selector).boxed(),
     ])
 }
 
 fn watch<K: Source>(
     client: Client,
-    namespace: Option<String>,
+    namespace: Option<&str>,
     label_selector: Option<String>,
 ) -> impl Stream<Item = ObjectRef<HelmChart>> + Send + 'static {
-    let sources: Api<K> = match &namespace {
+    let sources: Api<K> = match namespace {
         Some(ns) => Api::namespaced(client.clone(), ns),
         None => Api::all(client.clone()),
     };

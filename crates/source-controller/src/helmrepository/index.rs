@@ -130,7 +130,7 @@ fn walk(path: &Path, only: Option<&str>, found: &mut dyn FnMut(&str, ChartVersio
             Event::MappingEnd => break,
             Event::Scalar(key, ..) => key.into_owned(),
             other => {
-                events.skip(other)?;
+                events.skip(&other)?;
                 events.skip_next()?;
                 continue;
             }
@@ -228,7 +228,7 @@ fn read_version(
             Event::MappingEnd => return Ok(out),
             Event::Scalar(key, ..) => key,
             other => {
-                events.skip(other)?;
+                events.skip(&other)?;
                 events.skip_next()?;
                 continue;
             }
@@ -245,7 +245,7 @@ fn read_version(
                             _ => out.created = Some(v),
                         }
                     }
-                    other => events.skip(other)?,
+                    other => events.skip(&other)?,
                 }
             }
             "urls" => match events.next()? {
@@ -253,10 +253,10 @@ fn read_version(
                     match events.next()? {
                         Event::SequenceEnd => break,
                         Event::Scalar(u, ..) => out.urls.push(u.into_owned()),
-                        other => events.skip(other)?,
+                        other => events.skip(&other)?,
                     }
                 },
-                other => events.skip(other)?,
+                other => events.skip(&other)?,
             },
             _ => events.skip_next()?,
         }
@@ -293,7 +293,7 @@ impl<I: Iterator<Item = Result<char, granit_parser::ErrorKind>>> Events<I> {
     }
 
     /// Skips the node that starts with `first` (already read).
-    fn skip(&mut self, first: Event<'static>) -> Result<()> {
+    fn skip(&mut self, first: &Event<'static>) -> Result<()> {
         let mut depth: usize = match first {
             Event::SequenceStart(..) | Event::MappingStart(..) => 1,
             _ => return Ok(()),
@@ -317,7 +317,7 @@ impl<I: Iterator<Item = Result<char, granit_parser::ErrorKind>>> Events<I> {
     /// Skips the next node.
     fn skip_next(&mut self) -> Result<()> {
         let first = self.next()?;
-        self.skip(first)
+        self.skip(&first)
     }
 }
 

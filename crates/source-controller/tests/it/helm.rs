@@ -3,6 +3,13 @@
 //! reconcilers in process (to read the request log against their
 //! storage) or the binary with its artifact server.
 
+#![expect(
+    clippy::too_many_lines,
+    reason = "each test is one story over one repository and control plane; split, each part would repeat the setup"
+)]
+
+use std::fmt::Write as _;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -124,7 +131,7 @@ fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let triggers = ferroflux_source_controller::helmchart::triggers::artifact_triggers(
         client.clone(),
-        Some(ns.to_owned()),
+        Some(ns),
         None,
     );
     let options = Options {
@@ -603,14 +610,11 @@ async fn failures_are_named_in_conditions_and_events_and_the_last_artifact_stays
     wait_for_event(&client, &ns, "demo", "IndexationFailed").await;
 
     // A corrupt chart (the index lists it without a digest).
-    let corrupt_index = format!(
-        "{}",
-        String::from_utf8_lossy(&good_index).replacen(
+    let corrupt_index = String::from_utf8_lossy(&good_index).replacen(
             "entries:\n",
             "entries:\n  broken:\n  - apiVersion: v2\n    name: broken\n    version: 0.1.0\n    urls:\n    - broken-0.1.0.tgz\n",
             1
-        )
-    );
+        );
     repo.write("index.yaml", corrupt_index.as_bytes()).unwrap();
     repo.write("broken-0.1.0.tgz", b"this is not a gzipped tar")
         .unwrap();
@@ -689,12 +693,12 @@ async fn failures_are_named_in_conditions_and_events_and_the_last_artifact_stays
 
     let mut everything = format!("{events:?}");
     for name in ["denied", "demo", "none", "broken"] {
-        everything.push_str(&format!("{:?}", events_of(&client, &ns, name).await));
+        let _ = write!(everything, "{:?}", events_of(&client, &ns, name).await);
         if let Ok(r) = repos.get(name).await {
-            everything.push_str(&format!("{:?}", r.status));
+            let _ = write!(everything, "{:?}", r.status);
         }
         if let Ok(c) = charts.get(name).await {
-            everything.push_str(&format!("{:?}", c.status));
+            let _ = write!(everything, "{:?}", c.status);
         }
     }
     assert!(
