@@ -54,6 +54,12 @@ pub trait Kind {
     fn durations(&self) -> Vec<DurationField<'_>>;
     /// `spec.suspend`.
     fn suspended(&self) -> bool;
+    /// Whether the object is a static data container the controller leaves
+    /// alone (Flux's `type: oci` HelmRepository): no reconcile, no
+    /// conditions; whatever the controller held for it is cleaned up.
+    fn is_static(&self) -> bool {
+        false
+    }
 
     /// The conditions in `status`.
     fn conditions(status: &mut Self::Status) -> &mut Vec<Condition>;

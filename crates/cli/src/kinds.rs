@@ -50,6 +50,18 @@ pub fn git_repository() -> Kind {
     kind::<GitRepository>("source git", true, true)
 }
 
+/// The Helm repository source.
+#[must_use]
+pub fn helm_repository() -> Kind {
+    kind::<HelmRepository>("source helm", true, true)
+}
+
+/// The Helm chart source.
+#[must_use]
+pub fn helm_chart() -> Kind {
+    kind::<HelmChart>("source chart", true, true)
+}
+
 /// Kustomizations.
 #[must_use]
 pub fn kustomization() -> Kind {
@@ -87,8 +99,8 @@ pub fn all() -> Vec<Kind> {
     vec![
         git_repository(),
         kind::<OCIRepository>("source oci", true, true),
-        kind::<HelmRepository>("source helm", true, true),
-        kind::<HelmChart>("source chart", true, true),
+        helm_repository(),
+        helm_chart(),
         kind::<Bucket>("source bucket", true, true),
         kustomization(),
         receiver(),

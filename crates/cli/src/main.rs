@@ -9,7 +9,8 @@ use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
-    self, AlertFlags, GitSecretFlags, GitSource, KustomizationFlags, ProviderFlags, ReceiverFlags,
+    self, AlertFlags, ChartSource, GitSecretFlags, GitSource, HelmSource, KustomizationFlags,
+    ProviderFlags, ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, install, local, tree};
@@ -181,6 +182,22 @@ enum CreateSource {
         #[command(flatten)]
         common: CreateCommon,
     },
+    /// A HelmRepository (an HTTP(S) chart repository, or an OCI registry).
+    Helm {
+        name: String,
+        #[command(flatten)]
+        flags: HelmSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// A HelmChart from a HelmRepository, GitRepository or Bucket.
+    Chart {
+        name: String,
+        #[command(flatten)]
+        flags: ChartSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
 }
 
 #[derive(Args)]
@@ -349,7 +366,9 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         Command::Check { pre } => install::check(&ctx, pre).await,
         Command::Create(create) => {
             let (kind, obj) = create_object(&create, &ctx.namespace)?;
-            commands::create(&ctx, &kind, obj, true).await
+            // An OCI HelmRepository is never reconciled: nothing to wait for.
+            let wait = obj["spec"]["type"] != "oci";
+            commands::create(&ctx, &kind, obj, wait).await
         }
         Command::Get(get) => run_get(&ctx, &get).await,
         Command::Reconcile {
@@ -467,7 +486,11 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
         return Ok(None);
     };
     let export = match create {
-        Create::Source(CreateSource::Git { common, .. })
+        Create::Source(
+            CreateSource::Git { common, .. }
+            | CreateSource::Helm { common, .. }
+            | CreateSource::Chart { common, .. },
+        )
         | Create::Kustomization { common, .. }
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
@@ -485,6 +508,14 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Source(CreateSource::Git { name, flags, .. }) => (
             kinds::git_repository(),
             manifests::git_repository(name, namespace, flags)?,
+        ),
+        Create::Source(CreateSource::Helm { name, flags, .. }) => (
+            kinds::helm_repository(),
+            manifests::helm_repository(name, namespace, flags),
+        ),
+        Create::Source(CreateSource::Chart { name, flags, .. }) => (
+            kinds::helm_chart(),
+            manifests::helm_chart(name, namespace, flags)?,
         ),
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),

@@ -43,6 +43,55 @@ pub struct GitSource {
     pub ignore_paths: Vec<String>,
 }
 
+/// `create source helm`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct HelmSource {
+    /// The chart repository URL (https://, http://, or oci:// for a registry).
+    #[arg(long)]
+    pub url: String,
+    /// How often to fetch the index.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Timeout of index downloads.
+    // Named apart from the global `--timeout`, as for `create source git`.
+    #[arg(long)]
+    pub fetch_timeout: Option<String>,
+    /// Secret with `username` and `password` (basic auth).
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// Secret with `ca.crt`, and `tls.crt` with `tls.key`, for TLS.
+    #[arg(long)]
+    pub cert_secret_ref: Option<String>,
+    /// Send the credentials to chart URLs on other hosts too.
+    #[arg(long, default_value_t = false)]
+    pub pass_credentials: bool,
+}
+
+/// `create source chart`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct ChartSource {
+    /// The chart: its name in a Helm repository, or its path in a Git
+    /// repository or Bucket.
+    #[arg(long)]
+    pub chart: String,
+    /// Semver range of chart versions (Helm repository sources).
+    #[arg(long)]
+    pub chart_version: Option<String>,
+    /// The source: Kind/name, the kind one of HelmRepository,
+    /// GitRepository, Bucket.
+    #[arg(long)]
+    pub source: String,
+    /// How often to check the source.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// When to build a new chart: `ChartVersion` or `Revision`.
+    #[arg(long, default_value = "ChartVersion")]
+    pub reconcile_strategy: String,
+    /// Values files merged in order into the packaged chart's values.yaml.
+    #[arg(long, value_delimiter = ',')]
+    pub values_files: Vec<String>,
+}
+
 /// `create kustomization`.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct KustomizationFlags {
@@ -316,6 +365,71 @@ pub fn git_repository(name: &str, namespace: &str, flags: &GitSource) -> Result<
     Ok(object(&kinds::git_repository(), name, namespace, spec))
 }
 
+/// A HelmRepository; `type: oci` for an `oci://` URL, as Flux writes it.
+#[must_use]
+pub fn helm_repository(name: &str, namespace: &str, flags: &HelmSource) -> Value {
+    let mut spec = json!({"url": flags.url, "interval": flags.interval});
+    if flags.url.starts_with("oci://") {
+        spec["type"] = json!("oci");
+    }
+    insert(&mut spec, "timeout", flags.fetch_timeout.as_ref());
+    if let Some(secret) = flags.secret_ref.as_ref().filter(|s| !s.is_empty()) {
+        spec["secretRef"] = json!({"name": secret});
+    }
+    if let Some(secret) = flags.cert_secret_ref.as_ref().filter(|s| !s.is_empty()) {
+        spec["certSecretRef"] = json!({"name": secret});
+    }
+    if flags.pass_credentials {
+        spec["passCredentials"] = json!(true);
+    }
+    object(&kinds::helm_repository(), name, namespace, spec)
+}
+
+/// A HelmChart.
+///
+/// # Errors
+/// [`Error::Usage`] when `--source` is not `Kind/name` of a chart source or
+/// the strategy is unknown.
+pub fn helm_chart(name: &str, namespace: &str, flags: &ChartSource) -> Result<Value> {
+    let (kind, source) = flags.source.split_once('/').ok_or_else(|| {
+        Error::Usage(format!(
+            "--source '{}' must be Kind/name, e.g. HelmRepository/podinfo",
+            flags.source
+        ))
+    })?;
+    let kind = ["HelmRepository", "GitRepository", "Bucket"]
+        .into_iter()
+        .find(|k| k.eq_ignore_ascii_case(kind))
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "--source kind '{kind}' is not one of HelmRepository, GitRepository, Bucket"
+            ))
+        })?;
+    if source.is_empty() {
+        return Err(Error::Usage("--source needs a name after the kind".into()));
+    }
+    if !matches!(
+        flags.reconcile_strategy.as_str(),
+        "ChartVersion" | "Revision"
+    ) {
+        return Err(Error::Usage(format!(
+            "--reconcile-strategy '{}' is not ChartVersion or Revision",
+            flags.reconcile_strategy
+        )));
+    }
+    let mut spec = json!({
+        "chart": flags.chart,
+        "interval": flags.interval,
+        "reconcileStrategy": flags.reconcile_strategy,
+        "sourceRef": {"kind": kind, "name": source},
+    });
+    insert(&mut spec, "version", flags.chart_version.as_ref());
+    if !flags.values_files.is_empty() {
+        spec["valuesFiles"] = json!(flags.values_files);
+    }
+    Ok(object(&kinds::helm_chart(), name, namespace, spec))
+}
+
 /// A Kustomization.
 ///
 /// # Errors
@@ -451,6 +565,45 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn helm_sources_are_written_as_flux_writes_them() {
+        let flags = HelmSource {
+            url: "oci://ghcr.io/stefanprodan/charts".into(),
+            interval: "10m".into(),
+            secret_ref: Some("auth".into()),
+            ..HelmSource::default()
+        };
+        assert_eq!(
+            helm_repository("podinfo", "flux-system", &flags),
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+                   "metadata": {"name": "podinfo", "namespace": "flux-system"},
+                   "spec": {"url": "oci://ghcr.io/stefanprodan/charts", "interval": "10m",
+                            "type": "oci", "secretRef": {"name": "auth"}}})
+        );
+        let chart = ChartSource {
+            chart: "podinfo".into(),
+            chart_version: Some("6.x".into()),
+            source: "helmrepository/podinfo".into(),
+            interval: "1m".into(),
+            reconcile_strategy: "ChartVersion".into(),
+            values_files: vec!["values.yaml".into(), "prod.yaml".into()],
+        };
+        assert_eq!(
+            helm_chart("podinfo", "flux-system", &chart).unwrap()["spec"],
+            json!({"chart": "podinfo", "version": "6.x", "interval": "1m",
+                   "reconcileStrategy": "ChartVersion",
+                   "sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
+                   "valuesFiles": ["values.yaml", "prod.yaml"]})
+        );
+        for source in ["podinfo", "Kustomization/x", "HelmRepository/"] {
+            let bad = ChartSource {
+                source: source.into(),
+                ..chart.clone()
+            };
+            assert!(helm_chart("p", "ns", &bad).is_err(), "{source}");
+        }
+    }
 
     #[test]
     fn git_repository_defaults_to_main_and_takes_one_ref() {

@@ -1,7 +1,7 @@
 //! The controller loop every kind shares, over kube-runtime's `Controller`.
 //!
 //! For each object: add the finalizer; on deletion run the kind's cleanup and
-//! remove it; skip suspended objects; patch `Reconciling=True` when a new
+//! remove it; skip suspended objects and leave static ones alone; patch `Reconciling=True` when a new
 //! generation starts; run the kind's sub-reconcilers; summarise the result
 //! ([`summarize`]); echo `reconcile.fluxcd.io/requestedAt`; patch the status
 //! once with server-side apply; requeue after the jittered interval, the
@@ -338,6 +338,9 @@ async fn apply<K: Object, R: Reconciler<K>>(
         tracing::info!(object = %key, "reconciliation is suspended");
         return Ok(Action::await_change());
     }
+    if obj.is_static() {
+        return clear_static(api, obj, ctx).await;
+    }
     ctx.stats.reconciles.fetch_add(1, Ordering::Relaxed);
     let started = std::time::Instant::now();
     let generation = obj.meta().generation;
@@ -397,6 +400,31 @@ async fn apply<K: Object, R: Reconciler<K>>(
         interval.unwrap_or_default(),
         ctx,
     ))
+}
+
+/// A static object (Flux's OCI HelmRepository) is not reconciled: what the
+/// controller held for it is cleaned up (as when it changed from a kind of
+/// object that had artifacts) and a status left from then is emptied, as
+/// Flux does, so no stale `Ready` describes it.
+async fn clear_static<K: Object, R: Reconciler<K>>(
+    api: &Api<K>,
+    obj: Arc<K>,
+    ctx: &Context<K, R>,
+) -> Result<Action, Error> {
+    let key = key_of(&*obj);
+    let had_status = obj.status().is_some();
+    ctx.reconciler
+        .finalize(obj.clone())
+        .await
+        .map_err(|source| Error::Cleanup {
+            object: key.clone(),
+            source,
+        })?;
+    if had_status {
+        patch_status(api, &obj, &K::Status::default(), &ctx.options.field_manager).await?;
+    }
+    tracing::debug!(object = %key, "static object: not reconciled");
+    Ok(Action::await_change())
 }
 
 /// Refuses an object with a duration field that is not a Go duration, the

@@ -13,6 +13,7 @@ use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
 use ferroflux_source_controller::gitrepository::{
     GitRepositoryReconciler, remove_orphaned_artifacts,
 };
+use ferroflux_source_controller::helmrepository::{self, HelmFlags};
 use tokio::sync::watch;
 
 /// Fetches sources and serves them as artifacts.
@@ -45,6 +46,8 @@ struct Flags {
     /// Objects reconciled at once.
     #[arg(long, default_value_t = 2)]
     concurrent: u16,
+    #[command(flatten)]
+    helm: HelmFlags,
     #[command(flatten)]
     common: CommonFlags,
     #[command(flatten)]
@@ -113,16 +116,24 @@ async fn main() -> anyhow::Result<()> {
         Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned artifacts"),
         Err(e) => tracing::warn!(error = %e, "removing orphaned artifacts failed; continuing"),
     }
+    match helmrepository::remove_orphaned_artifacts(&client, &storage, options.namespace.as_deref())
+        .await
+    {
+        Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned Helm artifacts"),
+        Err(e) => tracing::warn!(error = %e, "removing orphaned Helm artifacts failed; continuing"),
+    }
+    let helm = helmrepository::spawn(&client, &storage, &options, &flags.helm, || {
+        process::until(&stopped)
+    })?;
     let reconciler = Arc::new(
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
     );
-    let controller = tokio::spawn(controller::run::<GitRepository, _>(
-        client,
-        reconciler,
-        options,
-        process::until(&stopped),
-    ));
+    let git =
+        controller::run::<GitRepository, _>(client, reconciler, options, process::until(&stopped));
+    let controller = tokio::spawn(async move {
+        tokio::join!(git, helm);
+    });
 
     Ok(process::run_until_shutdown(leadership, &lease, &stop, controller, servers).await?)
 }

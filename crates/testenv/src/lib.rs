@@ -14,6 +14,7 @@
 
 pub mod bench;
 mod binaries;
+pub mod chartrepo;
 mod control_plane;
 pub mod controller;
 mod crds;

@@ -9,3 +9,5 @@ pub const ARTIFACT_IN_STORAGE: &str = "ArtifactInStorage";
 pub const STORAGE_OPERATION_FAILED: &str = "StorageOperationFailed";
 /// Negative: an included GitRepository or its artifact is missing.
 pub const INCLUDE_UNAVAILABLE: &str = "IncludeUnavailable";
+/// Negative: building (packaging) the chart failed.
+pub const BUILD_FAILED: &str = "BuildFailed";

@@ -9,10 +9,17 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::GoDuration;
+use crate::kind::{Contract, DurationField, Kind, durations};
+use crate::meta::SUCCEEDED_REASON;
 use crate::meta::{
     Artifact, Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus,
     TIMEOUT_PATTERN, is_false,
 };
+use crate::source::conditions::{FETCH_FAILED, STORAGE_OPERATION_FAILED};
+
+/// The interval of a HelmRepository without `spec.interval`, as Flux's
+/// CRD defaults it.
+pub const DEFAULT_INTERVAL: &str = "10m";
 
 /// The desired state of a HelmRepository.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -125,4 +132,56 @@ pub struct HelmRepositoryStatus {
     /// The last handled reconcile request.
     #[serde(flatten)]
     pub reconcile_request: ReconcileRequestStatus,
+}
+
+impl HelmRepository {
+    /// Whether this is an OCI repository (`type: oci`): a static object
+    /// HelmCharts read their registry settings from.
+    #[must_use]
+    pub fn is_oci(&self) -> bool {
+        self.spec.repository_type.as_deref() == Some("oci")
+    }
+}
+
+impl Kind for HelmRepository {
+    type Status = HelmRepositoryStatus;
+
+    const CONTRACT: Contract = Contract {
+        negative: &[FETCH_FAILED, STORAGE_OPERATION_FAILED],
+        ready_reason: SUCCEEDED_REASON,
+    };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> GoDuration {
+        self.spec
+            .interval
+            .clone()
+            .unwrap_or_else(|| GoDuration::new(DEFAULT_INTERVAL))
+    }
+    fn durations(&self) -> Vec<DurationField<'_>> {
+        durations(&[
+            ("spec.interval", self.spec.interval.as_ref()),
+            ("spec.timeout", self.spec.timeout.as_ref()),
+        ])
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn is_static(&self) -> bool {
+        self.is_oci()
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.artifact.as_ref().map(|a| a.revision.clone())
+    }
 }

@@ -7,6 +7,7 @@ pub mod archive;
 pub mod dir;
 pub mod ignore;
 pub mod metadata;
+pub mod package;
 
 use std::collections::BTreeMap;
 
@@ -272,6 +273,50 @@ pub fn load_archive(bytes: &[u8], origin: &str) -> Result<Chart, Error> {
     Chart::from_files(files, origin, &unpack)
 }
 
+/// The files of a packaged chart (`.tgz` bytes), names relative to the chart
+/// root, read with the path checks and default caps of [`archive`], without
+/// loading them as a chart.
+///
+/// # Errors
+/// The archive's error, as text: not gzip, a path escaping the chart, a cap.
+pub fn archive_files(bytes: &[u8]) -> Result<Vec<File>, String> {
+    unpack(bytes)
+}
+
+/// The files of the chart directory `path` its `.helmignore` (and Helm's
+/// default rule) keeps, as [`load_dir`] reads them (what `helm package`
+/// puts in the package).
+///
+/// # Errors
+/// [`Error`]: the directory cannot be read or `.helmignore` is malformed.
+pub fn dir_files(path: &std::path::Path) -> Result<Vec<File>, Error> {
+    let ignore_file = path.join(".helmignore");
+    let rules = match std::fs::read_to_string(&ignore_file) {
+        Ok(text) => ignore::Rules::parse(&text).map_err(|e| Error::Unsupported {
+            path: ignore_file.display().to_string(),
+            message: e.to_string(),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ignore::Rules::default(),
+        Err(source) => {
+            return Err(Error::Io {
+                path: ignore_file.display().to_string(),
+                source,
+            });
+        }
+    }
+    .with_defaults();
+    dir::read_dir_files(path, &|rel, is_dir| rules.ignored(rel, is_dir))
+}
+
+/// Loads a chart from files read by [`archive_files`] or [`dir_files`];
+/// `origin` names it in errors.
+///
+/// # Errors
+/// [`Error`]: the chart does not load.
+pub fn load_files(files: Vec<File>, origin: &str) -> Result<Chart, Error> {
+    Chart::from_files(files, origin, &unpack)
+}
+
 fn unpack(bytes: &[u8]) -> Result<Vec<File>, String> {
     if !archive::is_gzip(bytes) {
         return Err("the file is not a gzipped chart archive (.tgz)".to_owned());
@@ -295,22 +340,7 @@ fn unpack(bytes: &[u8]) -> Result<Vec<File>, String> {
 /// [`Error`]: the directory cannot be read, `.helmignore` is malformed, or the chart does not
 /// load.
 pub fn load_dir(path: &std::path::Path) -> Result<Chart, Error> {
-    let ignore_file = path.join(".helmignore");
-    let rules = match std::fs::read_to_string(&ignore_file) {
-        Ok(text) => ignore::Rules::parse(&text).map_err(|e| Error::Unsupported {
-            path: ignore_file.display().to_string(),
-            message: e.to_string(),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => ignore::Rules::default(),
-        Err(source) => {
-            return Err(Error::Io {
-                path: ignore_file.display().to_string(),
-                source,
-            });
-        }
-    }
-    .with_defaults();
-    let files = dir::read_dir_files(path, &|rel, is_dir| rules.ignored(rel, is_dir))?;
+    let files = dir_files(path)?;
     let origin = path.file_name().map_or_else(
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),

@@ -22,17 +22,17 @@ use kube::{Api, Client};
 const PASSWORD: &str = "hunter2-git-password";
 
 /// The source-controller binary watching one namespace; killed on drop.
-struct Controller {
+pub(crate) struct Controller {
     child: Child,
     metrics_port: u16,
     health_port: u16,
-    storage: tempfile::TempDir,
+    pub(crate) storage: tempfile::TempDir,
     log: std::path::PathBuf,
     _log_dir: tempfile::TempDir,
 }
 
 impl Controller {
-    fn start(ns: &str) -> Self {
+    pub(crate) fn start(ns: &str) -> Self {
         Self::start_with(ns, "source-controller-0", &[])
     }
 
@@ -79,7 +79,7 @@ impl Controller {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
@@ -104,7 +104,7 @@ async fn basic_auth_server(password: &str, tls: bool) -> GitServer {
     }
 }
 
-async fn client_and_namespace(prefix: &str) -> (Client, String) {
+pub(crate) async fn client_and_namespace(prefix: &str) -> (Client, String) {
     ferroflux_testenv::setup(prefix, &ferroflux_api::all_crds()).await
 }
 
@@ -123,7 +123,12 @@ async fn secret_with(client: &Client, ns: &str, string_data: serde_json::Value) 
 }
 
 /// Creates the Secret `name` with `string_data`.
-async fn named_secret(client: &Client, ns: &str, name: &str, string_data: serde_json::Value) {
+pub(crate) async fn named_secret(
+    client: &Client,
+    ns: &str,
+    name: &str,
+    string_data: serde_json::Value,
+) {
     let secret: Secret = serde_json::from_value(serde_json::json!({
         "metadata": {"name": name},
         "stringData": string_data
@@ -135,7 +140,7 @@ async fn named_secret(client: &Client, ns: &str, name: &str, string_data: serde_
         .unwrap();
 }
 
-fn git_repository(
+pub(crate) fn git_repository(
     name: &str,
     url: &str,
     reference: &serde_json::Value,
@@ -294,7 +299,7 @@ async fn a_git_repository_becomes_ready_with_a_served_verified_artifact_minus_ig
     drop(controller);
 }
 
-fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
+pub(crate) fn reqwest_client() -> ferroflux_artifact::fetch::HttpClient {
     ferroflux_tls::http_client()
 }
 
