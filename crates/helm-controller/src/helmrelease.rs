@@ -360,7 +360,7 @@ impl HelmReleaseReconciler {
                 status.install_failures = None;
                 status.upgrade_failures = None;
                 update_history(status, &history_now);
-                self.publish(obj, Severity::Info, reason, &message).await;
+                // The runtime publishes the success event with Ready's reason and message.
                 Ok(Outcome::CONTINUE)
             }
             Err(e) => {
@@ -843,6 +843,12 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
                     Scrubbed::new(&e.to_string()),
                 )
             })
+    }
+
+    fn ready_reason(&self, status: &HelmReleaseStatus) -> Option<String> {
+        conditions::get(&status.conditions, names::RELEASED)
+            .filter(|c| c.status == "True")
+            .map(|c| c.reason.clone())
     }
 
     fn ready_message(&self, status: &HelmReleaseStatus) -> String {

@@ -60,6 +60,13 @@ pub trait Reconciler<K: Object>: Send + Sync + 'static {
     fn success_reason(&self) -> &'static str {
         ferroflux_api::meta::RECONCILIATION_SUCCEEDED_REASON
     }
+
+    /// The `Ready` reason (and success event reason) when the reconcile succeeded, when it
+    /// depends on what was done: a HelmRelease says `InstallSucceeded` or `UpgradeSucceeded`
+    /// as Flux's does. `None` keeps the kind's contract reason and [`Self::success_reason`].
+    fn ready_reason(&self, _status: &K::Status) -> Option<String> {
+        None
+    }
 }
 
 /// How the loop runs (Flux's controller flags).
@@ -380,6 +387,19 @@ async fn apply<K: Object, R: Reconciler<K>>(
     if let Some(g) = summary.observed_generation {
         K::set_observed_generation(&mut status, g);
     }
+    let ready_reason = ctx.reconciler.ready_reason(&status);
+    if summary.ready
+        && let Some(reason) = &ready_reason
+    {
+        conditions::set(
+            K::conditions(&mut status),
+            READY_CONDITION,
+            true,
+            reason,
+            &message,
+            generation,
+        );
+    }
     patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
 
     let ready_after = conditions::get(K::conditions(&mut status), READY_CONDITION).cloned();
@@ -390,6 +410,7 @@ async fn apply<K: Object, R: Reconciler<K>>(
         ready_before: ready_before.as_ref(),
         ready_after: ready_after.as_ref(),
         took: started.elapsed(),
+        success_reason: ready_reason,
     };
     report.send(ctx).await;
 
@@ -520,6 +541,8 @@ struct Report<'a, K> {
     ready_before: Option<&'a ferroflux_api::meta::Condition>,
     ready_after: Option<&'a ferroflux_api::meta::Condition>,
     took: Duration,
+    /// The success event's reason when the reconciler chose one.
+    success_reason: Option<String>,
 }
 
 impl<K: Object> Report<'_, K> {
@@ -557,14 +580,12 @@ impl<K: Object> Report<'_, K> {
                     .is_none_or(|b| b.status != "True" || b.message != after.message);
                 if changed {
                     let text = crate::scrub::Scrubbed::new(&after.message);
+                    let reason = self
+                        .success_reason
+                        .as_deref()
+                        .unwrap_or_else(|| ctx.reconciler.success_reason());
                     events
-                        .publish(
-                            self.obj,
-                            Severity::Info,
-                            ctx.reconciler.success_reason(),
-                            &text,
-                            revision,
-                        )
+                        .publish(self.obj, Severity::Info, reason, &text, revision)
                         .await;
                 }
             }

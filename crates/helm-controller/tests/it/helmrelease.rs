@@ -175,12 +175,13 @@ async fn condition(
         .get(name)
         .await
         .ok()?;
-    let status = hr.status?;
-    if status.observed_generation != hr.metadata.generation {
-        return None;
-    }
-    let c = status.conditions.into_iter().find(|c| c.type_ == type_)?;
-    Some((c.status, c.reason, c.message))
+    let c = hr
+        .status?
+        .conditions
+        .into_iter()
+        .find(|c| c.type_ == type_)?;
+    // Only a condition written for the current generation counts.
+    (c.observed_generation == hr.metadata.generation).then_some((c.status, c.reason, c.message))
 }
 
 /// Waits until the HelmRelease's `type_` condition has `status` and a message containing
@@ -415,7 +416,8 @@ async fn a_failed_upgrade_is_rolled_back_then_retries_run_out() {
     }
 
     // A fixed spec starts again and upgrades.
-    set_values(&client, &ns, "rb", json!({"a": "fixed"})).await;
+    // (A merge patch: `null` removes the key.)
+    set_values(&client, &ns, "rb", json!({"a": "fixed", "invalid": null})).await;
     wait_for(
         &client,
         &ns,
