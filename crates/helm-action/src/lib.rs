@@ -3,13 +3,15 @@
 //! [`Helm::uninstall`] render with `ferroflux-helm`, run the hooks ([`hooks`]), apply and delete
 //! the release's objects with `ferroflux-ssa` ([`resources`]), and record every revision in
 //! release Secrets ([`storage`]) that the reference `helm` reads and writes too: a release this
-//! crate installed can be upgraded with `helm upgrade`, and the other way round.
+//! crate installed can be upgraded with `helm upgrade`, and the other way round. [`drift`]
+//! compares a deployed release with the cluster and corrects it.
 //!
 //! Statuses move as Helm's do: a revision is written `pending-install`, `pending-upgrade` or
 //! `pending-rollback` before anything is applied, then `deployed` (the previous one
 //! `superseded`) or `failed` with Helm's description. Remediation (retries, rollback on a
 //! failed upgrade) is the caller's policy, not this crate's.
 
+pub mod drift;
 pub mod hooks;
 pub mod resources;
 pub mod storage;

@@ -30,6 +30,7 @@ use ferroflux_artifact::fetch::HttpClient;
 use ferroflux_helm::chart::Chart;
 use ferroflux_helm::release::{self, Release, Status};
 use ferroflux_helm::values::Values;
+use ferroflux_helm_action::drift::{IgnoreRule, Target};
 use ferroflux_helm_action::{CrdPolicy, Helm, Options, Origin};
 use ferroflux_runtime::acl::{self, CrossNamespace};
 use ferroflux_runtime::conditions;
@@ -307,6 +308,9 @@ impl HelmReleaseReconciler {
         let started = Instant::now();
         let result = match action {
             Action::None => {
+                if let Some(current) = deployed {
+                    self.reconcile_drift(obj, &helm, current).await?;
+                }
                 update_history(status, &history);
                 conditions::remove(&mut status.conditions, names::REMEDIATED);
                 return Ok(Outcome::CONTINUE);
@@ -411,6 +415,79 @@ impl HelmReleaseReconciler {
                 Err(err)
             }
         }
+    }
+
+    /// `spec.driftDetection` on an in-sync release: in `warn` mode an event lists the drifted
+    /// objects; in `enabled` mode they are re-applied and the event says so.
+    async fn reconcile_drift(
+        &self,
+        obj: &HelmRelease,
+        helm: &Helm,
+        current: &Release,
+    ) -> Result<(), ReconcileError> {
+        let Some(detection) = &obj.spec.drift_detection else {
+            return Ok(());
+        };
+        let mode = detection.mode.as_deref().unwrap_or("disabled");
+        if mode == "disabled" {
+            return Ok(());
+        }
+        let ignore: Vec<IgnoreRule> = detection
+            .ignore
+            .iter()
+            .map(|rule| IgnoreRule {
+                paths: rule.paths.clone(),
+                target: rule.target.as_ref().map(|t| Target {
+                    group: t.group.clone(),
+                    version: t.version.clone(),
+                    kind: t.kind.clone(),
+                    namespace: t.namespace.clone(),
+                    name: t.name.clone(),
+                }),
+            })
+            .collect();
+        let drifts = helm.detect_drift(current, &ignore).await.map_err(|e| {
+            ReconcileError::transient("DriftDetectionFailed", Scrubbed::new(&e.to_string()))
+        })?;
+        if drifts.is_empty() {
+            return Ok(());
+        }
+        let list = drifts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let release = format!(
+            "{}/{}.v{}",
+            helm.storage().namespace(),
+            current.name,
+            current.version
+        );
+        if mode == "warn" {
+            self.publish(
+                obj,
+                Severity::Error,
+                "DriftDetected",
+                &format!(
+                    "Cluster state of release {release} has drifted from the desired state: {list}"
+                ),
+            )
+            .await;
+            return Ok(());
+        }
+        helm.correct_drift(current, &drifts, &ignore)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient("DriftCorrectionFailed", Scrubbed::new(&e.to_string()))
+            })?;
+        self.publish(
+            obj,
+            Severity::Info,
+            "DriftCorrected",
+            &format!("Cluster state of release {release} has been corrected: {list}"),
+        )
+        .await;
+        Ok(())
     }
 
     /// Rolls a failed upgrade back (or uninstalls, per `strategy`), or uninstalls a failed
@@ -745,10 +822,14 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
         ),
         ("spec.postRenderers", !spec.post_renderers.is_empty()),
         (
-            "spec.driftDetection",
-            spec.drift_detection
-                .as_ref()
-                .is_some_and(|d| d.mode.as_deref().is_some_and(|m| m != "disabled")),
+            "spec.driftDetection.ignore[].target.labelSelector/annotationSelector",
+            spec.drift_detection.as_ref().is_some_and(|d| {
+                d.ignore.iter().any(|r| {
+                    r.target.as_ref().is_some_and(|t| {
+                        t.label_selector.is_some() || t.annotation_selector.is_some()
+                    })
+                })
+            }),
         ),
         ("spec.test", spec.test.as_ref().is_some_and(|t| t.enable)),
         ("spec.commonMetadata", spec.common_metadata.is_some()),

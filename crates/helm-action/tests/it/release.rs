@@ -133,9 +133,9 @@ impl Fixture {
         (dir, chart)
     }
 
-    fn options(&self, name: &str, values: Value) -> Options {
+    fn options(&self, name: &str, values: &Value) -> Options {
         let mut opts = Options::new(name, &self.ns);
-        opts.values = values.as_object().unwrap().clone();
+        opts.values.clone_from(values.as_object().unwrap());
         opts
     }
 }
@@ -146,7 +146,7 @@ async fn an_install_is_read_by_helm_with_its_manifest_values_notes_and_hooks() {
     let (_, chart) = f.chart("0.1.0");
     let rel = f
         .helm
-        .install(chart, &f.options("web", json!({"a": 2})))
+        .install(chart, &f.options("web", &json!({"a": 2})))
         .await
         .unwrap();
     assert_eq!(rel.version, 1);
@@ -167,11 +167,11 @@ async fn an_install_is_read_by_helm_with_its_manifest_values_notes_and_hooks() {
     let hook = f.cm("web-hook").await.expect("the pre-install hook ran");
     assert_eq!(hook.data.unwrap()["revision"], "1");
     assert!(
-        hook.metadata
+        !hook
+            .metadata
             .annotations
             .unwrap()
-            .get("meta.helm.sh/release-name")
-            .is_none(),
+            .contains_key("meta.helm.sh/release-name"),
         "hooks are not release objects"
     );
 
@@ -231,7 +231,7 @@ async fn upgrades_alternate_with_helm_upgrade_and_history_stays_consistent() {
     f.helm
         .install(
             chart.clone(),
-            &f.options("app", json!({"extra": ["gone", "kept"]})),
+            &f.options("app", &json!({"extra": ["gone", "kept"]})),
         )
         .await
         .unwrap();
@@ -239,7 +239,7 @@ async fn upgrades_alternate_with_helm_upgrade_and_history_stays_consistent() {
     let (_, chart2) = f.chart("0.2.0");
     let rel = f
         .helm
-        .upgrade(chart2, &f.options("app", json!({"a": 3})))
+        .upgrade(chart2, &f.options("app", &json!({"a": 3})))
         .await
         .unwrap();
     assert_eq!((rel.version, rel.status()), (2, Status::Deployed));
@@ -253,7 +253,10 @@ async fn upgrades_alternate_with_helm_upgrade_and_history_stays_consistent() {
         "helm.sh/resource-policy: keep is honoured"
     );
     let history = f.helm.storage().history("app").await.unwrap();
-    let statuses: Vec<Status> = history.iter().map(|r| r.status()).collect();
+    let statuses: Vec<Status> = history
+        .iter()
+        .map(ferroflux_helm::release::Release::status)
+        .collect();
     assert_eq!(statuses, [Status::Superseded, Status::Deployed]);
 
     let Some(h) = f.history("app") else {
@@ -272,7 +275,7 @@ async fn upgrades_alternate_with_helm_upgrade_and_history_stays_consistent() {
     // ... and we read what helm wrote and go on from it.
     let rel = f
         .helm
-        .upgrade(chart, &f.options("app", json!({"a": 6})))
+        .upgrade(chart, &f.options("app", &json!({"a": 6})))
         .await
         .unwrap();
     assert_eq!(rel.version, 4);
@@ -305,7 +308,7 @@ async fn a_helm_install_is_taken_over_by_an_upgrade() {
     assert_eq!(installed.apply_method, "ssa");
     let rel = f
         .helm
-        .upgrade(chart, &f.options("taken", json!({"a": 8})))
+        .upgrade(chart, &f.options("taken", &json!({"a": 8})))
         .await
         .unwrap();
     assert_eq!(rel.version, 2);
@@ -327,7 +330,7 @@ async fn a_failed_upgrade_is_recorded_and_rolled_back() {
     let f = fixture("helm-rollback").await;
     let (_, chart) = f.chart("0.1.0");
     f.helm
-        .install(chart.clone(), &f.options("rb", json!({"a": 1})))
+        .install(chart.clone(), &f.options("rb", &json!({"a": 1})))
         .await
         .unwrap();
     // A ConfigMap whose data holds a map: the API server refuses it.
@@ -335,7 +338,7 @@ async fn a_failed_upgrade_is_recorded_and_rolled_back() {
         .helm
         .upgrade(
             chart.clone(),
-            &f.options("rb", json!({"a": 2, "invalid": true})),
+            &f.options("rb", &json!({"a": 2, "invalid": true})),
         )
         .await
         .unwrap_err();
@@ -343,7 +346,10 @@ async fn a_failed_upgrade_is_recorded_and_rolled_back() {
     assert!(err.to_string().contains("ConfigMap"), "{err}");
     let history = f.helm.storage().history("rb").await.unwrap();
     assert_eq!(
-        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        history
+            .iter()
+            .map(ferroflux_helm::release::Release::status)
+            .collect::<Vec<_>>(),
         [Status::Deployed, Status::Failed]
     );
     let failed = history[1].info.as_ref().unwrap();
@@ -363,7 +369,10 @@ async fn a_failed_upgrade_is_recorded_and_rolled_back() {
     assert_eq!(rel.info.as_ref().unwrap().description, "Rollback to 1");
     let history = f.helm.storage().history("rb").await.unwrap();
     assert_eq!(
-        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        history
+            .iter()
+            .map(ferroflux_helm::release::Release::status)
+            .collect::<Vec<_>>(),
         [Status::Superseded, Status::Failed, Status::Deployed]
     );
     if let Some(h) = f.history("rb") {
@@ -384,7 +393,7 @@ async fn an_object_owned_by_someone_else_is_refused_and_nothing_is_recorded() {
     let (_, chart) = f.chart("0.1.0");
     let err = f
         .helm
-        .install(chart, &f.options("clash", json!({})))
+        .install(chart, &f.options("clash", &json!({})))
         .await
         .unwrap_err();
     let text = err.to_string();
@@ -404,7 +413,7 @@ async fn a_release_left_pending_is_unlocked_then_upgraded() {
     let (_, chart) = f.chart("0.1.0");
     let mut rel = f
         .helm
-        .install(chart.clone(), &f.options("stuck", json!({})))
+        .install(chart.clone(), &f.options("stuck", &json!({})))
         .await
         .unwrap();
     // A controller killed mid-upgrade leaves the next revision pending.
@@ -413,20 +422,23 @@ async fn a_release_left_pending_is_unlocked_then_upgraded() {
     f.helm.storage().create(&rel).await.unwrap();
     let err = f
         .helm
-        .upgrade(chart.clone(), &f.options("stuck", json!({})))
+        .upgrade(chart.clone(), &f.options("stuck", &json!({})))
         .await
         .unwrap_err();
     assert!(matches!(err, Error::Pending { version: 2, .. }), "{err}");
     assert_eq!(f.helm.unlock_pending("stuck").await.unwrap(), Some(2));
     let rel = f
         .helm
-        .upgrade(chart, &f.options("stuck", json!({"a": 9})))
+        .upgrade(chart, &f.options("stuck", &json!({"a": 9})))
         .await
         .unwrap();
     assert_eq!(rel.version, 3);
     let history = f.helm.storage().history("stuck").await.unwrap();
     assert_eq!(
-        history.iter().map(|r| r.status()).collect::<Vec<_>>(),
+        history
+            .iter()
+            .map(ferroflux_helm::release::Release::status)
+            .collect::<Vec<_>>(),
         [Status::Superseded, Status::Failed, Status::Deployed]
     );
 }
@@ -436,11 +448,14 @@ async fn uninstall_removes_the_objects_and_the_records() {
     let f = fixture("helm-uninstall").await;
     let (_, chart) = f.chart("0.1.0");
     f.helm
-        .install(chart.clone(), &f.options("bye", json!({"extra": ["kept"]})))
+        .install(
+            chart.clone(),
+            &f.options("bye", &json!({"extra": ["kept"]})),
+        )
         .await
         .unwrap();
     f.helm
-        .upgrade(chart, &f.options("bye", json!({"extra": ["kept", "x"]})))
+        .upgrade(chart, &f.options("bye", &json!({"extra": ["kept", "x"]})))
         .await
         .unwrap();
     f.helm
@@ -482,7 +497,7 @@ async fn a_corrupt_release_record_is_reported_by_name() {
     let (_, chart) = f.chart("0.1.0");
     let err = f
         .helm
-        .upgrade(chart, &f.options("bad", json!({})))
+        .upgrade(chart, &f.options("bad", &json!({})))
         .await
         .unwrap_err();
     let text = err.to_string();

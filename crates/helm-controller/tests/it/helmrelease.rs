@@ -197,10 +197,11 @@ async fn wait_for(
 ) -> (String, String, String) {
     let found = tokio::time::timeout(STEP, async {
         loop {
-            if let Some(c) = condition(client, ns, name, type_).await {
-                if c.0 == status && c.2.contains(text) {
-                    return c;
-                }
+            if let Some(c) = condition(client, ns, name, type_).await
+                && c.0 == status
+                && c.2.contains(text)
+            {
+                return c;
             }
             // Polling the API server for a condition; no event to await in the test.
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -209,7 +210,7 @@ async fn wait_for(
     .await;
     match found {
         Ok(c) => c,
-        Err(_) => panic!(
+        Err(tokio::time::error::Elapsed { .. }) => panic!(
             "{type_}={status} with {text:?} never came; last: {:?}\n{}",
             condition(client, ns, name, type_).await,
             controllers.logs()
@@ -432,6 +433,7 @@ async fn a_failed_upgrade_is_rolled_back_then_retries_run_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 async fn depends_on_waits_and_values_from_secrets_never_leak() {
     let (client, ns) = setup("hr-deps").await;
     let server = GitServer::start(None).await.unwrap();
@@ -571,4 +573,78 @@ async fn unsupported_fields_are_refused_by_name() {
     )
     .await;
     assert_eq!(stalled.1, "UnsupportedConfiguration");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_corrected_except_where_ignored() {
+    let (client, ns) = setup("hr-drift").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "dr",
+        json!({
+            "values": {"a": "desired"},
+            "driftDetection": {
+                "mode": "enabled",
+                "ignore": [{"paths": ["/data/revision"], "target": {"kind": "ConfigMap"}}],
+            },
+        }),
+    )
+    .await;
+    wait_for(
+        &client,
+        &ns,
+        "dr",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    // Someone edits the release's ConfigMap by hand, with another field manager.
+    configs
+        .patch(
+            "dr-cm",
+            &PatchParams::apply("someone-else").force(),
+            &Patch::Apply(&json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "dr-cm"},
+                "data": {"a": "tampered", "revision": "42"}
+            })),
+        )
+        .await
+        .unwrap();
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "dr",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "drift"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually("the drifted field corrected", STEP, || async {
+        let data = cm_data(&client, &ns, "dr-cm").await?;
+        (data.get("a").map(String::as_str) == Some("desired")).then_some(data)
+    })
+    .await;
+    let data = cm_data(&client, &ns, "dr-cm").await.unwrap();
+    assert_eq!(data["revision"], "42", "an ignored field is left as it is");
+    // Still revision 1: drift correction is not an upgrade.
+    let records = Api::<Secret>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels("owner=helm,name=dr"))
+        .await
+        .unwrap();
+    assert_eq!(records.items.len(), 1);
 }
