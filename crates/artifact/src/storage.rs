@@ -201,6 +201,51 @@ impl Storage {
         })
     }
 
+    /// Copies the file `src` as is into `<key dir>/<file_name>` atomically
+    /// (an artifact that is already an archive, such as an OCI layer kept
+    /// compressed) and returns the artifact to record in status.
+    ///
+    /// # Errors
+    /// [`Error::InvalidName`], [`Error::Io`].
+    pub fn store_file(
+        &self,
+        key: &ObjectKey,
+        src: &Path,
+        file_name: &str,
+        revision: &str,
+    ) -> Result<Artifact> {
+        let rel_dir = key.dir()?;
+        let rel = rel_dir.join(segment("file name", file_name)?);
+        let dir = self.root.join(&rel_dir);
+        fs::create_dir_all(&dir).map_err(|source| io("creating", &dir, source))?;
+        let tmp = tempfile::Builder::new()
+            .prefix(".tmp-")
+            .tempfile_in(&dir)
+            .map_err(|source| io("creating a temporary file in", &dir, source))?;
+        let mut writer = HashingWriter::new(tmp);
+        let mut file = fs::File::open(src).map_err(|source| io("opening", src, source))?;
+        std::io::copy(&mut file, &mut writer).map_err(|source| io("copying", src, source))?;
+        let (mut tmp, digest, size) = writer.finish();
+        tmp.flush()
+            .map_err(|source| io("writing", tmp.path(), source))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(|source| io("syncing", tmp.path(), source))?;
+        let target = self.root.join(&rel);
+        tmp.persist(&target)
+            .map_err(|e| io("renaming into", &target, e.error))?;
+        let path = rel.to_string_lossy().into_owned();
+        Ok(Artifact {
+            url: self.url(&path),
+            path,
+            revision: revision.to_owned(),
+            digest: Some(digest),
+            last_update_time: Time(Timestamp::now()),
+            size: i64::try_from(size).ok(),
+            metadata: None,
+        })
+    }
+
     /// The local file of `artifact`, when its path stays inside the storage
     /// root and the file exists.
     #[must_use]

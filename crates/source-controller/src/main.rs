@@ -42,6 +42,10 @@ struct Flags {
     /// artifact, e.g. `500Mi`; larger ones are refused with a message.
     #[arg(long, default_value = "1Gi")]
     max_repository_size: String,
+    /// Largest OCI layer pulled for an OCIRepository, compressed and
+    /// unpacked, e.g. `500Mi`; larger ones are refused with a message.
+    #[arg(long, default_value = "1Gi")]
+    max_oci_layer_size: String,
     /// Objects reconciled at once.
     #[arg(long, default_value_t = 2)]
     concurrent: u16,
@@ -64,6 +68,7 @@ async fn main() -> anyhow::Result<()> {
     };
     let max_repository_size =
         process::size_flag("max-repository-size", &flags.max_repository_size)?;
+    let max_oci_layer_size = process::size_flag("max-oci-layer-size", &flags.max_oci_layer_size)?;
     let storage = Storage::new(&flags.storage_path, &flags.storage_adv_addr, retention)
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
@@ -113,16 +118,30 @@ async fn main() -> anyhow::Result<()> {
         Ok(removed) => tracing::info!(count = removed.len(), "removed orphaned artifacts"),
         Err(e) => tracing::warn!(error = %e, "removing orphaned artifacts failed; continuing"),
     }
+    let oci = ferroflux_source_controller::ocirepository::spawn(
+        client.clone(),
+        storage.clone(),
+        options.clone(),
+        max_oci_layer_size,
+        process::until(&stopped),
+    );
     let reconciler = Arc::new(
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
     );
-    let controller = tokio::spawn(controller::run::<GitRepository, _>(
+    let git = tokio::spawn(controller::run::<GitRepository, _>(
         client,
         reconciler,
         options,
         process::until(&stopped),
     ));
+    // Either loop ending ends the process, as one loop's would.
+    let controller = tokio::spawn(async move {
+        tokio::select! {
+            _ = git => {}
+            _ = oci => {}
+        }
+    });
 
     Ok(process::run_until_shutdown(leadership, &lease, &stop, controller, servers).await?)
 }
