@@ -4,13 +4,13 @@
 //!
 //! Sub-reconcilers, in order:
 //! 0. [`reconcile_supported`]: refuses spec fields this controller does not
-//!    implement (`verify`, `serviceAccountName`, `proxySecretRef`,
+//!    implement (`verify`, `proxySecretRef`,
 //!    `credential`, providers other than `generic`). Stalls with
 //!    `UnsupportedConfiguration`.
 //! 1. [`OCIRepositoryReconciler::reconcile_storage`]: checks that the
 //!    recorded artifact is still in storage. Sets `ArtifactInStorage`.
-//! 2. [`OCIRepositoryReconciler::reconcile_source`]: reads `secretRef` and
-//!    `certSecretRef`, picks the tag (listing tags only for `semver`),
+//! 2. [`OCIRepositoryReconciler::reconcile_source`]: reads `secretRef` (else
+//!    the image pull secrets of `serviceAccountName`) and `certSecretRef`, picks the tag (listing tags only for `semver`),
 //!    resolves its manifest digest with a `HEAD`, and only when the revision
 //!    or the spec fields shaping the artifact changed (or the artifact is
 //!    gone) pulls the manifest and the selected layer (size-capped, digest
@@ -35,7 +35,7 @@ use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{self, Options, Reconciler};
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::scrub::Scrubbed;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::{Api, Client, ResourceExt as _};
 
 use crate::semver;
@@ -458,6 +458,11 @@ impl OCIRepositoryReconciler {
                 )));
             }
         }
+        if credentials.is_none()
+            && let Some(sa) = &obj.spec.service_account_name
+        {
+            credentials = self.service_account_login(ns, sa, registry).await?;
+        }
         let mut ca = None;
         if let Some(r) = &obj.spec.cert_secret_ref {
             let data = self.secret_data(ns, &r.name, "spec.certSecretRef").await?;
@@ -486,6 +491,54 @@ impl OCIRepositoryReconciler {
             }
         }
         Ok((credentials, ca))
+    }
+
+    /// The first login for `registry` among the image pull secrets of the
+    /// ServiceAccount `name` (`spec.serviceAccountName`), as the kubelet and
+    /// Flux read them; `None` when none has one.
+    async fn service_account_login(
+        &self,
+        ns: &str,
+        name: &str,
+        registry: &str,
+    ) -> Result<Option<Credentials>, ReconcileError> {
+        let sa = Api::<ServiceAccount>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(
+                    names::AUTHENTICATION_FAILED,
+                    Scrubbed::new(&format!("reading ServiceAccount '{ns}/{name}' failed: {e}")),
+                )
+            })?
+            .ok_or_else(|| {
+                fetch_failed(
+                    names::AUTHENTICATION_FAILED,
+                    &format!(
+                        "ServiceAccount '{ns}/{name}' named in spec.serviceAccountName does not exist"
+                    ),
+                    &[],
+                )
+            })?;
+        for pull_secret in sa.image_pull_secrets.unwrap_or_default() {
+            let field = format!("the imagePullSecrets of ServiceAccount '{ns}/{name}'");
+            let data = self.secret_data(ns, &pull_secret.name, &field).await?;
+            let Some(json) = data.get(".dockerconfigjson") else {
+                continue;
+            };
+            let login =
+                ferroflux_oci::auth::from_docker_config(&json.0, registry).map_err(|e| {
+                    fetch_failed(
+                        names::AUTHENTICATION_FAILED,
+                        &format!("Secret '{ns}/{}' named in {field}: {e}", pull_secret.name),
+                        &[],
+                    )
+                })?;
+            if login.is_some() {
+                return Ok(login);
+            }
+        }
+        Ok(None)
     }
 
     async fn secret_data(
@@ -581,9 +634,6 @@ pub fn reconcile_supported(obj: &OCIRepository) -> Result<(), ReconcileError> {
     let mut unsupported = Vec::new();
     if spec.verify.is_some() {
         unsupported.push("spec.verify");
-    }
-    if spec.service_account_name.is_some() {
-        unsupported.push("spec.serviceAccountName");
     }
     if spec.proxy_secret_ref.is_some() {
         unsupported.push("spec.proxySecretRef");
@@ -688,7 +738,9 @@ mod tests {
     fn unsupported_fields_are_refused_by_name() {
         let mut spec = OCIRepositorySpec {
             provider: Some("aws".to_owned()),
-            service_account_name: Some("sa".to_owned()),
+            proxy_secret_ref: Some(ferroflux_api::meta::LocalObjectReference {
+                name: "proxy".to_owned(),
+            }),
             ..OCIRepositorySpec::default()
         };
         let e = reconcile_supported(&repo(spec.clone())).expect_err("refused");
@@ -696,12 +748,12 @@ mod tests {
         assert!(
             e.message
                 .as_str()
-                .contains("spec.serviceAccountName, spec.provider"),
+                .contains("spec.proxySecretRef, spec.provider"),
             "{}",
             e.message
         );
         spec.provider = Some("generic".to_owned());
-        spec.service_account_name = None;
+        spec.proxy_secret_ref = None;
         assert!(reconcile_supported(&repo(spec)).is_ok());
     }
 

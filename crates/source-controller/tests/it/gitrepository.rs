@@ -22,17 +22,17 @@ use kube::{Api, Client};
 const PASSWORD: &str = "hunter2-git-password";
 
 /// The source-controller binary watching one namespace; killed on drop.
-struct Controller {
+pub(crate) struct Controller {
     child: Child,
     metrics_port: u16,
     health_port: u16,
-    storage: tempfile::TempDir,
+    pub(crate) storage: tempfile::TempDir,
     log: std::path::PathBuf,
     _log_dir: tempfile::TempDir,
 }
 
 impl Controller {
-    fn start(ns: &str) -> Self {
+    pub(crate) fn start(ns: &str) -> Self {
         Self::start_with(ns, "source-controller-0", &[])
     }
 
@@ -79,7 +79,7 @@ impl Controller {
         }
     }
 
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 }
