@@ -50,6 +50,12 @@ pub fn git_repository() -> Kind {
     kind::<GitRepository>("source git", true, true)
 }
 
+/// The OCI source.
+#[must_use]
+pub fn oci_repository() -> Kind {
+    kind::<OCIRepository>("source oci", true, true)
+}
+
 /// Kustomizations.
 #[must_use]
 pub fn kustomization() -> Kind {
@@ -86,7 +92,7 @@ pub fn secret() -> Kind {
 pub fn all() -> Vec<Kind> {
     vec![
         git_repository(),
-        kind::<OCIRepository>("source oci", true, true),
+        oci_repository(),
         kind::<HelmRepository>("source helm", true, true),
         kind::<HelmChart>("source chart", true, true),
         kind::<Bucket>("source bucket", true, true),

@@ -5,11 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ferroflux_cli::artifacts::{self, PushFlags, RegistryFlags};
 use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
-    self, AlertFlags, GitSecretFlags, GitSource, KustomizationFlags, ProviderFlags, ReceiverFlags,
+    self, AlertFlags, GitSecretFlags, GitSource, KustomizationFlags, OciSource, ProviderFlags,
+    ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, install, local, tree};
@@ -105,6 +107,18 @@ enum Command {
         #[command(subcommand)]
         target: TreeTarget,
     },
+    /// Push a directory or file to an OCI registry as a Flux artifact.
+    #[command(subcommand)]
+    Push(PushTarget),
+    /// Pull a Flux artifact from an OCI registry and unpack it.
+    #[command(subcommand)]
+    Pull(PullTarget),
+    /// Tag a Flux artifact in an OCI registry.
+    #[command(subcommand)]
+    Tag(TagTarget),
+    /// List the Flux artifacts of an OCI repository.
+    #[command(subcommand)]
+    List(ListTarget),
     /// Show the events about Flux objects.
     Events {
         /// In every namespace.
@@ -113,6 +127,57 @@ enum Command {
         /// Only this object, as Kind/name.
         #[arg(long = "for")]
         only: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushTarget {
+    /// oci://<registry>/<repository>:<tag>
+    Artifact {
+        url: String,
+        #[command(flatten)]
+        flags: PushFlags,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum PullTarget {
+    /// oci://<registry>/<repository>:<tag> or @<digest>
+    Artifact {
+        url: String,
+        /// The directory to unpack into.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum TagTarget {
+    /// oci://<registry>/<repository>:<tag> or @<digest>
+    Artifact {
+        url: String,
+        /// The tags to add.
+        #[arg(long = "tag", required = true)]
+        tags: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListTarget {
+    /// oci://<registry>/<repository>
+    Artifacts {
+        url: String,
+        /// Only tags matching this regular expression.
+        #[arg(long)]
+        filter_regex: Option<String>,
+        #[command(flatten)]
+        registry: RegistryFlags,
     },
 }
 
@@ -178,6 +243,14 @@ enum CreateSource {
         name: String,
         #[command(flatten)]
         flags: GitSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// An OCIRepository.
+    Oci {
+        name: String,
+        #[command(flatten)]
+        flags: OciSource,
         #[command(flatten)]
         common: CreateCommon,
     },
@@ -329,6 +402,9 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         commands::print_yaml(&[obj]);
         return Ok(());
     }
+    if let Some(verb) = artifact_verb(&cli.command, ui, timeout) {
+        return verb.await;
+    }
     if matches!(cli.command, Command::Install { export: true, .. }) {
         ferroflux_cli::ui::out(install::MANIFEST);
         return Ok(());
@@ -398,7 +474,46 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
             all_namespaces,
             only,
         } => commands::events(&ctx, all_namespaces, only.as_deref()).await,
+        Command::Push(_) | Command::Pull(_) | Command::Tag(_) | Command::List(_) => {
+            Err(Error::Usage("artifact verbs run without a cluster".into()))
+        }
     }
+}
+
+/// The artifact verbs, which talk to a registry and need no cluster.
+fn artifact_verb<'a>(
+    command: &'a Command,
+    ui: Ui,
+    timeout: std::time::Duration,
+) -> Option<std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>> {
+    Some(match command {
+        Command::Push(PushTarget::Artifact {
+            url,
+            flags,
+            registry,
+        }) => Box::pin(artifacts::push(ui, url, flags, registry, timeout)),
+        Command::Pull(PullTarget::Artifact {
+            url,
+            output,
+            registry,
+        }) => Box::pin(artifacts::pull(ui, url, output, registry, timeout)),
+        Command::Tag(TagTarget::Artifact {
+            url,
+            tags,
+            registry,
+        }) => Box::pin(artifacts::tag(ui, url, tags, registry, timeout)),
+        Command::List(ListTarget::Artifacts {
+            url,
+            filter_regex,
+            registry,
+        }) => Box::pin(artifacts::list(
+            url,
+            filter_regex.as_deref(),
+            registry,
+            timeout,
+        )),
+        _ => return None,
+    })
 }
 
 async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
@@ -467,7 +582,7 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
         return Ok(None);
     };
     let export = match create {
-        Create::Source(CreateSource::Git { common, .. })
+        Create::Source(CreateSource::Git { common, .. } | CreateSource::Oci { common, .. })
         | Create::Kustomization { common, .. }
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
@@ -485,6 +600,10 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Source(CreateSource::Git { name, flags, .. }) => (
             kinds::git_repository(),
             manifests::git_repository(name, namespace, flags)?,
+        ),
+        Create::Source(CreateSource::Oci { name, flags, .. }) => (
+            kinds::oci_repository(),
+            manifests::oci_repository(name, namespace, flags)?,
         ),
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),
