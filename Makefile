@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-oci
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -65,6 +65,10 @@ testenv: deps ## Start a test control plane by hand and print its kubeconfig
 bench-source: deps ## Benchmark the source-controller against git + tar (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
 	$(CARGO_TARGET_DIR)/release/examples/bench_source
+
+bench-oci: deps ## Time until 100/500/1000 OCIRepositories are Ready against a local registry, and peak RSS (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_oci
 
 bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-kustomize --bins
