@@ -7,6 +7,18 @@
 //! (tags, manifest digests, manifests, capped and verified blob downloads,
 //! pushes) with its errors classified, and [`artifact`] builds what
 //! `flux push artifact` pushes (Flux's media types and annotations).
+//!
+//! # Why `oci-client`
+//! Issue 18 asks for the `oci-client` crate, and it fits: it comes from
+//! crates.io like every other dependency, builds on reqwest with rustls and
+//! no crypto provider of its own (`rustls-tls-no-provider`: ring, installed
+//! by `ferroflux-tls`, stays the only one, no C build), and speaks the
+//! distribution protocol's auth flows (basic, and the bearer token service
+//! real registries use), tag pagination and chunk-free blob uploads. What it
+//! lacks is added here rather than by writing a client of our own: a cap on
+//! blob size and a digest check while streaming (`Registry::pull_blob`),
+//! errors sorted into what a user must do, and one client per login (it
+//! remembers one login per registry host for its whole life).
 
 pub mod artifact;
 pub mod auth;
