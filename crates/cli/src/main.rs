@@ -402,8 +402,8 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         commands::print_yaml(&[obj]);
         return Ok(());
     }
-    if let Some(verb) = artifact_verb(&cli.command, ui, timeout) {
-        return verb.await;
+    if let Some(result) = artifact_verb(&cli.command, ui, timeout).await {
+        return result;
     }
     if matches!(cli.command, Command::Install { export: true, .. }) {
         ferroflux_cli::ui::out(install::MANIFEST);
@@ -481,37 +481,32 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
 }
 
 /// The artifact verbs, which talk to a registry and need no cluster.
-fn artifact_verb<'a>(
-    command: &'a Command,
+async fn artifact_verb(
+    command: &Command,
     ui: Ui,
     timeout: std::time::Duration,
-) -> Option<std::pin::Pin<Box<dyn Future<Output = Result<(), Error>> + 'a>>> {
+) -> Option<Result<(), Error>> {
     Some(match command {
         Command::Push(PushTarget::Artifact {
             url,
             flags,
             registry,
-        }) => Box::pin(artifacts::push(ui, url, flags, registry, timeout)),
+        }) => artifacts::push(ui, url, flags, registry, timeout).await,
         Command::Pull(PullTarget::Artifact {
             url,
             output,
             registry,
-        }) => Box::pin(artifacts::pull(ui, url, output, registry, timeout)),
+        }) => artifacts::pull(ui, url, output, registry, timeout).await,
         Command::Tag(TagTarget::Artifact {
             url,
             tags,
             registry,
-        }) => Box::pin(artifacts::tag(ui, url, tags, registry, timeout)),
+        }) => artifacts::tag(ui, url, tags, registry, timeout).await,
         Command::List(ListTarget::Artifacts {
             url,
             filter_regex,
             registry,
-        }) => Box::pin(artifacts::list(
-            url,
-            filter_regex.as_deref(),
-            registry,
-            timeout,
-        )),
+        }) => artifacts::list(url, filter_regex.as_deref(), registry, timeout).await,
         _ => return None,
     })
 }

@@ -111,6 +111,13 @@ pub enum Error {
 /// The result type of this module.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Tags asked for per page of the tag list.
+const PAGE: usize = 1000;
+
+/// The most tags read from one repository, so a registry that never ends
+/// its list cannot exhaust memory.
+const MAX_TAGS: usize = 100_000;
+
 /// How a registry is reached.
 #[derive(Clone, Debug, Default)]
 pub struct RegistryOptions {
@@ -195,14 +202,19 @@ impl Registry {
                 .list_tags(
                     &reference,
                     &self.auth,
-                    Some(1000),
+                    Some(PAGE),
                     tags.last().map(String::as_str),
                 )
                 .await
                 .map_err(|e| classify("listing the tags of", &shown, &e))?;
-            let done = page.tags.len() < 1000;
+            // Registries may serve fewer than asked per page, so only an
+            // empty page, or one that does not move past `last` (a registry
+            // ignoring it), ends the list.
+            if page.tags.last().is_none_or(|t| Some(t) == tags.last()) {
+                return Ok(tags);
+            }
             tags.extend(page.tags);
-            if done {
+            if tags.len() >= MAX_TAGS {
                 return Ok(tags);
             }
         }
@@ -416,12 +428,8 @@ fn classify(operation: &'static str, url: &str, e: &OciDistributionError) -> Err
     let message = chain(e);
     match e {
         OciDistributionError::UnauthorizedError { .. }
-        | OciDistributionError::AuthenticationFailure(_) => Error::Unauthorized {
-            operation,
-            url,
-            message,
-        },
-        OciDistributionError::ServerError {
+        | OciDistributionError::AuthenticationFailure(_)
+        | OciDistributionError::ServerError {
             code: 401 | 403, ..
         } => Error::Unauthorized {
             operation,

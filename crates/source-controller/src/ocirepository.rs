@@ -191,13 +191,6 @@ impl OCIRepositoryReconciler {
             timeout: Some(timeout),
         })
         .map_err(|e| fetch_failed(names::AUTHENTICATION_FAILED, &e.to_string(), &secrets))?;
-        let hint = |e: &OciError| {
-            let mut m = e.to_string();
-            if matches!(e, OciError::Unreachable { .. }) && !obj.spec.insecure {
-                m.push_str(" (if the registry serves plain HTTP, set spec.insecure: true)");
-            }
-            m
-        };
         let within = |what: &str| {
             format!(
                 "{what} {} did not finish within {timeout:?}; raise spec.timeout",
@@ -218,7 +211,10 @@ impl OCIRepositoryReconciler {
         .map_err(|e| {
             fetch_failed(
                 names::OCI_PULL_FAILED,
-                &format!("failed to determine artifact digest: {}", hint(&e)),
+                &format!(
+                    "failed to determine artifact digest: {}",
+                    hint(&e, obj.spec.insecure)
+                ),
                 &secrets,
             )
         })?;
@@ -231,53 +227,64 @@ impl OCIRepositoryReconciler {
             return Ok(None);
         }
 
-        let pull = async {
-            let manifest = registry
-                .manifest(&url, None, Some(&resolved))
-                .await
-                .map_err(|e| {
-                    fetch_failed(
-                        names::OCI_PULL_FAILED,
-                        &format!(
-                            "failed to pull artifact from '{}': {}",
-                            obj.spec.url,
-                            hint(&e)
-                        ),
-                        &secrets,
-                    )
-                })?;
-            let layer = select_layer(obj, &manifest)
-                .map_err(|m| fetch_failed(names::OCI_LAYER_OPERATION_FAILED, &m, &secrets))?;
-            let file = tempfile::NamedTempFile::new().map_err(|e| {
-                storage_failed(&format!("creating a file for the layer failed: {e}"))
-            })?;
-            self.pulls.fetch_add(1, Ordering::Relaxed);
-            let file = registry
-                .pull_blob(&url, &layer, file, self.max_layer_size)
-                .await
-                .map_err(|e| {
-                    let reason = if matches!(
-                        e,
-                        OciError::TooLarge { .. } | OciError::DigestMismatch { .. }
-                    ) {
-                        names::OCI_LAYER_OPERATION_FAILED
-                    } else {
-                        names::OCI_PULL_FAILED
-                    };
-                    fetch_failed(reason, &hint(&e), &secrets)
-                })?;
-            Ok::<_, ReconcileError>(Pulled {
-                file,
-                revision: revision.clone(),
-                digest: resolved.clone(),
-                annotations: manifest.annotations(),
-            })
-        };
+        let pull = self.pull(obj, &registry, &url, &resolved, revision, &secrets);
         let pulled = tokio::time::timeout(timeout, pull)
             .await
             .map_err(|_| fetch_failed(names::OCI_PULL_FAILED, &within("pulling"), &secrets))??;
         conditions::remove(&mut status.conditions, names::FETCH_FAILED);
         Ok(Some(pulled))
+    }
+
+    /// Pulls the manifest `resolved` and its selected layer into a temp file.
+    async fn pull(
+        &self,
+        obj: &OCIRepository,
+        registry: &Registry,
+        url: &OciUrl,
+        resolved: &str,
+        revision: String,
+        secrets: &[String],
+    ) -> Result<Pulled, ReconcileError> {
+        let hint = |e: &OciError| hint(e, obj.spec.insecure);
+        let manifest = registry
+            .manifest(url, None, Some(resolved))
+            .await
+            .map_err(|e| {
+                fetch_failed(
+                    names::OCI_PULL_FAILED,
+                    &format!(
+                        "failed to pull artifact from '{}': {}",
+                        obj.spec.url,
+                        hint(&e)
+                    ),
+                    secrets,
+                )
+            })?;
+        let layer = select_layer(obj, &manifest)
+            .map_err(|m| fetch_failed(names::OCI_LAYER_OPERATION_FAILED, &m, secrets))?;
+        let file = tempfile::NamedTempFile::new()
+            .map_err(|e| storage_failed(&format!("creating a file for the layer failed: {e}")))?;
+        self.pulls.fetch_add(1, Ordering::Relaxed);
+        let file = registry
+            .pull_blob(url, &layer, file, self.max_layer_size)
+            .await
+            .map_err(|e| {
+                let reason = if matches!(
+                    e,
+                    OciError::TooLarge { .. } | OciError::DigestMismatch { .. }
+                ) {
+                    names::OCI_LAYER_OPERATION_FAILED
+                } else {
+                    names::OCI_PULL_FAILED
+                };
+                fetch_failed(reason, &hint(&e), secrets)
+            })?;
+        Ok(Pulled {
+            file,
+            revision,
+            digest: resolved.to_owned(),
+            annotations: manifest.annotations(),
+        })
     }
 
     /// The tag and digest to resolve: `ref.digest`, else the highest tag in
@@ -612,6 +619,16 @@ fn select_layer(obj: &OCIRepository, manifest: &Manifest) -> Result<Descriptor, 
         ),
         None => format!("the artifact {} has no layers", manifest.digest),
     })
+}
+
+/// The error's message, with a hint when an unreachable registry may
+/// simply serve plain HTTP.
+fn hint(e: &OciError, insecure: bool) -> String {
+    let mut m = e.to_string();
+    if matches!(e, OciError::Unreachable { .. }) && !insecure {
+        m.push_str(" (if the registry serves plain HTTP, set spec.insecure: true)");
+    }
+    m
 }
 
 fn fetch_failed(reason: &'static str, message: &str, secrets: &[String]) -> ReconcileError {

@@ -4,6 +4,7 @@
 //! registry), optionally behind htpasswd basic auth. Dropping it kills the
 //! process and removes the storage.
 
+use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -67,16 +68,17 @@ impl Registry {
         let mut ca_pem = None;
         if options.tls {
             let pem = crate::tls::server_pem()?;
-            std::fs::write(d.join("tls.crt"), &pem.cert_pem)
+            std::fs::write(d.join("tls.crt"), &pem.cert)
                 .map_err(prepare("write the registry certificate"))?;
-            std::fs::write(d.join("tls.key"), &pem.key_pem)
+            std::fs::write(d.join("tls.key"), &pem.key)
                 .map_err(prepare("write the registry key"))?;
-            config.push_str(&format!(
+            let _ = write!(
+                config,
                 "  tls:\n    certificate: {}\n    key: {}\n",
                 d.join("tls.crt").display(),
                 d.join("tls.key").display()
-            ));
-            ca_pem = Some(pem.ca_pem);
+            );
+            ca_pem = Some(pem.ca);
         }
         if let Some(auth) = &options.auth {
             // bcrypt is the only scheme distribution reads; the lowest cost
@@ -87,10 +89,11 @@ impl Registry {
             })?;
             std::fs::write(d.join("htpasswd"), format!("{}:{hash}\n", auth.username))
                 .map_err(prepare("write the registry htpasswd file"))?;
-            config.push_str(&format!(
+            let _ = write!(
+                config,
                 "auth:\n  htpasswd:\n    realm: ferroflux-test\n    path: {}\n",
                 d.join("htpasswd").display()
-            ));
+            );
         }
         std::fs::write(d.join("config.yml"), config)
             .map_err(prepare("write the registry configuration"))?;

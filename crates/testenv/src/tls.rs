@@ -110,11 +110,11 @@ pub(crate) async fn serve(
 #[derive(Clone, Debug)]
 pub(crate) struct ServerPem {
     /// The CA's certificate.
-    pub(crate) ca_pem: String,
+    pub(crate) ca: String,
     /// The server's certificate chain (its own, then the CA's).
-    pub(crate) cert_pem: String,
+    pub(crate) cert: String,
     /// The server's private key.
-    pub(crate) key_pem: String,
+    pub(crate) key: String,
 }
 
 /// Issues a [`ServerPem`] for `127.0.0.1` and `localhost`.
@@ -137,8 +137,8 @@ pub(crate) fn server_pem() -> Result<ServerPem> {
         .signed_by(&key, &ca)
         .map_err(|e| fail(&e))?;
     Ok(ServerPem {
-        ca_pem: ca.pem(),
-        cert_pem: format!("{}{}", cert.pem(), ca.pem()),
-        key_pem: key.serialize_pem(),
+        ca: ca.pem(),
+        cert: format!("{}{}", cert.pem(), ca.pem()),
+        key: key.serialize_pem(),
     })
 }

@@ -26,6 +26,89 @@ fn write(dir: &Path, files: &[(&str, &str)]) {
     }
 }
 
+/// What Flux's `push artifact` writes: its config and content media types
+/// and the three annotations.
+async fn assert_written_as_flux_does(registry: &TestRegistry, digest: &str) {
+    let client = Registry::new(RegistryOptions {
+        insecure: false,
+        ca_pem: Some(registry.ca_pem().unwrap().as_bytes().to_vec()),
+        credentials: Some(Credentials {
+            username: "flux".into(),
+            password: PASSWORD.into(),
+        }),
+        timeout: Some(Duration::from_secs(20)),
+    })
+    .unwrap();
+    let parsed = OciUrl::parse(&registry.url("org/app"), false).unwrap();
+    let manifest = client.manifest(&parsed, Some("v1"), None).await.unwrap();
+    assert_eq!(manifest.digest, digest);
+    assert_eq!(
+        manifest.manifest.config.media_type,
+        "application/vnd.cncf.flux.config.v1+json"
+    );
+    assert_eq!(manifest.manifest.layers.len(), 1);
+    assert_eq!(
+        manifest.manifest.layers[0].media_type,
+        "application/vnd.cncf.flux.content.v1.tar+gzip"
+    );
+    let annotations = manifest.annotations();
+    assert_eq!(
+        annotations["org.opencontainers.image.source"],
+        "https://github.com/org/app"
+    );
+    assert_eq!(
+        annotations["org.opencontainers.image.revision"],
+        "main@sha1:0123abcd"
+    );
+    assert!(annotations.contains_key("org.opencontainers.image.created"));
+}
+
+/// `list artifacts` shows both tags of the one artifact, in tag order.
+fn assert_listed(stdout: &str, repository: &str, digest: &str) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "{stdout}");
+    assert!(lines[0].starts_with("ARTIFACT"), "{stdout}");
+    for (line, tag) in lines[1..].iter().zip(["latest", "v1"]) {
+        let cells: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!(
+            cells,
+            [
+                format!("{repository}:{tag}").as_str(),
+                digest,
+                "https://github.com/org/app",
+                "main@sha1:0123abcd"
+            ],
+            "{stdout}"
+        );
+    }
+}
+
+/// A refused login fails with exit code 1, a clear message and no password.
+fn assert_wrong_credentials_refused(kc: &Path, repository: &str, ca_flag: &str) {
+    let run = ferroflux(
+        kc,
+        &[
+            "list",
+            "artifacts",
+            repository,
+            "--creds",
+            "flux:wrong-password-here",
+            ca_flag,
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("refused the credentials"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("wrong-password-here"),
+        "{}",
+        run.stderr
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn push_pull_tag_and_list_write_what_flux_push_artifact_writes() {
     let registry = TestRegistry::start(TestRegistryOptions {
@@ -76,40 +159,7 @@ async fn push_pull_tag_and_list_write_what_flux_push_artifact_writes() {
         .to_owned();
     assert!(!run.stderr.contains(PASSWORD), "{}", run.stderr);
 
-    // What Flux's `push artifact` writes: its config and content media
-    // types and the three annotations.
-    let client = Registry::new(RegistryOptions {
-        insecure: false,
-        ca_pem: Some(registry.ca_pem().unwrap().as_bytes().to_vec()),
-        credentials: Some(Credentials {
-            username: "flux".into(),
-            password: PASSWORD.into(),
-        }),
-        timeout: Some(Duration::from_secs(20)),
-    })
-    .unwrap();
-    let parsed = OciUrl::parse(&registry.url("org/app"), false).unwrap();
-    let manifest = client.manifest(&parsed, Some("v1"), None).await.unwrap();
-    assert_eq!(manifest.digest, digest);
-    assert_eq!(
-        manifest.manifest.config.media_type,
-        "application/vnd.cncf.flux.config.v1+json"
-    );
-    assert_eq!(manifest.manifest.layers.len(), 1);
-    assert_eq!(
-        manifest.manifest.layers[0].media_type,
-        "application/vnd.cncf.flux.content.v1.tar+gzip"
-    );
-    let annotations = manifest.annotations();
-    assert_eq!(
-        annotations["org.opencontainers.image.source"],
-        "https://github.com/org/app"
-    );
-    assert_eq!(
-        annotations["org.opencontainers.image.revision"],
-        "main@sha1:0123abcd"
-    );
-    assert!(annotations.contains_key("org.opencontainers.image.created"));
+    assert_written_as_flux_does(&registry, &digest).await;
 
     let out = work.path().join("pulled");
     expect(
@@ -154,46 +204,9 @@ async fn push_pull_tag_and_list_write_what_flux_push_artifact_writes() {
             &ca_flag,
         ],
     );
-    let lines: Vec<&str> = run.stdout.lines().collect();
-    assert_eq!(lines.len(), 3, "{}", run.stdout);
-    assert!(lines[0].starts_with("ARTIFACT"), "{}", run.stdout);
-    for (line, tag) in lines[1..].iter().zip(["latest", "v1"]) {
-        let cells: Vec<&str> = line.split_whitespace().collect();
-        assert_eq!(
-            cells,
-            [
-                format!("{}:{tag}", registry.url("org/app")).as_str(),
-                digest.as_str(),
-                "https://github.com/org/app",
-                "main@sha1:0123abcd"
-            ],
-            "{}",
-            run.stdout
-        );
-    }
+    assert_listed(&run.stdout, registry.url("org/app").as_str(), &digest);
 
-    let run = ferroflux(
-        kc,
-        &[
-            "list",
-            "artifacts",
-            &registry.url("org/app"),
-            "--creds",
-            "flux:wrong-password-here",
-            &ca_flag,
-        ],
-    );
-    assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("refused the credentials"),
-        "{}",
-        run.stderr
-    );
-    assert!(
-        !run.stderr.contains("wrong-password-here"),
-        "{}",
-        run.stderr
-    );
+    assert_wrong_credentials_refused(kc, &registry.url("org/app"), &ca_flag);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,7 +123,7 @@ async fn docker_secret(
     .await;
 }
 
-fn oci_repository(name: &str, url: &str, extra: serde_json::Value) -> OCIRepository {
+fn oci_repository(name: &str, url: &str, extra: &serde_json::Value) -> OCIRepository {
     let mut spec = serde_json::json!({"url": url, "interval": "1h"});
     for (k, v) in extra.as_object().unwrap() {
         spec[k] = v.clone();
@@ -138,7 +138,7 @@ fn oci_repository(name: &str, url: &str, extra: serde_json::Value) -> OCIReposit
 }
 
 async fn create(api: &Api<OCIRepository>, name: &str, url: &str, extra: serde_json::Value) {
-    api.create(&PostParams::default(), &oci_repository(name, url, extra))
+    api.create(&PostParams::default(), &oci_repository(name, url, &extra))
         .await
         .unwrap();
 }
@@ -482,6 +482,53 @@ async fn new_tags_and_semver_matches_are_followed_and_an_unchanged_digest_pulls_
     .await;
 }
 
+/// Each failure leaves the last good artifact recorded and stored, and
+/// sets `FetchFailed`; returns the Ready condition.
+fn assert_failed_keeping(
+    o: &OCIRepository,
+    last: &ferroflux_api::meta::Artifact,
+    file: &std::path::Path,
+) -> Condition {
+    let ready = condition(o, "Ready").unwrap().clone();
+    assert_eq!(
+        condition(o, "FetchFailed").unwrap().status,
+        "True",
+        "{ready:?}"
+    );
+    assert_eq!(o.status.as_ref().unwrap().artifact.as_ref(), Some(last));
+    assert!(file.is_file(), "the last good artifact was removed");
+    ready
+}
+
+/// Stops the registry: `app` fails saying so and keeps its artifact; served
+/// again, it is Ready at `revision` again.
+async fn outage_keeps_the_last_artifact(
+    api: &Api<OCIRepository>,
+    registry: &mut TestRegistry,
+    revision: &str,
+    last: &ferroflux_api::meta::Artifact,
+    file: &std::path::Path,
+) {
+    registry.stop();
+    request_reconcile(api, "app", "down").await;
+    let obj = wait_for(api, "app", "Ready=False with the registry down", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    let ready = assert_failed_keeping(&obj, last, file);
+    assert!(
+        ready.message.contains("could not be reached"),
+        "{}",
+        ready.message
+    );
+    registry.serve().unwrap();
+    request_reconcile(api, "app", "up").await;
+    wait_for(api, "app", "Ready again once the registry is back", |o| {
+        ready_at(o, revision)
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() {
     let (client, ns) = ferroflux_testenv::setup("oci-fail", &ferroflux_api::all_crds()).await;
@@ -504,21 +551,6 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
     .await;
     let last = good.status.as_ref().unwrap().artifact.clone().unwrap();
     let file = stored(run.storage.path(), &good);
-    // Each failure leaves the last good artifact recorded and stored.
-    let kept = |o: &OCIRepository| {
-        assert_eq!(o.status.as_ref().unwrap().artifact.as_ref(), Some(&last));
-        assert!(file.is_file(), "the last good artifact was removed");
-    };
-    let failure = |o: &OCIRepository| {
-        let ready = condition(o, "Ready").unwrap().clone();
-        assert_eq!(
-            condition(o, "FetchFailed").unwrap().status,
-            "True",
-            "{ready:?}"
-        );
-        ready
-    };
-
     patch_spec(
         &api,
         "app",
@@ -526,14 +558,13 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
     )
     .await;
     let obj = wait_ready_is(&api, "app", "False").await;
-    let ready = failure(&obj);
+    let ready = assert_failed_keeping(&obj, &last, &file);
     assert_eq!(ready.reason, "OCIArtifactPullFailed", "{ready:?}");
     assert!(
         ready.message.contains("refused the credentials"),
         "{}",
         ready.message
     );
-    kept(&obj);
     let seen = wait_event(&client, &ns, "app", "refused the credentials").await;
     assert!(
         seen.iter().any(|e| e.starts_with("OCIArtifactPullFailed")),
@@ -553,14 +584,13 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
     )
     .await;
     let obj = wait_ready_is(&api, "app", "False").await;
-    let ready = failure(&obj);
+    let ready = assert_failed_keeping(&obj, &last, &file);
     assert_eq!(ready.reason, "OCIArtifactPullFailed", "{ready:?}");
     assert!(
         ready.message.contains(":v9") && ready.message.contains("not found"),
         "{}",
         ready.message
     );
-    kept(&obj);
 
     patch_spec(
         &api,
@@ -569,7 +599,7 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
     )
     .await;
     let obj = wait_ready_is(&api, "app", "False").await;
-    let ready = failure(&obj);
+    let ready = assert_failed_keeping(&obj, &last, &file);
     assert_eq!(ready.reason, "ReadOperationFailed", "{ready:?}");
     assert!(
         ready
@@ -578,7 +608,6 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
         "{}",
         ready.message
     );
-    kept(&obj);
     wait_event(&client, &ns, "app", "~5.0").await;
 
     patch_spec(
@@ -588,25 +617,7 @@ async fn failures_say_why_in_conditions_and_events_and_keep_the_last_artifact() 
     )
     .await;
     wait_ready_is(&api, "app", "True").await;
-    registry.stop();
-    request_reconcile(&api, "app", "down").await;
-    let obj = wait_for(&api, "app", "Ready=False with the registry down", |o| {
-        condition(o, "Ready").is_some_and(|c| c.status == "False")
-    })
-    .await;
-    let ready = failure(&obj);
-    assert!(
-        ready.message.contains("could not be reached"),
-        "{}",
-        ready.message
-    );
-    kept(&obj);
-    registry.serve().unwrap();
-    request_reconcile(&api, "app", "up").await;
-    wait_for(&api, "app", "Ready again once the registry is back", |o| {
-        ready_at(o, &format!("v1@{v1}"))
-    })
-    .await;
+    outage_keeps_the_last_artifact(&api, &mut registry, &format!("v1@{v1}"), &last, &file).await;
     assert_eq!(
         run.reconciler.pulls.load(Ordering::SeqCst),
         1,
@@ -698,7 +709,7 @@ async fn a_chart_pushed_by_helm_is_copied_by_its_layer_media_type() {
         "--plain-http",
     ]);
     let chart = std::fs::read(work.path().join("podinfo-6.5.0.tgz")).unwrap();
-    let _run = run_in_process(&client, &ns);
+    let run = run_in_process(&client, &ns);
     let api: Api<OCIRepository> = Api::namespaced(client, &ns);
     create(
         &api,
@@ -735,7 +746,7 @@ async fn a_chart_pushed_by_helm_is_copied_by_its_layer_media_type() {
         "the copied layer is not the packaged chart"
     );
     assert_eq!(
-        std::fs::read(stored(_run.storage.path(), &obj)).unwrap(),
+        std::fs::read(stored(run.storage.path(), &obj)).unwrap(),
         chart
     );
 }
