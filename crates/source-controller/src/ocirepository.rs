@@ -394,8 +394,18 @@ impl OCIRepositoryReconciler {
             };
             ferroflux_artifact::extract::tar_gz(std::io::BufReader::new(layer), dir.path(), limits)
                 .map_err(|e| {
+                    use ferroflux_artifact::extract::Error as Extract;
+                    let fix = match e {
+                        Extract::TooLarge { .. } => {
+                            "raise the source-controller's --max-oci-layer-size or push a smaller artifact"
+                        }
+                        Extract::Corrupt(_) => {
+                            "push a tar.gz layer or set spec.layerSelector.operation: copy"
+                        }
+                        _ => "push an artifact made by `flux push artifact`",
+                    };
                     layer_failed(format!(
-                        "extracting the layer of revision '{}' failed: {e}; push a tar.gz layer or set spec.layerSelector.operation: copy",
+                        "extracting the layer of revision '{}' failed: {e}; {fix}",
                         pulled.revision
                     ))
                 })?;
@@ -622,11 +632,17 @@ fn select_layer(obj: &OCIRepository, manifest: &Manifest) -> Result<Descriptor, 
 }
 
 /// The error's message, with a hint when an unreachable registry may
-/// simply serve plain HTTP.
+/// simply serve plain HTTP, or naming the flag of the size limit.
 fn hint(e: &OciError, insecure: bool) -> String {
     let mut m = e.to_string();
-    if matches!(e, OciError::Unreachable { .. }) && !insecure {
-        m.push_str(" (if the registry serves plain HTTP, set spec.insecure: true)");
+    match e {
+        OciError::Unreachable { .. } if !insecure => {
+            m.push_str(" (if the registry serves plain HTTP, set spec.insecure: true)");
+        }
+        OciError::TooLarge { .. } => {
+            m.push_str(" (the source-controller's --max-oci-layer-size)");
+        }
+        _ => {}
     }
     m
 }

@@ -225,11 +225,23 @@ struct InProcess {
 }
 
 fn run_in_process(client: &Client, ns: &str) -> InProcess {
+    run_in_process_with(
+        client,
+        ns,
+        ferroflux_source_controller::ocirepository::DEFAULT_MAX_LAYER_SIZE,
+    )
+}
+
+/// As [`run_in_process`], refusing layers above `max_layer_size` bytes.
+fn run_in_process_with(client: &Client, ns: &str, max_layer_size: u64) -> InProcess {
     let storage = tempfile::tempdir().unwrap();
-    let reconciler = Arc::new(OCIRepositoryReconciler::new(
-        client.clone(),
-        Storage::new(storage.path(), "127.0.0.1:1", Retention::default()).unwrap(),
-    ));
+    let reconciler = Arc::new(
+        OCIRepositoryReconciler::new(
+            client.clone(),
+            Storage::new(storage.path(), "127.0.0.1:1", Retention::default()).unwrap(),
+        )
+        .with_max_layer_size(max_layer_size),
+    );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = Options {
         namespace: Some(ns.to_owned()),
@@ -748,5 +760,71 @@ async fn a_chart_pushed_by_helm_is_copied_by_its_layer_media_type() {
     assert_eq!(
         std::fs::read(stored(run.storage.path(), &obj)).unwrap(),
         chart
+    );
+}
+
+/// A layer that is not a tar.gz, and one above the size cap, are refused
+/// with `OCIArtifactLayerOperationFailed`, saying what to do, and store nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_corrupt_layer_and_a_layer_above_the_cap_are_refused_and_store_nothing() {
+    let (client, ns) = ferroflux_testenv::setup("oci-layer", &ferroflux_api::all_crds()).await;
+    let registry = start_registry(false, false);
+    let client_options = RegistryOptions {
+        insecure: true,
+        ..RegistryOptions::default()
+    };
+    let oci = Registry::new(client_options).unwrap();
+    let url = OciUrl::parse(&registry.url("app"), false).unwrap();
+    push(
+        &oci,
+        &url,
+        "corrupt",
+        b"not a tarball".to_vec(),
+        &Metadata::default(),
+    )
+    .await
+    .unwrap();
+    // Hardly compressible, so the compressed layer itself is above the cap.
+    let noise: String = (0..8192u64)
+        .map(|i| format!("{:08x}", i.wrapping_mul(2_654_435_761) ^ (i << 7)))
+        .collect();
+    push_files(&registry, "app", "big", &[("big.txt", &noise)]).await;
+    let run = run_in_process_with(&client, &ns, 1024);
+    let api: Api<OCIRepository> = Api::namespaced(client, &ns);
+    for (name, tag, want) in [
+        (
+            "corrupt",
+            "corrupt",
+            "set spec.layerSelector.operation: copy",
+        ),
+        ("big", "big", "more than the 1024 allowed"),
+    ] {
+        create(
+            &api,
+            name,
+            &registry.url("app"),
+            serde_json::json!({"ref": {"tag": tag}, "insecure": true}),
+        )
+        .await;
+        let obj = wait_ready_is(&api, name, "False").await;
+        let ready = condition(&obj, "Ready").unwrap();
+        assert_eq!(ready.reason, "OCIArtifactLayerOperationFailed", "{ready:?}");
+        assert!(ready.message.contains(want), "{}", ready.message);
+        assert!(revision(&obj).is_none());
+        if name == "big" {
+            assert!(
+                ready.message.contains("--max-oci-layer-size"),
+                "{}",
+                ready.message
+            );
+        }
+    }
+    assert!(
+        !run.storage.path().join("ocirepository").join(&ns).exists()
+            || std::fs::read_dir(run.storage.path().join("ocirepository").join(&ns))
+                .unwrap()
+                .flatten()
+                .all(|d| std::fs::read_dir(d.path()).unwrap().next().is_none()),
+        "a refused layer was stored"
     );
 }
