@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-helmrepo
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-helmrepo bench-oci
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -69,6 +69,10 @@ bench-source: deps ## Benchmark the source-controller against git + tar (release
 bench-helmrepo: deps ## A HelmRepository with a 20,000-version index and 50 HelmCharts: time, source-controller peak RSS, requests per unchanged refetch (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --example bench_helmrepo
 	$(CARGO_TARGET_DIR)/release/examples/bench_helmrepo
+
+bench-oci: deps ## Time until 100/500/1000 OCIRepositories are Ready against a local registry, and peak RSS (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_oci
 
 bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-kustomize --bins
