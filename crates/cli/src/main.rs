@@ -598,12 +598,9 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
         Create::Source(
             CreateSource::Git { common, .. }
             | CreateSource::Helm { common, .. }
-            | CreateSource::Chart { common, .. },
+            | CreateSource::Chart { common, .. }
+            | CreateSource::Oci { common, .. },
         )
-        #[command(flatten)]
-        common: CreateCommon,
-    },
-        Create::Source(CreateSource::Git { common, .. } | CreateSource::Oci { common, .. })
         | Create::Kustomization { common, .. }
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
@@ -629,9 +626,7 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Source(CreateSource::Chart { name, flags, .. }) => (
             kinds::helm_chart(),
             manifests::helm_chart(name, namespace, flags)?,
-        #[command(flatten)]
-        common: CreateCommon,
-    },
+        ),
         Create::Source(CreateSource::Oci { name, flags, .. }) => (
             kinds::oci_repository(),
             manifests::oci_repository(name, namespace, flags)?,

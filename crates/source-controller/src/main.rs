@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
     let (stop, stopped) = watch::channel(false);
-    let metrics = Metrics::new("gitrepository");
+    let metrics = Metrics::new();
     let ready = metrics::Readiness::default();
     let mut servers = flags
         .common
