@@ -17,9 +17,9 @@ CARGO ?= cargo
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-demo: deps ## The sample app delivered from git by the three controllers on a local control plane; Ctrl-C stops it
+demo: deps ## The sample app (an overlay and a Helm chart) delivered from git by the four controllers on a local control plane; Ctrl-C stops it
 	$(CARGO) build --locked --bins -p ferroflux-e2e -p ferroflux-cli -p ferroflux-source-controller \
-		-p ferroflux-kustomize-controller -p ferroflux-notification-controller
+		-p ferroflux-kustomize-controller -p ferroflux-helm-controller -p ferroflux-notification-controller
 	$(CARGO_TARGET_DIR)/debug/ferroflux-demo
 
 deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
@@ -48,12 +48,12 @@ test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks,
 
 e2e: deps ## The end-to-end suite alone (e2e/; make test runs it too)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
-		-p ferroflux-notification-controller -p ferroflux-cli
+		-p ferroflux-helm-controller -p ferroflux-notification-controller -p ferroflux-cli
 	$(CARGO) test --locked -p ferroflux-e2e
 
 soak: deps ## Fault injection: kills, API-server restarts, a git outage under commits; SOAK_* settings (see e2e/README.md)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
-		-p ferroflux-notification-controller -p ferroflux-e2e
+		-p ferroflux-helm-controller -p ferroflux-notification-controller -p ferroflux-e2e
 	$(CARGO_TARGET_DIR)/debug/ferroflux-soak
 
 fuzz: ## Fuzz each parser taking tenant input: FUZZ_RUNS (a million) executions each, FUZZ_SECONDS (900) at most (docs/fuzzing.md)
