@@ -1,7 +1,8 @@
 //! The kinds the CLI works with, by the names users type
-//! (`source git`, `kustomization`, `alert-provider`, ...), and the
+//! (`source git`, `kustomization`, `helmrelease`, `alert-provider`, ...), and the
 //! `Kind/name.namespace` references flags take.
 
+use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::notification::{Alert, Provider, Receiver};
 use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
@@ -68,6 +69,12 @@ pub fn kustomization() -> Kind {
     kind::<Kustomization>("kustomization", false, true)
 }
 
+/// HelmReleases.
+#[must_use]
+pub fn helm_release() -> Kind {
+    kind::<HelmRelease>("helmrelease", false, true)
+}
+
 /// Alert Providers.
 #[must_use]
 pub fn provider() -> Kind {
@@ -103,6 +110,7 @@ pub fn all() -> Vec<Kind> {
         helm_chart(),
         kind::<Bucket>("source bucket", true, true),
         kustomization(),
+        helm_release(),
         receiver(),
         provider(),
         alert(),

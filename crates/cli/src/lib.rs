@@ -3,13 +3,15 @@
 //! [`manifests`] builds the objects `create` writes, [`cluster`] talks to
 //! the API server, [`commands`] holds the everyday verbs, [`table`] lays
 //! out `get`, [`local`] builds and diffs a Kustomization from a local
-//! directory, [`tree`] draws inventories, and [`install`] installs,
+//! directory, [`helmrelease`] tells what a HelmRelease's next upgrade
+//! would change, [`tree`] draws inventories, and [`install`] installs,
 //! removes and checks the controllers. Errors carry their exit code
 //! ([`error`]); progress goes to stderr through [`ui`].
 
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod helmrelease;
 pub mod install;
 pub mod kinds;
 pub mod local;
