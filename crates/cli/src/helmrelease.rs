@@ -308,9 +308,11 @@ fn compare(
         let change = match old.iter().find(|(i, _)| i == id) {
             None => Change::Added,
             Some((_, previous)) => {
+                // Each side masked against the other, so a changed
+                // Secret value shows as changed on both.
                 let mut was = previous.clone();
                 let mut now = obj.clone();
-                mask_secret(&mut was, previous, labels.0);
+                mask_secret(&mut was, obj, labels.0);
                 mask_secret(&mut now, previous, labels.1);
                 let (was, now) = (
                     ferroflux_kustomize::yaml::to_yaml(&was),
