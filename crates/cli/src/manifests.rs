@@ -548,15 +548,16 @@ pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) ->
     Ok(object(&kinds::kustomization(), name, namespace, spec))
 }
 
-/// The kind among `allowed` that `kind` names, case-insensitively.
-fn one_of(kind: &str, allowed: &[&'static str], flag: &str) -> Result<&'static str> {
+/// The word among `allowed` that `value` names, case-insensitively; `what`
+/// names the value in the error (`--crds`, `--source kind`).
+fn one_of(value: &str, allowed: &[&'static str], what: &str) -> Result<&'static str> {
     allowed
         .iter()
-        .find(|k| k.eq_ignore_ascii_case(kind))
+        .find(|k| k.eq_ignore_ascii_case(value))
         .copied()
         .ok_or_else(|| {
             Error::Usage(format!(
-                "{flag} kind '{kind}' is not one of {}",
+                "{what} '{value}' is not one of {}",
                 allowed.join(", ")
             ))
         })
@@ -572,7 +573,8 @@ fn kind_reference(text: &str, allowed: &[&'static str], flag: &str) -> Result<Va
             allowed.join(", ")
         ))
     })?;
-    let mut out = json!({"kind": one_of(&kind, allowed, flag)?, "name": r.name});
+    let kind = one_of(&kind, allowed, &format!("{flag} kind"))?;
+    let mut out = json!({"kind": kind, "name": r.name});
     insert(&mut out, "namespace", r.namespace.as_ref());
     Ok(out)
 }
@@ -738,7 +740,7 @@ pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Re
                         "--values-from '{text}' needs a name after the kind"
                     )));
                 }
-                let kind = one_of(kind, &["Secret", "ConfigMap"], "--values-from")?;
+                let kind = one_of(kind, &["Secret", "ConfigMap"], "--values-from kind")?;
                 Ok(json!({"kind": kind, "name": name}))
             })
             .collect::<Result<Vec<Value>>>()?;
@@ -866,6 +868,39 @@ mod tests {
             };
             assert!(helm_chart("p", "ns", &bad).is_err(), "{source}");
         }
+    }
+
+    #[test]
+    fn helm_release_values_files_merge_as_flux_merges_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, "image:\n  tag: v1\n  pull: Always\nlist: [1, 2]\n").unwrap();
+        std::fs::write(&b, "image:\n  tag: v2\nlist: [3]\n").unwrap();
+        let flags = HelmReleaseFlags {
+            chart_ref: Some("helmchart/web.charts".into()),
+            values: vec![a, b],
+            interval: "5m".into(),
+            reconcile_strategy: "ChartVersion".into(),
+            ..HelmReleaseFlags::default()
+        };
+        assert_eq!(
+            helm_release("web", "apps", &flags).unwrap()["spec"],
+            json!({"interval": "5m",
+                   "chartRef": {"kind": "HelmChart", "name": "web", "namespace": "charts"},
+                   "values": {"image": {"tag": "v2", "pull": "Always"}, "list": [3]}})
+        );
+        let bad = dir.path().join("list.yaml");
+        std::fs::write(&bad, "- 1\n").unwrap();
+        let error = helm_release(
+            "web",
+            "apps",
+            &HelmReleaseFlags {
+                values: vec![bad],
+                ..flags
+            },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("must be a YAML map"), "{error}");
     }
 
     #[test]
