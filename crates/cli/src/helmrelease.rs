@@ -189,7 +189,11 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
 
     let own = hr.namespace().unwrap_or_default();
     let release = helmrelease::release_name(&hr);
-    let target = hr.spec.target_namespace.clone().unwrap_or_else(|| own.clone());
+    let target = hr
+        .spec
+        .target_namespace
+        .clone()
+        .unwrap_or_else(|| own.clone());
     let storage_ns = hr.spec.storage_namespace.clone().unwrap_or(own);
     let history = Storage::new(client.clone(), &storage_ns)
         .history(&release)
@@ -212,8 +216,7 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         .filter(|_| last.is_some_and(|l| l.status() != Status::Uninstalled));
     let in_sync = match (last, deployed) {
         (Some(l), Some(d)) => {
-            l.version == d.version
-                && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
+            l.version == d.version && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
         }
         _ => false,
     };
@@ -256,7 +259,10 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
     })?;
     let before = deployed.map_or_else(String::new, |d| d.manifest.clone());
     let labels = (
-        deployed.map_or_else(|| "(none)".to_owned(), |d| format!("{release}.v{}", d.version)),
+        deployed.map_or_else(
+            || "(none)".to_owned(),
+            |d| format!("{release}.v{}", d.version),
+        ),
         format!("{release}.v{next}"),
     );
     report.objects = compare(&before, &rendered.manifest(), (&labels.0, &labels.1))
