@@ -156,7 +156,9 @@ pub fn parse_reference(text: &str) -> Result<Reference, Error> {
         Some((kind, rest)) => (Some(kind.to_owned()), rest),
         None => (None, text),
     };
-    let (name, namespace) = match rest.split_once('.') {
+    // As Flux: the namespace follows the last dot (a namespace has none, a
+    // name may).
+    let (name, namespace) = match rest.rsplit_once('.') {
         Some((name, ns)) => (name, Some(ns.to_owned())),
         None => (rest, None),
     };
@@ -189,6 +191,11 @@ mod tests {
         assert_eq!(
             (r.kind.as_deref(), r.name.as_str(), r.namespace.as_deref()),
             (Some("GitRepository"), "app", Some("flux-system"))
+        );
+        let r = parse_reference("HelmRepository/charts.v2.flux-system").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.namespace.as_deref()),
+            ("charts.v2", Some("flux-system"))
         );
         let r = parse_reference("app").unwrap();
         assert_eq!((r.kind, r.namespace), (None, None));

@@ -118,7 +118,7 @@ pub struct KustomizationFlags {
     // Named apart from the global `--timeout`, as in `GitSource`.
     #[arg(long)]
     pub kustomization_timeout: Option<String>,
-    /// Kustomizations that must be Ready first: name[.namespace].
+    /// Kustomizations that must be Ready first: name or namespace/name.
     #[arg(long, value_delimiter = ',')]
     pub depends_on: Vec<String>,
     /// Apply as this ServiceAccount.
@@ -256,7 +256,7 @@ pub struct HelmReleaseFlags {
     /// Kind/name.
     #[arg(long, value_delimiter = ',')]
     pub values_from: Vec<String>,
-    /// HelmReleases that must be Ready first: name[.namespace].
+    /// HelmReleases that must be Ready first: name or namespace/name.
     #[arg(long, value_delimiter = ',')]
     pub depends_on: Vec<String>,
     /// How often to reconcile.
@@ -494,11 +494,40 @@ pub fn helm_chart(name: &str, namespace: &str, flags: &ChartSource) -> Result<Va
     Ok(object(&kinds::helm_chart(), name, namespace, spec))
 }
 
+/// `--depends-on` entries as Flux reads them: `name`, or `namespace/name`
+/// (not the `name.namespace` of `--source`: a name may hold dots).
+///
+/// # Errors
+/// [`Error::Usage`] for an empty name or namespace, or more than one `/`.
+fn depends_on(entries: &[String]) -> Result<Value> {
+    entries
+        .iter()
+        .map(|entry| {
+            let (namespace, name) = match entry.split_once('/') {
+                Some((ns, name)) => (Some(ns), name),
+                None => (None, entry.as_str()),
+            };
+            if name.is_empty() || name.contains('/') || namespace == Some("") {
+                return Err(Error::Usage(format!(
+                    "--depends-on '{entry}' is not a dependency; write name or namespace/name"
+                )));
+            }
+            let mut dep = json!({"name": name});
+            if let Some(ns) = namespace {
+                dep["namespace"] = json!(ns);
+            }
+            Ok(dep)
+        })
+        .collect::<Result<Vec<Value>>>()
+        .map(Value::Array)
+}
+
 /// A Kustomization.
 ///
 /// # Errors
-/// [`Error::Usage`] when `--source` or a `--depends-on` entry is not a
-/// reference, or the source kind is not a source.
+/// [`Error::Usage`] when `--source` is not a reference or its kind not a
+/// source kind, or a `--depends-on` entry is not `name` or
+/// `namespace/name`.
 pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) -> Result<Value> {
     let source = kinds::parse_reference(&flags.source)?;
     let source_kind = match source.kind.as_deref() {
@@ -533,17 +562,7 @@ pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) ->
     );
     insert(&mut spec, "retryInterval", flags.retry_interval.as_ref());
     if !flags.depends_on.is_empty() {
-        let deps = flags
-            .depends_on
-            .iter()
-            .map(|d| {
-                let r = kinds::parse_reference(d)?;
-                let mut dep = json!({"name": r.name});
-                insert(&mut dep, "namespace", r.namespace.as_ref());
-                Ok(dep)
-            })
-            .collect::<Result<Vec<Value>>>()?;
-        spec["dependsOn"] = json!(deps);
+        spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
     Ok(object(&kinds::kustomization(), name, namespace, spec))
 }
@@ -702,17 +721,7 @@ pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Re
         flags.service_account.as_ref(),
     );
     if !flags.depends_on.is_empty() {
-        let deps = flags
-            .depends_on
-            .iter()
-            .map(|d| {
-                let r = kinds::parse_reference(d)?;
-                let mut dep = json!({"name": r.name});
-                insert(&mut dep, "namespace", r.namespace.as_ref());
-                Ok(dep)
-            })
-            .collect::<Result<Vec<Value>>>()?;
-        spec["dependsOn"] = json!(deps);
+        spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
     if flags.create_target_namespace {
         spec["install"]["createNamespace"] = json!(true);
@@ -1008,7 +1017,7 @@ mod tests {
             path: "./deploy".into(),
             prune: true,
             interval: "10m".into(),
-            depends_on: vec!["infra".into(), "crds.platform".into()],
+            depends_on: vec!["infra".into(), "platform/crds".into(), "db.v2".into()],
             ..KustomizationFlags::default()
         };
         let obj = kustomization("app", "apps", &flags).unwrap();
@@ -1016,8 +1025,20 @@ mod tests {
             obj["spec"],
             json!({"interval": "10m", "path": "./deploy", "prune": true,
                    "sourceRef": {"kind": "OCIRepository", "name": "app", "namespace": "sources"},
-                   "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"}]})
+                   "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"},
+                                 {"name": "db.v2"}]})
         );
+        for entry in ["a/b/c", "/b", "a/"] {
+            let bad = KustomizationFlags {
+                depends_on: vec![entry.into()],
+                ..flags.clone()
+            };
+            let error = kustomization("app", "apps", &bad).unwrap_err().to_string();
+            assert!(
+                error.contains("write name or namespace/name"),
+                "{entry}: {error}"
+            );
+        }
         let bad = KustomizationFlags {
             source: "Deployment/app".into(),
             ..flags
