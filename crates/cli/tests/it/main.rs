@@ -1,10 +1,12 @@
 //! Integration tests of the `ferroflux` command: the binary run as users
-//! run it, against the shared real control plane, with the source- and
-//! kustomize-controllers as their own processes and a real git server.
+//! run it, against the shared real control plane, with the source-,
+//! kustomize- and helm-controllers as their own processes and a real git
+//! server.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod chart;
+mod helmrelease;
 mod install;
 mod workflow;
 
