@@ -208,12 +208,39 @@ pub enum Until<'a> {
     Settled,
 }
 
+/// Ready reasons that say the object waits for another one: its source's
+/// artifact (`ArtifactFailed`, as Flux's kustomize- and helm-controllers
+/// report a source with no artifact yet; `SourceNotReady`) or a dependency.
+/// The controller retries by itself, so while it also reports
+/// `Reconciling=True` a wait goes on, as Flux's CLI waits while
+/// `Reconciling` is `True`. A HelmRelease made from `spec.chart` always
+/// starts so: its HelmChart is made by its first reconcile.
+const WAITING_REASONS: [&str; 3] = ["ArtifactFailed", "SourceNotReady", "DependencyNotReady"];
+
+/// Whether `obj`, not Ready, is waiting for another object rather than
+/// failing: its Ready reason is one of [`WAITING_REASONS`] and it is still
+/// `Reconciling`.
+fn waits_for_another(obj: &Value, ready: &Value) -> bool {
+    let reconciling = obj["status"]["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|c| c["type"] == "Reconciling" && c["status"] == "True");
+    reconciling
+        && ready["reason"]
+            .as_str()
+            .is_some_and(|r| WAITING_REASONS.contains(&r))
+}
+
 /// Waits until the object is reconciled (`until`) with a Ready condition
-/// that is `True` or `False` for its current generation; returns it.
+/// that is `True` or `False` for its current generation; returns it. A
+/// `False` that only says the object waits for its source or a dependency
+/// (see [`WAITING_REASONS`]) is waited through.
 ///
 /// # Errors
 /// [`Error::NotReady`] with the condition's message when Ready is `False`,
-/// [`Error::Timeout`] after `timeout`, or the API error.
+/// [`Error::Timeout`] after `timeout` (with the last message of an object
+/// still waiting for another), or the API error.
 pub async fn wait_reconciled(
     client: &Client,
     kind: &Kind,
@@ -226,6 +253,7 @@ pub async fn wait_reconciled(
     let started = Instant::now();
     let what = format!("{} {namespace}/{name}", kind.name());
     let mut tick = 0;
+    let mut waiting_for = None;
     loop {
         let obj = get(client, kind, namespace, name).await?;
         let handled = match until {
@@ -239,16 +267,18 @@ pub async fn wait_reconciled(
             if handled && current && ready["status"] == "True" {
                 return Ok(obj);
             }
+            let message = ready["message"].as_str().unwrap_or_default();
             if handled && current && ready["status"] == "False" {
-                return Err(Error::NotReady(format!(
-                    "{what} is not ready: {}",
-                    ready["message"].as_str().unwrap_or_default()
-                )));
+                if !waits_for_another(&obj, ready) {
+                    return Err(Error::NotReady(format!("{what} is not ready: {message}")));
+                }
+                waiting_for = Some(message.to_owned());
             }
         }
         if started.elapsed() >= timeout {
+            let last = waiting_for.map_or_else(String::new, |m| format!(" (last: {m})"));
             return Err(Error::Timeout {
-                what: format!("{what} to be reconciled"),
+                what: format!("{what} to be reconciled{last}"),
                 seconds: timeout.as_secs(),
             });
         }
@@ -279,4 +309,41 @@ pub async fn set_suspend(
         .await
         .map_err(|e| Error::api(&format!("patching {} {namespace}/{name}", kind.name()), &e))?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::waits_for_another;
+
+    #[test]
+    fn an_object_waiting_for_its_source_is_waited_for_and_a_failure_is_not() {
+        let obj = |reason: &str, reconciling: bool| {
+            let mut conditions =
+                vec![json!({"type": "Ready", "status": "False", "reason": reason})];
+            if reconciling {
+                conditions.push(json!({"type": "Reconciling", "status": "True",
+                                       "reason": "ProgressingWithRetry"}));
+            }
+            json!({"status": {"conditions": conditions}})
+        };
+        for (reason, reconciling, waits) in [
+            ("ArtifactFailed", true, true),
+            ("DependencyNotReady", true, true),
+            ("SourceNotReady", true, true),
+            // Stalled: nothing more will happen.
+            ("ArtifactFailed", false, false),
+            ("AuthenticationFailed", true, false),
+            ("InstallFailed", true, false),
+        ] {
+            let o = obj(reason, reconciling);
+            let ready = &o["status"]["conditions"][0];
+            assert_eq!(
+                waits_for_another(&o, ready),
+                waits,
+                "{reason}, reconciling: {reconciling}"
+            );
+        }
+    }
 }

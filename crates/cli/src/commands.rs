@@ -76,6 +76,11 @@ fn outcome(ctx: &Context, kind: &Kind, obj: &Value) {
     let status = &obj["status"];
     if let Some(revision) = status["artifact"]["revision"].as_str() {
         ctx.ui.success(&format!("fetched revision: {revision}"));
+    } else if kind.name() == "HelmRelease" {
+        let revision = table::helm_release_revision(obj);
+        if !revision.is_empty() {
+            ctx.ui.success(&format!("applied revision: {revision}"));
+        }
     } else if let Some(revision) = status["lastAppliedRevision"].as_str() {
         ctx.ui.success(&format!("applied revision: {revision}"));
     } else if let Some(path) = status["webhookPath"].as_str() {
@@ -159,7 +164,8 @@ pub async fn watch(ctx: &Context, kind: &Kind, all_namespaces: bool) -> Result<(
 }
 
 /// `reconcile`: asks for a reconcile now and waits for its outcome; with
-/// `with_source`, the Kustomization's source first.
+/// `with_source`, the Kustomization's source or the HelmRelease's chart
+/// first.
 ///
 /// # Errors
 /// The object missing or suspended, the reconcile failing or timing out.
@@ -173,22 +179,14 @@ pub async fn reconcile(ctx: &Context, kind: &Kind, name: &str, with_source: bool
         )));
     }
     if with_source {
-        let source = &obj["spec"]["sourceRef"];
-        let source_kind = source["kind"]
-            .as_str()
-            .and_then(kinds::by_kind)
-            .ok_or_else(|| {
-                Error::Usage(format!("{} {name} has no known sourceRef", kind.name()))
-            })?;
-        let source_name = source["name"].as_str().unwrap_or_default();
-        let source_ns = source["namespace"].as_str().unwrap_or(&ctx.namespace);
+        let (source_kind, source_name, source_ns) = source_of(kind, &obj, &ctx.namespace)?;
         let source_ctx = Context {
             client: ctx.client.clone(),
-            namespace: source_ns.to_owned(),
+            namespace: source_ns,
             timeout: ctx.timeout,
             ui: ctx.ui,
         };
-        Box::pin(reconcile(&source_ctx, &source_kind, source_name, false)).await?;
+        Box::pin(reconcile(&source_ctx, &source_kind, &source_name, false)).await?;
     }
     ctx.ui.action(&format!(
         "annotating {} {name} in {} namespace",
@@ -213,6 +211,34 @@ pub async fn reconcile(ctx: &Context, kind: &Kind, name: &str, with_source: bool
         .success(&format!("{} reconciliation completed", kind.name()));
     outcome(ctx, kind, &done);
     Ok(())
+}
+
+/// The source `reconcile --with-source` reconciles first: a Kustomization's
+/// `spec.sourceRef`; for a HelmRelease, as Flux, the chart it is installed
+/// from: its `spec.chartRef`, or the HelmChart the helm-controller made
+/// from `spec.chart`. Returns its kind, name and namespace.
+fn source_of(kind: &Kind, obj: &Value, namespace: &str) -> Result<(Kind, String, String)> {
+    let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+    let no_source = || Error::Usage(format!("{} {name} has no known source", kind.name()));
+    if kind.name() == "HelmRelease" {
+        let hr: ferroflux_api::helm::HelmRelease =
+            serde_json::from_value(obj.clone()).map_err(|e| Error::Api {
+                what: format!("decoding HelmRelease {namespace}/{name}"),
+                reason: e.to_string(),
+            })?;
+        let source = ferroflux_helm_controller::chart::source_ref(&hr)
+            .map_err(|e| Error::Usage(format!("HelmRelease {name}: {e}")))?;
+        let source_kind = kinds::by_kind(&source.kind).ok_or_else(no_source)?;
+        return Ok((source_kind, source.name, source.namespace));
+    }
+    let source = &obj["spec"]["sourceRef"];
+    let source_kind = source["kind"]
+        .as_str()
+        .and_then(kinds::by_kind)
+        .ok_or_else(no_source)?;
+    let source_name = source["name"].as_str().unwrap_or_default().to_owned();
+    let source_ns = source["namespace"].as_str().unwrap_or(namespace).to_owned();
+    Ok((source_kind, source_name, source_ns))
 }
 
 /// `suspend` and `resume`; resuming also reconciles and waits.

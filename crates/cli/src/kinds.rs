@@ -1,7 +1,8 @@
 //! The kinds the CLI works with, by the names users type
-//! (`source git`, `kustomization`, `alert-provider`, ...), and the
+//! (`source git`, `kustomization`, `helmrelease`, `alert-provider`, ...), and the
 //! `Kind/name.namespace` references flags take.
 
+use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::notification::{Alert, Provider, Receiver};
 use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
@@ -74,6 +75,12 @@ pub fn kustomization() -> Kind {
     kind::<Kustomization>("kustomization", false, true)
 }
 
+/// HelmReleases.
+#[must_use]
+pub fn helm_release() -> Kind {
+    kind::<HelmRelease>("helmrelease", false, true)
+}
+
 /// Alert Providers.
 #[must_use]
 pub fn provider() -> Kind {
@@ -109,6 +116,7 @@ pub fn all() -> Vec<Kind> {
         helm_chart(),
         kind::<Bucket>("source bucket", true, true),
         kustomization(),
+        helm_release(),
         receiver(),
         provider(),
         alert(),
@@ -154,7 +162,9 @@ pub fn parse_reference(text: &str) -> Result<Reference, Error> {
         Some((kind, rest)) => (Some(kind.to_owned()), rest),
         None => (None, text),
     };
-    let (name, namespace) = match rest.split_once('.') {
+    // As Flux: the namespace follows the last dot (a namespace has none, a
+    // name may).
+    let (name, namespace) = match rest.rsplit_once('.') {
         Some((name, ns)) => (name, Some(ns.to_owned())),
         None => (rest, None),
     };
@@ -187,6 +197,11 @@ mod tests {
         assert_eq!(
             (r.kind.as_deref(), r.name.as_str(), r.namespace.as_deref()),
             (Some("GitRepository"), "app", Some("flux-system"))
+        );
+        let r = parse_reference("HelmRepository/charts.v2.flux-system").unwrap();
+        assert_eq!(
+            (r.name.as_str(), r.namespace.as_deref()),
+            ("charts.v2", Some("flux-system"))
         );
         let r = parse_reference("app").unwrap();
         assert_eq!((r.kind, r.namespace), (None, None));

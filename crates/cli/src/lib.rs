@@ -3,7 +3,8 @@
 //! [`manifests`] builds the objects `create` writes, [`cluster`] talks to
 //! the API server, [`commands`] holds the everyday verbs, [`table`] lays
 //! out `get`, [`local`] builds and diffs a Kustomization from a local
-//! directory, [`tree`] draws inventories, and [`install`] installs,
+//! directory, [`helmrelease`] tells what a HelmRelease's next upgrade
+//! would change, [`tree`] draws inventories, and [`install`] installs,
 //! removes and checks the controllers; [`artifacts`] holds Flux's OCI
 //! artifact verbs (push, pull, tag, list). Errors carry their exit code
 //! ([`error`]); progress goes to stderr through [`ui`].
@@ -12,6 +13,7 @@ pub mod artifacts;
 pub mod cluster;
 pub mod commands;
 pub mod error;
+pub mod helmrelease;
 pub mod install;
 pub mod kinds;
 pub mod local;

@@ -216,31 +216,45 @@ fn comparable(obj: &DynamicObject, other: &DynamicObject, side: &str) -> String 
             meta.remove(key);
         }
     }
-    if value["kind"] == "Secret" {
-        for key in ["data", "stringData"] {
-            if let Some(data) = value[key].as_object_mut() {
-                for (k, v) in data.iter_mut() {
-                    let mask = if other[key][k] == *v {
-                        "***".to_owned()
-                    } else {
-                        format!("*** ({side} value)")
-                    };
-                    *v = Value::String(mask);
-                }
-            }
-        }
-    }
+    mask_secret(&mut value, &other, side);
     if let Some(obj) = value.as_object_mut() {
         obj.remove("status");
     }
     ferroflux_kustomize::yaml::to_yaml(&value)
 }
 
+/// Masks the values of a Secret's `data` and `stringData`: `***` when
+/// `other` (the object it is compared with) has the same value, else
+/// `*** (<side> value)`, so a changed value shows as changed and never in
+/// clear. Other kinds are left alone.
+pub(crate) fn mask_secret(value: &mut Value, other: &Value, side: &str) {
+    if value["kind"] != "Secret" {
+        return;
+    }
+    for key in ["data", "stringData"] {
+        if let Some(data) = value[key].as_object_mut() {
+            for (k, v) in data.iter_mut() {
+                let mask = if other[key][k] == *v {
+                    "***".to_owned()
+                } else {
+                    format!("*** ({side} value)")
+                };
+                *v = Value::String(mask);
+            }
+        }
+    }
+}
+
 fn unified(before: &str, after: &str) -> String {
+    unified_with(before, after, ("cluster", "local"))
+}
+
+/// A unified diff of two texts under the given header names.
+pub(crate) fn unified_with(before: &str, after: &str, (from, to): (&str, &str)) -> String {
     similar::TextDiff::from_lines(before, after)
         .unified_diff()
         .context_radius(2)
-        .header("cluster", "local")
+        .header(from, to)
         .to_string()
 }
 

@@ -10,11 +10,11 @@ use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
-    self, AlertFlags, ChartSource, GitSecretFlags, GitSource, HelmSource, KustomizationFlags,
-    OciSource, ProviderFlags, ReceiverFlags,
+    self, AlertFlags, ChartSource, GitSecretFlags, GitSource, HelmReleaseFlags, HelmSource,
+    KustomizationFlags, OciSource, ProviderFlags, ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
-use ferroflux_cli::{cluster, install, local, tree};
+use ferroflux_cli::{cluster, helmrelease, install, local, tree};
 
 /// Ferroflux: Flux's toolkit in Rust, for Flux's objects.
 #[derive(Parser)]
@@ -72,7 +72,8 @@ enum Command {
     Reconcile {
         #[command(subcommand)]
         target: Target,
-        /// For a Kustomization: reconcile its source first.
+        /// For a Kustomization its source, for a HelmRelease its chart:
+        /// reconcile it first.
         #[arg(long, global = true)]
         with_source: bool,
     },
@@ -96,11 +97,11 @@ enum Command {
         #[command(subcommand)]
         target: LocalTarget,
     },
-    /// Show what applying a local directory would change in the cluster
-    /// (exit code 1 when something would).
+    /// Show what applying a local directory, or a HelmRelease's next
+    /// upgrade, would change (exit code 1 when something would).
     Diff {
         #[command(subcommand)]
-        target: LocalTarget,
+        target: DiffTarget,
     },
     /// Show the objects a Kustomization manages.
     Tree {
@@ -192,6 +193,15 @@ enum Create {
         name: String,
         #[command(flatten)]
         flags: KustomizationFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// A HelmRelease.
+    #[command(alias = "hr")]
+    Helmrelease {
+        name: String,
+        #[command(flatten)]
+        flags: HelmReleaseFlags,
         #[command(flatten)]
         common: CreateCommon,
     },
@@ -298,6 +308,9 @@ enum GetWhat {
     /// Kustomizations.
     #[command(alias = "ks")]
     Kustomizations,
+    /// HelmReleases.
+    #[command(aliases = ["hr", "helmrelease"])]
+    Helmreleases,
     /// Alerts.
     Alerts,
     /// Alert Providers.
@@ -321,6 +334,14 @@ enum Target {
     /// A Kustomization.
     #[command(alias = "ks")]
     Kustomization {
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// A HelmRelease.
+    #[command(alias = "hr")]
+    Helmrelease {
         name: Option<String>,
         /// Every object of the kind (export).
         #[arg(long)]
@@ -362,6 +383,7 @@ impl Target {
                 all,
             ),
             Self::Kustomization { name, all } => (kinds::kustomization(), name, all),
+            Self::Helmrelease { name, all } => (kinds::helm_release(), name, all),
             Self::Receiver { name, all } => (kinds::receiver(), name, all),
             Self::Alert { name, all } => (kinds::alert(), name, all),
             Self::AlertProvider { name, all } => (kinds::provider(), name, all),
@@ -387,6 +409,22 @@ enum LocalTarget {
         #[arg(long)]
         path: PathBuf,
     },
+}
+
+#[derive(Subcommand)]
+enum DiffTarget {
+    /// A Kustomization, built from a local directory.
+    #[command(alias = "ks")]
+    Kustomization {
+        name: String,
+        /// The local directory that stands for its spec.path.
+        #[arg(long)]
+        path: PathBuf,
+    },
+    /// A HelmRelease: its chart and values now against its deployed
+    /// release.
+    #[command(alias = "hr")]
+    Helmrelease { name: String },
 }
 
 #[derive(Subcommand)]
@@ -479,8 +517,11 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
             Ok(())
         }
         Command::Diff {
-            target: LocalTarget::Kustomization { name, path },
+            target: DiffTarget::Kustomization { name, path },
         } => diff(&ctx, &name, &path).await,
+        Command::Diff {
+            target: DiffTarget::Helmrelease { name },
+        } => diff_helm_release(&ctx, &name).await,
         Command::Tree {
             target: TreeTarget::Kustomization { name },
         } => {
@@ -540,6 +581,7 @@ async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
             ))
         })?],
         GetWhat::Kustomizations => vec![kinds::kustomization()],
+        GetWhat::Helmreleases => vec![kinds::helm_release()],
         GetWhat::Alerts => vec![kinds::alert()],
         GetWhat::AlertProviders => vec![kinds::provider()],
         GetWhat::Receivers => vec![kinds::receiver()],
@@ -589,6 +631,24 @@ async fn diff(ctx: &Context, name: &str, path: &std::path::Path) -> Result<(), E
     Ok(())
 }
 
+async fn diff_helm_release(ctx: &Context, name: &str) -> Result<(), Error> {
+    let report = helmrelease::diff(&ctx.client, &ctx.namespace, name).await?;
+    ferroflux_cli::ui::out(&report.render());
+    if report.changes() {
+        return Err(Error::Found(format!(
+            "the next reconcile of HelmRelease {name} would write a new revision of {}; {} of {} objects would change",
+            report.release,
+            report.changed_objects(),
+            report.objects.len()
+        )));
+    }
+    ctx.ui.success(&format!(
+        "no changes: release {} is in sync with its chart and values",
+        report.release
+    ));
+    Ok(())
+}
+
 /// The object a `create ... --export` prints, if the command is one.
 fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_json::Value>, Error> {
     let Command::Create(create) = command else {
@@ -602,6 +662,7 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
             | CreateSource::Oci { common, .. },
         )
         | Create::Kustomization { common, .. }
+        | Create::Helmrelease { common, .. }
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
         | Create::Receiver { common, .. }
@@ -634,6 +695,10 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),
             manifests::kustomization(name, namespace, flags)?,
+        ),
+        Create::Helmrelease { name, flags, .. } => (
+            kinds::helm_release(),
+            manifests::helm_release(name, namespace, flags)?,
         ),
         Create::AlertProvider { name, flags, .. } => (
             kinds::provider(),

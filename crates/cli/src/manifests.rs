@@ -236,7 +236,7 @@ pub struct KustomizationFlags {
     // Named apart from the global `--timeout`, as in `GitSource`.
     #[arg(long)]
     pub kustomization_timeout: Option<String>,
-    /// Kustomizations that must be Ready first: name[.namespace].
+    /// Kustomizations that must be Ready first: name or namespace/name.
     #[arg(long, value_delimiter = ',')]
     pub depends_on: Vec<String>,
     /// Apply as this ServiceAccount.
@@ -327,6 +327,70 @@ pub struct GitSecretFlags {
     /// The server's host keys for ssh:// (e.g. from `ssh-keyscan <host>`).
     #[arg(long)]
     pub known_hosts_file: Option<PathBuf>,
+}
+
+/// `create helmrelease`, with `flux create helmrelease`'s flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct HelmReleaseFlags {
+    /// The chart's source for a `spec.chart` template: Kind/name[.namespace],
+    /// the kind one of HelmRepository, GitRepository, Bucket.
+    #[arg(long)]
+    pub source: Option<String>,
+    /// The chart: its name in a Helm repository, or its path in a Git
+    /// repository or Bucket (with --source).
+    #[arg(long)]
+    pub chart: Option<String>,
+    /// Semver range of chart versions (with --source).
+    #[arg(long)]
+    pub chart_version: Option<String>,
+    /// An existing chart source instead of a template: Kind/name[.namespace],
+    /// the kind OCIRepository or HelmChart (`spec.chartRef`).
+    #[arg(long)]
+    pub chart_ref: Option<String>,
+    /// When the templated HelmChart builds a new chart: `ChartVersion` or
+    /// `Revision`.
+    #[arg(long, default_value = "ChartVersion")]
+    pub reconcile_strategy: String,
+    /// How often the templated HelmChart checks for new chart versions.
+    #[arg(long)]
+    pub chart_interval: Option<String>,
+    /// The Helm release name (default `[<target-namespace>-]<name>`).
+    #[arg(long)]
+    pub release_name: Option<String>,
+    /// The namespace the release's objects go to (default the
+    /// HelmRelease's).
+    #[arg(long)]
+    pub target_namespace: Option<String>,
+    /// Create the target namespace on install if it does not exist.
+    #[arg(long)]
+    pub create_target_namespace: bool,
+    /// The namespace of the release records (default the HelmRelease's).
+    #[arg(long)]
+    pub storage_namespace: Option<String>,
+    /// Local values files, merged in order into `spec.values`.
+    #[arg(long, value_delimiter = ',')]
+    pub values: Vec<PathBuf>,
+    /// ConfigMaps or Secrets whose `values.yaml` key holds values:
+    /// Kind/name.
+    #[arg(long, value_delimiter = ',')]
+    pub values_from: Vec<String>,
+    /// HelmReleases that must be Ready first: name or namespace/name.
+    #[arg(long, value_delimiter = ',')]
+    pub depends_on: Vec<String>,
+    /// How often to reconcile.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Timeout of the Helm actions (`spec.timeout`).
+    // Named apart from the global `--timeout`, as `--kustomization-timeout`.
+    #[arg(long)]
+    pub release_timeout: Option<String>,
+    /// Reconcile as this ServiceAccount.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// How CRDs are upgraded: `Skip`, `Create` or `CreateReplace` (installs
+    /// create them).
+    #[arg(long)]
+    pub crds: Option<String>,
 }
 
 fn read(path: &Path, flag: &str) -> Result<String, String> {
@@ -548,11 +612,40 @@ pub fn helm_chart(name: &str, namespace: &str, flags: &ChartSource) -> Result<Va
     Ok(object(&kinds::helm_chart(), name, namespace, spec))
 }
 
+/// `--depends-on` entries as Flux reads them: `name`, or `namespace/name`
+/// (not the `name.namespace` of `--source`: a name may hold dots).
+///
+/// # Errors
+/// [`Error::Usage`] for an empty name or namespace, or more than one `/`.
+fn depends_on(entries: &[String]) -> Result<Value> {
+    entries
+        .iter()
+        .map(|entry| {
+            let (namespace, name) = match entry.split_once('/') {
+                Some((ns, name)) => (Some(ns), name),
+                None => (None, entry.as_str()),
+            };
+            if name.is_empty() || name.contains('/') || namespace == Some("") {
+                return Err(Error::Usage(format!(
+                    "--depends-on '{entry}' is not a dependency; write name or namespace/name"
+                )));
+            }
+            let mut dep = json!({"name": name});
+            if let Some(ns) = namespace {
+                dep["namespace"] = json!(ns);
+            }
+            Ok(dep)
+        })
+        .collect::<Result<Vec<Value>>>()
+        .map(Value::Array)
+}
+
 /// A Kustomization.
 ///
 /// # Errors
-/// [`Error::Usage`] when `--source` or a `--depends-on` entry is not a
-/// reference, or the source kind is not a source.
+/// [`Error::Usage`] when `--source` is not a reference or its kind not a
+/// source kind, or a `--depends-on` entry is not `name` or
+/// `namespace/name`.
 pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) -> Result<Value> {
     let source = kinds::parse_reference(&flags.source)?;
     let source_kind = match source.kind.as_deref() {
@@ -587,19 +680,204 @@ pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) ->
     );
     insert(&mut spec, "retryInterval", flags.retry_interval.as_ref());
     if !flags.depends_on.is_empty() {
-        let deps = flags
-            .depends_on
-            .iter()
-            .map(|d| {
-                let r = kinds::parse_reference(d)?;
-                let mut dep = json!({"name": r.name});
-                insert(&mut dep, "namespace", r.namespace.as_ref());
-                Ok(dep)
-            })
-            .collect::<Result<Vec<Value>>>()?;
-        spec["dependsOn"] = json!(deps);
+        spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
     Ok(object(&kinds::kustomization(), name, namespace, spec))
+}
+
+/// The word among `allowed` that `value` names, case-insensitively; `what`
+/// names the value in the error (`--crds`, `--source kind`).
+fn one_of(value: &str, allowed: &[&'static str], what: &str) -> Result<&'static str> {
+    allowed
+        .iter()
+        .find(|k| k.eq_ignore_ascii_case(value))
+        .copied()
+        .ok_or_else(|| {
+            Error::Usage(format!(
+                "{what} '{value}' is not one of {}",
+                allowed.join(", ")
+            ))
+        })
+}
+
+/// `Kind/name[.namespace]` with a kind among `allowed`, as
+/// `{kind, name[, namespace]}`.
+fn kind_reference(text: &str, allowed: &[&'static str], flag: &str) -> Result<Value> {
+    let r = kinds::parse_reference(text)?;
+    let kind = r.kind.ok_or_else(|| {
+        Error::Usage(format!(
+            "{flag} '{text}' needs a kind: Kind/name, the kind one of {}",
+            allowed.join(", ")
+        ))
+    })?;
+    let kind = one_of(&kind, allowed, &format!("{flag} kind"))?;
+    let mut out = json!({"kind": kind, "name": r.name});
+    insert(&mut out, "namespace", r.namespace.as_ref());
+    Ok(out)
+}
+
+/// Merges `from` into `into` as Flux's `transform.MergeMaps`: maps merge
+/// key by key, anything else is replaced.
+fn merge_maps(into: &mut Map<String, Value>, from: Map<String, Value>) {
+    for (key, value) in from {
+        match (into.get_mut(&key), value) {
+            (Some(Value::Object(existing)), Value::Object(incoming)) => {
+                merge_maps(existing, incoming);
+            }
+            (_, value) => {
+                into.insert(key, value);
+            }
+        }
+    }
+}
+
+/// The values files merged in order; `None` when none is given.
+fn values_files(paths: &[PathBuf]) -> Result<Option<Value>> {
+    if paths.is_empty() {
+        return Ok(None);
+    }
+    let mut merged = Map::new();
+    for path in paths {
+        let text = read(path, "--values").map_err(Error::Usage)?;
+        let docs = ferroflux_kustomize::yaml::parse_documents(&text).map_err(|e| {
+            Error::Usage(format!(
+                "--values {}: not YAML: {e}; fix the file",
+                path.display()
+            ))
+        })?;
+        match docs.into_iter().next() {
+            Some(Value::Object(map)) => merge_maps(&mut merged, map),
+            None | Some(Value::Null) => {}
+            Some(_) => {
+                return Err(Error::Usage(format!(
+                    "--values {}: the values must be a YAML map",
+                    path.display()
+                )));
+            }
+        }
+    }
+    Ok(Some(Value::Object(merged)))
+}
+
+/// A HelmRelease (`helm.toolkit.fluxcd.io/v2`), as `flux create
+/// helmrelease` writes it: `--source` and `--chart` make a `spec.chart`
+/// template, `--chart-ref` a `spec.chartRef`; `--crds` sets
+/// `install.crds: Create` and `upgrade.crds` to the policy.
+///
+/// # Errors
+/// [`Error::Usage`]: neither or both of `--chart` and `--chart-ref`,
+/// `--chart` without `--source`, a reference of a kind the field does not
+/// take, an unknown strategy or CRD policy, or a values file that cannot be
+/// read or is not a YAML map.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one flag after the other into Flux's spec, in Flux's order"
+)]
+pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Result<Value> {
+    let mut spec = json!({"interval": flags.interval});
+    match (&flags.chart, &flags.chart_ref) {
+        (Some(chart), None) => {
+            let source = flags.source.as_deref().ok_or_else(|| {
+                Error::Usage(
+                    "--chart needs --source (HelmRepository, GitRepository or Bucket/name)".into(),
+                )
+            })?;
+            if !matches!(
+                flags.reconcile_strategy.as_str(),
+                "ChartVersion" | "Revision"
+            ) {
+                return Err(Error::Usage(format!(
+                    "--reconcile-strategy '{}' is not ChartVersion or Revision",
+                    flags.reconcile_strategy
+                )));
+            }
+            let source_ref = kind_reference(
+                source,
+                &["HelmRepository", "GitRepository", "Bucket"],
+                "--source",
+            )?;
+            let mut chart_spec = json!({
+                "chart": chart,
+                "reconcileStrategy": flags.reconcile_strategy,
+                "sourceRef": source_ref,
+            });
+            insert(&mut chart_spec, "version", flags.chart_version.as_ref());
+            insert(&mut chart_spec, "interval", flags.chart_interval.as_ref());
+            spec["chart"] = json!({"spec": chart_spec});
+        }
+        (None, Some(chart_ref)) => {
+            if flags.source.is_some() || flags.chart_version.is_some() {
+                return Err(Error::Usage(
+                    "--source and --chart-version make a chart template; --chart-ref names an existing chart source instead".into(),
+                ));
+            }
+            spec["chartRef"] =
+                kind_reference(chart_ref, &["OCIRepository", "HelmChart"], "--chart-ref")?;
+        }
+        (Some(_), Some(_)) => {
+            return Err(Error::Usage(
+                "give either --chart (with --source) or --chart-ref, not both".into(),
+            ));
+        }
+        (None, None) => {
+            return Err(Error::Usage(
+                "give --chart with --source, or --chart-ref".into(),
+            ));
+        }
+    }
+    insert(&mut spec, "releaseName", flags.release_name.as_ref());
+    insert(
+        &mut spec,
+        "targetNamespace",
+        flags.target_namespace.as_ref(),
+    );
+    insert(
+        &mut spec,
+        "storageNamespace",
+        flags.storage_namespace.as_ref(),
+    );
+    insert(&mut spec, "timeout", flags.release_timeout.as_ref());
+    insert(
+        &mut spec,
+        "serviceAccountName",
+        flags.service_account.as_ref(),
+    );
+    if !flags.depends_on.is_empty() {
+        spec["dependsOn"] = depends_on(&flags.depends_on)?;
+    }
+    if flags.create_target_namespace {
+        spec["install"]["createNamespace"] = json!(true);
+    }
+    if let Some(crds) = &flags.crds {
+        let policy = one_of(crds, &["Skip", "Create", "CreateReplace"], "--crds")?;
+        spec["install"]["crds"] = json!("Create");
+        spec["upgrade"] = json!({"crds": policy});
+    }
+    if let Some(values) = values_files(&flags.values)? {
+        spec["values"] = values;
+    }
+    if !flags.values_from.is_empty() {
+        let refs = flags
+            .values_from
+            .iter()
+            .map(|text| {
+                let (kind, name) = text.split_once('/').ok_or_else(|| {
+                    Error::Usage(format!(
+                        "--values-from '{text}' must be Kind/name, the kind Secret or ConfigMap"
+                    ))
+                })?;
+                if name.is_empty() {
+                    return Err(Error::Usage(format!(
+                        "--values-from '{text}' needs a name after the kind"
+                    )));
+                }
+                let kind = one_of(kind, &["Secret", "ConfigMap"], "--values-from kind")?;
+                Ok(json!({"kind": kind, "name": name}))
+            })
+            .collect::<Result<Vec<Value>>>()?;
+        spec["valuesFrom"] = json!(refs);
+    }
+    Ok(object(&kinds::helm_release(), name, namespace, spec))
 }
 
 /// A Provider.
@@ -755,6 +1033,39 @@ mod tests {
     }
 
     #[test]
+    fn helm_release_values_files_merge_as_flux_merges_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::fs::write(&a, "image:\n  tag: v1\n  pull: Always\nlist: [1, 2]\n").unwrap();
+        std::fs::write(&b, "image:\n  tag: v2\nlist: [3]\n").unwrap();
+        let flags = HelmReleaseFlags {
+            chart_ref: Some("helmchart/web.charts".into()),
+            values: vec![a, b],
+            interval: "5m".into(),
+            reconcile_strategy: "ChartVersion".into(),
+            ..HelmReleaseFlags::default()
+        };
+        assert_eq!(
+            helm_release("web", "apps", &flags).unwrap()["spec"],
+            json!({"interval": "5m",
+                   "chartRef": {"kind": "HelmChart", "name": "web", "namespace": "charts"},
+                   "values": {"image": {"tag": "v2", "pull": "Always"}, "list": [3]}})
+        );
+        let bad = dir.path().join("list.yaml");
+        std::fs::write(&bad, "- 1\n").unwrap();
+        let error = helm_release(
+            "web",
+            "apps",
+            &HelmReleaseFlags {
+                values: vec![bad],
+                ..flags
+            },
+        )
+        .unwrap_err();
+        assert!(error.to_string().contains("must be a YAML map"), "{error}");
+    }
+
+    #[test]
     fn git_repository_defaults_to_main_and_takes_one_ref() {
         let flags = GitSource {
             url: "https://example.com/app.git".into(),
@@ -859,7 +1170,7 @@ mod tests {
             path: "./deploy".into(),
             prune: true,
             interval: "10m".into(),
-            depends_on: vec!["infra".into(), "crds.platform".into()],
+            depends_on: vec!["infra".into(), "platform/crds".into(), "db.v2".into()],
             ..KustomizationFlags::default()
         };
         let obj = kustomization("app", "apps", &flags).unwrap();
@@ -867,8 +1178,20 @@ mod tests {
             obj["spec"],
             json!({"interval": "10m", "path": "./deploy", "prune": true,
                    "sourceRef": {"kind": "OCIRepository", "name": "app", "namespace": "sources"},
-                   "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"}]})
+                   "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"},
+                                 {"name": "db.v2"}]})
         );
+        for entry in ["a/b/c", "/b", "a/"] {
+            let bad = KustomizationFlags {
+                depends_on: vec![entry.into()],
+                ..flags.clone()
+            };
+            let error = kustomization("app", "apps", &bad).unwrap_err().to_string();
+            assert!(
+                error.contains("write name or namespace/name"),
+                "{entry}: {error}"
+            );
+        }
         let bad = KustomizationFlags {
             source: "Deployment/app".into(),
             ..flags

@@ -15,7 +15,8 @@ pub struct Row {
     /// The name (prefixed with the kind in `get all`).
     pub name: String,
     /// The revision: the artifact's for sources, the last applied one for
-    /// Kustomizations, empty for the rest.
+    /// Kustomizations, the chart version for HelmReleases, empty for the
+    /// rest.
     pub revision: String,
     /// `True` or `False`.
     pub suspended: String,
@@ -35,12 +36,26 @@ pub fn ready_condition(obj: &Value) -> Option<&Value> {
         .find(|c| c["type"] == "Ready")
 }
 
+/// A HelmRelease's revision as Flux shows it: the chart version of its
+/// latest release, else the one last attempted.
+#[must_use]
+pub fn helm_release_revision(obj: &Value) -> String {
+    let status = &obj["status"];
+    status["history"][0]["chartVersion"]
+        .as_str()
+        .or_else(|| status["lastAttemptedRevision"].as_str())
+        .unwrap_or_default()
+        .to_owned()
+}
+
 /// The row for `obj`, an object of `kind`.
 #[must_use]
 pub fn row(kind: &Kind, obj: &Value) -> Row {
     let text = |v: &Value| v.as_str().unwrap_or_default().to_owned();
     let revision = if kind.source {
         text(&obj["status"]["artifact"]["revision"])
+    } else if kind.name() == "HelmRelease" {
+        helm_release_revision(obj)
     } else {
         text(&obj["status"]["lastAppliedRevision"])
     };
@@ -176,6 +191,10 @@ mod tests {
             ("Unknown", "False")
         );
         assert_eq!(row(&kinds::alert(), &fresh).ready, "-");
+        let hr = json!({"metadata": {"name": "web", "namespace": "apps"}, "spec": {},
+            "status": {"lastAttemptedRevision": "0.2.0",
+                       "history": [{"chartVersion": "0.1.0"}]}});
+        assert_eq!(row(&kinds::helm_release(), &hr).revision, "0.1.0");
         let table = render(&[r], true, None);
         let mut lines = table.lines();
         assert!(lines.next().unwrap().starts_with("NAMESPACE  NAME"));

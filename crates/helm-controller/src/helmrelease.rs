@@ -1086,8 +1086,10 @@ pub fn release_name(obj: &HelmRelease) -> String {
     format!("{}-{}", &full[..cut], &hex[..12])
 }
 
-/// Whether the deployed revision has the desired chart and values.
-fn in_sync(deployed: &Release, chart_name: &str, chart_version: &str, digest: &str) -> bool {
+/// Whether the deployed revision has the desired chart (name and version) and values (by
+/// digest): when it does and it is the latest revision, the reconciler leaves the release alone.
+#[must_use]
+pub fn in_sync(deployed: &Release, chart_name: &str, chart_version: &str, digest: &str) -> bool {
     deployed
         .chart
         .as_ref()
