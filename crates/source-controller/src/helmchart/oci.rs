@@ -198,11 +198,11 @@ impl Remote {
     fn fix_in(&self, field: &str) -> String {
         if self.anonymous {
             format!(
-                "{field} of a HelmRepository of type 'oci' with URL {} (create one)",
+                "{field} in a HelmRepository of type 'oci' with URL {} (create one)",
                 self.base
             )
         } else {
-            format!("{field} of the HelmRepository")
+            format!("{field} in the HelmRepository")
         }
     }
 
@@ -333,10 +333,17 @@ impl Remote {
         let reason = match e {
             OciError::Unauthorized { .. } => {
                 detail = format!(
-                    "{detail}; check the login in {}",
+                    "{detail}; check the login of {}",
                     self.fix_in("spec.secretRef")
                 );
                 names::AUTHENTICATION_FAILED
+            }
+            OciError::Unreachable { .. } if detail.contains("certificate") => {
+                detail = format!(
+                    "{detail} (if the registry's certificate is signed by a private CA, put it as ca.crt in the Secret of {})",
+                    self.fix_in("spec.certSecretRef")
+                );
+                names::CHART_PULL_ERROR
             }
             OciError::Unreachable { .. } if !self.insecure => {
                 detail = format!(
