@@ -402,16 +402,26 @@ impl HelmReleaseReconciler {
             .history(&name)
             .await
             .map_err(|e| store_error(&e))?;
-        let digest = values::digest(&composed.values);
-        // New post-renderers make a new release, as in Flux.
-        let post_digest = postrender::digest(&spec.post_renderers);
-        let chart_version = loaded.metadata.version.clone();
-        let chart_name = loaded.metadata.name.clone();
         let deployed = history
             .iter()
             .rev()
             .find(|r| r.status() == Status::Deployed);
         let last = history.last();
+        // `upgrade.preserveValues` (Helm's `--reuse-values`): the deployed release's values with
+        // the composed ones merged over them are the desired values.
+        let desired = match deployed {
+            Some(d) if spec.upgrade.as_ref().is_some_and(|u| u.preserve_values) => {
+                let mut merged = d.config.clone();
+                ferroflux_helm::values::read::merge_into(&mut merged, composed.values.clone());
+                merged
+            }
+            _ => composed.values.clone(),
+        };
+        let digest = values::digest(&desired);
+        // New post-renderers make a new release, as in Flux.
+        let post_digest = postrender::digest(&spec.post_renderers);
+        let chart_version = loaded.metadata.version.clone();
+        let chart_name = loaded.metadata.name.clone();
 
         // Nothing deployed (never installed, uninstalled, or only failed installs): install.
         let action = match (last, deployed) {
@@ -466,7 +476,7 @@ impl HelmReleaseReconciler {
             status.last_handled_force_at = Some(force);
         }
 
-        let mut opts = Self::options(spec, &name, &target, composed.values.clone(), action);
+        let mut opts = Self::options(spec, &name, &target, desired, action);
         if action != Action::None {
             // An install or upgrade renders against the live cluster, as Helm's does.
             let caps = self.capabilities().await?;
@@ -1394,10 +1404,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
         (
             "spec.chart.spec.verify",
             spec.chart.as_ref().is_some_and(|c| c.spec.verify.is_some()),
-        ),
-        (
-            "spec.upgrade.preserveValues",
-            spec.upgrade.as_ref().is_some_and(|u| u.preserve_values),
         ),
         (
             "spec.upgrade.cleanupOnFail",

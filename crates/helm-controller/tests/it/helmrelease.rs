@@ -890,6 +890,7 @@ async fn helm_made_releases_are_taken_over_and_pending_ones_recovered() {
 /// chart layer (`operation: copy`) and a HelmRelease with `chartRef`; a new chart version
 /// pushed is followed.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 async fn an_oci_repository_chart_ref_is_released_and_follows_new_versions() {
     let (client, ns) = setup("hr-oci").await;
     let registry = ferroflux_testenv::registry::Registry::start(
@@ -1333,4 +1334,51 @@ async fn tests_run_after_a_release_and_a_failing_test_fails_it() {
     )
     .await;
     assert_eq!(tested.1, "TestSucceeded");
+}
+
+/// `upgrade.preserveValues`: an upgrade keeps the deployed release's values under the new ones,
+/// as Helm's `--reuse-values`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn preserve_values_keeps_the_deployed_values_under_the_new_ones() {
+    let (client, ns) = setup("hr-preserve").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(&client, &ns, "web", json!({"values": {"a": "one"}})).await;
+    wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {
+                "upgrade": {"preserveValues": true},
+                "values": {"a": null, "invalid": false},
+            }})),
+        )
+        .await
+        .unwrap();
+    wait_for(&client, &ns, "web", "Ready", "True", "web.v2", &controllers).await;
+    let data = cm_data(&client, &ns, "web-cm").await.unwrap();
+    assert_eq!(data["revision"], "2");
+    // Without preserveValues the chart's default ("default") would be back.
+    assert_eq!(data["a"], "one");
+    if let Some(text) = helm_cli(&ns, &["get", "values", "web", "-o", "json"]) {
+        let values: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(values, json!({"a": "one", "invalid": false}));
+    }
 }
