@@ -18,6 +18,7 @@ use std::fmt::Write as _;
 
 use ferroflux_api::helm::HelmRelease;
 use ferroflux_helm::action::{Notices, RenderOptions};
+use ferroflux_helm::chart::Chart;
 use ferroflux_helm::engine::Release as RenderRelease;
 use ferroflux_helm::release::{Release, Status};
 use ferroflux_helm_action::Storage;
@@ -167,21 +168,7 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
             cli: "helmreleases".into(),
         })?;
     let what = format!("HelmRelease {namespace}/{name}");
-    let source = chart::source_ref(&hr).map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    let artifact = chart::artifact(client, &source).await.map_err(|e| {
-        let hint = if hr.spec.chart.is_some() {
-            "; the helm-controller makes this HelmChart from spec.chart: wait for it, or `ferroflux reconcile helmrelease --with-source`"
-        } else {
-            ""
-        };
-        Error::Build(format!("{what}: {e}{hint}"))
-    })?;
-    let loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
-        .await
-        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    let composed = values::compose(client, &hr)
-        .await
-        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    let (loaded, composed) = chart_and_values(client, &hr, &what).await?;
     let hide = |text: &str| {
         let secrets: Vec<&str> = composed.secrets.iter().map(String::as_str).collect();
         Scrubbed::with_secrets(text, &secrets).as_str().to_owned()
@@ -268,6 +255,32 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
     report.objects = compare(&before, &rendered.manifest(), (&labels.0, &labels.1))
         .map_err(|e| Error::Build(hide(&format!("{what}: {e}"))))?;
     Ok(report)
+}
+
+/// The chart of `hr`'s source artifact, downloaded and loaded, and its
+/// values composed, as the helm-controller gets them; `what` names `hr` in
+/// errors.
+async fn chart_and_values(
+    client: &Client,
+    hr: &HelmRelease,
+    what: &str,
+) -> Result<(Chart, values::Composed)> {
+    let source = chart::source_ref(hr).map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    let artifact = chart::artifact(client, &source).await.map_err(|e| {
+        let hint = if hr.spec.chart.is_some() {
+            "; the helm-controller makes this HelmChart from spec.chart: wait for it, or `ferroflux reconcile helmrelease --with-source`"
+        } else {
+            ""
+        };
+        Error::Build(format!("{what}: {e}{hint}"))
+    })?;
+    let loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
+        .await
+        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    let composed = values::compose(client, hr)
+        .await
+        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    Ok((loaded, composed))
 }
 
 fn chart_label(rel: &Release) -> Option<String> {

@@ -64,7 +64,9 @@ enum Command {
     },
     /// Create or update an object (apply, then wait for it).
     #[command(subcommand)]
-    Create(Create),
+    // Boxed: `create helmrelease`'s flags make it far larger than the
+    // other commands.
+    Create(Box<Create>),
     /// List objects with their state.
     Get(Get),
     /// Reconcile an object now and wait for the result.
@@ -545,7 +547,7 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
     let Command::Create(create) = command else {
         return Ok(None);
     };
-    let export = match create {
+    let export = match create.as_ref() {
         Create::Source(
             CreateSource::Git { common, .. }
             | CreateSource::Helm { common, .. }

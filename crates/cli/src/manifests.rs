@@ -269,8 +269,8 @@ pub struct HelmReleaseFlags {
     /// Reconcile as this ServiceAccount.
     #[arg(long)]
     pub service_account: Option<String>,
-    /// How CRDs are upgraded: Skip, Create or CreateReplace (installs
-    /// create them).
+    /// How CRDs are upgraded: `Skip`, `Create` or `CreateReplace`
+    /// (installs create them).
     #[arg(long)]
     pub crds: Option<String>,
 }
@@ -641,18 +641,14 @@ fn values_files(paths: &[PathBuf]) -> Result<Option<Value>> {
     Ok(Some(Value::Object(merged)))
 }
 
-/// A HelmRelease (`helm.toolkit.fluxcd.io/v2`), as `flux create
-/// helmrelease` writes it: `--source` and `--chart` make a `spec.chart`
-/// template, `--chart-ref` a `spec.chartRef`; `--crds` sets
-/// `install.crds: Create` and `upgrade.crds` to the policy.
+/// `spec.chart` (from `--source` and `--chart`) or `spec.chartRef` (from
+/// `--chart-ref`) into `spec`.
 ///
 /// # Errors
 /// [`Error::Usage`]: neither or both of `--chart` and `--chart-ref`,
 /// `--chart` without `--source`, a reference of a kind the field does not
-/// take, an unknown strategy or CRD policy, or a values file that cannot be
-/// read or is not a YAML map.
-pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Result<Value> {
-    let mut spec = json!({"interval": flags.interval});
+/// take, or an unknown strategy.
+fn chart(spec: &mut Value, flags: &HelmReleaseFlags) -> Result<()> {
     match (&flags.chart, &flags.chart_ref) {
         (Some(chart), None) => {
             let source = flags.source.as_deref().ok_or_else(|| {
@@ -703,6 +699,22 @@ pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Re
             ));
         }
     }
+    Ok(())
+}
+
+/// A HelmRelease (`helm.toolkit.fluxcd.io/v2`), as `flux create
+/// helmrelease` writes it: `--source` and `--chart` make a `spec.chart`
+/// template, `--chart-ref` a `spec.chartRef`; `--crds` sets
+/// `install.crds: Create` and `upgrade.crds` to the policy.
+///
+/// # Errors
+/// [`Error::Usage`]: neither or both of `--chart` and `--chart-ref`,
+/// `--chart` without `--source`, a reference of a kind the field does not
+/// take, an unknown strategy or CRD policy, or a values file that cannot be
+/// read or is not a YAML map.
+pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Result<Value> {
+    let mut spec = json!({"interval": flags.interval});
+    chart(&mut spec, flags)?;
     insert(&mut spec, "releaseName", flags.release_name.as_ref());
     insert(
         &mut spec,
