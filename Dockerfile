@@ -1,8 +1,9 @@
 # syntax=docker/dockerfile:1
 #
-# One image with the three controller binaries, static (musl) and run as non-root:
+# One image with the four controller binaries, static (musl) and run as non-root:
 #   /usr/local/bin/ferroflux-source-controller
 #   /usr/local/bin/ferroflux-kustomize-controller
+#   /usr/local/bin/ferroflux-helm-controller
 #   /usr/local/bin/ferroflux-notification-controller
 # There is no entrypoint: the chart (charts/ferroflux) runs each binary as its container command.
 #
@@ -25,18 +26,20 @@ RUN rustup target add x86_64-unknown-linux-musl
 ENV CC_x86_64_unknown_linux_musl=musl-gcc \
     CARGO_PROFILE_RELEASE_STRIP=symbols
 WORKDIR /src
-# The whole workspace: cargo loads every member (crates/*) even to build three of them.
+# The whole workspace: cargo loads every member (crates/* and e2e) even to build four of them.
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
+COPY e2e ./e2e
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
     cargo build --release --locked --target x86_64-unknown-linux-musl \
       -p ferroflux-source-controller \
       -p ferroflux-kustomize-controller \
+      -p ferroflux-helm-controller \
       -p ferroflux-notification-controller \
       --bins \
  && mkdir -p /out \
- && for c in source kustomize notification; do \
+ && for c in source kustomize helm notification; do \
       cp "target/x86_64-unknown-linux-musl/release/ferroflux-$c-controller" /out/; \
     done
 

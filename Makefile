@@ -12,14 +12,14 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-helmrepo
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-helmrepo bench-oci
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
-demo: deps ## The sample app delivered from git by the three controllers on a local control plane; Ctrl-C stops it
+demo: deps ## The sample app (an overlay and a Helm chart) delivered from git by the four controllers on a local control plane; Ctrl-C stops it
 	$(CARGO) build --locked --bins -p ferroflux-e2e -p ferroflux-cli -p ferroflux-source-controller \
-		-p ferroflux-kustomize-controller -p ferroflux-notification-controller
+		-p ferroflux-kustomize-controller -p ferroflux-helm-controller -p ferroflux-notification-controller
 	$(CARGO_TARGET_DIR)/debug/ferroflux-demo
 
 deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
@@ -48,12 +48,12 @@ test: deps lint verify ## Everything CI runs: deps, lint, generated-file checks,
 
 e2e: deps ## The end-to-end suite alone (e2e/; make test runs it too)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
-		-p ferroflux-notification-controller -p ferroflux-cli
+		-p ferroflux-helm-controller -p ferroflux-notification-controller -p ferroflux-cli
 	$(CARGO) test --locked -p ferroflux-e2e
 
 soak: deps ## Fault injection: kills, API-server restarts, a git outage under commits; SOAK_* settings (see e2e/README.md)
 	$(CARGO) build --locked --bins -p ferroflux-source-controller -p ferroflux-kustomize-controller \
-		-p ferroflux-notification-controller -p ferroflux-e2e
+		-p ferroflux-helm-controller -p ferroflux-notification-controller -p ferroflux-e2e
 	$(CARGO_TARGET_DIR)/debug/ferroflux-soak
 
 fuzz: ## Fuzz each parser taking tenant input: FUZZ_RUNS (a million) executions each, FUZZ_SECONDS (900) at most (docs/fuzzing.md)
@@ -69,6 +69,10 @@ bench-source: deps ## Benchmark the source-controller against git + tar (release
 bench-helmrepo: deps ## A HelmRepository with a 20,000-version index and 50 HelmCharts: time, source-controller peak RSS, requests per unchanged refetch (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --example bench_helmrepo
 	$(CARGO_TARGET_DIR)/release/examples/bench_helmrepo
+
+bench-oci: deps ## Time until 100/500/1000 OCIRepositories are Ready against a local registry, and peak RSS (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller --bins --examples
+	$(CARGO_TARGET_DIR)/release/examples/bench_oci
 
 bench-kustomize: deps ## Benchmark ferroflux-kustomize against kubectl kustomize (release build; see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-kustomize --bins

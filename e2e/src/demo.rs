@@ -1,7 +1,8 @@
 //! The demo's script: a control plane, the CRDs, the sample app in a git
-//! server, the three controllers as processes, the Flux objects made Ready,
-//! then a commit shown applied and alerted; then it prints what to try and
-//! keeps printing alerts until it is stopped.
+//! server, the four controllers as processes, the Flux objects made Ready
+//! (the overlay applied by a Kustomization, the chart installed by a
+//! HelmRelease), then a commit shown applied and alerted; then it prints
+//! what to try and keeps printing alerts until it is stopped.
 
 use std::cell::Cell;
 use std::io::Write as _;
@@ -76,8 +77,9 @@ pub(crate) async fn run() -> anyhow::Result<()> {
     done(
         started,
         &format!(
-            "repository {} (apps/hello/base and the production overlay); source-, kustomize- \
-             and notification-controller are each their own process; alerts go to {}",
+            "repository {} (apps/hello/base, the production overlay, charts/greeter); \
+             source-, kustomize-, helm- and notification-controller are each their own \
+             process; alerts go to {}",
             stack.git.url(sample::NAME),
             stack.sink.url()
         ),
@@ -97,12 +99,16 @@ pub(crate) async fn run() -> anyhow::Result<()> {
 async fn script(stack: &Stack, alerts: &Alerts<'_>, started: Instant) -> anyhow::Result<()> {
     step(
         4,
-        "Creating Provider `webhook-sink`, and Alert, Receiver, GitRepository and Kustomization `hello` in flux-system",
+        "Creating Provider `webhook-sink`, Alert, Receiver, GitRepository and Kustomization `hello`, and HelmRelease `greeter` in flux-system",
     );
     let delivery = stack.delivery(APP_NAMESPACE, "1m", "30s");
     stack.deliver(&delivery).await?;
+    stack
+        .apply(delivery.helm_release(&serde_json::json!({"port": 8080})))
+        .await?;
     let first = stack.head();
     let ks = stack.applied(&first).await;
+    let release = stack.helm_release_ready(sample::RELEASE, 1).await;
     let source = Api::<GitRepository>::namespaced(stack.client.clone(), FLUX_NAMESPACE)
         .get(sample::NAME)
         .await?;
@@ -115,6 +121,11 @@ async fn script(stack: &Stack, alerts: &Alerts<'_>, started: Instant) -> anyhow:
     say(&format!(
         "      Kustomization/hello Ready: {}",
         ready_message(&ks.status.map(|s| s.conditions).unwrap_or_default())
+    ));
+    say(&format!(
+        "      HelmRelease/{} Ready: {}",
+        sample::RELEASE,
+        ready_message(&release.status.map(|s| s.conditions).unwrap_or_default())
     ));
     show_app(stack).await?;
     done(started, "delivered");
@@ -169,6 +180,13 @@ Try next, in another terminal:
   curl -X POST {webhook}
   {ferroflux} get kustomizations -n flux-system --watch
 
+  # A new chart version in git upgrades the Helm release (revision 2):
+  sed -i 's/version: 0.1.0/version: 0.2.0/' charts/greeter/Chart.yaml
+  sed -i 's/from a Helm chart/from chart 0.2.0/' charts/greeter/values.yaml
+  git -c user.name=demo -c user.email=demo@example.com commit -qam 'greeter 0.2.0' && git push -q origin main
+  curl -X POST {webhook}
+  {kubectl} -n flux-system get helmreleases --watch
+
   # Drift is reverted within the Kustomization's interval (30s), or now:
   {kubectl} -n production scale deployment hello --replicas=1
   {ferroflux} reconcile kustomization hello -n flux-system
@@ -193,6 +211,18 @@ async fn show_app(stack: &Stack) -> anyhow::Result<()> {
          ConfigMap/hello-config saying {:?} ({})",
         data.get("message").map_or("", String::as_str),
         data.get("environment").map_or("", String::as_str),
+    ));
+    let greeting = Api::<ConfigMap>::namespaced(stack.client.clone(), APP_NAMESPACE)
+        .get(sample::RELEASE_CONFIGMAP)
+        .await?;
+    let data = greeting.data.unwrap_or_default();
+    say(&format!(
+        "      Helm release {release} in namespace production: Service/{release}, ConfigMap/{} \
+         saying {:?} (revision {})",
+        sample::RELEASE_CONFIGMAP,
+        data.get("message").map_or("", String::as_str),
+        data.get("revision").map_or("", String::as_str),
+        release = sample::RELEASE,
     ));
     Ok(())
 }

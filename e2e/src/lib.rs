@@ -1,6 +1,6 @@
 //! The end-to-end environment of Ferroflux: the sample app, and the whole
 //! system on one machine ([`stack::Stack`]: a git server serving the app,
-//! the source-, kustomize- and notification-controllers as their own
+//! the source-, kustomize-, helm- and notification-controllers as their own
 //! processes, and a webhook sink), against a real control plane from
 //! `ferroflux-testenv`.
 //!

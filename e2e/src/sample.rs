@@ -1,5 +1,6 @@
-//! The sample app (`e2e/sample-app`: a base and a production overlay) and
-//! the Flux objects that deliver it, as a team would write them.
+//! The sample app (`e2e/sample-app`: a base and a production overlay, and
+//! a Helm chart) and the Flux objects that deliver it, as a team would
+//! write them.
 
 use ferroflux_testenv::git::BasicAuth;
 use serde_json::{Value, json};
@@ -35,6 +36,26 @@ pub const FILES: &[(&str, &str)] = &[
         "apps/hello/production/config.yaml",
         include_str!("../sample-app/apps/hello/production/config.yaml"),
     ),
+    (
+        "charts/greeter/Chart.yaml",
+        include_str!("../sample-app/charts/greeter/Chart.yaml"),
+    ),
+    (
+        "charts/greeter/values.yaml",
+        include_str!("../sample-app/charts/greeter/values.yaml"),
+    ),
+    (
+        "charts/greeter/templates/configmap.yaml",
+        include_str!("../sample-app/charts/greeter/templates/configmap.yaml"),
+    ),
+    (
+        "charts/greeter/templates/service.yaml",
+        include_str!("../sample-app/charts/greeter/templates/service.yaml"),
+    ),
+    (
+        "charts/greeter/templates/NOTES.txt",
+        include_str!("../sample-app/charts/greeter/templates/NOTES.txt"),
+    ),
 ];
 
 /// The name of the repository and of every Flux object delivering it.
@@ -42,6 +63,16 @@ pub const NAME: &str = "hello";
 
 /// The overlay the Kustomization applies.
 pub const PATH: &str = "./apps/hello/production";
+
+/// The Helm chart's path in the repository (`spec.chart.spec.chart`).
+pub const CHART_PATH: &str = "./charts/greeter";
+
+/// The HelmRelease's name and its Helm release's name (`spec.releaseName`).
+pub const RELEASE: &str = "greeter";
+
+/// The ConfigMap the chart renders, holding the greeting and the release's
+/// revision.
+pub const RELEASE_CONFIGMAP: &str = "greeter-greeting";
 
 /// The Provider the Alert sends to.
 pub const PROVIDER: &str = "webhook-sink";
@@ -112,7 +143,8 @@ impl Delivery {
                 "metadata": meta(NAME),
                 "spec": {"providerRef": {"name": PROVIDER}, "eventSeverity": "info",
                          "eventSources": [{"kind": "GitRepository", "name": "*"},
-                                          {"kind": "Kustomization", "name": "*"}]}}),
+                                          {"kind": "Kustomization", "name": "*"},
+                                          {"kind": "HelmRelease", "name": "*"}]}}),
             json!({"apiVersion": "v1", "kind": "Secret", "metadata": meta(TOKEN_SECRET),
                 "stringData": {"token": self.token}}),
             json!({"apiVersion": "notification.toolkit.fluxcd.io/v1", "kind": "Receiver",
@@ -131,5 +163,20 @@ impl Delivery {
                          "sourceRef": {"kind": "GitRepository", "name": NAME}}}),
         ]);
         objects
+    }
+
+    /// The HelmRelease installing the sample chart ([`CHART_PATH`], from
+    /// the GitRepository [`NAME`] through a HelmChart the helm-controller
+    /// creates) into the target namespace as release [`RELEASE`], with
+    /// `values`; applying it again with other values upgrades the release.
+    #[must_use]
+    pub fn helm_release(&self, values: &Value) -> Value {
+        json!({"apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+            "metadata": {"name": RELEASE, "namespace": self.namespace},
+            "spec": {"interval": self.kustomization_interval, "releaseName": RELEASE,
+                     "targetNamespace": self.target_namespace, "timeout": "1m",
+                     "chart": {"spec": {"chart": CHART_PATH, "interval": self.source_interval,
+                                        "sourceRef": {"kind": "GitRepository", "name": NAME}}},
+                     "values": values}})
     }
 }

@@ -1,15 +1,17 @@
 //! The whole system on one machine: a git server serving the sample app,
-//! the source-, kustomize- and notification-controllers as their own
-//! processes (artifacts over HTTP between the first two, events posted to
-//! the third), and a webhook sink receiving the alerts, all on loopback
-//! against one control plane.
+//! the source-, kustomize-, helm- and notification-controllers as their own
+//! processes (artifacts over HTTP from the first to the next two, events
+//! posted to the last), and a webhook sink receiving the alerts, all on
+//! loopback against one control plane.
 
 use std::path::Path;
 use std::time::Duration;
 
+use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::meta::Condition;
 use ferroflux_api::notification::Receiver;
+use ferroflux_api::source::HelmChart;
 use ferroflux_testenv::controller::{
     ControllerProcess, SourceController, free_port, workspace_binary,
 };
@@ -47,13 +49,14 @@ pub struct Stack {
     git_auth: Option<BasicAuth>,
     source: SourceController,
     kustomize: ControllerProcess,
+    helm: ControllerProcess,
     notification: ControllerProcess,
     receiver_port: u16,
 }
 
 impl Stack {
     /// Starts the git server with the sample app committed, the sink, and
-    /// the three controllers watching `namespace` of `control_plane`.
+    /// the four controllers watching `namespace` of `control_plane`.
     /// Returns once the notification-controller accepts events, so none is
     /// lost.
     ///
@@ -112,6 +115,7 @@ impl Stack {
             &[format!("--events-addr={events_url}")],
         );
         let kustomize = start_kustomize(kubeconfig, namespace, &events_url);
+        let helm = start_helm(kubeconfig, namespace, &events_url);
         Ok(Self {
             namespace: namespace.to_owned(),
             client,
@@ -121,6 +125,7 @@ impl Stack {
             git_auth,
             source,
             kustomize,
+            helm,
             notification,
             receiver_port,
         })
@@ -251,6 +256,84 @@ impl Stack {
         .await
     }
 
+    /// Waits until the HelmRelease `name` is Ready, for its current
+    /// generation, with release revision `revision` deployed (the newest of
+    /// `status.history`), and returns it.
+    ///
+    /// # Panics
+    /// After [`STEP`], with what the HelmRelease and its HelmChart last
+    /// said and the controllers' logs.
+    pub async fn helm_release_ready(&self, name: &str, revision: i64) -> HelmRelease {
+        let api = Api::<HelmRelease>::namespaced(self.client.clone(), &self.namespace);
+        let found = ferroflux_testenv::poll(STEP, || async {
+            let hr = api.get(name).await.ok()?;
+            let status = hr.status.as_ref()?;
+            let ready = ready_condition(&status.conditions).is_some_and(|c| {
+                c.status == "True" && c.observed_generation == hr.metadata.generation
+            });
+            let newest = status.history.first()?;
+            (ready && newest.version == revision && newest.status == "deployed").then_some(hr)
+        })
+        .await;
+        if let Some(hr) = found {
+            return hr;
+        }
+        panic!(
+            "timed out after {STEP:?} waiting until HelmRelease {ns}/{name} is Ready with \
+             release revision {revision} deployed\n{}\n{}",
+            self.describe_helm_release(name).await,
+            self.logs(),
+            ns = self.namespace,
+        );
+    }
+
+    /// What the HelmRelease `name` and its HelmChart say: generations,
+    /// conditions, release history; for a failing wait's message.
+    async fn describe_helm_release(&self, name: &str) -> String {
+        let hr = match Api::<HelmRelease>::namespaced(self.client.clone(), &self.namespace)
+            .get(name)
+            .await
+        {
+            Ok(hr) => hr,
+            Err(e) => return format!("HelmRelease {name} cannot be read: {e}"),
+        };
+        let status = hr.status.unwrap_or_default();
+        let mut lines = vec![format!(
+            "HelmRelease {name}: generation {:?}, observed {:?}, last attempted revision {:?}",
+            hr.metadata.generation, status.observed_generation, status.last_attempted_revision
+        )];
+        lines.extend(status.conditions.iter().map(condition_line));
+        lines.extend(status.history.iter().map(|s| {
+            format!(
+                "  release {}.v{}: {} ({}@{})",
+                s.name, s.version, s.status, s.chart_name, s.chart_version
+            )
+        }));
+        let Some((chart_ns, chart_name)) =
+            status.helm_chart.as_deref().and_then(|c| c.split_once('/'))
+        else {
+            lines.push("  no HelmChart yet (status.helmChart is empty)".to_owned());
+            return lines.join("\n");
+        };
+        match Api::<HelmChart>::namespaced(self.client.clone(), chart_ns)
+            .get(chart_name)
+            .await
+        {
+            Ok(chart) => {
+                let status = chart.status.unwrap_or_default();
+                lines.push(format!(
+                    "HelmChart {chart_ns}/{chart_name}: artifact {:?}",
+                    status.artifact.map(|a| a.revision)
+                ));
+                lines.extend(status.conditions.iter().map(condition_line));
+            }
+            Err(e) => lines.push(format!(
+                "HelmChart {chart_ns}/{chart_name} cannot be read: {e}"
+            )),
+        }
+        lines.join("\n")
+    }
+
     /// Waits for an alert at the sink about `kind` whose reason is
     /// `reason` and whose metadata names `revision`, and returns it.
     pub async fn alert(&self, kind: &str, reason: &str, revision: &str) -> Value {
@@ -323,6 +406,7 @@ impl Stack {
         match controller {
             Controller::Source => &self.source.process,
             Controller::Kustomize => &self.kustomize,
+            Controller::Helm => &self.helm,
             Controller::Notification => &self.notification,
         }
     }
@@ -332,6 +416,7 @@ impl Stack {
         match controller {
             Controller::Source => &mut self.source.process,
             Controller::Kustomize => &mut self.kustomize,
+            Controller::Helm => &mut self.helm,
             Controller::Notification => &mut self.notification,
         }
     }
@@ -355,20 +440,27 @@ impl Stack {
     }
 }
 
-/// One of the stack's three controllers.
+/// One of the stack's four controllers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Controller {
     /// The source-controller.
     Source,
     /// The kustomize-controller.
     Kustomize,
+    /// The helm-controller.
+    Helm,
     /// The notification-controller.
     Notification,
 }
 
 impl Controller {
-    /// The three, in the order reports list them.
-    pub const ALL: [Self; 3] = [Self::Source, Self::Kustomize, Self::Notification];
+    /// The four, in the order reports list them.
+    pub const ALL: [Self; 4] = [
+        Self::Source,
+        Self::Kustomize,
+        Self::Helm,
+        Self::Notification,
+    ];
 
     /// The controller's name, such as `source-controller`.
     #[must_use]
@@ -376,6 +468,7 @@ impl Controller {
         match self {
             Self::Source => "source-controller",
             Self::Kustomize => "kustomize-controller",
+            Self::Helm => "helm-controller",
             Self::Notification => "notification-controller",
         }
     }
@@ -385,6 +478,14 @@ impl Controller {
 #[must_use]
 pub fn ready_condition(conditions: &[Condition]) -> Option<&Condition> {
     conditions.iter().find(|c| c.type_ == "Ready")
+}
+
+/// A condition as one line of a failing wait's message.
+fn condition_line(c: &Condition) -> String {
+    format!(
+        "  {}={} {} (generation {:?}): {}",
+        c.type_, c.status, c.reason, c.observed_generation, c.message
+    )
 }
 
 /// Whether `conditions` say `Ready=True`.
@@ -400,5 +501,20 @@ fn start_kustomize(kubeconfig: &Path, namespace: &str, events_url: &str) -> Cont
         namespace,
         "kustomize-controller-0",
         &[format!("--events-addr={events_url}")],
+    )
+}
+
+fn start_helm(kubeconfig: &Path, namespace: &str, events_url: &str) -> ControllerProcess {
+    ControllerProcess::start(
+        &workspace_binary("ferroflux-helm-controller"),
+        kubeconfig,
+        namespace,
+        "helm-controller-0",
+        // A HelmRelease whose HelmChart has no artifact yet looks again this soon
+        // (Flux's default is 5s; the new artifact also triggers it at once).
+        &[
+            format!("--events-addr={events_url}"),
+            "--requeue-dependency=2s".to_owned(),
+        ],
     )
 }

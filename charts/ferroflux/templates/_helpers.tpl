@@ -66,7 +66,7 @@ The image reference; the tag defaults to the chart's appVersion.
 {{- end }}
 
 {{/*
-The base URL the source- and kustomize-controller post events to: the notification-controller's
+The base URL the source-, kustomize- and helm-controller post events to: the notification-controller's
 Service in the release namespace.
 */}}
 {{- define "ferroflux.eventsAddr" -}}

@@ -201,9 +201,10 @@ impl Storage {
         })
     }
 
-    /// Copies the file `src` to `<key dir>/<file_name>` atomically and
+    /// Copies the file `src` as is to `<key dir>/<file_name>` atomically and
     /// returns the artifact to record in status (for artifacts that are one
-    /// file already: a Helm repository index, a packaged chart).
+    /// file already: a Helm repository index, a packaged chart, an OCI layer
+    /// kept compressed).
     ///
     /// # Errors
     /// [`Error::InvalidName`], [`Error::Io`].

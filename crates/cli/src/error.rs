@@ -48,6 +48,9 @@ pub enum Error {
         /// The timeout.
         seconds: u64,
     },
+    /// An OCI registry refused or failed an artifact verb.
+    #[error("{0}")]
+    Registry(String),
     /// The local build failed.
     #[error("{0}")]
     Build(String),

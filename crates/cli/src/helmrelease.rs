@@ -4,7 +4,8 @@
 //! The chart comes from the HelmRelease's source artifact and the values
 //! are composed, both with the helm-controller's own functions; the chart
 //! is rendered as the controller renders it (release name and target
-//! namespace, the next revision, as an upgrade) and each object compared
+//! namespace, the next revision, as an upgrade, against the live cluster's
+//! capabilities, through `spec.postRenderers`) and each object compared
 //! with the manifest of the deployed release read from the storage
 //! namespace. Secret values are never shown, only whether they change.
 //!
@@ -13,15 +14,22 @@
 //! reachable from where the command runs (in a cluster it is the
 //! source-controller's Service). Hooks are not compared, and the objects
 //! are compared as rendered, not with the cluster: drift is not shown.
+//! `lookup` in templates reads with the user's credentials, not the
+//! HelmRelease's ServiceAccount. A pending `--force` is not taken into
+//! account.
 
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use ferroflux_api::helm::HelmRelease;
-use ferroflux_helm::action::{Notices, RenderOptions};
+use ferroflux_helm::action::{Notices, RenderOptions, Rendered};
 use ferroflux_helm::chart::Chart;
 use ferroflux_helm::engine::Release as RenderRelease;
 use ferroflux_helm::release::{Release, Status};
-use ferroflux_helm_action::Storage;
+use ferroflux_helm::values::Values;
+use ferroflux_helm_action::cluster::{self, ClusterLookup};
+use ferroflux_helm_action::{PostRender as _, Storage};
+use ferroflux_helm_controller::postrender::{self, KustomizePostRenderer};
 use ferroflux_helm_controller::{chart, helmrelease, values};
 use ferroflux_runtime::scrub::Scrubbed;
 use kube::{Api, Client, ResourceExt as _};
@@ -201,9 +209,14 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         .rev()
         .find(|r| r.status() == Status::Deployed)
         .filter(|_| last.is_some_and(|l| l.status() != Status::Uninstalled));
+    let status = hr.status.clone().unwrap_or_default();
     let in_sync = match (last, deployed) {
         (Some(l), Some(d)) => {
-            l.version == d.version && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
+            l.version == d.version
+                && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
+                && helmrelease::managed(&status, d)
+                && status.observed_post_renderers_digest
+                    == postrender::digest(&hr.spec.post_renderers)
         }
         _ => false,
     };
@@ -223,27 +236,19 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         // The controller leaves an in-sync release alone: nothing changes.
         return Ok(report);
     }
-    let mut notices = Notices::default();
-    let rendered = ferroflux_helm::action::render(
-        loaded,
-        &composed.values,
-        &RenderOptions {
-            release: RenderRelease {
-                name: release.clone(),
-                namespace: target,
-                revision: i64::from(next),
-                is_upgrade: deployed.is_some(),
-            },
-            kube_version: None,
-            api_versions: Vec::new(),
-        },
-        &mut notices,
-    )
-    .map_err(|e| {
-        Error::Build(hide(&format!(
-            "{what}: chart {chart_name}@{chart_version} does not render: {e}"
-        )))
-    })?;
+    let next_release = RenderRelease {
+        name: release.clone(),
+        namespace: target,
+        revision: i64::from(next),
+        is_upgrade: deployed.is_some(),
+    };
+    let rendered = render(client, &hr, loaded, composed.values.clone(), next_release)
+        .await
+        .map_err(|e| {
+            Error::Build(hide(&format!(
+                "{what}: chart {chart_name}@{chart_version}: {e}"
+            )))
+        })?;
     let before = deployed.map_or_else(String::new, |d| d.manifest.clone());
     let labels = (
         deployed.map_or_else(
@@ -255,6 +260,64 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
     report.objects = compare(&before, &rendered.manifest(), (&labels.0, &labels.1))
         .map_err(|e| Error::Build(hide(&format!("{what}: {e}"))))?;
     Ok(report)
+}
+
+/// Renders `chart` as the helm-controller renders an install or upgrade:
+/// against the live cluster (its version and API versions for
+/// `.Capabilities`, `lookup` reading through `client`, here the user's
+/// credentials rather than the HelmRelease's ServiceAccount), with the
+/// action's schema validation switch, then through `spec.postRenderers`.
+/// On a blocking thread, as the controller does: `lookup` blocks on the
+/// cluster.
+///
+/// # Errors
+/// Discovery failing, the chart not rendering, or a post-renderer failing.
+async fn render(
+    client: &Client,
+    hr: &HelmRelease,
+    chart: Chart,
+    values: Values,
+    release: RenderRelease,
+) -> std::result::Result<Rendered, String> {
+    let caps = cluster::capabilities(client).await.map_err(|e| {
+        format!(
+            "discovering the cluster's version and API versions (for .Capabilities) failed: {e}"
+        )
+    })?;
+    let skip_schema_validation = if release.is_upgrade {
+        hr.spec
+            .upgrade
+            .as_ref()
+            .is_some_and(|u| u.disable_schema_validation)
+    } else {
+        hr.spec
+            .install
+            .as_ref()
+            .is_some_and(|i| i.disable_schema_validation)
+    };
+    let options = RenderOptions {
+        release,
+        kube_version: Some(caps.kube_version),
+        api_versions: caps.api_versions,
+        api_versions_from_cluster: true,
+        skip_schema_validation,
+        lookup: Some(Arc::new(ClusterLookup::new(client.clone()))),
+    };
+    let post = KustomizePostRenderer::new(&hr.spec.post_renderers);
+    tokio::task::spawn_blocking(move || {
+        let mut notices = Notices::default();
+        let mut rendered = ferroflux_helm::action::render(chart, &values, &options, &mut notices)
+            .map_err(|e| format!("does not render: {e}"))?;
+        if let Some(post) = post {
+            let out = post
+                .run(&rendered.manifest())
+                .map_err(|e| format!("spec.postRenderers failed: {e}"))?;
+            rendered.post_rendered = Some(out);
+        }
+        Ok(rendered)
+    })
+    .await
+    .map_err(|e| format!("the render was interrupted: {e}"))?
 }
 
 /// The chart of `hr`'s source artifact, downloaded and loaded, and its

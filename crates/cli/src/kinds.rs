@@ -63,6 +63,12 @@ pub fn helm_chart() -> Kind {
     kind::<HelmChart>("source chart", true, true)
 }
 
+/// The OCI source.
+#[must_use]
+pub fn oci_repository() -> Kind {
+    kind::<OCIRepository>("source oci", true, true)
+}
+
 /// Kustomizations.
 #[must_use]
 pub fn kustomization() -> Kind {
@@ -105,7 +111,7 @@ pub fn secret() -> Kind {
 pub fn all() -> Vec<Kind> {
     vec![
         git_repository(),
-        kind::<OCIRepository>("source oci", true, true),
+        oci_repository(),
         helm_repository(),
         helm_chart(),
         kind::<Bucket>("source bucket", true, true),

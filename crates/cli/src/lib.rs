@@ -5,9 +5,11 @@
 //! out `get`, [`local`] builds and diffs a Kustomization from a local
 //! directory, [`helmrelease`] tells what a HelmRelease's next upgrade
 //! would change, [`tree`] draws inventories, and [`install`] installs,
-//! removes and checks the controllers. Errors carry their exit code
+//! removes and checks the controllers; [`artifacts`] holds Flux's OCI
+//! artifact verbs (push, pull, tag, list). Errors carry their exit code
 //! ([`error`]); progress goes to stderr through [`ui`].
 
+pub mod artifacts;
 pub mod cluster;
 pub mod commands;
 pub mod error;

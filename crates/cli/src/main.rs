@@ -5,12 +5,13 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use ferroflux_cli::artifacts::{self, PushFlags, RegistryFlags};
 use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
     self, AlertFlags, ChartSource, GitSecretFlags, GitSource, HelmReleaseFlags, HelmSource,
-    KustomizationFlags, ProviderFlags, ReceiverFlags,
+    KustomizationFlags, OciSource, ProviderFlags, ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, helmrelease, install, local, tree};
@@ -109,6 +110,18 @@ enum Command {
         #[command(subcommand)]
         target: TreeTarget,
     },
+    /// Push a directory or file to an OCI registry as a Flux artifact.
+    #[command(subcommand)]
+    Push(PushTarget),
+    /// Pull a Flux artifact from an OCI registry and unpack it.
+    #[command(subcommand)]
+    Pull(PullTarget),
+    /// Tag a Flux artifact in an OCI registry.
+    #[command(subcommand)]
+    Tag(TagTarget),
+    /// List the Flux artifacts of an OCI repository.
+    #[command(subcommand)]
+    List(ListTarget),
     /// Show the events about Flux objects.
     Events {
         /// In every namespace.
@@ -117,6 +130,57 @@ enum Command {
         /// Only this object, as Kind/name.
         #[arg(long = "for")]
         only: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum PushTarget {
+    /// oci://<registry>/<repository>:<tag>
+    Artifact {
+        url: String,
+        #[command(flatten)]
+        flags: PushFlags,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum PullTarget {
+    /// oci://<registry>/<repository>:<tag> or @<digest>
+    Artifact {
+        url: String,
+        /// The directory to unpack into.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum TagTarget {
+    /// oci://<registry>/<repository>:<tag> or @<digest>
+    Artifact {
+        url: String,
+        /// The tags to add.
+        #[arg(long = "tag", required = true)]
+        tags: Vec<String>,
+        #[command(flatten)]
+        registry: RegistryFlags,
+    },
+}
+
+#[derive(Subcommand)]
+enum ListTarget {
+    /// oci://<registry>/<repository>
+    Artifacts {
+        url: String,
+        /// Only tags matching this regular expression.
+        #[arg(long)]
+        filter_regex: Option<String>,
+        #[command(flatten)]
+        registry: RegistryFlags,
     },
 }
 
@@ -207,6 +271,14 @@ enum CreateSource {
         name: String,
         #[command(flatten)]
         flags: ChartSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
+    /// An OCIRepository.
+    Oci {
+        name: String,
+        #[command(flatten)]
+        flags: OciSource,
         #[command(flatten)]
         common: CreateCommon,
     },
@@ -386,6 +458,9 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         commands::print_yaml(&[obj]);
         return Ok(());
     }
+    if let Some(result) = artifact_verb(&cli.command, ui, timeout).await {
+        return result;
+    }
     if matches!(cli.command, Command::Install { export: true, .. }) {
         ferroflux_cli::ui::out(install::MANIFEST);
         return Ok(());
@@ -460,7 +535,41 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
             all_namespaces,
             only,
         } => commands::events(&ctx, all_namespaces, only.as_deref()).await,
+        Command::Push(_) | Command::Pull(_) | Command::Tag(_) | Command::List(_) => {
+            Err(Error::Usage("artifact verbs run without a cluster".into()))
+        }
     }
+}
+
+/// The artifact verbs, which talk to a registry and need no cluster.
+async fn artifact_verb(
+    command: &Command,
+    ui: Ui,
+    timeout: std::time::Duration,
+) -> Option<Result<(), Error>> {
+    Some(match command {
+        Command::Push(PushTarget::Artifact {
+            url,
+            flags,
+            registry,
+        }) => artifacts::push(ui, url, flags, registry, timeout).await,
+        Command::Pull(PullTarget::Artifact {
+            url,
+            output,
+            registry,
+        }) => artifacts::pull(ui, url, output, registry, timeout).await,
+        Command::Tag(TagTarget::Artifact {
+            url,
+            tags,
+            registry,
+        }) => artifacts::tag(ui, url, tags, registry, timeout).await,
+        Command::List(ListTarget::Artifacts {
+            url,
+            filter_regex,
+            registry,
+        }) => artifacts::list(url, filter_regex.as_deref(), registry, timeout).await,
+        _ => return None,
+    })
 }
 
 async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
@@ -551,7 +660,8 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
         Create::Source(
             CreateSource::Git { common, .. }
             | CreateSource::Helm { common, .. }
-            | CreateSource::Chart { common, .. },
+            | CreateSource::Chart { common, .. }
+            | CreateSource::Oci { common, .. },
         )
         | Create::Kustomization { common, .. }
         | Create::Helmrelease { common, .. }
@@ -579,6 +689,10 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
         Create::Source(CreateSource::Chart { name, flags, .. }) => (
             kinds::helm_chart(),
             manifests::helm_chart(name, namespace, flags)?,
+        ),
+        Create::Source(CreateSource::Oci { name, flags, .. }) => (
+            kinds::oci_repository(),
+            manifests::oci_repository(name, namespace, flags)?,
         ),
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),

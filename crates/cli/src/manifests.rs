@@ -92,6 +92,124 @@ pub struct ChartSource {
     pub values_files: Vec<String>,
 }
 
+/// `create source oci`.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct OciSource {
+    /// The repository URL (oci://<registry>/<repository>).
+    #[arg(long)]
+    pub url: String,
+    /// Tag to follow (latest when no ref is given).
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// Semver range of tags to follow.
+    #[arg(long = "tag-semver")]
+    pub semver: Option<String>,
+    /// Regular expression the tags of `--tag-semver` must match.
+    #[arg(long)]
+    pub semver_filter: Option<String>,
+    /// Digest to pin (sha256:...).
+    #[arg(long)]
+    pub digest: Option<String>,
+    /// How often to check the registry.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Timeout of registry operations.
+    #[arg(long)]
+    pub fetch_timeout: Option<String>,
+    /// Secret (kubernetes.io/dockerconfigjson) with the registry login.
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// ServiceAccount whose image pull secrets log in.
+    #[arg(long)]
+    pub service_account: Option<String>,
+    /// Secret with the registry's CA (ca.crt).
+    #[arg(long)]
+    pub cert_ref: Option<String>,
+    /// Talk plain HTTP to the registry.
+    #[arg(long)]
+    pub insecure: bool,
+    /// Media type of the layer to take.
+    #[arg(long)]
+    pub layer_media_type: Option<String>,
+    /// What to do with that layer: extract (a tar.gz) or copy.
+    #[arg(long)]
+    pub layer_operation: Option<String>,
+    /// Paths to leave out (gitignore syntax).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+}
+
+/// An OCIRepository.
+///
+/// # Errors
+/// [`Error::Usage`] when more than one of tag, semver and digest is given,
+/// or `--layer-operation` is neither extract nor copy.
+pub fn oci_repository(name: &str, namespace: &str, flags: &OciSource) -> Result<Value> {
+    let given = [&flags.tag, &flags.semver, &flags.digest]
+        .iter()
+        .filter(|v| v.is_some())
+        .count();
+    if given > 1 {
+        return Err(Error::Usage(
+            "give one of --tag, --tag-semver and --digest".into(),
+        ));
+    }
+    if let Some(op) = flags.layer_operation.as_deref()
+        && op != "extract"
+        && op != "copy"
+    {
+        return Err(Error::Usage(format!(
+            "--layer-operation '{op}': use extract or copy"
+        )));
+    }
+    let mut oci_ref = Map::new();
+    for (key, value) in [
+        ("tag", &flags.tag),
+        ("semver", &flags.semver),
+        ("semverFilter", &flags.semver_filter),
+        ("digest", &flags.digest),
+    ] {
+        if let Some(v) = value {
+            oci_ref.insert(key.to_owned(), json!(v));
+        }
+    }
+    if given == 0 {
+        oci_ref.insert("tag".to_owned(), json!("latest"));
+    }
+    let mut spec = json!({"url": flags.url, "interval": flags.interval, "ref": oci_ref});
+    insert(&mut spec, "timeout", flags.fetch_timeout.as_ref());
+    insert(
+        &mut spec,
+        "serviceAccountName",
+        flags.service_account.as_ref(),
+    );
+    for (key, value) in [
+        ("secretRef", &flags.secret_ref),
+        ("certSecretRef", &flags.cert_ref),
+    ] {
+        if let Some(v) = value.as_ref().filter(|s| !s.is_empty()) {
+            spec[key] = json!({"name": v});
+        }
+    }
+    if flags.insecure {
+        spec["insecure"] = json!(true);
+    }
+    if flags.layer_media_type.is_some() || flags.layer_operation.is_some() {
+        let mut selector = Map::new();
+        if let Some(t) = &flags.layer_media_type {
+            selector.insert("mediaType".to_owned(), json!(t));
+        }
+        if let Some(o) = &flags.layer_operation {
+            selector.insert("operation".to_owned(), json!(o));
+        }
+        spec["layerSelector"] = Value::Object(selector);
+    }
+    if !flags.ignore_paths.is_empty() {
+        spec["ignore"] = json!(flags.ignore_paths.join("\n"));
+    }
+    Ok(object(&kinds::oci_repository(), name, namespace, spec))
+}
+
 /// `create kustomization`.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct KustomizationFlags {
@@ -922,6 +1040,37 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("must be a YAML map"), "{error}");
+    }
+
+    #[test]
+    fn oci_repository_defaults_to_latest_and_takes_one_ref() {
+        let flags = OciSource {
+            url: "oci://ghcr.io/org/app".into(),
+            interval: "5m".into(),
+            secret_ref: Some("regcred".into()),
+            layer_operation: Some("copy".into()),
+            ..OciSource::default()
+        };
+        let obj = oci_repository("app", "flux-system", &flags).unwrap();
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+                   "metadata": {"name": "app", "namespace": "flux-system"},
+                   "spec": {"url": "oci://ghcr.io/org/app", "interval": "5m",
+                            "ref": {"tag": "latest"}, "secretRef": {"name": "regcred"},
+                            "layerSelector": {"operation": "copy"}}})
+        );
+        let two = OciSource {
+            tag: Some("v1".into()),
+            semver: Some("1.x".into()),
+            ..flags.clone()
+        };
+        assert!(oci_repository("app", "ns", &two).is_err());
+        let bad = OciSource {
+            layer_operation: Some("move".into()),
+            ..flags
+        };
+        assert!(oci_repository("app", "ns", &bad).is_err());
     }
 
     #[test]

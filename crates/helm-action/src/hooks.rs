@@ -150,6 +150,7 @@ async fn run_one(applier: &Applier, hook: &Hook, event: &str, opts: &Options) ->
     };
     let mut objects = crate::resources::parse(&hook.manifest).map_err(manifest_error)?;
     for obj in &mut objects {
+        ferroflux_ssa::normalize::normalize(obj, &[], &[]);
         let id = ObjectId::of(obj);
         let namespaced = applier
             .is_namespaced(&id)

@@ -3,13 +3,16 @@
 //! [`Helm::uninstall`] render with `ferroflux-helm`, run the hooks ([`hooks`]), apply and delete
 //! the release's objects with `ferroflux-ssa` ([`resources`]), and record every revision in
 //! release Secrets ([`storage`]) that the reference `helm` reads and writes too: a release this
-//! crate installed can be upgraded with `helm upgrade`, and the other way round.
+//! crate installed can be upgraded with `helm upgrade`, and the other way round. [`drift`]
+//! compares a deployed release with the cluster and corrects it.
 //!
 //! Statuses move as Helm's do: a revision is written `pending-install`, `pending-upgrade` or
 //! `pending-rollback` before anything is applied, then `deployed` (the previous one
 //! `superseded`) or `failed` with Helm's description. Remediation (retries, rollback on a
 //! failed upgrade) is the caller's policy, not this crate's.
 
+pub mod cluster;
+pub mod drift;
 pub mod hooks;
 pub mod resources;
 pub mod storage;
@@ -88,6 +91,22 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] hooks::Error),
+    /// The post-renderer refused the rendered manifests.
+    #[error("post-rendering release {release} failed: {message}")]
+    PostRender {
+        /// The release.
+        release: String,
+        /// Why.
+        message: String,
+    },
+    /// The render's thread ended without a result (it panicked or the runtime shut down).
+    #[error("rendering release {release} was interrupted ({reason}); retry the operation")]
+    Interrupted {
+        /// The release.
+        release: String,
+        /// What the runtime said.
+        reason: String,
+    },
 }
 
 /// Where and how objects are written.
@@ -116,6 +135,10 @@ pub enum CrdPolicy {
 
 /// What an install or upgrade is asked to do.
 #[derive(Debug, Clone)]
+#[expect(
+    clippy::struct_excessive_bools,
+    reason = "mirrors Helm's action options, which are independent switches"
+)]
 pub struct Options {
     /// The release name.
     pub name: String,
@@ -137,8 +160,35 @@ pub struct Options {
     pub max_history: usize,
     /// The cluster's Kubernetes version (`v1.33.1`), for `.Capabilities`.
     pub kube_version: Option<String>,
-    /// The API versions the cluster serves, for `.Capabilities.APIVersions`.
+    /// The API versions the cluster serves, for `.Capabilities.APIVersions`: with
+    /// `api_versions_from_cluster`, the whole set ([`cluster::capabilities`]); otherwise added
+    /// to `helm template`'s defaults.
     pub api_versions: Vec<String>,
+    /// Whether `api_versions` replaces the defaults.
+    pub api_versions_from_cluster: bool,
+    /// Skips `values.schema.json` validation.
+    pub skip_schema_validation: bool,
+    /// Adopts objects that exist and belong to no release or another one (Helm's
+    /// `--take-ownership`; Flux's default unless `disableTakeOwnership`) instead of refusing.
+    pub take_ownership: bool,
+    /// With `wait`, waits for Jobs to complete too (Flux's default unless
+    /// `disableWaitForJobs`).
+    pub wait_for_jobs: bool,
+    /// Where `lookup` reads from ([`cluster::ClusterLookup`]); `None` answers empty maps.
+    pub lookup: Option<std::sync::Arc<dyn ferroflux_helm::lookup::Lookup>>,
+    /// Helm's post-renderer: rewrites the plain manifests (not the hooks) after the render;
+    /// its output is the release's manifest.
+    pub post_render: Option<std::sync::Arc<dyn PostRender>>,
+}
+
+/// A post-renderer (Helm's `--post-renderer`; Flux's `spec.postRenderers`), run on the render's
+/// blocking thread.
+pub trait PostRender: Send + Sync + std::fmt::Debug {
+    /// The manifests rewritten.
+    ///
+    /// # Errors
+    /// Why the manifests cannot be rewritten, naming what is at fault.
+    fn run(&self, manifest: &str) -> Result<String, String>;
 }
 
 impl Options {
@@ -158,6 +208,12 @@ impl Options {
             max_history: 10,
             kube_version: None,
             api_versions: Vec::new(),
+            api_versions_from_cluster: false,
+            skip_schema_validation: false,
+            take_ownership: false,
+            wait_for_jobs: true,
+            lookup: None,
+            post_render: None,
         }
     }
 }
@@ -187,6 +243,24 @@ impl Helm {
         &self.storage
     }
 
+    /// [`Self::render`] on a blocking thread: a `lookup` blocks on the cluster, and a large
+    /// chart must not hold up the runtime's workers.
+    async fn render_off_runtime(
+        chart: Chart,
+        opts: &Options,
+        revision: u32,
+        is_upgrade: bool,
+    ) -> Result<Rendered, Error> {
+        let opts = opts.clone();
+        let release = opts.name.clone();
+        tokio::task::spawn_blocking(move || Self::render(chart, &opts, revision, is_upgrade))
+            .await
+            .map_err(|e| Error::Interrupted {
+                release,
+                reason: e.to_string(),
+            })?
+    }
+
     fn render(
         chart: Chart,
         opts: &Options,
@@ -207,6 +281,9 @@ impl Helm {
                 },
                 kube_version: opts.kube_version.clone(),
                 api_versions: opts.api_versions.clone(),
+                api_versions_from_cluster: opts.api_versions_from_cluster,
+                skip_schema_validation: opts.skip_schema_validation,
+                lookup: opts.lookup.clone(),
             },
             &mut notices,
         )
@@ -214,6 +291,18 @@ impl Helm {
             chart: label,
             release: opts.name.clone(),
             source: Box::new(e),
+        })
+        .and_then(|mut rendered| {
+            if let Some(post) = &opts.post_render {
+                let out = post
+                    .run(&rendered.manifest())
+                    .map_err(|message| Error::PostRender {
+                        release: opts.name.clone(),
+                        message,
+                    })?;
+                rendered.post_rendered = Some(out);
+            }
+            Ok(rendered)
         })
     }
 
@@ -260,9 +349,12 @@ impl Helm {
             });
         }
         let version = previous.as_ref().map_or(1, |p| p.version + 1);
-        let rendered = Self::render(chart.clone(), opts, version, false)?;
+        let rendered = Self::render_off_runtime(chart.clone(), opts, version, false).await?;
         let objects = self.objects_of(&rendered.manifest(), opts).await?;
-        resources::check_ownership(&self.applier, &objects, &opts.name, &opts.namespace).await?;
+        if !opts.take_ownership {
+            resources::check_ownership(&self.applier, &objects, &opts.name, &opts.namespace)
+                .await?;
+        }
         let mut rel = Self::record(&chart, &rendered, opts, version);
         rel.set_status(Status::PendingInstall, "Initial install underway");
         self.storage.create(&rel).await?;
@@ -300,7 +392,7 @@ impl Helm {
             .unwrap_or(last)
             .clone();
         let version = last.version + 1;
-        let rendered = Self::render(chart.clone(), opts, version, true)?;
+        let rendered = Self::render_off_runtime(chart.clone(), opts, version, true).await?;
         let objects = self.objects_of(&rendered.manifest(), opts).await?;
         let old = self.objects_of(&current.manifest, opts).await?;
         let added: Vec<serde_json::Value> = objects
@@ -308,7 +400,9 @@ impl Helm {
             .filter(|o| !resources::contains(&old, o))
             .cloned()
             .collect();
-        resources::check_ownership(&self.applier, &added, &opts.name, &opts.namespace).await?;
+        if !opts.take_ownership {
+            resources::check_ownership(&self.applier, &added, &opts.name, &opts.namespace).await?;
+        }
         let mut rel = Self::record(&chart, &rendered, opts, version);
         if let (Some(info), Some(first)) = (
             rel.info.as_mut(),
@@ -331,6 +425,42 @@ impl Helm {
             self.storage.update(&old).await?;
         }
         done
+    }
+
+    /// Runs the release's test hooks (`helm.sh/hook: test`), as `helm test` does: by weight
+    /// then name, each waited on (a Pod until `Succeeded`, a Job until `Complete`) within
+    /// `opts.timeout`, with its delete policies; `run` says which hooks, by name, take part
+    /// (Flux's `test.filters`). The runs are recorded in the latest revision, which is returned
+    /// with the error of the first failing hook, if any.
+    ///
+    /// # Errors
+    /// [`Error::NotFound`] without a revision, [`Error::Storage`]; a failing hook is reported
+    /// in the returned pair, not as an error.
+    pub async fn test(
+        &self,
+        name: &str,
+        opts: &Options,
+        run: &(dyn Fn(&str) -> bool + Sync),
+    ) -> Result<(Release, Option<hooks::Error>), Error> {
+        let Some(mut rel) = self.storage.last(name).await? else {
+            return Err(Error::NotFound(name.to_owned()));
+        };
+        let kept: Vec<release::Hook> = rel.hooks.clone();
+        // Hooks left out keep their last run; the others run now.
+        rel.hooks.retain(|h| run(&h.name));
+        let outcome = hooks::run(&self.applier, &mut rel, "test", opts).await;
+        let ran = std::mem::take(&mut rel.hooks);
+        rel.hooks = kept
+            .into_iter()
+            .map(|h| {
+                ran.iter()
+                    .find(|r| r.name == h.name && r.kind == h.kind && r.path == h.path)
+                    .cloned()
+                    .unwrap_or(h)
+            })
+            .collect();
+        self.storage.update(&rel).await?;
+        Ok((rel, outcome.err()))
     }
 
     /// Rolls release `name` back to revision `to` (0: the one before the current), as
@@ -523,7 +653,17 @@ impl Helm {
                 .await?;
         }
         if opts.wait {
-            resources::wait(&self.applier, objects, opts.timeout).await?;
+            let waited: Vec<serde_json::Value> = objects
+                .iter()
+                .filter(|o| {
+                    opts.wait_for_jobs
+                        || !(o.get("kind").and_then(serde_json::Value::as_str) == Some("Job")
+                            && o.get("apiVersion").and_then(serde_json::Value::as_str)
+                                == Some("batch/v1"))
+                })
+                .cloned()
+                .collect();
+            resources::wait(&self.applier, &waited, opts.timeout).await?;
         }
         if !opts.disable_hooks {
             hooks::run(&self.applier, rel, &format!("post-{verb}"), opts).await?;

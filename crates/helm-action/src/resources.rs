@@ -120,8 +120,9 @@ fn map_at<'a>(obj: &'a mut Value, key: &str) -> Option<&'a mut Map<String, Value
     entry.as_object_mut()
 }
 
-/// Gives each object the release namespace when its kind is namespaced and it names none,
-/// Helm's ownership metadata, and the owner's labels.
+/// Normalises each object for server-side apply (`ferroflux_ssa::normalize`), gives it the
+/// release namespace when its kind is namespaced and it names none, Helm's ownership metadata,
+/// and the owner's labels.
 ///
 /// # Errors
 /// [`Error::Apply`] when a kind is not served (its CRD missing) or discovery fails.
@@ -133,6 +134,9 @@ pub async fn prepare(
     origin: &Origin,
 ) -> Result<(), Error> {
     for obj in objects.iter_mut() {
+        // `protocol: TCP` on ports (API servers before 1.21 refuse a server-side apply without
+        // it, which Helm's client-side apply never meets), `status` dropped.
+        ferroflux_ssa::normalize::normalize(obj, &[], &[]);
         let id = ObjectId::of(obj);
         if id.namespace.is_empty()
             && applier.is_namespaced(&id).await?

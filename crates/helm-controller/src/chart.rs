@@ -41,8 +41,9 @@ pub enum Error {
         /// Its name.
         name: String,
     },
-    /// The source has no artifact yet.
-    #[error("{kind} '{namespace}/{name}' is not ready: it has no artifact yet")]
+    /// The source has no artifact yet: `why` is its own `Ready=False` message, or "it has no
+    /// artifact yet" while it has none.
+    #[error("{kind} '{namespace}/{name}' is not ready: {why}")]
     NotReady {
         /// Its kind.
         kind: String,
@@ -50,6 +51,8 @@ pub enum Error {
         namespace: String,
         /// Its name.
         name: String,
+        /// Why, from the source's status.
+        why: String,
     },
     /// Creating or updating the templated `HelmChart` failed.
     #[error("creating or updating HelmChart '{namespace}/{name}' failed: {message}")]
@@ -211,15 +214,24 @@ pub async fn delete_template(client: &Client, obj: &HelmRelease) -> Result<(), E
         return Ok(());
     }
     let source = source_ref(obj)?;
-    match Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
-        .delete(&source.name, &kube::api::DeleteParams::default())
+    delete_chart(client, &source.namespace, &source.name).await
+}
+
+/// Deletes the `HelmChart` `namespace/name` (gone already is fine): a template the HelmRelease
+/// no longer uses (its chart moved to `chartRef`, or its source to another namespace).
+///
+/// # Errors
+/// [`Error::Template`] when the API server refuses.
+pub async fn delete_chart(client: &Client, namespace: &str, name: &str) -> Result<(), Error> {
+    match Api::<HelmChart>::namespaced(client.clone(), namespace)
+        .delete(name, &kube::api::DeleteParams::default())
         .await
     {
         Ok(_) => Ok(()),
         Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
         Err(e) => Err(Error::Template {
-            namespace: source.namespace,
-            name: source.name,
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
             message: e.to_string(),
         }),
     }
@@ -241,28 +253,38 @@ pub async fn artifact(client: &Client, source: &SourceRef) -> Result<Artifact, E
             .get_opt(&source.name)
             .await
             .map_err(api_error)?
-            .map(|s| s.status.and_then(|st| st.artifact))
+            .map(|s| s.status.map(|st| (st.artifact, st.conditions)))
     } else {
         Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
             .get_opt(&source.name)
             .await
             .map_err(api_error)?
-            .map(|s| s.status.and_then(|st| st.artifact))
+            .map(|s| s.status.map(|st| (st.artifact, st.conditions)))
     };
-    let Some(artifact) = found else {
+    let Some(status) = found else {
         return Err(Error::NotFound {
             kind: source.kind.clone(),
             namespace: source.namespace.clone(),
             name: source.name.clone(),
         });
     };
-    artifact
-        .filter(|a| a.digest.is_some())
-        .ok_or_else(|| Error::NotReady {
+    let (artifact, conditions) = status.unwrap_or_default();
+    artifact.filter(|a| a.digest.is_some()).ok_or_else(|| {
+        // A source that failed says why; that is what the HelmRelease's user needs to see.
+        let why = conditions
+            .iter()
+            .find(|c| c.type_ == "Ready" && c.status == "False")
+            .map_or_else(
+                || "it has no artifact yet".to_owned(),
+                |c| format!("{}: {}", c.reason, c.message),
+            );
+        Error::NotReady {
             kind: source.kind.clone(),
             namespace: source.namespace.clone(),
             name: source.name.clone(),
-        })
+            why,
+        }
+    })
 }
 
 /// Downloads, verifies and loads the chart of `artifact`.
@@ -304,6 +326,42 @@ pub async fn load(http: &HttpClient, artifact: &Artifact) -> Result<Chart, Error
     loaded.map_err(load_error)
 }
 
+/// The version Flux gives a chart from an OCIRepository: the chart's version with the first 12
+/// hex digits of the artifact's manifest digest as build metadata (`6.5.0+0123456789ab`, or
+/// `6.5.0+build.0123456789ab`), so each pushed artifact is a distinct release version. The
+/// revision is `<tag>@<algorithm>:<hex>` (or just the digest); the tag, with OCI's `_` read as
+/// `+`, must be the chart's version.
+///
+/// # Errors
+/// [`Error::Load`] when the tag is not the chart's version or the digest is not one.
+pub fn oci_chart_version(version: &str, revision: &str) -> Result<String, Error> {
+    let mismatch = |message: String| Error::Load {
+        revision: revision.to_owned(),
+        message,
+    };
+    let (tag, digest) = match revision.split_once('@') {
+        Some((tag, digest)) => (Some(tag), digest),
+        None => (None, revision),
+    };
+    if let Some(tag) = tag
+        && tag.replace('_', "+") != version
+    {
+        return Err(mismatch(format!(
+            "the artifact's tag {tag} is not the chart's version {version}; push the chart with a tag equal to its version"
+        )));
+    }
+    let hex = digest
+        .split_once(':')
+        .map_or(digest, |(_, hex)| hex)
+        .get(..12)
+        .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+        .ok_or_else(|| mismatch(format!("'{digest}' is not an OCI digest")))?;
+    Ok(match version.split_once('+') {
+        Some((base, meta)) => format!("{base}+{meta}.{hex}"),
+        None => format!("{version}+{hex}"),
+    })
+}
+
 /// The chart's directory in an unpacked artifact: the root if it holds `Chart.yaml`, else its
 /// only directory that does.
 fn chart_root(root: &Path) -> Result<std::path::PathBuf, String> {
@@ -322,5 +380,29 @@ fn chart_root(root: &Path) -> Result<std::path::PathBuf, String> {
         1 => Ok(found.remove(0)),
         0 => Err("the artifact holds no Chart.yaml at its root or in a top-level directory".into()),
         n => Err(format!("the artifact holds {n} charts; expected one")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn oci_chart_versions_carry_the_digest_as_flux_writes_them() {
+        let digest = "sha256:0123456789abcdef0123";
+        assert_eq!(
+            oci_chart_version("6.5.0", &format!("6.5.0@{digest}")).ok(),
+            Some("6.5.0+0123456789ab".to_owned())
+        );
+        assert_eq!(
+            oci_chart_version("6.5.0+build", &format!("6.5.0_build@{digest}")).ok(),
+            Some("6.5.0+build.0123456789ab".to_owned())
+        );
+        assert_eq!(
+            oci_chart_version("1.0.0", digest).ok(),
+            Some("1.0.0+0123456789ab".to_owned())
+        );
+        assert!(oci_chart_version("6.5.0", &format!("6.4.0@{digest}")).is_err());
+        assert!(oci_chart_version("6.5.0", "6.5.0@sha256:xyz").is_err());
     }
 }

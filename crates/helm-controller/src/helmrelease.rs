@@ -26,10 +26,13 @@ use std::time::{Duration, Instant};
 
 use ferroflux_api::helm::helmrelease::names;
 use ferroflux_api::helm::{HelmRelease, HelmReleaseSpec, HelmReleaseStatus, Snapshot};
+use ferroflux_api::meta::RECONCILE_REQUEST_ANNOTATION;
 use ferroflux_artifact::fetch::HttpClient;
 use ferroflux_helm::chart::Chart;
 use ferroflux_helm::release::{self, Release, Status};
 use ferroflux_helm::values::Values;
+use ferroflux_helm_action::cluster::{self, Capabilities, ClusterLookup};
+use ferroflux_helm_action::drift::{IgnoreRule, Target};
 use ferroflux_helm_action::{CrdPolicy, Helm, Options, Origin};
 use ferroflux_runtime::acl::{self, CrossNamespace};
 use ferroflux_runtime::conditions;
@@ -37,13 +40,14 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client, ResourceExt as _};
 
 use crate::chart;
+use crate::postrender::{self, KustomizePostRenderer};
 use crate::values::{self, Composed};
 
 /// The API group whose labels mark the objects a HelmRelease applies.
@@ -51,6 +55,17 @@ pub const GROUP: &str = "helm.toolkit.fluxcd.io";
 
 /// Longest release name Helm accepts.
 const MAX_RELEASE_NAME: usize = 53;
+
+/// `flux reconcile hr --reset`: clears the failure counts (with `requestedAt` of the same value).
+const RESET_ANNOTATION: &str = "reconcile.fluxcd.io/resetAt";
+
+/// `flux reconcile hr --force`: one upgrade (or install) whatever the state (with `requestedAt`
+/// of the same value).
+const FORCE_ANNOTATION: &str = "reconcile.fluxcd.io/forceAt";
+
+/// `TestSuccess`'s reasons, as Flux's.
+const TEST_SUCCEEDED: &str = "TestSucceeded";
+const TEST_FAILED: &str = "TestFailed";
 
 /// Revisions kept in `status.history`.
 const MAX_SNAPSHOTS: usize = 5;
@@ -62,7 +77,17 @@ pub struct HelmReleaseReconciler {
     events: Option<Events>,
     cross_namespace: CrossNamespace,
     requeue_dependency: Duration,
+    /// The cluster's `.Capabilities`, rediscovered once older than [`CAPABILITIES_TTL`].
+    capabilities: tokio::sync::Mutex<Option<(Instant, Capabilities)>>,
+    /// The controller's client configuration, from which impersonating clients are made.
+    config: Option<kube::Config>,
+    /// `--default-service-account`.
+    default_service_account: Option<String>,
 }
+
+/// How long discovered `.Capabilities` are reused: a CRD installed by one release shows in the
+/// next renders within this time, and a thousand releases cost one discovery, not a thousand.
+const CAPABILITIES_TTL: Duration = Duration::from_secs(30);
 
 impl HelmReleaseReconciler {
     /// A reconciler using `http` (from `ferroflux_tls`) for chart artifacts.
@@ -74,7 +99,63 @@ impl HelmReleaseReconciler {
             events: None,
             cross_namespace: CrossNamespace::Allowed,
             requeue_dependency: Duration::from_secs(5),
+            capabilities: tokio::sync::Mutex::new(None),
+            config: None,
+            default_service_account: None,
         }
+    }
+
+    /// The controller's own client configuration, from which clients impersonating a
+    /// HelmRelease's `spec.serviceAccountName` are made.
+    #[must_use]
+    pub fn with_config(mut self, config: kube::Config) -> Self {
+        self.config = Some(config);
+        self
+    }
+
+    /// The ServiceAccount impersonated for HelmReleases that name none (Flux's
+    /// `--default-service-account`). Needs [`Self::with_config`].
+    #[must_use]
+    pub fn with_default_service_account(mut self, account: Option<String>) -> Self {
+        self.default_service_account = account.filter(|a| !a.is_empty());
+        self
+    }
+
+    /// The client Helm's actions run with for `obj`: the controller's own, or one impersonating
+    /// `spec.serviceAccountName` (or the default account) in the HelmRelease's namespace, as
+    /// Flux's does: objects, release Secrets and `lookup` are then limited to what that
+    /// ServiceAccount may do.
+    fn service_account<'a>(&'a self, obj: &'a HelmRelease) -> Option<&'a str> {
+        obj.spec
+            .service_account_name
+            .as_deref()
+            .filter(|a| !a.is_empty())
+            .or(self.default_service_account.as_deref())
+    }
+
+    fn tenant_client(&self, obj: &HelmRelease) -> Result<Client, ReconcileError> {
+        let Some(account) = self.service_account(obj) else {
+            return Ok(self.client.clone());
+        };
+        let Some(config) = &self.config else {
+            return Err(ReconcileError::stalled(
+                names::UNSUPPORTED,
+                Scrubbed::new(
+                    "spec.serviceAccountName: this controller was started without a client configuration to impersonate with",
+                ),
+            ));
+        };
+        let mut config = config.clone();
+        config.auth_info.impersonate = Some(format!(
+            "system:serviceaccount:{}:{account}",
+            obj.namespace().unwrap_or_default()
+        ));
+        Client::try_from(config).map_err(|e| {
+            ReconcileError::transient(
+                names::INIT_FAILED,
+                Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),
+            )
+        })
     }
 
     /// Publishes Flux's events (install, upgrade, remediation) through `events`.
@@ -121,6 +202,12 @@ impl HelmReleaseReconciler {
         let own = obj.namespace().unwrap_or_default();
         for dep in &obj.spec.depends_on {
             let ns = dep.namespace.clone().unwrap_or_else(|| own.clone());
+            acl::check_reference(
+                self.cross_namespace,
+                "spec.dependsOn",
+                &own,
+                (ns != own).then_some(ns.as_str()),
+            )?;
             let found = Api::<HelmRelease>::namespaced(self.client.clone(), &ns)
                 .get_opt(&dep.name)
                 .await
@@ -181,10 +268,27 @@ impl HelmReleaseReconciler {
                         Scrubbed::new(&e.to_string()),
                     )
                 })?;
-            status.helm_chart = Some(format!("{}/{}", source.namespace, source.name));
-        } else {
-            status.helm_chart = None;
         }
+        let current = obj
+            .spec
+            .chart
+            .is_some()
+            .then(|| format!("{}/{}", source.namespace, source.name));
+        // The HelmChart this HelmRelease templated before, if it no longer uses it.
+        if let Some(previous) = status.helm_chart.clone()
+            && Some(&previous) != current.as_ref()
+            && let Some((namespace, name)) = previous.split_once('/')
+        {
+            chart::delete_chart(&self.client, namespace, name)
+                .await
+                .map_err(|e| {
+                    ReconcileError::transient(
+                        names::HELM_CHART_RECONCILIATION_FAILED,
+                        Scrubbed::new(&e.to_string()),
+                    )
+                })?;
+        }
+        status.helm_chart = current;
         let artifact = chart::artifact(&self.client, &source)
             .await
             .map_err(|e| match e {
@@ -200,12 +304,25 @@ impl HelmReleaseReconciler {
                     Scrubbed::new(&other.to_string()),
                 ),
             })?;
-        let loaded = chart::load(&self.http, &artifact).await.map_err(|e| {
+        let mut loaded = chart::load(&self.http, &artifact).await.map_err(|e| {
             let mut err =
                 ReconcileError::transient(names::CHART_LOAD_ERROR, Scrubbed::new(&e.to_string()));
             err.event = true;
             err
         })?;
+        if source.kind == "OCIRepository" {
+            loaded.metadata.version =
+                chart::oci_chart_version(&loaded.metadata.version, &artifact.revision).map_err(
+                    |e| {
+                        let mut err = ReconcileError::transient(
+                            names::CHART_LOAD_ERROR,
+                            Scrubbed::new(&e.to_string()),
+                        );
+                        err.event = true;
+                        err
+                    },
+                )?;
+        }
         status.last_attempted_revision = Some(loaded.metadata.version.clone());
         status.last_attempted_revision_digest = (source.kind == "OCIRepository")
             .then(|| artifact.digest.clone())
@@ -249,9 +366,12 @@ impl HelmReleaseReconciler {
             .storage_namespace
             .clone()
             .unwrap_or_else(|| own.clone());
+        let tenant = self.tenant_client(obj)?;
+        self.uninstall_moved(obj, status, &tenant, &name, &target, &storage_ns)
+            .await?;
         status.storage_namespace = Some(storage_ns.clone());
         let helm = Helm::new(
-            self.client.clone(),
+            tenant.clone(),
             &storage_ns,
             Origin {
                 group: GROUP.to_owned(),
@@ -283,6 +403,8 @@ impl HelmReleaseReconciler {
             .await
             .map_err(|e| store_error(&e))?;
         let digest = values::digest(&composed.values);
+        // New post-renderers make a new release, as in Flux.
+        let post_digest = postrender::digest(&spec.post_renderers);
         let chart_version = loaded.metadata.version.clone();
         let chart_name = loaded.metadata.name.clone();
         let deployed = history
@@ -294,7 +416,14 @@ impl HelmReleaseReconciler {
         // Nothing deployed (never installed, uninstalled, or only failed installs): install.
         let action = match (last, deployed) {
             (Some(l), Some(d)) if l.status() != Status::Uninstalled => {
-                if l.version == d.version && in_sync(d, &chart_name, &chart_version, &digest) {
+                // A deployed revision this HelmRelease did not record (a `helm install` taken
+                // over, a `helm upgrade` or `helm rollback` by hand) is upgraded, as Flux
+                // upgrades an unmanaged release.
+                if l.version == d.version
+                    && in_sync(d, &chart_name, &chart_version, &digest)
+                    && managed(status, d)
+                    && status.observed_post_renderers_digest == post_digest
+                {
                     Action::None
                 } else {
                     Action::Upgrade
@@ -303,26 +432,95 @@ impl HelmReleaseReconciler {
             _ => Action::Install,
         };
 
-        let opts = Self::options(spec, &name, &target, composed.values.clone(), action);
+        // `flux reconcile hr --reset` / `--force`: honoured once per value, and only together
+        // with a `requestedAt` of the same value, as Flux does.
+        let annotation = |key: &str| {
+            obj.metadata
+                .annotations
+                .as_ref()
+                .and_then(|a| a.get(key))
+                .filter(|v| {
+                    obj.metadata
+                        .annotations
+                        .as_ref()
+                        .and_then(|a| a.get(RECONCILE_REQUEST_ANNOTATION))
+                        == Some(*v)
+                })
+                .cloned()
+        };
+        if let Some(reset) = annotation(RESET_ANNOTATION)
+            .filter(|v| status.last_handled_reset_at.as_ref() != Some(v))
+        {
+            status.failures = None;
+            status.install_failures = None;
+            status.upgrade_failures = None;
+            status.last_handled_reset_at = Some(reset);
+        }
+        let forced = annotation(FORCE_ANNOTATION)
+            .filter(|v| status.last_handled_force_at.as_ref() != Some(v));
+        let action = match (action, &forced) {
+            (Action::None, Some(_)) => Action::Upgrade,
+            (action, _) => action,
+        };
+        if let Some(force) = forced.clone() {
+            status.last_handled_force_at = Some(force);
+        }
+
+        let mut opts = Self::options(spec, &name, &target, composed.values.clone(), action);
+        if action != Action::None {
+            // An install or upgrade renders against the live cluster, as Helm's does.
+            let caps = self.capabilities().await?;
+            opts.kube_version = Some(caps.kube_version);
+            opts.api_versions = caps.api_versions;
+            opts.api_versions_from_cluster = true;
+            opts.lookup = Some(Arc::new(ClusterLookup::new(tenant.clone())));
+            if let Some(post) = KustomizePostRenderer::new(&spec.post_renderers) {
+                opts.post_render = Some(Arc::new(post));
+            }
+        }
         let started = Instant::now();
         let result = match action {
             Action::None => {
+                if let Some(current) = deployed {
+                    self.reconcile_drift(obj, &helm, current).await?;
+                }
                 update_history(status, &history);
                 conditions::remove(&mut status.conditions, names::REMEDIATED);
+                if !spec.test.as_ref().is_some_and(|t| t.enable) {
+                    conditions::remove(&mut status.conditions, names::TEST_SUCCESS);
+                } else if let Some(current) = deployed {
+                    if needs_tests(spec, current) {
+                        // Tests not passed yet for this release (never run, or a failure not
+                        // ignored): run them, within the upgrade's retries.
+                        if let Some(exhausted) = exhausted(status, spec, Action::Upgrade) {
+                            return Err(exhausted);
+                        }
+                        self.run_tests(obj, status, &helm, &name, Action::Upgrade, &opts)
+                            .await?;
+                    } else {
+                        // Tested already: `TestSuccess` says how, for this generation (the
+                        // filters may have changed which hooks count).
+                        tested(obj, status, &storage_ns, current);
+                    }
+                }
                 return Ok(Outcome::CONTINUE);
             }
             Action::Install => {
-                if let Some(exhausted) = exhausted(status, spec, Action::Install) {
+                if forced.is_none()
+                    && let Some(exhausted) = exhausted(status, spec, Action::Install)
+                {
                     return Err(exhausted);
                 }
                 if spec.install.as_ref().is_some_and(|i| i.create_namespace) {
-                    self.create_namespace(&target).await?;
+                    Self::create_namespace(&tenant, &target).await?;
                 }
                 status.last_attempted_release_action = Some("install".to_owned());
                 helm.install(loaded, &opts).await
             }
             Action::Upgrade => {
-                if let Some(exhausted) = exhausted(status, spec, Action::Upgrade) {
+                if forced.is_none()
+                    && let Some(exhausted) = exhausted(status, spec, Action::Upgrade)
+                {
                     return Err(exhausted);
                 }
                 status.last_attempted_release_action = Some("upgrade".to_owned());
@@ -359,7 +557,14 @@ impl HelmReleaseReconciler {
                 status.failures = None;
                 status.install_failures = None;
                 status.upgrade_failures = None;
+                status.observed_post_renderers_digest = post_digest;
                 update_history(status, &history_now);
+                if spec.test.as_ref().is_some_and(|t| t.enable) {
+                    self.run_tests(obj, status, &helm, &name, action, &opts)
+                        .await?;
+                } else {
+                    conditions::remove(&mut status.conditions, names::TEST_SUCCESS);
+                }
                 // The runtime publishes the success event with Ready's reason and message.
                 Ok(Outcome::CONTINUE)
             }
@@ -413,6 +618,267 @@ impl HelmReleaseReconciler {
         }
     }
 
+    /// `spec.driftDetection` on an in-sync release: in `warn` mode an event lists the drifted
+    /// objects; in `enabled` mode they are re-applied and the event says so.
+    async fn reconcile_drift(
+        &self,
+        obj: &HelmRelease,
+        helm: &Helm,
+        current: &Release,
+    ) -> Result<(), ReconcileError> {
+        let Some(detection) = &obj.spec.drift_detection else {
+            return Ok(());
+        };
+        let mode = detection.mode.as_deref().unwrap_or("disabled");
+        if mode == "disabled" {
+            return Ok(());
+        }
+        let ignore: Vec<IgnoreRule> = detection
+            .ignore
+            .iter()
+            .map(|rule| IgnoreRule {
+                paths: rule.paths.clone(),
+                target: rule.target.as_ref().map(|t| Target {
+                    group: t.group.clone(),
+                    version: t.version.clone(),
+                    kind: t.kind.clone(),
+                    namespace: t.namespace.clone(),
+                    name: t.name.clone(),
+                }),
+            })
+            .collect();
+        let drifts = helm.detect_drift(current, &ignore).await.map_err(|e| {
+            ReconcileError::transient("DriftDetectionFailed", Scrubbed::new(&e.to_string()))
+        })?;
+        if drifts.is_empty() {
+            return Ok(());
+        }
+        let list = drifts
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ");
+        let release = format!(
+            "{}/{}.v{}",
+            helm.storage().namespace(),
+            current.name,
+            current.version
+        );
+        if mode == "warn" {
+            self.publish(
+                obj,
+                Severity::Error,
+                "DriftDetected",
+                &format!(
+                    "Cluster state of release {release} has drifted from the desired state: {list}"
+                ),
+            )
+            .await;
+            return Ok(());
+        }
+        helm.correct_drift(current, &drifts, &ignore)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient("DriftCorrectionFailed", Scrubbed::new(&e.to_string()))
+            })?;
+        self.publish(
+            obj,
+            Severity::Info,
+            "DriftCorrected",
+            &format!("Cluster state of release {release} has been corrected: {list}"),
+        )
+        .await;
+        Ok(())
+    }
+
+    /// `spec.test`: runs the release's test hooks (minus `filters`' exclusions, or only its
+    /// inclusions) after an install or upgrade and sets `TestSuccess`; a failure counts as the
+    /// action's failure, and is remediated as one, unless `ignoreFailures` (or the action's
+    /// `remediation.ignoreTestFailures`) says to ignore it.
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one flow read top to bottom: run, record, then judge the outcome as Flux does"
+    )]
+    async fn run_tests(
+        &self,
+        obj: &HelmRelease,
+        status: &mut HelmReleaseStatus,
+        helm: &Helm,
+        name: &str,
+        action: Action,
+        opts: &Options,
+    ) -> Result<(), ReconcileError> {
+        let spec = &obj.spec;
+        let test = spec.test.clone().unwrap_or_default();
+        let mut test_opts = opts.clone();
+        test_opts.timeout = test
+            .timeout
+            .as_ref()
+            .or(spec.timeout.as_ref())
+            .and_then(|t| t.get().ok())
+            .unwrap_or(Duration::from_secs(300));
+        let run = |hook: &str| test_selected(&test, hook);
+        let storage_ns = helm.storage().namespace().to_owned();
+        let store_error = |e: &dyn std::fmt::Display| {
+            ReconcileError::transient(
+                names::GET_LAST_RELEASE_FAILED,
+                Scrubbed::new(&e.to_string()),
+            )
+        };
+        let (rel, failed) = helm
+            .test(name, &test_opts, &run)
+            .await
+            .map_err(|e| store_error(&e))?;
+        let history = helm
+            .storage()
+            .history(name)
+            .await
+            .map_err(|e| store_error(&e))?;
+        // The record now holds the test runs: the snapshot follows it.
+        update_history(status, &history);
+        let count = rel
+            .hooks
+            .iter()
+            .filter(|h| h.events.iter().any(|e| e == "test") && run(&h.name))
+            .count();
+        let release = format!("{storage_ns}/{name}.v{}", rel.version);
+        let chart = rel.chart_label();
+        let Some(e) = failed else {
+            let message = format!(
+                "Helm test succeeded for release {release} with chart {chart}: {}",
+                if count == 0 {
+                    "no test hooks".to_owned()
+                } else {
+                    format!("{count} test hook(s) completed successfully")
+                }
+            );
+            conditions::set(
+                &mut status.conditions,
+                names::TEST_SUCCESS,
+                true,
+                TEST_SUCCEEDED,
+                &message,
+                obj.metadata.generation,
+            );
+            self.publish(obj, Severity::Info, TEST_SUCCEEDED, &message)
+                .await;
+            return Ok(());
+        };
+        let message = format!("Helm test failed for release {release} with chart {chart}: {e}");
+        conditions::set(
+            &mut status.conditions,
+            names::TEST_SUCCESS,
+            false,
+            TEST_FAILED,
+            &message,
+            obj.metadata.generation,
+        );
+        self.publish(obj, Severity::Error, TEST_FAILED, &message)
+            .await;
+        let ignore_override = match action {
+            Action::Install => spec
+                .install
+                .as_ref()
+                .and_then(|i| i.remediation.as_ref())
+                .and_then(|r| r.ignore_test_failures),
+            _ => spec
+                .upgrade
+                .as_ref()
+                .and_then(|u| u.remediation.as_ref())
+                .and_then(|r| r.ignore_test_failures),
+        };
+        if ignore_override.unwrap_or(test.ignore_failures) {
+            return Ok(());
+        }
+        status.failures = Some(status.failures.unwrap_or(0) + 1);
+        let count = if action == Action::Install {
+            let n = status.install_failures.unwrap_or(0) + 1;
+            status.install_failures = Some(n);
+            n
+        } else {
+            let n = status.upgrade_failures.unwrap_or(0) + 1;
+            status.upgrade_failures = Some(n);
+            n
+        };
+        if remediates(spec, action, count) {
+            self.remediate(obj, status, helm, name, action, opts)
+                .await?;
+            let after = helm
+                .storage()
+                .history(name)
+                .await
+                .map_err(|e| store_error(&e))?;
+            update_history(status, &after);
+        }
+        // Published above; the runtime must not publish it a second time.
+        let mut err = ReconcileError::transient(TEST_FAILED, Scrubbed::new(&message));
+        err.event = false;
+        Err(err)
+    }
+
+    /// A release whose identity changed (`releaseName`, `targetNamespace` or
+    /// `storageNamespace`): the release recorded in status is uninstalled, as Flux does, before
+    /// the new one is installed, and the history cleared.
+    async fn uninstall_moved(
+        &self,
+        obj: &HelmRelease,
+        status: &mut HelmReleaseStatus,
+        client: &Client,
+        name: &str,
+        target: &str,
+        storage_ns: &str,
+    ) -> Result<(), ReconcileError> {
+        let Some(latest) = status.history.first() else {
+            return Ok(());
+        };
+        let old_storage = status
+            .storage_namespace
+            .clone()
+            .unwrap_or_else(|| storage_ns.to_owned());
+        if latest.name == name && latest.namespace == target && old_storage == storage_ns {
+            return Ok(());
+        }
+        let old = format!("{old_storage}/{}.v{}", latest.name, latest.version);
+        let helm = Helm::new(
+            client.clone(),
+            &old_storage,
+            Origin {
+                group: GROUP.to_owned(),
+                name: obj.name_any(),
+                namespace: obj.namespace().unwrap_or_default(),
+            },
+        );
+        let (keep_history, disable_hooks, timeout) = uninstall_options(&obj.spec);
+        match helm
+            .uninstall(&latest.name, keep_history, disable_hooks, timeout)
+            .await
+        {
+            Ok(()) | Err(ferroflux_helm_action::Error::NotFound(_)) => {}
+            Err(e) => {
+                return Err(ReconcileError::transient(
+                    names::UNINSTALL_FAILED,
+                    Scrubbed::new(&format!(
+                        "release {old} moved (release name, target or storage namespace changed) and uninstalling it failed: {e}"
+                    )),
+                ));
+            }
+        }
+        self.publish(
+            obj,
+            Severity::Info,
+            names::UNINSTALL_SUCCEEDED,
+            &format!(
+                "Helm uninstall succeeded for release {old}: the release name, target or storage namespace changed"
+            ),
+        )
+        .await;
+        status.history.clear();
+        status.failures = None;
+        status.install_failures = None;
+        status.upgrade_failures = None;
+        Ok(())
+    }
+
     /// Rolls a failed upgrade back (or uninstalls, per `strategy`), or uninstalls a failed
     /// install; sets `Remediated`.
     async fn remediate(
@@ -434,14 +900,14 @@ impl HelmReleaseReconciler {
                 == Some("uninstall");
         let storage_ns = helm.storage().namespace().to_owned();
         let (ok_reason, failed_reason, result) = if uninstall {
-            let keep = spec.uninstall.as_ref().is_some_and(|u| u.keep_history);
+            let (keep, disable_hooks, timeout) = uninstall_options(spec);
             let result = helm
-                .uninstall(name, keep, opts.disable_hooks, opts.timeout)
+                .uninstall(name, keep, disable_hooks, timeout)
                 .await
                 .map(|()| format!("Helm uninstall succeeded for release {storage_ns}/{name}"));
             (names::UNINSTALL_SUCCEEDED, names::UNINSTALL_FAILED, result)
         } else {
-            let result = helm.rollback(name, 0, opts).await.map(|rel| {
+            let result = helm.rollback(name, 0, &rollback_options(spec, opts)).await.map(|rel| {
                 format!(
                     "Helm rollback to previous release {storage_ns}/{name}.v{} with chart {} succeeded",
                     rel.version,
@@ -469,22 +935,23 @@ impl HelmReleaseReconciler {
                 conditions::set(
                     &mut status.conditions,
                     names::REMEDIATED,
-                    true,
+                    false,
                     failed_reason,
                     &message,
                     obj.metadata.generation,
                 );
                 self.publish(obj, Severity::Error, failed_reason, &message)
                     .await;
-                Err(ReconcileError::transient(
-                    failed_reason,
-                    Scrubbed::new(&message),
-                ))
+                // Published above; the runtime must not publish it a second time.
+                let mut err = ReconcileError::transient(failed_reason, Scrubbed::new(&message));
+                err.event = false;
+                Err(err)
             }
         }
     }
 
-    async fn create_namespace(&self, name: &str) -> Result<(), ReconcileError> {
+    /// `install.createNamespace`, with the tenant's client (impersonation applies).
+    async fn create_namespace(client: &Client, name: &str) -> Result<(), ReconcileError> {
         let ns = Namespace {
             metadata: ObjectMeta {
                 name: Some(name.to_owned()),
@@ -492,7 +959,7 @@ impl HelmReleaseReconciler {
             },
             ..Namespace::default()
         };
-        match Api::<Namespace>::all(self.client.clone())
+        match Api::<Namespace>::all(client.clone())
             .create(&PostParams::default(), &ns)
             .await
         {
@@ -503,6 +970,26 @@ impl HelmReleaseReconciler {
                 Scrubbed::new(&format!("creating target namespace {name} failed: {e}")),
             )),
         }
+    }
+
+    /// The cluster's `.Capabilities`, from the cache while fresh.
+    async fn capabilities(&self) -> Result<Capabilities, ReconcileError> {
+        let mut cached = self.capabilities.lock().await;
+        if let Some((at, caps)) = cached.as_ref()
+            && at.elapsed() < CAPABILITIES_TTL
+        {
+            return Ok(caps.clone());
+        }
+        let caps = cluster::capabilities(&self.client).await.map_err(|e| {
+            ReconcileError::transient(
+                names::INIT_FAILED,
+                Scrubbed::new(&format!(
+                    "discovering the cluster's version and API versions (for .Capabilities) failed: {e}"
+                )),
+            )
+        })?;
+        *cached = Some((Instant::now(), caps.clone()));
+        Ok(caps)
     }
 
     fn options(
@@ -531,6 +1018,9 @@ impl HelmReleaseReconciler {
                     .unwrap_or(timeout);
                 opts.disable_hooks = install.disable_hooks;
                 opts.wait = !install.disable_wait;
+                opts.wait_for_jobs = !install.disable_wait_for_jobs;
+                opts.skip_schema_validation = install.disable_schema_validation;
+                opts.take_ownership = !install.disable_take_ownership;
                 opts.crds = if install.skip_crds {
                     CrdPolicy::Skip
                 } else {
@@ -546,6 +1036,9 @@ impl HelmReleaseReconciler {
                     .unwrap_or(timeout);
                 opts.disable_hooks = upgrade.disable_hooks;
                 opts.wait = !upgrade.disable_wait;
+                opts.wait_for_jobs = !upgrade.disable_wait_for_jobs;
+                opts.skip_schema_validation = upgrade.disable_schema_validation;
+                opts.take_ownership = !upgrade.disable_take_ownership;
                 opts.force = upgrade.force;
                 opts.crds = crd_policy(upgrade.crds.as_deref(), CrdPolicy::Skip);
             }
@@ -602,6 +1095,48 @@ pub fn in_sync(deployed: &Release, chart_name: &str, chart_version: &str, digest
         .as_ref()
         .is_some_and(|c| c.metadata.name == chart_name && c.metadata.version == chart_version)
         && values::digest(&deployed.config) == digest
+}
+
+/// Whether `status.history` records `deployed` as it is stored (same revision and digest):
+/// a deployed revision it does not record (made by hand) is upgraded even when in sync.
+#[must_use]
+pub fn managed(status: &HelmReleaseStatus, deployed: &Release) -> bool {
+    let seen = snapshot(deployed);
+    status
+        .history
+        .iter()
+        .any(|s| s.name == seen.name && s.version == seen.version && s.digest == seen.digest)
+}
+
+/// A rollback's options: `spec.rollback`'s (timeout, hooks, wait, force), the release's
+/// name, namespace and history limit from `opts`.
+fn rollback_options(spec: &HelmReleaseSpec, opts: &Options) -> Options {
+    let rollback = spec.rollback.clone().unwrap_or_default();
+    let mut out = Options::new(&opts.name, &opts.namespace);
+    out.max_history = opts.max_history;
+    out.timeout = rollback
+        .timeout
+        .as_ref()
+        .and_then(|t| t.get().ok())
+        .or_else(|| spec.timeout.as_ref().and_then(|t| t.get().ok()))
+        .unwrap_or(Duration::from_secs(300));
+    out.disable_hooks = rollback.disable_hooks;
+    out.wait = !rollback.disable_wait;
+    out.wait_for_jobs = !rollback.disable_wait_for_jobs;
+    out.force = rollback.force || rollback.recreate;
+    out
+}
+
+/// An uninstall's `(keepHistory, disableHooks, timeout)` from `spec.uninstall`.
+fn uninstall_options(spec: &HelmReleaseSpec) -> (bool, bool, Duration) {
+    let uninstall = spec.uninstall.clone().unwrap_or_default();
+    let timeout = uninstall
+        .timeout
+        .as_ref()
+        .and_then(|t| t.get().ok())
+        .or_else(|| spec.timeout.as_ref().and_then(|t| t.get().ok()))
+        .unwrap_or(Duration::from_secs(300));
+    (uninstall.keep_history, uninstall.disable_hooks, timeout)
 }
 
 /// `RetryOnFailure`'s delay for the action, if that is its strategy.
@@ -729,9 +1264,108 @@ fn snapshot(rel: &Release) -> Snapshot {
         first_deployed: time(&info.first_deployed),
         last_deployed: time(&info.last_deployed),
         deleted: (!info.deleted.is_empty()).then(|| time(&info.deleted)),
-        test_hooks: None,
+        test_hooks: test_hooks(rel),
         oci_digest: None,
     }
+}
+
+/// Whether `test.filters` let the test hook `hook` run: not excluded, and among the included
+/// names when any is.
+fn test_selected(test: &ferroflux_api::helm::Test, hook: &str) -> bool {
+    let filters = test.filters.as_deref().unwrap_or_default();
+    let mut included = filters.iter().filter(|f| !f.exclude).peekable();
+    let listed = included.peek().is_some();
+    !filters.iter().any(|f| f.exclude && f.name == hook)
+        && (!listed || included.any(|f| f.name == hook))
+}
+
+/// Whether `deployed` still needs its tests run: a selected test hook that never ran, or one
+/// that failed while failures are not ignored.
+fn needs_tests(spec: &HelmReleaseSpec, deployed: &Release) -> bool {
+    let Some(test) = spec.test.as_ref().filter(|t| t.enable) else {
+        return false;
+    };
+    let ignored = spec
+        .upgrade
+        .as_ref()
+        .and_then(|u| u.remediation.as_ref())
+        .and_then(|r| r.ignore_test_failures)
+        .unwrap_or(test.ignore_failures);
+    deployed
+        .hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == "test") && test_selected(test, &h.name))
+        .any(|h| h.last_run.phase.is_empty() || (h.last_run.phase != "Succeeded" && !ignored))
+}
+
+/// Sets `TestSuccess` from the test runs recorded in `rel` (the hooks `test.filters` select).
+fn tested(obj: &HelmRelease, status: &mut HelmReleaseStatus, storage_ns: &str, rel: &Release) {
+    let Some(test) = obj.spec.test.as_ref() else {
+        return;
+    };
+    let selected: Vec<&release::Hook> = rel
+        .hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == "test") && test_selected(test, &h.name))
+        .collect();
+    let release = format!("{storage_ns}/{}.v{}", rel.name, rel.version);
+    let chart = rel.chart_label();
+    let failed: Vec<&str> = selected
+        .iter()
+        .filter(|h| h.last_run.phase != "Succeeded")
+        .map(|h| h.name.as_str())
+        .collect();
+    let (ok, reason, message) = if failed.is_empty() {
+        (
+            true,
+            TEST_SUCCEEDED,
+            format!(
+                "Helm test succeeded for release {release} with chart {chart}: {} test hook(s) completed successfully",
+                selected.len()
+            ),
+        )
+    } else {
+        (
+            false,
+            TEST_FAILED,
+            format!(
+                "Helm test failed for release {release} with chart {chart}: {} failed (failures ignored)",
+                failed.join(", ")
+            ),
+        )
+    };
+    conditions::set(
+        &mut status.conditions,
+        names::TEST_SUCCESS,
+        ok,
+        reason,
+        &message,
+        obj.metadata.generation,
+    );
+}
+
+/// The test hooks that ran on `rel`, by name, as Flux's snapshot records them; `None` when no
+/// test ran.
+fn test_hooks(
+    rel: &Release,
+) -> Option<std::collections::BTreeMap<String, ferroflux_api::helm::TestHookStatus>> {
+    let ran: std::collections::BTreeMap<_, _> = rel
+        .hooks
+        .iter()
+        .filter(|h| h.events.iter().any(|e| e == "test") && !h.last_run.phase.is_empty())
+        .map(|h| {
+            let at = |t: &str| (!t.is_empty()).then(|| time(t));
+            (
+                h.name.clone(),
+                ferroflux_api::helm::TestHookStatus {
+                    last_started: at(&h.last_run.started_at),
+                    last_completed: at(&h.last_run.completed_at),
+                    phase: Some(h.last_run.phase.clone()),
+                },
+            )
+        })
+        .collect();
+    (!ran.is_empty()).then_some(ran)
 }
 
 /// Refuses, by name, the spec fields this controller does not implement yet.
@@ -742,22 +1376,62 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
     let unsupported = [
         ("spec.kubeConfig", spec.kube_config.is_some()),
         (
-            "spec.serviceAccountName",
-            spec.service_account_name.is_some(),
+            "spec.postRenderStrategy other than nohooks",
+            spec.post_render_strategy
+                .as_deref()
+                .is_some_and(|p| p != "nohooks"),
         ),
-        ("spec.postRenderers", !spec.post_renderers.is_empty()),
         (
-            "spec.driftDetection",
-            spec.drift_detection
-                .as_ref()
-                .is_some_and(|d| d.mode.as_deref().is_some_and(|m| m != "disabled")),
+            "spec.driftDetection.ignore[].target.labelSelector/annotationSelector",
+            spec.drift_detection.as_ref().is_some_and(|d| {
+                d.ignore.iter().any(|r| {
+                    r.target.as_ref().is_some_and(|t| {
+                        t.label_selector.is_some() || t.annotation_selector.is_some()
+                    })
+                })
+            }),
         ),
-        ("spec.test", spec.test.as_ref().is_some_and(|t| t.enable)),
         ("spec.commonMetadata", spec.common_metadata.is_some()),
         ("spec.healthCheckExprs", !spec.health_check_exprs.is_empty()),
         (
             "spec.chart.spec.verify",
             spec.chart.as_ref().is_some_and(|c| c.spec.verify.is_some()),
+        ),
+        (
+            "spec.upgrade.preserveValues",
+            spec.upgrade.as_ref().is_some_and(|u| u.preserve_values),
+        ),
+        (
+            "spec.upgrade.cleanupOnFail",
+            spec.upgrade.as_ref().is_some_and(|u| u.cleanup_on_fail),
+        ),
+        (
+            "spec.rollback.cleanupOnFail",
+            spec.rollback.as_ref().is_some_and(|r| r.cleanup_on_fail),
+        ),
+        (
+            "spec.upgrade.chartNameChangeStrategy",
+            spec.upgrade
+                .as_ref()
+                .is_some_and(|u| u.chart_name_change_strategy.is_some()),
+        ),
+        (
+            "spec.uninstall.deletionPropagation other than background",
+            spec.uninstall.as_ref().is_some_and(|u| {
+                u.deletion_propagation
+                    .as_deref()
+                    .is_some_and(|p| p != "background")
+            }),
+        ),
+        (
+            "spec.dependsOn[].readyExpr",
+            spec.depends_on.iter().any(|d| d.ready_expr.is_some()),
+        ),
+        (
+            "spec.waitStrategy.name: legacy",
+            spec.wait_strategy
+                .as_ref()
+                .is_some_and(|w| w.name == "legacy"),
         ),
     ];
     if let Some((field, _)) = unsupported.iter().find(|(_, used)| *used) {
@@ -803,8 +1477,31 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
             .storage_namespace
             .clone()
             .unwrap_or_else(|| own.clone());
+        // Without the tenant's account nothing can be uninstalled in its name; waiting would
+        // keep the HelmRelease (and its namespace) forever.
+        if let Some(account) = self.service_account(&obj) {
+            let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &own)
+                .get_opt(account)
+                .await
+                .map_or(true, |sa| sa.is_some());
+            if !exists {
+                tracing::warn!(
+                    helmrelease = %format!("{own}/{}", obj.name_any()),
+                    account,
+                    "ServiceAccount gone: the release is left in place"
+                );
+                return chart::delete_template(&self.client, &obj)
+                    .await
+                    .map_err(|e| {
+                        ReconcileError::transient(
+                            names::HELM_CHART_RECONCILIATION_FAILED,
+                            Scrubbed::new(&e.to_string()),
+                        )
+                    });
+            }
+        }
         let helm = Helm::new(
-            self.client.clone(),
+            self.tenant_client(&obj)?,
             &storage_ns,
             Origin {
                 group: GROUP.to_owned(),
@@ -813,20 +1510,9 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
             },
         );
         let name = release_name(&obj);
-        let uninstall = obj.spec.uninstall.clone().unwrap_or_default();
-        let timeout = uninstall
-            .timeout
-            .as_ref()
-            .or(obj.spec.timeout.as_ref())
-            .and_then(|t| t.get().ok())
-            .unwrap_or(Duration::from_secs(300));
+        let (keep_history, disable_hooks, timeout) = uninstall_options(&obj.spec);
         match helm
-            .uninstall(
-                &name,
-                uninstall.keep_history,
-                uninstall.disable_hooks,
-                timeout,
-            )
+            .uninstall(&name, keep_history, disable_hooks, timeout)
             .await
         {
             Ok(()) | Err(ferroflux_helm_action::Error::NotFound(_)) => {}

@@ -27,6 +27,10 @@ struct Flags {
     /// How soon a HelmRelease waiting for its chart or a dependency looks again.
     #[arg(long, default_value = "5s")]
     requeue_dependency: String,
+    /// The ServiceAccount to impersonate, in each HelmRelease's own namespace, when it names
+    /// none (multi-tenant lock-down; empty: the controller's own account).
+    #[arg(long, default_value = "")]
+    default_service_account: String,
     #[command(flatten)]
     common: CommonFlags,
     #[command(flatten)]
@@ -47,7 +51,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let ready = metrics::Readiness::default();
-    let metrics = Metrics::new("helmrelease");
+    let metrics = Metrics::new();
     let servers = flags
         .common
         .serve_probes(&metrics, &stopped, &ready)
@@ -56,7 +60,8 @@ async fn main() -> anyhow::Result<()> {
     let config = kube::Config::infer()
         .await
         .context("reading the Kubernetes client configuration")?;
-    let client = kube::Client::try_from(config).context("connecting to the Kubernetes API")?;
+    let client =
+        kube::Client::try_from(config.clone()).context("connecting to the Kubernetes API")?;
     let instance = process::instance_name(CONTROLLER);
     let options = flags.common.options(
         &client,
@@ -77,7 +82,9 @@ async fn main() -> anyhow::Result<()> {
 
     let mut reconciler = HelmReleaseReconciler::new(client.clone(), ferroflux_tls::http_client())
         .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
-        .with_requeue_dependency(requeue_dependency);
+        .with_requeue_dependency(requeue_dependency)
+        .with_default_service_account(Some(flags.default_service_account))
+        .with_config(config);
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);
     }

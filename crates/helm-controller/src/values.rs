@@ -86,6 +86,23 @@ pub struct Composed {
     pub secrets: Vec<String>,
 }
 
+/// Shortest Secret value masked on its own: shorter ones (`true`, a port) would mask ordinary
+/// words in every message.
+const MIN_MASKED_LEN: usize = 4;
+
+/// The string and number leaves of `value` long enough to mask, into `out`.
+fn leaf_strings(value: &serde_json::Value, out: &mut Vec<String>) {
+    match value {
+        serde_json::Value::String(s) if s.len() >= MIN_MASKED_LEN => out.push(s.clone()),
+        serde_json::Value::Number(n) if n.to_string().len() >= MIN_MASKED_LEN => {
+            out.push(n.to_string());
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| leaf_strings(v, out)),
+        serde_json::Value::Object(m) => m.values().for_each(|v| leaf_strings(v, out)),
+        _ => {}
+    }
+}
+
 /// The data of a ConfigMap or Secret (`None` when it does not exist).
 async fn read(
     client: &Client,
@@ -173,6 +190,13 @@ pub async fn compose(client: &Client, obj: &HelmRelease) -> Result<Composed, Err
                         e.to_string()
                     })
                 })?;
+                if kind == "Secret" {
+                    // Each value of a Secret's map is masked on its own too: an error may
+                    // quote one value, never the whole text.
+                    for value in values.values() {
+                        leaf_strings(value, &mut out.secrets);
+                    }
+                }
                 merge_into(&mut out.values, values);
             }
             Some(path) => {

@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use crate::chart::Chart;
 use crate::engine::{self, Release};
 use crate::manifest;
-use crate::objects::{KubeVersion, capabilities};
+use crate::objects::{KubeVersion, capabilities, cluster_capabilities};
 use crate::values::options::ValueOptions;
 use crate::values::{coalesce, deps};
 
@@ -129,6 +129,13 @@ pub struct RenderOptions {
     pub kube_version: Option<String>,
     /// The API versions the cluster serves besides the built-in ones (`.Capabilities`).
     pub api_versions: Vec<String>,
+    /// Whether `api_versions` is the cluster's whole discovered set, replacing the defaults
+    /// (an install or upgrade against a live cluster) rather than added to them.
+    pub api_versions_from_cluster: bool,
+    /// Skips `values.schema.json` (Helm's `--skip-schema-validation`).
+    pub skip_schema_validation: bool,
+    /// Where `lookup` reads objects from; `None` answers empty maps, as `helm template` does.
+    pub lookup: Option<std::sync::Arc<dyn crate::lookup::Lookup>>,
 }
 
 /// A chart rendered for a release: what Helm installs, in Helm's order.
@@ -145,13 +152,19 @@ pub struct Rendered {
     pub crds: Vec<(String, String)>,
     /// The values the templates saw (the chart's defaults coalesced with the user's).
     pub values: crate::values::Values,
+    /// What a post-renderer made of the plain manifests: when set, it is the release's
+    /// manifest as is (Helm stores a post-renderer's output unchanged).
+    pub post_rendered: Option<String>,
 }
 
 impl Rendered {
     /// The release's manifest as Helm stores it: each plain manifest as
-    /// `---\n# Source: <path>\n<document>\n`, in install order.
+    /// `---\n# Source: <path>\n<document>\n`, in install order, or the post-renderer's output.
     #[must_use]
     pub fn manifest(&self) -> String {
+        if let Some(text) = &self.post_rendered {
+            return text.clone();
+        }
         let mut out = String::new();
         for m in &self.manifests {
             let _ = write!(out, "---\n# Source: {}\n{}\n", m.source, m.content);
@@ -197,7 +210,9 @@ pub fn render(
     }
     deps::process(&mut chart, user, warnings)?;
     let values = coalesce::coalesce_values(&chart, user, warnings)?;
-    crate::values::schema::validate(&chart, &values)?;
+    if !opts.skip_schema_validation {
+        crate::values::schema::validate(&chart, &values)?;
+    }
     if !chart.metadata.kube_version.is_empty()
         && !crate::funcs::semver::satisfies(&chart.metadata.kube_version, kube.version())
             .unwrap_or(false)
@@ -207,8 +222,12 @@ pub fn render(
             version: kube.version().to_owned(),
         });
     }
-    let caps = capabilities(&kube, &opts.api_versions);
-    let mut files = engine::render(&chart, &values, &opts.release, &caps)?;
+    let caps = if opts.api_versions_from_cluster {
+        cluster_capabilities(&kube, opts.api_versions.clone())
+    } else {
+        capabilities(&kube, &opts.api_versions)
+    };
+    let mut files = engine::render(&chart, &values, &opts.release, &caps, opts.lookup.as_ref())?;
     let notes_path = format!("{}/templates/NOTES.txt", chart.name());
     let notes = files.get(&notes_path).cloned().unwrap_or_default();
     files.retain(|name, _| !name.ends_with("NOTES.txt"));
@@ -226,6 +245,7 @@ pub fn render(
         notes,
         crds,
         values,
+        post_rendered: None,
     })
 }
 
@@ -249,6 +269,9 @@ pub fn template(
             release: opts.release.clone(),
             kube_version: opts.kube_version.clone(),
             api_versions: opts.api_versions.clone(),
+            api_versions_from_cluster: false,
+            skip_schema_validation: false,
+            lookup: None,
         },
         notices,
     )?;

@@ -69,7 +69,9 @@ struct Renderable {
 }
 
 /// Renders the chart tree (dependencies already processed) with coalesced `values`; returns
-/// each rendered file (partials excluded, `NOTES.txt` included) by name.
+/// each rendered file (partials excluded, `NOTES.txt` included) by name. `lookup` answers
+/// Helm's `lookup` from a cluster; without it `lookup` returns an empty map, as in
+/// `helm template`.
 ///
 /// # Errors
 /// [`Error`]: the first template that fails to parse or run.
@@ -78,6 +80,7 @@ pub fn render(
     values: &crate::values::Values,
     release: &Release,
     capabilities: &Value,
+    lookup: Option<&std::sync::Arc<dyn crate::lookup::Lookup>>,
 ) -> Result<BTreeMap<String, String>, Error> {
     let top = Map::typed(BTreeMap::new(), MapType::Values);
     top.insert(
@@ -94,7 +97,15 @@ pub fn render(
             .cmp(&depth(&a.name))
             .then_with(|| b.name.cmp(&a.name))
     });
-    let mut set = Templates::new("gotpl", helm_funcs());
+    let mut funcs = helm_funcs();
+    if let Some(source) = lookup {
+        funcs.insert(
+            "lookup",
+            crate::template::Arity::Exact(4),
+            crate::lookup::function(source.clone()),
+        );
+    }
+    let mut set = Templates::new("gotpl", funcs);
     for r in &renderables {
         set.parse(&r.name, &r.text)
             .map_err(|e| Error::Parse(parse_message(&e)))?;

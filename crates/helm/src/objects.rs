@@ -83,6 +83,14 @@ pub fn capabilities(kube: &KubeVersion, extra_api_versions: &[String]) -> Value 
         .map(|s| (*s).to_owned())
         .collect();
     versions.extend(extra_api_versions.iter().cloned());
+    cluster_capabilities(kube, versions)
+}
+
+/// `.Capabilities` of a live cluster, as an install or upgrade sets it: the cluster's version
+/// and exactly the API versions it serves (`group/version` and `group/version/Kind`, as Helm's
+/// discovery lists them), without the defaults.
+#[must_use]
+pub fn cluster_capabilities(kube: &KubeVersion, versions: Vec<String>) -> Value {
     Value::Object(Rc::new(Capabilities {
         kube_version: Value::Object(Rc::new(kube.clone())),
         api_versions: Value::Object(Rc::new(VersionSet(versions))),

@@ -52,7 +52,7 @@ async fn main() -> anyhow::Result<()> {
 
     let (stop, stopped) = watch::channel(false);
     let ready = metrics::Readiness::default();
-    let metrics = Metrics::new("kustomization");
+    let metrics = Metrics::new();
     let servers = flags
         .common
         .serve_probes(&metrics, &stopped, &ready)

@@ -58,7 +58,7 @@ async fn main() -> anyhow::Result<()> {
     let cross_namespace = !flags.no_cross_namespace_refs;
 
     let (stop, stopped) = watch::channel(false);
-    let metrics = Metrics::new("receiver");
+    let metrics = Metrics::new();
     let stats = Stats::registered(&metrics);
     // Every replica serves events and webhooks (only the Receivers'
     // reconciles are the leader's), so each is ready for traffic at once.

@@ -163,6 +163,9 @@ struct Context<K: Object, R> {
 /// scheduled by the runtime itself are not included.
 #[derive(Default)]
 struct Queue {
+    /// The queue's name in metrics: the kind, lowercase (`gitrepository`), as
+    /// controller-runtime names a controller's queue.
+    name: String,
     pending: Mutex<HashSet<String>>,
 }
 
@@ -175,7 +178,7 @@ impl Queue {
             pending.remove(&key);
         }
         if let Some(m) = metrics {
-            m.set_queue_depth(pending.len());
+            m.set_queue_depth(&self.name, pending.len());
         }
     }
 }
@@ -238,7 +241,10 @@ pub async fn run_with_triggers<K, R>(
         watch = watch.labels(selector);
     }
     let (reader, writer) = reflector::store();
-    let queue = Arc::new(Queue::default());
+    let queue = Arc::new(Queue {
+        name: K::kind(&()).to_lowercase(),
+        pending: Mutex::default(),
+    });
     let (queued, queue_metrics) = (queue.clone(), options.metrics.clone());
     let triggers = watcher(api, watch)
         .default_backoff()
@@ -687,8 +693,11 @@ mod tests {
 
     #[test]
     fn the_queue_depth_counts_each_waiting_object_once() {
-        let metrics = Metrics::new("gitrepository");
-        let queue = Queue::default();
+        let metrics = Metrics::new();
+        let queue = Queue {
+            name: "gitrepository".to_owned(),
+            pending: std::sync::Mutex::default(),
+        };
         let depth = |n: usize| format!("workqueue_depth{{name=\"gitrepository\"}} {n}");
         queue.update("ns/a".into(), true, Some(&metrics));
         queue.update("ns/b".into(), true, Some(&metrics));

@@ -56,7 +56,6 @@ struct ResultLabels {
 #[derive(Debug)]
 pub struct Metrics {
     registry: Mutex<Registry>,
-    controller: String,
     duration: Family<ObjectLabels, Histogram>,
     condition: Family<ConditionLabels, Gauge>,
     suspend: Family<ObjectLabels, Gauge>,
@@ -82,9 +81,10 @@ pub enum Result {
 }
 
 impl Metrics {
-    /// A registry for the controller named `controller` (e.g. `gitrepository`).
+    /// A registry for one controller process; its series are labelled by the kind each
+    /// reconcile is for (`controller="gitrepository"`), so one process may run several kinds.
     #[must_use]
-    pub fn new(controller: &str) -> Arc<Self> {
+    pub fn new() -> Arc<Self> {
         let mut registry = Registry::default();
         let duration = Family::<ObjectLabels, Histogram>::new_with_constructor(|| {
             Histogram::new(exponential_buckets(0.01, 2.0, 14))
@@ -120,7 +120,6 @@ impl Metrics {
         );
         Arc::new(Self {
             registry: Mutex::new(registry),
-            controller: controller.to_owned(),
             duration,
             condition,
             suspend,
@@ -169,9 +168,11 @@ impl Metrics {
             Result::Error => "error",
             Result::Requeue => "requeue_after",
         };
+        // One controller per kind, named as controller-runtime names it (`ocirepository`),
+        // whichever process runs it.
         self.reconciles
             .get_or_create(&ResultLabels {
-                controller: self.controller.clone(),
+                controller: kind.to_lowercase(),
                 result: result.to_owned(),
             })
             .inc();
@@ -184,11 +185,12 @@ impl Metrics {
             .set(i64::from(suspended));
     }
 
-    /// Records how many triggered objects wait for a worker.
-    pub fn set_queue_depth(&self, depth: usize) {
+    /// Records how many triggered objects wait for a worker in the queue `name` (one per
+    /// reconciled kind: a process may run several).
+    pub fn set_queue_depth(&self, name: &str, depth: usize) {
         self.queue_depth
             .get_or_create(&QueueLabels {
-                name: self.controller.clone(),
+                name: name.to_owned(),
             })
             .set(i64::try_from(depth).unwrap_or(i64::MAX));
     }

@@ -303,7 +303,7 @@ impl HelmChartReconciler {
         } else {
             status.observed_values_files == obj.spec.values_files
         };
-        let revision_strategy = obj.spec.reconcile_strategy.as_deref() == Some("Revision");
+        let revision_strategy = revision_strategy(obj);
         status.observed_chart_name.as_deref() == Some(obj.spec.chart.as_str())
             && values
             && artifact.revision.contains('+') == revision_strategy
@@ -383,7 +383,7 @@ impl HelmChartReconciler {
         resolved: Resolved,
     ) -> Result<(), ReconcileError> {
         let chart = &obj.spec.chart;
-        let revision_strategy = obj.spec.reconcile_strategy.as_deref() == Some("Revision");
+        let revision_strategy = revision_strategy(obj);
         let (source_revision, input, what) = match resolved {
             Resolved::Repo {
                 repo,
@@ -844,6 +844,14 @@ impl Reconciler<HelmChart> for HelmChartReconciler {
             )
         })
     }
+}
+
+/// Whether `reconcileStrategy: Revision` applies: as in Flux, only to charts built from a
+/// GitRepository or Bucket; a HelmRepository's chart versions are what they are (its index
+/// digest changes with every chart in it).
+fn revision_strategy(obj: &HelmChart) -> bool {
+    obj.spec.reconcile_strategy.as_deref() == Some("Revision")
+        && obj.spec.source_ref.kind != "HelmRepository"
 }
 
 #[cfg(test)]

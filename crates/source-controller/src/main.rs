@@ -43,6 +43,10 @@ struct Flags {
     /// artifact, e.g. `500Mi`; larger ones are refused with a message.
     #[arg(long, default_value = "1Gi")]
     max_repository_size: String,
+    /// Largest OCI layer pulled for an OCIRepository, compressed and
+    /// unpacked, e.g. `500Mi`; larger ones are refused with a message.
+    #[arg(long, default_value = "1Gi")]
+    max_oci_layer_size: String,
     /// Objects reconciled at once.
     #[arg(long, default_value_t = 2)]
     concurrent: u16,
@@ -67,11 +71,12 @@ async fn main() -> anyhow::Result<()> {
     };
     let max_repository_size =
         process::size_flag("max-repository-size", &flags.max_repository_size)?;
+    let max_oci_layer_size = process::size_flag("max-oci-layer-size", &flags.max_oci_layer_size)?;
     let storage = Storage::new(&flags.storage_path, &flags.storage_adv_addr, retention)
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
     let (stop, stopped) = watch::channel(false);
-    let metrics = Metrics::new("gitrepository");
+    let metrics = Metrics::new();
     let ready = metrics::Readiness::default();
     let mut servers = flags
         .common
@@ -125,6 +130,13 @@ async fn main() -> anyhow::Result<()> {
     let helm = helmrepository::spawn(&client, &storage, &options, &flags.helm, || {
         process::until(&stopped)
     })?;
+    let oci = ferroflux_source_controller::ocirepository::spawn(
+        client.clone(),
+        storage.clone(),
+        options.clone(),
+        max_oci_layer_size,
+        process::until(&stopped),
+    );
     let reconciler = Arc::new(
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
@@ -132,7 +144,11 @@ async fn main() -> anyhow::Result<()> {
     let git =
         controller::run::<GitRepository, _>(client, reconciler, options, process::until(&stopped));
     let controller = tokio::spawn(async move {
-        tokio::join!(git, helm);
+        // Every loop ends on shutdown; a panicked OCI task is logged, not fatal to the others.
+        let (_, _, oci) = tokio::join!(git, helm, oci);
+        if let Err(e) = oci {
+            tracing::error!(error = %e, "the OCIRepository loop failed");
+        }
     });
 
     Ok(process::run_until_shutdown(leadership, &lease, &stop, controller, servers).await?)

@@ -349,6 +349,33 @@ impl Applier {
         })
     }
 
+    /// What applying `obj` would make of it, without writing: the live object (`None` when
+    /// it does not exist) and the server-side dry-run result, for drift detection.
+    ///
+    /// # Errors
+    /// [`Error`] when the read or the dry run fails.
+    pub async fn dry_run(&self, obj: &Value) -> Result<(Option<Value>, Value), Error> {
+        let id = ObjectId::of(obj);
+        let api = self.api(&id).await?;
+        let failed = |what: &'static str, e: &kube::Error| Error {
+            id: id.clone(),
+            what,
+            message: api_message(e),
+        };
+        let live = api
+            .get_opt(&id.name)
+            .await
+            .map_err(|e| failed("read", &e))?
+            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null));
+        let mut params = PatchParams::apply(&self.field_manager).force();
+        params.dry_run = true;
+        let dry = api
+            .patch(&id.name, &params, &Patch::Apply(obj))
+            .await
+            .map_err(|e| failed("dry-run", &e))?;
+        Ok((live, serde_json::to_value(dry).unwrap_or(Value::Null)))
+    }
+
     /// Whether the API server serves `id`'s kind namespaced (looked up once per kind), so a
     /// caller can default the namespace of objects written without one, as Helm does.
     ///
@@ -674,7 +701,8 @@ where
 /// Whether the object would change: a label, an annotation, or anything
 /// outside `metadata` and `status` differs between the dry-run and the live
 /// object.
-fn drifted(dry: &Value, live: &Value) -> bool {
+#[must_use]
+pub fn drifted(dry: &Value, live: &Value) -> bool {
     let meta = |o: &Value, k: &str| o.pointer(&format!("/metadata/{k}")).cloned();
     let body = |o: &Value| -> Map<String, Value> {
         o.as_object()

@@ -21,6 +21,7 @@ mod crds;
 mod error;
 pub mod git;
 mod process;
+pub mod registry;
 mod shared;
 pub mod sink;
 pub mod ssh;

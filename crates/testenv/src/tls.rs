@@ -104,3 +104,41 @@ pub(crate) async fn serve(
         });
     }
 }
+
+/// A fresh CA and a server certificate for loopback signed by it, all PEM,
+/// for servers that read their certificate from files (the OCI registry).
+#[derive(Clone, Debug)]
+pub(crate) struct ServerPem {
+    /// The CA's certificate.
+    pub(crate) ca: String,
+    /// The server's certificate chain (its own, then the CA's).
+    pub(crate) cert: String,
+    /// The server's private key.
+    pub(crate) key: String,
+}
+
+/// Issues a [`ServerPem`] for `127.0.0.1` and `localhost`.
+pub(crate) fn server_pem() -> Result<ServerPem> {
+    let fail = |e: &dyn std::fmt::Display| Error::Prepare {
+        step: "create the test TLS certificates",
+        source: std::io::Error::other(e.to_string()),
+    };
+    let ca_key = rcgen::KeyPair::generate().map_err(|e| fail(&e))?;
+    let mut ca_params =
+        rcgen::CertificateParams::new(Vec::<String>::new()).map_err(|e| fail(&e))?;
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "Ferroflux test CA");
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, ca_key).map_err(|e| fail(&e))?;
+    let key = rcgen::KeyPair::generate().map_err(|e| fail(&e))?;
+    let cert = rcgen::CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+        .map_err(|e| fail(&e))?
+        .signed_by(&key, &ca)
+        .map_err(|e| fail(&e))?;
+    Ok(ServerPem {
+        ca: ca.pem(),
+        cert: format!("{}{}", cert.pem(), ca.pem()),
+        key: key.serialize_pem(),
+    })
+}

@@ -1,6 +1,7 @@
-//! The end-to-end suite: the source-, kustomize- and notification-controllers
-//! as their own processes against a real control plane, a real git server
-//! and a webhook sink, walking through what a Flux user lives through.
+//! The end-to-end suite: the source-, kustomize-, helm- and
+//! notification-controllers as their own processes against a real control
+//! plane, a real git server and a webhook sink, walking through what a Flux
+//! user lives through.
 //!
 //! Most tests share one control plane (a namespace each); the API-server
 //! restart and the demo start their own, since they stop theirs.
@@ -10,6 +11,7 @@
 mod apiserver;
 mod crash;
 mod demo;
+mod helm;
 mod lifecycle;
 
 use ferroflux_e2e::stack::Stack;

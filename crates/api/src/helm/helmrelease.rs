@@ -787,6 +787,21 @@ impl Kind for HelmRelease {
                 self.spec.upgrade.as_ref().and_then(|u| u.timeout.as_ref()),
             ),
             (
+                "spec.rollback.timeout",
+                self.spec.rollback.as_ref().and_then(|r| r.timeout.as_ref()),
+            ),
+            (
+                "spec.uninstall.timeout",
+                self.spec
+                    .uninstall
+                    .as_ref()
+                    .and_then(|u| u.timeout.as_ref()),
+            ),
+            (
+                "spec.test.timeout",
+                self.spec.test.as_ref().and_then(|t| t.timeout.as_ref()),
+            ),
+            (
                 "spec.install.strategy.retryInterval",
                 self.spec
                     .install

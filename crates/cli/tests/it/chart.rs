@@ -70,6 +70,7 @@ async fn the_chart_lints_renders_and_is_accepted_by_the_api_server() {
         [
             "sourceController",
             "kustomizeController",
+            "helmController",
             "notificationController",
         ]
         .iter()
@@ -80,6 +81,7 @@ async fn the_chart_lints_renders_and_is_accepted_by_the_api_server() {
         ("defaults", vec![]),
         ("source only", only("sourceController")),
         ("kustomize only", only("kustomizeController")),
+        ("helm only", only("helmController")),
         ("notification only", only("notificationController")),
     ];
     for (what, values) in value_sets {
@@ -94,7 +96,7 @@ async fn the_chart_lints_renders_and_is_accepted_by_the_api_server() {
         let rendered = helm(&args);
         let kinds = dry_run(&client, &rendered).await;
         let deployments = kinds.iter().filter(|k| *k == "Deployment").count();
-        let expected = if what == "defaults" { 3 } else { 1 };
+        let expected = if what == "defaults" { 4 } else { 1 };
         assert_eq!(deployments, expected, "{what}: {kinds:?}");
     }
     // The chart's CRDs are the generated ones.

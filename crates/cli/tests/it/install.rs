@@ -14,7 +14,17 @@ async fn install_check_and_uninstall() {
         exported.contains("kind: CustomResourceDefinition"),
         "{exported}"
     );
-    assert!(exported.contains("name: source-controller"), "{exported}");
+    for controller in [
+        "source-controller",
+        "kustomize-controller",
+        "helm-controller",
+        "notification-controller",
+    ] {
+        assert!(
+            exported.contains(&format!("/usr/local/bin/ferroflux-{controller}")),
+            "{controller}: {exported}"
+        );
+    }
 
     let run = expect(kc, 0, &["install", "--wait=false"]);
     assert!(run.stderr.contains("CRDs established"), "{}", run.stderr);
@@ -46,6 +56,11 @@ async fn install_check_and_uninstall() {
     );
     assert!(
         run.stderr.contains("source-controller: not installed"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("helm-controller: not installed"),
         "{}",
         run.stderr
     );

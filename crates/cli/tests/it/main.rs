@@ -1,10 +1,11 @@
 //! Integration tests of the `ferroflux` command: the binary run as users
 //! run it, against the shared real control plane, with the source-,
-//! kustomize- and helm-controllers as their own processes and a real git
-//! server.
+//! kustomize- and helm-controllers as their own processes, a real git
+//! server and a real OCI registry.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
+mod artifacts;
 mod chart;
 mod helmrelease;
 mod install;

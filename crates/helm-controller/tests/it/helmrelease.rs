@@ -197,10 +197,11 @@ async fn wait_for(
 ) -> (String, String, String) {
     let found = tokio::time::timeout(STEP, async {
         loop {
-            if let Some(c) = condition(client, ns, name, type_).await {
-                if c.0 == status && c.2.contains(text) {
-                    return c;
-                }
+            if let Some(c) = condition(client, ns, name, type_).await
+                && c.0 == status
+                && c.2.contains(text)
+            {
+                return c;
             }
             // Polling the API server for a condition; no event to await in the test.
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -209,7 +210,7 @@ async fn wait_for(
     .await;
     match found {
         Ok(c) => c,
-        Err(_) => panic!(
+        Err(tokio::time::error::Elapsed { .. }) => panic!(
             "{type_}={status} with {text:?} never came; last: {:?}\n{}",
             condition(client, ns, name, type_).await,
             controllers.logs()
@@ -432,6 +433,7 @@ async fn a_failed_upgrade_is_rolled_back_then_retries_run_out() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 async fn depends_on_waits_and_values_from_secrets_never_leak() {
     let (client, ns) = setup("hr-deps").await;
     let server = GitServer::start(None).await.unwrap();
@@ -557,7 +559,7 @@ async fn unsupported_fields_are_refused_by_name() {
         &client,
         &ns,
         "drift",
-        json!({"postRenderers": [{"kustomize": {"images": [{"name": "x", "newTag": "1"}]}}]}),
+        json!({"commonMetadata": {"labels": {"team": "a"}}}),
     )
     .await;
     let stalled = wait_for(
@@ -566,9 +568,769 @@ async fn unsupported_fields_are_refused_by_name() {
         "drift",
         "Stalled",
         "True",
-        "spec.postRenderers",
+        "spec.commonMetadata",
         &controllers,
     )
     .await;
     assert_eq!(stalled.1, "UnsupportedConfiguration");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drift_is_corrected_except_where_ignored() {
+    let (client, ns) = setup("hr-drift").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "dr",
+        json!({
+            "values": {"a": "desired"},
+            "driftDetection": {
+                "mode": "enabled",
+                "ignore": [{"paths": ["/data/revision"], "target": {"kind": "ConfigMap"}}],
+            },
+        }),
+    )
+    .await;
+    wait_for(
+        &client,
+        &ns,
+        "dr",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    // Someone edits the release's ConfigMap by hand, with another field manager.
+    configs
+        .patch(
+            "dr-cm",
+            &PatchParams::apply("someone-else").force(),
+            &Patch::Apply(&json!({
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "metadata": {"name": "dr-cm"},
+                "data": {"a": "tampered", "revision": "42"}
+            })),
+        )
+        .await
+        .unwrap();
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "dr",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "drift"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    eventually("the drifted field corrected", STEP, || async {
+        let data = cm_data(&client, &ns, "dr-cm").await?;
+        (data.get("a").map(String::as_str) == Some("desired")).then_some(data)
+    })
+    .await;
+    let data = cm_data(&client, &ns, "dr-cm").await.unwrap();
+    assert_eq!(data["revision"], "42", "an ignored field is left as it is");
+    // Still revision 1: drift correction is not an upgrade.
+    let records = Api::<Secret>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels("owner=helm,name=dr"))
+        .await
+        .unwrap();
+    assert_eq!(records.items.len(), 1);
+}
+
+/// Flux's example repository's shape: a HelmRepository, a HelmRelease with `releaseName`,
+/// `RetryOnFailure` strategies and values; a new chart version in the repository upgrades it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_repository_chart_is_released_and_follows_new_versions() {
+    let (client, ns) = setup("hr-repo").await;
+    let repo = ferroflux_testenv::chartrepo::ChartRepo::start(
+        ferroflux_testenv::chartrepo::Options::default(),
+    )
+    .await
+    .unwrap();
+    if repo
+        .add_chart("podinfo", "6.5.0", "replicaCount: 1\n", &[])
+        .is_err()
+    {
+        eprintln!("skipping: the reference helm packages the test charts (make deps)");
+        return;
+    }
+    repo.index().unwrap();
+    let controllers = Controllers::start(&ns);
+    let source: ferroflux_api::source::HelmRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "HelmRepository",
+        "metadata": {"name": "podinfo", "namespace": ns},
+        "spec": {"interval": "1h", "url": repo.url()}
+    }))
+    .unwrap();
+    Api::<ferroflux_api::source::HelmRepository>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &source)
+        .await
+        .unwrap();
+    let hr: HelmRelease = serde_json::from_value(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "podinfo", "namespace": ns},
+        "spec": {
+            "releaseName": "podinfo",
+            "interval": "1h",
+            "chart": {"spec": {
+                "chart": "podinfo",
+                "version": ">=6.0.0",
+                "sourceRef": {"kind": "HelmRepository", "name": "podinfo"},
+                "interval": "1h",
+            }},
+            "install": {"strategy": {"name": "RetryOnFailure", "retryInterval": "2m"}},
+            "upgrade": {"strategy": {"name": "RetryOnFailure", "retryInterval": "3m"}},
+            "values": {"replicaCount": 2},
+        }
+    }))
+    .unwrap();
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hr)
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        &ns,
+        "podinfo",
+        "Ready",
+        "True",
+        "podinfo@6.5.0",
+        &controllers,
+    )
+    .await;
+    assert_eq!(
+        cm_data(&client, &ns, "podinfo").await.unwrap()["version"],
+        "6.5.0"
+    );
+
+    // A new version in the repository: the index is refetched (on request here), the
+    // HelmChart follows its source, and the HelmRelease follows its chart.
+    repo.add_chart("podinfo", "6.5.1", "replicaCount: 1\n", &[])
+        .unwrap();
+    repo.index().unwrap();
+    Api::<ferroflux_api::source::HelmRepository>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "new"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let ready = wait_for(
+        &client,
+        &ns,
+        "podinfo",
+        "Ready",
+        "True",
+        "podinfo@6.5.1",
+        &controllers,
+    )
+    .await;
+    assert_eq!(ready.1, "UpgradeSucceeded");
+    assert!(ready.2.contains("podinfo.v2"), "{ready:?}");
+    assert_eq!(
+        cm_data(&client, &ns, "podinfo").await.unwrap()["version"],
+        "6.5.1"
+    );
+    if let Some(history) = helm_history(&ns, "podinfo") {
+        assert_eq!(
+            history,
+            [(1, "superseded".to_owned()), (2, "deployed".to_owned())]
+        );
+    }
+}
+
+/// A release made by `helm install` is taken over (upgraded as its next revision); a
+/// `helm rollback` by hand is noticed and corrected; a controller killed mid-upgrade leaves a
+/// pending revision that the restarted controller recovers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
+async fn helm_made_releases_are_taken_over_and_pending_ones_recovered() {
+    let (client, ns) = setup("hr-takeover").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    let work = server.create_repo("charts", "main", &refs).unwrap();
+    let chart_dir = work.path().join("charts/demo");
+    if helm_cli(
+        &ns,
+        &[
+            "install",
+            "taken",
+            chart_dir.to_str().unwrap(),
+            "--set",
+            "a=by-helm",
+        ],
+    )
+    .is_none()
+    {
+        eprintln!("skipping: the reference helm is not installed (make deps)");
+        return;
+    }
+    let mut controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "taker",
+        json!({"releaseName": "taken", "values": {"a": "by-helm"}}),
+    )
+    .await;
+    // Same chart and values, but not recorded by this HelmRelease: upgraded to revision 2.
+    wait_for(
+        &client,
+        &ns,
+        "taker",
+        "Ready",
+        "True",
+        "taken.v2",
+        &controllers,
+    )
+    .await;
+    let data = cm_data(&client, &ns, "taken-cm").await.unwrap();
+    assert_eq!(data["revision"], "2");
+
+    // `helm rollback` by hand makes revision 3; the next reconcile upgrades to revision 4.
+    helm_cli(&ns, &["rollback", "taken", "1"]).unwrap();
+    assert_eq!(
+        cm_data(&client, &ns, "taken-cm").await.unwrap()["revision"],
+        "1"
+    );
+    let hrs = Api::<HelmRelease>::namespaced(client.clone(), &ns);
+    hrs.patch(
+        "taker",
+        &PatchParams::default(),
+        &Patch::Merge(&json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "after-rollback"}}})),
+    )
+    .await
+    .unwrap();
+    wait_for(
+        &client,
+        &ns,
+        "taker",
+        "Ready",
+        "True",
+        "taken.v4",
+        &controllers,
+    )
+    .await;
+    assert_eq!(
+        cm_data(&client, &ns, "taken-cm").await.unwrap()["revision"],
+        "4"
+    );
+
+    // The controller dies mid-upgrade: its revision 5 stays pending-upgrade.
+    controllers.helm.kill();
+    let storage = ferroflux_helm_action::Storage::new(client.clone(), &ns);
+    let mut pending = storage.last("taken").await.unwrap().unwrap();
+    pending.version = 5;
+    pending.set_status(
+        ferroflux_helm::release::Status::PendingUpgrade,
+        "Preparing upgrade",
+    );
+    storage.create(&pending).await.unwrap();
+    set_values(&client, &ns, "taker", json!({"a": "after-restart"})).await;
+    controllers.helm.restart().unwrap();
+    wait_for(
+        &client,
+        &ns,
+        "taker",
+        "Ready",
+        "True",
+        "taken.v6",
+        &controllers,
+    )
+    .await;
+    assert_eq!(
+        cm_data(&client, &ns, "taken-cm").await.unwrap()["a"],
+        "after-restart"
+    );
+    let history = storage.history("taken").await.unwrap();
+    // maxHistory (default 5) has pruned the oldest revisions.
+    assert!(history.len() <= 5, "{} revisions kept", history.len());
+    let recovered = history.iter().find(|r| r.version == 5).unwrap();
+    assert_eq!(recovered.status(), ferroflux_helm::release::Status::Failed);
+    assert!(
+        recovered
+            .info
+            .as_ref()
+            .unwrap()
+            .description
+            .contains("left pending-upgrade"),
+        "{:?}",
+        recovered.info
+    );
+    if let Some(h) = helm_history(&ns, "taken") {
+        let statuses: Vec<(u64, &str)> = h.iter().map(|r| (r.0, r.1.as_str())).collect();
+        let (earlier, last_two) = statuses.split_at(statuses.len() - 2);
+        assert_eq!(earlier.len(), 3, "{statuses:?}");
+        assert!(earlier.iter().all(|r| r.1 == "superseded"), "{statuses:?}");
+        assert_eq!(last_two, [(5, "failed"), (6, "deployed")]);
+    }
+}
+
+/// Flux's example shape for a chart in an OCI registry: an OCIRepository selecting the Helm
+/// chart layer (`operation: copy`) and a HelmRelease with `chartRef`; a new chart version
+/// pushed is followed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oci_repository_chart_ref_is_released_and_follows_new_versions() {
+    let (client, ns) = setup("hr-oci").await;
+    let registry = ferroflux_testenv::registry::Registry::start(
+        ferroflux_testenv::registry::RegistryOptions::default(),
+    )
+    .expect("docker-registry starts (make deps installs it)");
+    let Some(helm) = ferroflux_testenv::reference_binary("helm") else {
+        eprintln!("skipping: the reference helm packages and pushes the chart (make deps)");
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let push = |version: &str| {
+        let dir = work.path().join(format!("src-{version}"));
+        for (path, content) in chart_files(version) {
+            let p = dir.join(path);
+            std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+            std::fs::write(p, content).unwrap();
+        }
+        for args in [
+            vec![
+                "package".to_owned(),
+                dir.join("charts/demo").display().to_string(),
+            ],
+            vec![
+                "push".to_owned(),
+                format!("demo-{version}.tgz"),
+                format!("oci://{}/charts", registry.host()),
+                "--plain-http".to_owned(),
+            ],
+        ] {
+            let out = Command::new(&helm)
+                .args(&args)
+                .current_dir(work.path())
+                .env("HELM_CACHE_HOME", work.path().join("cache"))
+                .env("HELM_CONFIG_HOME", work.path().join("config"))
+                .env("HELM_DATA_HOME", work.path().join("data"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "helm {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+    };
+    push("1.0.0");
+    let controllers = Controllers::start(&ns);
+    let source: ferroflux_api::source::OCIRepository = serde_json::from_value(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+        "metadata": {"name": "demo", "namespace": ns},
+        "spec": {
+            "interval": "1h",
+            "url": registry.url("charts/demo"),
+            "insecure": true,
+            "ref": {"semver": ">=1.0.0"},
+            "layerSelector": {
+                "mediaType": "application/vnd.cncf.helm.chart.content.v1.tar+gzip",
+                "operation": "copy",
+            },
+        }
+    }))
+    .unwrap();
+    let sources = Api::<ferroflux_api::source::OCIRepository>::namespaced(client.clone(), &ns);
+    sources
+        .create(&PostParams::default(), &source)
+        .await
+        .unwrap();
+    let hr: HelmRelease = serde_json::from_value(json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "demo", "namespace": ns},
+        "spec": {
+            "interval": "1h",
+            "releaseName": "demo",
+            "chartRef": {"kind": "OCIRepository", "name": "demo"},
+            "values": {"a": "from-oci"},
+        }
+    }))
+    .unwrap();
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &hr)
+        .await
+        .unwrap();
+    let ready = wait_for(
+        &client,
+        &ns,
+        "demo",
+        "Ready",
+        "True",
+        "demo@1.0.0",
+        &controllers,
+    )
+    .await;
+    assert_eq!(ready.1, "InstallSucceeded", "{ready:?}");
+    assert_eq!(
+        cm_data(&client, &ns, "demo-cm").await.unwrap()["a"],
+        "from-oci"
+    );
+
+    push("1.1.0");
+    sources
+        .patch(
+            "demo",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "new"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let ready = wait_for(
+        &client,
+        &ns,
+        "demo",
+        "Ready",
+        "True",
+        "demo@1.1.0",
+        &controllers,
+    )
+    .await;
+    assert_eq!(ready.1, "UpgradeSucceeded", "{ready:?}");
+    if let Some(history) = helm_history(&ns, "demo") {
+        assert_eq!(
+            history,
+            [(1, "superseded".to_owned()), (2, "deployed".to_owned())]
+        );
+    }
+}
+
+/// `spec.serviceAccountName`: Helm's actions run as that ServiceAccount of the HelmRelease's
+/// namespace, so a tenant's release can do only what its account may; granted `edit`, the same
+/// release installs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_service_account_limits_what_a_release_may_do() {
+    use k8s_openapi::api::core::v1::ServiceAccount;
+    use k8s_openapi::api::rbac::v1::RoleBinding;
+    let (client, ns) = setup("hr-tenant").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let account: ServiceAccount =
+        serde_json::from_value(json!({"metadata": {"name": "tenant", "namespace": ns}})).unwrap();
+    Api::<ServiceAccount>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &account)
+        .await
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "web",
+        json!({"serviceAccountName": "tenant", "values": {"a": "tenant"}}),
+    )
+    .await;
+    let refused = wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "False",
+        "forbidden",
+        &controllers,
+    )
+    .await;
+    assert!(
+        refused
+            .2
+            .contains(&format!("system:serviceaccount:{ns}:tenant")),
+        "{refused:?}"
+    );
+    assert!(cm_data(&client, &ns, "web-cm").await.is_none());
+
+    let binding: RoleBinding = serde_json::from_value(json!({
+        "metadata": {"name": "tenant-edit", "namespace": ns},
+        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "edit"},
+        "subjects": [{"kind": "ServiceAccount", "name": "tenant", "namespace": ns}]}))
+    .unwrap();
+    Api::<RoleBinding>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &binding)
+        .await
+        .unwrap();
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "granted"}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    assert_eq!(
+        cm_data(&client, &ns, "web-cm").await.unwrap()["a"],
+        "tenant"
+    );
+    let secret = Api::<Secret>::namespaced(client.clone(), &ns)
+        .get_opt("sh.helm.release.v1.web.v1")
+        .await
+        .unwrap();
+    assert!(
+        secret.is_some(),
+        "the release record is written as the tenant"
+    );
+}
+
+/// `spec.postRenderers`: kustomize patches rewrite the rendered objects; the post-rendered
+/// manifest is the release's (what `helm get manifest` prints), and changing the post-renderers
+/// makes a new revision.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
+    let (client, ns) = setup("hr-postrender").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    let patch = |value: &str| {
+        json!([{"kustomize": {"patches": [{
+            "patch": format!("- op: add\n  path: /data/patched\n  value: {value}\n"),
+            "target": {"kind": "ConfigMap", "name": "web-cm"},
+        }]}}])
+    };
+    create_release(&client, &ns, "web", json!({"postRenderers": patch("one")})).await;
+    wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    let data = cm_data(&client, &ns, "web-cm").await.unwrap();
+    assert_eq!(data["patched"], "one");
+    assert_eq!(data["a"], "default");
+    let hr = Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .get("web")
+        .await
+        .unwrap();
+    let observed = hr.status.unwrap().observed_post_renderers_digest;
+    assert!(
+        observed
+            .as_deref()
+            .is_some_and(|d| d.starts_with("sha256:")),
+        "{observed:?}"
+    );
+    if let Some(manifest) = helm_cli(&ns, &["get", "manifest", "web"]) {
+        assert!(manifest.contains("patched: one"), "{manifest}");
+    }
+
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"postRenderers": patch("two")}})),
+        )
+        .await
+        .unwrap();
+    let ready = wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "upgrade succeeded",
+        &controllers,
+    )
+    .await;
+    assert!(ready.2.contains("web.v2"), "{ready:?}");
+    assert_eq!(
+        cm_data(&client, &ns, "web-cm").await.unwrap()["patched"],
+        "two"
+    );
+}
+
+/// `spec.test`: the test hooks run after the install, in weight order (a Pod waited on until it
+/// succeeds: the test stands in for the kubelet the cluster lacks, setting the Pod's phase), are
+/// recorded in the release the reference helm reads and in `status.history`; a failing test
+/// fails the upgrade (`TestSuccess=False`), and a filter leaves a hook out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
+async fn tests_run_after_a_release_and_a_failing_test_fails_it() {
+    use k8s_openapi::api::core::v1::Pod;
+    let (client, ns) = setup("hr-test").await;
+    let server = GitServer::start(None).await.unwrap();
+    let mut files = chart_files("0.1.0");
+    files.push((
+        "charts/demo/templates/tests/check.yaml".into(),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-check\n  annotations:\n    helm.sh/hook: test\n    helm.sh/hook-weight: \"-1\"\ndata:\n  a: {{ .Values.a | quote }}\n".into(),
+    ));
+    files.push((
+        "charts/demo/templates/tests/pod.yaml".into(),
+        "apiVersion: v1\nkind: Pod\nmetadata:\n  name: {{ .Release.Name }}-probe\n  annotations:\n    helm.sh/hook: test\nspec:\n  restartPolicy: Never\n  containers:\n  - name: probe\n    image: busybox\n    command: [\"true\"]\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "web",
+        json!({"test": {"enable": true, "timeout": "1m"}, "values": {"a": "one"}}),
+    )
+    .await;
+    let pods = Api::<Pod>::namespaced(client.clone(), &ns);
+    // The kubelet's part: the probe Pod, once created, finishes with `phase`.
+    let finish = |phase: &'static str| {
+        let pods = pods.clone();
+        async move {
+            // A fresh Pod: the one of an earlier run is deleted before the next is created.
+            eventually("the test Pod is created", STEP, || async {
+                pods.get_opt("web-probe").await.ok().flatten().filter(|p| {
+                    !matches!(
+                        p.status.as_ref().and_then(|s| s.phase.as_deref()),
+                        Some("Succeeded" | "Failed")
+                    )
+                })
+            })
+            .await;
+            pods.patch_status(
+                "web-probe",
+                &PatchParams::default(),
+                &Patch::Merge(&json!({"status": {"phase": phase}})),
+            )
+            .await
+            .unwrap();
+        }
+    };
+    finish("Succeeded").await;
+    let tested = wait_for(
+        &client,
+        &ns,
+        "web",
+        "TestSuccess",
+        "True",
+        "2 test hook(s) completed successfully",
+        &controllers,
+    )
+    .await;
+    assert_eq!(tested.1, "TestSucceeded");
+    wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    assert_eq!(
+        cm_data(&client, &ns, "web-check").await.unwrap()["a"],
+        "one"
+    );
+    let hr = Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .get("web")
+        .await
+        .unwrap();
+    let hooks = hr.status.unwrap().history[0].test_hooks.clone().unwrap();
+    assert_eq!(hooks.keys().collect::<Vec<_>>(), ["web-check", "web-probe"]);
+    assert!(
+        hooks
+            .values()
+            .all(|h| h.phase.as_deref() == Some("Succeeded")),
+        "{hooks:?}"
+    );
+    if let Some(text) = helm_cli(&ns, &["status", "web", "-o", "json"]) {
+        let status: Value = serde_json::from_str(&text).unwrap();
+        let phases: Vec<&str> = status["hooks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|h| h["last_run"]["phase"].as_str())
+            .collect();
+        assert_eq!(phases, ["Succeeded", "Succeeded"], "{text}");
+    }
+
+    // A failing test fails the upgrade.
+    set_values(&client, &ns, "web", json!({"a": "two"})).await;
+    finish("Failed").await;
+    let failed = wait_for(
+        &client,
+        &ns,
+        "web",
+        "TestSuccess",
+        "False",
+        "the Pod failed",
+        &controllers,
+    )
+    .await;
+    assert_eq!(failed.1, "TestFailed");
+    // Not Ready: the test failed, and (no retries) the upgrade's retries are then spent.
+    let ready = wait_for(&client, &ns, "web", "Ready", "False", "", &controllers).await;
+    assert!(
+        ["TestFailed", "RetriesExceeded"].contains(&ready.1.as_str()),
+        "{ready:?}"
+    );
+
+    // Excluding the Pod by a filter, the tests pass and the release is Ready again.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"spec": {"test": {"filters": [{"name": "web-probe", "exclude": true}]}}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let tested = wait_for(
+        &client,
+        &ns,
+        "web",
+        "TestSuccess",
+        "True",
+        "1 test hook(s) completed successfully",
+        &controllers,
+    )
+    .await;
+    assert_eq!(tested.1, "TestSucceeded");
 }

@@ -110,7 +110,7 @@ pub(crate) async fn harness_with(prefix: &str, events_addr: Option<String>) -> H
         "test-controller-0",
         events_addr,
     );
-    let metrics = ferroflux_runtime::metrics::Metrics::new("gitrepository");
+    let metrics = ferroflux_runtime::metrics::Metrics::new();
     let options = Options {
         metrics: Some(metrics.clone()),
         events: Some(events.clone()),

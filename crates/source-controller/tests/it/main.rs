@@ -1,5 +1,5 @@
-//! Integration tests of the source-controller against a real git server and,
-//! for the reconciler, the real control plane.
+//! Integration tests of the source-controller against a real git server, a
+//! real OCI registry and, for the reconciler, the real control plane.
 
 #![allow(
     clippy::unwrap_used,
@@ -9,3 +9,4 @@
 mod git;
 mod gitrepository;
 mod helm;
+mod ocirepository;

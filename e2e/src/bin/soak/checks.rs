@@ -365,7 +365,7 @@ fn no_crash(run: &Run<'_>) {
     }
     let pass = wrong.is_empty();
     let detail = if pass {
-        "every exit was a kill; all three running at the end".to_owned()
+        "every exit was a kill; all four running at the end".to_owned()
     } else {
         wrong.join("\n")
     };

@@ -120,7 +120,7 @@ pub(crate) async fn run(config: &Config) -> anyhow::Result<Record> {
     };
     let token = format!("soak-webhook-token-{:016x}", rng.next_u64());
     let secrets = checks::Secrets::new(&auth, &token);
-    say("soak: starting the git server (basic auth), the sink and the three controllers");
+    say("soak: starting the git server (basic auth), the sink and the four controllers");
     let stack = Stack::start_with_auth(&control_plane, FLUX_NS, Some(auth)).await?;
     let app = App::initial();
     let files = app.files().into_iter().collect::<Vec<_>>();
@@ -289,7 +289,8 @@ impl Run<'_> {
 
     /// Kills a random controller with `SIGKILL` and starts it again.
     fn kill(&self) {
-        let index = self.rng.borrow_mut().below(3);
+        let count = u64::try_from(Controller::ALL.len()).unwrap_or(1);
+        let index = self.rng.borrow_mut().below(count);
         let controller = Controller::ALL[usize::try_from(index).unwrap_or(0)];
         let (old, new) = {
             let mut stack = self.stack.borrow_mut();

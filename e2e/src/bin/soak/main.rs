@@ -1,6 +1,7 @@
 //! `ferroflux-soak` (`make soak`): fault injection on one machine. The
-//! three controllers run as processes against a real control plane and a
-//! git server demanding credentials, while a stream of commits (changes,
+//! four controllers run as processes (the helm-controller idle: the soak
+//! delivers no HelmRelease) against a real control plane and a git server
+//! demanding credentials, while a stream of commits (changes,
 //! deletions, broken commits and their reverts) goes on and a driver
 //! `SIGKILL`s random controllers, restarts the API server and takes the
 //! git server away for a while. Then it checks that nothing was lost, left
