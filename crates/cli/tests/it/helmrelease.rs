@@ -4,8 +4,9 @@
 //! while in sync, suspended, given a new chart version and new values,
 //! diffed (objects added, removed and changed, Secret values masked, exit
 //! code 1), resumed (upgraded as the diff said), diffed again (exit code
-//! 0), reconciled with its chart and exported; a second HelmRelease on the
-//! same chart (`--chart-ref`), never installed, diffs as an install.
+//! 0), reconciled with its chart, forced to upgrade once (`--force`, with
+//! `--reset`) and exported; a second HelmRelease on the same chart
+//! (`--chart-ref`), never installed, diffs as an install.
 
 use std::path::Path;
 
@@ -231,6 +232,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
     suspend_and_change(&client, kc, &ns, &repo).await;
     diff_an_upgrade(kc, &ns);
     resume_and_reconcile(&client, kc, &ns).await;
+    force_reset_and_export(&client, kc, &ns).await;
     diff_an_install(&client, kc, &ns).await;
 }
 
@@ -405,7 +407,7 @@ fn diff_an_upgrade(kc: &Path, ns: &str) {
 }
 
 /// Resumed, the release is upgraded as the diff said; then reconciled with
-/// its chart, and exported.
+/// its chart.
 async fn resume_and_reconcile(client: &Client, kc: &Path, ns: &str) {
     let run = expect(kc, 0, &["resume", "helmrelease", "web", "-n", ns]);
     assert!(
@@ -447,12 +449,66 @@ async fn resume_and_reconcile(client: &Client, kc: &Path, ns: &str) {
         "{}",
         run.stderr
     );
+}
+
+/// `--force` upgrades a release in sync once, `--reset` is handled with
+/// it, both only for HelmReleases; the export keeps neither request.
+async fn force_reset_and_export(client: &Client, kc: &Path, ns: &str) {
+    let run = expect(
+        kc,
+        0,
+        &["reconcile", "hr", "web", "-n", ns, "--force", "--reset"],
+    );
+    assert!(
+        run.stderr.contains("applied revision: 0.2.0"),
+        "{}",
+        run.stderr
+    );
+    let run = expect(kc, 0, &["diff", "hr", "web", "-n", ns]);
+    assert!(
+        run.stdout
+            .contains(&format!("release {ns}/web is in sync at revision 3")),
+        "{}",
+        run.stdout
+    );
+    let hr = Api::<HelmRelease>::namespaced(client.clone(), ns)
+        .get("web")
+        .await
+        .unwrap();
+    let requested = hr
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"))
+        .cloned();
+    let status = hr.status.unwrap_or_default();
+    assert!(requested.is_some());
+    assert_eq!(
+        (&status.last_handled_force_at, &status.last_handled_reset_at),
+        (&requested, &requested)
+    );
+    let run = expect(
+        kc,
+        2,
+        &["reconcile", "source", "git", "charts", "-n", ns, "--force"],
+    );
+    assert!(
+        run.stderr
+            .contains("--force and --reset are for HelmReleases"),
+        "{}",
+        run.stderr
+    );
+
     let yaml = expect(kc, 0, &["export", "helmrelease", "web", "-n", ns]).stdout;
     assert!(
         yaml.contains("kind: HelmRelease") && yaml.contains("chart: ./charts/demo"),
         "{yaml}"
     );
     assert!(!yaml.contains("status:"), "{yaml}");
+    assert!(
+        !yaml.contains("requestedAt") && !yaml.contains("forceAt") && !yaml.contains("resetAt"),
+        "{yaml}"
+    );
 }
 
 /// A HelmRelease never installed diffs as an install; one that does not
