@@ -4,8 +4,7 @@
 //! The chart comes from the HelmRelease's source artifact and the values
 //! are composed, both with the helm-controller's own functions; the chart
 //! is rendered as the controller renders it (release name and target
-//! namespace, the next revision, as an upgrade, against the live cluster's
-//! capabilities, through `spec.postRenderers`) and each object compared
+//! namespace, the next revision, as an upgrade) and each object compared
 //! with the manifest of the deployed release read from the storage
 //! namespace. Secret values are never shown, only whether they change.
 //!
@@ -14,22 +13,16 @@
 //! reachable from where the command runs (in a cluster it is the
 //! source-controller's Service). Hooks are not compared, and the objects
 //! are compared as rendered, not with the cluster: drift is not shown.
-//! `lookup` in templates reads with the user's credentials, not the
-//! HelmRelease's ServiceAccount. A pending `--force` is not taken into
-//! account.
 
 use std::fmt::Write as _;
-use std::sync::Arc;
 
 use ferroflux_api::helm::HelmRelease;
-use ferroflux_helm::action::{Notices, RenderOptions, Rendered};
-use ferroflux_helm::chart::Chart;
+use ferroflux_helm::action::{Notices, RenderOptions};
 use ferroflux_helm::engine::Release as RenderRelease;
 use ferroflux_helm::release::{Release, Status};
-use ferroflux_helm::values::Values;
 use ferroflux_helm_action::cluster::{self, ClusterLookup};
 use ferroflux_helm_action::{PostRender as _, Storage};
-use ferroflux_helm_controller::postrender::{self, KustomizePostRenderer};
+use ferroflux_helm_controller::postrender::KustomizePostRenderer;
 use ferroflux_helm_controller::{chart, helmrelease, values};
 use ferroflux_runtime::scrub::Scrubbed;
 use kube::{Api, Client, ResourceExt as _};
@@ -209,14 +202,21 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         .rev()
         .find(|r| r.status() == Status::Deployed)
         .filter(|_| last.is_some_and(|l| l.status() != Status::Uninstalled));
-    let status = hr.status.clone().unwrap_or_default();
     let in_sync = match (last, deployed) {
         (Some(l), Some(d)) => {
             l.version == d.version
                 && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
-                && helmrelease::managed(&status, d)
-                && status.observed_post_renderers_digest
-                    == postrender::digest(&hr.spec.post_renderers)
+                // As the controller: a deployed revision its status does
+                // not record (made by hand) is upgraded.
+                && hr
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| helmrelease::managed(s, d))
+                && hr
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.observed_post_renderers_digest.clone())
+                    == ferroflux_helm_controller::postrender::digest(&hr.spec.post_renderers)
         }
         _ => false,
     };
@@ -236,19 +236,22 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         // The controller leaves an in-sync release alone: nothing changes.
         return Ok(report);
     }
-    let next_release = RenderRelease {
-        name: release.clone(),
-        namespace: target,
-        revision: i64::from(next),
-        is_upgrade: deployed.is_some(),
-    };
-    let rendered = render(client, &hr, loaded, composed.values.clone(), next_release)
-        .await
-        .map_err(|e| {
-            Error::Build(hide(&format!(
-                "{what}: chart {chart_name}@{chart_version}: {e}"
-            )))
-        })?;
+    let rendered = render(
+        client,
+        &hr,
+        loaded,
+        &composed.values,
+        &release,
+        target,
+        next,
+        deployed.is_some(),
+    )
+    .await
+    .map_err(|e| {
+        Error::Build(hide(&format!(
+            "{what}: chart {chart_name}@{chart_version} does not render: {e}"
+        )))
+    })?;
     let before = deployed.map_or_else(String::new, |d| d.manifest.clone());
     let labels = (
         deployed.map_or_else(
@@ -262,57 +265,57 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
     Ok(report)
 }
 
-/// Renders `chart` as the helm-controller renders an install or upgrade:
-/// against the live cluster (its version and API versions for
-/// `.Capabilities`, `lookup` reading through `client`, here the user's
-/// credentials rather than the HelmRelease's ServiceAccount), with the
-/// action's schema validation switch, then through `spec.postRenderers`.
-/// On a blocking thread, as the controller does: `lookup` blocks on the
-/// cluster.
-///
-/// # Errors
-/// Discovery failing, the chart not rendering, or a post-renderer failing.
+/// Renders `chart` for release `release` as the helm-controller does: against the live cluster
+/// (`.Capabilities`, `lookup`), then through the HelmRelease's post-renderers; on a blocking
+/// thread, as `lookup` blocks.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "the release's identity and revision, as the controller passes them"
+)]
 async fn render(
     client: &Client,
     hr: &HelmRelease,
-    chart: Chart,
-    values: Values,
-    release: RenderRelease,
-) -> std::result::Result<Rendered, String> {
-    let caps = cluster::capabilities(client).await.map_err(|e| {
-        format!(
-            "discovering the cluster's version and API versions (for .Capabilities) failed: {e}"
-        )
-    })?;
-    let skip_schema_validation = if release.is_upgrade {
-        hr.spec
-            .upgrade
-            .as_ref()
-            .is_some_and(|u| u.disable_schema_validation)
-    } else {
-        hr.spec
-            .install
-            .as_ref()
-            .is_some_and(|i| i.disable_schema_validation)
-    };
+    chart: ferroflux_helm::chart::Chart,
+    values: &ferroflux_helm::values::Values,
+    release: &str,
+    target: String,
+    revision: u32,
+    is_upgrade: bool,
+) -> std::result::Result<ferroflux_helm::action::Rendered, String> {
+    let caps = cluster::capabilities(client)
+        .await
+        .map_err(|e| format!("discovering the cluster's version and API versions failed: {e}"))?;
     let options = RenderOptions {
-        release,
+        release: RenderRelease {
+            name: release.to_owned(),
+            namespace: target,
+            revision: i64::from(revision),
+            is_upgrade,
+        },
         kube_version: Some(caps.kube_version),
         api_versions: caps.api_versions,
         api_versions_from_cluster: true,
-        skip_schema_validation,
-        lookup: Some(Arc::new(ClusterLookup::new(client.clone()))),
+        skip_schema_validation: if is_upgrade {
+            hr.spec
+                .upgrade
+                .as_ref()
+                .is_some_and(|u| u.disable_schema_validation)
+        } else {
+            hr.spec
+                .install
+                .as_ref()
+                .is_some_and(|i| i.disable_schema_validation)
+        },
+        lookup: Some(std::sync::Arc::new(ClusterLookup::new(client.clone()))),
     };
     let post = KustomizePostRenderer::new(&hr.spec.post_renderers);
+    let values = values.clone();
     tokio::task::spawn_blocking(move || {
         let mut notices = Notices::default();
         let mut rendered = ferroflux_helm::action::render(chart, &values, &options, &mut notices)
-            .map_err(|e| format!("does not render: {e}"))?;
+            .map_err(|e| e.to_string())?;
         if let Some(post) = post {
-            let out = post
-                .run(&rendered.manifest())
-                .map_err(|e| format!("spec.postRenderers failed: {e}"))?;
-            rendered.post_rendered = Some(out);
+            rendered.post_rendered = Some(post.run(&rendered.manifest())?);
         }
         Ok(rendered)
     })
@@ -320,14 +323,14 @@ async fn render(
     .map_err(|e| format!("the render was interrupted: {e}"))?
 }
 
-/// The chart of `hr`'s source artifact, downloaded and loaded, and its
-/// values composed, as the helm-controller gets them; `what` names `hr` in
-/// errors.
+/// The chart of `hr`'s source artifact, downloaded and loaded (an OCI
+/// chart's version with the artifact's digest), and its values composed,
+/// as the helm-controller gets them; `what` names `hr` in errors.
 async fn chart_and_values(
     client: &Client,
     hr: &HelmRelease,
     what: &str,
-) -> Result<(Chart, values::Composed)> {
+) -> Result<(ferroflux_helm::chart::Chart, values::Composed)> {
     let source = chart::source_ref(hr).map_err(|e| Error::Build(format!("{what}: {e}")))?;
     let artifact = chart::artifact(client, &source).await.map_err(|e| {
         let hint = if hr.spec.chart.is_some() {
@@ -337,9 +340,15 @@ async fn chart_and_values(
         };
         Error::Build(format!("{what}: {e}{hint}"))
     })?;
-    let loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
+    let mut loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
         .await
         .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    if source.kind == "OCIRepository" {
+        // As the controller: the chart version carries the artifact's digest.
+        loaded.metadata.version =
+            chart::oci_chart_version(&loaded.metadata.version, &artifact.revision)
+                .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    }
     let composed = values::compose(client, hr)
         .await
         .map_err(|e| Error::Build(format!("{what}: {e}")))?;

@@ -387,8 +387,8 @@ pub struct HelmReleaseFlags {
     /// Reconcile as this ServiceAccount.
     #[arg(long)]
     pub service_account: Option<String>,
-    /// How CRDs are upgraded: `Skip`, `Create` or `CreateReplace`
-    /// (installs create them).
+    /// How CRDs are upgraded: `Skip`, `Create` or `CreateReplace` (installs
+    /// create them).
     #[arg(long)]
     pub crds: Option<String>,
 }
@@ -759,14 +759,22 @@ fn values_files(paths: &[PathBuf]) -> Result<Option<Value>> {
     Ok(Some(Value::Object(merged)))
 }
 
-/// `spec.chart` (from `--source` and `--chart`) or `spec.chartRef` (from
-/// `--chart-ref`) into `spec`.
+/// A HelmRelease (`helm.toolkit.fluxcd.io/v2`), as `flux create
+/// helmrelease` writes it: `--source` and `--chart` make a `spec.chart`
+/// template, `--chart-ref` a `spec.chartRef`; `--crds` sets
+/// `install.crds: Create` and `upgrade.crds` to the policy.
 ///
 /// # Errors
 /// [`Error::Usage`]: neither or both of `--chart` and `--chart-ref`,
 /// `--chart` without `--source`, a reference of a kind the field does not
-/// take, or an unknown strategy.
-fn chart(spec: &mut Value, flags: &HelmReleaseFlags) -> Result<()> {
+/// take, an unknown strategy or CRD policy, or a values file that cannot be
+/// read or is not a YAML map.
+#[expect(
+    clippy::too_many_lines,
+    reason = "one flag after the other into Flux's spec, in Flux's order"
+)]
+pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Result<Value> {
+    let mut spec = json!({"interval": flags.interval});
     match (&flags.chart, &flags.chart_ref) {
         (Some(chart), None) => {
             let source = flags.source.as_deref().ok_or_else(|| {
@@ -817,22 +825,6 @@ fn chart(spec: &mut Value, flags: &HelmReleaseFlags) -> Result<()> {
             ));
         }
     }
-    Ok(())
-}
-
-/// A HelmRelease (`helm.toolkit.fluxcd.io/v2`), as `flux create
-/// helmrelease` writes it: `--source` and `--chart` make a `spec.chart`
-/// template, `--chart-ref` a `spec.chartRef`; `--crds` sets
-/// `install.crds: Create` and `upgrade.crds` to the policy.
-///
-/// # Errors
-/// [`Error::Usage`]: neither or both of `--chart` and `--chart-ref`,
-/// `--chart` without `--source`, a reference of a kind the field does not
-/// take, an unknown strategy or CRD policy, or a values file that cannot be
-/// read or is not a YAML map.
-pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Result<Value> {
-    let mut spec = json!({"interval": flags.interval});
-    chart(&mut spec, flags)?;
     insert(&mut spec, "releaseName", flags.release_name.as_ref());
     insert(
         &mut spec,
@@ -1010,6 +1002,37 @@ mod tests {
     }
 
     #[test]
+    fn oci_repository_defaults_to_latest_and_takes_one_ref() {
+        let flags = OciSource {
+            url: "oci://ghcr.io/org/app".into(),
+            interval: "5m".into(),
+            secret_ref: Some("regcred".into()),
+            layer_operation: Some("copy".into()),
+            ..OciSource::default()
+        };
+        let obj = oci_repository("app", "flux-system", &flags).unwrap();
+        assert_eq!(
+            obj,
+            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
+                   "metadata": {"name": "app", "namespace": "flux-system"},
+                   "spec": {"url": "oci://ghcr.io/org/app", "interval": "5m",
+                            "ref": {"tag": "latest"}, "secretRef": {"name": "regcred"},
+                            "layerSelector": {"operation": "copy"}}})
+        );
+        let two = OciSource {
+            tag: Some("v1".into()),
+            semver: Some("1.x".into()),
+            ..flags.clone()
+        };
+        assert!(oci_repository("app", "ns", &two).is_err());
+        let bad = OciSource {
+            layer_operation: Some("move".into()),
+            ..flags
+        };
+        assert!(oci_repository("app", "ns", &bad).is_err());
+    }
+
+    #[test]
     fn helm_release_values_files_merge_as_flux_merges_them() {
         let dir = tempfile::tempdir().unwrap();
         let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
@@ -1040,37 +1063,6 @@ mod tests {
         )
         .unwrap_err();
         assert!(error.to_string().contains("must be a YAML map"), "{error}");
-    }
-
-    #[test]
-    fn oci_repository_defaults_to_latest_and_takes_one_ref() {
-        let flags = OciSource {
-            url: "oci://ghcr.io/org/app".into(),
-            interval: "5m".into(),
-            secret_ref: Some("regcred".into()),
-            layer_operation: Some("copy".into()),
-            ..OciSource::default()
-        };
-        let obj = oci_repository("app", "flux-system", &flags).unwrap();
-        assert_eq!(
-            obj,
-            json!({"apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "OCIRepository",
-                   "metadata": {"name": "app", "namespace": "flux-system"},
-                   "spec": {"url": "oci://ghcr.io/org/app", "interval": "5m",
-                            "ref": {"tag": "latest"}, "secretRef": {"name": "regcred"},
-                            "layerSelector": {"operation": "copy"}}})
-        );
-        let two = OciSource {
-            tag: Some("v1".into()),
-            semver: Some("1.x".into()),
-            ..flags.clone()
-        };
-        assert!(oci_repository("app", "ns", &two).is_err());
-        let bad = OciSource {
-            layer_operation: Some("move".into()),
-            ..flags
-        };
-        assert!(oci_repository("app", "ns", &bad).is_err());
     }
 
     #[test]

@@ -3,12 +3,15 @@
 //! the packaged chart.
 //!
 //! Sources: an HTTP(S) HelmRepository (the version resolved as a semver
-//! range over its stored index), or a GitRepository (the chart directory at
+//! range over its stored index), an OCI HelmRepository (`type: oci`: the
+//! chart `<url>/<chart>` in the registry, the version resolved over its
+//! tags, see [`oci`]), or a GitRepository (the chart directory at
 //! `spec.chart` inside its artifact, with the dependencies its `charts/`
-//! folder holds, `file://` ones from the artifact, and those from chart
-//! repositories resolved through the HelmRepositories of the namespace).
-//! Charts from OCI HelmRepositories and Buckets are refused by name
-//! (stalled) until those sources exist here.
+//! folder holds, `file://` ones from the artifact, those from chart
+//! repositories resolved through the HelmRepositories of the namespace, and
+//! `oci://` ones pulled from their registry with the login of the OCI
+//! HelmRepository of the namespace with that URL, if any). Buckets are
+//! refused by name (stalled) until that source exists here.
 //!
 //! Sub-reconcilers, in order:
 //! 1. [`HelmChartReconciler::reconcile_storage`]: checks that the recorded
@@ -16,22 +19,31 @@
 //! 2. [`HelmChartReconciler::reconcile_source`]: finds the source and its
 //!    artifact; for a HelmRepository, resolves `spec.version` over the
 //!    chart's versions in its index (streamed: only this chart's versions
-//!    are kept). Waits while the source has no artifact. Sets or clears
-//!    `FetchFailed` (`SourceUnavailable`, `ChartReferenceError`).
+//!    are kept), or, for one of `type: oci`, over the chart's tags in the
+//!    registry (an exact version is not listed). Waits while the source has
+//!    no artifact. Sets or clears `FetchFailed` (`SourceUnavailable`,
+//!    `ChartReferenceError`, and for OCI `ChartPullError`,
+//!    `AuthenticationFailed`, `URLInvalid`).
 //! 3. [`HelmChartReconciler::reconcile_artifact`]: unless the stored chart
 //!    is that version built from the same spec, gets the chart (downloaded,
 //!    credentials only to the repository's host unless `passCredentials`,
-//!    the index's digest verified; or read from the Git artifact), loads it
+//!    the index's digest verified; pulled from the registry, the chart
+//!    layer's digest verified; or read from the Git artifact), loads it
 //!    with the Helm loader's caps, merges `spec.valuesFiles` into its
 //!    `values.yaml`, and stores it as `<chart>-<version>.tgz`, revision the
-//!    chart version. Sets or clears `FetchFailed` (`ChartPullError`) and
-//!    `BuildFailed` (`ChartPackageError`, `ValuesFilesError`), sets
-//!    `ArtifactInStorage`.
+//!    chart version. Sets or clears `FetchFailed` (`ChartPullError`,
+//!    `AuthenticationFailed`) and `BuildFailed` (`ChartPackageError`,
+//!    `ValuesFilesError`), sets `ArtifactInStorage`.
+//!    `observedSourceArtifactRevision` is the source's artifact revision
+//!    (the index's, the commit's); an OCI HelmRepository has no artifact,
+//!    so it is left empty, as in Flux.
 
+pub mod oci;
 pub mod package;
 pub mod triggers;
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferroflux_api::meta::Artifact;
 use ferroflux_api::source::{GitRepository, HelmChart, HelmChartStatus, HelmRepository};
@@ -68,6 +80,8 @@ pub mod names {
     pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
     /// Reason: credentials were missing, malformed or refused.
     pub const AUTHENTICATION_FAILED: &str = "AuthenticationFailed";
+    /// Reason: the repository URL and chart name make no registry address.
+    pub const URL_INVALID: &str = "URLInvalid";
 }
 
 /// The kind name used in storage paths.
@@ -81,6 +95,9 @@ pub struct HelmChartReconciler {
     client: Client,
     storage: Storage,
     max_chart_size: u64,
+    /// Charts (and chart dependencies) downloaded from chart repositories
+    /// and registries, for tests and benchmarks: a current chart downloads none.
+    pub pulls: AtomicU64,
 }
 
 impl HelmChartReconciler {
@@ -91,6 +108,7 @@ impl HelmChartReconciler {
             client,
             storage,
             max_chart_size: DEFAULT_MAX_CHART_SIZE,
+            pulls: AtomicU64::new(0),
         }
     }
 
@@ -216,16 +234,16 @@ impl HelmChartReconciler {
             .ok_or_else(|| {
                 unavailable(obj, &format!("HelmRepository '{ns}/{name}' does not exist"))
             })?;
-        if repo.is_oci() {
-            // Part B of issue 18 (OCI support) brings the registry client.
-            return Err(ReconcileError::stalled(
-                names::UNSUPPORTED,
-                Scrubbed::new(&format!(
-                    "HelmRepository '{ns}/{name}' is of type 'oci': charts from OCI registries are not supported by Ferroflux yet; keep this HelmChart on Flux for now"
-                )),
-            ));
-        }
         let constraint = obj.spec.version.as_deref().unwrap_or("*");
+        if repo.is_oci() {
+            let remote = oci::Remote::connect(&self.client, &repo).await?;
+            let what = format!("chart '{}' version '{constraint}'", obj.spec.chart);
+            let found = remote.resolve(&obj.spec.chart, constraint, &what).await?;
+            return Ok(Resolved::Oci {
+                remote: Box::new(remote),
+                found,
+            });
+        }
         let (index_revision, version) = self
             .resolve_version(&repo, &obj.spec.chart, constraint)
             .await
@@ -289,12 +307,25 @@ impl HelmChartReconciler {
     }
 
     /// Whether the stored chart was built from the spec as it is: the same
-    /// chart, the same values files (those found, when missing ones are
-    /// ignored), the same strategy (a `+<revision>` version or not).
+    /// chart and values files ([`Self::same_chart_and_values`]), the same
+    /// strategy (a `+<revision>` version or not).
     fn same_spec(obj: &HelmChart, status: &HelmChartStatus) -> bool {
-        let Some(artifact) = &status.artifact else {
+        let revision_strategy = revision_strategy(obj);
+        Self::same_chart_and_values(obj, status)
+            && status
+                .artifact
+                .as_ref()
+                .is_some_and(|a| a.revision.contains('+') == revision_strategy)
+    }
+
+    /// Whether the stored chart is of the same chart with the same values
+    /// files (those found, when missing ones are ignored). For a chart from
+    /// a registry this is the whole spec: the strategy does not apply, and
+    /// its version may carry `+` metadata of its own.
+    fn same_chart_and_values(obj: &HelmChart, status: &HelmChartStatus) -> bool {
+        if status.artifact.is_none() {
             return false;
-        };
+        }
         let values = if obj.spec.ignore_missing_values_files {
             status
                 .observed_values_files
@@ -303,10 +334,7 @@ impl HelmChartReconciler {
         } else {
             status.observed_values_files == obj.spec.values_files
         };
-        let revision_strategy = revision_strategy(obj);
-        status.observed_chart_name.as_deref() == Some(obj.spec.chart.as_str())
-            && values
-            && artifact.revision.contains('+') == revision_strategy
+        status.observed_chart_name.as_deref() == Some(obj.spec.chart.as_str()) && values
     }
 
     /// Downloads `version` of a chart from `repo`.
@@ -342,6 +370,7 @@ impl HelmChartReconciler {
         })?;
         let dir = tempfile::tempdir()
             .map_err(|e| storage_failed(&format!("creating a download directory failed: {e}")))?;
+        self.pulls.fetch_add(1, Ordering::Relaxed);
         let cap = Cap {
             max: self.max_chart_size,
             flag: "--helm-chart-max-size",
@@ -384,7 +413,7 @@ impl HelmChartReconciler {
     ) -> Result<(), ReconcileError> {
         let chart = &obj.spec.chart;
         let revision_strategy = revision_strategy(obj);
-        let (source_revision, input, what) = match resolved {
+        let (source_revision, input, what, tagged) = match resolved {
             Resolved::Repo {
                 repo,
                 index_revision,
@@ -407,7 +436,18 @@ impl HelmChartReconciler {
                 let files = ferroflux_helm::chart::archive_files(&bytes).map_err(|m| {
                     build_failed(names::CHART_PACKAGE_ERROR, &format!("{what}: {m}"))
                 })?;
-                (index_revision, Source::Package { files, bytes }, what)
+                (
+                    Some(index_revision),
+                    Source::Package { files, bytes },
+                    what,
+                    None,
+                )
+            }
+            Resolved::Oci { remote, found } => {
+                let Some((input, what)) = self.pull_oci(obj, status, &remote, &found).await? else {
+                    return Ok(());
+                };
+                (None, input, what, Some(found.version))
             }
             Resolved::Git { artifact } => {
                 if Self::is_current(obj, status, &artifact.revision)
@@ -421,20 +461,68 @@ impl HelmChartReconciler {
                 let what = format!("chart '{chart}' of revision '{}'", artifact.revision);
                 let (files, values) = self.git_chart_files(obj, &artifact, &what).await?;
                 (
-                    artifact.revision.clone(),
+                    Some(artifact.revision.clone()),
                     Source::Dir { files, values },
                     what,
+                    None,
                 )
             }
         };
-        let version_metadata = revision_strategy.then(|| short_revision(&source_revision));
+        // No source revision for a chart from a registry: the strategy does
+        // not apply to it, as in Flux.
+        let version_metadata = source_revision
+            .as_deref()
+            .filter(|_| revision_strategy)
+            .map(short_revision);
+        let (built, original) = Self::build(obj, input, version_metadata, &what).await?;
+        if let Some(tag_version) = tagged.as_deref()
+            && built.version != tag_version
+        {
+            // Helm pushes a chart under its own version; anything else
+            // would store a chart whose revision is not its version.
+            return Err(build_failed(
+                names::CHART_PACKAGE_ERROR,
+                &format!(
+                    "{what}: its Chart.yaml says version '{}', not the version it is tagged with; push it with helm push, which tags a chart with its version",
+                    built.version
+                ),
+            ));
+        }
+        conditions::remove(&mut status.conditions, names::BUILD_FAILED);
+        let same_spec = if tagged.is_some() {
+            Self::same_chart_and_values(obj, status)
+        } else {
+            Self::same_spec(obj, status)
+        };
+        let unchanged = status
+            .artifact
+            .as_ref()
+            .is_some_and(|a| a.revision == built.version && self.storage.exists(a))
+            && same_spec;
+        if unchanged {
+            // A new source revision with the same chart version: as Flux,
+            // the stored chart stays (ChartVersion strategy).
+            status.observed_source_artifact_revision = source_revision;
+            return Ok(());
+        }
+        self.store(obj, status, built, original, source_revision, &what)
+    }
+
+    /// Builds the chart from its files (values files merged, the version
+    /// metadata set); returns it and the downloaded package it came from.
+    async fn build(
+        obj: &HelmChart,
+        input: Source,
+        version_metadata: Option<String>,
+        what: &str,
+    ) -> Result<(package::Built, Option<Vec<u8>>), ReconcileError> {
         let (files, original, always_package, external_values) = match input {
             Source::Package { files, bytes } => (files, Some(bytes), false, None),
             Source::Dir { files, values } => (files, None, true, Some(values)),
         };
         let values_files = obj.spec.values_files.clone();
         let ignore_missing = obj.spec.ignore_missing_values_files;
-        let origin = what.clone();
+        let origin = what.to_owned();
         let built = tokio::task::spawn_blocking(move || {
             package::build(package::Input {
                 files,
@@ -455,19 +543,38 @@ impl HelmChartReconciler {
             };
             build_failed(reason, &format!("{what}: {e}"))
         })?;
-        conditions::remove(&mut status.conditions, names::BUILD_FAILED);
-        let unchanged = status
-            .artifact
-            .as_ref()
-            .is_some_and(|a| a.revision == built.version && self.storage.exists(a))
-            && Self::same_spec(obj, status);
-        if unchanged {
-            // A new source revision with the same chart version: as Flux,
-            // the stored chart stays (ChartVersion strategy).
-            status.observed_source_artifact_revision = Some(source_revision);
-            return Ok(());
+        Ok((built, original))
+    }
+
+    /// Pulls the chart `found` from its registry, unless the stored chart
+    /// is that version of the same chart with the same values files (as
+    /// in Flux, the version alone decides: nothing is downloaded). Returns
+    /// the package and what names it in messages; `None` when current.
+    async fn pull_oci(
+        &self,
+        obj: &HelmChart,
+        status: &mut HelmChartStatus,
+        remote: &oci::Remote,
+        found: &oci::Found,
+    ) -> Result<Option<(Source, String)>, ReconcileError> {
+        // An OCI HelmRepository has no artifact to have observed.
+        status.observed_source_artifact_revision = None;
+        let current = Self::same_chart_and_values(obj, status)
+            && status
+                .artifact
+                .as_ref()
+                .is_some_and(|a| a.revision == found.version && self.storage.exists(a));
+        if current {
+            return Ok(None);
         }
-        self.store(obj, status, built, original, source_revision, &what)
+        let what = format!("chart '{}' version '{}'", obj.spec.chart, found.version);
+        self.pulls.fetch_add(1, Ordering::Relaxed);
+        let bytes = remote.pull(found, self.max_chart_size, &what).await?;
+        conditions::remove(&mut status.conditions, names::FETCH_FAILED);
+        let what = format!("{what} from {}", found.reference());
+        let files = ferroflux_helm::chart::archive_files(&bytes)
+            .map_err(|m| build_failed(names::CHART_PACKAGE_ERROR, &format!("{what}: {m}")))?;
+        Ok(Some((Source::Package { files, bytes }, what)))
     }
 
     /// Stores the built chart (the new package, else the downloaded one)
@@ -478,7 +585,7 @@ impl HelmChartReconciler {
         status: &mut HelmChartStatus,
         built: package::Built,
         original: Option<Vec<u8>>,
-        source_revision: String,
+        source_revision: Option<String>,
         what: &str,
     ) -> Result<(), ReconcileError> {
         let chart = &obj.spec.chart;
@@ -514,7 +621,7 @@ impl HelmChartReconciler {
         status.url = Some(artifact.url.clone());
         status.artifact = Some(artifact);
         status.observed_chart_name = Some(chart.clone());
-        status.observed_source_artifact_revision = Some(source_revision);
+        status.observed_source_artifact_revision = source_revision;
         status.observed_values_files = built.values_files;
         Ok(())
     }
@@ -570,8 +677,9 @@ impl HelmChartReconciler {
     }
 
     /// A dependency missing from `charts/`: its version and packaged bytes,
-    /// from a `file://` path inside the artifact or from the HelmRepository
-    /// of the namespace with its repository URL.
+    /// from a `file://` path inside the artifact, from the HelmRepository
+    /// of the namespace with its repository URL, or from the registry of an
+    /// `oci://` one.
     async fn dependency(
         &self,
         obj: &HelmChart,
@@ -600,9 +708,11 @@ impl HelmChartReconciler {
             .map_err(|e| failed(format!("{dep_what}: {e}")))?;
             return Ok((loaded.metadata.version, bytes));
         }
-        if !(dep.repository.starts_with("http://") || dep.repository.starts_with("https://")) {
+        let oci = dep.repository.starts_with("oci://");
+        if !(oci || dep.repository.starts_with("http://") || dep.repository.starts_with("https://"))
+        {
             return Err(failed(format!(
-                "{dep_what}: only http(s):// and file:// dependency repositories are supported; vendor it under charts/"
+                "{dep_what}: only http(s)://, oci:// and file:// dependency repositories are supported; vendor it under charts/"
             )));
         }
         let ns = obj.namespace().unwrap_or_default();
@@ -617,15 +727,18 @@ impl HelmChartReconciler {
                     &[],
                 )
             })?;
-        let repo = repos
+        let mut repos = repos
             .items
             .into_iter()
-            .find(|r| !r.is_oci() && r.spec.url.trim_end_matches('/') == want)
-            .ok_or_else(|| {
-                failed(format!(
-                    "{dep_what}: no HelmRepository in namespace '{ns}' has URL '{want}'; create one"
-                ))
-            })?;
+            .filter(|r| r.is_oci() == oci && r.spec.url.trim_end_matches('/') == want);
+        if oci {
+            return self.oci_dependency(repos.next(), dep, &dep_what).await;
+        }
+        let repo = repos.next().ok_or_else(|| {
+            failed(format!(
+                "{dep_what}: no HelmRepository in namespace '{ns}' has URL '{want}'; create one"
+            ))
+        })?;
         let constraint = if dep.version.is_empty() {
             "*"
         } else {
@@ -637,6 +750,31 @@ impl HelmChartReconciler {
             .map_err(|e| e.unwrap_or_else(|m| unavailable(obj, &format!("{dep_what}: {m}"))))?;
         let bytes = self.download_chart(&repo, &version, &dep_what).await?;
         Ok((version.version, bytes))
+    }
+
+    /// An `oci://` dependency: its version and packaged bytes, pulled with
+    /// the login of `repo` (the OCI HelmRepository with its URL), else
+    /// anonymously over HTTPS, as Flux does.
+    async fn oci_dependency(
+        &self,
+        repo: Option<HelmRepository>,
+        dep: &Dependency,
+        what: &str,
+    ) -> Result<(String, Vec<u8>), ReconcileError> {
+        let remote = match &repo {
+            Some(repo) => oci::Remote::connect(&self.client, repo).await?,
+            None => oci::Remote::anonymous(&dep.repository)?,
+        };
+        let constraint = if dep.version.is_empty() {
+            "*"
+        } else {
+            dep.version.as_str()
+        };
+        let found = remote.resolve(&dep.name, constraint, what).await?;
+        self.pulls.fetch_add(1, Ordering::Relaxed);
+        let what = format!("{what} version '{}'", found.version);
+        let bytes = remote.pull(&found, self.max_chart_size, &what).await?;
+        Ok((found.version, bytes))
     }
 }
 
@@ -719,6 +857,11 @@ enum Resolved {
         repo: Box<HelmRepository>,
         index_revision: String,
         version: ChartVersion,
+    },
+    /// A version in an OCI HelmRepository's registry, and the registry.
+    Oci {
+        remote: Box<oci::Remote>,
+        found: oci::Found,
     },
     /// A GitRepository's artifact.
     Git { artifact: Artifact },

@@ -145,7 +145,7 @@ async fn main() -> anyhow::Result<()> {
         controller::run::<GitRepository, _>(client, reconciler, options, process::until(&stopped));
     let controller = tokio::spawn(async move {
         // Every loop ends on shutdown; a panicked OCI task is logged, not fatal to the others.
-        let (_, _, oci) = tokio::join!(git, helm, oci);
+        let ((), (), oci) = tokio::join!(git, helm, oci);
         if let Err(e) = oci {
             tracing::error!(error = %e, "the OCIRepository loop failed");
         }

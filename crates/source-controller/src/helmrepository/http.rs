@@ -138,9 +138,12 @@ pub async fn read_auth(
     Ok(auth)
 }
 
-type SecretData = std::collections::BTreeMap<String, k8s_openapi::ByteString>;
+/// The data of a Secret, by key.
+pub(crate) type SecretData = std::collections::BTreeMap<String, k8s_openapi::ByteString>;
 
-async fn secret_data(
+/// The data of Secret `ns/name`, which `field` names; [`AuthError::Missing`]
+/// says to create it with `keys`.
+pub(crate) async fn secret_data(
     client: &Client,
     ns: &str,
     name: &str,

@@ -48,7 +48,7 @@ async fn demo_repo(options: RepoOptions) -> ChartRepo {
     repo
 }
 
-fn helm_repository(name: &str, url: &str, extra: serde_json::Value) -> HelmRepository {
+pub(crate) fn helm_repository(name: &str, url: &str, extra: serde_json::Value) -> HelmRepository {
     let mut spec = serde_json::json!({"url": url, "interval": "1h"});
     if let (Some(spec), serde_json::Value::Object(extra)) = (spec.as_object_mut(), extra) {
         spec.extend(extra);
@@ -62,7 +62,7 @@ fn helm_repository(name: &str, url: &str, extra: serde_json::Value) -> HelmRepos
     .unwrap()
 }
 
-fn helm_chart(name: &str, spec: serde_json::Value) -> HelmChart {
+pub(crate) fn helm_chart(name: &str, spec: serde_json::Value) -> HelmChart {
     let mut full = serde_json::json!({"interval": "1h"});
     if let (Some(full), serde_json::Value::Object(spec)) = (full.as_object_mut(), spec) {
         full.extend(spec);
@@ -76,7 +76,7 @@ fn helm_chart(name: &str, spec: serde_json::Value) -> HelmChart {
     .unwrap()
 }
 
-fn from_repo(chart: &str, version: &str, repo: &str) -> serde_json::Value {
+pub(crate) fn from_repo(chart: &str, version: &str, repo: &str) -> serde_json::Value {
     serde_json::json!({
         "chart": chart,
         "version": version,
@@ -115,12 +115,14 @@ fn run_in_process<K: Object, R: Reconciler<K>>(
 
 /// The two Helm reconcilers (and the GitRepository one) in process over a
 /// fresh storage, wired as the binary wires them.
-struct InProcess {
-    storage_dir: tempfile::TempDir,
+pub(crate) struct InProcess {
+    pub(crate) storage_dir: tempfile::TempDir,
+    /// The HelmChart reconciler, to count its downloads.
+    pub(crate) charts: Arc<HelmChartReconciler>,
     _stops: Vec<tokio::sync::oneshot::Sender<()>>,
 }
 
-fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
+pub(crate) fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
     let storage_dir = tempfile::tempdir().unwrap();
     let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
     let repos = Arc::new(HelmRepositoryReconciler::new(
@@ -146,7 +148,7 @@ fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
     };
     tokio::spawn(run_with_triggers::<HelmChart, _>(
         client.clone(),
-        charts,
+        charts.clone(),
         options,
         triggers,
         async move {
@@ -163,11 +165,17 @@ fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
     }
     InProcess {
         storage_dir,
+        charts,
         _stops: stops,
     }
 }
 
-async fn wait_for<K>(api: &Api<K>, name: &str, what: &str, check: impl Fn(&K) -> bool) -> K
+pub(crate) async fn wait_for<K>(
+    api: &Api<K>,
+    name: &str,
+    what: &str,
+    check: impl Fn(&K) -> bool,
+) -> K
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -185,7 +193,7 @@ fn repo_condition<'a>(obj: &'a HelmRepository, type_: &str) -> Option<&'a Condit
         .and_then(|s| conditions::get(&s.conditions, type_))
 }
 
-fn chart_condition<'a>(obj: &'a HelmChart, type_: &str) -> Option<&'a Condition> {
+pub(crate) fn chart_condition<'a>(obj: &'a HelmChart, type_: &str) -> Option<&'a Condition> {
     obj.status
         .as_ref()
         .and_then(|s| conditions::get(&s.conditions, type_))
@@ -195,7 +203,7 @@ fn repo_revision(obj: &HelmRepository) -> Option<String> {
     Some(obj.status.as_ref()?.artifact.as_ref()?.revision.clone())
 }
 
-fn chart_revision(obj: &HelmChart) -> Option<String> {
+pub(crate) fn chart_revision(obj: &HelmChart) -> Option<String> {
     Some(obj.status.as_ref()?.artifact.as_ref()?.revision.clone())
 }
 
@@ -204,7 +212,7 @@ fn repo_ready_at(obj: &HelmRepository, want: &str) -> bool {
         && repo_revision(obj).as_deref() == Some(want)
 }
 
-fn chart_ready_at(obj: &HelmChart, want: &str) -> bool {
+pub(crate) fn chart_ready_at(obj: &HelmChart, want: &str) -> bool {
     chart_condition(obj, "Ready").is_some_and(|c| c.status == "True")
         && chart_revision(obj).as_deref() == Some(want)
 }
@@ -214,7 +222,7 @@ fn index_revision(repo: &ChartRepo) -> String {
     ferroflux_artifact::digest::of(&std::fs::read(repo.root().join("index.yaml")).unwrap())
 }
 
-async fn request_reconcile<K>(api: &Api<K>, name: &str, token: &str)
+pub(crate) async fn request_reconcile<K>(api: &Api<K>, name: &str, token: &str)
 where
     K: kube::Resource + Clone + DeserializeOwned + std::fmt::Debug,
 {
@@ -234,7 +242,7 @@ fn handled(token: &'static str) -> impl Fn(&HelmRepository) -> bool {
 }
 
 /// The Kubernetes events about object `name`, as `reason: message` lines.
-async fn events_of(client: &Client, ns: &str, name: &str) -> Vec<String> {
+pub(crate) async fn events_of(client: &Client, ns: &str, name: &str) -> Vec<String> {
     Api::<Event>::namespaced(client.clone(), ns)
         .list(&kube::api::ListParams::default())
         .await
@@ -819,49 +827,4 @@ async fn a_chart_from_git_merges_values_files_resolves_dependencies_and_follows_
         chart_ready_at(o, &want)
     })
     .await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oci_helm_repository_is_left_alone_and_its_charts_are_refused_by_name() {
-    let (client, ns) = client_and_namespace("helm-oci").await;
-    let _running = start_in_process(&client, &ns, false);
-    let repos: Api<HelmRepository> = Api::namespaced(client.clone(), &ns);
-    let charts: Api<HelmChart> = Api::namespaced(client.clone(), &ns);
-    repos
-        .create(
-            &PostParams::default(),
-            &helm_repository(
-                "registry",
-                "oci://127.0.0.1:1/charts",
-                serde_json::json!({"type": "oci"}),
-            ),
-        )
-        .await
-        .unwrap();
-    charts
-        .create(
-            &PostParams::default(),
-            &helm_chart("podinfo", from_repo("podinfo", "6.x", "registry")),
-        )
-        .await
-        .unwrap();
-    let chart = wait_for(&charts, "podinfo", "the chart is Stalled", |o| {
-        chart_condition(o, "Stalled").is_some_and(|c| c.status == "True")
-    })
-    .await;
-    let stalled = chart_condition(&chart, "Stalled").unwrap();
-    assert_eq!(stalled.reason, "UnsupportedConfiguration");
-    assert!(
-        stalled.message.contains("registry") && stalled.message.contains("'oci'"),
-        "{}",
-        stalled.message
-    );
-    let repo = repos.get("registry").await.unwrap();
-    assert!(
-        repo.status
-            .as_ref()
-            .is_none_or(|s| s.conditions.is_empty() && s.artifact.is_none()),
-        "an OCI HelmRepository gets no status: {:?}",
-        repo.status
-    );
 }

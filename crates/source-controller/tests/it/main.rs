@@ -9,4 +9,5 @@
 mod git;
 mod gitrepository;
 mod helm;
+mod helmoci;
 mod ocirepository;

@@ -2,6 +2,7 @@
 //! real control plane: the source-controller binary for the artifact over
 //! HTTP, the reconciler in this process where a test counts layer pulls.
 
+use std::fmt::Write as _;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -31,18 +32,18 @@ use kube::{Api, Client};
 
 use crate::gitrepository::Controller;
 
-const PASSWORD: &str = "s3cret-registry-password";
-const WRONG_PASSWORD: &str = "not-the-registry-password";
+pub(crate) const PASSWORD: &str = "s3cret-registry-password";
+pub(crate) const WRONG_PASSWORD: &str = "not-the-registry-password";
 const HELM_CHART_LAYER: &str = "application/vnd.cncf.helm.chart.content.v1.tar+gzip";
 
-fn login(password: &str) -> BasicAuth {
+pub(crate) fn login(password: &str) -> BasicAuth {
     BasicAuth {
         username: "flux".into(),
         password: password.into(),
     }
 }
 
-fn start_registry(tls: bool, auth: bool) -> TestRegistry {
+pub(crate) fn start_registry(tls: bool, auth: bool) -> TestRegistry {
     TestRegistry::start(TestRegistryOptions {
         tls,
         auth: auth.then(|| login(PASSWORD)),
@@ -85,7 +86,7 @@ async fn push_files(
         .unwrap()
 }
 
-async fn create_secret(
+pub(crate) async fn create_secret(
     client: &Client,
     ns: &str,
     name: &str,
@@ -105,7 +106,7 @@ async fn create_secret(
 }
 
 /// A `kubernetes.io/dockerconfigjson` Secret logging in to `registry` with `password`.
-async fn docker_secret(
+pub(crate) async fn docker_secret(
     client: &Client,
     ns: &str,
     name: &str,
@@ -785,9 +786,10 @@ async fn a_corrupt_layer_and_a_layer_above_the_cap_are_refused_and_store_nothing
     .await
     .unwrap();
     // Hardly compressible, so the compressed layer itself is above the cap.
-    let noise: String = (0..8192u64)
-        .map(|i| format!("{:08x}", i.wrapping_mul(2_654_435_761) ^ (i << 7)))
-        .collect();
+    let noise = (0..8192u64).fold(String::new(), |mut noise, i| {
+        write!(noise, "{:08x}", i.wrapping_mul(2_654_435_761) ^ (i << 7)).unwrap();
+        noise
+    });
     push_files(&registry, "app", "big", &[("big.txt", &noise)]).await;
     let run = run_in_process_with(&client, &ns, 1024);
     let api: Api<OCIRepository> = Api::namespaced(client, &ns);
