@@ -22,6 +22,14 @@ pub const FIELD_MANAGER: &str = "ferroflux";
 /// The annotation that asks a controller to reconcile now.
 pub const REQUESTED_AT: &str = "reconcile.fluxcd.io/requestedAt";
 
+/// Asks a HelmRelease for a one-off install or upgrade, even in sync
+/// (`reconcile helmrelease --force`), with the same value as [`REQUESTED_AT`].
+pub const FORCE_AT: &str = "reconcile.fluxcd.io/forceAt";
+
+/// Asks a HelmRelease to reset its install and upgrade failure counts
+/// (`reconcile helmrelease --reset`), with the same value as [`REQUESTED_AT`].
+pub const RESET_AT: &str = "reconcile.fluxcd.io/resetAt";
+
 /// How often waits look at the object again.
 const POLL: Duration = Duration::from_millis(300);
 
@@ -172,7 +180,8 @@ pub async fn apply(client: &Client, resources: &mut Resources, obj: &Value) -> R
     })
 }
 
-/// Sets [`REQUESTED_AT`] on the object to now; returns the value set.
+/// Sets [`REQUESTED_AT`] on the object to now, and each annotation of
+/// `also` ([`FORCE_AT`], [`RESET_AT`]) to the same value; returns it.
 ///
 /// # Errors
 /// The API error.
@@ -181,13 +190,18 @@ pub async fn request_reconcile(
     kind: &Kind,
     namespace: &str,
     name: &str,
+    also: &[&str],
 ) -> Result<String> {
     let token = k8s_openapi::jiff::Timestamp::now().to_string();
+    let annotations: serde_json::Map<String, Value> = std::iter::once(REQUESTED_AT)
+        .chain(also.iter().copied())
+        .map(|key| (key.to_owned(), json!(token)))
+        .collect();
     api(client, kind, Some(namespace))
         .patch(
             name,
             &PatchParams::default(),
-            &Patch::Merge(json!({"metadata": {"annotations": {REQUESTED_AT: token}}})),
+            &Patch::Merge(json!({"metadata": {"annotations": annotations}})),
         )
         .await
         .map_err(|e| {

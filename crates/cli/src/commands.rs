@@ -169,7 +169,13 @@ pub async fn watch(ctx: &Context, kind: &Kind, all_namespaces: bool) -> Result<(
 ///
 /// # Errors
 /// The object missing or suspended, the reconcile failing or timing out.
-pub async fn reconcile(ctx: &Context, kind: &Kind, name: &str, with_source: bool) -> Result<()> {
+pub async fn reconcile(
+    ctx: &Context,
+    kind: &Kind,
+    name: &str,
+    with_source: bool,
+    also: &[&str],
+) -> Result<()> {
     let obj = cluster::get(&ctx.client, kind, &ctx.namespace, name).await?;
     if obj["spec"]["suspend"] == true {
         return Err(Error::Usage(format!(
@@ -186,14 +192,21 @@ pub async fn reconcile(ctx: &Context, kind: &Kind, name: &str, with_source: bool
             timeout: ctx.timeout,
             ui: ctx.ui,
         };
-        Box::pin(reconcile(&source_ctx, &source_kind, &source_name, false)).await?;
+        Box::pin(reconcile(
+            &source_ctx,
+            &source_kind,
+            &source_name,
+            false,
+            &[],
+        ))
+        .await?;
     }
     ctx.ui.action(&format!(
         "annotating {} {name} in {} namespace",
         kind.name(),
         ctx.namespace
     ));
-    let token = cluster::request_reconcile(&ctx.client, kind, &ctx.namespace, name).await?;
+    let token = cluster::request_reconcile(&ctx.client, kind, &ctx.namespace, name, also).await?;
     ctx.ui.success(&format!("{} annotated", kind.name()));
     ctx.ui
         .waiting(&format!("waiting for {} reconciliation", kind.name()));
@@ -260,7 +273,7 @@ pub async fn suspend(ctx: &Context, kind: &Kind, name: &str, suspend: bool) -> R
     }
     ctx.ui.success(&format!("{} resumed", kind.name()));
     if kind.has_status {
-        reconcile(ctx, kind, name, false).await?;
+        reconcile(ctx, kind, name, false, &[]).await?;
     }
     Ok(())
 }
@@ -281,7 +294,7 @@ pub fn exported(obj: &Value) -> Value {
         let kept: serde_json::Map<String, Value> = annotations
             .iter()
             .filter(|(k, _)| {
-                k.as_str() != cluster::REQUESTED_AT
+                ![cluster::REQUESTED_AT, cluster::FORCE_AT, cluster::RESET_AT].contains(&k.as_str())
                     && k.as_str() != "kubectl.kubernetes.io/last-applied-configuration"
             })
             .map(|(k, v)| (k.clone(), v.clone()))

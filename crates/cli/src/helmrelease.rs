@@ -169,27 +169,7 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
             cli: "helmreleases".into(),
         })?;
     let what = format!("HelmRelease {namespace}/{name}");
-    let source = chart::source_ref(&hr).map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    let artifact = chart::artifact(client, &source).await.map_err(|e| {
-        let hint = if hr.spec.chart.is_some() {
-            "; the helm-controller makes this HelmChart from spec.chart: wait for it, or `ferroflux reconcile helmrelease --with-source`"
-        } else {
-            ""
-        };
-        Error::Build(format!("{what}: {e}{hint}"))
-    })?;
-    let mut loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
-        .await
-        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    if source.kind == "OCIRepository" {
-        // As the controller: the chart version carries the artifact's digest.
-        loaded.metadata.version =
-            chart::oci_chart_version(&loaded.metadata.version, &artifact.revision)
-                .map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    }
-    let composed = values::compose(client, &hr)
-        .await
-        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    let (loaded, composed) = chart_and_values(client, &hr, &what).await?;
     let hide = |text: &str| {
         let secrets: Vec<&str> = composed.secrets.iter().map(String::as_str).collect();
         Scrubbed::with_secrets(text, &secrets).as_str().to_owned()
@@ -226,6 +206,12 @@ pub async fn diff(client: &Client, namespace: &str, name: &str) -> Result<Releas
         (Some(l), Some(d)) => {
             l.version == d.version
                 && helmrelease::in_sync(d, &chart_name, &chart_version, &digest)
+                // As the controller: a deployed revision its status does
+                // not record (made by hand) is upgraded.
+                && hr
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| helmrelease::managed(s, d))
                 && hr
                     .status
                     .as_ref()
@@ -335,6 +321,38 @@ async fn render(
     })
     .await
     .map_err(|e| format!("the render was interrupted: {e}"))?
+}
+
+/// The chart of `hr`'s source artifact, downloaded and loaded (an OCI
+/// chart's version with the artifact's digest), and its values composed,
+/// as the helm-controller gets them; `what` names `hr` in errors.
+async fn chart_and_values(
+    client: &Client,
+    hr: &HelmRelease,
+    what: &str,
+) -> Result<(ferroflux_helm::chart::Chart, values::Composed)> {
+    let source = chart::source_ref(hr).map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    let artifact = chart::artifact(client, &source).await.map_err(|e| {
+        let hint = if hr.spec.chart.is_some() {
+            "; the helm-controller makes this HelmChart from spec.chart: wait for it, or `ferroflux reconcile helmrelease --with-source`"
+        } else {
+            ""
+        };
+        Error::Build(format!("{what}: {e}{hint}"))
+    })?;
+    let mut loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
+        .await
+        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    if source.kind == "OCIRepository" {
+        // As the controller: the chart version carries the artifact's digest.
+        loaded.metadata.version =
+            chart::oci_chart_version(&loaded.metadata.version, &artifact.revision)
+                .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    }
+    let composed = values::compose(client, hr)
+        .await
+        .map_err(|e| Error::Build(format!("{what}: {e}")))?;
+    Ok((loaded, composed))
 }
 
 fn chart_label(rel: &Release) -> Option<String> {

@@ -65,7 +65,9 @@ enum Command {
     },
     /// Create or update an object (apply, then wait for it).
     #[command(subcommand)]
-    Create(Create),
+    // Boxed: `create helmrelease`'s flags make it far larger than the
+    // other commands.
+    Create(Box<Create>),
     /// List objects with their state.
     Get(Get),
     /// Reconcile an object now and wait for the result.
@@ -76,6 +78,14 @@ enum Command {
         /// reconcile it first.
         #[arg(long, global = true)]
         with_source: bool,
+        /// For a HelmRelease: a one-off install or upgrade, even when in
+        /// sync.
+        #[arg(long, global = true)]
+        force: bool,
+        /// For a HelmRelease: reset its install and upgrade failure counts
+        /// (after retries ran out).
+        #[arg(long, global = true)]
+        reset: bool,
     },
     /// Stop reconciling an object.
     Suspend {
@@ -487,9 +497,21 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         Command::Reconcile {
             target,
             with_source,
+            force,
+            reset,
         } => {
             let (kind, name) = target.named()?;
-            commands::reconcile(&ctx, &kind, &name, with_source).await
+            if (force || reset) && kind.name() != "HelmRelease" {
+                return Err(Error::Usage(format!(
+                    "--force and --reset are for HelmReleases, not a {}",
+                    kind.name()
+                )));
+            }
+            let also: Vec<&str> = [(force, cluster::FORCE_AT), (reset, cluster::RESET_AT)]
+                .into_iter()
+                .filter_map(|(on, key)| on.then_some(key))
+                .collect();
+            commands::reconcile(&ctx, &kind, &name, with_source, &also).await
         }
         Command::Suspend { target } => {
             let (kind, name) = target.named()?;
@@ -654,7 +676,7 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
     let Command::Create(create) = command else {
         return Ok(None);
     };
-    let export = match create {
+    let export = match create.as_ref() {
         Create::Source(
             CreateSource::Git { common, .. }
             | CreateSource::Helm { common, .. }

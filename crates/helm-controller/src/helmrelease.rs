@@ -1107,8 +1107,10 @@ pub fn in_sync(deployed: &Release, chart_name: &str, chart_version: &str, digest
         && values::digest(&deployed.config) == digest
 }
 
-/// Whether `status.history` records `deployed` as it is stored (same revision and digest).
-fn managed(status: &HelmReleaseStatus, deployed: &Release) -> bool {
+/// Whether `status.history` records `deployed` as it is stored (same revision and digest):
+/// a deployed revision it does not record (made by hand) is upgraded even when in sync.
+#[must_use]
+pub fn managed(status: &HelmReleaseStatus, deployed: &Release) -> bool {
     let seen = snapshot(deployed);
     status
         .history

@@ -4,15 +4,18 @@
 //! while in sync, suspended, given a new chart version and new values,
 //! diffed (objects added, removed and changed, Secret values masked, exit
 //! code 1), resumed (upgraded as the diff said), diffed again (exit code
-//! 0), reconciled with its chart and exported; a second HelmRelease on the
-//! same chart (`--chart-ref`), never installed, diffs as an install.
+//! 0), reconciled with its chart, forced to upgrade once (`--force`, with
+//! `--reset`) and exported; a second HelmRelease on the same chart
+//! (`--chart-ref`), never installed, diffs as an install.
+
+use std::path::Path;
 
 use ferroflux_api::helm::HelmRelease;
 use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspace_binary};
-use ferroflux_testenv::git::GitServer;
+use ferroflux_testenv::git::{GitServer, WorkingCopy};
 use k8s_openapi::api::core::v1::ConfigMap;
-use kube::Api;
 use kube::api::{Patch, PatchParams, PostParams};
+use kube::{Api, Client};
 use serde_json::json;
 
 use crate::{expect, ferroflux};
@@ -134,6 +137,11 @@ spec:
     name: podinfo-values
 "
     );
+}
+
+#[test]
+fn create_helmrelease_with_a_chart_ref_and_flags_that_do_not_fit() {
+    let no_cluster = std::path::Path::new("/nonexistent/kubeconfig");
     let run = expect(
         no_cluster,
         0,
@@ -220,6 +228,28 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         "helm-controller-0",
         &["--requeue-dependency=1s".to_owned()],
     );
+    install(kc, &ns, &server.url("charts"));
+    suspend_and_change(&client, kc, &ns, &repo).await;
+    diff_an_upgrade(kc, &ns);
+    resume_and_reconcile(&client, kc, &ns).await;
+    force_reset_and_export(&client, kc, &ns).await;
+    diff_an_install(&client, kc, &ns).await;
+}
+
+/// The first four columns of `name`'s row in a `get` table.
+fn row<'t>(table: &'t str, name: &str) -> Vec<&'t str> {
+    table
+        .lines()
+        .find(|l| l.starts_with(&format!("{name} ")))
+        .unwrap_or_default()
+        .split_whitespace()
+        .take(4)
+        .collect()
+}
+
+/// Creates the source and the HelmRelease (installed: Ready), lists them
+/// and diffs them in sync.
+fn install(kc: &Path, ns: &str, url: &str) {
     expect(
         kc,
         0,
@@ -229,9 +259,9 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
             "git",
             "charts",
             "-n",
-            &ns,
+            ns,
             "--url",
-            &server.url("charts"),
+            url,
             "--interval",
             "1h",
         ],
@@ -247,7 +277,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
             "helmrelease",
             "web",
             "-n",
-            &ns,
+            ns,
             "--source",
             "GitRepository/charts",
             "--chart",
@@ -266,24 +296,18 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         run.stderr
     );
 
-    let table = expect(kc, 0, &["get", "helmreleases", "-n", &ns]).stdout;
+    let table = expect(kc, 0, &["get", "helmreleases", "-n", ns]).stdout;
     assert!(table.starts_with("NAME"), "{table}");
-    let row: Vec<&str> = table
-        .lines()
-        .find(|l| l.starts_with("web "))
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
     assert_eq!(
-        row.get(..4),
-        Some(&["web", "0.1.0", "False", "True"][..]),
+        row(&table, "web"),
+        ["web", "0.1.0", "False", "True"],
         "{table}"
     );
-    let all = expect(kc, 0, &["get", "all", "-n", &ns]).stdout;
+    let all = expect(kc, 0, &["get", "all", "-n", ns]).stdout;
     assert!(all.contains("helmrelease/web"), "{all}");
 
     // Installed from this chart and these values: nothing would change.
-    let run = expect(kc, 0, &["diff", "helmrelease", "web", "-n", &ns]);
+    let run = expect(kc, 0, &["diff", "helmrelease", "web", "-n", ns]);
     assert!(
         run.stdout
             .contains(&format!("release {ns}/web is in sync at revision 1")),
@@ -291,19 +315,19 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         run.stdout
     );
     assert!(run.stderr.contains("no changes"), "{}", run.stderr);
+}
 
-    // Suspended, the HelmRelease gets a new chart version and new values
-    // the controller does not act on.
-    expect(kc, 0, &["suspend", "helmrelease", "web", "-n", &ns]);
-    let table = expect(kc, 0, &["get", "hr", "-n", &ns]).stdout;
-    let row: Vec<&str> = table
-        .lines()
-        .find(|l| l.starts_with("web "))
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    assert_eq!(row.get(..3), Some(&["web", "0.1.0", "True"][..]), "{table}");
-    let run = expect(kc, 2, &["reconcile", "hr", "web", "-n", &ns]);
+/// Suspends the HelmRelease, then gives it a new chart version (packaged
+/// at once) and new values the controller does not act on.
+async fn suspend_and_change(client: &Client, kc: &Path, ns: &str, repo: &WorkingCopy) {
+    expect(kc, 0, &["suspend", "helmrelease", "web", "-n", ns]);
+    let table = expect(kc, 0, &["get", "hr", "-n", ns]).stdout;
+    assert_eq!(
+        row(&table, "web").get(..3),
+        Some(&["web", "0.1.0", "True"][..]),
+        "{table}"
+    );
+    let run = expect(kc, 2, &["reconcile", "hr", "web", "-n", ns]);
     assert!(
         run.stderr.contains("ferroflux resume helmrelease web"),
         "{}",
@@ -318,7 +342,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         "demo 0.2.0",
     )
     .unwrap();
-    expect(kc, 0, &["reconcile", "source", "git", "charts", "-n", &ns]);
+    expect(kc, 0, &["reconcile", "source", "git", "charts", "-n", ns]);
     let run = expect(
         kc,
         0,
@@ -328,11 +352,11 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
             "chart",
             &format!("{ns}-web"),
             "-n",
-            &ns,
+            ns,
         ],
     );
     assert!(run.stderr.contains("0.2.0"), "{}", run.stderr);
-    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+    Api::<HelmRelease>::namespaced(client.clone(), ns)
         .patch(
             "web",
             &PatchParams::default(),
@@ -340,8 +364,12 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         )
         .await
         .unwrap();
+}
 
-    let run = expect(kc, 1, &["diff", "helmrelease", "web", "-n", &ns]);
+/// The diff of the suspended change: an upgrade, every kind of object
+/// change, no Secret value shown, exit code 1.
+fn diff_an_upgrade(kc: &Path, ns: &str) {
+    let run = expect(kc, 1, &["diff", "helmrelease", "web", "-n", ns]);
     let out = &run.stdout;
     for want in [
         format!("► release {ns}/web would be upgraded from revision 1 to 2\n"),
@@ -376,15 +404,18 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         "{}",
         run.stderr
     );
+}
 
-    // Resumed, the controller upgrades to what the diff showed.
-    let run = expect(kc, 0, &["resume", "helmrelease", "web", "-n", &ns]);
+/// Resumed, the release is upgraded as the diff said; then reconciled with
+/// its chart.
+async fn resume_and_reconcile(client: &Client, kc: &Path, ns: &str) {
+    let run = expect(kc, 0, &["resume", "helmrelease", "web", "-n", ns]);
     assert!(
         run.stderr.contains("applied revision: 0.2.0"),
         "{}",
         run.stderr
     );
-    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    let config_maps = Api::<ConfigMap>::namespaced(client.clone(), ns);
     let data = |cm: Option<ConfigMap>| cm.and_then(|c| c.data).unwrap_or_default();
     let cm = data(config_maps.get_opt("web-cm").await.unwrap());
     assert_eq!(
@@ -397,7 +428,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
     );
     assert!(config_maps.get_opt("web-extra").await.unwrap().is_some());
     assert!(config_maps.get_opt("web-old").await.unwrap().is_none());
-    let run = expect(kc, 0, &["diff", "hr", "web", "-n", &ns]);
+    let run = expect(kc, 0, &["diff", "hr", "web", "-n", ns]);
     assert!(
         run.stdout
             .contains(&format!("release {ns}/web is in sync at revision 2")),
@@ -409,29 +440,80 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
     let run = expect(
         kc,
         0,
-        &[
-            "reconcile",
-            "helmrelease",
-            "web",
-            "-n",
-            &ns,
-            "--with-source",
-        ],
+        &["reconcile", "helmrelease", "web", "-n", ns, "--with-source"],
     );
+    let chart = run.stderr.find(&format!("annotating HelmChart {ns}-web "));
+    let release = run.stderr.find("annotating HelmRelease web ");
     assert!(
-        run.stderr.contains("annotating HelmChart")
-            && run.stderr.contains("annotating HelmRelease"),
+        chart.is_some() && release.is_some() && chart < release,
         "{}",
         run.stderr
     );
-    let yaml = expect(kc, 0, &["export", "helmrelease", "web", "-n", &ns]).stdout;
+}
+
+/// `--force` upgrades a release in sync once, `--reset` is handled with
+/// it, both only for HelmReleases; the export keeps neither request.
+async fn force_reset_and_export(client: &Client, kc: &Path, ns: &str) {
+    let run = expect(
+        kc,
+        0,
+        &["reconcile", "hr", "web", "-n", ns, "--force", "--reset"],
+    );
+    assert!(
+        run.stderr.contains("applied revision: 0.2.0"),
+        "{}",
+        run.stderr
+    );
+    let run = expect(kc, 0, &["diff", "hr", "web", "-n", ns]);
+    assert!(
+        run.stdout
+            .contains(&format!("release {ns}/web is in sync at revision 3")),
+        "{}",
+        run.stdout
+    );
+    let hr = Api::<HelmRelease>::namespaced(client.clone(), ns)
+        .get("web")
+        .await
+        .unwrap();
+    let requested = hr
+        .metadata
+        .annotations
+        .as_ref()
+        .and_then(|a| a.get("reconcile.fluxcd.io/requestedAt"))
+        .cloned();
+    let status = hr.status.unwrap_or_default();
+    assert!(requested.is_some());
+    assert_eq!(
+        (&status.last_handled_force_at, &status.last_handled_reset_at),
+        (&requested, &requested)
+    );
+    let run = expect(
+        kc,
+        2,
+        &["reconcile", "source", "git", "charts", "-n", ns, "--force"],
+    );
+    assert!(
+        run.stderr
+            .contains("--force and --reset are for HelmReleases"),
+        "{}",
+        run.stderr
+    );
+
+    let yaml = expect(kc, 0, &["export", "helmrelease", "web", "-n", ns]).stdout;
     assert!(
         yaml.contains("kind: HelmRelease") && yaml.contains("chart: ./charts/demo"),
         "{yaml}"
     );
     assert!(!yaml.contains("status:"), "{yaml}");
+    assert!(
+        !yaml.contains("requestedAt") && !yaml.contains("forceAt") && !yaml.contains("resetAt"),
+        "{yaml}"
+    );
+}
 
-    // Never installed: the diff says so and lists every object as added.
+/// A HelmRelease never installed diffs as an install; one that does not
+/// exist is named.
+async fn diff_an_install(client: &Client, kc: &Path, ns: &str) {
     // The HelmRelease takes the HelmChart made for `web` (`--chart-ref`) and
     // is applied suspended, so that no controller installs it.
     let chart = format!("HelmChart/{ns}-web");
@@ -440,7 +522,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         "hr",
         "web2",
         "-n",
-        &ns,
+        ns,
         "--chart-ref",
         &chart,
         "--export",
@@ -453,11 +535,11 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
     )
     .unwrap();
     hr.spec.suspend = true;
-    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+    Api::<HelmRelease>::namespaced(client.clone(), ns)
         .create(&PostParams::default(), &hr)
         .await
         .unwrap();
-    let run = expect(kc, 1, &["diff", "hr", "web2", "-n", &ns]);
+    let run = expect(kc, 1, &["diff", "hr", "web2", "-n", ns]);
     for want in [
         format!("► release {ns}/web2 would be installed as revision 1\n"),
         "  chart: demo@0.2.0 (new)\n".to_owned(),
@@ -477,7 +559,7 @@ async fn create_get_diff_upgrade_and_reconcile_a_helm_release() {
         run.stderr
     );
 
-    let run = ferroflux(kc, &["diff", "helmrelease", "nope", "-n", &ns]);
+    let run = ferroflux(kc, &["diff", "helmrelease", "nope", "-n", ns]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
         run.stderr.contains("HelmRelease 'nope' not found"),
