@@ -91,6 +91,14 @@ pub enum Error {
     /// A hook failed.
     #[error(transparent)]
     Hook(#[from] hooks::Error),
+    /// An upgrade failed, and deleting what it had created failed too.
+    #[error("{failure}; cleaning up the objects the upgrade created failed too: {cleanup}")]
+    Cleanup {
+        /// The upgrade's failure.
+        failure: String,
+        /// The cleanup's.
+        cleanup: String,
+    },
     /// The post-renderer refused the rendered manifests.
     #[error("post-rendering release {release} failed: {message}")]
     PostRender {
@@ -156,6 +164,8 @@ pub struct Options {
     pub timeout: Duration,
     /// Recreate objects whose immutable fields changed.
     pub force: bool,
+    /// When an upgrade fails, delete the objects it created (Helm's `--cleanup-on-fail`).
+    pub cleanup_on_fail: bool,
     /// Revisions kept (0: all).
     pub max_history: usize,
     /// The cluster's Kubernetes version (`v1.33.1`), for `.Capabilities`.
@@ -211,6 +221,7 @@ impl Options {
             api_versions_from_cluster: false,
             skip_schema_validation: false,
             take_ownership: false,
+            cleanup_on_fail: false,
             wait_for_jobs: true,
             lookup: None,
             post_render: None,
@@ -403,6 +414,23 @@ impl Helm {
         if !opts.take_ownership {
             resources::check_ownership(&self.applier, &added, &opts.name, &opts.namespace).await?;
         }
+        // What this upgrade creates (new to the release and absent from the cluster), for
+        // `cleanup_on_fail`.
+        let mut created = Vec::new();
+        if opts.cleanup_on_fail {
+            for obj in &added {
+                let id = ferroflux_ssa::apply::ObjectId::of(obj);
+                if self
+                    .applier
+                    .get(&id)
+                    .await
+                    .map_err(resources::Error::from)?
+                    .is_none()
+                {
+                    created.push(obj.clone());
+                }
+            }
+        }
         let mut rel = Self::record(&chart, &rendered, opts, version);
         if let (Some(info), Some(first)) = (
             rel.info.as_mut(),
@@ -412,9 +440,23 @@ impl Helm {
         }
         rel.set_status(Status::PendingUpgrade, "Preparing upgrade");
         self.storage.create(&rel).await?;
-        let result = self
+        let mut result = self
             .deploy(&mut rel, &rendered, &objects, Some(&old), opts, "upgrade")
             .await;
+        if let Err(e) = &result
+            && !created.is_empty()
+        {
+            // As Helm: the failure stands; a failed cleanup is added to it.
+            if let Err(cleanup) =
+                resources::delete_released(&self.applier, &created, &opts.name, &opts.namespace)
+                    .await
+            {
+                result = Err(Error::Cleanup {
+                    failure: e.to_string(),
+                    cleanup: cleanup.to_string(),
+                });
+            }
+        }
         let ok = result.is_ok();
         let done = self
             .finish(rel, result, "Upgrade complete", "Upgrade", opts)

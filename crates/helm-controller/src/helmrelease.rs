@@ -1049,6 +1049,7 @@ impl HelmReleaseReconciler {
                 opts.wait_for_jobs = !upgrade.disable_wait_for_jobs;
                 opts.skip_schema_validation = upgrade.disable_schema_validation;
                 opts.take_ownership = !upgrade.disable_take_ownership;
+                opts.cleanup_on_fail = upgrade.cleanup_on_fail;
                 opts.force = upgrade.force;
                 opts.crds = crd_policy(upgrade.crds.as_deref(), CrdPolicy::Skip);
             }
@@ -1406,10 +1407,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
         (
             "spec.chart.spec.verify",
             spec.chart.as_ref().is_some_and(|c| c.spec.verify.is_some()),
-        ),
-        (
-            "spec.upgrade.cleanupOnFail",
-            spec.upgrade.as_ref().is_some_and(|u| u.cleanup_on_fail),
         ),
         (
             "spec.rollback.cleanupOnFail",

@@ -508,7 +508,10 @@ async fn a_corrupt_release_record_is_reported_by_name() {
 /// `lookup` reads the live cluster and `.Capabilities` is the cluster's, as in `helm install`:
 /// the same chart installed by the reference `helm` writes the same data.
 #[tokio::test]
-#[expect(clippy::too_many_lines, reason = "one chart probing each answer, then the oracle")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one chart probing each answer, then the oracle"
+)]
 async fn lookup_and_capabilities_answer_from_the_cluster_as_helm_install_does() {
     let f = fixture("helm-lookup").await;
     let cms = Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns);

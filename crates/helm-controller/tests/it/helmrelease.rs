@@ -1382,3 +1382,64 @@ async fn preserve_values_keeps_the_deployed_values_under_the_new_ones() {
         assert_eq!(values, json!({"a": "one", "invalid": false}));
     }
 }
+
+/// `upgrade.cleanupOnFail`: an upgrade that fails (its new Deployment never becomes ready: the
+/// test cluster runs no Pods) deletes the objects it created; the release records the failure.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cleanup_on_fail_deletes_what_a_failed_upgrade_created() {
+    use k8s_openapi::api::apps::v1::Deployment;
+    let (client, ns) = setup("hr-cleanup").await;
+    let server = GitServer::start(None).await.unwrap();
+    let mut files = chart_files("0.1.0");
+    files.push((
+        "charts/demo/templates/deploy.yaml".into(),
+        "{{- if .Values.deploy }}\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ .Release.Name }}-app\nspec:\n  replicas: 1\n  selector:\n    matchLabels:\n      app: demo\n  template:\n    metadata:\n      labels:\n        app: demo\n    spec:\n      containers:\n      - name: app\n        image: busybox\n{{- end }}\n".into(),
+    ));
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "web",
+        json!({"timeout": "5s", "upgrade": {"cleanupOnFail": true}}),
+    )
+    .await;
+    wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    set_values(&client, &ns, "web", json!({"deploy": true})).await;
+    let failed = wait_for(
+        &client,
+        &ns,
+        "web",
+        "Released",
+        "False",
+        "web-app",
+        &controllers,
+    )
+    .await;
+    assert_eq!(failed.1, "UpgradeFailed", "{failed:?}");
+    let deployments = Api::<Deployment>::namespaced(client.clone(), &ns);
+    eventually_gone(&deployments, "web-app", STEP).await;
+    let storage = ferroflux_helm_action::Storage::new(client.clone(), &ns);
+    let history = storage.history("web").await.unwrap();
+    let statuses: Vec<_> = history.iter().map(|r| (r.version, r.status())).collect();
+    assert!(
+        statuses.contains(&(2, ferroflux_helm::release::Status::Failed)),
+        "{statuses:?}"
+    );
+    // The release's own ConfigMap, which the failed upgrade did not create, stays.
+    assert!(cm_data(&client, &ns, "web-cm").await.is_some());
+}
