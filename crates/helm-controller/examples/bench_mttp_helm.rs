@@ -22,6 +22,8 @@
 #![expect(clippy::print_stdout, reason = "a benchmark reports on stdout")]
 #![allow(clippy::unwrap_used, reason = "a benchmark fails loudly")]
 
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -278,6 +280,156 @@ async fn reconcile_summary(port: u16) -> String {
     )
 }
 
+/// CPU seconds (user and system) used so far by this process (`bench`, the
+/// client and the git server's bridge) and by each of its direct children (the
+/// control plane, the controllers), summed by command name.
+fn cpu_seconds() -> BTreeMap<String, f64> {
+    // `/proc/<pid>/stat` counts in clock ticks: USER_HZ, 100 on Linux.
+    const TICKS: f64 = 100.0;
+    let me = std::process::id();
+    let mut out = BTreeMap::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let (Some((head, rest)), Ok(pid)) = (
+            stat.rsplit_once(") "),
+            entry.file_name().to_string_lossy().parse::<u32>(),
+        ) else {
+            continue;
+        };
+        let fields: Vec<&str> = rest.split(' ').collect();
+        let field = |i: usize| fields.get(i).and_then(|f| f.parse::<f64>().ok());
+        let comm = head.split_once('(').map_or("?", |(_, c)| c);
+        let name = if pid == me {
+            "bench"
+        } else if field(1) == Some(f64::from(me)) {
+            comm
+        } else {
+            continue;
+        };
+        *out.entry(name.to_owned()).or_default() +=
+            (field(11).unwrap_or_default() + field(12).unwrap_or_default()) / TICKS;
+    }
+    out
+}
+
+/// The CPU each process used between two [`cpu_seconds`] readings, largest first.
+fn cpu_used(before: &BTreeMap<String, f64>, after: &BTreeMap<String, f64>) -> String {
+    let mut used: Vec<(f64, &str)> = after
+        .iter()
+        .map(|(name, t)| (t - before.get(name).copied().unwrap_or_default(), name.as_str()))
+        .filter(|(t, _)| *t >= 0.05)
+        .collect();
+    used.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let total: f64 = used.iter().map(|(t, _)| t).sum();
+    let parts: Vec<String> = used
+        .iter()
+        .map(|(t, name)| format!("{name} {t:.1} s"))
+        .collect();
+    format!("{total:.1} CPU-s: {}", parts.join(", "))
+}
+
+/// Requests the API server has served, by verb and resource: count, seconds
+/// spent (summed over requests, so concurrent ones overlap) and bytes
+/// returned; from its own `/metrics`.
+async fn apiserver_requests(client: &Client) -> BTreeMap<String, [f64; 3]> {
+    let request = http::Request::get("/metrics").body(Vec::new()).unwrap();
+    let text = client.request_text(request).await.unwrap_or_default();
+    let mut out: BTreeMap<String, [f64; 3]> = BTreeMap::new();
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let Some((series, value)) = line.rsplit_once(' ') else {
+            continue;
+        };
+        let Some((metric, labels)) = series.split_once('{') else {
+            continue;
+        };
+        let slot = match metric {
+            "apiserver_request_total" => 0,
+            "apiserver_request_duration_seconds_sum" => 1,
+            "apiserver_response_sizes_sum" => 2,
+            _ => continue,
+        };
+        let label = |key: &str| {
+            labels
+                .split(&format!("{key}=\""))
+                .nth(1)
+                .and_then(|r| r.split('"').next())
+                .unwrap_or_default()
+        };
+        let mut key = format!("{} {}", label("verb"), label("resource"));
+        if !label("subresource").is_empty() {
+            key = format!("{key}/{}", label("subresource"));
+        }
+        if !label("dry_run").is_empty() {
+            key.push_str(" (dry run)");
+        }
+        out.entry(key).or_default()[slot] += value.parse::<f64>().unwrap_or_default();
+    }
+    out
+}
+
+/// The requests served between two [`apiserver_requests`] readings, the most
+/// time-consuming first (at most 12), one per line.
+fn requests_served(
+    before: &BTreeMap<String, [f64; 3]>,
+    after: &BTreeMap<String, [f64; 3]>,
+) -> String {
+    let mut rows: Vec<(String, [f64; 3])> = after
+        .iter()
+        .map(|(key, now)| {
+            let was = before.get(key).copied().unwrap_or_default();
+            (key.clone(), [0, 1, 2].map(|i| now[i] - was[i]))
+        })
+        .filter(|(_, d)| d[0] > 0.0)
+        .collect();
+    rows.sort_by(|a, b| b.1[1].total_cmp(&a.1[1]));
+    let total: f64 = rows.iter().map(|(_, d)| d[0]).sum();
+    let mut out = format!("{total} API requests; by time spent serving them:");
+    for (key, [count, secs, bytes]) in rows.iter().take(12) {
+        let _ = write!(
+            out,
+            "\n    {key:<40} {count:>7} requests {secs:>8.1} s {:>8.1} MiB",
+            bytes / 1_048_576.0
+        );
+    }
+    out
+}
+
+/// The spread of `status.lastAttemptedReleaseActionDuration` (the install)
+/// over the HelmReleases of `ns`: median, 90th percentile and maximum.
+async fn install_durations(client: &Client, ns: &str) -> String {
+    let list = Api::<HelmRelease>::namespaced(client.clone(), ns)
+        .list(&ListParams::default())
+        .await
+        .unwrap();
+    let mut secs: Vec<f64> = list
+        .items
+        .iter()
+        .filter_map(|hr| hr.status.as_ref()?.last_attempted_release_action_duration.clone())
+        .filter_map(|d| d.trim_end_matches('s').parse().ok())
+        .collect();
+    secs.sort_by(f64::total_cmp);
+    let at = |q: f64| {
+        // Rounded index into a sorted list: a percentile, no interpolation.
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            clippy::cast_precision_loss,
+            reason = "an index below a few thousand"
+        )]
+        let i = ((secs.len().saturating_sub(1)) as f64 * q).round() as usize;
+        secs.get(i).copied().unwrap_or_default()
+    };
+    format!(
+        "install (Helm action) median {:.2} s, p90 {:.2} s, max {:.2} s over {}",
+        at(0.5),
+        at(0.9),
+        at(1.0),
+        secs.len()
+    )
+}
+
 /// Copies a controller's log to `$BENCH_MTTP_HELM_LOGS/<n>-<name>.log` when that is set.
 fn keep_log(n: usize, name: &str, log: &str) {
     if let Ok(dir) = std::env::var("BENCH_MTTP_HELM_LOGS") {
@@ -319,6 +471,8 @@ async fn round(client: &Client, kubeconfig: &Path, url: &str, n: usize) -> Strin
 
     let releases = Api::<HelmRelease>::namespaced(client.clone(), &ns);
     let ready = Arc::new(AtomicUsize::new(0));
+    let requests_before = apiserver_requests(client).await;
+    let cpu_before = cpu_seconds();
     let start = Instant::now();
     let reporter = progress(
         client.clone(),
@@ -347,10 +501,13 @@ async fn round(client: &Client, kubeconfig: &Path, url: &str, n: usize) -> Strin
         .await;
     all_ready(client, &ns, n, &ready).await;
     let ours = start.elapsed();
+    let cpu = cpu_used(&cpu_before, &cpu_seconds());
+    let requests = requests_served(&requests_before, &apiserver_requests(client).await);
     reporter.abort();
     let (helm_rss, source_rss) = (peak_rss_mib(helm.pid()), peak_rss_mib(source.process.pid()));
     eprintln!(
-        "  helm-controller: {}\n  source-controller: {}",
+        "  {cpu}\n  {requests}\n  {}\n  helm-controller: {}\n  source-controller: {}",
+        install_durations(client, &ns).await,
         reconcile_summary(helm.metrics_port).await,
         reconcile_summary(source.process.metrics_port).await
     );
