@@ -259,19 +259,15 @@ impl HelmReleaseReconciler {
             &own,
             (source.namespace != own).then_some(source.namespace.as_str()),
         )?;
-        if obj.spec.chart.is_some() {
-            chart::apply_template(&self.client, obj)
-                .await
-                .map_err(|e| {
-                    ReconcileError::transient(
-                        names::HELM_CHART_RECONCILIATION_FAILED,
-                        Scrubbed::new(&e.to_string()),
-                    )
-                })?;
-        }
-        let current = obj
-            .spec
-            .chart
+        let applied = chart::apply_template(&self.client, obj)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(
+                    names::HELM_CHART_RECONCILIATION_FAILED,
+                    Scrubbed::new(&e.to_string()),
+                )
+            })?;
+        let current = applied
             .is_some()
             .then(|| format!("{}/{}", source.namespace, source.name));
         // The HelmChart this HelmRelease templated before, if it no longer uses it.
@@ -289,21 +285,26 @@ impl HelmReleaseReconciler {
                 })?;
         }
         status.helm_chart = current;
-        let artifact = chart::artifact(&self.client, &source)
-            .await
-            .map_err(|e| match e {
-                chart::Error::NotFound { .. } | chart::Error::NotReady { .. } => {
-                    ReconcileError::waiting(
-                        self.requeue_dependency,
-                        names::ARTIFACT_FAILED,
-                        Scrubbed::new(&e.to_string()),
-                    )
-                }
-                other => ReconcileError::transient(
+        // The applied HelmChart comes back with its status: no second read for the artifact.
+        let artifact = match applied {
+            Some(helm_chart) => {
+                let status = helm_chart.status.unwrap_or_default();
+                chart::usable(&source, status.artifact, &status.conditions)
+            }
+            None => chart::artifact(&self.client, &source).await,
+        };
+        let artifact = artifact.map_err(|e| match e {
+            chart::Error::NotFound { .. } | chart::Error::NotReady { .. } => {
+                ReconcileError::waiting(
+                    self.requeue_dependency,
                     names::ARTIFACT_FAILED,
-                    Scrubbed::new(&other.to_string()),
-                ),
-            })?;
+                    Scrubbed::new(&e.to_string()),
+                )
+            }
+            other => {
+                ReconcileError::transient(names::ARTIFACT_FAILED, Scrubbed::new(&other.to_string()))
+            }
+        })?;
         let mut loaded = chart::load(&self.http, &artifact).await.map_err(|e| {
             let mut err =
                 ReconcileError::transient(names::CHART_LOAD_ERROR, Scrubbed::new(&e.to_string()));
