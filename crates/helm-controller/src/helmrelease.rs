@@ -535,7 +535,8 @@ impl HelmReleaseReconciler {
                     Self::create_namespace(&tenant, &target).await?;
                 }
                 status.last_attempted_release_action = Some("install".to_owned());
-                helm.install(loaded, &opts).await
+                // Over the history read above: one list of the release Secrets fewer.
+                helm.install_over(loaded, &opts, &history).await
             }
             Action::Upgrade => {
                 if forced.is_none()
