@@ -12,7 +12,7 @@ export FERROFLUX_CACHE ?= $(HOME)/.cache/ferroflux
 export CARGO_TARGET_DIR ?= $(FERROFLUX_CACHE)/target
 CARGO ?= cargo
 
-.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-kustomize bench-notify bench-helm bench-helmrepo bench-oci
+.PHONY: help demo deps fmt lint crds verify build test e2e soak testenv fuzz bench-source bench-mttp bench-mttp-helm bench-kustomize bench-notify bench-helm bench-helmrepo bench-oci
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
@@ -85,6 +85,10 @@ bench-helm: deps ## Benchmark ferroflux-helm against helm template on the shared
 bench-mttp: deps ## Time until 100/500/1000 Kustomizations are Ready, against a bare client (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-source-controller -p ferroflux-kustomize-controller --bins --examples
 	$(CARGO_TARGET_DIR)/release/examples/bench_mttp
+
+bench-mttp-helm: deps ## Time until 100/500/1000 HelmReleases of one chart are Ready, against a bare client; RSS of both controllers (see docs/benchmarks.md)
+	$(CARGO) build --release --locked -p ferroflux-source-controller -p ferroflux-helm-controller --bins --example bench_mttp_helm
+	$(CARGO_TARGET_DIR)/release/examples/bench_mttp_helm
 
 bench-notify: deps ## Events at 500/s for 60 s through the notification-controller: loss, latency, RSS (see docs/benchmarks.md)
 	$(CARGO) build --release --locked -p ferroflux-notification-controller --bins --examples

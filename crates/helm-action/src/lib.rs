@@ -349,8 +349,25 @@ impl Helm {
     /// # Errors
     /// [`Error`]; when the release record was written, it says `failed` with the same reason.
     pub async fn install(&self, chart: Chart, opts: &Options) -> Result<Release, Error> {
-        let previous = self.storage.last(&opts.name).await?;
-        if let Some(p) = &previous
+        let history = self.storage.history(&opts.name).await?;
+        self.install_over(chart, opts, &history).await
+    }
+
+    /// [`Helm::install`] over the release's `history` ([`Storage::history`]) as the caller
+    /// has just read it, for a caller that read it to decide on the install: every list of
+    /// release Secrets makes the API server read all the Secrets of the storage namespace,
+    /// which is most of its work when a namespace holds many releases.
+    ///
+    /// # Errors
+    /// As [`Helm::install`].
+    pub async fn install_over(
+        &self,
+        chart: Chart,
+        opts: &Options,
+        history: &[Release],
+    ) -> Result<Release, Error> {
+        let previous = history.last();
+        if let Some(p) = previous
             && !matches!(p.status(), Status::Uninstalled | Status::Failed)
         {
             return Err(Error::Exists {
@@ -372,8 +389,15 @@ impl Helm {
         let result = self
             .deploy(&mut rel, &rendered, &objects, None, opts, "install")
             .await;
-        self.finish(rel, result, "Install complete", "Release", opts)
-            .await
+        self.finish(
+            rel,
+            result,
+            "Install complete",
+            "Release",
+            opts,
+            history.len() + 1,
+        )
+        .await
     }
 
     /// Upgrades release `opts.name` to `chart`, as `helm upgrade` does: a new revision written
@@ -459,7 +483,14 @@ impl Helm {
         }
         let ok = result.is_ok();
         let done = self
-            .finish(rel, result, "Upgrade complete", "Upgrade", opts)
+            .finish(
+                rel,
+                result,
+                "Upgrade complete",
+                "Upgrade",
+                opts,
+                history.len() + 1,
+            )
             .await;
         if ok && current.status() == Status::Deployed {
             let mut old = current;
@@ -515,6 +546,7 @@ impl Helm {
     /// [`Error`]: no such revision, one pending, or the failure recorded in the new revision.
     pub async fn rollback(&self, name: &str, to: u32, opts: &Options) -> Result<Release, Error> {
         let history = self.storage.history(name).await?;
+        let revisions = history.len() + 1;
         let Some(last) = history.last() else {
             return Err(Error::NotFound(name.to_owned()));
         };
@@ -583,8 +615,15 @@ impl Helm {
                 self.storage.update(&old).await?;
             }
         }
-        self.finish(rel, result, &description, "Rollback", &target_opts)
-            .await
+        self.finish(
+            rel,
+            result,
+            &description,
+            "Rollback",
+            &target_opts,
+            revisions,
+        )
+        .await
     }
 
     /// Uninstalls release `name`, as `helm uninstall` does: `pre-delete` hooks, the objects of
@@ -714,7 +753,9 @@ impl Helm {
     }
 
     /// Records the outcome: `deployed` with `success`, or `failed` with Helm's
-    /// `<Verb> "<name>" failed: <reason>` description; then prunes the history.
+    /// `<Verb> "<name>" failed: <reason>` description; then prunes the history, which holds
+    /// `revisions` revisions now (the prune, a list of the release Secrets, is skipped when
+    /// they are within `max_history`: it would delete nothing).
     async fn finish(
         &self,
         mut rel: Release,
@@ -722,12 +763,15 @@ impl Helm {
         success: &str,
         verb: &str,
         opts: &Options,
+        revisions: usize,
     ) -> Result<Release, Error> {
         match result {
             Ok(()) => {
                 rel.set_status(Status::Deployed, success);
                 self.storage.update(&rel).await?;
-                self.storage.prune(&rel.name, opts.max_history).await?;
+                if opts.max_history != 0 && revisions > opts.max_history {
+                    self.storage.prune(&rel.name, opts.max_history).await?;
+                }
                 Ok(rel)
             }
             Err(e) => {

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use ferroflux_api::helm::HelmRelease;
-use ferroflux_api::meta::Artifact;
+use ferroflux_api::meta::{Artifact, Condition};
 use ferroflux_api::source::{HelmChart, OCIRepository};
 use ferroflux_artifact::fetch::{self, HttpClient};
 use ferroflux_helm::chart::Chart;
@@ -144,13 +144,17 @@ pub fn source_ref(obj: &HelmRelease) -> Result<SourceRef, Error> {
 }
 
 /// Creates or updates the `HelmChart` of `spec.chart` (server-side apply, so fields the
-/// template drops are removed).
+/// template drops are removed), and returns it as the API server answered, status
+/// included: its artifact then needs no second read (`None` without `spec.chart`).
 ///
 /// # Errors
 /// [`Error::Template`].
-pub async fn apply_template(client: &Client, obj: &HelmRelease) -> Result<(), Error> {
+pub async fn apply_template(
+    client: &Client,
+    obj: &HelmRelease,
+) -> Result<Option<HelmChart>, Error> {
     let Some(template) = &obj.spec.chart else {
-        return Ok(());
+        return Ok(None);
     };
     let source = source_ref(obj)?;
     let spec = &template.spec;
@@ -197,12 +201,12 @@ pub async fn apply_template(client: &Client, obj: &HelmRelease) -> Result<(), Er
             &Patch::Apply(&chart),
         )
         .await
+        .map(Some)
         .map_err(|e| Error::Template {
             namespace: source.namespace.clone(),
             name: source.name.clone(),
             message: e.to_string(),
-        })?;
-    Ok(())
+        })
 }
 
 /// Deletes the `HelmChart` made from `spec.chart` (absent counts as deleted).
@@ -269,6 +273,19 @@ pub async fn artifact(client: &Client, source: &SourceRef) -> Result<Artifact, E
         });
     };
     let (artifact, conditions) = status.unwrap_or_default();
+    usable(source, artifact, &conditions)
+}
+
+/// The artifact of a source already read (such as the `HelmChart` [`apply_template`]
+/// returns), if it is usable: present, with a digest.
+///
+/// # Errors
+/// [`Error::NotReady`], with the source's Ready=False reason and message when it says why.
+pub fn usable(
+    source: &SourceRef,
+    artifact: Option<Artifact>,
+    conditions: &[Condition],
+) -> Result<Artifact, Error> {
     artifact.filter(|a| a.digest.is_some()).ok_or_else(|| {
         // A source that failed says why; that is what the HelmRelease's user needs to see.
         let why = conditions

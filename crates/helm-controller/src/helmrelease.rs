@@ -259,19 +259,15 @@ impl HelmReleaseReconciler {
             &own,
             (source.namespace != own).then_some(source.namespace.as_str()),
         )?;
-        if obj.spec.chart.is_some() {
-            chart::apply_template(&self.client, obj)
-                .await
-                .map_err(|e| {
-                    ReconcileError::transient(
-                        names::HELM_CHART_RECONCILIATION_FAILED,
-                        Scrubbed::new(&e.to_string()),
-                    )
-                })?;
-        }
-        let current = obj
-            .spec
-            .chart
+        let applied = chart::apply_template(&self.client, obj)
+            .await
+            .map_err(|e| {
+                ReconcileError::transient(
+                    names::HELM_CHART_RECONCILIATION_FAILED,
+                    Scrubbed::new(&e.to_string()),
+                )
+            })?;
+        let current = applied
             .is_some()
             .then(|| format!("{}/{}", source.namespace, source.name));
         // The HelmChart this HelmRelease templated before, if it no longer uses it.
@@ -289,21 +285,26 @@ impl HelmReleaseReconciler {
                 })?;
         }
         status.helm_chart = current;
-        let artifact = chart::artifact(&self.client, &source)
-            .await
-            .map_err(|e| match e {
-                chart::Error::NotFound { .. } | chart::Error::NotReady { .. } => {
-                    ReconcileError::waiting(
-                        self.requeue_dependency,
-                        names::ARTIFACT_FAILED,
-                        Scrubbed::new(&e.to_string()),
-                    )
-                }
-                other => ReconcileError::transient(
+        // The applied HelmChart comes back with its status: no second read for the artifact.
+        let artifact = match applied {
+            Some(helm_chart) => {
+                let status = helm_chart.status.unwrap_or_default();
+                chart::usable(&source, status.artifact, &status.conditions)
+            }
+            None => chart::artifact(&self.client, &source).await,
+        };
+        let artifact = artifact.map_err(|e| match e {
+            chart::Error::NotFound { .. } | chart::Error::NotReady { .. } => {
+                ReconcileError::waiting(
+                    self.requeue_dependency,
                     names::ARTIFACT_FAILED,
-                    Scrubbed::new(&other.to_string()),
-                ),
-            })?;
+                    Scrubbed::new(&e.to_string()),
+                )
+            }
+            other => {
+                ReconcileError::transient(names::ARTIFACT_FAILED, Scrubbed::new(&other.to_string()))
+            }
+        })?;
         let mut loaded = chart::load(&self.http, &artifact).await.map_err(|e| {
             let mut err =
                 ReconcileError::transient(names::CHART_LOAD_ERROR, Scrubbed::new(&e.to_string()));
@@ -387,21 +388,30 @@ impl HelmReleaseReconciler {
             ReconcileError::transient(names::GET_LAST_RELEASE_FAILED, hide(&e.to_string()))
         };
 
-        if let Some(version) = helm
-            .unlock_pending(&name)
+        // One list of the release Secrets, read again only when a revision was left pending:
+        // the API server reads every Secret of the storage namespace for each list, so lists
+        // are what a namespace holding many releases pays for (`make bench-mttp-helm`).
+        let mut history = helm
+            .storage()
+            .history(&name)
             .await
-            .map_err(|e| store_error(&e))?
+            .map_err(|e| store_error(&e))?;
+        if history.last().is_some_and(|r| r.status().is_pending())
+            && let Some(version) = helm
+                .unlock_pending(&name)
+                .await
+                .map_err(|e| store_error(&e))?
         {
             let message =
                 format!("release {storage_ns}/{name}.v{version} was left pending; marked failed");
             self.publish(obj, Severity::Error, "PendingRelease", &message)
                 .await;
+            history = helm
+                .storage()
+                .history(&name)
+                .await
+                .map_err(|e| store_error(&e))?;
         }
-        let history = helm
-            .storage()
-            .history(&name)
-            .await
-            .map_err(|e| store_error(&e))?;
         let deployed = history
             .iter()
             .rev()
@@ -525,7 +535,8 @@ impl HelmReleaseReconciler {
                     Self::create_namespace(&tenant, &target).await?;
                 }
                 status.last_attempted_release_action = Some("install".to_owned());
-                helm.install(loaded, &opts).await
+                // Over the history read above: one list of the release Secrets fewer.
+                helm.install_over(loaded, &opts, &history).await
             }
             Action::Upgrade => {
                 if forced.is_none()
@@ -539,11 +550,17 @@ impl HelmReleaseReconciler {
         };
         status.last_attempted_release_action_duration =
             Some(format!("{:.3}s", started.elapsed().as_secs_f64()));
-        let history_now = helm
-            .storage()
-            .history(&name)
-            .await
-            .map_err(|e| store_error(&e))?;
+        let history_now = match &result {
+            // A first install that succeeded leaves its own revision and nothing else (nothing
+            // to supersede or prune): the list it would take is saved, as on every cluster
+            // installing its releases for the first time.
+            Ok(rel) if history.is_empty() => vec![rel.clone()],
+            _ => helm
+                .storage()
+                .history(&name)
+                .await
+                .map_err(|e| store_error(&e))?,
+        };
         match result {
             Ok(rel) => {
                 let (reason, verb) = if action == Action::Install {

@@ -1,7 +1,14 @@
 //! Watches on the chart sources a HelmRelease can use (`HelmChart`, `OCIRepository`), so a new
 //! artifact reconciles the HelmReleases using it at once instead of at their next interval,
 //! as Flux does.
+//!
+//! Finding the HelmReleases that use a source takes a list of the HelmReleases, and every
+//! HelmRelease of `spec.chart` has a HelmChart of its own: a thousand HelmCharts getting their
+//! artifacts make a thousand lookups. Sources that change while a lookup runs are looked up
+//! together with one list, served from the API server's watch cache (as Flux's informer cache
+//! serves it) rather than read from etcd, and a source without an artifact looks nothing up.
 
+use std::collections::HashSet;
 use std::fmt::Debug;
 
 use ferroflux_api::helm::HelmRelease;
@@ -16,6 +23,9 @@ use kube::{Api, Client, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 
 use crate::chart;
+
+/// Most source changes looked up with one list of the HelmReleases.
+const MAX_BATCH: usize = 128;
 
 /// A chart source kind: where its artifact is.
 trait Source:
@@ -71,13 +81,16 @@ fn watch<K: Source>(
         .default_backoff()
         .applied_objects()
         .predicate_filter(artifact_hash::<K>, PredicateConfig::default())
-        // A failed watch is retried by the backoff; nothing to trigger.
-        .filter_map(|source| async move { source.ok() })
-        .then(move |source| {
+        // A failed watch is retried by the backoff; nothing to trigger. A source without an
+        // artifact has nothing for its HelmReleases.
+        .filter_map(|source| async move { source.ok().filter(|s| s.artifact().is_some()) })
+        // Whatever changed while the previous lookup ran is looked up at once.
+        .ready_chunks(MAX_BATCH)
+        .then(move |batch| {
             let client = client.clone();
             let namespace = namespace.clone();
             let selector = label_selector.clone();
-            async move { users::<K>(client, namespace.as_deref(), selector.as_deref(), &source).await }
+            async move { users::<K>(client, namespace.as_deref(), selector.as_deref(), &batch).await }
         })
         .flat_map(futures_util::stream::iter)
 }
@@ -97,20 +110,24 @@ fn artifact_hash<K: Source>(source: &K) -> Option<u64> {
     Some(h.finish())
 }
 
-/// The HelmReleases whose chart source is `source`.
+/// The HelmReleases whose chart source is one of `sources`.
 async fn users<K: Source>(
     client: Client,
     namespace: Option<&str>,
     label_selector: Option<&str>,
-    source: &K,
+    sources: &[K],
 ) -> Vec<ObjectRef<HelmRelease>> {
     let api: Api<HelmRelease> = match namespace {
         Some(ns) => Api::namespaced(client, ns),
         None => Api::all(client),
     };
-    let source_ns = source.namespace().unwrap_or_default();
-    let source_name = source.name_any();
-    let mut params = ListParams::default();
+    let wanted: HashSet<(String, String)> = sources
+        .iter()
+        .map(|s| (s.namespace().unwrap_or_default(), s.name_any()))
+        .collect();
+    // From the watch cache: a HelmRelease it does not hold yet was created or changed just
+    // now, and is reconciled for that anyway.
+    let mut params = ListParams::default().match_any();
     if let Some(selector) = label_selector {
         params = params.labels(selector);
     }
@@ -121,9 +138,8 @@ async fn users<K: Source>(
     list.items
         .iter()
         .filter(|hr| {
-            chart::source_ref(hr).is_ok_and(|r| {
-                r.kind == K::KIND && r.name == source_name && r.namespace == source_ns
-            })
+            chart::source_ref(hr)
+                .is_ok_and(|r| r.kind == K::KIND && wanted.contains(&(r.namespace, r.name)))
         })
         .map(ObjectRef::from_obj)
         .collect()

@@ -629,3 +629,50 @@ data:
     let theirs = f.cm("theirs-probe").await.unwrap().data.unwrap();
     assert_eq!(ours, theirs);
 }
+
+/// Pins the prune skipped while the history is within `max_history`: past it, the oldest
+/// revisions go, within it none, and an install over a history read by the caller
+/// (`install_over`) records the same as `install`.
+#[tokio::test]
+async fn history_beyond_max_history_is_pruned_oldest_first() {
+    let f = fixture("helm-prune").await;
+    let (_, chart) = f.chart("0.1.0");
+    let opts = |a: i64| Options {
+        max_history: 3,
+        ..f.options("pr", &json!({"a": a}))
+    };
+    let history = f.helm.storage().history("pr").await.unwrap();
+    let rel = f
+        .helm
+        .install_over(chart.clone(), &opts(1), &history)
+        .await
+        .unwrap();
+    assert_eq!((rel.version, rel.status()), (1, Status::Deployed));
+    let versions = |h: Vec<ferroflux_helm::release::Release>| -> Vec<(u32, Status)> {
+        h.iter().map(|r| (r.version, r.status())).collect()
+    };
+    for a in 2..=3 {
+        f.helm.upgrade(chart.clone(), &opts(a)).await.unwrap();
+    }
+    assert_eq!(
+        versions(f.helm.storage().history("pr").await.unwrap()),
+        [
+            (1, Status::Superseded),
+            (2, Status::Superseded),
+            (3, Status::Deployed)
+        ],
+        "three revisions are within max_history: nothing pruned"
+    );
+    for a in 4..=5 {
+        f.helm.upgrade(chart.clone(), &opts(a)).await.unwrap();
+    }
+    assert_eq!(
+        versions(f.helm.storage().history("pr").await.unwrap()),
+        [
+            (3, Status::Superseded),
+            (4, Status::Superseded),
+            (5, Status::Deployed)
+        ],
+        "past max_history the oldest revisions go"
+    );
+}
