@@ -145,12 +145,12 @@ impl HelmReleaseReconciler {
                 ),
             ));
         };
-        let mut config = config.clone();
-        config.auth_info.impersonate = Some(format!(
-            "system:serviceaccount:{}:{account}",
-            obj.namespace().unwrap_or_default()
-        ));
-        Client::try_from(config).map_err(|e| {
+        ferroflux_runtime::impersonation::service_account_client(
+            config,
+            &obj.namespace().unwrap_or_default(),
+            account,
+        )
+        .map_err(|e| {
             ReconcileError::transient(
                 names::INIT_FAILED,
                 Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),

@@ -156,12 +156,12 @@ impl KustomizationReconciler {
                 ),
             ));
         };
-        let mut config = config.clone();
-        config.auth_info.impersonate = Some(format!(
-            "system:serviceaccount:{}:{account}",
-            obj.namespace().unwrap_or_default()
-        ));
-        Client::try_from(config).map_err(|e| {
+        ferroflux_runtime::impersonation::service_account_client(
+            config,
+            &obj.namespace().unwrap_or_default(),
+            account,
+        )
+        .map_err(|e| {
             ReconcileError::transient(
                 names::RECONCILIATION_FAILED,
                 Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),

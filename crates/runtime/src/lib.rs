@@ -14,6 +14,7 @@ pub mod conditions;
 pub mod controller;
 pub mod error;
 pub mod events;
+pub mod impersonation;
 pub mod leader;
 pub mod metrics;
 pub mod object;
