@@ -34,11 +34,23 @@ pub trait Lookup: Send + Sync + std::fmt::Debug {
     ) -> Result<Option<serde_json::Value>, String>;
 }
 
+/// Most `lookup` calls one render may make.
+pub const MAX_LOOKUPS: usize = 500;
+
 /// The `lookup` template function answering from `source`.
 pub(crate) fn function(
     source: Arc<dyn Lookup>,
 ) -> impl Fn(&crate::template::FuncContext<'_>, &[Value]) -> Result<Value, FuncError> + 'static {
+    let calls = std::cell::Cell::new(0usize);
     move |_, a| {
+        // Each call is a request to the API server: one tenant's chart looping over `lookup`
+        // must not flood it or hold a worker for long.
+        calls.set(calls.get() + 1);
+        if calls.get() > MAX_LOOKUPS {
+            return Err(FuncError::Failed(format!(
+                "more than {MAX_LOOKUPS} lookups in one render; a chart this chatty is refused"
+            )));
+        }
         let mut args = [""; 4];
         for (i, slot) in args.iter_mut().enumerate() {
             *slot = crate::funcs::arg_str(a, i)?;

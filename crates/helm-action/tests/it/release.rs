@@ -606,6 +606,20 @@ data:
     assert!(err.to_string().contains("Nothing"), "{err}");
     std::fs::remove_file(root.join("templates/unknown.yaml")).unwrap();
 
+    // A chart looping over `lookup` is cut off at the cap, by name, before anything is written.
+    std::fs::write(
+        root.join("templates/flood.yaml"),
+        "{{- range until 1000 }}{{- $x := lookup \"v1\" \"ConfigMap\" \"\" \"x\" }}{{- end }}\n",
+    )
+    .unwrap();
+    let flood = ferroflux_helm::chart::load(&root).unwrap();
+    let mut flood_opts = opts.clone();
+    flood_opts.name = "flood".into();
+    let err = f.helm.install(flood, &flood_opts).await.unwrap_err();
+    assert!(err.to_string().contains("more than 500 lookups"), "{err}");
+    assert!(f.helm.storage().history("flood").await.unwrap().is_empty());
+    std::fs::remove_file(root.join("templates/flood.yaml")).unwrap();
+
     // The reference helm, installing the same chart into the same namespace, writes the same.
     if f.helm_cli(&["install", "theirs", root.to_str().unwrap()])
         .is_some()

@@ -195,22 +195,15 @@ async fn wait_for(
     text: &str,
     controllers: &Controllers,
 ) -> (String, String, String) {
-    let found = tokio::time::timeout(STEP, async {
-        loop {
-            if let Some(c) = condition(client, ns, name, type_).await
-                && c.0 == status
-                && c.2.contains(text)
-            {
-                return c;
-            }
-            // Polling the API server for a condition; no event to await in the test.
-            tokio::time::sleep(Duration::from_millis(250)).await;
-        }
+    let found = ferroflux_testenv::poll(STEP, || async {
+        condition(client, ns, name, type_)
+            .await
+            .filter(|c| c.0 == status && c.2.contains(text))
     })
     .await;
     match found {
-        Ok(c) => c,
-        Err(tokio::time::error::Elapsed { .. }) => panic!(
+        Some(c) => c,
+        None => panic!(
             "{type_}={status} with {text:?} never came; last: {:?}\n{}",
             condition(client, ns, name, type_).await,
             controllers.logs()
@@ -1114,6 +1107,7 @@ async fn a_service_account_limits_what_a_release_may_do() {
 /// manifest is the release's (what `helm get manifest` prints), and changing the post-renderers
 /// makes a new revision.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
     let (client, ns) = setup("hr-postrender").await;
     let server = GitServer::start(None).await.unwrap();
@@ -1183,6 +1177,43 @@ async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
         cm_data(&client, &ns, "web-cm").await.unwrap()["patched"],
         "two"
     );
+
+    // A patch that is not one: the upgrade fails naming the post-renderer, revision 2 stays.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(
+                &json!({"spec": {"postRenderers": [{"kustomize": {"patches": [{
+                    "patch": "- op: [not, a, patch\n",
+                    "target": {"kind": "ConfigMap"},
+                }]}}]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    let failed = wait_for(
+        &client,
+        &ns,
+        "web",
+        "Ready",
+        "False",
+        "spec.postRenderers[0]",
+        &controllers,
+    )
+    .await;
+    assert_eq!(failed.1, "UpgradeFailed", "{failed:?}");
+    assert_eq!(
+        cm_data(&client, &ns, "web-cm").await.unwrap()["patched"],
+        "two"
+    );
+    if let Some(history) = helm_history(&ns, "web") {
+        assert_eq!(
+            history.last(),
+            Some(&(2, "deployed".to_owned())),
+            "{history:?}"
+        );
+    }
 }
 
 /// `spec.test`: the test hooks run after the install, in weight order (a Pod waited on until it
