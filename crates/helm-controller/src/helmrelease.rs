@@ -21,6 +21,7 @@
 //!
 //! Ready is `True` with the last action's message once the release is deployed and in sync.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -40,6 +41,7 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
+use ferroflux_runtime::tenant::{KubeConfigPolicy, Tenancy, TenantClient, TenantError};
 use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
@@ -77,12 +79,11 @@ pub struct HelmReleaseReconciler {
     events: Option<Events>,
     cross_namespace: CrossNamespace,
     requeue_dependency: Duration,
-    /// The cluster's `.Capabilities`, rediscovered once older than [`CAPABILITIES_TTL`].
-    capabilities: tokio::sync::Mutex<Option<(Instant, Capabilities)>>,
-    /// The controller's client configuration, from which impersonating clients are made.
-    config: Option<kube::Config>,
-    /// `--default-service-account`.
-    default_service_account: Option<String>,
+    /// Each cluster's `.Capabilities` (`None`: the controller's own, else a remote cluster's
+    /// address), rediscovered once older than [`CAPABILITIES_TTL`].
+    capabilities: tokio::sync::Mutex<HashMap<Option<String>, (Instant, Capabilities)>>,
+    /// Which client each HelmRelease acts through.
+    tenancy: Tenancy,
 }
 
 /// How long discovered `.Capabilities` are reused: a CRD installed by one release shows in the
@@ -94,14 +95,13 @@ impl HelmReleaseReconciler {
     #[must_use]
     pub fn new(client: Client, http: HttpClient) -> Self {
         Self {
-            client,
             http,
             events: None,
             cross_namespace: CrossNamespace::Allowed,
             requeue_dependency: Duration::from_secs(5),
-            capabilities: tokio::sync::Mutex::new(None),
-            config: None,
-            default_service_account: None,
+            capabilities: tokio::sync::Mutex::new(HashMap::new()),
+            tenancy: Tenancy::new(client.clone()),
+            client,
         }
     }
 
@@ -109,7 +109,7 @@ impl HelmReleaseReconciler {
     /// HelmRelease's `spec.serviceAccountName` are made.
     #[must_use]
     pub fn with_config(mut self, config: kube::Config) -> Self {
-        self.config = Some(config);
+        self.tenancy = self.tenancy.with_config(config);
         self
     }
 
@@ -117,45 +117,31 @@ impl HelmReleaseReconciler {
     /// `--default-service-account`). Needs [`Self::with_config`].
     #[must_use]
     pub fn with_default_service_account(mut self, account: Option<String>) -> Self {
-        self.default_service_account = account.filter(|a| !a.is_empty());
+        self.tenancy = self.tenancy.with_default_service_account(account);
         self
     }
 
-    /// The client Helm's actions run with for `obj`: the controller's own, or one impersonating
-    /// `spec.serviceAccountName` (or the default account) in the HelmRelease's namespace, as
-    /// Flux's does: objects, release Secrets and `lookup` are then limited to what that
-    /// ServiceAccount may do.
-    fn service_account<'a>(&'a self, obj: &'a HelmRelease) -> Option<&'a str> {
-        obj.spec
-            .service_account_name
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .or(self.default_service_account.as_deref())
+    /// What the kubeconfigs of `spec.kubeConfig` may use
+    /// (`--insecure-kubeconfig-exec`, `--insecure-kubeconfig-tls`).
+    #[must_use]
+    pub fn with_kubeconfig_policy(mut self, policy: KubeConfigPolicy) -> Self {
+        self.tenancy = self.tenancy.with_kubeconfig_policy(policy);
+        self
     }
 
-    fn tenant_client(&self, obj: &HelmRelease) -> Result<Client, ReconcileError> {
-        let Some(account) = self.service_account(obj) else {
-            return Ok(self.client.clone());
-        };
-        let Some(config) = &self.config else {
-            return Err(ReconcileError::stalled(
-                names::UNSUPPORTED,
-                Scrubbed::new(
-                    "spec.serviceAccountName: this controller was started without a client configuration to impersonate with",
-                ),
-            ));
-        };
-        ferroflux_runtime::impersonation::service_account_client(
-            config,
-            &obj.namespace().unwrap_or_default(),
-            account,
-        )
-        .map_err(|e| {
-            ReconcileError::transient(
-                names::INIT_FAILED,
-                Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),
+    /// The client Helm's actions run with for `obj`: one for the remote cluster of
+    /// `spec.kubeConfig`, else the controller's own or one impersonating
+    /// `spec.serviceAccountName` (or the default account) in the HelmRelease's namespace, as
+    /// Flux's does: objects, release Secrets and `lookup` are then limited to what that
+    /// ServiceAccount may do. See [`ferroflux_runtime::tenant`].
+    async fn tenant_client(&self, obj: &HelmRelease) -> Result<TenantClient, TenantError> {
+        self.tenancy
+            .client(
+                &obj.namespace().unwrap_or_default(),
+                obj.spec.service_account_name.as_deref(),
+                obj.spec.kube_config.as_ref(),
             )
-        })
+            .await
     }
 
     /// Publishes Flux's events (install, upgrade, remediation) through `events`.
@@ -367,7 +353,13 @@ impl HelmReleaseReconciler {
             .storage_namespace
             .clone()
             .unwrap_or_else(|| own.clone());
-        let tenant = self.tenant_client(obj)?;
+        let TenantClient {
+            client: tenant,
+            remote,
+        } = self
+            .tenant_client(obj)
+            .await
+            .map_err(|e| e.into_reconcile_error(names::INIT_FAILED))?;
         self.uninstall_moved(obj, status, &tenant, &name, &target, &storage_ns)
             .await?;
         status.storage_namespace = Some(storage_ns.clone());
@@ -489,7 +481,7 @@ impl HelmReleaseReconciler {
         let mut opts = Self::options(spec, &name, &target, desired, action);
         if action != Action::None {
             // An install or upgrade renders against the live cluster, as Helm's does.
-            let caps = self.capabilities().await?;
+            let caps = self.capabilities(&tenant, remote.as_ref()).await?;
             opts.kube_version = Some(caps.kube_version);
             opts.api_versions = caps.api_versions;
             opts.api_versions_from_cluster = true;
@@ -999,15 +991,28 @@ impl HelmReleaseReconciler {
         }
     }
 
-    /// The cluster's `.Capabilities`, from the cache while fresh.
-    async fn capabilities(&self) -> Result<Capabilities, ReconcileError> {
+    /// The `.Capabilities` of the cluster `client` talks to (`remote`: its address, `None` for
+    /// the controller's own), from the cache while fresh.
+    async fn capabilities(
+        &self,
+        client: &Client,
+        remote: Option<&String>,
+    ) -> Result<Capabilities, ReconcileError> {
         let mut cached = self.capabilities.lock().await;
-        if let Some((at, caps)) = cached.as_ref()
+        let key = remote.cloned();
+        if let Some((at, caps)) = cached.get(&key)
             && at.elapsed() < CAPABILITIES_TTL
         {
             return Ok(caps.clone());
         }
-        let caps = cluster::capabilities(&self.client).await.map_err(|e| {
+        // The controller's own rights discover its own cluster; a remote cluster is asked with
+        // the tenant's credentials, the only ones there are.
+        let discover = if remote.is_some() {
+            client
+        } else {
+            &self.client
+        };
+        let caps = cluster::capabilities(discover).await.map_err(|e| {
             ReconcileError::transient(
                 names::INIT_FAILED,
                 Scrubbed::new(&format!(
@@ -1015,7 +1020,8 @@ impl HelmReleaseReconciler {
                 )),
             )
         })?;
-        *cached = Some((Instant::now(), caps.clone()));
+        cached.retain(|_, (at, _)| at.elapsed() < CAPABILITIES_TTL);
+        cached.insert(key, (Instant::now(), caps.clone()));
         Ok(caps)
     }
 
@@ -1402,7 +1408,6 @@ fn test_hooks(
 /// Stalled `UnsupportedConfiguration` naming the field.
 pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError> {
     let unsupported = [
-        ("spec.kubeConfig", spec.kube_config.is_some()),
         (
             "spec.postRenderStrategy other than nohooks",
             spec.post_render_strategy
@@ -1499,7 +1504,16 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
             .unwrap_or_else(|| own.clone());
         // Without the tenant's account nothing can be uninstalled in its name; waiting would
         // keep the HelmRelease (and its namespace) forever.
-        if let Some(account) = self.service_account(&obj) {
+        let local_account = obj
+            .spec
+            .kube_config
+            .is_none()
+            .then(|| {
+                self.tenancy
+                    .service_account(obj.spec.service_account_name.as_deref())
+            })
+            .flatten();
+        if let Some(account) = local_account {
             let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &own)
                 .get_opt(account)
                 .await
@@ -1520,8 +1534,29 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
                     });
             }
         }
+        let tenant = match self.tenant_client(&obj).await {
+            Ok(tenant) => tenant.client,
+            // Without the remote cluster's kubeconfig nothing can be uninstalled there; waiting
+            // would keep the HelmRelease forever (as Flux).
+            Err(TenantError::SecretMissing { secret }) => {
+                tracing::warn!(
+                    helmrelease = %format!("{own}/{}", obj.name_any()),
+                    secret,
+                    "kubeconfig Secret gone: the release is left in place on the remote cluster"
+                );
+                return chart::delete_template(&self.client, &obj)
+                    .await
+                    .map_err(|e| {
+                        ReconcileError::transient(
+                            names::HELM_CHART_RECONCILIATION_FAILED,
+                            Scrubbed::new(&e.to_string()),
+                        )
+                    });
+            }
+            Err(e) => return Err(e.into_reconcile_error(names::UNINSTALL_FAILED)),
+        };
         let helm = Helm::new(
-            self.tenant_client(&obj)?,
+            tenant,
             &storage_ns,
             Origin {
                 group: GROUP.to_owned(),

@@ -46,6 +46,7 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
+use ferroflux_runtime::tenant::{KubeConfigPolicy, Tenancy, TenantError};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::Value;
@@ -89,8 +90,7 @@ pub struct KustomizationReconciler {
     events: Option<Events>,
     cross_namespace: CrossNamespace,
     requeue_dependency: Duration,
-    config: Option<kube::Config>,
-    default_service_account: Option<String>,
+    tenancy: Tenancy,
 }
 
 impl KustomizationReconciler {
@@ -99,13 +99,12 @@ impl KustomizationReconciler {
     #[must_use]
     pub fn new(client: Client, http: HttpClient) -> Self {
         Self {
-            client,
             http,
             events: None,
             cross_namespace: CrossNamespace::Allowed,
             requeue_dependency: Duration::from_secs(30),
-            config: None,
-            default_service_account: None,
+            tenancy: Tenancy::new(client.clone()),
+            client,
         }
     }
 
@@ -116,57 +115,42 @@ impl KustomizationReconciler {
     /// [`Self::with_config`].
     #[must_use]
     pub fn with_default_service_account(mut self, account: Option<String>) -> Self {
-        self.default_service_account = account.filter(|a| !a.is_empty());
+        self.tenancy = self.tenancy.with_default_service_account(account);
         self
-    }
-
-    /// The ServiceAccount `obj` is applied as: its own
-    /// `spec.serviceAccountName`, else the default, else none (the
-    /// controller's own rights).
-    fn service_account<'a>(&'a self, obj: &'a Kustomization) -> Option<&'a str> {
-        obj.spec
-            .service_account_name
-            .as_deref()
-            .filter(|a| !a.is_empty())
-            .or(self.default_service_account.as_deref())
     }
 
     /// The controller's own client configuration, from which clients that
     /// impersonate a Kustomization's `spec.serviceAccountName` are made.
     #[must_use]
     pub fn with_config(mut self, config: kube::Config) -> Self {
-        self.config = Some(config);
+        self.tenancy = self.tenancy.with_config(config);
         self
     }
 
-    /// The client that applies, prunes and checks health for `obj`: the
-    /// controller's own, or one impersonating `spec.serviceAccountName` (or
-    /// the default account) in the Kustomization's namespace
-    /// (multi-tenancy: the objects are then limited to what that
-    /// ServiceAccount may do).
-    fn tenant_client(&self, obj: &Kustomization) -> Result<Client, ReconcileError> {
-        let Some(account) = self.service_account(obj) else {
-            return Ok(self.client.clone());
-        };
-        let Some(config) = &self.config else {
-            return Err(ReconcileError::stalled(
-                names::UNSUPPORTED,
-                Scrubbed::new(
-                    "spec.serviceAccountName: this controller was started without a client configuration to impersonate with",
-                ),
-            ));
-        };
-        ferroflux_runtime::impersonation::service_account_client(
-            config,
-            &obj.namespace().unwrap_or_default(),
-            account,
-        )
-        .map_err(|e| {
-            ReconcileError::transient(
-                names::RECONCILIATION_FAILED,
-                Scrubbed::new(&format!("impersonating ServiceAccount {account}: {e}")),
+    /// What the kubeconfigs of `spec.kubeConfig` may use
+    /// (`--insecure-kubeconfig-exec`, `--insecure-kubeconfig-tls`).
+    #[must_use]
+    pub fn with_kubeconfig_policy(mut self, policy: KubeConfigPolicy) -> Self {
+        self.tenancy = self.tenancy.with_kubeconfig_policy(policy);
+        self
+    }
+
+    /// The client that applies, prunes and checks health for `obj`: one for
+    /// the remote cluster of `spec.kubeConfig`, else the controller's own or
+    /// one impersonating `spec.serviceAccountName` (or the default account)
+    /// in the Kustomization's namespace (multi-tenancy: the objects are then
+    /// limited to what that ServiceAccount may do). See
+    /// [`ferroflux_runtime::tenant`].
+    async fn tenant_client(&self, obj: &Kustomization) -> Result<Client, ReconcileError> {
+        self.tenancy
+            .client(
+                &obj.namespace().unwrap_or_default(),
+                obj.spec.service_account_name.as_deref(),
+                obj.spec.kube_config.as_ref(),
             )
-        })
+            .await
+            .map(|tenant| tenant.client)
+            .map_err(|e| e.into_reconcile_error(names::RECONCILIATION_FAILED))
     }
 
     /// Publishes change-set events through `events`.
@@ -722,7 +706,6 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
     }
     for (present, field) in [
         (spec.decryption.is_some(), "spec.decryption"),
-        (spec.kube_config.is_some(), "spec.kubeConfig"),
         (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
     ] {
         if present {
@@ -750,7 +733,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         reconcile_supported(&obj.spec)?;
         let limit = timeout(&obj.spec);
         let applier = Applier::new(
-            self.tenant_client(&obj)?,
+            self.tenant_client(&obj).await?,
             names::FIELD_MANAGER,
             owner::owner(),
         );
@@ -818,7 +801,16 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         apply::sort_ids(&mut ids);
         // Without the tenant's account nothing can be deleted in its name;
         // waiting would keep the Kustomization (and its namespace) forever.
-        if let Some(account) = self.service_account(&obj) {
+        let local_account = obj
+            .spec
+            .kube_config
+            .is_none()
+            .then(|| {
+                self.tenancy
+                    .service_account(obj.spec.service_account_name.as_deref())
+            })
+            .flatten();
+        if let Some(account) = local_account {
             let ns = obj.namespace().unwrap_or_default();
             let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
                 .get_opt(account)
@@ -835,11 +827,29 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let applier = Applier::new(
-            self.tenant_client(&obj)?,
-            names::FIELD_MANAGER,
-            owner::owner(),
-        );
+        let tenant = match self
+            .tenancy
+            .client(
+                &namespace,
+                obj.spec.service_account_name.as_deref(),
+                obj.spec.kube_config.as_ref(),
+            )
+            .await
+        {
+            Ok(tenant) => tenant.client,
+            // Without the remote cluster's kubeconfig nothing can be deleted
+            // there; waiting would keep the Kustomization forever (as Flux).
+            Err(TenantError::SecretMissing { secret }) => {
+                tracing::warn!(
+                    kustomization = %format!("{namespace}/{name}"),
+                    secret,
+                    "kubeconfig Secret gone: the objects are left in place on the remote cluster"
+                );
+                return Ok(());
+            }
+            Err(e) => return Err(e.into_reconcile_error(names::PRUNE_FAILED)),
+        };
+        let applier = Applier::new(tenant, names::FIELD_MANAGER, owner::owner());
         let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await

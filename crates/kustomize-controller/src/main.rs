@@ -11,7 +11,7 @@ use ferroflux_kustomize_controller::sources;
 use ferroflux_runtime::acl::CrossNamespace;
 use ferroflux_runtime::controller;
 use ferroflux_runtime::metrics::{self, Metrics};
-use ferroflux_runtime::process::{self, CommonFlags, EventsFlags};
+use ferroflux_runtime::process::{self, CommonFlags, EventsFlags, KubeConfigFlags};
 use tokio::sync::watch;
 
 /// Builds Kustomizations from source artifacts and applies them.
@@ -32,6 +32,8 @@ struct Flags {
     /// (multi-tenant lock-down; empty: the controller's own account).
     #[arg(long, default_value = "")]
     default_service_account: String,
+    #[command(flatten)]
+    kubeconfig: KubeConfigFlags,
     #[command(flatten)]
     common: CommonFlags,
     #[command(flatten)]
@@ -85,6 +87,7 @@ async fn main() -> anyhow::Result<()> {
         .with_cross_namespace(CrossNamespace::from_flag(flags.no_cross_namespace_refs))
         .with_requeue_dependency(requeue_dependency)
         .with_default_service_account(Some(flags.default_service_account))
+        .with_kubeconfig_policy(flags.kubeconfig.policy())
         .with_config(config);
     if let Some(events) = options.events.clone() {
         reconciler = reconciler.with_events(events);

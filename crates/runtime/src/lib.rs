@@ -21,3 +21,4 @@ pub mod object;
 pub mod process;
 pub mod scrub;
 pub mod summary;
+pub mod tenant;

@@ -241,6 +241,30 @@ impl EventsFlags {
     }
 }
 
+/// The flags of a controller that applies to other clusters through `spec.kubeConfig`
+/// (the kustomize- and helm-controller), as Flux names them.
+#[derive(Debug, Clone, clap::Args)]
+pub struct KubeConfigFlags {
+    /// Allow `user.exec` and `user.auth-provider` in the kubeconfigs of `spec.kubeConfig`
+    /// (they run commands inside the controller's container).
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_kubeconfig_exec: bool,
+    /// Allow `insecure-skip-tls-verify` in the kubeconfigs of `spec.kubeConfig`.
+    #[arg(long, default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub insecure_kubeconfig_tls: bool,
+}
+
+impl KubeConfigFlags {
+    /// What the kubeconfigs of `spec.kubeConfig` may use.
+    #[must_use]
+    pub fn policy(&self) -> crate::tenant::KubeConfigPolicy {
+        crate::tenant::KubeConfigPolicy {
+            allow_exec: self.insecure_kubeconfig_exec,
+            allow_insecure_tls: self.insecure_kubeconfig_tls,
+        }
+    }
+}
+
 /// The flags every controller shares, named as in Flux.
 #[derive(Debug, Clone, clap::Args)]
 pub struct CommonFlags {

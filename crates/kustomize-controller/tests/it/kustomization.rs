@@ -1189,3 +1189,192 @@ async fn a_bucket_source_with_an_artifact_is_applied_too() {
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
     assert!(configs.get_opt("b-podinfo-config").await.unwrap().is_some());
 }
+
+/// Issue 20, remote clusters: `spec.kubeConfig.secretRef` applies, prunes and
+/// checks health on a second control plane; a remote that never answers, a
+/// missing Secret and a kubeconfig reading the controller's files fail only
+/// their own Kustomizations, with conditions that name them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario over two control planes"
+)]
+async fn kube_config_applies_to_a_remote_cluster_and_a_dead_one_blocks_nothing() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::{Namespace, Secret};
+    let (client, ns) = client_and_namespace("ks-remote").await;
+    let remote_cp = tokio::task::spawn_blocking(ferroflux_testenv::ControlPlane::start)
+        .await
+        .unwrap()
+        .expect("a second control plane starts");
+    let remote = remote_cp.client().await.unwrap();
+    let namespace: Namespace =
+        serde_json::from_value(serde_json::json!({"metadata": {"name": ns}})).unwrap();
+    Api::<Namespace>::all(remote.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let kubeconfig = std::fs::read(remote_cp.kubeconfig()).unwrap();
+    // A port that accepts connections and never answers: a remote cluster
+    // that hangs rather than refuses.
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_kubeconfig = String::from_utf8(kubeconfig.clone()).unwrap().replace(
+        remote_cp.server(),
+        &format!("https://{}", silent.local_addr().unwrap()),
+    );
+    let file_kubeconfig = String::from_utf8(kubeconfig.clone()).unwrap().replace(
+        "    token: ",
+        "    tokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token\n    x-token: ",
+    );
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns);
+    for (name, key, value) in [
+        ("remote", "value", kubeconfig.clone()),
+        ("silent", "value.yaml", silent_kubeconfig.into_bytes()),
+        ("reads-files", "value", file_kubeconfig.into_bytes()),
+    ] {
+        let secret = Secret {
+            metadata: kube::api::ObjectMeta {
+                name: Some(name.to_owned()),
+                ..Default::default()
+            },
+            data: Some([(key.to_owned(), ByteString(value))].into()),
+            ..Default::default()
+        };
+        secrets
+            .create(&PostParams::default(), &secret)
+            .await
+            .unwrap();
+    }
+
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("deploy/config.yaml", CONFIG),
+                ("deploy/deployment.yaml", &deployment(1)),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start_with_flags(&ns, None, &["--insecure-kubeconfig-tls"]);
+    // The hanging and the broken ones first: they must not hold up the good one.
+    for (name, secret) in [
+        ("silent", "silent"),
+        ("missing", "no-such-secret"),
+        ("reads-files", "reads-files"),
+    ] {
+        create_kustomization(
+            &client,
+            &ns,
+            name,
+            "./deploy",
+            serde_json::json!({"kubeConfig": {"secretRef": {"name": secret}}}),
+        )
+        .await;
+    }
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"kubeConfig": {"secretRef": {"name": "remote"}}}),
+    )
+    .await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let remote_configs = Api::<ConfigMap>::namespaced(remote.clone(), &ns);
+    assert!(
+        remote_configs
+            .get_opt("podinfo-config")
+            .await
+            .unwrap()
+            .is_some(),
+        "applied on the remote cluster"
+    );
+    assert!(
+        Api::<Deployment>::namespaced(remote.clone(), &ns)
+            .get_opt("podinfo")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        Api::<ConfigMap>::namespaced(client.clone(), &ns)
+            .get_opt("podinfo-config")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing applied on the controller's own cluster"
+    );
+
+    let failed = |name: &'static str| {
+        let client = client.clone();
+        let ns = ns.clone();
+        async move {
+            eventually(&format!("Kustomization {name} failing"), STEP, || async {
+                let (status, _, message) = ready_of(&client, &ns, name).await?;
+                (status == "False" && !message.is_empty()).then_some(message)
+            })
+            .await
+        }
+    };
+    let message = failed("silent").await;
+    assert!(
+        message.contains("unreachable") && message.contains(&format!("Secret {ns}/silent")),
+        "{message}"
+    );
+    let message = failed("missing").await;
+    assert!(
+        message.contains(&format!("Secret {ns}/no-such-secret"))
+            && message.contains("does not exist"),
+        "{message}"
+    );
+    let message = failed("reads-files").await;
+    assert!(message.contains("tokenFile"), "{message}");
+    let token = String::from_utf8(kubeconfig)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("token: ").map(str::to_owned))
+        .unwrap();
+    for name in ["podinfo", "silent", "missing", "reads-files"] {
+        let ks = Api::<Kustomization>::namespaced(client.clone(), &ns)
+            .get(name)
+            .await
+            .unwrap();
+        assert!(
+            !serde_json::to_string(&ks.status).unwrap().contains(&token),
+            "the remote token leaked into {name}'s status"
+        );
+    }
+    assert!(!controllers.kustomize.log().contains(&token));
+
+    // Drift on the remote cluster is reverted there, and deleting the
+    // Kustomization prunes the remote objects.
+    remote_configs
+        .patch(
+            "podinfo-config",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"data": {"color": "red"}})),
+        )
+        .await
+        .unwrap();
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested("drift")),
+        )
+        .await
+        .unwrap();
+    eventually("the remote drift reverted", STEP, || async {
+        let cm = remote_configs.get("podinfo-config").await.ok()?;
+        (cm.data?.get("color")? == "blue").then_some(())
+    })
+    .await;
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .delete("podinfo", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually_gone(&remote_configs, "podinfo-config", STEP).await;
+    drop(silent);
+}
