@@ -42,7 +42,7 @@ use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
 use ferroflux_runtime::tenant::{KubeConfigPolicy, Tenancy, TenantClient, TenantError};
-use k8s_openapi::api::core::v1::{Namespace, ServiceAccount};
+use k8s_openapi::api::core::v1::Namespace;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
 use k8s_openapi::jiff::Timestamp;
 use kube::api::{ObjectMeta, PostParams};
@@ -1502,61 +1502,28 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
             .storage_namespace
             .clone()
             .unwrap_or_else(|| own.clone());
-        // Without the tenant's account nothing can be uninstalled in its name; waiting would
-        // keep the HelmRelease (and its namespace) forever.
-        let local_account = obj
-            .spec
-            .kube_config
-            .is_none()
-            .then(|| {
-                self.tenancy
-                    .service_account(obj.spec.service_account_name.as_deref())
-            })
-            .flatten();
-        if let Some(account) = local_account {
-            let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &own)
-                .get_opt(account)
+        let Some(tenant) = self
+            .tenancy
+            .deletion_client(
+                &own,
+                &obj.name_any(),
+                obj.spec.service_account_name.as_deref(),
+                obj.spec.kube_config.as_ref(),
+            )
+            .await
+            .map_err(|e| e.into_reconcile_error(names::UNINSTALL_FAILED))?
+        else {
+            return chart::delete_template(&self.client, &obj)
                 .await
-                .map_or(true, |sa| sa.is_some());
-            if !exists {
-                tracing::warn!(
-                    helmrelease = %format!("{own}/{}", obj.name_any()),
-                    account,
-                    "ServiceAccount gone: the release is left in place"
-                );
-                return chart::delete_template(&self.client, &obj)
-                    .await
-                    .map_err(|e| {
-                        ReconcileError::transient(
-                            names::HELM_CHART_RECONCILIATION_FAILED,
-                            Scrubbed::new(&e.to_string()),
-                        )
-                    });
-            }
-        }
-        let tenant = match self.tenant_client(&obj).await {
-            Ok(tenant) => tenant.client,
-            // Without the remote cluster's kubeconfig nothing can be uninstalled there; waiting
-            // would keep the HelmRelease forever (as Flux).
-            Err(TenantError::SecretMissing { secret }) => {
-                tracing::warn!(
-                    helmrelease = %format!("{own}/{}", obj.name_any()),
-                    secret,
-                    "kubeconfig Secret gone: the release is left in place on the remote cluster"
-                );
-                return chart::delete_template(&self.client, &obj)
-                    .await
-                    .map_err(|e| {
-                        ReconcileError::transient(
-                            names::HELM_CHART_RECONCILIATION_FAILED,
-                            Scrubbed::new(&e.to_string()),
-                        )
-                    });
-            }
-            Err(e) => return Err(e.into_reconcile_error(names::UNINSTALL_FAILED)),
+                .map_err(|e| {
+                    ReconcileError::transient(
+                        names::HELM_CHART_RECONCILIATION_FAILED,
+                        Scrubbed::new(&e.to_string()),
+                    )
+                });
         };
         let helm = Helm::new(
-            tenant,
+            tenant.client,
             &storage_ns,
             Origin {
                 group: GROUP.to_owned(),

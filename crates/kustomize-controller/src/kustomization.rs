@@ -46,8 +46,8 @@ use ferroflux_runtime::controller::Reconciler;
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::events::{Events, Severity};
 use ferroflux_runtime::scrub::Scrubbed;
-use ferroflux_runtime::tenant::{KubeConfigPolicy, Tenancy, TenantError};
-use k8s_openapi::api::core::v1::{ConfigMap, Secret, ServiceAccount};
+use ferroflux_runtime::tenant::{KubeConfigPolicy, Tenancy};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::{Api, Client, ResourceExt as _};
 use serde_json::Value;
 
@@ -799,57 +799,22 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
             .collect();
         let mut ids = ids;
         apply::sort_ids(&mut ids);
-        // Without the tenant's account nothing can be deleted in its name;
-        // waiting would keep the Kustomization (and its namespace) forever.
-        let local_account = obj
-            .spec
-            .kube_config
-            .is_none()
-            .then(|| {
-                self.tenancy
-                    .service_account(obj.spec.service_account_name.as_deref())
-            })
-            .flatten();
-        if let Some(account) = local_account {
-            let ns = obj.namespace().unwrap_or_default();
-            let exists = Api::<ServiceAccount>::namespaced(self.client.clone(), &ns)
-                .get_opt(account)
-                .await
-                .map_or(true, |sa| sa.is_some());
-            if !exists {
-                tracing::warn!(
-                    kustomization = %format!("{ns}/{}", obj.name_any()),
-                    account,
-                    "ServiceAccount gone: the objects are left in place"
-                );
-                return Ok(());
-            }
-        }
         let name = obj.name_any();
         let namespace = obj.namespace().unwrap_or_default();
-        let tenant = match self
+        let Some(tenant) = self
             .tenancy
-            .client(
+            .deletion_client(
                 &namespace,
+                &name,
                 obj.spec.service_account_name.as_deref(),
                 obj.spec.kube_config.as_ref(),
             )
             .await
-        {
-            Ok(tenant) => tenant.client,
-            // Without the remote cluster's kubeconfig nothing can be deleted
-            // there; waiting would keep the Kustomization forever (as Flux).
-            Err(TenantError::SecretMissing { secret }) => {
-                tracing::warn!(
-                    kustomization = %format!("{namespace}/{name}"),
-                    secret,
-                    "kubeconfig Secret gone: the objects are left in place on the remote cluster"
-                );
-                return Ok(());
-            }
-            Err(e) => return Err(e.into_reconcile_error(names::PRUNE_FAILED)),
+            .map_err(|e| e.into_reconcile_error(names::PRUNE_FAILED))?
+        else {
+            return Ok(());
         };
-        let applier = Applier::new(tenant, names::FIELD_MANAGER, owner::owner());
+        let applier = Applier::new(tenant.client, names::FIELD_MANAGER, owner::owner());
         let changes = applier
             .delete_all(&ids, (&name, &namespace))
             .await

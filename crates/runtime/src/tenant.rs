@@ -23,7 +23,7 @@
 use std::time::Duration;
 
 use ferroflux_api::kustomize::KubeConfigReference;
-use k8s_openapi::api::core::v1::Secret;
+use k8s_openapi::api::core::v1::{Secret, ServiceAccount};
 use kube::config::{KubeConfigOptions, Kubeconfig};
 use kube::{Api, Client};
 
@@ -265,6 +265,50 @@ impl Tenancy {
             client,
             remote: None,
         })
+    }
+
+    /// The client that deletes what an object made (its objects, its release), or `None` when
+    /// nothing can be deleted in its name any more: the local ServiceAccount it acts as, or its
+    /// kubeconfig Secret, is gone. Waiting for either would keep the object (and its namespace)
+    /// forever, so the objects are left in place, as Flux leaves them; a warning says so.
+    ///
+    /// # Errors
+    /// As [`Self::client`], but for a missing kubeconfig Secret.
+    pub async fn deletion_client(
+        &self,
+        namespace: &str,
+        name: &str,
+        account: Option<&str>,
+        kube_config: Option<&KubeConfigReference>,
+    ) -> Result<Option<TenantClient>, TenantError> {
+        if kube_config.is_none()
+            && let Some(account) = self.service_account(account)
+        {
+            let exists = Api::<ServiceAccount>::namespaced(self.own.clone(), namespace)
+                .get_opt(account)
+                .await
+                .map_or(true, |sa| sa.is_some());
+            if !exists {
+                tracing::warn!(
+                    object = %format!("{namespace}/{name}"),
+                    account,
+                    "ServiceAccount gone: what the object made is left in place"
+                );
+                return Ok(None);
+            }
+        }
+        match self.client(namespace, account, kube_config).await {
+            Ok(tenant) => Ok(Some(tenant)),
+            Err(TenantError::SecretMissing { secret }) => {
+                tracing::warn!(
+                    object = %format!("{namespace}/{name}"),
+                    secret,
+                    "kubeconfig Secret gone: what the object made is left in place on the remote cluster"
+                );
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     async fn remote(

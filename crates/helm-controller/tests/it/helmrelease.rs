@@ -55,6 +55,11 @@ struct Controllers {
 
 impl Controllers {
     fn start(ns: &str) -> Self {
+        Self::start_with_flags(ns, &[])
+    }
+
+    /// Both controllers, the helm-controller with `flags` added.
+    fn start_with_flags(ns: &str, flags: &[&str]) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
         let source = SourceController::start(
             &workspace_binary("ferroflux-source-controller"),
@@ -67,7 +72,10 @@ impl Controllers {
             cp.kubeconfig(),
             ns,
             "helm-controller-0",
-            &["--requeue-dependency=1s".to_owned()],
+            &std::iter::once("--requeue-dependency=1s")
+                .chain(flags.iter().copied())
+                .map(str::to_owned)
+                .collect::<Vec<_>>(),
         );
         Self { source, helm }
     }
@@ -87,13 +95,18 @@ async fn setup(prefix: &str) -> (Client, String) {
 
 /// Runs the reference helm in `ns`; `None` when it is not installed.
 fn helm_cli(ns: &str, args: &[&str]) -> Option<String> {
-    let bin = ferroflux_testenv::reference_binary("helm")?;
     let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
+    helm_cli_at(cp.kubeconfig(), ns, args)
+}
+
+/// [`helm_cli`] against the cluster of `kubeconfig`.
+fn helm_cli_at(kubeconfig: &Path, ns: &str, args: &[&str]) -> Option<String> {
+    let bin = ferroflux_testenv::reference_binary("helm")?;
     let home = tempfile::tempdir().unwrap();
     let out = Command::new(bin)
         .args(args)
         .args(["-n", ns])
-        .env("KUBECONFIG", cp.kubeconfig())
+        .env("KUBECONFIG", kubeconfig)
         .env("HELM_CACHE_HOME", home.path().join("cache"))
         .env("HELM_CONFIG_HOME", home.path().join("config"))
         .env("HELM_DATA_HOME", home.path().join("data"))
@@ -1473,4 +1486,114 @@ async fn cleanup_on_fail_deletes_what_a_failed_upgrade_created() {
     );
     // The release's own ConfigMap, which the failed upgrade did not create, stays.
     assert!(cm_data(&client, &ns, "web-cm").await.is_some());
+}
+
+/// Issue 20, remote clusters: `spec.kubeConfig` installs, upgrades and uninstalls the release on
+/// another cluster (objects, release Secrets and `.Capabilities` all from there), which the
+/// reference helm reads; the controller's own cluster gets nothing but the HelmChart.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
+    use k8s_openapi::ByteString;
+    use k8s_openapi::api::core::v1::Namespace;
+    let (client, ns) = setup("hr-remote").await;
+    let remote_cp = tokio::task::spawn_blocking(ferroflux_testenv::ControlPlane::start)
+        .await
+        .unwrap()
+        .expect("a second control plane starts");
+    let remote = remote_cp.client().await.unwrap();
+    let namespace: Namespace = serde_json::from_value(json!({"metadata": {"name": ns}})).unwrap();
+    Api::<Namespace>::all(remote.clone())
+        .create(&PostParams::default(), &namespace)
+        .await
+        .unwrap();
+    let secret = Secret {
+        metadata: kube::api::ObjectMeta {
+            name: Some("remote".to_owned()),
+            ..Default::default()
+        },
+        data: Some(
+            [(
+                "kubeconfig".to_owned(),
+                ByteString(std::fs::read(remote_cp.kubeconfig()).unwrap()),
+            )]
+            .into(),
+        ),
+        ..Default::default()
+    };
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &secret)
+        .await
+        .unwrap();
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    // The testenv kubeconfig skips the TLS check, which the controller allows only when told.
+    let controllers = Controllers::start_with_flags(&ns, &["--insecure-kubeconfig-tls"]);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "far",
+        json!({"values": {"a": "remote"},
+               "kubeConfig": {"secretRef": {"name": "remote", "key": "kubeconfig"}}}),
+    )
+    .await;
+    wait_for(
+        &client,
+        &ns,
+        "far",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    let remote_cm = Api::<ConfigMap>::namespaced(remote.clone(), &ns);
+    let data = remote_cm.get("far-cm").await.unwrap().data.unwrap();
+    assert_eq!(data["a"], "remote");
+    assert!(
+        cm_data(&client, &ns, "far-cm").await.is_none(),
+        "nothing released on the controller's own cluster"
+    );
+    let local_releases = Api::<Secret>::namespaced(client.clone(), &ns)
+        .list(&ListParams::default().labels("owner=helm"))
+        .await
+        .unwrap();
+    assert!(
+        local_releases.items.is_empty(),
+        "release Secrets stay remote"
+    );
+
+    set_values(&client, &ns, "far", json!({"a": "again"})).await;
+    wait_for(&client, &ns, "far", "Ready", "True", "far.v2", &controllers).await;
+    if let Some(text) = helm_cli_at(
+        remote_cp.kubeconfig(),
+        &ns,
+        &["history", "far", "-o", "json"],
+    ) {
+        let rows: Value = serde_json::from_str(&text).unwrap();
+        let statuses: Vec<&str> = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["status"].as_str().unwrap())
+            .collect();
+        assert_eq!(statuses, ["superseded", "deployed"], "{text}");
+    }
+
+    // Deleting the HelmRelease uninstalls on the remote cluster.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .delete("far", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually_gone(&remote_cm, "far-cm", STEP).await;
+    let left = Api::<Secret>::namespaced(remote.clone(), &ns)
+        .list(&ListParams::default().labels("owner=helm"))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "the release's history is removed");
 }
