@@ -242,6 +242,9 @@ pub struct KustomizationFlags {
     /// Apply as this ServiceAccount.
     #[arg(long)]
     pub service_account: Option<String>,
+    /// Apply to the remote cluster whose kubeconfig is in this Secret (key `value`).
+    #[arg(long)]
+    pub kubeconfig_secret_ref: Option<String>,
     /// How soon to retry after a failure.
     #[arg(long)]
     pub retry_interval: Option<String>,
@@ -387,6 +390,9 @@ pub struct HelmReleaseFlags {
     /// Reconcile as this ServiceAccount.
     #[arg(long)]
     pub service_account: Option<String>,
+    /// Release to the remote cluster whose kubeconfig is in this Secret (key `value`).
+    #[arg(long)]
+    pub kubeconfig_secret_ref: Option<String>,
     /// How CRDs are upgraded: `Skip`, `Create` or `CreateReplace` (installs
     /// create them).
     #[arg(long)]
@@ -679,10 +685,18 @@ pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) ->
         flags.service_account.as_ref(),
     );
     insert(&mut spec, "retryInterval", flags.retry_interval.as_ref());
+    kube_config(&mut spec, flags.kubeconfig_secret_ref.as_deref());
     if !flags.depends_on.is_empty() {
         spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
     Ok(object(&kinds::kustomization(), name, namespace, spec))
+}
+
+/// `spec.kubeConfig.secretRef` from `--kubeconfig-secret-ref`, when given.
+fn kube_config(spec: &mut Value, secret: Option<&str>) {
+    if let Some(name) = secret.filter(|n| !n.is_empty()) {
+        spec["kubeConfig"] = json!({"secretRef": {"name": name}});
+    }
 }
 
 /// The word among `allowed` that `value` names, case-insensitively; `what`
@@ -842,6 +856,7 @@ pub fn helm_release(name: &str, namespace: &str, flags: &HelmReleaseFlags) -> Re
         "serviceAccountName",
         flags.service_account.as_ref(),
     );
+    kube_config(&mut spec, flags.kubeconfig_secret_ref.as_deref());
     if !flags.depends_on.is_empty() {
         spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
@@ -1043,11 +1058,13 @@ mod tests {
             values: vec![a, b],
             interval: "5m".into(),
             reconcile_strategy: "ChartVersion".into(),
+            kubeconfig_secret_ref: Some("edge".into()),
             ..HelmReleaseFlags::default()
         };
         assert_eq!(
             helm_release("web", "apps", &flags).unwrap()["spec"],
             json!({"interval": "5m",
+                   "kubeConfig": {"secretRef": {"name": "edge"}},
                    "chartRef": {"kind": "HelmChart", "name": "web", "namespace": "charts"},
                    "values": {"image": {"tag": "v2", "pull": "Always"}, "list": [3]}})
         );
@@ -1171,12 +1188,14 @@ mod tests {
             prune: true,
             interval: "10m".into(),
             depends_on: vec!["infra".into(), "platform/crds".into(), "db.v2".into()],
+            kubeconfig_secret_ref: Some("prod-kubeconfig".into()),
             ..KustomizationFlags::default()
         };
         let obj = kustomization("app", "apps", &flags).unwrap();
         assert_eq!(
             obj["spec"],
             json!({"interval": "10m", "path": "./deploy", "prune": true,
+                   "kubeConfig": {"secretRef": {"name": "prod-kubeconfig"}},
                    "sourceRef": {"kind": "OCIRepository", "name": "app", "namespace": "sources"},
                    "dependsOn": [{"name": "infra"}, {"name": "crds", "namespace": "platform"},
                                  {"name": "db.v2"}]})
