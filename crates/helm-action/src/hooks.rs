@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use ferroflux_helm::release::{self, Hook, Release};
-use ferroflux_ssa::apply::{Applier, ObjectId, poll_until};
+use ferroflux_ssa::apply::{Applier, ObjectId, PropagationPolicy, poll_until};
 use serde_json::Value;
 
 use crate::Options;
@@ -232,7 +232,9 @@ async fn delete_and_wait(
     id: &ObjectId,
     timeout: Duration,
 ) -> Result<(), ferroflux_ssa::apply::Error> {
-    applier.delete_if(id, &|_| true).await?;
+    applier
+        .delete_if(id, &|_| true, &PropagationPolicy::Background)
+        .await?;
     poll_until(Duration::from_millis(200), timeout, || async {
         Ok(applier.get(id).await?.is_none())
     })

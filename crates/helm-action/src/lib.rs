@@ -26,7 +26,32 @@ use ferroflux_helm::release::{self, ChartRecord, Hook, Info, Release, Status};
 use ferroflux_helm::values::Values;
 use ferroflux_ssa::apply::{Applier, Owner};
 
+pub use ferroflux_ssa::apply::PropagationPolicy;
 pub use storage::Storage;
+
+/// How [`Helm::uninstall`] uninstalls (`helm uninstall`'s flags).
+#[derive(Clone, Debug)]
+pub struct Uninstall {
+    /// `--keep-history`: the latest revision stays, marked `uninstalled`.
+    pub keep_history: bool,
+    /// `--no-hooks`.
+    pub disable_hooks: bool,
+    /// How long each hook may take.
+    pub timeout: Duration,
+    /// `--cascade`: how the objects' dependents are deleted.
+    pub propagation: PropagationPolicy,
+}
+
+impl Default for Uninstall {
+    fn default() -> Self {
+        Self {
+            keep_history: false,
+            disable_hooks: false,
+            timeout: Duration::from_secs(300),
+            propagation: PropagationPolicy::Background,
+        }
+    }
+}
 
 /// The field manager objects are applied with: Helm's own, so that `helm upgrade` or
 /// `helm rollback` run by hand on a release this crate manages (and the other way round) do
@@ -471,9 +496,14 @@ impl Helm {
             && !created.is_empty()
         {
             // As Helm: the failure stands; a failed cleanup is added to it.
-            if let Err(cleanup) =
-                resources::delete_released(&self.applier, &created, &opts.name, &opts.namespace)
-                    .await
+            if let Err(cleanup) = resources::delete_released(
+                &self.applier,
+                &created,
+                &opts.name,
+                &opts.namespace,
+                &PropagationPolicy::Background,
+            )
+            .await
             {
                 result = Err(Error::Cleanup {
                     failure: e.to_string(),
@@ -628,18 +658,18 @@ impl Helm {
 
     /// Uninstalls release `name`, as `helm uninstall` does: `pre-delete` hooks, the objects of
     /// the latest revision deleted in reverse install order (unless
-    /// `helm.sh/resource-policy: keep`), `post-delete` hooks, then every revision deleted, or
-    /// with `keep_history` the latest marked `uninstalled`.
+    /// `helm.sh/resource-policy: keep`) with `how.propagation`, `post-delete` hooks, then every
+    /// revision deleted, or with `how.keep_history` the latest marked `uninstalled`.
     ///
     /// # Errors
     /// [`Error`]: no release, or a hook, delete or store failure (the records are kept then).
-    pub async fn uninstall(
-        &self,
-        name: &str,
-        keep_history: bool,
-        disable_hooks: bool,
-        timeout: Duration,
-    ) -> Result<(), Error> {
+    pub async fn uninstall(&self, name: &str, how: &Uninstall) -> Result<(), Error> {
+        let Uninstall {
+            keep_history,
+            disable_hooks,
+            timeout,
+            ref propagation,
+        } = *how;
         let history = self.storage.history(name).await?;
         let Some(mut last) = history.last().cloned() else {
             return Err(Error::NotFound(name.to_owned()));
@@ -655,7 +685,8 @@ impl Helm {
             hooks::run(&self.applier, &mut last, "pre-delete", &opts).await?;
         }
         let objects = self.objects_of(&last.manifest, &opts).await?;
-        resources::delete_released(&self.applier, &objects, name, &last.namespace).await?;
+        resources::delete_released(&self.applier, &objects, name, &last.namespace, propagation)
+            .await?;
         if !disable_hooks {
             hooks::run(&self.applier, &mut last, "post-delete", &opts).await?;
         }

@@ -11,7 +11,7 @@
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use ferroflux_ssa::apply::{Action, Applier, ObjectId};
+use ferroflux_ssa::apply::{Action, Applier, ObjectId, PropagationPolicy};
 use ferroflux_ssa::health;
 use serde_json::{Map, Value};
 
@@ -282,11 +282,19 @@ pub async fn delete_removed(
     namespace: &str,
 ) -> Result<(), Error> {
     let removed: Vec<Value> = old.iter().filter(|o| !contains(new, o)).cloned().collect();
-    delete_released(applier, &removed, release, namespace).await
+    delete_released(
+        applier,
+        &removed,
+        release,
+        namespace,
+        &PropagationPolicy::Background,
+    )
+    .await
 }
 
 /// Deletes the release's objects in reverse apply order, skipping those that belong to
-/// another release or say `helm.sh/resource-policy: keep`.
+/// another release or say `helm.sh/resource-policy: keep`; their dependents go as
+/// `propagation` says (`helm uninstall --cascade`).
 ///
 /// # Errors
 /// [`Error::Apply`] for the first delete that fails.
@@ -295,6 +303,7 @@ pub async fn delete_released(
     objects: &[Value],
     release: &str,
     namespace: &str,
+    propagation: &PropagationPolicy,
 ) -> Result<(), Error> {
     let mut ids: Vec<ObjectId> = objects.iter().map(ObjectId::of).collect();
     ferroflux_ssa::apply::sort_ids(&mut ids);
@@ -307,7 +316,7 @@ pub async fn delete_released(
                 != Some("keep")
     };
     for id in ids.iter().rev() {
-        let _: Action = applier.delete_if(id, &owned).await?;
+        let _: Action = applier.delete_if(id, &owned, propagation).await?;
     }
     Ok(())
 }

@@ -34,7 +34,7 @@ use ferroflux_helm::release::{self, Release, Status};
 use ferroflux_helm::values::Values;
 use ferroflux_helm_action::cluster::{self, Capabilities, ClusterLookup};
 use ferroflux_helm_action::drift::{IgnoreRule, Target};
-use ferroflux_helm_action::{CrdPolicy, Helm, Options, Origin};
+use ferroflux_helm_action::{CrdPolicy, Helm, Options, Origin, PropagationPolicy, Uninstall};
 use ferroflux_runtime::acl::{self, CrossNamespace};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::Reconciler;
@@ -867,9 +867,8 @@ impl HelmReleaseReconciler {
                 namespace: obj.namespace().unwrap_or_default(),
             },
         );
-        let (keep_history, disable_hooks, timeout) = uninstall_options(&obj.spec);
         match helm
-            .uninstall(&latest.name, keep_history, disable_hooks, timeout)
+            .uninstall(&latest.name, &uninstall_options(&obj.spec))
             .await
         {
             Ok(()) | Err(ferroflux_helm_action::Error::NotFound(_)) => {}
@@ -919,9 +918,8 @@ impl HelmReleaseReconciler {
                 == Some("uninstall");
         let storage_ns = helm.storage().namespace().to_owned();
         let (ok_reason, failed_reason, result) = if uninstall {
-            let (keep, disable_hooks, timeout) = uninstall_options(spec);
             let result = helm
-                .uninstall(name, keep, disable_hooks, timeout)
+                .uninstall(name, &uninstall_options(spec))
                 .await
                 .map(|()| format!("Helm uninstall succeeded for release {storage_ns}/{name}"));
             (names::UNINSTALL_SUCCEEDED, names::UNINSTALL_FAILED, result)
@@ -1162,7 +1160,7 @@ fn rollback_options(spec: &HelmReleaseSpec, opts: &Options) -> Options {
 }
 
 /// An uninstall's `(keepHistory, disableHooks, timeout)` from `spec.uninstall`.
-fn uninstall_options(spec: &HelmReleaseSpec) -> (bool, bool, Duration) {
+fn uninstall_options(spec: &HelmReleaseSpec) -> Uninstall {
     let uninstall = spec.uninstall.clone().unwrap_or_default();
     let timeout = uninstall
         .timeout
@@ -1170,7 +1168,18 @@ fn uninstall_options(spec: &HelmReleaseSpec) -> (bool, bool, Duration) {
         .and_then(|t| t.get().ok())
         .or_else(|| spec.timeout.as_ref().and_then(|t| t.get().ok()))
         .unwrap_or(Duration::from_secs(300));
-    (uninstall.keep_history, uninstall.disable_hooks, timeout)
+    // The API's enum admits only these; `reconcile_supported` refuses anything else.
+    let propagation = match uninstall.deletion_propagation.as_deref() {
+        Some("foreground") => PropagationPolicy::Foreground,
+        Some("orphan") => PropagationPolicy::Orphan,
+        _ => PropagationPolicy::Background,
+    };
+    Uninstall {
+        keep_history: uninstall.keep_history,
+        disable_hooks: uninstall.disable_hooks,
+        timeout,
+        propagation,
+    }
 }
 
 /// `RetryOnFailure`'s delay for the action, if that is its strategy.
@@ -1441,11 +1450,11 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
                 .is_some_and(|u| u.chart_name_change_strategy.is_some()),
         ),
         (
-            "spec.uninstall.deletionPropagation other than background",
+            "spec.uninstall.deletionPropagation other than background, foreground or orphan",
             spec.uninstall.as_ref().is_some_and(|u| {
                 u.deletion_propagation
                     .as_deref()
-                    .is_some_and(|p| p != "background")
+                    .is_some_and(|p| !["background", "foreground", "orphan"].contains(&p))
             }),
         ),
         (
@@ -1532,11 +1541,7 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
             },
         );
         let name = release_name(&obj);
-        let (keep_history, disable_hooks, timeout) = uninstall_options(&obj.spec);
-        match helm
-            .uninstall(&name, keep_history, disable_hooks, timeout)
-            .await
-        {
+        match helm.uninstall(&name, &uninstall_options(&obj.spec)).await {
             Ok(()) | Err(ferroflux_helm_action::Error::NotFound(_)) => {}
             Err(e) => {
                 return Err(ReconcileError::transient(

@@ -17,6 +17,7 @@ use std::fmt;
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
+pub use kube::api::PropagationPolicy;
 use kube::api::{DeleteParams, DynamicObject, Patch, PatchParams};
 use kube::core::{ApiResource, GroupVersionKind};
 use kube::discovery::{ApiCapabilities, Scope};
@@ -600,7 +601,8 @@ impl Applier {
 
     /// Deletes `id` if it exists and `owned` says the live object may be deleted (an owner
     /// other than the label pair of [`Applier::delete_all`], such as Helm's ownership
-    /// annotations); `Skipped` otherwise. A kind no longer served counts as deleted.
+    /// annotations); `Skipped` otherwise. A kind no longer served counts as deleted. Its
+    /// dependents go as `propagation` says (Kubernetes' `propagationPolicy`).
     ///
     /// # Errors
     /// [`Error`] when the read or the delete fails.
@@ -608,6 +610,7 @@ impl Applier {
         &self,
         id: &ObjectId,
         owned: &(dyn Fn(&Value) -> bool + Sync),
+        propagation: &PropagationPolicy,
     ) -> Result<Action, Error> {
         let api = match self.api(id).await {
             Ok(api) => api,
@@ -625,7 +628,11 @@ impl Applier {
         if !owned(&serde_json::to_value(live).unwrap_or(Value::Null)) {
             return Ok(Action::Skipped);
         }
-        match api.delete(&id.name, &DeleteParams::background()).await {
+        let params = DeleteParams {
+            propagation_policy: Some(propagation.clone()),
+            ..DeleteParams::default()
+        };
+        match api.delete(&id.name, &params).await {
             Ok(_) => Ok(Action::Deleted),
             Err(e) if is_not_found(&e) => Ok(Action::Deleted),
             Err(e) => Err(failed(&e)),

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use ferroflux_helm::release::Status;
-use ferroflux_helm_action::{Error, Helm, Options, Origin};
+use ferroflux_helm_action::{Error, Helm, Options, Origin, PropagationPolicy, Uninstall};
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::Api;
 use kube::api::{ListParams, PostParams};
@@ -443,6 +443,71 @@ async fn a_release_left_pending_is_unlocked_then_upgraded() {
     );
 }
 
+/// `uninstall.deletionPropagation` (`helm uninstall --cascade`): with `orphan` the dependents of
+/// the release's objects stay (the garbage collector only drops their owner reference); with
+/// `background` they go with them.
+#[tokio::test]
+async fn uninstall_propagation_orphans_or_deletes_dependents() {
+    let f = fixture("helm-cascade").await;
+    let (_, chart) = f.chart("0.1.0");
+    let configs = Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns);
+    for (release, propagation, survives) in [
+        ("orphaning", PropagationPolicy::Orphan, true),
+        ("cascading", PropagationPolicy::Background, false),
+    ] {
+        f.helm
+            .install(chart.clone(), &f.options(release, &json!({})))
+            .await
+            .unwrap();
+        let owner = f.cm(&format!("{release}-cm")).await.unwrap();
+        let dependent: ConfigMap = serde_json::from_value(json!({
+            "metadata": {"name": format!("{release}-dependent"), "ownerReferences": [{
+                "apiVersion": "v1", "kind": "ConfigMap",
+                "name": owner.metadata.name, "uid": owner.metadata.uid}]}}))
+        .unwrap();
+        configs
+            .create(&PostParams::default(), &dependent)
+            .await
+            .unwrap();
+        f.helm
+            .uninstall(
+                release,
+                &Uninstall {
+                    propagation,
+                    ..Uninstall::default()
+                },
+            )
+            .await
+            .unwrap();
+        ferroflux_testenv::eventually_gone(
+            &configs,
+            &format!("{release}-cm"),
+            std::time::Duration::from_secs(60),
+        )
+        .await;
+        let name = format!("{release}-dependent");
+        if survives {
+            // The garbage collector removes the owner reference of an orphan.
+            ferroflux_testenv::eventually(
+                "the dependent orphaned",
+                std::time::Duration::from_secs(60),
+                || async {
+                    let cm = configs.get_opt(&name).await.ok()??;
+                    cm.metadata
+                        .owner_references
+                        .unwrap_or_default()
+                        .is_empty()
+                        .then_some(())
+                },
+            )
+            .await;
+        } else {
+            ferroflux_testenv::eventually_gone(&configs, &name, std::time::Duration::from_secs(60))
+                .await;
+        }
+    }
+}
+
 #[tokio::test]
 async fn uninstall_removes_the_objects_and_the_records() {
     let f = fixture("helm-uninstall").await;
@@ -459,7 +524,7 @@ async fn uninstall_removes_the_objects_and_the_records() {
         .await
         .unwrap();
     f.helm
-        .uninstall("bye", false, false, std::time::Duration::from_secs(30))
+        .uninstall("bye", &Uninstall::default())
         .await
         .unwrap();
     assert!(f.cm("bye-cm").await.is_none());
@@ -471,7 +536,7 @@ async fn uninstall_removes_the_objects_and_the_records() {
     }
     let err = f
         .helm
-        .uninstall("bye", false, false, std::time::Duration::from_secs(30))
+        .uninstall("bye", &Uninstall::default())
         .await
         .unwrap_err();
     assert!(matches!(err, Error::NotFound(_)), "{err}");

@@ -1552,8 +1552,8 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
         &controllers,
     )
     .await;
-    let remote_cm = Api::<ConfigMap>::namespaced(remote.clone(), &ns);
-    let data = remote_cm.get("far-cm").await.unwrap().data.unwrap();
+    let remote_configs = Api::<ConfigMap>::namespaced(remote.clone(), &ns);
+    let data = remote_configs.get("far-cm").await.unwrap().data.unwrap();
     assert_eq!(data["a"], "remote");
     assert!(
         cm_data(&client, &ns, "far-cm").await.is_none(),
@@ -1590,7 +1590,7 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
         .delete("far", &DeleteParams::default())
         .await
         .unwrap();
-    eventually_gone(&remote_cm, "far-cm", STEP).await;
+    eventually_gone(&remote_configs, "far-cm", STEP).await;
     let left = Api::<Secret>::namespaced(remote.clone(), &ns)
         .list(&ListParams::default().labels("owner=helm"))
         .await
