@@ -24,16 +24,50 @@ pub struct Target {
     pub namespace: Option<String>,
     /// Name.
     pub name: Option<String>,
+    /// A label selector (Kubernetes syntax) the object's labels in the manifest satisfy.
+    pub label_selector: Option<String>,
+    /// The same over the object's annotations in the manifest.
+    pub annotation_selector: Option<String>,
 }
 
 impl Target {
-    fn matches(&self, id: &ObjectId) -> bool {
+    /// Whether the target covers `id`, whose object in the release manifest is `desired`. A
+    /// malformed selector matches nothing (check them first with [`Target::check`]).
+    fn matches(&self, id: &ObjectId, desired: &Value) -> bool {
         let eq = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let selects = |selector: &Option<String>, field: &str| {
+            selector.as_deref().is_none_or(|s| {
+                ferroflux_kustomize::selector::matches_selector(
+                    s,
+                    desired.pointer(&format!("/metadata/{field}")),
+                )
+                .unwrap_or(false)
+            })
+        };
         eq(&self.group, &id.group)
             && eq(&self.version, &id.version)
             && eq(&self.kind, &id.kind)
             && eq(&self.namespace, &id.namespace)
             && eq(&self.name, &id.name)
+            && selects(&self.label_selector, "labels")
+            && selects(&self.annotation_selector, "annotations")
+    }
+
+    /// Checks the selectors' syntax.
+    ///
+    /// # Errors
+    /// What is wrong with the first malformed selector, naming it.
+    pub fn check(&self) -> Result<(), String> {
+        for (field, selector) in [
+            ("labelSelector", &self.label_selector),
+            ("annotationSelector", &self.annotation_selector),
+        ] {
+            if let Some(selector) = selector {
+                ferroflux_kustomize::selector::matches_selector(selector, None)
+                    .map_err(|e| format!("{field} {selector:?}: {e}"))?;
+            }
+        }
+        Ok(())
     }
 }
 
@@ -107,10 +141,12 @@ pub fn remove_pointer(value: &mut Value, pointer: &str) {
     }
 }
 
-fn without_ignored(obj: &Value, id: &ObjectId, ignore: &[IgnoreRule]) -> Value {
+/// `obj` without the fields the rules covering `id` (whose object in the manifest is `desired`)
+/// ignore.
+fn without_ignored(obj: &Value, id: &ObjectId, desired: &Value, ignore: &[IgnoreRule]) -> Value {
     let mut out = obj.clone();
     for rule in ignore {
-        if rule.target.as_ref().is_none_or(|t| t.matches(id)) {
+        if rule.target.as_ref().is_none_or(|t| t.matches(id, desired)) {
             for path in &rule.paths {
                 remove_pointer(&mut out, path);
             }
@@ -175,7 +211,7 @@ impl Helm {
         let mut drifts = Vec::new();
         for obj in &objects {
             let id = ObjectId::of(obj);
-            let desired = without_ignored(obj, &id, ignore);
+            let desired = without_ignored(obj, &id, obj, ignore);
             let (live, dry) = self
                 .applier
                 .dry_run(&desired)
@@ -189,8 +225,8 @@ impl Helm {
                 });
                 continue;
             };
-            let live = without_ignored(&live, &id, ignore);
-            let dry = without_ignored(&dry, &id, ignore);
+            let live = without_ignored(&live, &id, obj, ignore);
+            let dry = without_ignored(&dry, &id, obj, ignore);
             if ferroflux_ssa::apply::drifted(&dry, &live) {
                 drifts.push(Drift {
                     paths: differences(&dry, &live, 10),
@@ -222,7 +258,7 @@ impl Helm {
                 drifts
                     .iter()
                     .any(|d| d.id == id)
-                    .then(|| without_ignored(&o, &id, ignore))
+                    .then(|| without_ignored(&o, &id, &o, ignore))
             })
             .collect();
         resources::apply(&self.applier, &objects, false).await?;
@@ -243,6 +279,50 @@ mod tests {
         remove_pointer(&mut v, "/spec/list/1");
         remove_pointer(&mut v, "/spec/missing/deeper");
         assert_eq!(v, json!({"spec": {"list": [1, 3]}}));
+    }
+
+    #[test]
+    fn targets_select_by_the_manifest_labels_and_annotations() {
+        let desired = json!({"apiVersion": "apps/v1", "kind": "Deployment",
+            "metadata": {"name": "web", "namespace": "ns",
+                         "labels": {"tier": "front", "app": "web"},
+                         "annotations": {"drift": "ignore"}},
+            "spec": {"replicas": 3, "paused": false}});
+        let id = ObjectId::of(&desired);
+        let rule = |label: Option<&str>, annotation: Option<&str>| IgnoreRule {
+            paths: vec!["/spec/replicas".into()],
+            target: Some(Target {
+                kind: Some("Deployment".into()),
+                label_selector: label.map(Into::into),
+                annotation_selector: annotation.map(Into::into),
+                ..Target::default()
+            }),
+        };
+        let live = json!({"spec": {"replicas": 5, "paused": true}});
+        for (label, annotation, ignored) in [
+            (Some("tier in (front,back),app"), None, true),
+            (Some("tier=back"), None, false),
+            (None, Some("drift=ignore"), true),
+            (Some("app=web"), Some("drift!=ignore"), false),
+        ] {
+            let out = without_ignored(&live, &id, &desired, &[rule(label, annotation)]);
+            assert_eq!(
+                out.pointer("/spec/replicas").is_none(),
+                ignored,
+                "{label:?} {annotation:?}"
+            );
+            assert_eq!(out.pointer("/spec/paused"), Some(&json!(true)));
+        }
+        let bad = rule(Some("tier in (front"), None).target.unwrap();
+        let err = bad.check().unwrap_err();
+        assert!(err.contains("labelSelector \"tier in (front\""), "{err}");
+        assert!(
+            rule(Some("a,b!=c"), Some("x"))
+                .target
+                .unwrap()
+                .check()
+                .is_ok()
+        );
     }
 
     #[test]

@@ -652,20 +652,7 @@ impl HelmReleaseReconciler {
         if mode == "disabled" {
             return Ok(());
         }
-        let ignore: Vec<IgnoreRule> = detection
-            .ignore
-            .iter()
-            .map(|rule| IgnoreRule {
-                paths: rule.paths.clone(),
-                target: rule.target.as_ref().map(|t| Target {
-                    group: t.group.clone(),
-                    version: t.version.clone(),
-                    kind: t.kind.clone(),
-                    namespace: t.namespace.clone(),
-                    name: t.name.clone(),
-                }),
-            })
-            .collect();
+        let ignore = ignore_rules(&obj.spec);
         let drifts = helm.detect_drift(current, &ignore).await.map_err(|e| {
             ReconcileError::transient("DriftDetectionFailed", Scrubbed::new(&e.to_string()))
         })?;
@@ -1423,16 +1410,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
                 .as_deref()
                 .is_some_and(|p| p != "nohooks"),
         ),
-        (
-            "spec.driftDetection.ignore[].target.labelSelector/annotationSelector",
-            spec.drift_detection.as_ref().is_some_and(|d| {
-                d.ignore.iter().any(|r| {
-                    r.target.as_ref().is_some_and(|t| {
-                        t.label_selector.is_some() || t.annotation_selector.is_some()
-                    })
-                })
-            }),
-        ),
         ("spec.commonMetadata", spec.common_metadata.is_some()),
         ("spec.healthCheckExprs", !spec.health_check_exprs.is_empty()),
         (
@@ -1476,7 +1453,37 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
             )),
         ));
     }
+    for (i, rule) in ignore_rules(spec).iter().enumerate() {
+        if let Some(Err(e)) = rule.target.as_ref().map(Target::check) {
+            return Err(ReconcileError::stalled(
+                names::INVALID_DRIFT_IGNORE_RULE,
+                Scrubbed::new(&format!(
+                    "spec.driftDetection.ignore[{i}].target.{e}; fix the selector"
+                )),
+            ));
+        }
+    }
     Ok(())
+}
+
+/// `spec.driftDetection.ignore` as helm-action's rules.
+fn ignore_rules(spec: &HelmReleaseSpec) -> Vec<IgnoreRule> {
+    spec.drift_detection
+        .iter()
+        .flat_map(|d| &d.ignore)
+        .map(|rule| IgnoreRule {
+            paths: rule.paths.clone(),
+            target: rule.target.as_ref().map(|t| Target {
+                group: t.group.clone(),
+                version: t.version.clone(),
+                kind: t.kind.clone(),
+                namespace: t.namespace.clone(),
+                name: t.name.clone(),
+                label_selector: t.label_selector.clone(),
+                annotation_selector: t.annotation_selector.clone(),
+            }),
+        })
+        .collect()
 }
 
 impl Reconciler<HelmRelease> for HelmReleaseReconciler {

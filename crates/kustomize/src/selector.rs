@@ -154,11 +154,12 @@ impl Compiled {
 }
 
 /// Whether a label (or annotation) map satisfies a selector written in
-/// Kubernetes syntax; an empty selector matches everything.
+/// Kubernetes syntax; an empty selector matches everything. (Flux's drift
+/// ignore targets use kustomize's selectors too.)
 ///
 /// # Errors
 /// A message when the selector is malformed.
-pub(crate) fn matches_selector(selector: &str, map: Option<&Value>) -> Result<bool, String> {
+pub fn matches_selector(selector: &str, map: Option<&Value>) -> Result<bool, String> {
     Ok(satisfied(&parse_selector(selector)?, map))
 }
 

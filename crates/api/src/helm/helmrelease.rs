@@ -757,6 +757,8 @@ pub mod names {
     pub const DEPENDENCY_NOT_READY: &str = "DependencyNotReady";
     /// A spec field this controller does not implement yet.
     pub const UNSUPPORTED: &str = "UnsupportedConfiguration";
+    /// A `spec.driftDetection.ignore` rule that cannot be used (a malformed selector).
+    pub const INVALID_DRIFT_IGNORE_RULE: &str = "InvalidDriftIgnoreRule";
 }
 
 impl Kind for HelmRelease {

@@ -601,7 +601,11 @@ async fn drift_is_corrected_except_where_ignored() {
             "values": {"a": "desired"},
             "driftDetection": {
                 "mode": "enabled",
-                "ignore": [{"paths": ["/data/revision"], "target": {"kind": "ConfigMap"}}],
+                "ignore": [
+                    {"paths": ["/data/revision"], "target": {"kind": "ConfigMap",
+                        "labelSelector": "helm.toolkit.fluxcd.io/name in (dr,other)"}},
+                    {"paths": ["/data/a"], "target": {"labelSelector": "no-such-label"}},
+                ],
             },
         }),
     )
@@ -653,6 +657,28 @@ async fn drift_is_corrected_except_where_ignored() {
         .await
         .unwrap();
     assert_eq!(records.items.len(), 1);
+
+    // A malformed selector stalls the HelmRelease, naming the rule.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "dr",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"driftDetection": {"mode": "enabled", "ignore": [
+                {"paths": ["/data/a"], "target": {"annotationSelector": "a in (b"}}]}}})),
+        )
+        .await
+        .unwrap();
+    let stalled = wait_for(
+        &client,
+        &ns,
+        "dr",
+        "Stalled",
+        "True",
+        "spec.driftDetection.ignore[0].target.annotationSelector",
+        &controllers,
+    )
+    .await;
+    assert_eq!(stalled.1, "InvalidDriftIgnoreRule");
 }
 
 /// Flux's example repository's shape: a HelmRepository, a HelmRelease with `releaseName`,
