@@ -22,7 +22,7 @@ use ferroflux_helm::engine::Release as RenderRelease;
 use ferroflux_helm::release::{Release, Status};
 use ferroflux_helm_action::cluster::{self, ClusterLookup};
 use ferroflux_helm_action::{PostRender as _, Storage};
-use ferroflux_helm_controller::postrender::KustomizePostRenderer;
+use ferroflux_helm_controller::postrender::PostRenderers;
 use ferroflux_helm_controller::{chart, helmrelease, values};
 use ferroflux_runtime::scrub::Scrubbed;
 use kube::{Api, Client, ResourceExt as _};
@@ -308,7 +308,7 @@ async fn render(
         },
         lookup: Some(std::sync::Arc::new(ClusterLookup::new(client.clone()))),
     };
-    let post = KustomizePostRenderer::new(&hr.spec.post_renderers);
+    let post = PostRenderers::new(&hr.spec);
     let values = values.clone();
     tokio::task::spawn_blocking(move || {
         let mut notices = Notices::default();

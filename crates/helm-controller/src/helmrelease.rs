@@ -49,7 +49,7 @@ use kube::api::{ObjectMeta, PostParams};
 use kube::{Api, Client, ResourceExt as _};
 
 use crate::chart;
-use crate::postrender::{self, KustomizePostRenderer};
+use crate::postrender::{self, PostRenderers};
 use crate::values::{self, Composed};
 
 /// The API group whose labels mark the objects a HelmRelease applies.
@@ -422,6 +422,7 @@ impl HelmReleaseReconciler {
         let digest = values::digest(&desired);
         // New post-renderers make a new release, as in Flux.
         let post_digest = postrender::digest(&spec.post_renderers);
+        let common_digest = postrender::common_metadata_digest(spec.common_metadata.as_ref());
         let chart_version = loaded.metadata.version.clone();
         let chart_name = loaded.metadata.name.clone();
 
@@ -435,6 +436,7 @@ impl HelmReleaseReconciler {
                     && in_sync(d, &chart_name, &chart_version, &digest)
                     && managed(status, d)
                     && status.observed_post_renderers_digest == post_digest
+                    && status.observed_common_metadata_digest == common_digest
                 {
                     Action::None
                 } else {
@@ -486,7 +488,7 @@ impl HelmReleaseReconciler {
             opts.api_versions = caps.api_versions;
             opts.api_versions_from_cluster = true;
             opts.lookup = Some(Arc::new(ClusterLookup::new(tenant.clone())));
-            if let Some(post) = KustomizePostRenderer::new(&spec.post_renderers) {
+            if let Some(post) = PostRenderers::new(spec) {
                 opts.post_render = Some(Arc::new(post));
             }
         }
@@ -577,6 +579,7 @@ impl HelmReleaseReconciler {
                 status.install_failures = None;
                 status.upgrade_failures = None;
                 status.observed_post_renderers_digest = post_digest;
+                status.observed_common_metadata_digest = common_digest;
                 update_history(status, &history_now);
                 if spec.test.as_ref().is_some_and(|t| t.enable) {
                     self.run_tests(obj, status, &helm, &name, action, &opts)
@@ -1410,7 +1413,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
                 .as_deref()
                 .is_some_and(|p| p != "nohooks"),
         ),
-        ("spec.commonMetadata", spec.common_metadata.is_some()),
         ("spec.healthCheckExprs", !spec.health_check_exprs.is_empty()),
         (
             "spec.chart.spec.verify",

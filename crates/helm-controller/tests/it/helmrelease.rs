@@ -565,7 +565,7 @@ async fn unsupported_fields_are_refused_by_name() {
         &client,
         &ns,
         "drift",
-        json!({"commonMetadata": {"labels": {"team": "a"}}}),
+        json!({"healthCheckExprs": [{"apiVersion": "v1", "kind": "ConfigMap", "current": "true"}]}),
     )
     .await;
     let stalled = wait_for(
@@ -574,7 +574,7 @@ async fn unsupported_fields_are_refused_by_name() {
         "drift",
         "Stalled",
         "True",
-        "spec.commonMetadata",
+        "spec.healthCheckExprs",
         &controllers,
     )
     .await;
@@ -663,8 +663,10 @@ async fn drift_is_corrected_except_where_ignored() {
         .patch(
             "dr",
             &PatchParams::default(),
-            &Patch::Merge(&json!({"spec": {"driftDetection": {"mode": "enabled", "ignore": [
-                {"paths": ["/data/a"], "target": {"annotationSelector": "a in (b"}}]}}})),
+            &Patch::Merge(
+                &json!({"spec": {"driftDetection": {"mode": "enabled", "ignore": [
+                {"paths": ["/data/a"], "target": {"annotationSelector": "a in (b"}}]}}}),
+            ),
         )
         .await
         .unwrap();
@@ -1217,7 +1219,37 @@ async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
         "two"
     );
 
-    // A patch that is not one: the upgrade fails naming the post-renderer, revision 2 stays.
+    // `spec.commonMetadata` lands on every object after the patches, and a change upgrades.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "web",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"commonMetadata": {
+                "labels": {"team": "platform"}, "annotations": {"owner": "ops"}}}})),
+        )
+        .await
+        .unwrap();
+    wait_for(&client, &ns, "web", "Ready", "True", "web.v3", &controllers).await;
+    let cm = Api::<ConfigMap>::namespaced(client.clone(), &ns)
+        .get("web-cm")
+        .await
+        .unwrap();
+    assert_eq!(cm.metadata.labels.unwrap()["team"], "platform");
+    assert_eq!(cm.metadata.annotations.unwrap()["owner"], "ops");
+    assert_eq!(cm.data.unwrap()["patched"], "two");
+    let status = Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .get("web")
+        .await
+        .unwrap()
+        .status
+        .unwrap();
+    assert!(
+        status
+            .observed_common_metadata_digest
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
+
+    // A patch that is not one: the upgrade fails naming the post-renderer, revision 3 stays.
     Api::<HelmRelease>::namespaced(client.clone(), &ns)
         .patch(
             "web",
@@ -1249,7 +1281,7 @@ async fn post_renderers_patch_the_release_and_a_change_upgrades_it() {
     if let Some(history) = helm_history(&ns, "web") {
         assert_eq!(
             history.last(),
-            Some(&(2, "deployed".to_owned())),
+            Some(&(3, "deployed".to_owned())),
             "{history:?}"
         );
     }
