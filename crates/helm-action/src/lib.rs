@@ -463,23 +463,7 @@ impl Helm {
         if !opts.take_ownership {
             resources::check_ownership(&self.applier, &added, &opts.name, &opts.namespace).await?;
         }
-        // What this upgrade creates (new to the release and absent from the cluster), for
-        // `cleanup_on_fail`.
-        let mut created = Vec::new();
-        if opts.cleanup_on_fail {
-            for obj in &added {
-                let id = ferroflux_ssa::apply::ObjectId::of(obj);
-                if self
-                    .applier
-                    .get(&id)
-                    .await
-                    .map_err(resources::Error::from)?
-                    .is_none()
-                {
-                    created.push(obj.clone());
-                }
-            }
-        }
+        let created = self.to_be_created(&added, opts).await?;
         let mut rel = Self::record(&chart, &rendered, opts, version);
         if let (Some(info), Some(first)) = (
             rel.info.as_mut(),
@@ -489,28 +473,10 @@ impl Helm {
         }
         rel.set_status(Status::PendingUpgrade, "Preparing upgrade");
         self.storage.create(&rel).await?;
-        let mut result = self
+        let result = self
             .deploy(&mut rel, &rendered, &objects, Some(&old), opts, "upgrade")
             .await;
-        if let Err(e) = &result
-            && !created.is_empty()
-        {
-            // As Helm: the failure stands; a failed cleanup is added to it.
-            if let Err(cleanup) = resources::delete_released(
-                &self.applier,
-                &created,
-                &opts.name,
-                &opts.namespace,
-                &PropagationPolicy::Background,
-            )
-            .await
-            {
-                result = Err(Error::Cleanup {
-                    failure: e.to_string(),
-                    cleanup: cleanup.to_string(),
-                });
-            }
-        }
+        let result = self.clean_up_on_fail(result, &created, opts).await;
         let ok = result.is_ok();
         let done = self
             .finish(
@@ -622,6 +588,12 @@ impl Helm {
         };
         let objects = self.objects_of(&rel.manifest, &target_opts).await?;
         let old = self.objects_of(&last.manifest, &target_opts).await?;
+        let added: Vec<serde_json::Value> = objects
+            .iter()
+            .filter(|o| !resources::contains(&old, o))
+            .cloned()
+            .collect();
+        let created = self.to_be_created(&added, &target_opts).await?;
         let rendered = Rendered::default();
         let result = self
             .deploy(
@@ -633,6 +605,7 @@ impl Helm {
                 "rollback",
             )
             .await;
+        let result = self.clean_up_on_fail(result, &created, &target_opts).await;
         let ok = result.is_ok();
         let description = format!("Rollback to {target_version}");
         if ok {
@@ -724,6 +697,61 @@ impl Helm {
         last.set_status(Status::Failed, &description);
         self.storage.update(&last).await?;
         Ok(Some(last.version))
+    }
+
+    /// With `opts.cleanup_on_fail`, which of `added` (objects new to the release) an action is
+    /// about to create, being absent from the cluster; empty otherwise.
+    async fn to_be_created(
+        &self,
+        added: &[serde_json::Value],
+        opts: &Options,
+    ) -> Result<Vec<serde_json::Value>, Error> {
+        let mut created = Vec::new();
+        if opts.cleanup_on_fail {
+            for obj in added {
+                let id = ferroflux_ssa::apply::ObjectId::of(obj);
+                if self
+                    .applier
+                    .get(&id)
+                    .await
+                    .map_err(resources::Error::from)?
+                    .is_none()
+                {
+                    created.push(obj.clone());
+                }
+            }
+        }
+        Ok(created)
+    }
+
+    /// `--cleanup-on-fail`: after a failed upgrade or rollback, deletes what it created. As
+    /// Helm, the failure stands; a failed cleanup is added to it.
+    async fn clean_up_on_fail<T>(
+        &self,
+        result: Result<T, Error>,
+        created: &[serde_json::Value],
+        opts: &Options,
+    ) -> Result<T, Error> {
+        match result {
+            Err(e) if !created.is_empty() => {
+                match resources::delete_released(
+                    &self.applier,
+                    created,
+                    &opts.name,
+                    &opts.namespace,
+                    &PropagationPolicy::Background,
+                )
+                .await
+                {
+                    Ok(()) => Err(e),
+                    Err(cleanup) => Err(Error::Cleanup {
+                        failure: e.to_string(),
+                        cleanup: cleanup.to_string(),
+                    }),
+                }
+            }
+            other => other,
+        }
     }
 
     async fn objects_of(

@@ -1146,6 +1146,7 @@ fn rollback_options(spec: &HelmReleaseSpec, opts: &Options) -> Options {
     out.wait = !rollback.disable_wait;
     out.wait_for_jobs = !rollback.disable_wait_for_jobs;
     out.force = rollback.force || rollback.recreate;
+    out.cleanup_on_fail = rollback.cleanup_on_fail;
     out
 }
 
@@ -1417,10 +1418,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
         (
             "spec.chart.spec.verify",
             spec.chart.as_ref().is_some_and(|c| c.spec.verify.is_some()),
-        ),
-        (
-            "spec.rollback.cleanupOnFail",
-            spec.rollback.as_ref().is_some_and(|r| r.cleanup_on_fail),
         ),
         (
             "spec.upgrade.chartNameChangeStrategy",

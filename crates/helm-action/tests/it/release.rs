@@ -443,6 +443,59 @@ async fn a_release_left_pending_is_unlocked_then_upgraded() {
     );
 }
 
+/// `rollback --cleanup-on-fail`: a rollback that fails deletes the objects it created; without
+/// it they stay. The target is a failed revision (an invalid ConfigMap beside a new one), so
+/// the rollback fails after creating the new one (`-a` sorts before `-cm`).
+#[tokio::test]
+async fn a_failed_rollback_cleans_up_what_it_created_when_asked() {
+    let f = fixture("helm-rollback-cleanup").await;
+    let (_, chart) = f.chart("0.1.0");
+    for (release, cleanup) in [("tidy", true), ("messy", false)] {
+        f.helm
+            .install(chart.clone(), &f.options(release, &json!({})))
+            .await
+            .unwrap();
+        f.helm
+            .upgrade(
+                chart.clone(),
+                &f.options(release, &json!({"extra": ["a"], "invalid": true})),
+            )
+            .await
+            .unwrap_err();
+        f.helm
+            .upgrade(chart.clone(), &f.options(release, &json!({})))
+            .await
+            .unwrap();
+        // The failed revision 2 created it and revision 3 (computed against revision 1, the
+        // deployed one) does not know it, as in Helm: removed by hand.
+        let extra = format!("{release}-a");
+        Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns)
+            .delete(&extra, &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+        ferroflux_testenv::eventually_gone(
+            &Api::<ConfigMap>::namespaced(f.client.clone(), &f.ns),
+            &extra,
+            std::time::Duration::from_secs(30),
+        )
+        .await;
+        let mut opts = f.options(release, &json!({}));
+        opts.cleanup_on_fail = cleanup;
+        opts.wait = false;
+        f.helm.rollback(release, 2, &opts).await.unwrap_err();
+        assert_eq!(
+            f.cm(&extra).await.is_some(),
+            !cleanup,
+            "{release}: cleanup_on_fail {cleanup}"
+        );
+        let history = f.helm.storage().history(release).await.unwrap();
+        assert_eq!(
+            history.last().map(ferroflux_helm::release::Release::status),
+            Some(Status::Failed)
+        );
+    }
+}
+
 /// `uninstall.deletionPropagation` (`helm uninstall --cascade`): with `orphan` the dependents of
 /// the release's objects stay (the garbage collector only drops their owner reference); with
 /// `background` they go with them.
