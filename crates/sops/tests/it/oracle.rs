@@ -1,6 +1,6 @@
 //! Our decryption against `sops -d` on documents the reference `sops`
 //! encrypted: every format, every value type, comments, nested lists, the
-//! encryption rules, age and OpenPGP keys.
+//! encryption rules, age and PGP keys.
 
 use anyhow::Result;
 use ferroflux_sops::{Format, Keys, decrypt, decrypt_file};

@@ -21,7 +21,7 @@ pub(crate) fn sops_bin() -> PathBuf {
     bin
 }
 
-/// A working directory with an age key and optionally a GnuPG home.
+/// A working directory with an age key and optionally a `GNUPGHOME`.
 pub(crate) struct Fixture {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) age_key: String,
@@ -59,7 +59,7 @@ impl Fixture {
         self.dir.path().join(name)
     }
 
-    /// Runs the reference sops with the age key file and GnuPG home set.
+    /// Runs the reference sops with the age key file and `GNUPGHOME` set.
     pub(crate) fn sops(&self, args: &[&str]) -> Result<Vec<u8>> {
         let out = Command::new(sops_bin())
             .args(args)
@@ -103,7 +103,7 @@ impl Fixture {
         self.sops(&args)
     }
 
-    /// Generates a passphrase-less OpenPGP key in a throwaway GnuPG home;
+    /// Generates a passphrase-less PGP key in a throwaway `GNUPGHOME`;
     /// returns its fingerprint and the armored secret key.
     /// `algo` is gpg's (`default`: ed25519 with a cv25519 subkey; `rsa2048`:
     /// one RSA key that signs and encrypts).
