@@ -1252,7 +1252,10 @@ fn sops_encrypt(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[expect(clippy::too_many_lines, reason = "one scenario: apply, a bad revision, then the leak scan")]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario: apply, a bad revision, then the leak scan"
+)]
 async fn sops_decryption_applies_secrets_and_a_wrong_key_keeps_the_last_good_state() {
     use k8s_openapi::api::core::v1::{Event, Secret};
     const DB_PASSWORD: &str = "pl41ntext-db-password";
