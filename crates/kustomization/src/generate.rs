@@ -35,6 +35,9 @@ pub enum Error {
     /// A `spec.components` entry is not a local relative path.
     #[error("spec.components: '{0}' must be a relative path inside the artifact")]
     Component(String),
+    /// `spec.decryption` failed.
+    #[error(transparent)]
+    Decrypt(#[from] crate::decrypt::Error),
     /// The prepared directory did not build; the builder's message, with
     /// paths relative to the artifact.
     #[error("kustomize build failed: {0}")]
@@ -50,18 +53,42 @@ pub enum Error {
 /// [`Error`]: the preparation or the build failing, with paths relative to
 /// `root`.
 pub fn build(root: &Path, spec: &KustomizationSpec) -> Result<Vec<Value>, Error> {
+    build_decrypting(root, spec, None)
+}
+
+/// [`build`], decrypting with `keys` when given (`spec.decryption`): the
+/// SOPS files the kustomization uses before the build, Secret values after
+/// it ([`crate::decrypt`]).
+///
+/// # Errors
+/// As [`build`], and [`Error::Decrypt`].
+pub fn build_decrypting(
+    root: &Path,
+    spec: &KustomizationSpec,
+    keys: Option<&ferroflux_sops::Keys>,
+) -> Result<Vec<Value>, Error> {
     let dir = resolve_path(root, spec.path.as_deref())?;
     prepare(root, &dir, spec)?;
+    if let Some(keys) = keys {
+        crate::decrypt::decrypt_sources(root, &dir, keys)?;
+    }
     let options = Options {
         root: root.to_path_buf(),
         load_restrictor: LoadRestrictor::None,
     };
-    ferroflux_kustomize::build::build(&dir, &options).map_err(|e| {
-        // Paths inside the temporary directory mean nothing to the user.
-        let text = e.to_string();
-        let prefix = format!("{}/", root.display());
-        Error::Build(text.replace(&prefix, ""))
-    })
+    ferroflux_kustomize::build::build(&dir, &options)
+        .map_err(|e| {
+            // Paths inside the temporary directory mean nothing to the user.
+            let text = e.to_string();
+            let prefix = format!("{}/", root.display());
+            Error::Build(text.replace(&prefix, ""))
+        })
+        .and_then(|mut objects| {
+            if let Some(keys) = keys {
+                crate::decrypt::decrypt_objects(&mut objects, keys)?;
+            }
+            Ok(objects)
+        })
 }
 
 /// Resolves `spec.path` inside `root` (the extracted artifact), refusing

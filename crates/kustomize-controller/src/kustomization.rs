@@ -414,13 +414,16 @@ impl KustomizationReconciler {
                 Scrubbed::new(&format!("artifact of revision {}: {e}", artifact.revision)),
             )
         })?;
+        let keys = self.decryption_keys(obj).await?;
         let spec = obj.spec.clone();
         let root = tmp.path().to_path_buf();
-        let built = tokio::task::spawn_blocking(move || generate::build(&root, &spec))
-            .await
-            .map_err(|e| {
-                ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()))
-            })?;
+        let built = tokio::task::spawn_blocking(move || {
+            generate::build_decrypting(&root, &spec, keys.as_ref())
+        })
+        .await
+        .map_err(|e| {
+            ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&e.to_string()))
+        })?;
         // The temporary directory goes here, whatever the outcome, off the
         // async threads (an artifact may hold many files).
         let _ = tokio::task::spawn_blocking(move || drop(tmp)).await;
@@ -430,6 +433,41 @@ impl KustomizationReconciler {
             err.event = true;
             err
         })
+    }
+
+    /// The keys of `spec.decryption.secretRef`, read at each reconcile
+    /// (`*.agekey` age identities, `*.asc` PGP private keys). A missing
+    /// Secret fails the build (`BuildFailed`) naming it; nothing is applied.
+    async fn decryption_keys(
+        &self,
+        obj: &Kustomization,
+    ) -> Result<Option<ferroflux_sops::Keys>, ReconcileError> {
+        let Some(decryption) = &obj.spec.decryption else {
+            return Ok(None);
+        };
+        let failed = |message: String| {
+            let mut err = ReconcileError::transient(names::BUILD_FAILED, Scrubbed::new(&message));
+            err.event = true;
+            err
+        };
+        let Some(reference) = &decryption.secret_ref else {
+            return Ok(Some(ferroflux_sops::Keys::new()));
+        };
+        let ns = obj.namespace().unwrap_or_default();
+        let secret = Api::<Secret>::namespaced(self.client.clone(), &ns)
+            .get_opt(&reference.name)
+            .await
+            .map_err(|e| failed(format!("decryption Secret {ns}/{}: {e}", reference.name)))?
+            .ok_or_else(|| {
+                failed(format!(
+                    "decryption Secret {ns}/{} not found; create it with the age (*.agekey) or PGP (*.asc) private keys",
+                    reference.name
+                ))
+            })?;
+        let data = secret.data.unwrap_or_default();
+        ferroflux_sops::Keys::from_entries(data.iter().map(|(k, v)| (k.as_str(), v.0.as_slice())))
+            .map(Some)
+            .map_err(|e| failed(format!("decryption Secret {ns}/{}: {e}", reference.name)))
     }
 
     /// Step 2b: `spec.postBuild` substitution, variables from
@@ -705,7 +743,12 @@ pub fn reconcile_supported(spec: &KustomizationSpec) -> Result<(), ReconcileErro
         fields.push(format!("spec.sourceRef.kind {}", spec.source_ref.kind));
     }
     for (present, field) in [
-        (spec.decryption.is_some(), "spec.decryption"),
+        (
+            spec.decryption
+                .as_ref()
+                .is_some_and(|d| d.provider != "sops"),
+            "spec.decryption.provider (only sops)",
+        ),
         (!spec.health_check_exprs.is_empty(), "spec.healthCheckExprs"),
     ] {
         if present {

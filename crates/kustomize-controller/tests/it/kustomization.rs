@@ -1378,3 +1378,230 @@ async fn kube_config_applies_to_a_remote_cluster_and_a_dead_one_blocks_nothing()
     eventually_gone(&remote_configs, "podinfo-config", STEP).await;
     drop(silent);
 }
+
+/// The reference `sops` (`scripts/install-deps.sh sops`).
+fn sops_bin() -> std::path::PathBuf {
+    let cache = std::env::var_os("FERROFLUX_CACHE").map_or_else(
+        || {
+            std::path::PathBuf::from(std::env::var_os("HOME").unwrap_or_default())
+                .join(".cache/ferroflux")
+        },
+        std::path::PathBuf::from,
+    );
+    cache.join("reference/bin/sops")
+}
+
+/// A fresh age identity (file content, recipient) from `age-keygen`.
+fn age_identity(dir: &std::path::Path, name: &str) -> (String, String) {
+    let path = dir.join(name);
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "age-keygen: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let key = std::fs::read_to_string(&path).unwrap();
+    let out = std::process::Command::new("age-keygen")
+        .arg("-y")
+        .arg(&path)
+        .output()
+        .unwrap();
+    (
+        key,
+        String::from_utf8(out.stdout).unwrap().trim().to_owned(),
+    )
+}
+
+/// `plain` encrypted by the reference sops for `recipient`, format by `name`.
+fn sops_encrypt(
+    dir: &std::path::Path,
+    name: &str,
+    plain: &str,
+    recipient: &str,
+    flags: &[&str],
+) -> String {
+    std::fs::write(dir.join(name), plain).unwrap();
+    let out = std::process::Command::new(sops_bin())
+        .current_dir(dir)
+        .args(["encrypt", "--age", recipient])
+        .args(flags)
+        .arg(name)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "sops: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(
+    clippy::too_many_lines,
+    reason = "one scenario: apply, a bad revision, then the leak scan"
+)]
+async fn sops_decryption_applies_secrets_and_a_wrong_key_keeps_the_last_good_state() {
+    use k8s_openapi::api::core::v1::{Event, Secret};
+    const DB_PASSWORD: &str = "pl41ntext-db-password";
+    const API_TOKEN: &str = "pl41ntext-api-token";
+    let (client, ns) = client_and_namespace("ks-sops").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let (key, recipient) = age_identity(tmp.path(), "key.txt");
+    let (_, stranger) = age_identity(tmp.path(), "other.txt");
+    let secret_yaml = format!(
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\nstringData:\n  password: {DB_PASSWORD}\n"
+    );
+    let secret = sops_encrypt(
+        tmp.path(),
+        "secret.yaml",
+        &secret_yaml,
+        &recipient,
+        &["--encrypted-regex", "^(data|stringData)$"],
+    );
+    let env = sops_encrypt(
+        tmp.path(),
+        "app.env",
+        &format!("API_TOKEN={API_TOKEN}\n"),
+        &recipient,
+        &[],
+    );
+    assert!(!secret.contains(DB_PASSWORD) && !env.contains(API_TOKEN));
+    let kustomization = "resources:\n- secret.yaml\nsecretGenerator:\n- name: app-env\n  envs:\n  - app.env\ngeneratorOptions:\n  disableNameSuffixHash: true\n";
+    let server = GitServer::start(None).await.unwrap();
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("deploy/kustomization.yaml", kustomization),
+                ("deploy/secret.yaml", &secret),
+                ("deploy/app.env", &env),
+            ],
+        )
+        .unwrap();
+    let keys: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "sops-age", "namespace": ns},
+        "stringData": {"age.agekey": key}}))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &keys)
+        .await
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"decryption": {"provider": "sops", "secretRef": {"name": "sops-age"}}}),
+    )
+    .await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let secrets = Api::<Secret>::namespaced(client.clone(), &ns);
+    let value =
+        |s: &Secret, k: &str| String::from_utf8(s.data.as_ref().unwrap()[k].0.clone()).unwrap();
+    assert_eq!(
+        value(&secrets.get("db").await.unwrap(), "password"),
+        DB_PASSWORD
+    );
+    assert_eq!(
+        value(&secrets.get("app-env").await.unwrap(), "API_TOKEN"),
+        API_TOKEN
+    );
+
+    // A revision whose Secret is encrypted for another key: nothing of it is
+    // applied, Ready names the file, the last good objects stay.
+    let wrong = sops_encrypt(
+        tmp.path(),
+        "secret.yaml",
+        &secret_yaml,
+        &stranger,
+        &["--encrypted-regex", "^(data|stringData)$"],
+    );
+    let with_added = kustomization.replace("- secret.yaml\n", "- secret.yaml\n- added.yaml\n");
+    repo.commit(
+        &[
+            ("deploy/secret.yaml", &wrong),
+            ("deploy/added.yaml", CONFIG),
+            ("deploy/kustomization.yaml", &with_added),
+        ],
+        "a Secret for another key, and a ConfigMap",
+    )
+    .unwrap();
+    fetch_now(&client, &ns, &revision(&repo), "wrong-key").await;
+    let message = eventually("the wrong key refused", STEP, || async {
+        let (status, reason, message) = ready(&client, &ns).await?;
+        (status == "False" && reason == "BuildFailed").then_some(message)
+    })
+    .await;
+    assert!(message.contains("deploy/secret.yaml"), "{message}");
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    assert!(
+        configs.get_opt("podinfo-config").await.unwrap().is_none(),
+        "nothing of the bad revision applied"
+    );
+    assert_eq!(
+        value(&secrets.get("db").await.unwrap(), "password"),
+        DB_PASSWORD
+    );
+
+    // No plaintext in the status, the events or the controllers' logs.
+    let status = serde_json::to_string(
+        &Api::<Kustomization>::namespaced(client.clone(), &ns)
+            .get("podinfo")
+            .await
+            .unwrap()
+            .status,
+    )
+    .unwrap();
+    let events = serde_json::to_string(
+        &Api::<Event>::namespaced(client.clone(), &ns)
+            .list(&kube::api::ListParams::default())
+            .await
+            .unwrap()
+            .items,
+    )
+    .unwrap();
+    let logs = controllers.logs();
+    for plaintext in [DB_PASSWORD, API_TOKEN] {
+        assert!(!status.contains(plaintext), "the status leaks {plaintext}");
+        assert!(!events.contains(plaintext), "an event leaks {plaintext}");
+        assert!(!logs.contains(plaintext), "the logs leak {plaintext}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_decryption_secret_is_named_and_nothing_is_applied() {
+    let (client, ns) = client_and_namespace("ks-sops-missing").await;
+    let server = GitServer::start(None).await.unwrap();
+    server
+        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+        .unwrap();
+    let _controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({"decryption": {"provider": "sops", "secretRef": {"name": "absent-keys"}}}),
+    )
+    .await;
+    let message = eventually("the missing Secret named", STEP, || async {
+        let (status, _, message) = ready(&client, &ns).await?;
+        (status == "False" && message.contains("absent-keys")).then_some(message)
+    })
+    .await;
+    assert!(message.contains("not found"), "{message}");
+    assert!(
+        Api::<ConfigMap>::namespaced(client.clone(), &ns)
+            .get_opt("podinfo-config")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
