@@ -175,11 +175,125 @@ fn generic(obj: &Value) -> Status {
     }
 }
 
+/// A user's readiness rule for the objects of one kind (Flux's `healthCheckExprs`): CEL
+/// expressions over the object's top-level fields. See [`status_with`].
+#[derive(Debug)]
+pub struct CustomCheck {
+    group: String,
+    kind: Option<String>,
+    current: ferroflux_cel::Expression,
+    in_progress: Option<ferroflux_cel::Expression>,
+    failed: Option<ferroflux_cel::Expression>,
+}
+
+impl CustomCheck {
+    /// Compiles entry `index` of `field` (`spec.healthCheckExprs`): the objects of
+    /// `api_version`'s group and `kind` (any kind of the group when `None`), judged by
+    /// `current`, `in_progress` and `failed`.
+    ///
+    /// # Errors
+    /// The first expression that does not parse, naming its field.
+    pub fn compile(
+        field: &str,
+        index: usize,
+        api_version: &str,
+        kind: Option<&str>,
+        current: &str,
+        in_progress: Option<&str>,
+        failed: Option<&str>,
+    ) -> Result<Self, ferroflux_cel::Error> {
+        let at = |name: &str| format!("{field}[{index}].{name}");
+        let optional = |name: &str, source: Option<&str>| {
+            source
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| ferroflux_cel::Expression::compile(&at(name), s))
+                .transpose()
+        };
+        Ok(Self {
+            group: api_version
+                .rsplit_once('/')
+                .map(|(g, _)| g.to_owned())
+                .unwrap_or_default(),
+            kind: kind.filter(|k| !k.is_empty()).map(str::to_owned),
+            current: ferroflux_cel::Expression::compile(&at("current"), current)?,
+            in_progress: optional("inProgress", in_progress)?,
+            failed: optional("failed", failed)?,
+        })
+    }
+
+    fn covers(&self, obj: &Value) -> bool {
+        let group = text(obj, "/apiVersion")
+            .and_then(|v| v.rsplit_once('/').map(|(g, _)| g))
+            .unwrap_or_default();
+        group == self.group
+            && self
+                .kind
+                .as_deref()
+                .is_none_or(|k| Some(k) == text(obj, "/kind"))
+    }
+
+    /// Flux's order: a controller that has not observed the object's generation yet means in
+    /// progress; then `inProgress`, `failed` and `current`, the first that holds deciding; none
+    /// holding, or one failing to evaluate (a field not there yet), means in progress.
+    fn judge(&self, obj: &Value) -> Status {
+        let generation = int(obj, "/metadata/generation");
+        let observed = int(obj, "/status/observedGeneration");
+        if let (Some(generation), Some(observed)) = (generation, observed)
+            && observed != generation
+        {
+            return Status::InProgress(format!(
+                "the controller has not observed generation {generation} yet"
+            ));
+        }
+        let steps = [
+            (self.in_progress.as_ref(), "inProgress"),
+            (self.failed.as_ref(), "failed"),
+            (Some(&self.current), "current"),
+        ];
+        for (expression, name) in steps {
+            let Some(expression) = expression else {
+                continue;
+            };
+            match expression.evaluate_on_object(obj) {
+                Ok(true) => {
+                    return match name {
+                        "current" => Status::Current,
+                        "failed" => Status::Failed(format!(
+                            "healthCheckExprs failed expression holds: {}",
+                            expression.source()
+                        )),
+                        _ => Status::InProgress(format!(
+                            "healthCheckExprs inProgress expression holds: {}",
+                            expression.source()
+                        )),
+                    };
+                }
+                Ok(false) => {}
+                Err(e) => return Status::InProgress(e.to_string()),
+            }
+        }
+        Status::InProgress(format!(
+            "healthCheckExprs current expression does not hold yet: {}",
+            self.current.source()
+        ))
+    }
+}
+
+/// The readiness of a live object, judged by the first of `checks` that covers its kind, else
+/// as [`status`] judges it.
+#[must_use]
+pub fn status_with(obj: &Value, checks: &[CustomCheck]) -> Status {
+    checks
+        .iter()
+        .find(|c| c.covers(obj))
+        .map_or_else(|| status(obj), |c| c.judge(obj))
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
 
-    use super::{Status, status};
+    use super::{CustomCheck, Status, status, status_with};
 
     #[test]
     fn workloads_are_current_once_rolled_out_and_available() {
@@ -220,5 +334,69 @@ mod tests {
         let stalled = json!({"apiVersion": "example.com/v1", "kind": "Thing",
             "status": {"conditions": [{"type": "Stalled", "status": "True"}]}});
         assert_eq!(status(&stalled).name(), "Failed");
+    }
+
+    fn certificate_check() -> CustomCheck {
+        CustomCheck::compile(
+            "spec.healthCheckExprs",
+            0,
+            "cert-manager.io/v1",
+            Some("Certificate"),
+            "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')",
+            Some("status.conditions.exists(e, e.type == 'Issuing' && e.status == 'True')"),
+            Some("status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'False')"),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn custom_checks_judge_their_kind_in_flux_order() {
+        let checks = [certificate_check()];
+        let cert = |conditions: serde_json::Value| {
+            json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                   "metadata": {"name": "c", "generation": 1},
+                   "status": {"observedGeneration": 1, "conditions": conditions}})
+        };
+        let issuing = cert(json!([{"type": "Issuing", "status": "True"},
+                                  {"type": "Ready", "status": "True"}]));
+        assert!(
+            matches!(status_with(&issuing, &checks), Status::InProgress(m) if m.contains("inProgress"))
+        );
+        let failed = cert(json!([{"type": "Ready", "status": "False"}]));
+        assert_eq!(status_with(&failed, &checks).name(), "Failed");
+        // Without the check, kstatus reads Ready=False as in progress.
+        assert_eq!(status(&failed).name(), "InProgress");
+        let ready = cert(json!([{"type": "Ready", "status": "True"}]));
+        assert_eq!(status_with(&ready, &checks), Status::Current);
+        let mut behind = ready.clone();
+        behind["metadata"]["generation"] = json!(2);
+        assert!(
+            matches!(status_with(&behind, &checks), Status::InProgress(m) if m.contains("generation 2"))
+        );
+        // A field not there yet: in progress, with the evaluation error.
+        let fresh = json!({"apiVersion": "cert-manager.io/v1", "kind": "Certificate",
+                           "metadata": {"name": "c"}});
+        assert!(
+            matches!(status_with(&fresh, &checks), Status::InProgress(m) if m.contains("evaluating"))
+        );
+        // Other kinds keep the built-in rules.
+        let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"}});
+        assert_eq!(status_with(&cm, &checks), Status::Current);
+    }
+
+    #[test]
+    fn a_custom_check_that_does_not_parse_names_its_field() {
+        let err = CustomCheck::compile(
+            "spec.healthCheckExprs",
+            2,
+            "a/v1",
+            Some("B"),
+            "true",
+            None,
+            Some("status.("),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(err.starts_with("spec.healthCheckExprs[2].failed:"), "{err}");
     }
 }

@@ -1605,3 +1605,169 @@ async fn a_missing_decryption_secret_is_named_and_nothing_is_applied() {
             .is_none()
     );
 }
+
+/// `spec.healthCheckExprs` judge a custom kind with CEL (a Widget without
+/// conditions, which kstatus would call ready at once), and
+/// `spec.dependsOn[].readyExpr` replaces the built-in dependency check;
+/// an expression that does not parse stalls its Kustomization, naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
+async fn cel_health_checks_and_ready_expressions_decide_readiness() {
+    let (client, ns) = client_and_namespace("ks-cel").await;
+    let server = GitServer::start(None).await.unwrap();
+    let widget =
+        "apiVersion: example.com/v1\nkind: Widget\nmetadata:\n  name: cog\nspec:\n  teeth: 8\n";
+    server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                ("deploy/crd.yaml", CRD),
+                ("deploy/widget.yaml", widget),
+                ("app/config.yaml", CONFIG),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources_with(
+        &client,
+        &ns,
+        &server.url("podinfo"),
+        "./deploy",
+        serde_json::json!({
+            "deletionPolicy": "Orphan", "wait": true, "timeout": "3m",
+            "healthCheckExprs": [{
+                "apiVersion": "example.com/v1", "kind": "Widget",
+                "current": "status.?phase.orValue('') == 'Ready'",
+                "failed": "status.?phase.orValue('') == 'Broken'",
+            }],
+        }),
+    )
+    .await;
+    create_kustomization(
+        &client,
+        &ns,
+        "app",
+        "./app",
+        serde_json::json!({"dependsOn": [{"name": "podinfo",
+            "readyExpr": "dep.metadata.?labels.stage.orValue('') == 'go'"}]}),
+    )
+    .await;
+    create_kustomization(
+        &client,
+        &ns,
+        "bad",
+        "./app",
+        serde_json::json!({"healthCheckExprs": [{"apiVersion": "example.com/v1",
+            "kind": "Widget", "current": "status.("}]}),
+    )
+    .await;
+    let widgets = Api::<kube::api::DynamicObject>::namespaced_with(
+        client.clone(),
+        &ns,
+        &kube::api::ApiResource::from_gvk(&kube::api::GroupVersionKind::gvk(
+            "example.com",
+            "v1",
+            "Widget",
+        )),
+    );
+    eventually("the Widget applied", STEP, || async {
+        widgets.get_opt("cog").await.ok().flatten()
+    })
+    .await;
+    let set_phase = |phase: &'static str| {
+        let widgets = widgets.clone();
+        async move {
+            widgets
+                .patch(
+                    "cog",
+                    &PatchParams::default(),
+                    &Patch::Merge(serde_json::json!({"status": {"phase": phase}})),
+                )
+                .await
+                .unwrap();
+        }
+    };
+    // The failed expression holds: the health check fails early.
+    set_phase("Broken").await;
+    let message = eventually(
+        "the health check failing on the failed expression",
+        STEP,
+        || async {
+            let (status, reason, message) = ready(&client, &ns).await?;
+            (status == "False" && reason == "HealthCheckFailed").then_some(message)
+        },
+    )
+    .await;
+    assert!(message.contains("failed early"), "{message}");
+    assert!(message.contains("Widget"), "{message}");
+    assert!(message.contains("failed expression holds"), "{message}");
+
+    // The current expression holds: Ready.
+    set_phase("Ready").await;
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(&requested("phase-ready")),
+        )
+        .await
+        .unwrap();
+    eventually("Ready once the current expression holds", STEP, || async {
+        let (status, _, _) = ready(&client, &ns).await?;
+        (status == "True").then_some(())
+    })
+    .await;
+
+    // The dependency is Ready, but the readyExpr wants a label.
+    let message = eventually("app waiting on its readyExpr", STEP, || async {
+        let (status, reason, message) = ready_of(&client, &ns, "app").await?;
+        (status == "False" && reason == "DependencyNotReady" && message.contains("readyExpr"))
+            .then_some(message)
+    })
+    .await;
+    assert!(message.contains(&format!("{ns}/podinfo")), "{message}");
+    Api::<Kustomization>::namespaced(client.clone(), &ns)
+        .patch(
+            "podinfo",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"labels": {"stage": "go"}}})),
+        )
+        .await
+        .unwrap();
+    eventually("app applied once the readyExpr holds", STEP, || async {
+        let (status, _, _) = ready_of(&client, &ns, "app").await?;
+        (status == "True").then_some(())
+    })
+    .await;
+    assert!(
+        Api::<ConfigMap>::namespaced(client.clone(), &ns)
+            .get_opt("podinfo-config")
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let (status, reason, message) = eventually("bad stalled", STEP, || async {
+        let ks = Api::<Kustomization>::namespaced(client.clone(), &ns)
+            .get("bad")
+            .await
+            .ok()?;
+        let c = ks
+            .status?
+            .conditions
+            .into_iter()
+            .find(|c| c.type_ == "Stalled")?;
+        Some((c.status, c.reason, c.message))
+    })
+    .await;
+    assert_eq!(
+        (status.as_str(), reason.as_str()),
+        ("True", "InvalidCELExpression")
+    );
+    assert!(
+        message.contains("spec.healthCheckExprs[0].current"),
+        "{message}"
+    );
+    drop(controllers);
+}
