@@ -214,6 +214,8 @@ pub struct Options {
     /// Helm's post-renderer: rewrites the plain manifests (not the hooks) after the render;
     /// its output is the release's manifest.
     pub post_render: Option<std::sync::Arc<dyn PostRender>>,
+    /// Readiness rules for custom kinds (Flux's `healthCheckExprs`), used by `wait`.
+    pub health_checks: std::sync::Arc<[ferroflux_ssa::health::CustomCheck]>,
 }
 
 /// A post-renderer (Helm's `--post-renderer`; Flux's `spec.postRenderers`), run on the render's
@@ -250,6 +252,7 @@ impl Options {
             wait_for_jobs: true,
             lookup: None,
             post_render: None,
+            health_checks: std::sync::Arc::new([]),
         }
     }
 }
@@ -803,7 +806,7 @@ impl Helm {
                 })
                 .cloned()
                 .collect();
-            resources::wait(&self.applier, &waited, opts.timeout).await?;
+            resources::wait(&self.applier, &waited, opts.timeout, &opts.health_checks).await?;
         }
         if !opts.disable_hooks {
             hooks::run(&self.applier, rel, &format!("post-{verb}"), opts).await?;

@@ -321,11 +321,17 @@ pub async fn delete_released(
     Ok(())
 }
 
-/// Waits until every object is ready in kstatus's sense, or `timeout` passes.
+/// Waits until every object is ready in kstatus's sense (or, for the kinds `checks` name, by their
+/// CEL expressions), or `timeout` passes.
 ///
 /// # Errors
 /// [`Error::Timeout`] naming what is not ready; [`Error::Apply`] when a read fails.
-pub async fn wait(applier: &Applier, objects: &[Value], timeout: Duration) -> Result<(), Error> {
+pub async fn wait(
+    applier: &Applier,
+    objects: &[Value],
+    timeout: Duration,
+    checks: &[health::CustomCheck],
+) -> Result<(), Error> {
     let ids: Vec<ObjectId> = objects.iter().map(ObjectId::of).collect();
     let pending: Mutex<String> = Mutex::new(String::new());
     let ready = ferroflux_ssa::apply::poll_until(Duration::from_secs(1), timeout, || {
@@ -334,7 +340,7 @@ pub async fn wait(applier: &Applier, objects: &[Value], timeout: Duration) -> Re
         async move {
             for id in ids {
                 let status = match applier.get(id).await? {
-                    Some(live) => health::status(&live),
+                    Some(live) => health::status_with(&live, checks),
                     None => health::Status::InProgress("not found".to_owned()),
                 };
                 match status {

@@ -186,7 +186,8 @@ impl HelmReleaseReconciler {
     /// Step 1: every `dependsOn` HelmRelease Ready at its current generation.
     async fn reconcile_dependencies(&self, obj: &HelmRelease) -> Result<(), ReconcileError> {
         let own = obj.namespace().unwrap_or_default();
-        for dep in &obj.spec.depends_on {
+        let expressions = ferroflux_runtime::cel::ready_expressions(&obj.spec.depends_on)?;
+        for (dep, expression) in obj.spec.depends_on.iter().zip(&expressions) {
             let ns = dep.namespace.clone().unwrap_or_else(|| own.clone());
             acl::check_reference(
                 self.cross_namespace,
@@ -194,6 +195,16 @@ impl HelmReleaseReconciler {
                 &own,
                 (ns != own).then_some(ns.as_str()),
             )?;
+            let waiting = |why: &str| {
+                ReconcileError::waiting(
+                    self.requeue_dependency,
+                    names::DEPENDENCY_NOT_READY,
+                    Scrubbed::new(&format!(
+                        "dependency '{ns}/{}' {why}, retrying in {:?}",
+                        dep.name, self.requeue_dependency
+                    )),
+                )
+            };
             let found = Api::<HelmRelease>::namespaced(self.client.clone(), &ns)
                 .get_opt(&dep.name)
                 .await
@@ -203,6 +214,12 @@ impl HelmReleaseReconciler {
                         Scrubbed::new(&e.to_string()),
                     )
                 })?;
+            // `readyExpr` replaces the built-in check, as in Flux.
+            if let (Some(expression), Some(found)) = (expression, &found) {
+                ferroflux_runtime::cel::dependency_ready(expression, obj, found)
+                    .map_err(|why| waiting(&why))?;
+                continue;
+            }
             let ready = found.as_ref().is_some_and(|d| {
                 d.status.as_ref().is_some_and(|s| {
                     s.observed_generation == d.metadata.generation
@@ -211,14 +228,7 @@ impl HelmReleaseReconciler {
                 })
             });
             if !ready {
-                return Err(ReconcileError::waiting(
-                    self.requeue_dependency,
-                    names::DEPENDENCY_NOT_READY,
-                    Scrubbed::new(&format!(
-                        "dependency '{ns}/{}' is not ready, retrying in {:?}",
-                        dep.name, self.requeue_dependency
-                    )),
-                ));
+                return Err(waiting("is not ready"));
             }
         }
         Ok(())
@@ -481,6 +491,8 @@ impl HelmReleaseReconciler {
         }
 
         let mut opts = Self::options(spec, &name, &target, desired, action);
+        opts.health_checks =
+            ferroflux_runtime::cel::health_checks(&spec.health_check_exprs)?.into();
         if action != Action::None {
             // An install or upgrade renders against the live cluster, as Helm's does.
             let caps = self.capabilities(&tenant, remote.as_ref()).await?;
@@ -1147,6 +1159,7 @@ fn rollback_options(spec: &HelmReleaseSpec, opts: &Options) -> Options {
     out.wait_for_jobs = !rollback.disable_wait_for_jobs;
     out.force = rollback.force || rollback.recreate;
     out.cleanup_on_fail = rollback.cleanup_on_fail;
+    out.health_checks = std::sync::Arc::clone(&opts.health_checks);
     out
 }
 
@@ -1414,7 +1427,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
                 .as_deref()
                 .is_some_and(|p| p != "nohooks"),
         ),
-        ("spec.healthCheckExprs", !spec.health_check_exprs.is_empty()),
         (
             "spec.chart.spec.verify",
             spec.chart.as_ref().is_some_and(|c| c.spec.verify.is_some()),
@@ -1432,10 +1444,6 @@ pub fn reconcile_supported(spec: &HelmReleaseSpec) -> Result<(), ReconcileError>
                     .as_deref()
                     .is_some_and(|p| !["background", "foreground", "orphan"].contains(&p))
             }),
-        ),
-        (
-            "spec.dependsOn[].readyExpr",
-            spec.depends_on.iter().any(|d| d.ready_expr.is_some()),
         ),
         (
             "spec.waitStrategy.name: legacy",
@@ -1492,6 +1500,8 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
         status: &mut HelmReleaseStatus,
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
+        // An expression that does not parse stalls the HelmRelease before anything else.
+        ferroflux_runtime::cel::health_checks(&obj.spec.health_check_exprs)?;
         if status.last_attempted_generation != obj.metadata.generation {
             // A new desired state: the failure counters start again.
             status.failures = None;

@@ -71,8 +71,6 @@ pub mod names {
     pub const PRUNE_FAILED: &str = "PruneFailed";
     /// The objects did not become ready in time.
     pub const HEALTH_CHECK_FAILED: &str = "HealthCheckFailed";
-    /// A CEL expression of the spec does not parse, as Flux's reason.
-    pub const INVALID_CEL_EXPRESSION: &str = "InvalidCELExpression";
     /// A new source revision stopped a health check.
     pub const HEALTH_CHECK_CANCELED: &str = "HealthCheckCanceled";
     /// A `dependsOn` Kustomization is not ready.
@@ -186,7 +184,7 @@ impl KustomizationReconciler {
         artifact: &Artifact,
     ) -> Result<(), ReconcileError> {
         let own_ns = obj.namespace().unwrap_or_default();
-        let expressions = ready_expressions(&obj.spec.depends_on)?;
+        let expressions = ferroflux_runtime::cel::ready_expressions(&obj.spec.depends_on)?;
         for (dep, expression) in obj.spec.depends_on.iter().zip(&expressions) {
             let ns = dep.namespace.clone().unwrap_or_else(|| own_ns.clone());
             acl::check_reference(
@@ -219,13 +217,9 @@ impl KustomizationReconciler {
             };
             // `readyExpr` replaces the built-in check, as in Flux.
             if let Some(expression) = expression {
-                let this = serde_json::to_value(obj).unwrap_or_default();
-                let that = serde_json::to_value(&other).unwrap_or_default();
-                match expression.evaluate_bool(&[("self", &this), ("dep", &that)]) {
-                    Ok(true) => continue,
-                    Ok(false) => return Err(waiting("is not ready according to its readyExpr")),
-                    Err(e) => return Err(waiting(&format!("is not ready: {e}"))),
-                }
+                ferroflux_runtime::cel::dependency_ready(expression, obj, &other)
+                    .map_err(|why| waiting(&why))?;
+                continue;
             }
             let status = other.status.clone().unwrap_or_default();
             let ready = status
@@ -747,57 +741,6 @@ fn timeout(spec: &KustomizationSpec) -> Duration {
         })
 }
 
-/// `spec.dependsOn[].readyExpr`, compiled (`None` where there is none).
-///
-/// # Errors
-/// A stalled `InvalidCELExpression` naming the first that does not parse.
-fn ready_expressions(
-    depends_on: &[ferroflux_api::kustomize::DependencyReference],
-) -> Result<Vec<Option<ferroflux_cel::Expression>>, ReconcileError> {
-    depends_on
-        .iter()
-        .enumerate()
-        .map(|(i, d)| {
-            d.ready_expr
-                .as_deref()
-                .filter(|e| !e.trim().is_empty())
-                .map(|e| {
-                    ferroflux_cel::Expression::compile(&format!("spec.dependsOn[{i}].readyExpr"), e)
-                })
-                .transpose()
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            ReconcileError::stalled(names::INVALID_CEL_EXPRESSION, Scrubbed::new(&e.to_string()))
-        })
-}
-
-/// Step 0b: `spec.healthCheckExprs` compiled, so an expression that does not
-/// parse stalls the Kustomization naming its field before anything is applied.
-///
-/// # Errors
-/// A stalled `InvalidCELExpression`.
-pub fn custom_checks(spec: &KustomizationSpec) -> Result<Vec<health::CustomCheck>, ReconcileError> {
-    spec.health_check_exprs
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            health::CustomCheck::compile(
-                "spec.healthCheckExprs",
-                i,
-                &c.api_version,
-                c.kind.as_deref(),
-                &c.current,
-                c.in_progress.as_deref(),
-                c.failed.as_deref(),
-            )
-        })
-        .collect::<Result<_, _>>()
-        .map_err(|e| {
-            ReconcileError::stalled(names::INVALID_CEL_EXPRESSION, Scrubbed::new(&e.to_string()))
-        })
-}
-
 /// Step 0: refuses the fields this controller does not implement yet.
 ///
 /// # Errors
@@ -836,7 +779,7 @@ impl Reconciler<Kustomization> for KustomizationReconciler {
         status: &mut KustomizationStatus,
     ) -> Result<Outcome, ReconcileError> {
         reconcile_supported(&obj.spec)?;
-        let checks = custom_checks(&obj.spec)?;
+        let checks = ferroflux_runtime::cel::health_checks(&obj.spec.health_check_exprs)?;
         let limit = timeout(&obj.spec);
         let applier = Applier::new(
             self.tenant_client(&obj).await?,

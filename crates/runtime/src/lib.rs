@@ -10,6 +10,7 @@
 
 pub mod acl;
 pub mod backoff;
+pub mod cel;
 pub mod conditions;
 pub mod controller;
 pub mod error;

@@ -565,7 +565,11 @@ async fn unsupported_fields_are_refused_by_name() {
         &client,
         &ns,
         "drift",
-        json!({"healthCheckExprs": [{"apiVersion": "v1", "kind": "ConfigMap", "current": "true"}]}),
+        json!({"chart": {"spec": {
+            "chart": "./charts/demo",
+            "sourceRef": {"kind": "GitRepository", "name": "charts"},
+            "verify": {"provider": "cosign"},
+        }}}),
     )
     .await;
     let stalled = wait_for(
@@ -574,7 +578,7 @@ async fn unsupported_fields_are_refused_by_name() {
         "drift",
         "Stalled",
         "True",
-        "spec.healthCheckExprs",
+        "spec.chart.spec.verify",
         &controllers,
     )
     .await;
@@ -1654,4 +1658,117 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
         .await
         .unwrap();
     assert!(left.items.is_empty(), "the release's history is removed");
+}
+
+/// `spec.healthCheckExprs` decide when the release's objects are ready (here a ConfigMap, ready
+/// only once its data says so), and `spec.dependsOn[].readyExpr` replaces the built-in
+/// dependency check; an expression that does not parse stalls the HelmRelease.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
+async fn cel_health_checks_and_ready_expressions_gate_releases() {
+    let (client, ns) = setup("hr-cel").await;
+    let server = GitServer::start(None).await.unwrap();
+    let files = chart_files("0.1.0");
+    let refs: Vec<(&str, &str)> = files
+        .iter()
+        .map(|(a, b)| (a.as_str(), b.as_str()))
+        .collect();
+    server.create_repo("charts", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns);
+    create_git_source(&client, &ns, &server.url("charts")).await;
+    create_release(
+        &client,
+        &ns,
+        "gated",
+        json!({
+            "timeout": "5s",
+            "values": {"a": "no"},
+            "healthCheckExprs": [{"apiVersion": "v1", "kind": "ConfigMap",
+                                  "current": "data.?a.orValue('') == 'yes'"}],
+        }),
+    )
+    .await;
+    create_release(
+        &client,
+        &ns,
+        "after",
+        json!({"dependsOn": [{"name": "gated",
+            "readyExpr": "dep.metadata.?labels.go.orValue('') == 'yes' && dep.status.conditions.exists(c, c.type == 'Ready' && c.status == 'True')"}]}),
+    )
+    .await;
+    create_release(
+        &client,
+        &ns,
+        "bad",
+        json!({"healthCheckExprs": [{"apiVersion": "v1", "kind": "ConfigMap", "current": "data.("}]}),
+    )
+    .await;
+    // The ConfigMap is created, but the expression does not hold: the install times out.
+    let failed = wait_for(
+        &client,
+        &ns,
+        "gated",
+        "Ready",
+        "False",
+        "current expression does not hold",
+        &controllers,
+    )
+    .await;
+    assert!(failed.2.contains("gated-cm"), "{failed:?}");
+    let waiting = wait_for(
+        &client,
+        &ns,
+        "after",
+        "Ready",
+        "False",
+        "readyExpr",
+        &controllers,
+    )
+    .await;
+    assert_eq!(waiting.1, "DependencyNotReady", "{waiting:?}");
+
+    // Values that satisfy the expression: released.
+    set_values(&client, &ns, "gated", json!({"a": "yes"})).await;
+    wait_for(
+        &client,
+        &ns,
+        "gated",
+        "Ready",
+        "True",
+        "gated",
+        &controllers,
+    )
+    .await;
+    // The dependency is Ready, but `after` still waits for the label its readyExpr wants.
+    Api::<HelmRelease>::namespaced(client.clone(), &ns)
+        .patch(
+            "gated",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"metadata": {"labels": {"go": "yes"}}})),
+        )
+        .await
+        .unwrap();
+    wait_for(
+        &client,
+        &ns,
+        "after",
+        "Ready",
+        "True",
+        "install succeeded",
+        &controllers,
+    )
+    .await;
+    assert!(cm_data(&client, &ns, "after-cm").await.is_some());
+
+    let stalled = wait_for(
+        &client,
+        &ns,
+        "bad",
+        "Stalled",
+        "True",
+        "spec.healthCheckExprs[0].current",
+        &controllers,
+    )
+    .await;
+    assert_eq!(stalled.1, "InvalidCELExpression");
 }
