@@ -1664,7 +1664,6 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
 /// only once its data says so), and `spec.dependsOn[].readyExpr` replaces the built-in
 /// dependency check; an expression that does not parse stalls the HelmRelease.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 async fn cel_health_checks_and_ready_expressions_gate_releases() {
     let (client, ns) = setup("hr-cel").await;
     let server = GitServer::start(None).await.unwrap();
