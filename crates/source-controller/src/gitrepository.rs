@@ -824,18 +824,7 @@ pub async fn remove_orphaned_artifacts(
     storage: &Storage,
     namespace: Option<&str>,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
-    let api: Api<GitRepository> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let live = api
-        .list(&kube::api::ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(GitRepositoryReconciler::key)
-        .collect();
-    Ok(storage.remove_orphans(KIND, namespace, &live)?)
+    crate::artifacts::remove_orphaned::<GitRepository>(client, storage, KIND, namespace).await
 }
 
 /// Refuses the spec fields not implemented yet, naming them all.
