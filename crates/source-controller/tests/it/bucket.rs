@@ -515,3 +515,89 @@ async fn cloud_identity_providers_are_stalled_by_name() {
     assert_eq!(c.reason, "UnsupportedConfiguration");
     assert!(c.message.contains("spec.provider 'gcp'"), "{}", c.message);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_chart_from_a_bucket_is_packaged_and_follows_the_buckets_revisions() {
+    use ferroflux_api::source::HelmChart;
+
+    use crate::helm::{chart_ready_at, helm_chart, start_in_process_with, wait_for as wait_chart};
+
+    let (client, ns) = ferroflux_testenv::setup("bucket-chart", &ferroflux_api::all_crds()).await;
+    let server = start_server();
+    server.create_bucket("charts").unwrap();
+    for (key, content) in [
+        (
+            "app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        ),
+        ("app/values.yaml", "replicas: 1\n"),
+        ("app/values-prod.yaml", "replicas: 3\n"),
+        ("app/templates/cm.yaml", "kind: ConfigMap\n"),
+    ] {
+        server
+            .put_object("charts", key, content.as_bytes())
+            .unwrap();
+    }
+    keys_secret(&client, &ns, "s3-keys", SECRET_KEY).await;
+    let running = start_in_process_with(&client, &ns, false, true);
+    let buckets: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let charts: Api<HelmChart> = Api::namespaced(client.clone(), &ns);
+    create(
+        &buckets,
+        &bucket("charts", &server.host(), "charts", &serde_json::json!({})),
+    )
+    .await;
+    let spec = serde_json::json!({
+        "chart": "./app",
+        "sourceRef": {"kind": "Bucket", "name": "charts"},
+        "valuesFiles": ["app/values.yaml", "app/values-prod.yaml"],
+        "reconcileStrategy": "Revision",
+    });
+    charts
+        .create(&PostParams::default(), &helm_chart("app", spec))
+        .await
+        .unwrap();
+
+    let source = wait_for(&buckets, "charts", "the Bucket is Ready", ready).await;
+    let first = revision(&source).unwrap();
+    let want = format!("0.1.0+{}", &first.trim_start_matches("sha256:")[..12]);
+    let chart = wait_chart(&charts, "app", "the chart from the Bucket is Ready", |o| {
+        chart_ready_at(o, &want)
+    })
+    .await;
+    let status = chart.status.unwrap();
+    assert_eq!(
+        status.observed_source_artifact_revision.as_deref(),
+        Some(first.as_str())
+    );
+    let bytes = std::fs::read(
+        running
+            .storage_dir
+            .path()
+            .join(status.artifact.unwrap().path),
+    )
+    .unwrap();
+    let loaded = ferroflux_helm::chart::load_archive(&bytes, "stored").unwrap();
+    assert_eq!(loaded.metadata.version, want);
+    assert_eq!(
+        serde_json::Value::Object(loaded.values),
+        serde_json::json!({"replicas": 3.0})
+    );
+
+    // A changed object is a new Bucket revision, hence a new chart version,
+    // without waiting for the HelmChart's interval.
+    server
+        .put_object("charts", "app/values-prod.yaml", b"replicas: 5\n")
+        .unwrap();
+    request_reconcile(&buckets, "charts", "second").await;
+    let second = wait_for(&buckets, "charts", "the Bucket's new revision", |o| {
+        handled(o, "second") && ready(o) && revision(o).as_deref() != Some(first.as_str())
+    })
+    .await;
+    let second = revision(&second).unwrap();
+    let want = format!("0.1.0+{}", &second.trim_start_matches("sha256:")[..12]);
+    wait_chart(&charts, "app", "the chart at the new revision", |o| {
+        chart_ready_at(o, &want)
+    })
+    .await;
+}
