@@ -97,7 +97,7 @@ impl GitRepositoryReconciler {
     }
 
     fn key(obj: &GitRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.

@@ -121,7 +121,7 @@ impl HelmChartReconciler {
     /// The storage key of `obj`'s artifacts.
     #[must_use]
     pub fn key(obj: &HelmChart) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.

@@ -155,7 +155,7 @@ impl HelmRepositoryReconciler {
     /// The storage key of `obj`'s artifacts.
     #[must_use]
     pub fn key(obj: &HelmRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.

@@ -131,7 +131,7 @@ impl OCIRepositoryReconciler {
     }
 
     fn key(obj: &OCIRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.

@@ -159,7 +159,7 @@ fn flux_revision(objects: &[(&str, &str)]) -> String {
 /// The reconciler in this process, with fast retries and recorded events.
 struct InProcess {
     reconciler: Arc<BucketReconciler>,
-    _storage: tempfile::TempDir,
+    storage: tempfile::TempDir,
     _stop: tokio::sync::oneshot::Sender<()>,
 }
 
@@ -194,7 +194,7 @@ fn run_in_process(client: &Client, ns: &str) -> InProcess {
     ));
     InProcess {
         reconciler,
-        _storage: storage,
+        storage,
         _stop: stop,
     }
 }
@@ -340,6 +340,18 @@ async fn a_changed_object_gives_a_new_revision_and_an_unchanged_bucket_downloads
     assert_eq!(
         revision(&deleted).unwrap(),
         flux_revision(&[("a.yaml", "a: 2\n")])
+    );
+
+    // Deleting the Bucket removes its artifacts.
+    let dir = run.storage.path().join("bucket").join(&ns).join("app");
+    assert!(dir.is_dir());
+    api.delete("app", &kube::api::DeleteParams::default())
+        .await
+        .unwrap();
+    ferroflux_testenv::eventually_gone(&api, "app", Duration::from_secs(30)).await;
+    assert!(
+        !dir.exists(),
+        "the artifacts of a deleted Bucket must be removed"
     );
 }
 
@@ -600,4 +612,97 @@ async fn a_helm_chart_from_a_bucket_is_packaged_and_follows_the_buckets_revision
         chart_ready_at(o, &want)
     })
     .await;
+}
+
+/// A forwarding HTTP proxy on loopback that records the `Proxy-Authorization`
+/// and target of each request, then relays it to its target.
+async fn recording_proxy() -> (String, Arc<std::sync::Mutex<Vec<(String, String)>>>) {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderMap, Method, StatusCode, Uri};
+    let seen: Arc<std::sync::Mutex<Vec<(String, String)>>> = Arc::default();
+    let record = seen.clone();
+    let relay = move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
+        let record = record.clone();
+        async move {
+            let auth = headers
+                .get("proxy-authorization")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned();
+            record.lock().unwrap().push((uri.to_string(), auth));
+            let mut forward = ferroflux_tls::http_client().request(method, uri.to_string());
+            for (name, value) in &headers {
+                if !["proxy-authorization", "proxy-connection", "connection"]
+                    .contains(&name.as_str())
+                {
+                    forward = forward.header(name, value);
+                }
+            }
+            let Ok(answer) = forward.body(body).send().await else {
+                return (StatusCode::BAD_GATEWAY, HeaderMap::new(), Body::empty());
+            };
+            let status = StatusCode::from_u16(answer.status().as_u16()).unwrap();
+            let mut back = HeaderMap::new();
+            for (name, value) in answer.headers() {
+                if name.as_str() != "transfer-encoding" {
+                    back.insert(name, value.clone());
+                }
+            }
+            let bytes = answer.bytes().await.unwrap_or_default();
+            (status, back, Body::from(bytes))
+        }
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        axum::serve(listener, axum::Router::new().fallback(relay))
+            .await
+            .unwrap();
+    });
+    (format!("http://{addr}"), seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_go_through_the_proxy_of_proxy_secret_ref_with_its_login() {
+    let (client, ns) = ferroflux_testenv::setup("bucket-proxy", &ferroflux_api::all_crds()).await;
+    let server = start_server();
+    server.create_bucket("manifests").unwrap();
+    server.put_object("manifests", "a.yaml", b"a: 1\n").unwrap();
+    keys_secret(&client, &ns, "s3-keys", SECRET_KEY).await;
+    let (proxy, seen) = recording_proxy().await;
+    create_secret(
+        &client,
+        &ns,
+        "proxy",
+        "Opaque",
+        serde_json::json!({"address": proxy, "username": "team", "password": "proxy-pass-8c1"}),
+    )
+    .await;
+    let _run = run_in_process(&client, &ns);
+    let api: Api<Bucket> = Api::namespaced(client, &ns);
+    create(
+        &api,
+        &bucket(
+            "app",
+            &server.host(),
+            "manifests",
+            &serde_json::json!({"proxySecretRef": {"name": "proxy"}}),
+        ),
+    )
+    .await;
+    let obj = wait_for(&api, "app", "Ready through the proxy", ready).await;
+    assert_eq!(
+        revision(&obj).unwrap(),
+        flux_revision(&[("a.yaml", "a: 1\n")])
+    );
+    let seen = seen.lock().unwrap().clone();
+    // Basic auth of team:proxy-pass-8c1.
+    let login = "Basic dGVhbTpwcm94eS1wYXNzLThjMQ==";
+    assert!(
+        seen.iter()
+            .any(|(uri, auth)| uri.contains("/manifests") && auth == login),
+        "{seen:?}"
+    );
+    let status = serde_json::to_string(&obj.status).unwrap();
+    assert!(!status.contains("proxy-pass-8c1"));
 }
