@@ -327,27 +327,46 @@ impl Store {
     /// the bucket is missing.
     fn error(&self, operation: &str, e: &object_store::Error, bucket_level: bool) -> Error {
         let detail = first_line(&e.to_string());
-        match e {
-            object_store::Error::NotFound { .. } if bucket_level => Error::BucketNotFound {
-                bucket: self.bucket.clone(),
-                endpoint: self.endpoint.clone(),
-            },
+        // Listing errors come back generic: the server's S3 error code,
+        // quoted in the message, tells them apart.
+        let code = |codes: &[&str]| codes.iter().any(|c| detail.contains(c));
+        let missing = matches!(e, object_store::Error::NotFound { .. })
+            || code(&["<Code>NoSuchBucket</Code>"]);
+        let denied = matches!(
+            e,
             object_store::Error::PermissionDenied { .. }
-            | object_store::Error::Unauthenticated { .. } => Error::Denied {
+                | object_store::Error::Unauthenticated { .. }
+        ) || code(&[
+            "<Code>AccessDenied</Code>",
+            "<Code>SignatureDoesNotMatch</Code>",
+            "<Code>InvalidAccessKeyId</Code>",
+            "403 Forbidden",
+            "401 Unauthorized",
+        ]);
+        if missing && bucket_level {
+            return Error::BucketNotFound {
+                bucket: self.bucket.clone(),
+                endpoint: self.endpoint.clone(),
+            };
+        }
+        if denied {
+            return Error::Denied {
                 bucket: self.bucket.clone(),
                 endpoint: self.endpoint.clone(),
                 detail,
-            },
-            object_store::Error::InvalidPath { .. } => Error::UnsafeKey {
+            };
+        }
+        if matches!(e, object_store::Error::InvalidPath { .. }) {
+            return Error::UnsafeKey {
                 bucket: self.bucket.clone(),
                 detail,
-            },
-            _ => Error::Request {
-                operation: operation.to_owned(),
-                bucket: self.bucket.clone(),
-                endpoint: self.endpoint.clone(),
-                detail,
-            },
+            };
+        }
+        Error::Request {
+            operation: operation.to_owned(),
+            bucket: self.bucket.clone(),
+            endpoint: self.endpoint.clone(),
+            detail,
         }
     }
 }

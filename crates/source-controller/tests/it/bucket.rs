@@ -417,11 +417,12 @@ async fn a_server_outage_sets_fetch_failed_and_the_bucket_recovers() {
     let api: Api<Bucket> = Api::namespaced(client, &ns);
     create(
         &api,
+        // The static-key form of provider aws speaks the same S3 API.
         &bucket(
             "app",
             &server.host(),
             "manifests",
-            &serde_json::json!({"timeout": "5s"}),
+            &serde_json::json!({"timeout": "5s", "provider": "aws", "region": "eu-west-1"}),
         ),
     )
     .await;
@@ -503,6 +504,30 @@ async fn a_key_escaping_the_artifact_root_is_refused_by_name() {
         run.reconciler.downloads.load(Ordering::SeqCst),
         0,
         "nothing may be downloaded from a bucket with an escaping key"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_missing_bucket_is_named_with_its_endpoint() {
+    let (client, ns) = ferroflux_testenv::setup("bucket-missing", &ferroflux_api::all_crds()).await;
+    let server = start_server();
+    keys_secret(&client, &ns, "s3-keys", SECRET_KEY).await;
+    let _run = run_in_process(&client, &ns);
+    let api: Api<Bucket> = Api::namespaced(client, &ns);
+    create(
+        &api,
+        &bucket("app", &server.host(), "nowhere", &serde_json::json!({})),
+    )
+    .await;
+    let missing = wait_for(&api, "app", "Ready=False", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False")
+    })
+    .await;
+    let c = condition(&missing, "FetchFailed").unwrap();
+    assert_eq!(c.reason, "BucketOperationFailed");
+    assert_eq!(
+        c.message,
+        format!("bucket 'nowhere' not found at {}", server.url())
     );
 }
 
