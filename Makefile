@@ -22,7 +22,7 @@ demo: deps ## The sample app (an overlay and a Helm chart) delivered from git by
 		-p ferroflux-kustomize-controller -p ferroflux-helm-controller -p ferroflux-notification-controller
 	$(CARGO_TARGET_DIR)/debug/ferroflux-demo
 
-deps: ## Install apt packages, build the test control plane, fetch kubectl/helm (cached)
+deps: ## Install apt packages, build the test control plane, fetch kubectl/helm, install s3s-fs (cached)
 	bash scripts/install-deps.sh all
 
 fmt: ## Format the code

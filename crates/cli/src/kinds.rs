@@ -99,6 +99,12 @@ pub fn receiver() -> Kind {
     kind::<Receiver>("receiver", false, true)
 }
 
+/// Buckets.
+#[must_use]
+pub fn bucket() -> Kind {
+    kind::<Bucket>("source bucket", true, true)
+}
+
 /// Secrets, which `create secret` writes for sources to read credentials
 /// from (not a Flux kind: no status, not listed by `get`).
 #[must_use]
@@ -114,7 +120,7 @@ pub fn all() -> Vec<Kind> {
         oci_repository(),
         helm_repository(),
         helm_chart(),
-        kind::<Bucket>("source bucket", true, true),
+        bucket(),
         kustomization(),
         helm_release(),
         receiver(),

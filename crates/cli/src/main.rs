@@ -10,8 +10,8 @@ use ferroflux_cli::commands::{self, Context};
 use ferroflux_cli::error::Error;
 use ferroflux_cli::kinds::{self, Kind};
 use ferroflux_cli::manifests::{
-    self, AlertFlags, ChartSource, GitSecretFlags, GitSource, HelmReleaseFlags, HelmSource,
-    KustomizationFlags, OciSource, ProviderFlags, ReceiverFlags,
+    self, AlertFlags, BucketSource, ChartSource, GitSecretFlags, GitSource, HelmReleaseFlags,
+    HelmSource, KustomizationFlags, OciSource, ProviderFlags, ReceiverFlags,
 };
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, helmrelease, install, local, tree};
@@ -290,6 +290,15 @@ enum CreateSource {
         #[command(flatten)]
         common: CreateCommon,
     },
+    /// A Bucket (S3-compatible object storage); with --access-key and
+    /// --secret-key, also a Secret named as the Bucket holding them.
+    Bucket {
+        name: String,
+        #[command(flatten)]
+        flags: BucketSource,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
 }
 
 #[derive(Args)]
@@ -462,8 +471,8 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         .map_err(|e| Error::Usage(format!("--timeout: {e}")))?;
     // Printing what `create --export` or `install --export` would write
     // needs no cluster.
-    if let Some(obj) = exported_object(&cli.command, &cli.namespace)? {
-        commands::print_yaml(&[obj]);
+    if let Some(objects) = exported_objects(&cli.command, &cli.namespace)? {
+        commands::print_yaml(&objects);
         return Ok(());
     }
     if let Some(result) = artifact_verb(&cli.command, ui, timeout).await {
@@ -487,12 +496,7 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
             silent,
         } => install::uninstall(&ctx, keep_namespace, silent).await,
         Command::Check { pre } => install::check(&ctx, pre).await,
-        Command::Create(create) => {
-            let (kind, obj) = create_object(&create, &ctx.namespace)?;
-            // An OCI HelmRepository is never reconciled: nothing to wait for.
-            let wait = obj["spec"]["type"] != "oci";
-            commands::create(&ctx, &kind, obj, wait).await
-        }
+        Command::Create(create) => run_create(&ctx, &create).await,
         Command::Get(get) => run_get(&ctx, &get).await,
         Command::Reconcile {
             target,
@@ -671,8 +675,22 @@ async fn diff_helm_release(ctx: &Context, name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The object a `create ... --export` prints, if the command is one.
-fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_json::Value>, Error> {
+/// `create`: the companion objects, then the object, waiting for it.
+async fn run_create(ctx: &Context, create: &Create) -> Result<(), Error> {
+    for (kind, obj) in companion_objects(create, &ctx.namespace)? {
+        commands::create(ctx, &kind, obj, false).await?;
+    }
+    let (kind, obj) = create_object(create, &ctx.namespace)?;
+    // An OCI HelmRepository is never reconciled: nothing to wait for.
+    let wait = obj["spec"]["type"] != "oci";
+    commands::create(ctx, &kind, obj, wait).await
+}
+
+/// The objects a `create ... --export` prints, if the command is one.
+fn exported_objects(
+    command: &Command,
+    namespace: &str,
+) -> Result<Option<Vec<serde_json::Value>>, Error> {
     let Command::Create(create) = command else {
         return Ok(None);
     };
@@ -681,7 +699,8 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
             CreateSource::Git { common, .. }
             | CreateSource::Helm { common, .. }
             | CreateSource::Chart { common, .. }
-            | CreateSource::Oci { common, .. },
+            | CreateSource::Oci { common, .. }
+            | CreateSource::Bucket { common, .. },
         )
         | Create::Kustomization { common, .. }
         | Create::Helmrelease { common, .. }
@@ -693,7 +712,29 @@ fn exported_object(command: &Command, namespace: &str) -> Result<Option<serde_js
     if !export {
         return Ok(None);
     }
-    create_object(create, namespace).map(|(_, obj)| Some(obj))
+    let mut objects: Vec<serde_json::Value> = companion_objects(create, namespace)?
+        .into_iter()
+        .map(|(_, obj)| obj)
+        .collect();
+    objects.push(create_object(create, namespace)?.1);
+    Ok(Some(objects))
+}
+
+/// The objects a `create` applies before its own: the Secret holding a
+/// Bucket's keys.
+fn companion_objects(
+    create: &Create,
+    namespace: &str,
+) -> Result<Vec<(Kind, serde_json::Value)>, Error> {
+    Ok(match create {
+        Create::Source(CreateSource::Bucket { name, flags, .. }) => {
+            manifests::bucket_secret(name, namespace, flags)?
+                .map(|secret| (kinds::secret(), secret))
+                .into_iter()
+                .collect()
+        }
+        _ => Vec::new(),
+    })
 }
 
 fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::Value), Error> {
@@ -714,6 +755,9 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
             kinds::oci_repository(),
             manifests::oci_repository(name, namespace, flags)?,
         ),
+        Create::Source(CreateSource::Bucket { name, flags, .. }) => {
+            (kinds::bucket(), manifests::bucket(name, namespace, flags)?)
+        }
         Create::Kustomization { name, flags, .. } => (
             kinds::kustomization(),
             manifests::kustomization(name, namespace, flags)?,

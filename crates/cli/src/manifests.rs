@@ -92,6 +92,140 @@ pub struct ChartSource {
     pub values_files: Vec<String>,
 }
 
+/// `create source bucket`, with `flux create source bucket`'s flags.
+#[derive(Clone, Debug, Default, clap::Args)]
+pub struct BucketSource {
+    /// The bucket's name.
+    #[arg(long)]
+    pub bucket_name: String,
+    /// The S3 endpoint: a host and port, or an http(s):// URL.
+    #[arg(long)]
+    pub endpoint: String,
+    /// Talk plain HTTP to the endpoint.
+    #[arg(long)]
+    pub insecure: bool,
+    /// The bucket's region.
+    #[arg(long)]
+    pub region: Option<String>,
+    /// The storage provider: generic, aws, gcp or azure.
+    #[arg(long, default_value = "generic")]
+    pub provider: String,
+    /// Access key, stored with --secret-key in a Secret named as the Bucket.
+    #[arg(long)]
+    pub access_key: Option<String>,
+    /// Secret key, stored with --access-key in a Secret named as the Bucket.
+    #[arg(long)]
+    pub secret_key: Option<String>,
+    /// An existing Secret with `accesskey` and `secretkey`.
+    #[arg(long)]
+    pub secret_ref: Option<String>,
+    /// An existing Secret with the proxy's `address` (and `username`, `password`).
+    #[arg(long)]
+    pub proxy_secret_ref: Option<String>,
+    /// How often to check the bucket.
+    #[arg(long, default_value = "1m")]
+    pub interval: String,
+    /// Only the objects whose keys start with this.
+    #[arg(long)]
+    pub prefix: Option<String>,
+    /// Paths to leave out (gitignore syntax).
+    #[arg(long, value_delimiter = ',')]
+    pub ignore_paths: Vec<String>,
+}
+
+/// A Bucket, with `secretRef` naming the Secret [`bucket_secret`] writes
+/// when keys are given.
+///
+/// # Errors
+/// [`Error::Usage`] for an unknown provider, or keys given with
+/// `--secret-ref` or one without the other.
+pub fn bucket(name: &str, namespace: &str, flags: &BucketSource) -> Result<Value> {
+    if !["generic", "aws", "gcp", "azure"].contains(&flags.provider.as_str()) {
+        return Err(Error::Usage(format!(
+            "--provider '{}': use generic, aws, gcp or azure",
+            flags.provider
+        )));
+    }
+    if flags.bucket_name.is_empty() || flags.endpoint.is_empty() {
+        return Err(Error::Usage(
+            "--bucket-name and --endpoint are required".into(),
+        ));
+    }
+    let keys = bucket_keys(flags)?;
+    let mut spec = json!({
+        "bucketName": flags.bucket_name,
+        "endpoint": flags.endpoint,
+        "interval": flags.interval,
+        "provider": flags.provider,
+    });
+    insert(&mut spec, "region", flags.region.as_ref());
+    insert(&mut spec, "prefix", flags.prefix.as_ref());
+    if flags.insecure {
+        spec["insecure"] = json!(true);
+    }
+    let secret = if keys.is_some() {
+        Some(name.to_owned())
+    } else {
+        flags.secret_ref.clone()
+    };
+    for (key, value) in [
+        ("secretRef", &secret),
+        ("proxySecretRef", &flags.proxy_secret_ref),
+    ] {
+        if let Some(v) = value.as_ref().filter(|s| !s.is_empty()) {
+            spec[key] = json!({"name": v});
+        }
+    }
+    if !flags.ignore_paths.is_empty() {
+        spec["ignore"] = json!(flags.ignore_paths.join("\n"));
+    }
+    Ok(json!({
+        "apiVersion": "source.toolkit.fluxcd.io/v1",
+        "kind": "Bucket",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }))
+}
+
+/// The Secret `name` holding `--access-key` and `--secret-key`, as `flux
+/// create source bucket` writes it; `None` without keys.
+///
+/// # Errors
+/// As [`bucket`].
+pub fn bucket_secret(name: &str, namespace: &str, flags: &BucketSource) -> Result<Option<Value>> {
+    let Some((access, secret)) = bucket_keys(flags)? else {
+        return Ok(None);
+    };
+    let data: Map<String, Value> = [("accesskey", access), ("secretkey", secret)]
+        .into_iter()
+        .map(|(key, value)| {
+            let encoded = serde_json::to_value(k8s_openapi::ByteString(value.as_bytes().to_vec()))
+                .unwrap_or_default();
+            (key.to_owned(), encoded)
+        })
+        .collect();
+    Ok(Some(json!({
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": {"name": name, "namespace": namespace},
+        "type": "Opaque",
+        "data": data,
+    })))
+}
+
+fn bucket_keys(flags: &BucketSource) -> Result<Option<(&str, &str)>> {
+    match (flags.access_key.as_deref(), flags.secret_key.as_deref()) {
+        (None, None) => Ok(None),
+        (Some(a), Some(s)) if flags.secret_ref.is_none() => Ok(Some((a, s))),
+        (Some(_), Some(_)) => Err(Error::Usage(
+            "give --access-key and --secret-key, or --secret-ref, not both".into(),
+        )),
+        _ => Err(Error::Usage(
+            "--access-key and --secret-key go together".into(),
+        )),
+    }
+}
+
 /// `create source oci`.
 #[derive(Clone, Debug, Default, clap::Args)]
 pub struct OciSource {

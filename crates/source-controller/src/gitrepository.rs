@@ -97,7 +97,7 @@ impl GitRepositoryReconciler {
     }
 
     fn key(obj: &GitRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
@@ -824,18 +824,7 @@ pub async fn remove_orphaned_artifacts(
     storage: &Storage,
     namespace: Option<&str>,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
-    let api: Api<GitRepository> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let live = api
-        .list(&kube::api::ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(GitRepositoryReconciler::key)
-        .collect();
-    Ok(storage.remove_orphans(KIND, namespace, &live)?)
+    crate::artifacts::remove_orphaned::<GitRepository>(client, storage, KIND, namespace).await
 }
 
 /// Refuses the spec fields not implemented yet, naming them all.

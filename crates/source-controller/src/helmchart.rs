@@ -5,13 +5,12 @@
 //! Sources: an HTTP(S) HelmRepository (the version resolved as a semver
 //! range over its stored index), an OCI HelmRepository (`type: oci`: the
 //! chart `<url>/<chart>` in the registry, the version resolved over its
-//! tags, see [`oci`]), or a GitRepository (the chart directory at
+//! tags, see [`oci`]), or a GitRepository or Bucket (the chart directory at
 //! `spec.chart` inside its artifact, with the dependencies its `charts/`
 //! folder holds, `file://` ones from the artifact, those from chart
 //! repositories resolved through the HelmRepositories of the namespace, and
 //! `oci://` ones pulled from their registry with the login of the OCI
-//! HelmRepository of the namespace with that URL, if any). Buckets are
-//! refused by name (stalled) until that source exists here.
+//! HelmRepository of the namespace with that URL, if any).
 //!
 //! Sub-reconcilers, in order:
 //! 1. [`HelmChartReconciler::reconcile_storage`]: checks that the recorded
@@ -28,7 +27,7 @@
 //!    is that version built from the same spec, gets the chart (downloaded,
 //!    credentials only to the repository's host unless `passCredentials`,
 //!    the index's digest verified; pulled from the registry, the chart
-//!    layer's digest verified; or read from the Git artifact), loads it
+//!    layer's digest verified; or read from the Git or Bucket artifact), loads it
 //!    with the Helm loader's caps, merges `spec.valuesFiles` into its
 //!    `values.yaml`, and stores it as `<chart>-<version>.tgz`, revision the
 //!    chart version. Sets or clears `FetchFailed` (`ChartPullError`,
@@ -46,7 +45,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use ferroflux_api::meta::Artifact;
-use ferroflux_api::source::{GitRepository, HelmChart, HelmChartStatus, HelmRepository};
+use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmChartStatus, HelmRepository};
 use ferroflux_artifact::storage::{ObjectKey, Storage};
 use ferroflux_helm::chart::{Dependency, File};
 use ferroflux_runtime::conditions;
@@ -122,7 +121,7 @@ impl HelmChartReconciler {
     /// The storage key of `obj`'s artifacts.
     #[must_use]
     pub fn key(obj: &HelmChart) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
@@ -172,46 +171,66 @@ impl HelmChartReconciler {
         }
         let source = &obj.spec.source_ref;
         let ns = obj.namespace().unwrap_or_default();
-        let name = &source.name;
         let resolved = match source.kind.as_str() {
             "HelmRepository" => self.resolve_in_repository(obj, &ns).await?,
-            "GitRepository" => {
-                let repo = Api::<GitRepository>::namespaced(self.client.clone(), &ns)
-                    .get_opt(name)
-                    .await
-                    .map_err(|e| {
-                        fetch_failed(
-                            names::SOURCE_UNAVAILABLE,
-                            &format!("reading GitRepository '{ns}/{name}' failed: {e}"),
-                            &[],
-                        )
-                    })?
-                    .ok_or_else(|| {
-                        unavailable(obj, &format!("GitRepository '{ns}/{name}' does not exist"))
-                    })?;
-                let artifact = repo
-                    .status
-                    .and_then(|s| s.artifact)
-                    .filter(|a| self.storage.exists(a))
-                    .ok_or_else(|| {
-                        unavailable(
-                            obj,
-                            &format!("GitRepository '{ns}/{name}' has no artifact yet; retrying"),
-                        )
-                    })?;
-                Resolved::Git { artifact }
-            }
+            "GitRepository" => Resolved::Artifact {
+                artifact: self.source_artifact::<GitRepository>(obj, &ns).await?,
+            },
+            "Bucket" => Resolved::Artifact {
+                artifact: self.source_artifact::<Bucket>(obj, &ns).await?,
+            },
             other => {
                 return Err(ReconcileError::stalled(
                     names::UNSUPPORTED,
                     Scrubbed::new(&format!(
-                        "spec.sourceRef.kind '{other}' is not supported by Ferroflux yet (HelmRepository and GitRepository are); keep this HelmChart on Flux for now"
+                        "spec.sourceRef.kind '{other}' is not one of HelmRepository, GitRepository, Bucket"
                     )),
                 ));
             }
         };
         conditions::remove(&mut status.conditions, names::FETCH_FAILED);
         Ok(resolved)
+    }
+
+    /// The stored artifact of the GitRepository or Bucket `spec.sourceRef`
+    /// names; waits while it has none.
+    async fn source_artifact<K>(
+        &self,
+        obj: &HelmChart,
+        ns: &str,
+    ) -> Result<Artifact, ReconcileError>
+    where
+        K: kube::Resource<Scope = kube::core::NamespaceResourceScope, DynamicType = ()>
+            + ferroflux_api::kind::Kind
+            + Clone
+            + std::fmt::Debug
+            + serde::de::DeserializeOwned,
+        K::Status: SourceStatus,
+    {
+        let kind = &obj.spec.source_ref.kind;
+        let name = &obj.spec.source_ref.name;
+        let source = Api::<K>::namespaced(self.client.clone(), ns)
+            .get_opt(name)
+            .await
+            .map_err(|e| {
+                fetch_failed(
+                    names::SOURCE_UNAVAILABLE,
+                    &format!("reading {kind} '{ns}/{name}' failed: {e}"),
+                    &[],
+                )
+            })?
+            .ok_or_else(|| unavailable(obj, &format!("{kind} '{ns}/{name}' does not exist")))?;
+        source
+            .status()
+            .and_then(SourceStatus::artifact)
+            .filter(|a| self.storage.exists(a))
+            .cloned()
+            .ok_or_else(|| {
+                unavailable(
+                    obj,
+                    &format!("{kind} '{ns}/{name}' has no artifact yet; retrying"),
+                )
+            })
     }
 
     /// Resolves `spec.version` of `obj`'s chart over its HelmRepository's index.
@@ -449,7 +468,7 @@ impl HelmChartReconciler {
                 };
                 (None, input, what, Some(found.version))
             }
-            Resolved::Git { artifact } => {
+            Resolved::Artifact { artifact } => {
                 if Self::is_current(obj, status, &artifact.revision)
                     && status
                         .artifact
@@ -459,7 +478,7 @@ impl HelmChartReconciler {
                     return Ok(());
                 }
                 let what = format!("chart '{chart}' of revision '{}'", artifact.revision);
-                let (files, values) = self.git_chart_files(obj, &artifact, &what).await?;
+                let (files, values) = self.artifact_chart_files(obj, &artifact, &what).await?;
                 (
                     Some(artifact.revision.clone()),
                     Source::Dir { files, values },
@@ -626,10 +645,10 @@ impl HelmChartReconciler {
         Ok(())
     }
 
-    /// The files of the chart at `spec.chart` in the GitRepository's
+    /// The files of the chart at `spec.chart` in the GitRepository's or Bucket's
     /// artifact, with its missing dependencies added under `charts/`, and
     /// the contents of `spec.valuesFiles` (paths in the artifact).
-    async fn git_chart_files(
+    async fn artifact_chart_files(
         &self,
         obj: &HelmChart,
         artifact: &Artifact,
@@ -655,9 +674,11 @@ impl HelmChartReconciler {
             let root = root.clone();
             let chart_path = chart_path.clone();
             let what = what.to_owned();
-            tokio::task::spawn_blocking(move || read_git_chart(&archive, &root, &chart_path, &what))
-                .await
-                .map_err(|e| storage_failed(&format!("reading {e}")))?
+            tokio::task::spawn_blocking(move || {
+                read_artifact_chart(&archive, &root, &chart_path, &what)
+            })
+            .await
+            .map_err(|e| storage_failed(&format!("reading {e}")))?
         }?;
         let values = obj
             .spec
@@ -778,9 +799,9 @@ impl HelmChartReconciler {
     }
 }
 
-/// Extracts the Git artifact into `root` and reads the chart at
+/// Extracts the source's artifact into `root` and reads the chart at
 /// `chart_path`: its files, and its dependencies `charts/` lacks.
-fn read_git_chart(
+fn read_artifact_chart(
     archive: &std::path::Path,
     root: &std::path::Path,
     chart_path: &str,
@@ -850,6 +871,23 @@ fn short_revision(revision: &str) -> String {
     hash.chars().take(12).collect()
 }
 
+/// The status of a source whose artifact holds chart directories.
+trait SourceStatus {
+    fn artifact(&self) -> Option<&Artifact>;
+}
+
+impl SourceStatus for ferroflux_api::source::GitRepositoryStatus {
+    fn artifact(&self) -> Option<&Artifact> {
+        self.artifact.as_ref()
+    }
+}
+
+impl SourceStatus for ferroflux_api::source::BucketStatus {
+    fn artifact(&self) -> Option<&Artifact> {
+        self.artifact.as_ref()
+    }
+}
+
 /// Where the chart comes from.
 enum Resolved {
     /// A version in a HelmRepository's index.
@@ -863,8 +901,8 @@ enum Resolved {
         remote: Box<oci::Remote>,
         found: oci::Found,
     },
-    /// A GitRepository's artifact.
-    Git { artifact: Artifact },
+    /// A GitRepository's or Bucket's artifact.
+    Artifact { artifact: Artifact },
 }
 
 /// The chart's files, as read.

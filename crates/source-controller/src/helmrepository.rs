@@ -34,7 +34,7 @@ use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{self, Options, Reconciler};
 use ferroflux_runtime::error::{Outcome, ReconcileError};
 use ferroflux_runtime::scrub::Scrubbed;
-use kube::{Api, Client, ResourceExt as _};
+use kube::{Client, ResourceExt as _};
 
 use crate::helmchart::HelmChartReconciler;
 use http::{Cap, FetchError};
@@ -155,7 +155,7 @@ impl HelmRepositoryReconciler {
     /// The storage key of `obj`'s artifacts.
     #[must_use]
     pub fn key(obj: &HelmRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
@@ -358,31 +358,18 @@ pub async fn remove_orphaned_artifacts(
     storage: &Storage,
     namespace: Option<&str>,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
-    let params = kube::api::ListParams::default();
-    let repos: Api<HelmRepository> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let live = repos
-        .list(&params)
-        .await?
-        .items
-        .iter()
-        .map(HelmRepositoryReconciler::key)
-        .collect();
-    let mut removed = storage.remove_orphans(KIND, namespace, &live)?;
-    let charts: Api<HelmChart> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let live = charts
-        .list(&params)
-        .await?
-        .items
-        .iter()
-        .map(HelmChartReconciler::key)
-        .collect();
-    removed.extend(storage.remove_orphans(crate::helmchart::KIND, namespace, &live)?);
+    let mut removed =
+        crate::artifacts::remove_orphaned::<HelmRepository>(client, storage, KIND, namespace)
+            .await?;
+    removed.extend(
+        crate::artifacts::remove_orphaned::<HelmChart>(
+            client,
+            storage,
+            crate::helmchart::KIND,
+            namespace,
+        )
+        .await?,
+    );
     Ok(removed)
 }
 

@@ -1,6 +1,8 @@
 //! The source-controller: turns sources (GitRepository, OCIRepository,
-//! HelmRepository, HelmChart) into verified artifacts served by the artifact server.
+//! HelmRepository, HelmChart, Bucket) into verified artifacts served by the artifact server.
 
+pub mod artifacts;
+pub mod bucket;
 pub mod git;
 pub mod gitrepository;
 pub mod helmchart;

@@ -47,6 +47,10 @@ struct Flags {
     /// unpacked, e.g. `500Mi`; larger ones are refused with a message.
     #[arg(long, default_value = "1Gi")]
     max_oci_layer_size: String,
+    /// Largest total size of the objects a Bucket's artifact is made of,
+    /// e.g. `500Mi`; larger ones are refused with a message.
+    #[arg(long, default_value = "1Gi")]
+    max_bucket_size: String,
     /// Objects reconciled at once.
     #[arg(long, default_value_t = 2)]
     concurrent: u16,
@@ -72,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
     let max_repository_size =
         process::size_flag("max-repository-size", &flags.max_repository_size)?;
     let max_oci_layer_size = process::size_flag("max-oci-layer-size", &flags.max_oci_layer_size)?;
+    let max_bucket_size = process::size_flag("max-bucket-size", &flags.max_bucket_size)?;
     let storage = Storage::new(&flags.storage_path, &flags.storage_adv_addr, retention)
         .with_context(|| format!("opening the storage at {}", flags.storage_path.display()))?;
 
@@ -137,6 +142,13 @@ async fn main() -> anyhow::Result<()> {
         max_oci_layer_size,
         process::until(&stopped),
     );
+    let bucket = ferroflux_source_controller::bucket::spawn(
+        client.clone(),
+        storage.clone(),
+        options.clone(),
+        max_bucket_size,
+        process::until(&stopped),
+    );
     let reconciler = Arc::new(
         GitRepositoryReconciler::new(client.clone(), storage)
             .with_max_repository_size(max_repository_size),
@@ -144,10 +156,14 @@ async fn main() -> anyhow::Result<()> {
     let git =
         controller::run::<GitRepository, _>(client, reconciler, options, process::until(&stopped));
     let controller = tokio::spawn(async move {
-        // Every loop ends on shutdown; a panicked OCI task is logged, not fatal to the others.
-        let ((), (), oci) = tokio::join!(git, helm, oci);
+        // Every loop ends on shutdown; a panicked OCI or Bucket task is
+        // logged, not fatal to the others.
+        let ((), (), oci, bucket) = tokio::join!(git, helm, oci, bucket);
         if let Err(e) = oci {
             tracing::error!(error = %e, "the OCIRepository loop failed");
+        }
+        if let Err(e) = bucket {
+            tracing::error!(error = %e, "the Bucket loop failed");
         }
     });
 

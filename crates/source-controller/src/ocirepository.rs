@@ -131,7 +131,7 @@ impl OCIRepositoryReconciler {
     }
 
     fn key(obj: &OCIRepository) -> ObjectKey {
-        ObjectKey::new(KIND, obj.namespace().unwrap_or_default(), obj.name_any())
+        crate::artifacts::key(KIND, obj)
     }
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
@@ -704,18 +704,7 @@ pub async fn remove_orphaned_artifacts(
     storage: &Storage,
     namespace: Option<&str>,
 ) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>> {
-    let api: Api<OCIRepository> = match namespace {
-        Some(ns) => Api::namespaced(client.clone(), ns),
-        None => Api::all(client.clone()),
-    };
-    let live = api
-        .list(&kube::api::ListParams::default())
-        .await?
-        .items
-        .iter()
-        .map(OCIRepositoryReconciler::key)
-        .collect();
-    Ok(storage.remove_orphans(KIND, namespace, &live)?)
+    crate::artifacts::remove_orphaned::<OCIRepository>(client, storage, KIND, namespace).await
 }
 
 impl Reconciler<OCIRepository> for OCIRepositoryReconciler {

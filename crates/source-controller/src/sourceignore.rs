@@ -108,6 +108,33 @@ impl SourceIgnore {
         Ok(Self { matcher })
     }
 
+    /// Rules from pattern texts alone, without the defaults and without
+    /// reading files: a Bucket's root `.sourceignore` object, then
+    /// `spec.ignore` (so its patterns win), as Flux's bucket reconciler
+    /// reads them. Paths are object keys.
+    ///
+    /// # Errors
+    /// [`Error`] naming the pattern's origin when a pattern does not parse.
+    pub fn from_patterns(
+        sourceignore: Option<&str>,
+        spec_ignore: Option<&str>,
+    ) -> Result<Self, Error> {
+        let mut builder = GitignoreBuilder::new("");
+        for (origin, text) in [(SOURCEIGNORE, sourceignore), ("spec.ignore", spec_ignore)] {
+            for line in text.unwrap_or_default().lines() {
+                builder.add_line(None, line).map_err(|e| Error {
+                    origin: origin.into(),
+                    message: e.to_string(),
+                })?;
+            }
+        }
+        let matcher = builder.build().map_err(|e| Error {
+            origin: "spec.ignore".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Self { matcher })
+    }
+
     /// Whether the path (relative to the root) is excluded.
     #[must_use]
     pub fn excluded(&self, rel: &str, is_dir: bool) -> bool {

@@ -22,6 +22,7 @@ mod error;
 pub mod git;
 mod process;
 pub mod registry;
+pub mod s3;
 mod shared;
 pub mod sink;
 pub mod ssh;

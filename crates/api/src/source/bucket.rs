@@ -7,10 +7,13 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::duration::GoDuration;
+use crate::kind::{Contract, DurationField, Kind, durations};
+use crate::meta::SUCCEEDED_REASON;
 use crate::meta::{
     Artifact, Condition, DURATION_PATTERN, LocalObjectReference, ReconcileRequestStatus,
     TIMEOUT_PATTERN, is_false,
 };
+use crate::source::conditions::{FETCH_FAILED, STORAGE_OPERATION_FAILED};
 
 /// The desired state of a Bucket.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, JsonSchema)]
@@ -134,4 +137,41 @@ pub struct BucketStatus {
     /// The last handled reconcile request.
     #[serde(flatten)]
     pub reconcile_request: ReconcileRequestStatus,
+}
+
+impl Kind for Bucket {
+    type Status = BucketStatus;
+
+    const CONTRACT: Contract = Contract {
+        negative: &[STORAGE_OPERATION_FAILED, FETCH_FAILED],
+        ready_reason: SUCCEEDED_REASON,
+    };
+
+    fn status(&self) -> Option<&Self::Status> {
+        self.status.as_ref()
+    }
+    fn interval(&self) -> GoDuration {
+        self.spec.interval.clone()
+    }
+    fn durations(&self) -> Vec<DurationField<'_>> {
+        durations(&[
+            ("spec.interval", Some(&self.spec.interval)),
+            ("spec.timeout", self.spec.timeout.as_ref()),
+        ])
+    }
+    fn suspended(&self) -> bool {
+        self.spec.suspend
+    }
+    fn conditions(status: &mut Self::Status) -> &mut Vec<Condition> {
+        &mut status.conditions
+    }
+    fn set_observed_generation(status: &mut Self::Status, generation: i64) {
+        status.observed_generation = Some(generation);
+    }
+    fn last_handled_reconcile_at(status: &mut Self::Status) -> &mut Option<String> {
+        &mut status.reconcile_request.last_handled_reconcile_at
+    }
+    fn revision(status: &Self::Status) -> Option<String> {
+        status.artifact.as_ref().map(|a| a.revision.clone())
+    }
 }

@@ -1,11 +1,12 @@
 //! Integration tests of the `ferroflux` command: the binary run as users
 //! run it, against the shared real control plane, with the source-,
 //! kustomize- and helm-controllers as their own processes, a real git
-//! server and a real OCI registry.
+//! server, a real OCI registry and a real S3 server.
 
 #![allow(clippy::unwrap_used, reason = "tests fail loudly on unexpected errors")]
 
 mod artifacts;
+mod bucket;
 mod chart;
 mod helmrelease;
 mod install;

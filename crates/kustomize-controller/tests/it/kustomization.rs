@@ -1,5 +1,6 @@
 //! Kustomization end to end: a GitRepository served by the source-controller
-//! process, a Kustomization applied by the kustomize-controller process.
+//! process (and a Bucket of a real S3 server), a Kustomization applied by the
+//! kustomize-controller process.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use ferroflux_testenv::controller::{ControllerProcess, SourceController, workspa
 use ferroflux_testenv::git::{GitServer, WorkingCopy};
 use ferroflux_testenv::{eventually, eventually_gone};
 use k8s_openapi::api::apps::v1::Deployment;
-use k8s_openapi::api::core::v1::{ConfigMap, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use kube::api::{DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Api, Client};
 
@@ -1090,7 +1091,6 @@ async fn events_carry_the_change_set_and_the_revision() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_substituted_secret_never_appears_in_the_status() {
-    use k8s_openapi::api::core::v1::Secret;
     let (client, ns) = client_and_namespace("ks-secret").await;
     let server = GitServer::start(None).await.unwrap();
     // A label value may not hold a space: the API server refuses the object
@@ -1132,44 +1132,35 @@ async fn a_substituted_secret_never_appears_in_the_status() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_bucket_source_with_an_artifact_is_applied_too() {
+async fn a_kustomization_applies_the_objects_of_an_s3_bucket_and_follows_its_changes() {
     use ferroflux_api::source::Bucket;
+    use ferroflux_testenv::s3::S3Server;
     let (client, ns) = client_and_namespace("ks-bucket").await;
-    let server = GitServer::start(None).await.unwrap();
-    let repo = server
-        .create_repo("podinfo", "main", &[("deploy/config.yaml", CONFIG)])
+    let server = S3Server::start("ks-access", "ks-bucket-secret-key-91d")
+        .expect("s3s-fs starts (make deps installs it)");
+    server.create_bucket("manifests").unwrap();
+    server
+        .put_object("manifests", "deploy/config.yaml", CONFIG.as_bytes())
+        .unwrap();
+    let keys: Secret = serde_json::from_value(serde_json::json!({
+        "metadata": {"name": "s3-keys", "namespace": ns},
+        "stringData": {"accesskey": "ks-access", "secretkey": "ks-bucket-secret-key-91d"}}))
+    .unwrap();
+    Api::<Secret>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &keys)
+        .await
         .unwrap();
     let controllers = Controllers::start(&ns);
-    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
-    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
-    // No Bucket reconciler exists yet: a Bucket's status is written here,
-    // pointing at the artifact the source-controller serves for the
-    // GitRepository (a real artifact over real HTTP, digest included).
-    let artifact = Api::<GitRepository>::namespaced(client.clone(), &ns)
-        .get("podinfo")
-        .await
-        .unwrap()
-        .status
-        .unwrap()
-        .artifact
-        .unwrap();
     let bucket: Bucket = serde_json::from_value(serde_json::json!({
         "apiVersion": "source.toolkit.fluxcd.io/v1", "kind": "Bucket",
         "metadata": {"name": "store", "namespace": ns},
-        "spec": {"interval": "1h", "bucketName": "b", "endpoint": "minio.example.com"}
+        "spec": {"interval": "1h", "bucketName": "manifests", "endpoint": server.host(),
+                 "insecure": true, "secretRef": {"name": "s3-keys"}}
     }))
     .unwrap();
     let buckets = Api::<Bucket>::namespaced(client.clone(), &ns);
     buckets
         .create(&PostParams::default(), &bucket)
-        .await
-        .unwrap();
-    buckets
-        .patch_status(
-            "store",
-            &PatchParams::default(),
-            &Patch::Merge(serde_json::json!({"status": {"artifact": artifact}})),
-        )
         .await
         .unwrap();
     create_kustomization(
@@ -1180,14 +1171,69 @@ async fn a_bucket_source_with_an_artifact_is_applied_too() {
         serde_json::json!({"namePrefix": "b-", "sourceRef": {"kind": "Bucket", "name": "store"}}),
     )
     .await;
+    let bucket_revision = |want_not: Option<String>| {
+        let buckets = buckets.clone();
+        async move {
+            let b = buckets.get("store").await.ok()?;
+            let r = b.status?.artifact?.revision;
+            (Some(&r) != want_not.as_ref()).then_some(r)
+        }
+    };
+    let first = eventually("the Bucket has an artifact", STEP, || bucket_revision(None)).await;
     let message = eventually("the Bucket's Kustomization applied", STEP, || async {
         let (status, _, message) = ready_of(&client, &ns, "from-bucket").await?;
         (status == "True").then_some(message)
     })
     .await;
-    assert_eq!(message, format!("Applied revision: {}", artifact.revision));
+    assert_eq!(
+        message,
+        format!("Applied revision: {first}"),
+        "{}",
+        controllers.logs()
+    );
     let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
-    assert!(configs.get_opt("b-podinfo-config").await.unwrap().is_some());
+    let color = |cm: Option<ConfigMap>| {
+        cm.and_then(|c| c.data)
+            .and_then(|d| d.get("color").cloned())
+    };
+    assert_eq!(
+        color(configs.get_opt("b-podinfo-config").await.unwrap()).as_deref(),
+        Some("blue")
+    );
+
+    // A changed object: a new Bucket revision, applied without waiting for
+    // the Kustomization's interval.
+    server
+        .put_object(
+            "manifests",
+            "deploy/config.yaml",
+            CONFIG.replace("blue", "green").as_bytes(),
+        )
+        .unwrap();
+    buckets
+        .patch(
+            "store",
+            &PatchParams::default(),
+            &Patch::Merge(serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "changed"}}})),
+        )
+        .await
+        .unwrap();
+    let second = eventually("the Bucket's new revision", STEP, || {
+        bucket_revision(Some(first.clone()))
+    })
+    .await;
+    eventually("the new revision applied", STEP, || async {
+        let (status, _, message) = ready_of(&client, &ns, "from-bucket").await?;
+        let green =
+            color(configs.get_opt("b-podinfo-config").await.ok()?).as_deref() == Some("green");
+        (status == "True" && message == format!("Applied revision: {second}") && green)
+            .then_some(())
+    })
+    .await;
+    assert!(
+        !controllers.logs().contains("ks-bucket-secret-key-91d"),
+        "the bucket's secret key leaked into a log"
+    );
 }
 
 /// Issue 20, remote clusters: `spec.kubeConfig.secretRef` applies, prunes and

@@ -1,11 +1,12 @@
-//! Watching the sources of HelmCharts (HelmRepositories, GitRepositories)
+//! Watching the sources of HelmCharts (HelmRepositories, GitRepositories,
+//! Buckets)
 //! so that a new artifact reconciles the HelmCharts using it at once
 //! instead of at their next interval, as Flux does.
 
 use std::fmt::Debug;
 
 use ferroflux_api::meta::Artifact;
-use ferroflux_api::source::{GitRepository, HelmChart, HelmRepository};
+use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository};
 use futures_util::{Stream, StreamExt as _};
 use kube::api::ListParams;
 use kube::core::NamespaceResourceScope;
@@ -42,6 +43,13 @@ impl Source for GitRepository {
     }
 }
 
+impl Source for Bucket {
+    const KIND: &'static str = "Bucket";
+    fn artifact(&self) -> Option<&Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
 /// The HelmCharts to reconcile because a source they use (in `namespace`,
 /// or anywhere) has a new artifact; only those matching `label_selector`.
 pub fn artifact_triggers(
@@ -51,7 +59,8 @@ pub fn artifact_triggers(
 ) -> impl Stream<Item = ObjectRef<HelmChart>> + Send + 'static {
     futures_util::stream::select_all([
         watch::<HelmRepository>(client.clone(), namespace, label_selector.clone()).boxed(),
-        watch::<GitRepository>(client, namespace, label_selector).boxed(),
+        watch::<GitRepository>(client.clone(), namespace, label_selector.clone()).boxed(),
+        watch::<Bucket>(client, namespace, label_selector).boxed(),
     ])
 }
 

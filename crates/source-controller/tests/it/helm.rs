@@ -14,12 +14,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ferroflux_api::meta::Condition;
-use ferroflux_api::source::{GitRepository, HelmChart, HelmRepository};
+use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository};
 use ferroflux_artifact::storage::{Retention, Storage};
 use ferroflux_runtime::conditions;
 use ferroflux_runtime::controller::{Options, Reconciler, run, run_with_triggers};
 use ferroflux_runtime::events::Events;
 use ferroflux_runtime::object::Object;
+use ferroflux_source_controller::bucket::BucketReconciler;
 use ferroflux_source_controller::gitrepository::GitRepositoryReconciler;
 use ferroflux_source_controller::helmchart::HelmChartReconciler;
 use ferroflux_source_controller::helmrepository::HelmRepositoryReconciler;
@@ -123,6 +124,16 @@ pub(crate) struct InProcess {
 }
 
 pub(crate) fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InProcess {
+    start_in_process_with(client, ns, with_git, false)
+}
+
+/// As [`start_in_process`], with the Bucket reconciler too when `with_bucket`.
+pub(crate) fn start_in_process_with(
+    client: &Client,
+    ns: &str,
+    with_git: bool,
+    with_bucket: bool,
+) -> InProcess {
     let storage_dir = tempfile::tempdir().unwrap();
     let storage = Storage::new(storage_dir.path(), "127.0.0.1:1", Retention::default()).unwrap();
     let repos = Arc::new(HelmRepositoryReconciler::new(
@@ -159,6 +170,10 @@ pub(crate) fn start_in_process(client: &Client, ns: &str, with_git: bool) -> InP
         run_in_process::<HelmRepository, _>(client, ns, &repos),
         stop,
     ];
+    if with_bucket {
+        let buckets = Arc::new(BucketReconciler::new(client.clone(), storage.clone()));
+        stops.push(run_in_process::<Bucket, _>(client, ns, &buckets));
+    }
     if with_git {
         let git = Arc::new(GitRepositoryReconciler::new(client.clone(), storage));
         stops.push(run_in_process::<GitRepository, _>(client, ns, &git));

@@ -274,7 +274,7 @@ fn run_in_process_with(client: &Client, ns: &str, max_layer_size: u64) -> InProc
 }
 
 /// `reason: note` of every Event about the object `name`.
-async fn events(client: &Client, ns: &str, name: &str) -> Vec<String> {
+pub(crate) async fn events(client: &Client, ns: &str, name: &str) -> Vec<String> {
     Api::<Event>::namespaced(client.clone(), ns)
         .list(&ListParams::default())
         .await
@@ -293,7 +293,7 @@ async fn events(client: &Client, ns: &str, name: &str) -> Vec<String> {
 }
 
 /// Waits for an Event about `name` whose text contains `want`; returns all.
-async fn wait_event(client: &Client, ns: &str, name: &str, want: &str) -> Vec<String> {
+pub(crate) async fn wait_event(client: &Client, ns: &str, name: &str, want: &str) -> Vec<String> {
     eventually(
         &format!("an event with '{want}'"),
         Duration::from_secs(30),

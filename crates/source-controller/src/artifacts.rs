@@ -1,0 +1,48 @@
+//! What every source kind's reconciler does the same way with its
+//! artifacts: the storage key of an object, and removing the artifacts of
+//! objects deleted while no controller ran.
+
+use std::path::PathBuf;
+
+use ferroflux_artifact::storage::{ObjectKey, Storage};
+use kube::api::ListParams;
+use kube::core::NamespaceResourceScope;
+use kube::{Api, Client, Resource, ResourceExt as _};
+
+/// The storage key of `obj`, a `kind` object.
+#[must_use]
+pub fn key<K: Resource>(kind: &str, obj: &K) -> ObjectKey {
+    ObjectKey::new(kind, obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Deletes the artifacts of the `kind` objects (type `K`) that no longer
+/// exist, within `namespace` when the controller watches only one, and
+/// returns what was removed. Run at start-up by the leader.
+///
+/// # Errors
+/// The API error of listing the objects, or the storage error.
+pub async fn remove_orphaned<K>(
+    client: &Client,
+    storage: &Storage,
+    kind: &str,
+    namespace: Option<&str>,
+) -> Result<Vec<PathBuf>, Box<dyn std::error::Error + Send + Sync>>
+where
+    K: Resource<Scope = NamespaceResourceScope, DynamicType = ()>
+        + Clone
+        + std::fmt::Debug
+        + serde::de::DeserializeOwned,
+{
+    let api: Api<K> = match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    };
+    let live = api
+        .list(&ListParams::default())
+        .await?
+        .items
+        .iter()
+        .map(|o| key(kind, o))
+        .collect();
+    Ok(storage.remove_orphans(kind, namespace, &live)?)
+}
