@@ -1136,10 +1136,16 @@ pub fn in_sync(deployed: &Release, chart_name: &str, chart_version: &str, digest
 #[must_use]
 pub fn managed(status: &HelmReleaseStatus, deployed: &Release) -> bool {
     let seen = snapshot(deployed);
-    status
-        .history
-        .iter()
-        .any(|s| s.name == seen.name && s.version == seen.version && s.digest == seen.digest)
+    // Digests recorded before they were taken over the JSON: over the stored encoding, whose
+    // gzip bytes depend on the compression backend the binary was built with.
+    let legacy = release::encode(deployed)
+        .map(|encoded| format!("sha256:{}", values::sha256_hex(encoded.as_bytes())))
+        .unwrap_or_default();
+    status.history.iter().any(|s| {
+        s.name == seen.name
+            && s.version == seen.version
+            && (s.digest == seen.digest || s.digest == legacy)
+    })
 }
 
 /// A rollback's options: `spec.rollback`'s (timeout, hooks, wait, force), the release's
@@ -1295,11 +1301,13 @@ fn snapshot(rel: &Release) -> Snapshot {
             )
         },
     );
-    let encoded = release::encode(rel).unwrap_or_default();
+    // Over the release's JSON, as Flux's digest is: the same release has the same digest in
+    // every process, whatever gzip implementation stored it.
+    let json = serde_json::to_vec(rel).unwrap_or_default();
     Snapshot {
         api_version: Some("v2".to_owned()),
         action: None,
-        digest: format!("sha256:{}", values::sha256_hex(encoded.as_bytes())),
+        digest: format!("sha256:{}", values::sha256_hex(&json)),
         name: rel.name.clone(),
         namespace: rel.namespace.clone(),
         version: i64::from(rel.version),
@@ -1599,5 +1607,42 @@ impl Reconciler<HelmRelease> for HelmReleaseReconciler {
                 })
             })
             .unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn managed_accepts_the_json_digest_and_the_legacy_encoded_one() {
+        let rel = Release {
+            name: "web".to_owned(),
+            namespace: "apps".to_owned(),
+            version: 3,
+            ..Release::default()
+        };
+        let mut status = HelmReleaseStatus::default();
+        assert!(!managed(&status, &rel));
+        status.history = vec![snapshot(&rel)];
+        assert!(managed(&status, &rel));
+        let json = serde_json::to_vec(&rel).unwrap();
+        assert_eq!(
+            status.history[0].digest,
+            format!("sha256:{}", values::sha256_hex(&json)),
+            "the digest is taken over the JSON, not over gzip output"
+        );
+        let encoded = release::encode(&rel).unwrap();
+        status.history[0].digest = format!("sha256:{}", values::sha256_hex(encoded.as_bytes()));
+        assert!(
+            managed(&status, &rel),
+            "digests recorded before still count"
+        );
+        status.history[0].digest = "sha256:00".to_owned();
+        assert!(!managed(&status, &rel));
+        let mut other = rel.clone();
+        other.version = 4;
+        status.history = vec![snapshot(&rel)];
+        assert!(!managed(&status, &other));
     }
 }
