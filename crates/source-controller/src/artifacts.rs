@@ -1,9 +1,12 @@
 //! What every source kind's reconciler does the same way with its
-//! artifacts: the storage key of an object, and removing the artifacts of
-//! objects deleted while no controller ran.
+//! artifacts: the storage key of an object, the `ArtifactInStorage`
+//! condition, and removing the artifacts of objects deleted while no
+//! controller ran.
 
 use std::path::PathBuf;
 
+use ferroflux_api::meta::{Artifact, Condition};
+use ferroflux_api::source::conditions::ARTIFACT_IN_STORAGE;
 use ferroflux_artifact::storage::{ObjectKey, Storage};
 use kube::api::ListParams;
 use kube::core::NamespaceResourceScope;
@@ -13,6 +16,41 @@ use kube::{Api, Client, Resource, ResourceExt as _};
 #[must_use]
 pub fn key<K: Resource>(kind: &str, obj: &K) -> ObjectKey {
     ObjectKey::new(kind, obj.namespace().unwrap_or_default(), obj.name_any())
+}
+
+/// Sets `ArtifactInStorage` from whether the recorded `artifact`'s file is
+/// still in `storage`: `stored` is the message while it is, and `refetched`
+/// says what happens when it is gone (`"downloaded again"`); no artifact
+/// recorded removes the condition.
+pub fn reconcile_storage(
+    storage: &Storage,
+    artifact: Option<&Artifact>,
+    conditions: &mut Vec<Condition>,
+    stored: impl FnOnce(&Artifact) -> String,
+    refetched: &str,
+) {
+    match artifact {
+        Some(a) if storage.exists(a) => ferroflux_runtime::conditions::set(
+            conditions,
+            ARTIFACT_IN_STORAGE,
+            true,
+            "Succeeded",
+            &stored(a),
+            None,
+        ),
+        Some(a) => ferroflux_runtime::conditions::set(
+            conditions,
+            ARTIFACT_IN_STORAGE,
+            false,
+            "ArtifactMissing",
+            &format!(
+                "the artifact for revision '{}' is gone from storage; it will be {refetched}",
+                a.revision
+            ),
+            None,
+        ),
+        None => ferroflux_runtime::conditions::remove(conditions, ARTIFACT_IN_STORAGE),
+    }
 }
 
 /// Deletes the artifacts of the `kind` objects (type `K`) that no longer

@@ -159,28 +159,13 @@ impl BucketReconciler {
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
     fn reconcile_storage(&self, status: &mut BucketStatus) {
-        match &status.artifact {
-            Some(a) if self.storage.exists(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                true,
-                "Succeeded",
-                &format!("stored artifact: revision '{}'", a.revision),
-                None,
-            ),
-            Some(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                false,
-                "ArtifactMissing",
-                &format!(
-                    "the artifact for revision '{}' is gone from storage; it will be downloaded again",
-                    a.revision
-                ),
-                None,
-            ),
-            None => conditions::remove(&mut status.conditions, names::ARTIFACT_IN_STORAGE),
-        }
+        crate::artifacts::reconcile_storage(
+            &self.storage,
+            status.artifact.as_ref(),
+            &mut status.conditions,
+            |a| format!("stored artifact: revision '{}'", a.revision),
+            "downloaded again",
+        );
     }
 
     /// Indexes the bucket and downloads its objects when the index changed;

@@ -102,32 +102,13 @@ impl GitRepositoryReconciler {
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
     fn reconcile_storage(&self, status: &mut GitRepositoryStatus) {
-        match &status.artifact {
-            Some(a) if self.storage.exists(a) => {
-                conditions::set(
-                    &mut status.conditions,
-                    names::ARTIFACT_IN_STORAGE,
-                    true,
-                    "Succeeded",
-                    &format!("stored artifact for revision '{}'", a.revision),
-                    None,
-                );
-            }
-            Some(a) => {
-                conditions::set(
-                    &mut status.conditions,
-                    names::ARTIFACT_IN_STORAGE,
-                    false,
-                    "ArtifactMissing",
-                    &format!(
-                        "the artifact for revision '{}' is gone from storage; it will be rebuilt",
-                        a.revision
-                    ),
-                    None,
-                );
-            }
-            None => conditions::remove(&mut status.conditions, names::ARTIFACT_IN_STORAGE),
-        }
+        crate::artifacts::reconcile_storage(
+            &self.storage,
+            status.artifact.as_ref(),
+            &mut status.conditions,
+            |a| format!("stored artifact for revision '{}'", a.revision),
+            "rebuilt",
+        );
     }
 
     /// Looks up the artifact of every GitRepository in `spec.include` (same

@@ -126,32 +126,19 @@ impl HelmChartReconciler {
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
     fn reconcile_storage(&self, status: &mut HelmChartStatus) {
-        match &status.artifact {
-            Some(a) if self.storage.exists(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                true,
-                "Succeeded",
-                &format!(
+        crate::artifacts::reconcile_storage(
+            &self.storage,
+            status.artifact.as_ref(),
+            &mut status.conditions,
+            |a| {
+                format!(
                     "packaged '{}' chart with version '{}'",
                     chart_name(a),
                     a.revision
-                ),
-                None,
-            ),
-            Some(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                false,
-                "ArtifactMissing",
-                &format!(
-                    "the artifact for version '{}' is gone from storage; it will be built again",
-                    a.revision
-                ),
-                None,
-            ),
-            None => conditions::remove(&mut status.conditions, names::ARTIFACT_IN_STORAGE),
-        }
+                )
+            },
+            "built again",
+        );
     }
 
     /// Finds the source and its artifact; for a HelmRepository, resolves

@@ -160,28 +160,13 @@ impl HelmRepositoryReconciler {
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
     fn reconcile_storage(&self, status: &mut HelmRepositoryStatus) {
-        match &status.artifact {
-            Some(a) if self.storage.exists(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                true,
-                "Succeeded",
-                &format!("stored artifact: revision '{}'", a.revision),
-                None,
-            ),
-            Some(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                false,
-                "ArtifactMissing",
-                &format!(
-                    "the artifact for revision '{}' is gone from storage; it will be fetched again",
-                    a.revision
-                ),
-                None,
-            ),
-            None => conditions::remove(&mut status.conditions, names::ARTIFACT_IN_STORAGE),
-        }
+        crate::artifacts::reconcile_storage(
+            &self.storage,
+            status.artifact.as_ref(),
+            &mut status.conditions,
+            |a| format!("stored artifact: revision '{}'", a.revision),
+            "fetched again",
+        );
     }
 
     /// Downloads the index; returns it when it differs from the stored one,

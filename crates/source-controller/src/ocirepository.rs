@@ -136,28 +136,13 @@ impl OCIRepositoryReconciler {
 
     /// Sets `ArtifactInStorage` from whether the recorded artifact's file exists.
     fn reconcile_storage(&self, status: &mut OCIRepositoryStatus) {
-        match &status.artifact {
-            Some(a) if self.storage.exists(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                true,
-                "Succeeded",
-                &format!("stored artifact for digest '{}'", a.revision),
-                None,
-            ),
-            Some(a) => conditions::set(
-                &mut status.conditions,
-                names::ARTIFACT_IN_STORAGE,
-                false,
-                "ArtifactMissing",
-                &format!(
-                    "the artifact for revision '{}' is gone from storage; it will be pulled again",
-                    a.revision
-                ),
-                None,
-            ),
-            None => conditions::remove(&mut status.conditions, names::ARTIFACT_IN_STORAGE),
-        }
+        crate::artifacts::reconcile_storage(
+            &self.storage,
+            status.artifact.as_ref(),
+            &mut status.conditions,
+            |a| format!("stored artifact for digest '{}'", a.revision),
+            "pulled again",
+        );
     }
 
     /// Resolves the revision and pulls the layer when needed; `None` when
