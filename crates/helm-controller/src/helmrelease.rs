@@ -324,8 +324,21 @@ impl HelmReleaseReconciler {
                     },
                 )?;
         }
+        // An ExternalArtifact's content changes without its chart's version changing (a
+        // generator merging new values into the chart): its digest makes each content a
+        // release version of its own, as an OCIRepository's manifest digest does.
+        if source.kind == "ExternalArtifact" {
+            let digest = artifact.digest.as_deref().unwrap_or_default();
+            loaded.metadata.version = chart::oci_chart_version(&loaded.metadata.version, digest)
+                .map_err(|e| {
+                    ReconcileError::transient(
+                        names::CHART_LOAD_ERROR,
+                        Scrubbed::new(&e.to_string()),
+                    )
+                })?;
+        }
         status.last_attempted_revision = Some(loaded.metadata.version.clone());
-        status.last_attempted_revision_digest = (source.kind == "OCIRepository")
+        status.last_attempted_revision_digest = (source.kind != "HelmChart")
             .then(|| artifact.digest.clone())
             .flatten();
         Ok(loaded)
