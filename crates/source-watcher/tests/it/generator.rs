@@ -27,11 +27,20 @@ struct Controllers {
     source: SourceController,
     watcher: ControllerProcess,
     kustomize: Option<ControllerProcess>,
+    helm: Option<ControllerProcess>,
     _storage: tempfile::TempDir,
 }
 
+/// Which consumers run beside the source-controller and the source-watcher.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Consumers {
+    None,
+    Kustomize,
+    Helm,
+}
+
 impl Controllers {
-    fn start(ns: &str, with_kustomize: bool) -> Self {
+    fn start(ns: &str, consumers: Consumers) -> Self {
         let cp = ferroflux_testenv::shared().expect("the shared test control plane starts");
         let source = SourceController::start(
             &workspace_binary("ferroflux-source-controller"),
@@ -53,29 +62,38 @@ impl Controllers {
                 "--requeue-dependency=1s".to_owned(),
             ],
         );
-        let kustomize = with_kustomize.then(|| {
+        let consumer = |binary: &str, pod: &str| {
             ControllerProcess::start(
-                &workspace_binary("ferroflux-kustomize-controller"),
+                &workspace_binary(binary),
                 cp.kubeconfig(),
                 ns,
-                "kustomize-controller-0",
+                pod,
                 &["--requeue-dependency=1s".to_owned()],
             )
-        });
+        };
+        let kustomize = (consumers == Consumers::Kustomize)
+            .then(|| consumer("ferroflux-kustomize-controller", "kustomize-controller-0"));
+        let helm = (consumers == Consumers::Helm)
+            .then(|| consumer("ferroflux-helm-controller", "helm-controller-0"));
         Self {
             source,
             watcher,
             kustomize,
+            helm,
             _storage: storage,
         }
     }
 
     fn logs(&self) -> String {
         format!(
-            "--- source-controller\n{}\n--- source-watcher\n{}\n--- kustomize-controller\n{}",
+            "--- source-controller\n{}\n--- source-watcher\n{}\n--- kustomize-controller\n{}\n--- helm-controller\n{}",
             self.source.process.log(),
             self.watcher.log(),
             self.kustomize
+                .as_ref()
+                .map(ControllerProcess::log)
+                .unwrap_or_default(),
+            self.helm
                 .as_ref()
                 .map(ControllerProcess::log)
                 .unwrap_or_default()
@@ -320,7 +338,7 @@ async fn the_example_layout_is_split_into_two_artifacts_and_delivered() {
     let files = monorepo();
     let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
     let repo = git.create_repo("monorepo", "main", &refs).unwrap();
-    let controllers = Controllers::start(&ns, true);
+    let controllers = Controllers::start(&ns, Consumers::Kustomize);
     create_repository(&client, &ns, &git.url("monorepo")).await;
     let generators = Api::<ArtifactGenerator>::namespaced(client.clone(), &ns);
     generators
@@ -518,7 +536,7 @@ async fn bad_copies_and_missing_sources_are_named_and_the_last_artifact_stays_se
     let files = monorepo();
     let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
     let _repo = git.create_repo("monorepo", "main", &refs).unwrap();
-    let controllers = Controllers::start(&ns, false);
+    let controllers = Controllers::start(&ns, Consumers::None);
     create_repository(&client, &ns, &git.url("monorepo")).await;
     let generators = Api::<ArtifactGenerator>::namespaced(client.clone(), &ns);
     let mut ag = generator(&ns);
@@ -623,4 +641,107 @@ async fn bad_copies_and_missing_sources_are_named_and_the_last_artifact_stays_se
     );
     assert_eq!(artifact(&client, &ns, "apps").await, Some(good.clone()));
     served(&good).await.unwrap();
+}
+
+/// A chart in the monorepo and the staging values merged into it.
+fn chart_files() -> Vec<(&'static str, String)> {
+    vec![
+        (
+            "charts/podinfo/Chart.yaml",
+            "apiVersion: v2\nname: podinfo\nversion: 1.0.0\n".into(),
+        ),
+        ("charts/podinfo/values.yaml", "color: blue\nsize: small\n".into()),
+        (
+            "charts/podinfo/templates/config.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-chart\ndata:\n  color: {{ .Values.color | quote }}\n  size: {{ .Values.size | quote }}\n".into(),
+        ),
+        ("apps/staging/podinfo-chart-values.yaml", "color: staging\n".into()),
+    ]
+}
+
+#[tokio::test]
+async fn a_helm_release_installs_and_upgrades_a_chart_composed_by_a_generator() {
+    let (client, ns) = ferroflux_testenv::setup("sw-helm", &ferroflux_api::all_crds()).await;
+    let git = GitServer::start(None).await.unwrap();
+    let files: Vec<_> = monorepo().into_iter().chain(chart_files()).collect();
+    let refs: Vec<(&str, &str)> = files.iter().map(|(p, t)| (*p, t.as_str())).collect();
+    let repo = git.create_repo("monorepo", "main", &refs).unwrap();
+    let controllers = Controllers::start(&ns, Consumers::Helm);
+    create_repository(&client, &ns, &git.url("monorepo")).await;
+    let ag: ArtifactGenerator = serde_json::from_value(serde_json::json!({
+        "apiVersion": "source.extensions.fluxcd.io/v1beta1",
+        "kind": "ArtifactGenerator",
+        "metadata": {"name": "charts", "namespace": ns},
+        "spec": {
+            "sources": [{"alias": "monorepo", "kind": "GitRepository", "name": "flux-system"}],
+            "artifacts": [{"name": "podinfo-chart", "copy": [
+                {"from": "@monorepo/charts/podinfo/", "to": "@artifact/"},
+                {"from": "@monorepo/apps/staging/podinfo-chart-values.yaml",
+                 "to": "@artifact/podinfo/values.yaml", "strategy": "Merge"}
+            ]}]
+        }
+    }))
+    .unwrap();
+    Api::<ArtifactGenerator>::namespaced(client.clone(), &ns)
+        .create(&PostParams::default(), &ag)
+        .await
+        .unwrap();
+    let hr: ferroflux_api::helm::HelmRelease = serde_json::from_value(serde_json::json!({
+        "apiVersion": "helm.toolkit.fluxcd.io/v2", "kind": "HelmRelease",
+        "metadata": {"name": "podinfo", "namespace": ns},
+        "spec": {
+            "interval": "1h",
+            "chartRef": {"kind": "ExternalArtifact", "name": "podinfo-chart"}
+        }
+    }))
+    .unwrap();
+    let releases = Api::<ferroflux_api::helm::HelmRelease>::namespaced(client.clone(), &ns);
+    releases.create(&PostParams::default(), &hr).await.unwrap();
+
+    let installed = |color: &'static str| {
+        let (client, ns, releases) = (client.clone(), ns.clone(), releases.clone());
+        async move {
+            let cm = data(&client, &ns, "podinfo-chart", "color").await?;
+            let size = data(&client, &ns, "podinfo-chart", "size").await?;
+            let status = releases.get("podinfo").await.ok()?.status?;
+            let (ready, _, _) = ready_of(&status.conditions)?;
+            (ready == "True" && cm == color && size == "small")
+                .then_some(status.last_attempted_revision)
+        }
+    };
+    let first = wait(
+        "the composed chart is installed with the merged values",
+        &controllers,
+        || installed("staging"),
+    )
+    .await;
+    let digest = artifact(&client, &ns, "podinfo-chart")
+        .await
+        .unwrap()
+        .digest
+        .unwrap();
+    let twelve = &digest["sha256:".len().."sha256:".len() + 12];
+    assert_eq!(first.as_deref(), Some(format!("1.0.0+{twelve}").as_str()));
+
+    // New values in git: a new artifact, and the release is upgraded to it.
+    repo.commit(
+        &[("apps/staging/podinfo-chart-values.yaml", "color: green\n")],
+        "green",
+    )
+    .unwrap();
+    Api::<GitRepository>::namespaced(client.clone(), &ns)
+        .patch(
+            "flux-system",
+            &PatchParams::default(),
+            &Patch::Merge(&serde_json::json!({"metadata": {"annotations": {"reconcile.fluxcd.io/requestedAt": "green"}}})),
+        )
+        .await
+        .unwrap();
+    let second = wait(
+        "the release is upgraded to the new values",
+        &controllers,
+        || installed("green"),
+    )
+    .await;
+    assert_ne!(second, first);
 }
