@@ -7,6 +7,7 @@
 
 mod artifacts;
 mod chart;
+mod generators;
 mod helmrelease;
 mod install;
 mod workflow;
