@@ -127,7 +127,10 @@ pub struct OutputArtifact {
 #[serde(rename_all = "camelCase")]
 pub struct CopyOperation {
     /// `@<alias>/<path or glob>`: what to copy (`*` one path segment, `**` any).
-    #[schemars(length(max = 1024), pattern(r"^@([a-z0-9]([a-z0-9_-]*[a-z0-9])?)/(.*)$"))]
+    #[schemars(
+        length(max = 1024),
+        pattern(r"^@([a-z0-9]([a-z0-9_-]*[a-z0-9])?)/(.*)$")
+    )]
     pub from: String,
     /// `@artifact/<path>`: where to copy it; a trailing `/` names a directory.
     #[schemars(length(max = 1024), pattern(r"^@(artifact)/(.*)$"))]

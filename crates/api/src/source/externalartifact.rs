@@ -25,11 +25,7 @@ use crate::meta::{Artifact, Condition, NamespacedObjectKindReference, ReconcileR
     category = "fluxcd",
     category = "fluxcd-sources",
     annotation("kustomize.toolkit.fluxcd.io/substitute", "disabled"),
-    printcolumn(
-        name = "Source",
-        type_ = "string",
-        json_path = ".spec.sourceRef.name"
-    ),
+    printcolumn(name = "Source", type_ = "string", json_path = ".spec.sourceRef.name"),
     printcolumn(
         name = "Age",
         type_ = "date",
