@@ -389,6 +389,23 @@ pub fn oci_chart_version(version: &str, revision: &str) -> Result<String, Error>
     })
 }
 
+/// The version a chart is released under: an OCIRepository's carries its manifest digest as
+/// build metadata ([`oci_chart_version`]), an ExternalArtifact's its artifact digest (its content
+/// can change without the chart's version changing, a generator merging new values in), a
+/// HelmChart's is the chart's own.
+///
+/// # Errors
+/// [`Error::Load`] as [`oci_chart_version`].
+pub fn release_version(kind: &str, version: &str, artifact: &Artifact) -> Result<String, Error> {
+    match kind {
+        "OCIRepository" => oci_chart_version(version, &artifact.revision),
+        "ExternalArtifact" => {
+            oci_chart_version(version, artifact.digest.as_deref().unwrap_or_default())
+        }
+        _ => Ok(version.to_owned()),
+    }
+}
+
 /// The chart in an unpacked artifact: the root if it holds `Chart.yaml`, else its only
 /// top-level directory that does, else its only packaged chart (`.tgz`) at the root.
 fn chart_root(root: &Path) -> Result<std::path::PathBuf, String> {
@@ -445,5 +462,28 @@ mod tests {
         );
         assert!(oci_chart_version("6.5.0", &format!("6.4.0@{digest}")).is_err());
         assert!(oci_chart_version("6.5.0", "6.5.0@sha256:xyz").is_err());
+    }
+
+    #[test]
+    fn an_external_artifacts_chart_version_carries_its_content_digest() {
+        let artifact = Artifact {
+            path: "externalartifact/ns/chart/x.tar.gz".into(),
+            url: "http://w/x".into(),
+            revision: "latest@sha256:0123456789abcdef0123".into(),
+            digest: Some("sha256:abcdef0123456789abcd".into()),
+            last_update_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            size: None,
+            metadata: None,
+        };
+        assert_eq!(
+            release_version("ExternalArtifact", "1.0.0", &artifact).ok(),
+            Some("1.0.0+abcdef012345".to_owned())
+        );
+        assert_eq!(
+            release_version("HelmChart", "1.0.0", &artifact).ok(),
+            Some("1.0.0".to_owned())
+        );
     }
 }

@@ -311,32 +311,17 @@ impl HelmReleaseReconciler {
             err.event = true;
             err
         })?;
-        if source.kind == "OCIRepository" {
-            loaded.metadata.version =
-                chart::oci_chart_version(&loaded.metadata.version, &artifact.revision).map_err(
-                    |e| {
-                        let mut err = ReconcileError::transient(
-                            names::CHART_LOAD_ERROR,
-                            Scrubbed::new(&e.to_string()),
-                        );
-                        err.event = true;
-                        err
-                    },
-                )?;
-        }
-        // An ExternalArtifact's content changes without its chart's version changing (a
-        // generator merging new values into the chart): its digest makes each content a
-        // release version of its own, as an OCIRepository's manifest digest does.
-        if source.kind == "ExternalArtifact" {
-            let digest = artifact.digest.as_deref().unwrap_or_default();
-            loaded.metadata.version = chart::oci_chart_version(&loaded.metadata.version, digest)
-                .map_err(|e| {
-                    ReconcileError::transient(
-                        names::CHART_LOAD_ERROR,
-                        Scrubbed::new(&e.to_string()),
-                    )
-                })?;
-        }
+        loaded.metadata.version = chart::release_version(
+            &source.kind,
+            &loaded.metadata.version,
+            &artifact,
+        )
+        .map_err(|e| {
+            let mut err =
+                ReconcileError::transient(names::CHART_LOAD_ERROR, Scrubbed::new(&e.to_string()));
+            err.event = true;
+            err
+        })?;
         status.last_attempted_revision = Some(loaded.metadata.version.clone());
         status.last_attempted_revision_digest = (source.kind != "HelmChart")
             .then(|| artifact.digest.clone())
