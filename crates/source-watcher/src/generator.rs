@@ -745,8 +745,10 @@ mod tests {
     #![allow(clippy::unwrap_used, reason = "tests fail loudly")]
 
     use ferroflux_api::extensions::ArtifactGenerator;
+    use ferroflux_runtime::acl::CrossNamespace;
+    use ferroflux_runtime::error::Handling;
 
-    use super::validate;
+    use super::{GeneratorReconciler, validate};
 
     fn generator(spec: &serde_json::Value) -> ArtifactGenerator {
         serde_json::from_value(serde_json::json!({
@@ -795,5 +797,40 @@ mod tests {
         }
         let ok = serde_json::json!({"sources": src, "artifacts": [{"name": "x", "revision": "@repo", "copy": [{"from": "@repo/**", "to": "@artifact/"}]}]});
         assert!(validate(&generator(&ok)).is_ok());
+    }
+
+    /// `--no-cross-namespace-refs` refuses a source in another namespace before anything is
+    /// read (the client below points nowhere).
+    #[tokio::test]
+    async fn cross_namespace_sources_are_refused_when_denied() {
+        let config = kube::Config::new("http://127.0.0.1:9".parse().unwrap());
+        let client = kube::Client::try_from(config).unwrap();
+        let storage = tempfile::tempdir().unwrap();
+        let storage = ferroflux_artifact::storage::Storage::new(
+            storage.path(),
+            "127.0.0.1:1",
+            ferroflux_artifact::storage::Retention::default(),
+        )
+        .unwrap();
+        let reconciler = GeneratorReconciler::new(client, ferroflux_tls::http_client(), storage)
+            .with_cross_namespace(CrossNamespace::Denied);
+        let spec = serde_json::json!({
+            "sources": [{"alias": "repo", "kind": "GitRepository", "name": "r", "namespace": "flux-system"}],
+            "artifacts": [{"name": "x", "copy": [{"from": "@repo/**", "to": "@artifact/"}]}]
+        });
+        let err = reconciler
+            .reconcile_sources(&generator(&spec))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (err.reason, err.handling),
+            ("AccessDenied", Handling::Stalled)
+        );
+        assert!(
+            err.message.as_str().contains("spec.sources[0] ('repo')")
+                && err.message.as_str().contains("'flux-system'"),
+            "{}",
+            err.message.as_str()
+        );
     }
 }
