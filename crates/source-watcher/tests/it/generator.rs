@@ -395,6 +395,23 @@ async fn the_example_layout_is_split_into_two_artifacts_and_delivered() {
     );
     assert_eq!(ea.spec.source_ref.unwrap().kind, "ArtifactGenerator");
 
+    // The runtime's metrics, as Flux names them.
+    let metrics = ferroflux_tls::http_client()
+        .get(format!(
+            "http://127.0.0.1:{}/metrics",
+            controllers.watcher.metrics_port
+        ))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let ready = format!(
+        "gotk_reconcile_condition{{kind=\"ArtifactGenerator\",name=\"flux-system\",namespace=\"{ns}\",type=\"Ready\",status=\"True\"}} 1"
+    );
+    assert!(metrics.contains(&ready), "{metrics}");
+
     // The Kustomizations on top: dependsOn, wait and patches all work.
     wait_ks_ready(
         &client,
