@@ -1,10 +1,11 @@
 # syntax=docker/dockerfile:1
 #
-# One image with the four controller binaries, static (musl) and run as non-root:
+# One image with the controller binaries, static (musl) and run as non-root:
 #   /usr/local/bin/ferroflux-source-controller
 #   /usr/local/bin/ferroflux-kustomize-controller
 #   /usr/local/bin/ferroflux-helm-controller
 #   /usr/local/bin/ferroflux-notification-controller
+#   /usr/local/bin/ferroflux-source-watcher (an extra component, off in the chart by default)
 # There is no entrypoint: the chart (charts/ferroflux) runs each binary as its container command.
 #
 #   docker build -t ghcr.io/ferroflux/ferroflux:0.1.0 .
@@ -26,7 +27,7 @@ RUN rustup target add x86_64-unknown-linux-musl
 ENV CC_x86_64_unknown_linux_musl=musl-gcc \
     CARGO_PROFILE_RELEASE_STRIP=symbols
 WORKDIR /src
-# The whole workspace: cargo loads every member (crates/* and e2e) even to build four of them.
+# The whole workspace: cargo loads every member (crates/* and e2e) even to build five of them.
 COPY Cargo.toml Cargo.lock ./
 COPY crates ./crates
 COPY e2e ./e2e
@@ -37,11 +38,13 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry \
       -p ferroflux-kustomize-controller \
       -p ferroflux-helm-controller \
       -p ferroflux-notification-controller \
+      -p ferroflux-source-watcher \
       --bins \
  && mkdir -p /out \
  && for c in source kustomize helm notification; do \
       cp "target/x86_64-unknown-linux-musl/release/ferroflux-$c-controller" /out/; \
-    done
+    done \
+ && cp target/x86_64-unknown-linux-musl/release/ferroflux-source-watcher /out/
 
 # CA certificates, ssh for ssh:// sources, and the nobody user (65534) the chart runs as.
 FROM --platform=linux/amd64 debian:bookworm-slim

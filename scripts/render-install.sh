@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Renders charts/ferroflux with its default values into one install manifest for
-# `kubectl apply -f`: the flux-system Namespace, the CRDs, then every controller's objects.
+# Renders charts/ferroflux with its default values, plus the extra components (the source-watcher)
+# switched on, into one install manifest: the flux-system Namespace, the CRDs, then every
+# controller's objects. `ferroflux install` leaves out the extra components' objects (labelled
+# app.kubernetes.io/component: source-watcher) unless `--components-extra` names them.
 #
 #   scripts/render-install.sh           writes crates/cli/data/install.yaml
 #   scripts/render-install.sh --check   exits 1, showing the diff, when that file is stale
@@ -35,7 +37,8 @@ metadata:
   labels:
     app.kubernetes.io/part-of: ferroflux
 HEADER
-  "$helm" template ferroflux charts/ferroflux --namespace "$namespace" --include-crds
+  "$helm" template ferroflux charts/ferroflux --namespace "$namespace" --include-crds \
+    --set sourceWatcher.enabled=true
 }
 
 if $check; then

@@ -81,6 +81,13 @@ The host the source-controller puts in artifact URLs: its Service (port 80).
 {{- end }}
 
 {{/*
+The in-cluster address of the source-watcher's artifact server (the source-watcher Service).
+*/}}
+{{- define "ferroflux.watcherAdvAddr" -}}
+{{- printf "source-watcher.%s.svc.%s." .Release.Namespace .Values.clusterDomain }}
+{{- end }}
+
+{{/*
 The flags every controller gets: listeners for metrics and health, the namespaces it watches and
 the log settings.
 */}}

@@ -12,6 +12,7 @@
 
 pub mod duration;
 pub mod event;
+pub mod extensions;
 pub mod helm;
 pub mod kind;
 pub mod kustomize;
@@ -37,6 +38,8 @@ pub fn all_crds() -> Vec<CustomResourceDefinition> {
         source::HelmRepository::crd(),
         source::HelmChart::crd(),
         source::Bucket::crd(),
+        source::ExternalArtifact::crd(),
+        extensions::ArtifactGenerator::crd(),
         kustomize::Kustomization::crd(),
         helm::HelmRelease::crd(),
         notification::Provider::crd(),

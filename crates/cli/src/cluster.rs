@@ -314,12 +314,20 @@ pub async fn set_suspend(
     name: &str,
     suspend: bool,
 ) -> Result<()> {
+    // An ArtifactGenerator has no spec.suspend: Flux pauses one with an annotation.
+    let patch = if kind.name() == "ArtifactGenerator" {
+        let key = ferroflux_api::extensions::artifactgenerator::RECONCILE_ANNOTATION;
+        let value = if suspend {
+            json!("disabled")
+        } else {
+            Value::Null
+        };
+        json!({"metadata": {"annotations": {key: value}}})
+    } else {
+        json!({"spec": {"suspend": suspend}})
+    };
     api(client, kind, Some(namespace))
-        .patch(
-            name,
-            &PatchParams::default(),
-            &Patch::Merge(json!({"spec": {"suspend": suspend}})),
-        )
+        .patch(name, &PatchParams::default(), &Patch::Merge(patch))
         .await
         .map_err(|e| Error::api(&format!("patching {} {namespace}/{name}", kind.name()), &e))?;
     Ok(())

@@ -176,8 +176,13 @@ pub async fn reconcile(
     with_source: bool,
     also: &[&str],
 ) -> Result<()> {
+    if kind.name() == "ExternalArtifact" {
+        return Err(Error::Usage(format!(
+            "ExternalArtifact {name} is written by the controller that produced it and is not reconciled; reconcile its producer instead (`ferroflux reconcile artifact generator <name>` for an ArtifactGenerator's)"
+        )));
+    }
     let obj = cluster::get(&ctx.client, kind, &ctx.namespace, name).await?;
-    if obj["spec"]["suspend"] == true {
+    if obj["spec"]["suspend"] == true || crate::table::generator_disabled(&obj) {
         return Err(Error::Usage(format!(
             "{} {name} is suspended; resume it with `ferroflux resume {} {name}`",
             kind.name(),
@@ -185,7 +190,29 @@ pub async fn reconcile(
         )));
     }
     if with_source {
-        let (source_kind, source_name, source_ns) = source_of(kind, &obj, &ctx.namespace)?;
+        let (mut source_kind, mut source_name, mut source_ns) =
+            source_of(kind, &obj, &ctx.namespace)?;
+        // An ExternalArtifact is not reconciled: its ArtifactGenerator is.
+        if source_kind.name() == "ExternalArtifact" {
+            let artifact =
+                cluster::get(&ctx.client, &source_kind, &source_ns, &source_name).await?;
+            let producer = &artifact["spec"]["sourceRef"];
+            if producer["kind"] != "ArtifactGenerator" {
+                return Err(Error::Usage(format!(
+                    "ExternalArtifact {source_ns}/{source_name} was not made by an ArtifactGenerator; reconcile its producer, then {} {name} without --with-source",
+                    kind.name()
+                )));
+            }
+            source_kind = crate::kinds::artifact_generator();
+            producer["name"]
+                .as_str()
+                .unwrap_or_default()
+                .clone_into(&mut source_name);
+            source_ns = producer["namespace"]
+                .as_str()
+                .unwrap_or(&source_ns)
+                .to_owned();
+        }
         let source_ctx = Context {
             client: ctx.client.clone(),
             namespace: source_ns,

@@ -343,12 +343,11 @@ async fn chart_and_values(
     let mut loaded = chart::load(&ferroflux_tls::http_client(), &artifact)
         .await
         .map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    if source.kind == "OCIRepository" {
-        // As the controller: the chart version carries the artifact's digest.
-        loaded.metadata.version =
-            chart::oci_chart_version(&loaded.metadata.version, &artifact.revision)
-                .map_err(|e| Error::Build(format!("{what}: {e}")))?;
-    }
+    // As the controller: an OCIRepository's or ExternalArtifact's chart version carries the
+    // artifact's digest.
+    loaded.metadata.version =
+        chart::release_version(&source.kind, &loaded.metadata.version, &artifact)
+            .map_err(|e| Error::Build(format!("{what}: {e}")))?;
     let composed = values::compose(client, hr)
         .await
         .map_err(|e| Error::Build(format!("{what}: {e}")))?;

@@ -17,8 +17,12 @@ use crate::commands::Context;
 use crate::error::{Error, Result};
 use crate::kinds;
 
-/// The install manifests.
+/// The install manifests: every component, the extra ones included.
 pub const MANIFEST: &str = include_str!("../data/install.yaml");
+
+/// The components installed only when `--components-extra` names them, as
+/// Flux's extra components (their objects carry this component label).
+pub const EXTRA_COMPONENTS: [&str; 1] = ["source-watcher"];
 
 /// The namespace the manifests install into.
 pub const NAMESPACE: &str = "flux-system";
@@ -30,7 +34,7 @@ const MIN_MINOR: u32 = 20;
 /// How often waits look again.
 const POLL: Duration = Duration::from_millis(500);
 
-/// The install manifests as objects, in order.
+/// The install manifests as objects, in order, every component included.
 ///
 /// # Errors
 /// The embedded manifest not parsing (a build defect).
@@ -40,22 +44,59 @@ pub fn objects() -> Result<Vec<Value>> {
     Ok(docs.into_iter().filter(Value::is_object).collect())
 }
 
+/// The component an object of the manifest belongs to, if any.
+fn component(obj: &Value) -> Option<&str> {
+    obj["metadata"]["labels"]["app.kubernetes.io/component"].as_str()
+}
+
+/// The objects `install` applies: the default components, plus the extra
+/// ones named in `extra`.
+///
+/// # Errors
+/// [`Error::Usage`] naming an extra component that does not exist.
+pub fn selected(extra: &[String]) -> Result<Vec<Value>> {
+    for name in extra {
+        if !EXTRA_COMPONENTS.contains(&name.as_str()) {
+            return Err(Error::Usage(format!(
+                "unknown extra component '{name}'; the extra components are {}",
+                EXTRA_COMPONENTS.join(", ")
+            )));
+        }
+    }
+    Ok(objects()?
+        .into_iter()
+        .filter(|o| {
+            component(o)
+                .is_none_or(|c| !EXTRA_COMPONENTS.contains(&c) || extra.iter().any(|e| e == c))
+        })
+        .collect())
+}
+
+/// The manifest `install --export` prints for `extra`.
+///
+/// # Errors
+/// As [`selected`].
+pub fn manifest(extra: &[String]) -> Result<String> {
+    Ok(ferroflux_kustomize::yaml::to_yaml_stream(&selected(extra)?))
+}
+
 fn is_crd(obj: &Value) -> bool {
     obj["kind"] == "CustomResourceDefinition"
 }
 
 /// `install`: prints the manifests with `export`; otherwise applies the
-/// CRDs, waits until they are established, applies the rest and, with
+/// CRDs, waits until they are established, applies the objects of the
+/// default components and of the `extra` ones (`--components-extra`) and, with
 /// `wait`, waits for the controllers' Deployments to be available.
 ///
 /// # Errors
 /// An apply the server refuses, or a wait timing out.
-pub async fn install(ctx: &Context, export: bool, wait: bool) -> Result<()> {
+pub async fn install(ctx: &Context, export: bool, wait: bool, extra: &[String]) -> Result<()> {
     if export {
-        crate::ui::out(MANIFEST);
+        crate::ui::out(&manifest(extra)?);
         return Ok(());
     }
-    let objects = objects()?;
+    let objects = selected(extra)?;
     let mut resources = Resources::default();
     let (crds, rest): (Vec<&Value>, Vec<&Value>) = objects.iter().partition(|o| is_crd(o));
     ctx.ui.action(&format!("installing {} CRDs", crds.len()));
@@ -320,7 +361,10 @@ async fn check_controllers(ctx: &Context) -> Result<usize> {
     let mut failed = 0;
     for obj in objects()?.iter().filter(|o| o["kind"] == "Deployment") {
         let name = obj["metadata"]["name"].as_str().unwrap_or_default();
+        let extra = component(obj).is_some_and(|c| EXTRA_COMPONENTS.contains(&c));
         match api.get_opt(name).await {
+            // An extra component is checked only when it was installed.
+            Ok(None) if extra => {}
             Ok(Some(d)) if available(&d) => {
                 let image = d
                     .spec

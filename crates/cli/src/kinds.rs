@@ -1,11 +1,15 @@
 //! The kinds the CLI works with, by the names users type
-//! (`source git`, `kustomization`, `helmrelease`, `alert-provider`, ...), and the
+//! (`source git`, `source external`, `kustomization`, `helmrelease`, `artifact generator`,
+//! `alert-provider`, ...), and the
 //! `Kind/name.namespace` references flags take.
 
+use ferroflux_api::extensions::ArtifactGenerator;
 use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::notification::{Alert, Provider, Receiver};
-use ferroflux_api::source::{Bucket, GitRepository, HelmChart, HelmRepository, OCIRepository};
+use ferroflux_api::source::{
+    Bucket, ExternalArtifact, GitRepository, HelmChart, HelmRepository, OCIRepository,
+};
 use kube::api::ApiResource;
 
 use crate::error::Error;
@@ -69,6 +73,19 @@ pub fn oci_repository() -> Kind {
     kind::<OCIRepository>("source oci", true, true)
 }
 
+/// ExternalArtifacts: sources written by another controller (an
+/// ArtifactGenerator's source-watcher), never reconciled themselves.
+#[must_use]
+pub fn external_artifact() -> Kind {
+    kind::<ExternalArtifact>("source external", true, true)
+}
+
+/// ArtifactGenerators (the source-watcher's).
+#[must_use]
+pub fn artifact_generator() -> Kind {
+    kind::<ArtifactGenerator>("artifact generator", false, true)
+}
+
 /// Kustomizations.
 #[must_use]
 pub fn kustomization() -> Kind {
@@ -121,6 +138,8 @@ pub fn all() -> Vec<Kind> {
         helm_repository(),
         helm_chart(),
         bucket(),
+        external_artifact(),
+        artifact_generator(),
         kustomization(),
         helm_release(),
         receiver(),
@@ -130,7 +149,7 @@ pub fn all() -> Vec<Kind> {
 }
 
 /// The source kind named by `name`, as typed after `source`
-/// (`git`, `oci`, `helm`, `chart`, `bucket`).
+/// (`git`, `oci`, `helm`, `chart`, `bucket`, `external`).
 #[must_use]
 pub fn source(name: &str) -> Option<Kind> {
     all()
@@ -195,6 +214,11 @@ mod tests {
         assert_eq!(source("git").unwrap().name(), "GitRepository");
         assert_eq!(source("bucket").unwrap().resource.plural, "buckets");
         assert!(source("svn").is_none());
+        assert_eq!(source("external").unwrap().name(), "ExternalArtifact");
+        assert_eq!(
+            by_kind("artifactgenerator").unwrap().resource.group,
+            "source.extensions.fluxcd.io"
+        );
         assert_eq!(
             by_kind("kustomization").unwrap().resource.group,
             "kustomize.toolkit.fluxcd.io"

@@ -43,6 +43,10 @@ enum Command {
         /// Print the manifests instead of applying them.
         #[arg(long)]
         export: bool,
+        /// Extra components to install besides the default controllers, as
+        /// Flux's `--components-extra`: `source-watcher`.
+        #[arg(long, value_delimiter = ',')]
+        components_extra: Vec<String>,
         /// Wait for the controllers to be available.
         #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
         wait: bool,
@@ -322,8 +326,10 @@ struct Get {
 
 #[derive(Subcommand)]
 enum GetWhat {
-    /// Sources: git, oci, helm, chart, bucket or all.
+    /// Sources: git, oci, helm, chart, bucket, external or all.
     Sources { kind: String },
+    /// ArtifactGenerators: `get artifact generators`.
+    Artifact { kind: String },
     /// Kustomizations.
     #[command(alias = "ks")]
     Kustomizations,
@@ -342,8 +348,16 @@ enum GetWhat {
 
 #[derive(Subcommand)]
 enum Target {
-    /// A source: git, oci, helm, chart or bucket, then its name.
+    /// A source: git, oci, helm, chart, bucket or external, then its name.
     Source {
+        kind: String,
+        name: Option<String>,
+        /// Every object of the kind (export).
+        #[arg(long)]
+        all: bool,
+    },
+    /// An ArtifactGenerator: `artifact generator NAME`.
+    Artifact {
         kind: String,
         name: Option<String>,
         /// Every object of the kind (export).
@@ -395,12 +409,13 @@ impl Target {
             Self::Source { kind, name, all } => (
                 kinds::source(kind).ok_or_else(|| {
                     Error::Usage(format!(
-                        "unknown source kind '{kind}'; use git, oci, helm, chart or bucket"
+                        "unknown source kind '{kind}'; use git, oci, helm, chart, bucket or external"
                     ))
                 })?,
                 name,
                 all,
             ),
+            Self::Artifact { kind, name, all } => (artifact_kind(kind)?, name, all),
             Self::Kustomization { name, all } => (kinds::kustomization(), name, all),
             Self::Helmrelease { name, all } => (kinds::helm_release(), name, all),
             Self::Receiver { name, all } => (kinds::receiver(), name, all),
@@ -451,6 +466,30 @@ enum TreeTarget {
     /// A Kustomization.
     #[command(alias = "ks")]
     Kustomization { name: String },
+    /// An ArtifactGenerator's ExternalArtifacts: `tree artifact generator NAME`.
+    Artifact { kind: String, name: String },
+}
+
+/// The extra components of an `install --export`, if the command is one.
+fn install_export(command: &Command) -> Option<&[String]> {
+    match command {
+        Command::Install {
+            export: true,
+            components_extra,
+            ..
+        } => Some(components_extra),
+        _ => None,
+    }
+}
+
+/// The kind `artifact <kind>` names: only `generator(s)`, as in Flux.
+fn artifact_kind(kind: &str) -> Result<Kind, Error> {
+    match kind {
+        "generator" | "generators" => Ok(kinds::artifact_generator()),
+        _ => Err(Error::Usage(format!(
+            "unknown artifact kind '{kind}'; use `artifact generator`"
+        ))),
+    }
 }
 
 #[tokio::main]
@@ -478,8 +517,8 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
     if let Some(result) = artifact_verb(&cli.command, ui, timeout).await {
         return result;
     }
-    if matches!(cli.command, Command::Install { export: true, .. }) {
-        ferroflux_cli::ui::out(install::MANIFEST);
+    if let Some(extra) = install_export(&cli.command) {
+        ferroflux_cli::ui::out(&install::manifest(extra)?);
         return Ok(());
     }
     let client = cluster::client(cli.kubeconfig.as_deref(), cli.context.as_deref()).await?;
@@ -490,7 +529,11 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         ui,
     };
     match cli.command {
-        Command::Install { export, wait } => install::install(&ctx, export, wait).await,
+        Command::Install {
+            export,
+            wait,
+            components_extra,
+        } => install::install(&ctx, export, wait, &components_extra).await,
         Command::Uninstall {
             keep_namespace,
             silent,
@@ -548,13 +591,7 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
         Command::Diff {
             target: DiffTarget::Helmrelease { name },
         } => diff_helm_release(&ctx, &name).await,
-        Command::Tree {
-            target: TreeTarget::Kustomization { name },
-        } => {
-            let node = tree::tree(&ctx.client, &ctx.namespace, &name, 16).await?;
-            ferroflux_cli::ui::out(&tree::render(&node));
-            Ok(())
-        }
+        Command::Tree { target } => run_tree(&ctx, target).await,
         Command::Events {
             all_namespaces,
             only,
@@ -596,6 +633,20 @@ async fn artifact_verb(
     })
 }
 
+async fn run_tree(ctx: &Context, target: TreeTarget) -> Result<(), Error> {
+    let node = match target {
+        TreeTarget::Kustomization { name } => {
+            tree::tree(&ctx.client, &ctx.namespace, &name, 16).await?
+        }
+        TreeTarget::Artifact { kind, name } => {
+            artifact_kind(&kind)?;
+            tree::generator(&ctx.client, &ctx.namespace, &name).await?
+        }
+    };
+    ferroflux_cli::ui::out(&tree::render(&node));
+    Ok(())
+}
+
 async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
     let kinds: Vec<Kind> = match &get.what {
         GetWhat::Sources { kind } if kind == "all" => {
@@ -603,9 +654,10 @@ async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
         }
         GetWhat::Sources { kind } => vec![kinds::source(kind).ok_or_else(|| {
             Error::Usage(format!(
-                "unknown source kind '{kind}'; use git, oci, helm, chart, bucket or all"
+                "unknown source kind '{kind}'; use git, oci, helm, chart, bucket, external or all"
             ))
         })?],
+        GetWhat::Artifact { kind } => vec![artifact_kind(kind)?],
         GetWhat::Kustomizations => vec![kinds::kustomization()],
         GetWhat::Helmreleases => vec![kinds::helm_release()],
         GetWhat::Alerts => vec![kinds::alert()],

@@ -48,6 +48,16 @@ pub fn helm_release_revision(obj: &Value) -> String {
         .to_owned()
 }
 
+/// Whether an ArtifactGenerator is paused by its
+/// `source.extensions.fluxcd.io/reconcile: disabled` annotation.
+#[must_use]
+pub fn generator_disabled(obj: &Value) -> bool {
+    obj["metadata"]["annotations"]
+        [ferroflux_api::extensions::artifactgenerator::RECONCILE_ANNOTATION]
+        .as_str()
+        .is_some_and(|v| v.eq_ignore_ascii_case("disabled"))
+}
+
 /// The row for `obj`, an object of `kind`.
 #[must_use]
 pub fn row(kind: &Kind, obj: &Value) -> Row {
@@ -71,7 +81,7 @@ pub fn row(kind: &Kind, obj: &Value) -> Row {
         namespace: text(&obj["metadata"]["namespace"]),
         name: text(&obj["metadata"]["name"]),
         revision,
-        suspended: if obj["spec"]["suspend"] == true {
+        suspended: if obj["spec"]["suspend"] == true || generator_disabled(obj) {
             "True"
         } else {
             "False"

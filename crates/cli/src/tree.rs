@@ -1,6 +1,7 @@
 //! `tree kustomization`: the objects a Kustomization manages, from its
 //! inventory, drawn as a tree; Kustomizations it manages are expanded in
-//! turn.
+//! turn. `tree artifact generator`: the ExternalArtifacts an
+//! ArtifactGenerator generated, from its inventory.
 
 use ferroflux_ssa::apply::ObjectId;
 use kube::Client;
@@ -57,6 +58,31 @@ pub async fn tree(client: &Client, namespace: &str, name: &str, depth: usize) ->
         node.children.push(child);
     }
     Ok(node)
+}
+
+/// The ExternalArtifacts in the inventory of the ArtifactGenerator `namespace/name`.
+///
+/// # Errors
+/// The ArtifactGenerator missing or the API error.
+pub async fn generator(client: &Client, namespace: &str, name: &str) -> Result<Node> {
+    let obj = cluster::get(client, &kinds::artifact_generator(), namespace, name).await?;
+    let children = obj["status"]["inventory"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|entry| Node {
+            id: format!(
+                "ExternalArtifact/{}/{}",
+                entry["namespace"].as_str().unwrap_or(namespace),
+                entry["name"].as_str().unwrap_or_default()
+            ),
+            children: Vec::new(),
+        })
+        .collect();
+    Ok(Node {
+        id: format!("ArtifactGenerator/{namespace}/{name}"),
+        children,
+    })
 }
 
 /// The tree as text with box-drawing branches.

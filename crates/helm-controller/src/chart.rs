@@ -1,5 +1,7 @@
 //! Where a HelmRelease's chart comes from, as Flux resolves it: `spec.chartRef` names an
-//! existing `HelmChart` or `OCIRepository` whose artifact holds the chart; `spec.chart` is a
+//! existing `HelmChart`, `OCIRepository` or `ExternalArtifact` whose artifact holds the chart
+//! (a chart directory at its root or in its one top-level directory, or a packaged `.tgz` at
+//! its root, as an ArtifactGenerator composes one); `spec.chart` is a
 //! template from which the controller creates (and keeps up to date) a `HelmChart` named
 //! `<namespace>-<name>` in the source's namespace. The artifact is downloaded, its digest
 //! verified, unpacked within limits, and loaded with `ferroflux-helm`'s loader (which refuses
@@ -9,7 +11,7 @@ use std::path::Path;
 
 use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::meta::{Artifact, Condition};
-use ferroflux_api::source::{HelmChart, OCIRepository};
+use ferroflux_api::source::{ExternalArtifact, HelmChart, OCIRepository};
 use ferroflux_artifact::fetch::{self, HttpClient};
 use ferroflux_helm::chart::Chart;
 use kube::api::{Patch, PatchParams};
@@ -20,7 +22,7 @@ use serde_json::json;
 pub const FIELD_MANAGER: &str = "helm-controller";
 
 /// The chart kinds `spec.chartRef` may name.
-pub const CHART_REF_KINDS: [&str; 2] = ["HelmChart", "OCIRepository"];
+pub const CHART_REF_KINDS: [&str; 3] = ["HelmChart", "OCIRepository", "ExternalArtifact"];
 
 /// Why the chart is not available.
 #[derive(Debug, thiserror::Error)]
@@ -29,7 +31,9 @@ pub enum Error {
     #[error("exactly one of spec.chart and spec.chartRef must be set")]
     Spec,
     /// `spec.chartRef` names a kind this controller cannot use (yet).
-    #[error("spec.chartRef.kind '{0}' is not supported: use HelmChart or OCIRepository")]
+    #[error(
+        "spec.chartRef.kind '{0}' is not supported: use HelmChart, OCIRepository or ExternalArtifact"
+    )]
     Kind(String),
     /// The source object does not exist.
     #[error("{kind} '{namespace}/{name}' not found")]
@@ -97,7 +101,7 @@ pub enum Error {
 /// The chart source a HelmRelease uses: `(kind, namespace, name)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SourceRef {
-    /// `HelmChart` or `OCIRepository`.
+    /// `HelmChart`, `OCIRepository` or `ExternalArtifact`.
     pub kind: String,
     /// Its namespace.
     pub namespace: String,
@@ -258,6 +262,12 @@ pub async fn artifact(client: &Client, source: &SourceRef) -> Result<Artifact, E
             .await
             .map_err(api_error)?
             .map(|s| s.status.map(|st| (st.artifact, st.conditions)))
+    } else if source.kind == "ExternalArtifact" {
+        Api::<ExternalArtifact>::namespaced(client.clone(), &source.namespace)
+            .get_opt(&source.name)
+            .await
+            .map_err(api_error)?
+            .map(|s| s.status.map(|st| (st.artifact, st.conditions)))
     } else {
         Api::<HelmChart>::namespaced(client.clone(), &source.namespace)
             .get_opt(&source.name)
@@ -333,8 +343,8 @@ pub async fn load(http: &HttpClient, artifact: &Artifact) -> Result<Chart, Error
     })?;
     let root = tmp.path().to_path_buf();
     let loaded = tokio::task::spawn_blocking(move || {
-        let dir = chart_root(&root)?;
-        ferroflux_helm::chart::load_dir(&dir).map_err(|e| e.to_string())
+        let path = chart_root(&root)?;
+        ferroflux_helm::chart::load(&path).map_err(|e| e.to_string())
     })
     .await
     .map_err(|e| load_error(e.to_string()))?;
@@ -379,24 +389,55 @@ pub fn oci_chart_version(version: &str, revision: &str) -> Result<String, Error>
     })
 }
 
-/// The chart's directory in an unpacked artifact: the root if it holds `Chart.yaml`, else its
-/// only directory that does.
+/// The version a chart is released under: an OCIRepository's carries its manifest digest as
+/// build metadata ([`oci_chart_version`]), an ExternalArtifact's its artifact digest (its content
+/// can change without the chart's version changing, a generator merging new values in), a
+/// HelmChart's is the chart's own.
+///
+/// # Errors
+/// [`Error::Load`] as [`oci_chart_version`].
+pub fn release_version(kind: &str, version: &str, artifact: &Artifact) -> Result<String, Error> {
+    match kind {
+        "OCIRepository" => oci_chart_version(version, &artifact.revision),
+        "ExternalArtifact" => {
+            oci_chart_version(version, artifact.digest.as_deref().unwrap_or_default())
+        }
+        _ => Ok(version.to_owned()),
+    }
+}
+
+/// The chart in an unpacked artifact: the root if it holds `Chart.yaml`, else its only
+/// top-level directory that does, else its only packaged chart (`.tgz`) at the root.
 fn chart_root(root: &Path) -> Result<std::path::PathBuf, String> {
     if root.join("Chart.yaml").is_file() {
         return Ok(root.to_path_buf());
     }
     let entries = std::fs::read_dir(root).map_err(|e| e.to_string())?;
     let mut found = Vec::new();
+    let mut packaged = Vec::new();
     for entry in entries.flatten() {
         let path = entry.path();
         if path.join("Chart.yaml").is_file() {
             found.push(path);
+        } else if path.is_file()
+            && path
+                .extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("tgz"))
+        {
+            packaged.push(path);
         }
     }
-    match found.len() {
-        1 => Ok(found.remove(0)),
-        0 => Err("the artifact holds no Chart.yaml at its root or in a top-level directory".into()),
-        n => Err(format!("the artifact holds {n} charts; expected one")),
+    match (found.len(), packaged.len()) {
+        (1, _) => Ok(found.remove(0)),
+        (0, 1) => Ok(packaged.remove(0)),
+        (0, 0) => Err(
+            "the artifact holds no Chart.yaml at its root or in a top-level directory, and no packaged chart (.tgz) at its root"
+                .into(),
+        ),
+        (0, n) => Err(format!(
+            "the artifact holds {n} packaged charts (.tgz) at its root; expected one"
+        )),
+        (n, _) => Err(format!("the artifact holds {n} charts; expected one")),
     }
 }
 
@@ -421,5 +462,28 @@ mod tests {
         );
         assert!(oci_chart_version("6.5.0", &format!("6.4.0@{digest}")).is_err());
         assert!(oci_chart_version("6.5.0", "6.5.0@sha256:xyz").is_err());
+    }
+
+    #[test]
+    fn an_external_artifacts_chart_version_carries_its_content_digest() {
+        let artifact = Artifact {
+            path: "externalartifact/ns/chart/x.tar.gz".into(),
+            url: "http://w/x".into(),
+            revision: "latest@sha256:0123456789abcdef0123".into(),
+            digest: Some("sha256:abcdef0123456789abcd".into()),
+            last_update_time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(
+                k8s_openapi::jiff::Timestamp::UNIX_EPOCH,
+            ),
+            size: None,
+            metadata: None,
+        };
+        assert_eq!(
+            release_version("ExternalArtifact", "1.0.0", &artifact).ok(),
+            Some("1.0.0+abcdef012345".to_owned())
+        );
+        assert_eq!(
+            release_version("HelmChart", "1.0.0", &artifact).ok(),
+            Some("1.0.0".to_owned())
+        );
     }
 }

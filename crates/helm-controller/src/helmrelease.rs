@@ -307,21 +307,19 @@ impl HelmReleaseReconciler {
             err.event = true;
             err
         })?;
-        if source.kind == "OCIRepository" {
-            loaded.metadata.version =
-                chart::oci_chart_version(&loaded.metadata.version, &artifact.revision).map_err(
-                    |e| {
-                        let mut err = ReconcileError::transient(
-                            names::CHART_LOAD_ERROR,
-                            Scrubbed::new(&e.to_string()),
-                        );
-                        err.event = true;
-                        err
-                    },
-                )?;
-        }
+        loaded.metadata.version = chart::release_version(
+            &source.kind,
+            &loaded.metadata.version,
+            &artifact,
+        )
+        .map_err(|e| {
+            let mut err =
+                ReconcileError::transient(names::CHART_LOAD_ERROR, Scrubbed::new(&e.to_string()));
+            err.event = true;
+            err
+        })?;
         status.last_attempted_revision = Some(loaded.metadata.version.clone());
-        status.last_attempted_revision_digest = (source.kind == "OCIRepository")
+        status.last_attempted_revision_digest = (source.kind != "HelmChart")
             .then(|| artifact.digest.clone())
             .flatten();
         Ok(loaded)

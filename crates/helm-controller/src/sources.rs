@@ -1,4 +1,5 @@
-//! Watches on the chart sources a HelmRelease can use (`HelmChart`, `OCIRepository`), so a new
+//! Watches on the chart sources a HelmRelease can use (`HelmChart`, `OCIRepository`,
+//! `ExternalArtifact`), so a new
 //! artifact reconciles the HelmReleases using it at once instead of at their next interval,
 //! as Flux does.
 //!
@@ -13,7 +14,7 @@ use std::fmt::Debug;
 
 use ferroflux_api::helm::HelmRelease;
 use ferroflux_api::meta::Artifact;
-use ferroflux_api::source::{HelmChart, OCIRepository};
+use ferroflux_api::source::{ExternalArtifact, HelmChart, OCIRepository};
 use futures_util::{Stream, StreamExt as _};
 use kube::api::ListParams;
 use kube::core::NamespaceResourceScope;
@@ -55,6 +56,13 @@ impl Source for OCIRepository {
     }
 }
 
+impl Source for ExternalArtifact {
+    const KIND: &'static str = "ExternalArtifact";
+    fn artifact(&self) -> Option<&Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
 /// The HelmReleases to reconcile because a chart source they use (in `namespace`, or
 /// anywhere) has a new artifact; only those matching `label_selector` (the shard).
 pub fn artifact_triggers(
@@ -64,7 +72,8 @@ pub fn artifact_triggers(
 ) -> impl Stream<Item = ObjectRef<HelmRelease>> + Send + 'static {
     futures_util::stream::select_all([
         watch::<HelmChart>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
-        watch::<OCIRepository>(client, namespace, label_selector).boxed(),
+        watch::<OCIRepository>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
+        watch::<ExternalArtifact>(client, namespace, label_selector).boxed(),
     ])
 }
 

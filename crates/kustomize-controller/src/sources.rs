@@ -1,5 +1,5 @@
 //! The sources a Kustomization can use (GitRepository, OCIRepository,
-//! Bucket): reading one's artifact, and watching them so that a new
+//! Bucket, ExternalArtifact): reading one's artifact, and watching them so that a new
 //! artifact reconciles the Kustomizations using it at once instead of at
 //! their next interval, as Flux does.
 
@@ -7,7 +7,7 @@ use std::fmt::Debug;
 
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_api::meta::Artifact;
-use ferroflux_api::source::{Bucket, GitRepository, OCIRepository};
+use ferroflux_api::source::{Bucket, ExternalArtifact, GitRepository, OCIRepository};
 use futures_util::{Stream, StreamExt as _};
 use kube::api::ListParams;
 use kube::core::NamespaceResourceScope;
@@ -17,7 +17,12 @@ use kube::{Api, Client, Resource, ResourceExt as _};
 use serde::de::DeserializeOwned;
 
 /// The source kinds a Kustomization may reference.
-pub const KINDS: [&str; 3] = ["GitRepository", "OCIRepository", "Bucket"];
+pub const KINDS: [&str; 4] = [
+    "GitRepository",
+    "OCIRepository",
+    "Bucket",
+    "ExternalArtifact",
+];
 
 /// A source kind: where its artifact is.
 trait Source:
@@ -54,6 +59,13 @@ impl Source for Bucket {
     }
 }
 
+impl Source for ExternalArtifact {
+    const KIND: &'static str = "ExternalArtifact";
+    fn artifact(&self) -> Option<&Artifact> {
+        self.status.as_ref()?.artifact.as_ref()
+    }
+}
+
 /// The artifact of source `kind` `ns/name`: `None` when the source does
 /// not exist, `Some(None)` while it has no artifact.
 ///
@@ -79,6 +91,7 @@ pub async fn artifact(
     match kind {
         "OCIRepository" => get::<OCIRepository>(client, ns, name).await,
         "Bucket" => get::<Bucket>(client, ns, name).await,
+        "ExternalArtifact" => get::<ExternalArtifact>(client, ns, name).await,
         _ => get::<GitRepository>(client, ns, name).await,
     }
 }
@@ -94,7 +107,8 @@ pub fn artifact_triggers(
     futures_util::stream::select_all([
         watch::<GitRepository>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
         watch::<OCIRepository>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
-        watch::<Bucket>(client, namespace, label_selector).boxed(),
+        watch::<Bucket>(client.clone(), namespace.clone(), label_selector.clone()).boxed(),
+        watch::<ExternalArtifact>(client, namespace, label_selector).boxed(),
     ])
 }
 

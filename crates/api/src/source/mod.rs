@@ -2,12 +2,14 @@
 
 pub mod bucket;
 pub mod conditions;
+pub mod externalartifact;
 pub mod gitrepository;
 pub mod helmchart;
 pub mod helmrepository;
 pub mod ocirepository;
 
 pub use bucket::{Bucket, BucketSTSSpec, BucketSpec, BucketStatus};
+pub use externalartifact::{ExternalArtifact, ExternalArtifactSpec, ExternalArtifactStatus};
 pub use gitrepository::{
     GitRepository, GitRepositoryInclude, GitRepositoryRef, GitRepositorySpec, GitRepositoryStatus,
     GitRepositoryVerification,

@@ -83,6 +83,13 @@ async fn the_chart_lints_renders_and_is_accepted_by_the_api_server() {
         ("kustomize only", only("kustomizeController")),
         ("helm only", only("helmController")),
         ("notification only", only("notificationController")),
+        (
+            "source-watcher only",
+            only("none")
+                .into_iter()
+                .chain(["--set=sourceWatcher.enabled=true".to_owned()])
+                .collect(),
+        ),
     ];
     for (what, values) in value_sets {
         let mut args = vec![

@@ -26,6 +26,40 @@ async fn install_check_and_uninstall() {
         );
     }
 
+    // The source-watcher is an extra component, installed only when asked for.
+    assert!(
+        !exported.contains("/usr/local/bin/ferroflux-source-watcher"),
+        "{exported}"
+    );
+    let extra = expect(
+        kc,
+        0,
+        &[
+            "install",
+            "--export",
+            "--components-extra",
+            "source-watcher",
+        ],
+    )
+    .stdout;
+    assert!(
+        extra.contains("/usr/local/bin/ferroflux-source-watcher")
+            && extra.contains("name: artifactgenerators.source.extensions.fluxcd.io"),
+        "{extra}"
+    );
+    let run = expect(
+        kc,
+        2,
+        &["install", "--export", "--components-extra=image-automation"],
+    );
+    assert!(
+        run.stderr.contains(
+            "unknown extra component 'image-automation'; the extra components are source-watcher"
+        ),
+        "{}",
+        run.stderr
+    );
+
     let run = expect(kc, 0, &["install", "--wait=false"]);
     assert!(run.stderr.contains("CRDs established"), "{}", run.stderr);
     let run = expect(kc, 1, &["check"]);
@@ -39,6 +73,11 @@ async fn install_check_and_uninstall() {
         run.stderr
             .contains("✗ source-controller: deployment not ready"),
         "{}",
+        run.stderr
+    );
+    assert!(
+        !run.stderr.contains("source-watcher"),
+        "an extra component not installed is not checked: {}",
         run.stderr
     );
     expect(kc, 0, &["check", "--pre"]);

@@ -8,6 +8,7 @@
 mod artifacts;
 mod bucket;
 mod chart;
+mod generators;
 mod helmrelease;
 mod install;
 mod workflow;
