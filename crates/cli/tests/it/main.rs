@@ -9,6 +9,7 @@ mod artifacts;
 mod chart;
 mod helmrelease;
 mod install;
+mod sops;
 mod workflow;
 
 use std::path::Path;
