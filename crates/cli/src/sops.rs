@@ -156,6 +156,11 @@ fn add_key(keys: &mut Keys, kind: KeyKind, flag: &str, path: &Path, content: &[u
         KeyKind::Pgp => keys.add_pgp(&source, content),
     };
     let Err(error) = added else {
+        if kind == KeyKind::Pgp && pgp_protected(content) {
+            return Err(Error::Usage(format!(
+                "{source}: the PGP key is protected by a passphrase, which the controller cannot give; export a key without one (generated with %no-protection, or after `gpg --change-passphrase FINGERPRINT` to an empty one)"
+            )));
+        }
         return Ok(());
     };
     let mut message = error.to_string();
@@ -168,6 +173,23 @@ fn add_key(keys: &mut Keys, kind: KeyKind, flag: &str, path: &Path, content: &[u
     } else {
         format!("{message}; {hint}")
     }))
+}
+
+/// Whether an armored block `ferroflux-sops` accepted holds a secret key
+/// or subkey locked by a passphrase: it parses, but nothing decrypts with
+/// it.
+fn pgp_protected(armored: &[u8]) -> bool {
+    use pgp::composed::{Deserializable as _, SignedSecretKey};
+    let Ok((keys, _)) = SignedSecretKey::from_armor_many(armored) else {
+        return false;
+    };
+    keys.flatten().any(|key| {
+        key.primary_key.secret_params().is_encrypted()
+            || key
+                .secret_subkeys
+                .iter()
+                .any(|sub| sub.key.secret_params().is_encrypted())
+    })
 }
 
 /// Whether `message` repeats 12 or more consecutive bytes of `content`:

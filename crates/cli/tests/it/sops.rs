@@ -81,18 +81,44 @@ impl Fixture {
         ]);
         let listing =
             String::from_utf8(fixture.gpg(&["--with-colons", "--list-secret-keys"])).unwrap();
-        fixture.pgp_fingerprint = listing
+        let fingerprint: String = listing
             .lines()
             .find_map(|l| l.strip_prefix("fpr:"))
             .unwrap()
             .trim_matches(':')
-            .to_owned();
+            .into();
+        fixture.pgp_fingerprint = fingerprint;
         let fp = fixture.pgp_fingerprint.clone();
         let private = fixture.gpg(&["--armor", "--export-secret-keys", &fp]);
         std::fs::write(fixture.path("pgp-private.asc"), private).unwrap();
         let public = fixture.gpg(&["--armor", "--export", &fp]);
         std::fs::write(fixture.path("pgp-public.asc"), public).unwrap();
         fixture
+    }
+
+    /// A second PGP key, protected by a passphrase, exported to
+    /// `protected.asc`.
+    fn protected_key(&self) -> PathBuf {
+        let locked = |args: &[&str]| {
+            let out = Command::new("gpg")
+                .args(["--batch", "--quiet", "--pinentry-mode", "loopback"])
+                .args(["--passphrase", "correct-horse"])
+                .args(args)
+                .env("GNUPGHOME", self.path("gnupg"))
+                .output()
+                .unwrap();
+            assert!(
+                out.status.success(),
+                "gpg {args:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            out.stdout
+        };
+        let uid = "Locked Key <locked@ferroflux.invalid>";
+        locked(&["--quick-gen-key", uid, "default", "default", "never"]);
+        let path = self.path("protected.asc");
+        std::fs::write(&path, locked(&["--armor", "--export-secret-keys", uid])).unwrap();
+        path
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -285,7 +311,13 @@ fn create_secret_sops_refuses_what_is_not_a_private_key_without_printing_it() {
     let public = fx.path("pgp-public.asc");
     let public_text = std::fs::read_to_string(&public).unwrap();
     let age = fx.path("age-keys.txt");
+    let protected = fx.protected_key();
     for (flag, file, says) in [
+        (
+            "--pgp-key-file",
+            protected.as_path(),
+            "protected by a passphrase",
+        ),
         (
             "--age-key-file",
             notes.as_path(),
@@ -402,10 +434,49 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
     let path = repo.to_str().unwrap();
     let (age, pgp) = (fx.path("age-keys.txt"), fx.path("pgp-private.asc"));
     let (age, pgp) = (age.to_str().unwrap(), pgp.to_str().unwrap());
-    let plaintexts = [AGE_PASSWORD, PGP_TOKEN, LIVE_PASSWORD];
+    let scene = Scene {
+        kc,
+        ns: &ns,
+        path,
+        age,
+        pgp,
+        pgp_fingerprint: &fx.pgp_fingerprint,
+        notes: &fx.path("notes.txt"),
+    };
+    build_decrypts_only_with_keys(&scene);
+    diff_never_shows_secret_values(&scene);
+    create_secret_sops_applies_the_keys(&scene, client).await;
+}
+
+/// What the build and diff steps share.
+struct Scene<'a> {
+    kc: &'a Path,
+    ns: &'a str,
+    path: &'a str,
+    age: &'a str,
+    pgp: &'a str,
+    pgp_fingerprint: &'a str,
+    notes: &'a Path,
+}
+
+const PLAINTEXTS: [&str; 3] = [AGE_PASSWORD, PGP_TOKEN, LIVE_PASSWORD];
+
+/// `build` prints ciphertext and a note without keys, plaintext with
+/// them, and fails naming the file a key is missing for.
+fn build_decrypts_only_with_keys(scene: &Scene<'_>) {
+    let Scene {
+        kc,
+        ns,
+        path,
+        age,
+        pgp,
+        pgp_fingerprint,
+        notes,
+    } = *scene;
+    let plaintexts = PLAINTEXTS;
 
     // Without keys: the encrypted form, and a note naming both Secrets.
-    let run = expect(kc, 0, &["build", "ks", "app", "-n", &ns, "--path", path]);
+    let run = expect(kc, 0, &["build", "ks", "app", "-n", ns, "--path", path]);
     assert!(run.stdout.contains("ENC[AES256_GCM,"), "{}", run.stdout);
     assert!(run.stdout.contains("color: blue"), "{}", run.stdout);
     assert!(
@@ -429,7 +500,7 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             "ks",
             "app",
             "-n",
-            &ns,
+            ns,
             "--path",
             path,
             "--decryption-key",
@@ -461,7 +532,7 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             "ks",
             "app",
             "-n",
-            &ns,
+            ns,
             "--path",
             path,
             "--decryption-key",
@@ -470,14 +541,13 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
     );
     assert!(run.stdout.is_empty(), "{}", run.stdout);
     assert!(run.stderr.contains("api.yaml"), "{}", run.stderr);
-    assert!(run.stderr.contains(&fx.pgp_fingerprint), "{}", run.stderr);
+    assert!(run.stderr.contains(pgp_fingerprint), "{}", run.stderr);
     for p in plaintexts {
         assert!(!run.stderr.contains(p), "{p}: {}", run.stderr);
     }
 
     // A file that is not a key: refused by name before anything is built.
-    let notes = fx.path("notes.txt");
-    std::fs::write(&notes, "hunter2-never-printed\n").unwrap();
+    std::fs::write(notes, "hunter2-never-printed\n").unwrap();
     let run = expect(
         kc,
         2,
@@ -486,7 +556,7 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             "ks",
             "app",
             "-n",
-            &ns,
+            ns,
             "--path",
             path,
             "--decryption-key",
@@ -496,7 +566,20 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
     assert!(run.stderr.contains("--decryption-key"), "{}", run.stderr);
     assert!(run.stderr.contains("notes.txt"), "{}", run.stderr);
     assert!(!run.stderr.contains("hunter2"), "{}", run.stderr);
+}
 
+/// `diff` masks Secret values with keys, and without them compares only
+/// an encrypted Secret's key names.
+fn diff_never_shows_secret_values(scene: &Scene<'_>) {
+    let Scene {
+        kc,
+        ns,
+        path,
+        age,
+        pgp,
+        ..
+    } = *scene;
+    let plaintexts = PLAINTEXTS;
     // Diff with the keys: db's password differs and api is new; neither
     // value shows, decrypted or live.
     let run = expect(
@@ -507,7 +590,7 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             "ks",
             "app",
             "-n",
-            &ns,
+            ns,
             "--path",
             path,
             "--decryption-key",
@@ -538,7 +621,7 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
 
     // Diff without keys: the encrypted db is not dry-run; its keys match
     // the cluster's, so it is not shown as drifted; the note says why.
-    let run = expect(kc, 1, &["diff", "ks", "app", "-n", &ns, "--path", path]);
+    let run = expect(kc, 1, &["diff", "ks", "app", "-n", ns, "--path", path]);
     assert!(!run.stdout.contains("db drifted"), "{}", run.stdout);
     assert!(
         run.stdout.contains(&format!("► Secret/{ns}/api created")),
@@ -554,7 +637,13 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             run.stdout
         );
     }
+}
 
+/// `create secret sops` applies the Secret the Kustomization names.
+async fn create_secret_sops_applies_the_keys(scene: &Scene<'_>, client: Client) {
+    let Scene {
+        kc, ns, age, pgp, ..
+    } = *scene;
     // The keys through `create secret sops`, applied: the Secret the
     // Kustomization names, with both entries.
     expect(
@@ -566,14 +655,14 @@ async fn build_and_diff_decrypt_only_when_asked_and_never_show_secret_values() {
             "sops",
             "sops-keys",
             "-n",
-            &ns,
+            ns,
             "--age-key-file",
             age,
             "--pgp-key-file",
             pgp,
         ],
     );
-    let stored = Api::<Secret>::namespaced(client, &ns)
+    let stored = Api::<Secret>::namespaced(client, ns)
         .get("sops-keys")
         .await
         .unwrap();
