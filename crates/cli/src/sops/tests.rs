@@ -115,6 +115,17 @@ fn files_that_are_not_keys_are_refused_by_name_without_their_content() {
         ),
         (
             SopsSecretFlags {
+                age_key_files: vec![write(
+                    "typo.txt",
+                    "# public key: age1xyz\nAGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
+                )],
+                ..SopsSecretFlags::default()
+            },
+            "line 2: not an age X25519 identity",
+            "typo.txt",
+        ),
+        (
+            SopsSecretFlags {
                 pgp_key_files: vec![write(
                     "age-as-pgp.asc",
                     "AGE-SECRET-KEY-1QQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQQ\n",
