@@ -1,13 +1,16 @@
 //! `build kustomization` and `diff kustomization`: a Kustomization's
 //! objects built from a local directory with the controller's own steps
-//! (prepare, build, `postBuild` substitution, normalisation), and how they
-//! differ from what the cluster has, by server-side dry-run.
+//! (prepare, build, SOPS decryption when keys are given, `postBuild`
+//! substitution, normalisation), and how they differ from what the cluster
+//! has, by server-side dry-run. Objects left SOPS-encrypted (no keys given)
+//! are not dry-run: a Secret's key names are compared, never its values.
 
 use std::collections::BTreeMap;
 use std::path::Path;
 
 use ferroflux_api::kustomize::Kustomization;
 use ferroflux_kustomization::{generate, owner, substitute};
+use ferroflux_sops::Keys;
 use k8s_openapi::api::core::v1::{ConfigMap, Secret};
 use kube::api::{DynamicObject, Patch, PatchParams};
 use kube::{Api, Client};
@@ -21,20 +24,33 @@ use crate::kinds;
 /// change.
 const CONTROLLER_MANAGER: &str = "kustomize-controller";
 
+/// What [`build`] made.
+#[derive(Debug)]
+pub struct Built {
+    /// The objects, as the controller would apply them.
+    pub objects: Vec<Value>,
+    /// Whether the Kustomization has `spec.decryption` (the controller
+    /// decrypts only then).
+    pub decryption: bool,
+}
+
 /// Builds the Kustomization `name` over the local directory `path` (which
 /// stands for `spec.path` inside its source): copies it aside, prepares and
-/// builds it, substitutes `postBuild` variables (reading `substituteFrom`
+/// builds it, decrypts SOPS files and values with `keys` when given (as the
+/// controller does with its decryption Secret; without keys they stay
+/// encrypted), substitutes `postBuild` variables (reading `substituteFrom`
 /// from the cluster) and normalises the objects as the controller would.
 ///
 /// # Errors
-/// The Kustomization missing, the directory unreadable, the build or the
-/// substitution failing.
+/// The Kustomization missing, the directory unreadable, the build, the
+/// decryption (naming the file, never a value) or the substitution failing.
 pub async fn build(
     client: &Client,
     namespace: &str,
     name: &str,
     path: &Path,
-) -> Result<Vec<Value>> {
+    keys: Option<&Keys>,
+) -> Result<Built> {
     let kind = kinds::kustomization();
     let obj = cluster::get(client, &kind, namespace, name).await?;
     let ks: Kustomization = serde_json::from_value(obj)
@@ -52,8 +68,8 @@ pub async fn build(
     // The local directory is the Kustomization's path: build it at the root.
     let mut spec = ks.spec.clone();
     spec.path = Some("./".into());
-    let mut objects =
-        generate::build(copy.path(), &spec).map_err(|e| Error::Build(e.to_string()))?;
+    let mut objects = generate::build_decrypting(copy.path(), &spec, keys)
+        .map_err(|e| Error::Build(e.to_string()))?;
     if let Some(post_build) = &ks.spec.post_build {
         let mut vars = BTreeMap::new();
         for reference in &post_build.substitute_from {
@@ -85,7 +101,10 @@ pub async fn build(
         (name, namespace),
         ks.spec.common_metadata.as_ref(),
     );
-    Ok(objects)
+    Ok(Built {
+        objects,
+        decryption: ks.spec.decryption.is_some(),
+    })
 }
 
 /// The data of the ConfigMap or Secret a `substituteFrom` names; `None`
@@ -147,10 +166,16 @@ pub enum Drift {
     Changed(String),
     /// As in the cluster.
     Unchanged,
+    /// Still SOPS-encrypted (no key given), so not dry-run: for a Secret
+    /// its key names are as in the cluster, its values not compared.
+    NotCompared,
 }
 
 /// Compares each object with the cluster by a server-side dry-run apply
-/// as the controller; Secrets' values are masked in the diff.
+/// as the controller; Secrets' values are masked in the diff. An object
+/// still SOPS-encrypted is not dry-run (its ciphertext is not what the
+/// controller would apply): a Secret's key names are compared with the
+/// cluster's, as `flux diff` does, anything else is [`Drift::NotCompared`].
 ///
 /// # Errors
 /// A dry-run the server refuses.
@@ -177,6 +202,11 @@ pub async fn diff(client: &Client, objects: &[Value]) -> Result<Vec<(String, Dri
             out.push((id, Drift::Created));
             continue;
         };
+        if crate::sops::is_encrypted(obj) {
+            let live = serde_json::to_value(&live).unwrap_or_default();
+            out.push((id, encrypted_drift(obj, &live)));
+            continue;
+        }
         let dry = api
             .patch(
                 name,
@@ -242,6 +272,38 @@ pub(crate) fn mask_secret(value: &mut Value, other: &Value, side: &str) {
                 *v = Value::String(mask);
             }
         }
+    }
+}
+
+/// How a still-encrypted object compares with the cluster: a Secret whose
+/// key names differ from the live one's is [`Drift::Changed`], shown with
+/// every value masked; anything else is [`Drift::NotCompared`].
+fn encrypted_drift(local: &Value, live: &Value) -> Drift {
+    if local["kind"] != "Secret" {
+        return Drift::NotCompared;
+    }
+    let names = |o: &Value, fields: &[&str]| -> String {
+        let keys: std::collections::BTreeSet<&str> = fields
+            .iter()
+            .filter_map(|f| o[*f].as_object())
+            .flat_map(|m| m.keys().map(String::as_str))
+            .collect();
+        let mut text = "data:\n".to_owned();
+        for k in keys {
+            text.push_str("  ");
+            text.push_str(k);
+            text.push_str(": '***'\n");
+        }
+        text
+    };
+    let (before, after) = (
+        names(live, &["data", "stringData"]),
+        names(local, &["data", "stringData"]),
+    );
+    if before == after {
+        Drift::NotCompared
+    } else {
+        Drift::Changed(unified(&before, &after))
     }
 }
 

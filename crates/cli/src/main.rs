@@ -13,6 +13,7 @@ use ferroflux_cli::manifests::{
     self, AlertFlags, BucketSource, ChartSource, GitSecretFlags, GitSource, HelmReleaseFlags,
     HelmSource, KustomizationFlags, OciSource, ProviderFlags, ReceiverFlags,
 };
+use ferroflux_cli::sops::{self, SopsSecretFlags};
 use ferroflux_cli::ui::Ui;
 use ferroflux_cli::{cluster, helmrelease, install, local, tree};
 
@@ -258,6 +259,16 @@ enum CreateSecret {
         #[command(flatten)]
         common: CreateCommon,
     },
+    /// The SOPS decryption keys of a Kustomization, for `create
+    /// kustomization --decryption-secret` (age identities as
+    /// `<stem>.agekey`, PGP private keys as `<stem>.asc`).
+    Sops {
+        name: String,
+        #[command(flatten)]
+        flags: SopsSecretFlags,
+        #[command(flatten)]
+        common: CreateCommon,
+    },
 }
 
 #[derive(Subcommand)]
@@ -442,7 +453,20 @@ enum LocalTarget {
         /// The local directory that stands for its spec.path.
         #[arg(long)]
         path: PathBuf,
+        #[command(flatten)]
+        decryption: Decryption,
     },
+}
+
+/// Local SOPS decryption for `build` and `diff kustomization`.
+#[derive(Args)]
+struct Decryption {
+    /// Decrypt SOPS files and values with this private key, as the
+    /// controller does with its decryption Secret: an age identity file or
+    /// an armored PGP private key; `-` reads standard input. Repeatable.
+    /// Without it, encrypted objects stay encrypted.
+    #[arg(long = "decryption-key", value_name = "FILE")]
+    keys: Vec<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -454,6 +478,8 @@ enum DiffTarget {
         /// The local directory that stands for its spec.path.
         #[arg(long)]
         path: PathBuf,
+        #[command(flatten)]
+        decryption: Decryption,
     },
     /// A HelmRelease: its chart and values now against its deployed
     /// release.
@@ -578,19 +604,8 @@ async fn run(cli: Cli, ui: Ui) -> Result<(), Error> {
             }
             commands::export(&ctx, &kind, name.as_deref()).await
         }
-        Command::Build {
-            target: LocalTarget::Kustomization { name, path },
-        } => {
-            let objects = local::build(&ctx.client, &ctx.namespace, &name, &path).await?;
-            commands::print_yaml(&objects);
-            Ok(())
-        }
-        Command::Diff {
-            target: DiffTarget::Kustomization { name, path },
-        } => diff(&ctx, &name, &path).await,
-        Command::Diff {
-            target: DiffTarget::Helmrelease { name },
-        } => diff_helm_release(&ctx, &name).await,
+        Command::Build { target } => build(&ctx, target).await,
+        Command::Diff { target } => diff(&ctx, target).await,
         Command::Tree { target } => run_tree(&ctx, target).await,
         Command::Events {
             all_namespaces,
@@ -679,8 +694,51 @@ async fn run_get(ctx: &Context, get: &Get) -> Result<(), Error> {
     commands::get(ctx, &kinds, get.all_namespaces, width).await
 }
 
-async fn diff(ctx: &Context, name: &str, path: &std::path::Path) -> Result<(), Error> {
-    let objects = local::build(&ctx.client, &ctx.namespace, name, path).await?;
+/// Builds a Kustomization from a local directory, decrypting with the
+/// `--decryption-key` files when given; warns on stderr about objects left
+/// encrypted, and about keys given for a Kustomization the controller does
+/// not decrypt. Returns the objects and how many stayed encrypted.
+async fn build_local(
+    ctx: &Context,
+    name: &str,
+    path: &std::path::Path,
+    decryption: &Decryption,
+) -> Result<(Vec<serde_json::Value>, usize), Error> {
+    let keys = sops::decryption_keys(&decryption.keys)?;
+    let built = local::build(&ctx.client, &ctx.namespace, name, path, keys.as_ref()).await?;
+    if keys.is_some() && !built.decryption {
+        ctx.ui.warning(&format!(
+            "Kustomization {name} has no spec.decryption, so the controller will not decrypt its objects; decrypted here as asked"
+        ));
+    }
+    let encrypted = sops::still_encrypted(&built.objects);
+    if !encrypted.is_empty() {
+        ctx.ui.warning(&sops::not_decrypted_note(&encrypted));
+    }
+    Ok((built.objects, encrypted.len()))
+}
+
+async fn build(ctx: &Context, target: LocalTarget) -> Result<(), Error> {
+    let LocalTarget::Kustomization {
+        name,
+        path,
+        decryption,
+    } = target;
+    let (objects, _) = build_local(ctx, &name, &path, &decryption).await?;
+    commands::print_yaml(&objects);
+    Ok(())
+}
+
+async fn diff(ctx: &Context, target: DiffTarget) -> Result<(), Error> {
+    let (name, path, decryption) = match target {
+        DiffTarget::Kustomization {
+            name,
+            path,
+            decryption,
+        } => (name, path, decryption),
+        DiffTarget::Helmrelease { name } => return diff_helm_release(ctx, &name).await,
+    };
+    let (objects, encrypted) = build_local(ctx, &name, &path, &decryption).await?;
     let drift = local::diff(&ctx.client, &objects).await?;
     let mut changed = 0;
     for (id, d) in &drift {
@@ -693,7 +751,7 @@ async fn diff(ctx: &Context, name: &str, path: &std::path::Path) -> Result<(), E
                 ferroflux_cli::ui::out(&format!("► {id} drifted\n{text}"));
                 changed += 1;
             }
-            local::Drift::Unchanged => {}
+            local::Drift::Unchanged | local::Drift::NotCompared => {}
         }
     }
     if changed > 0 {
@@ -702,8 +760,13 @@ async fn diff(ctx: &Context, name: &str, path: &std::path::Path) -> Result<(), E
             drift.len()
         )));
     }
+    let unseen = if encrypted > 0 {
+        format!(" ({encrypted} SOPS-encrypted: only their keys compared)")
+    } else {
+        String::new()
+    };
     ctx.ui.success(&format!(
-        "no changes: {} objects as in the cluster",
+        "no changes: {} objects as in the cluster{unseen}",
         drift.len()
     ));
     Ok(())
@@ -759,7 +822,9 @@ fn exported_objects(
         | Create::AlertProvider { common, .. }
         | Create::Alert { common, .. }
         | Create::Receiver { common, .. }
-        | Create::Secret(CreateSecret::Git { common, .. }) => common.export,
+        | Create::Secret(CreateSecret::Git { common, .. } | CreateSecret::Sops { common, .. }) => {
+            common.export
+        }
     };
     if !export {
         return Ok(None);
@@ -833,5 +898,121 @@ fn create_object(create: &Create, namespace: &str) -> Result<(Kind, serde_json::
             kinds::secret(),
             manifests::git_secret(name, namespace, flags)?,
         ),
+        Create::Secret(CreateSecret::Sops { name, flags, .. }) => {
+            (kinds::secret(), sops::secret(name, namespace, flags)?)
+        }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::{Cli, Command, Create, CreateSecret, DiffTarget, LocalTarget};
+
+    #[test]
+    fn decryption_keys_repeat_on_build_and_diff() {
+        let cli = Cli::try_parse_from([
+            "ferroflux",
+            "build",
+            "kustomization",
+            "app",
+            "--path",
+            "./deploy",
+            "--decryption-key",
+            "age.txt",
+            "--decryption-key",
+            "pgp.asc",
+        ])
+        .unwrap();
+        let Command::Build {
+            target: LocalTarget::Kustomization { decryption, .. },
+        } = cli.command
+        else {
+            panic!("not a build");
+        };
+        assert_eq!(
+            decryption.keys,
+            [std::path::PathBuf::from("age.txt"), "pgp.asc".into()]
+        );
+        let cli = Cli::try_parse_from([
+            "ferroflux",
+            "diff",
+            "ks",
+            "app",
+            "--path",
+            ".",
+            "--decryption-key",
+            "-",
+        ])
+        .unwrap();
+        let Command::Diff {
+            target: DiffTarget::Kustomization { decryption, .. },
+        } = cli.command
+        else {
+            panic!("not a diff");
+        };
+        assert_eq!(decryption.keys, [std::path::PathBuf::from("-")]);
+        // Without the flag nothing is decrypted.
+        let cli = Cli::try_parse_from(["ferroflux", "build", "ks", "app", "--path", "."]).unwrap();
+        let Command::Build {
+            target: LocalTarget::Kustomization { decryption, .. },
+        } = cli.command
+        else {
+            panic!("not a build");
+        };
+        assert!(decryption.keys.is_empty());
+    }
+
+    #[test]
+    fn create_secret_sops_takes_both_kinds_of_key_files() {
+        let cli = Cli::try_parse_from([
+            "ferroflux",
+            "create",
+            "secret",
+            "sops",
+            "sops-keys",
+            "--age-key-file",
+            "a.txt",
+            "--age-key-file",
+            "-",
+            "--pgp-key-file",
+            "p.asc",
+            "--export",
+        ])
+        .unwrap();
+        let Command::Create(create) = cli.command else {
+            panic!("not a create");
+        };
+        let Create::Secret(CreateSecret::Sops {
+            name,
+            flags,
+            common,
+        }) = *create
+        else {
+            panic!("not create secret sops");
+        };
+        assert_eq!(name, "sops-keys");
+        assert_eq!(
+            flags.age_key_files,
+            [std::path::PathBuf::from("a.txt"), "-".into()]
+        );
+        assert_eq!(flags.pgp_key_files, [std::path::PathBuf::from("p.asc")]);
+        assert!(common.export);
+        assert!(
+            Cli::try_parse_from([
+                "ferroflux",
+                "create",
+                "kustomization",
+                "app",
+                "--source",
+                "app",
+                "--decryption-provider",
+                "sops",
+                "--decryption-secret",
+                "sops-keys",
+            ])
+            .is_ok()
+        );
+    }
 }

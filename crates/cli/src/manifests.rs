@@ -382,6 +382,13 @@ pub struct KustomizationFlags {
     /// How soon to retry after a failure.
     #[arg(long)]
     pub retry_interval: Option<String>,
+    /// Decrypt SOPS-encrypted files and values: `sops` (the only provider).
+    #[arg(long)]
+    pub decryption_provider: Option<String>,
+    /// The Secret holding the decryption keys (`*.agekey`, `*.asc`), as
+    /// `ferroflux create secret sops` writes it.
+    #[arg(long)]
+    pub decryption_secret: Option<String>,
 }
 
 /// `create alert-provider`.
@@ -823,7 +830,34 @@ pub fn kustomization(name: &str, namespace: &str, flags: &KustomizationFlags) ->
     if !flags.depends_on.is_empty() {
         spec["dependsOn"] = depends_on(&flags.depends_on)?;
     }
+    if let Some(decryption) = decryption(flags)? {
+        spec["decryption"] = decryption;
+    }
     Ok(object(&kinds::kustomization(), name, namespace, spec))
+}
+
+/// `spec.decryption` from `--decryption-provider` and
+/// `--decryption-secret`, as `flux create kustomization` writes it.
+///
+/// # Errors
+/// [`Error::Usage`] for a provider other than `sops`, or a Secret without
+/// a provider (which `flux` ignores silently).
+fn decryption(flags: &KustomizationFlags) -> Result<Option<Value>> {
+    let secret = flags.decryption_secret.as_ref().filter(|s| !s.is_empty());
+    let Some(provider) = flags.decryption_provider.as_ref() else {
+        return match secret {
+            Some(_) => Err(Error::Usage(
+                "--decryption-secret needs --decryption-provider sops".into(),
+            )),
+            None => Ok(None),
+        };
+    };
+    let provider = one_of(provider, &["sops"], "--decryption-provider")?;
+    let mut decryption = json!({"provider": provider});
+    if let Some(name) = secret {
+        decryption["secretRef"] = json!({"name": name});
+    }
+    Ok(Some(decryption))
 }
 
 /// `spec.kubeConfig.secretRef` from `--kubeconfig-secret-ref`, when given.
@@ -1355,6 +1389,59 @@ mod tests {
                 .to_string()
                 .contains("not a source")
         );
+    }
+
+    #[test]
+    fn kustomization_decryption_is_written_as_flux_writes_it() {
+        let flags = KustomizationFlags {
+            source: "app".into(),
+            interval: "1m".into(),
+            decryption_provider: Some("sops".into()),
+            decryption_secret: Some("sops-keys".into()),
+            ..KustomizationFlags::default()
+        };
+        assert_eq!(
+            kustomization("app", "apps", &flags).unwrap()["spec"]["decryption"],
+            json!({"provider": "sops", "secretRef": {"name": "sops-keys"}})
+        );
+        let no_secret = KustomizationFlags {
+            decryption_secret: None,
+            ..flags.clone()
+        };
+        assert_eq!(
+            kustomization("app", "apps", &no_secret).unwrap()["spec"]["decryption"],
+            json!({"provider": "sops"})
+        );
+        let none = KustomizationFlags {
+            decryption_provider: None,
+            decryption_secret: None,
+            ..flags.clone()
+        };
+        assert!(
+            kustomization("app", "apps", &none).unwrap()["spec"]
+                .get("decryption")
+                .is_none()
+        );
+        for (bad, says) in [
+            (
+                KustomizationFlags {
+                    decryption_provider: Some("vault".into()),
+                    ..flags.clone()
+                },
+                "--decryption-provider 'vault' is not one of sops",
+            ),
+            (
+                KustomizationFlags {
+                    decryption_provider: None,
+                    ..flags
+                },
+                "--decryption-secret needs --decryption-provider sops",
+            ),
+        ] {
+            let error = kustomization("app", "apps", &bad).unwrap_err();
+            assert!(error.to_string().contains(says), "{error}");
+            assert_eq!(error.exit_code(), 2);
+        }
     }
 
     #[test]

@@ -1,5 +1,5 @@
 //! How progress is shown: Flux's markers (`►` doing, `✔` done, `✗`
-//! failed, `◎` waiting) on stderr, coloured only on a terminal and never
+//! failed, `◎` waiting, `⚠` a warning) on stderr, coloured only on a terminal and never
 //! with `NO_COLOR` set; a spinner while waiting, on a terminal only.
 //! Results go to stdout through [`out`].
 
@@ -49,6 +49,11 @@ impl Ui {
     /// Something failed.
     pub fn failure(self, message: &str) {
         self.line("✗", "31", message);
+    }
+
+    /// Something the user should know: the command goes on.
+    pub fn warning(self, message: &str) {
+        self.line("⚠", "33", message);
     }
 
     /// Waiting begins.

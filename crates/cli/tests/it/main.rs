@@ -11,6 +11,7 @@ mod chart;
 mod generators;
 mod helmrelease;
 mod install;
+mod sops;
 mod workflow;
 
 use std::path::Path;
