@@ -12,7 +12,7 @@ async fn every_crd_becomes_established() {
     let client = support::client().await;
     let api: Api<CustomResourceDefinition> = Api::all(client);
     let crds = ferroflux_api::all_crds();
-    assert_eq!(crds.len(), 10, "ten Flux kinds");
+    assert_eq!(crds.len(), 12, "twelve Flux kinds");
     for crd in crds {
         let live = api
             .get(crd.metadata.name.as_deref().unwrap())

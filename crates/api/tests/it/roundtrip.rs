@@ -1,7 +1,7 @@
 //! Flux manifests survive the trip into our Rust types and into the real API
 //! server with every field intact.
 
-use ferroflux_api::{helm, kustomize, notification, source};
+use ferroflux_api::{extensions, helm, kustomize, notification, source};
 use ferroflux_testenv::namespace;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -23,6 +23,8 @@ fn through_rust_type(manifest: &Value) -> Value {
         "HelmRepository" => through::<source::HelmRepository>(manifest),
         "HelmChart" => through::<source::HelmChart>(manifest),
         "Bucket" => through::<source::Bucket>(manifest),
+        "ExternalArtifact" => through::<source::ExternalArtifact>(manifest),
+        "ArtifactGenerator" => through::<extensions::ArtifactGenerator>(manifest),
         "Kustomization" => through::<kustomize::Kustomization>(manifest),
         "HelmRelease" => through::<helm::HelmRelease>(manifest),
         "Provider" => through::<notification::Provider>(manifest),
