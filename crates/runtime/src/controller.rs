@@ -153,6 +153,10 @@ struct Context<K: Object, R> {
     options: Options,
     stats: Arc<Stats>,
     failures: Mutex<HashMap<String, u32>>,
+    /// The resourceVersion each object got from this controller's last status patch: the
+    /// watch cache can lag behind it, and a reconcile must not decide from a status older than
+    /// the one it wrote itself (a Helm release it just recorded would look unrecorded).
+    written: Mutex<HashMap<String, u64>>,
     queue: Arc<Queue>,
     _kind: std::marker::PhantomData<fn() -> K>,
 }
@@ -184,6 +188,48 @@ impl Queue {
 }
 
 impl<K: Object, R> Context<K, R> {
+    /// Records the resourceVersion a status patch of `key` returned.
+    fn record_written(&self, key: &str, written: Option<u64>) {
+        if let Some(version) = written {
+            self.written
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .insert(key.to_owned(), version);
+        }
+    }
+
+    /// `obj` from the watch cache, or, when the cache has not caught up with this
+    /// controller's own last status patch of it, read again from the API server (the cached
+    /// one when that read fails).
+    async fn current(&self, api: &Api<K>, obj: Arc<K>) -> Arc<K> {
+        let key = key_of(&*obj);
+        let written = self
+            .written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(&key)
+            .copied();
+        let cached = obj
+            .meta()
+            .resource_version
+            .as_deref()
+            .and_then(|v| v.parse::<u64>().ok());
+        match (written, cached) {
+            (Some(w), Some(c)) if c < w => match api.get_opt(&obj.name_any()).await {
+                Ok(Some(fresh)) => Arc::new(fresh),
+                _ => obj,
+            },
+            _ => obj,
+        }
+    }
+
+    fn forget_written(&self, key: &str) {
+        self.written
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(key);
+    }
+
     fn record_failure(&self, key: &str) -> u32 {
         let mut map = self.failures.lock().unwrap_or_else(PoisonError::into_inner);
         let n = map.entry(key.to_owned()).or_insert(0);
@@ -260,6 +306,7 @@ pub async fn run_with_triggers<K, R>(
         options,
         stats,
         failures: Mutex::default(),
+        written: Mutex::default(),
         queue,
         _kind: std::marker::PhantomData,
     });
@@ -321,6 +368,7 @@ async fn reconcile<K: Object, R: Reconciler<K>>(
                     .await
                     .map_err(|source| Error::Cleanup { object, source })?;
                 ctx.stats.finalized.fetch_add(1, Ordering::Relaxed);
+                ctx.forget_written(&format!("{obj_ns}/{obj_name}"));
                 if let Some(m) = &ctx.options.metrics {
                     m.forget(&K::kind(&()), &obj_ns, &obj_name);
                 }
@@ -337,6 +385,7 @@ async fn apply<K: Object, R: Reconciler<K>>(
     obj: Arc<K>,
     ctx: &Context<K, R>,
 ) -> Result<Action, Error> {
+    let obj = ctx.current(api, obj).await;
     let key = key_of(&*obj);
     let (kind, ns, name) = (
         K::kind(&()).into_owned(),
@@ -371,7 +420,8 @@ async fn apply<K: Object, R: Reconciler<K>>(
             &message,
             generation,
         );
-        patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+        let written = patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+        ctx.record_written(&key, written);
     }
 
     let interval = obj.interval().get();
@@ -406,7 +456,8 @@ async fn apply<K: Object, R: Reconciler<K>>(
             generation,
         );
     }
-    patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+    let written = patch_status(api, &obj, &status, &ctx.options.field_manager).await?;
+    ctx.record_written(&key, written);
 
     let ready_after = conditions::get(K::conditions(&mut status), READY_CONDITION).cloned();
     let report = Report {
@@ -448,7 +499,9 @@ async fn clear_static<K: Object, R: Reconciler<K>>(
             source,
         })?;
     if had_status {
-        patch_status(api, &obj, &K::Status::default(), &ctx.options.field_manager).await?;
+        let written =
+            patch_status(api, &obj, &K::Status::default(), &ctx.options.field_manager).await?;
+        ctx.record_written(&key_of(&*obj), written);
     }
     tracing::debug!(object = %key, "static object: not reconciled");
     Ok(Action::await_change())
@@ -606,12 +659,14 @@ fn ready_describes(conditions: &[ferroflux_api::meta::Condition], generation: Op
         .is_some_and(|c| c.observed_generation == generation)
 }
 
+/// Server-side applies `status`; returns the object's new resourceVersion (when numeric, as
+/// the API server's are).
 async fn patch_status<K: Object>(
     api: &Api<K>,
     obj: &K,
     status: &K::Status,
     field_manager: &str,
-) -> Result<(), Error> {
+) -> Result<Option<u64>, Error> {
     let patch = serde_json::json!({
         "apiVersion": K::api_version(&()),
         "kind": K::kind(&()),
@@ -620,7 +675,13 @@ async fn patch_status<K: Object>(
     let params = PatchParams::apply(field_manager).force();
     api.patch_status(&obj.name_any(), &params, &Patch::Apply(&patch))
         .await
-        .map(drop)
+        .map(|patched| {
+            patched
+                .meta()
+                .resource_version
+                .as_deref()
+                .and_then(|v| v.parse::<u64>().ok())
+        })
         .map_err(|source| Error::PatchStatus {
             object: key_of(obj),
             source,
