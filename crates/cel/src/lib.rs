@@ -14,6 +14,73 @@ use std::sync::{Arc, LazyLock};
 
 use serde_json::Value;
 
+/// The longest expression compiled, in bytes.
+const MAX_SOURCE_BYTES: usize = 4096;
+
+/// The list macros, whose cost is the length of the list they walk.
+const COMPREHENSIONS: [&str; 5] = ["all", "exists", "exists_one", "map", "filter"];
+
+/// The first list macro called inside another one's arguments, as `(outer, inner)`.
+///
+/// Evaluation runs on the reconciling thread and cel-rust has no cost limit, so cost is bounded
+/// by shape: one level of list macros (chained ones are fine) walks each list once, linear in
+/// the object's size, which the API server caps. Scanned on the text: string literals are
+/// skipped, parentheses tracked.
+fn nested_comprehension(source: &str) -> Option<(String, String)> {
+    // One entry per open parenthesis: the list macro it calls, if any.
+    let mut open: Vec<Option<String>> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    let mut word = String::new();
+    let mut dotted = false;
+    let mut previous = ' ';
+    for c in source.chars() {
+        if let Some(q) = quote {
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == q {
+                quote = None;
+            }
+            continue;
+        }
+        match c {
+            '\'' | '"' => {
+                quote = Some(c);
+                word.clear();
+            }
+            '(' => {
+                let macro_name =
+                    (dotted && COMPREHENSIONS.contains(&word.as_str())).then(|| word.clone());
+                if let Some(inner) = &macro_name
+                    && let Some(outer) = open.iter().rev().flatten().next()
+                {
+                    return Some((outer.clone(), inner.clone()));
+                }
+                open.push(macro_name);
+                word.clear();
+            }
+            ')' => {
+                open.pop();
+                word.clear();
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                if word.is_empty() {
+                    dotted = previous == '.';
+                }
+                word.push(c);
+            }
+            c if c.is_whitespace() => {}
+            _ => word.clear(),
+        }
+        if !c.is_whitespace() {
+            previous = c;
+        }
+    }
+    None
+}
+
 /// The longest error message kept, in characters.
 const MESSAGE_LIMIT: usize = 240;
 
@@ -43,6 +110,17 @@ pub enum Error {
         /// What the interpreter said.
         message: String,
     },
+    /// The expression could take a tenant's object long to evaluate: too long, or list macros
+    /// nested inside one another.
+    #[error("{field}: the CEL expression {expression:?} is refused: {message}")]
+    TooCostly {
+        /// The spec field holding it.
+        field: String,
+        /// The expression (cut when long).
+        expression: String,
+        /// Why.
+        message: String,
+    },
     /// The result is not a boolean.
     #[error("{field}: {expression:?} evaluated to a {kind}, not a bool")]
     NotBool {
@@ -69,6 +147,22 @@ impl Expression {
     /// # Errors
     /// [`Error::Parse`].
     pub fn compile(field: &str, source: &str) -> Result<Self, Error> {
+        let too_costly = |message: String| Error::TooCostly {
+            field: field.to_owned(),
+            expression: cap(source),
+            message,
+        };
+        if source.len() > MAX_SOURCE_BYTES {
+            return Err(too_costly(format!(
+                "it is {} bytes long, above the limit of {MAX_SOURCE_BYTES}",
+                source.len()
+            )));
+        }
+        if let Some((outer, inner)) = nested_comprehension(source) {
+            return Err(too_costly(format!(
+                "`{inner}` is nested inside `{outer}`: nested list macros cost the product of the lists' lengths; chain them instead (`filter(...).exists(...)`)"
+            )));
+        }
         let program = ENV.compile(source).map_err(|e| Error::Parse {
             field: field.to_owned(),
             expression: source.to_owned(),

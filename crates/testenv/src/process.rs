@@ -133,7 +133,7 @@ fn launch(name: &'static str, program: &Path, args: &[String], out: File) -> Res
 }
 
 /// The last `lines` lines of the file at `path` (at most its last 64 KiB).
-fn log_tail(path: &Path, lines: usize) -> String {
+pub(crate) fn log_tail(path: &Path, lines: usize) -> String {
     const MAX: u64 = 64 * 1024;
     let Ok(mut file) = File::open(path) else {
         return format!("(no log at {})", path.display());
@@ -237,5 +237,53 @@ impl Guardian {
     pub(crate) fn finish(&mut self) {
         drop(self.stdin.take());
         let _ = self.child.wait();
+    }
+}
+
+/// How often a starting daemon is probed.
+const START_POLL: Duration = Duration::from_millis(50);
+
+/// Waits until a daemon the harness started (`child`, writing to `log`) passes `probe`, up to
+/// `timeout`. A daemon has no readiness event to await, so it is probed every 50 ms until the
+/// deadline.
+///
+/// # Errors
+/// [`Error::Exited`] when the process died (`child` is cleared), [`Error::NotReady`] with the
+/// last probe error at the deadline; both carry the log's tail.
+pub(crate) fn wait_started(
+    child: &mut Option<Child>,
+    component: &'static str,
+    step: &'static str,
+    timeout: Duration,
+    log: &Path,
+    probe: impl Fn() -> std::result::Result<(), String>,
+) -> Result<()> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(running) = child.as_mut()
+            && let Ok(Some(status)) = running.try_wait()
+        {
+            *child = None;
+            return Err(Error::Exited {
+                component,
+                status,
+                log_tail: log_tail(log, 20),
+            });
+        }
+        let last_error = match probe() {
+            Ok(()) => return Ok(()),
+            Err(e) => e,
+        };
+        if Instant::now() > deadline {
+            return Err(Error::NotReady {
+                step,
+                waited: timeout,
+                last_error,
+                component,
+                log_tail: log_tail(log, 20),
+            });
+        }
+        // Polling a daemon that is starting, bounded by the deadline.
+        std::thread::sleep(START_POLL);
     }
 }

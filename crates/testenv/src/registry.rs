@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::io::{Read as _, Write as _};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::error::{Error, Result};
 use crate::git::BasicAuth;
@@ -151,34 +151,19 @@ impl Registry {
 
     /// Polls `/v2/` until it answers (`200`, or `401` behind auth).
     fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                self.child = None;
-                return Err(Error::Exited {
-                    component: "docker-registry",
-                    status,
-                    log_tail: self.log_tail(),
-                });
-            }
-            let last_error = match self.probe() {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() > deadline {
-                return Err(Error::NotReady {
-                    step: "answer /v2/",
-                    waited: START_TIMEOUT,
-                    last_error,
-                    component: "docker-registry",
-                    log_tail: self.log_tail(),
-                });
-            }
-            // Polling a daemon that is starting, bounded by the deadline.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.path().join("registry.log");
+        let mut child = self.child.take();
+        let this = &*self;
+        let result = crate::process::wait_started(
+            &mut child,
+            "docker-registry",
+            "answer /v2/",
+            START_TIMEOUT,
+            &log,
+            || this.probe(),
+        );
+        self.child = child;
+        result
     }
 
     /// One `GET /v2/`. Over HTTPS the listener accepting a connection is
@@ -241,12 +226,6 @@ impl Registry {
             }}
         })
         .to_string()
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("registry.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 }
 

@@ -14,7 +14,7 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Component, Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::binaries::cache_dir;
 use crate::error::{Error, Result};
@@ -220,34 +220,19 @@ impl S3Server {
 
     /// Polls with a plain request until the server answers (any HTTP status).
     fn wait_ready(&mut self) -> Result<()> {
-        let deadline = Instant::now() + START_TIMEOUT;
-        loop {
-            if let Some(child) = self.child.as_mut()
-                && let Ok(Some(status)) = child.try_wait()
-            {
-                self.child = None;
-                return Err(Error::Exited {
-                    component: "s3s-fs",
-                    status,
-                    log_tail: self.log_tail(),
-                });
-            }
-            let last_error = match self.probe() {
-                Ok(()) => return Ok(()),
-                Err(e) => e,
-            };
-            if Instant::now() > deadline {
-                return Err(Error::NotReady {
-                    step: "answer HTTP",
-                    waited: START_TIMEOUT,
-                    last_error,
-                    component: "s3s-fs",
-                    log_tail: self.log_tail(),
-                });
-            }
-            // Polling a daemon that is starting, bounded by the deadline.
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let log = self.dir.path().join("s3s-fs.log");
+        let mut child = self.child.take();
+        let this = &*self;
+        let result = crate::process::wait_started(
+            &mut child,
+            "s3s-fs",
+            "answer HTTP",
+            START_TIMEOUT,
+            &log,
+            || this.probe(),
+        );
+        self.child = child;
+        result
     }
 
     /// One unsigned `GET /`: any status line means the server is serving.
@@ -270,12 +255,6 @@ impl S3Server {
                 String::from_utf8_lossy(&head)
             ))
         }
-    }
-
-    fn log_tail(&self) -> String {
-        let log = std::fs::read_to_string(self.dir.path().join("s3s-fs.log")).unwrap_or_default();
-        let lines: Vec<&str> = log.lines().collect();
-        lines[lines.len().saturating_sub(20)..].join("\n")
     }
 }
 

@@ -120,3 +120,31 @@ fn long_values_are_not_quoted_in_full() {
         .map_or_else(|e| e.to_string(), |b| b.to_string());
     assert!(err.len() < 1_000, "{}", err.len());
 }
+
+#[test]
+fn nested_list_macros_and_huge_expressions_are_refused_by_name() {
+    // A tenant's expression must not make one reconcile walk list x list x list.
+    let err = Expression::compile(
+        "spec.healthCheckExprs[0].current",
+        "status.items.all(a, status.items.exists(b, status.items.exists(c, a == b && b == c)))",
+    )
+    .unwrap_err();
+    assert!(matches!(err, Error::TooCostly { .. }), "{err}");
+    let text = err.to_string();
+    assert!(
+        text.starts_with("spec.healthCheckExprs[0].current:"),
+        "{text}"
+    );
+    assert!(text.contains("`exists` is nested inside `all`"), "{text}");
+    // Chained macros and macros named inside strings are fine.
+    for fine in [
+        "status.conditions.filter(e, e.type == 'Ready').all(e, e.status == 'True')",
+        "status.?conditions.orValue([]).exists(e, e.message == 'x.all(y, z.exists(w, true))')",
+        "has(status.ready) && status.items.map(i, i.name).exists(n, n == 'a')",
+    ] {
+        assert!(Expression::compile("current", fine).is_ok(), "{fine}");
+    }
+    let long = format!("true{}", " && true".repeat(1000));
+    let err = Expression::compile("current", &long).unwrap_err();
+    assert!(err.to_string().contains("above the limit of 4096"), "{err}");
+}
