@@ -20,6 +20,7 @@ use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, patch, yaml};
 
 mod plugin;
+mod value_add;
 
 /// Which files a kustomization may read.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -444,6 +445,14 @@ impl Builder {
             file,
             plugin::Field::Transformers,
             &k.transformers,
+            acc,
+            stack,
+        )?;
+        self.run_plugins(
+            dir,
+            file,
+            plugin::Field::Validators,
+            &k.validators,
             acc,
             stack,
         )?;

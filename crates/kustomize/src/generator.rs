@@ -318,6 +318,15 @@ fn wrapped_base64(bytes: &[u8]) -> String {
 
 /// Adds, merges or replaces by kustomize's rules: the generated object is
 /// matched against every earlier id of the objects built so far.
+/// Adds an object a built-in generator made, refused when its id is taken
+/// (kustomize's `create` behavior).
+///
+/// # Errors
+/// Why it cannot be added.
+pub fn add_generated(acc: &mut Vec<Resource>, res: Resource) -> Result<(), String> {
+    absorb(acc, res, Behavior::Create)
+}
+
 fn absorb(acc: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) -> Result<(), String> {
     let id = res.id();
     let matches: Vec<usize> = acc

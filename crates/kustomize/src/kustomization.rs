@@ -77,17 +77,19 @@ pub struct Kustomization {
     /// Transformer configuration files (or inline configurations), see
     /// [`crate::config`].
     pub configurations: Vec<String>,
-    /// Refused: Helm is not run by the builder.
+    /// Refused when it lists a chart, as kustomize refuses it without
+    /// `--enable-helm` (which Flux never passes).
     pub helm_charts: Option<Value>,
-    /// Refused with `helmCharts`.
+    /// Settings for `helmCharts`; without charts, nothing reads them.
     pub helm_globals: Option<Value>,
     /// Generator plugins: kustomize's built-ins run, others are refused
     /// (see `build::plugin`).
     pub generators: Vec<String>,
     /// Transformer plugins: kustomize's built-ins run, others are refused.
     pub transformers: Vec<String>,
-    /// Refused: validators are never run.
-    pub validators: Option<Value>,
+    /// Validator plugins: kustomize's built-in transformers, run to check
+    /// that they change nothing; others are refused.
+    pub validators: Vec<String>,
     /// Refused.
     pub openapi: Option<Value>,
 }
@@ -118,7 +120,7 @@ pub struct Image {
     pub new_tag: Option<String>,
     /// The replacement digest.
     pub digest: Option<String>,
-    /// Extra fields holding images (not supported yet).
+    /// Appended to the tag when neither a new tag nor a digest is given.
     pub tag_suffix: Option<String>,
 }
 
@@ -198,11 +200,23 @@ impl Kustomization {
         self.kind.as_deref() == Some("Component")
     }
 
-    /// Refuses every field this builder does not implement, naming them.
+    /// Refuses every field this builder does not implement, naming them,
+    /// and `helmCharts` with a chart, as kustomize run by Flux refuses it.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] listing the fields.
+    /// [`Error::Unsupported`] listing the fields; [`Error::Invalid`] for
+    /// `helmCharts`.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
+        let charts = self
+            .helm_charts
+            .as_ref()
+            .is_some_and(|c| c.as_array().is_none_or(|list| !list.is_empty()));
+        if charts {
+            return Err(Error::Invalid {
+                file: file.to_path_buf(),
+                message: "helmCharts: kustomize inflates Helm charts only with --enable-helm, which Flux never passes (its controllers run no external binaries); render the chart with a HelmRelease instead".into(),
+            });
+        }
         let present = [
             (
                 "buildMetadata: transformerAnnotations",
@@ -210,14 +224,7 @@ impl Kustomization {
                     .iter()
                     .any(|m| m == "transformerAnnotations"),
             ),
-            ("helmCharts", self.helm_charts.is_some()),
-            ("helmGlobals", self.helm_globals.is_some()),
-            ("validators", self.validators.is_some()),
             ("openapi", self.openapi.is_some()),
-            (
-                "images[].tagSuffix",
-                self.images.iter().any(|i| i.tag_suffix.is_some()),
-            ),
         ];
         let fields: Vec<&str> = present
             .iter()

@@ -99,7 +99,7 @@ pub enum Origin {
         /// The file that configured the generator: the kustomization, or
         /// the file holding a `generators` entry's configuration.
         kustomization: PathBuf,
-        /// `ConfigMapGenerator` or `SecretGenerator`.
+        /// `ConfigMapGenerator`, `SecretGenerator` or `IAMPolicyGenerator`.
         kind: &'static str,
         /// The configuration's `metadata.name`, for a `generators` entry.
         name: Option<String>,

@@ -115,12 +115,24 @@ fn update_image(field: &mut Value, image: &Image) {
     if !(tag_ok && digest_ok) {
         return;
     }
-    let name = image.new_name.clone().unwrap_or_else(|| image.name.clone());
-    let updated = match (&image.new_tag, &image.digest) {
+    // kustomize reads an empty string as not given.
+    let given = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    let name = given(&image.new_name).unwrap_or_else(|| image.name.clone());
+    let updated = match (given(&image.new_tag), given(&image.digest)) {
         (Some(tag), Some(digest)) => format!("{name}:{tag}@{digest}"),
         (Some(tag), None) => format!("{name}:{tag}"),
         (None, Some(digest)) => format!("{name}@{digest}"),
-        (None, None) => format!("{name}{tag_part}{digest_part}"),
+        // The suffix goes on the tag there is (or on an empty one) and the
+        // digest is dropped. Each pass appends it again: kustomize rewrites
+        // an image both as a container image and through the `images` field
+        // specs, so `spec/containers[]` of a Pod gets it twice, as there.
+        (None, None) => match given(&image.tag_suffix) {
+            Some(suffix) => format!(
+                "{name}:{}{suffix}",
+                tag_part.strip_prefix(':').unwrap_or(tag_part)
+            ),
+            None => format!("{name}{tag_part}{digest_part}"),
+        },
     };
     *field = Value::String(updated);
 }

@@ -8,13 +8,16 @@
 //! its kind, and runs with exactly the field specs it gives (the
 //! kustomization's transformer configuration is not used). Generators run
 //! after the kustomization's own generators; transformers after all of the
-//! kustomization's own transformers, in the order listed.
+//! kustomization's own transformers, in the order listed; validators after
+//! the transformers, each a built-in transformer that must leave every
+//! object as it found it (but for a `validated-by` label, which stays).
 //!
-//! Refused by name, never skipped: exec, Go and container plugins (any
-//! other `apiVersion`; kustomize as Flux runs it refuses them too), every
-//! validator, `HelmChartInflationGenerator` (Helm is not run by the
-//! builder), and the built-ins not implemented here (`SortOrderTransformer`,
-//! `HashTransformer`, `ValueAddTransformer`, `IAMPolicyGenerator`).
+//! Refused as kustomize, as Flux runs it, refuses them: exec, Go and
+//! container plugins (any other `apiVersion`), kinds kustomize has no
+//! built-in for (`SortOrderTransformer` among them: kustomize 5.7.1 does
+//! not load it as a plugin), a generator listed as a transformer or the
+//! other way round, and `HelmChartInflationGenerator` (kustomize needs
+//! `--enable-helm`, which Flux never passes).
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -36,8 +39,40 @@ use crate::resource::Resource;
 use crate::selector::Selector;
 use crate::yaml;
 
+use super::value_add::ValueAdd;
+
 /// The `apiVersion` of kustomize's built-in plugins.
 const BUILTIN: &str = "builtin";
+
+/// kustomize 5.7.1's built-in generators.
+const GENERATORS: &[&str] = &[
+    "ConfigMapGenerator",
+    "SecretGenerator",
+    "IAMPolicyGenerator",
+    "HelmChartInflationGenerator",
+];
+
+/// kustomize 5.7.1's built-in transformers (what `validators` may list too).
+const TRANSFORMERS: &[&str] = &[
+    "AnnotationsTransformer",
+    "HashTransformer",
+    "ImageTagTransformer",
+    "LabelTransformer",
+    "NamespaceTransformer",
+    "PatchJson6902Transformer",
+    "PatchStrategicMergeTransformer",
+    "PatchTransformer",
+    "PrefixSuffixTransformer",
+    "PrefixTransformer",
+    "SuffixTransformer",
+    "ReplacementTransformer",
+    "ReplicaCountTransformer",
+    "ValueAddTransformer",
+];
+
+/// The label a validator may add: kustomize ignores it when checking that
+/// a validator changed nothing, and keeps it.
+const VALIDATED_BY: &str = "validated-by";
 
 /// Which kustomization field the plugins come from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +81,8 @@ pub(super) enum Field {
     Generators,
     /// `transformers`.
     Transformers,
+    /// `validators`.
+    Validators,
 }
 
 impl Field {
@@ -53,6 +90,7 @@ impl Field {
         match self {
             Self::Generators => "generators",
             Self::Transformers => "transformers",
+            Self::Validators => "validators",
         }
     }
 }
@@ -78,30 +116,80 @@ impl Builder {
         stack: &mut Vec<std::path::PathBuf>,
     ) -> Result<(), Error> {
         for plugin in self.plugin_configs(dir, file, field, entries, stack)? {
+            let kind = plugin.kind.as_str();
             let invalid = |message: String| Error::Invalid {
                 file: file.to_path_buf(),
-                message: format!("{} {}: {message}", field.name(), plugin.kind),
+                message: format!("{} {kind}: {message}", field.name()),
             };
-            match (field, plugin.kind.as_str()) {
-                (Field::Generators, "ConfigMapGenerator") => {
-                    self.generate(dir, &plugin, generator::Kind::ConfigMap, acc)?;
+            let generator = GENERATORS.contains(&kind);
+            if kind == "HelmChartInflationGenerator" {
+                return Err(invalid(
+                    "kustomize inflates Helm charts only with --enable-helm, which Flux never passes (it runs no external binaries); render the chart with a HelmRelease instead".into(),
+                ));
+            }
+            if !generator && !TRANSFORMERS.contains(&kind) {
+                return Err(invalid(format!(
+                    "kustomize has no built-in plugin of this kind; its built-ins are {} and {}",
+                    GENERATORS.join(", "),
+                    TRANSFORMERS.join(", ")
+                )));
+            }
+            match (field, generator) {
+                (Field::Generators, false) => {
+                    return Err(invalid(
+                        "this is a transformer, not a generator; list it under transformers".into(),
+                    ));
                 }
-                (Field::Generators, "SecretGenerator") => {
-                    self.generate(dir, &plugin, generator::Kind::Secret, acc)?;
+                (Field::Transformers | Field::Validators, true) => {
+                    return Err(invalid(
+                        "this is a generator, not a transformer; list it under generators".into(),
+                    ));
                 }
-                (Field::Transformers, _) => {
+                (Field::Generators, true) => self.generate_with(dir, &plugin, acc)?,
+                (Field::Transformers, false) => {
                     self.transform_with(dir, file, &plugin, acc)
                         .map_err(|e| match e {
                             Error::Invalid { message, .. } => invalid(message),
                             other => other,
                         })?;
                 }
-                (Field::Generators, _) => {
-                    return Err(unsupported(file, field, &plugin.kind));
+                (Field::Validators, false) => {
+                    let before: Vec<Value> = acc.iter().map(|r| r.obj.clone()).collect();
+                    self.transform_with(dir, file, &plugin, acc)
+                        .map_err(|e| match e {
+                            Error::Invalid { message, .. } => invalid(message),
+                            other => other,
+                        })?;
+                    // Transformers neither add nor remove objects, so
+                    // comparing them pairwise is comparing the sets.
+                    if let Some(changed) = acc
+                        .iter()
+                        .zip(&before)
+                        .find(|(res, old)| without_validated_by(&res.obj) != **old)
+                        .map(|(res, _)| res.id())
+                    {
+                        return Err(invalid(format!(
+                            "a validator must not change the objects, but it changed {changed}"
+                        )));
+                    }
                 }
             }
         }
         Ok(())
+    }
+
+    /// One built-in generator.
+    fn generate_with(
+        &self,
+        dir: &Path,
+        plugin: &Plugin,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        match plugin.kind.as_str() {
+            "ConfigMapGenerator" => self.generate(dir, plugin, generator::Kind::ConfigMap, acc),
+            "SecretGenerator" => self.generate(dir, plugin, generator::Kind::Secret, acc),
+            _ => iam_policy(plugin, acc),
+        }
     }
 
     /// The configurations the entries name, checked to be built-ins.
@@ -146,10 +234,10 @@ impl Builder {
                     .unwrap_or_default()
                     .to_owned();
                 if api_version != BUILTIN {
-                    return Err(Error::Unsupported {
+                    return Err(Error::Invalid {
                         file: file.to_path_buf(),
-                        fields: format!(
-                            "{}: plugin {api_version}/{kind} (only kustomize's built-in plugins, apiVersion: builtin, are run; exec, Go and container plugins are not)",
+                        message: format!(
+                            "{}: plugin {kind} (apiVersion {api_version}) is an exec, Go or container plugin; kustomize as Flux runs it loads only its built-in plugins (apiVersion: builtin), and so does this builder",
                             field.name()
                         ),
                     });
@@ -186,22 +274,21 @@ impl Builder {
             }
             "PrefixSuffixTransformer" | "PrefixTransformer" | "SuffixTransformer" => {
                 let c: Affixes = read_config(&plugin.config, file)?;
+                let Some(field_specs) = c.field_specs else {
+                    return Err(invalid(
+                        "fieldSpecs is missing; kustomize refuses this plugin without them (give e.g. fieldSpecs: [{path: metadata/name}])".into(),
+                    ));
+                };
                 if plugin.kind != "SuffixTransformer" && !c.prefix.is_empty() {
-                    rename(acc, &c.prefix, true, &c.field_specs).map_err(invalid)?;
+                    rename(acc, &c.prefix, true, &field_specs).map_err(invalid)?;
                 }
                 if plugin.kind != "PrefixTransformer" && !c.suffix.is_empty() {
-                    rename(acc, &c.suffix, false, &c.field_specs).map_err(invalid)?;
+                    rename(acc, &c.suffix, false, &field_specs).map_err(invalid)?;
                 }
             }
             "NamespaceTransformer" => namespace(file, &plugin.config, acc)?,
             "ImageTagTransformer" => {
                 let c: ImageTag = read_config(&plugin.config, file)?;
-                if c.image_tag.tag_suffix.is_some() {
-                    return Err(Error::Unsupported {
-                        file: file.to_path_buf(),
-                        fields: "transformers: ImageTagTransformer imageTag.tagSuffix".into(),
-                    });
-                }
                 crate::transform::images(acc, &c.image_tag, &c.field_specs);
             }
             "ReplicaCountTransformer" => {
@@ -216,7 +303,17 @@ impl Builder {
                 let replacements = self.resolve_replacements(dir, file, &c.replacements)?;
                 replacement::apply(acc, &replacements).map_err(|e| invalid(e.to_string()))?;
             }
-            other => return Err(unsupported(file, Field::Transformers, other)),
+            "HashTransformer" => generator::apply_hashes(acc),
+            "ValueAddTransformer" => {
+                let c: ValueAdd = read_config(&plugin.config, file)?;
+                let read = |entry: &str| self.read(dir, entry);
+                c.configure(dir, file, &read)?.apply(acc).map_err(invalid)?;
+            }
+            other => {
+                return Err(invalid(format!(
+                    "{other} is not one of kustomize's built-in transformers"
+                )));
+            }
         }
         Ok(())
     }
@@ -348,15 +445,68 @@ fn namespace(file: &Path, config: &Value, acc: &mut [Resource]) -> Result<(), Er
     Ok(())
 }
 
-fn unsupported(file: &Path, field: Field, kind: &str) -> Error {
-    let why = match kind {
-        "HelmChartInflationGenerator" => "Helm charts are not rendered by the builder",
-        _ => "this built-in plugin is not implemented yet",
-    };
-    Error::Unsupported {
+/// kustomize's `IAMPolicyGenerator`: the GKE workload-identity
+/// ServiceAccount, written as kustomize writes it (a YAML text read back,
+/// so values read as YAML reads them).
+fn iam_policy(plugin: &Plugin, acc: &mut Vec<Resource>) -> Result<(), Error> {
+    let file = plugin.configured_in.as_path();
+    let invalid = |message: String| Error::Invalid {
         file: file.to_path_buf(),
-        fields: format!("{}: {kind} ({why})", field.name()),
+        message: format!("generators IAMPolicyGenerator: {message}"),
+    };
+    let c: IamPolicy = read_config(&plugin.config, file)?;
+    if c.cloud != "gke" {
+        return Err(invalid(format!(
+            "cloud provider '{}' is not supported (kustomize knows only gke)",
+            c.cloud
+        )));
     }
+    let mut text = format!(
+        "apiVersion: v1\nkind: ServiceAccount\nmetadata:\n  annotations:\n    iam.gke.io/gcp-service-account: {}@{}.iam.gserviceaccount.com\n  name: {}\n",
+        c.service_account.name, c.service_account.project_id, c.kubernetes_service.name
+    );
+    if !c.kubernetes_service.namespace.is_empty() {
+        text.push_str("  namespace: ");
+        text.push_str(&c.kubernetes_service.namespace);
+        text.push('\n');
+    }
+    let mut docs = yaml::parse_documents(&text).map_err(|e| {
+        invalid(format!(
+            "the names given do not make a valid ServiceAccount: {e}"
+        ))
+    })?;
+    let (Some(obj @ Value::Object(_)), true) = (docs.pop(), docs.is_empty()) else {
+        return Err(invalid(
+            "the names given do not make one ServiceAccount".into(),
+        ));
+    };
+    let mut res = Resource::new(obj);
+    res.origin = Some(crate::resource::Origin::Generator {
+        kustomization: file.to_path_buf(),
+        kind: "IAMPolicyGenerator",
+        name: plugin
+            .config
+            .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+    });
+    generator::add_generated(acc, res).map_err(invalid)
+}
+
+/// An object's labels without the `validated-by` one (and without an
+/// empty `labels` left behind), as kustomize compares a validator's output.
+fn without_validated_by(obj: &Value) -> Value {
+    let mut obj = obj.clone();
+    if let Some(meta) = obj.get_mut("metadata").and_then(Value::as_object_mut) {
+        let emptied = meta
+            .get_mut("labels")
+            .and_then(Value::as_object_mut)
+            .is_some_and(|labels| labels.remove(VALIDATED_BY).is_some() && labels.is_empty());
+        if emptied {
+            meta.remove("labels");
+        }
+    }
+    obj
 }
 
 /// A plugin's configuration as the built-in reads it: unknown fields are
@@ -387,7 +537,30 @@ struct Pairs {
 struct Affixes {
     prefix: String,
     suffix: String,
-    field_specs: Vec<FieldSpec>,
+    /// Required: kustomize refuses these plugins without them.
+    field_specs: Option<Vec<FieldSpec>>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct IamPolicy {
+    cloud: String,
+    kubernetes_service: KubernetesService,
+    service_account: GcpServiceAccount,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+struct KubernetesService {
+    namespace: String,
+    name: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(rename_all = "camelCase", default)]
+struct GcpServiceAccount {
+    name: String,
+    project_id: String,
 }
 
 #[derive(Deserialize, Default)]

@@ -76,7 +76,7 @@ fn paths_leaving_the_root_are_refused_even_through_symlinks() {
 }
 
 #[test]
-fn missing_resources_and_unsupported_fields_are_named() {
+fn missing_resources_and_refused_fields_are_named() {
     let dir = tempfile::tempdir().unwrap();
     write(
         dir.path(),
@@ -86,31 +86,32 @@ fn missing_resources_and_unsupported_fields_are_named() {
     let err = build_in(dir.path(), "missing").unwrap_err().to_string();
     assert!(err.contains("resources entry 'nowhere.yaml'"), "{err}");
 
+    // Refused as kustomize run by Flux refuses them, each saying why and
+    // what to do instead: a Helm chart (no --enable-helm), an exec plugin,
+    // a kind with no built-in, a generator listed as a transformer.
     write(
         dir.path(),
         "helm/kustomization.yaml",
-        "resources: []\nhelmCharts:\n- name: x\nvalidators:\n- v.yaml\n",
+        "resources: []\nhelmCharts:\n- name: x\n",
     );
-    let err = build_in(dir.path(), "helm").unwrap_err().to_string();
+    let err = build_in(dir.path(), "helm").unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+    let err = err.to_string();
     assert!(
-        err.contains("helmCharts")
-            && err.contains("validators")
-            && err.contains("kustomization.yaml"),
+        err.contains("helmCharts") && err.contains("--enable-helm") && err.contains("HelmRelease"),
         "{err}"
     );
-
-    // Only kustomize's built-in plugins run; any other is refused by name,
-    // and so is a built-in not implemented yet.
     write(
         dir.path(),
         "exec/kustomization.yaml",
         "transformers:\n- |-\n  apiVersion: someteam.example.com/v1\n  kind: Chmod\n  metadata:\n    name: x\n",
     );
     let err = build_in(dir.path(), "exec").unwrap_err();
-    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
     let err = err.to_string();
     assert!(
-        err.contains("transformers: plugin someteam.example.com/v1/Chmod"),
+        err.contains("transformers: plugin Chmod (apiVersion someteam.example.com/v1)")
+            && err.contains("exec, Go or container plugin"),
         "{err}"
     );
     write(
@@ -120,7 +121,47 @@ fn missing_resources_and_unsupported_fields_are_named() {
     );
     let err = build_in(dir.path(), "helm-plugin").unwrap_err().to_string();
     assert!(
-        err.contains("generators: HelmChartInflationGenerator (Helm charts are not rendered"),
+        err.contains("generators HelmChartInflationGenerator: kustomize inflates Helm charts only with --enable-helm"),
+        "{err}"
+    );
+    write(
+        dir.path(),
+        "unknown/kustomization.yaml",
+        "validators:\n- |-\n  apiVersion: builtin\n  kind: SortOrderTransformer\n  metadata:\n    name: x\n",
+    );
+    let err = build_in(dir.path(), "unknown").unwrap_err().to_string();
+    assert!(
+        err.contains(
+            "validators SortOrderTransformer: kustomize has no built-in plugin of this kind"
+        ),
+        "{err}"
+    );
+    write(
+        dir.path(),
+        "swapped/kustomization.yaml",
+        "transformers:\n- |-\n  apiVersion: builtin\n  kind: SecretGenerator\n  metadata:\n    name: x\n",
+    );
+    let err = build_in(dir.path(), "swapped").unwrap_err().to_string();
+    assert!(
+        err.contains("transformers SecretGenerator: this is a generator, not a transformer"),
+        "{err}"
+    );
+
+    // A validator that changes an object names it.
+    write(
+        dir.path(),
+        "validator/kustomization.yaml",
+        "resources: [cm.yaml]\nvalidators:\n- |-\n  apiVersion: builtin\n  kind: AnnotationsTransformer\n  metadata:\n    name: x\n  annotations:\n    a: b\n  fieldSpecs:\n  - path: metadata/annotations\n    create: true\n",
+    );
+    write(
+        dir.path(),
+        "validator/cm.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: checked\n",
+    );
+    let err = build_in(dir.path(), "validator").unwrap_err().to_string();
+    assert!(
+        err.contains("validators AnnotationsTransformer: a validator must not change the objects")
+            && err.contains("checked"),
         "{err}"
     );
 
