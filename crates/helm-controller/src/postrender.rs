@@ -105,6 +105,7 @@ impl PostRender for PostRenderers {
                 &Options {
                     root: dir.path().to_path_buf(),
                     load_restrictor: LoadRestrictor::RootOnly,
+                    enable_helm: false,
                 },
             )
             .map_err(|e| at(&e))?;

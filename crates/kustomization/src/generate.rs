@@ -75,6 +75,9 @@ pub fn build_decrypting(
     let options = Options {
         root: root.to_path_buf(),
         load_restrictor: LoadRestrictor::None,
+        // Charts vendored into the source are rendered with Ferroflux's own
+        // Helm renderer (Flux refuses them: it would have to run `helm`).
+        enable_helm: true,
     };
     ferroflux_kustomize::build::build(&dir, &options)
         .map_err(|e| {

@@ -19,6 +19,7 @@ use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, patch, yaml};
 
+mod helm;
 mod plugin;
 mod value_add;
 
@@ -42,6 +43,10 @@ pub struct Options {
     pub root: PathBuf,
     /// The kustomize load restrictor.
     pub load_restrictor: LoadRestrictor,
+    /// Inflate `helmCharts` and `HelmChartInflationGenerator` entries
+    /// (kustomize's `--enable-helm`), with Ferroflux's own Helm renderer
+    /// and only from charts already in the tree; refused when off.
+    pub enable_helm: bool,
 }
 
 /// Builds the kustomization in `dir` and returns its objects in output order.
@@ -57,6 +62,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     let builder = Builder {
         root,
         restrictor: options.load_restrictor,
+        enable_helm: options.enable_helm,
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
@@ -175,6 +181,7 @@ fn enter(dir: &Path, stack: &[PathBuf]) -> Result<(), Error> {
 struct Builder {
     root: PathBuf,
     restrictor: LoadRestrictor,
+    enable_helm: bool,
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -415,6 +422,7 @@ impl Builder {
                 acc,
             )?;
         }
+        self.helm_charts(dir, file, k, acc)?;
         self.run_plugins(
             dir,
             file,
@@ -957,7 +965,12 @@ fn append(
 /// The objects of one resource file, `List` kinds expanded.
 fn read_objects(path: &Path) -> Result<Vec<Value>, Error> {
     let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, &e))?;
-    let docs = yaml::parse_objects(&yaml::normalise(&text)).map_err(|e| Error::Yaml {
+    objects_from_text(&text, path)
+}
+
+/// The objects of a YAML stream read from `path`, `List` kinds expanded.
+fn objects_from_text(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
+    let docs = yaml::parse_objects(&yaml::normalise(text)).map_err(|e| Error::Yaml {
         file: path.to_path_buf(),
         source: e,
     })?;

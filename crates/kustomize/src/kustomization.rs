@@ -77,8 +77,8 @@ pub struct Kustomization {
     /// Transformer configuration files (or inline configurations), see
     /// [`crate::config`].
     pub configurations: Vec<String>,
-    /// Refused when it lists a chart, as kustomize refuses it without
-    /// `--enable-helm` (which Flux never passes).
+    /// Charts to inflate: refused, as by kustomize, without `--enable-helm`
+    /// (which Flux never passes); see `build::helm`.
     pub helm_charts: Option<Value>,
     /// Settings for `helmCharts`; without charts, nothing reads them.
     pub helm_globals: Option<Value>,
@@ -200,21 +200,16 @@ impl Kustomization {
         self.kind.as_deref() == Some("Component")
     }
 
-    /// Refuses every field this builder does not implement, naming them,
-    /// and `helmCharts` with a chart, as kustomize run by Flux refuses it.
+    /// Refuses every field this builder does not implement, naming them.
     ///
     /// # Errors
-    /// [`Error::Unsupported`] listing the fields; [`Error::Invalid`] for
-    /// `helmCharts`.
+    /// [`Error::Unsupported`] listing the fields; [`Error::Invalid`] for a
+    /// `helmCharts` that is not a list.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
-        let charts = self
-            .helm_charts
-            .as_ref()
-            .is_some_and(|c| c.as_array().is_none_or(|list| !list.is_empty()));
-        if charts {
+        if matches!(&self.helm_charts, Some(c) if !c.is_null() && !c.is_array()) {
             return Err(Error::Invalid {
                 file: file.to_path_buf(),
-                message: "helmCharts: kustomize inflates Helm charts only with --enable-helm, which Flux never passes (its controllers run no external binaries); render the chart with a HelmRelease instead".into(),
+                message: "helmCharts must be a list of charts".into(),
             });
         }
         let present = [
@@ -268,7 +263,18 @@ fn go_nulls(doc: &mut Value) {
             }
         }
     }
+    // A chart's inline values are a free-form map: kustomize keeps their
+    // nulls (and merges them away), so they stay for `build::helm` to see.
+    let inline: Vec<Option<Value>> = at_path(doc, "/helmCharts[]")
+        .into_iter()
+        .map(|chart| chart.as_object_mut().and_then(|c| c.remove("valuesInline")))
+        .collect();
     drop_null_fields(doc);
+    for (chart, values) in at_path(doc, "/helmCharts[]").into_iter().zip(inline) {
+        if let (Some(chart), Some(values)) = (chart.as_object_mut(), values) {
+            chart.insert("valuesInline".into(), values);
+        }
+    }
 }
 
 /// The values at `path` (see [`STRING_MAPS`]).

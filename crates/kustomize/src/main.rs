@@ -31,6 +31,10 @@ enum Command {
         /// (`LoadRestrictionsNone`), not only below their own directory.
         #[arg(long)]
         no_load_restrictions: bool,
+        /// Inflate `helmCharts` (charts already in the tree) with Ferroflux's
+        /// own Helm renderer, as kustomize's `--enable-helm` does with `helm`.
+        #[arg(long)]
+        enable_helm: bool,
     },
 }
 
@@ -39,6 +43,7 @@ fn main() -> anyhow::Result<()> {
         dir,
         root,
         no_load_restrictions,
+        enable_helm,
     } = Cli::parse().command;
     let root = match root {
         Some(root) => root,
@@ -51,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         } else {
             LoadRestrictor::RootOnly
         },
+        enable_helm,
     };
     let objects = build(&dir, &options).with_context(|| format!("building {}", dir.display()))?;
     std::io::stdout()

@@ -122,9 +122,9 @@ impl Builder {
                 message: format!("{} {kind}: {message}", field.name()),
             };
             let generator = GENERATORS.contains(&kind);
-            if kind == "HelmChartInflationGenerator" {
+            if kind == "HelmChartInflationGenerator" && !self.enable_helm {
                 return Err(invalid(
-                    "kustomize inflates Helm charts only with --enable-helm, which Flux never passes (it runs no external binaries); render the chart with a HelmRelease instead".into(),
+                    "kustomize inflates Helm charts only with --enable-helm, which Flux never passes (its controllers run no external binaries); render the chart with a HelmRelease instead".into(),
                 ));
             }
             if !generator && !TRANSFORMERS.contains(&kind) {
@@ -188,6 +188,17 @@ impl Builder {
         match plugin.kind.as_str() {
             "ConfigMapGenerator" => self.generate(dir, plugin, generator::Kind::ConfigMap, acc),
             "SecretGenerator" => self.generate(dir, plugin, generator::Kind::Secret, acc),
+            "HelmChartInflationGenerator" => {
+                let file = plugin.configured_in.as_path();
+                let chart = super::helm::HelmChart::from_plugin(&plugin.config, file)?;
+                let name = plugin
+                    .config
+                    .pointer("/metadata/name")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned);
+                let configured = super::helm::Configured { file, name };
+                self.inflate(dir, &chart, &configured, acc)
+            }
             _ => iam_policy(plugin, acc),
         }
     }

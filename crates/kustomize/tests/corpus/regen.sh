@@ -8,7 +8,8 @@
 #   in/                  the files; the build target is in/ unless `target` says otherwise
 #   target               optional: the build directory, relative to in/
 #   args                 optional: extra `kubectl kustomize` flags, one per line
-#                        (only --load-restrictor=LoadRestrictionsNone is understood by the Rust side)
+#                        (only --load-restrictor=LoadRestrictionsNone and --enable-helm are understood
+#                        by the Rust side; --enable-helm runs the reference helm through helm-shim.sh)
 #   expected.yaml        written here when kubectl succeeds (its stdout)
 #   expected-error.txt   written here when kubectl fails (its stderr, case path made relative)
 set -euo pipefail
@@ -24,6 +25,8 @@ for c in "$@"; do
   [ -f "$c/target" ] && target="$target/$(tr -d '\n' < "$c/target")"
   args=()
   [ -f "$c/args" ] && mapfile -t args < "$c/args"
+  # Helm charts: the reference helm, through a shim that satisfies kustomize 5.7.1's version check.
+  if [[ " ${args[*]} " == *" --enable-helm "* ]]; then args+=(--helm-command "$here/helm-shim.sh"); fi
   if "$kubectl" kustomize "${args[@]}" "$target" > "$c/expected.yaml.tmp" 2> "$c/expected-error.txt.tmp"; then
     mv "$c/expected.yaml.tmp" "$c/expected.yaml"
     rm -f "$c/expected-error.txt" "$c/expected-error.txt.tmp"

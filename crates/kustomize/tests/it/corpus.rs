@@ -32,6 +32,7 @@ fn case_input(case: &Path) -> (PathBuf, Options) {
     let options = Options {
         root: case.to_path_buf(),
         load_restrictor,
+        enable_helm: args.contains("--enable-helm"),
     };
     (target, options)
 }
@@ -59,7 +60,7 @@ fn cases() -> Vec<PathBuf> {
 fn the_corpus_builds_as_kubectl_kustomize_does() {
     let mut tally = Tally::default();
     let cases = cases();
-    assert!(cases.len() >= 398, "the corpus has {} cases", cases.len());
+    assert!(cases.len() >= 410, "the corpus has {} cases", cases.len());
     for case in &cases {
         let name = case.file_name().unwrap().to_string_lossy().into_owned();
         let (target, options) = case_input(case);
@@ -108,7 +109,7 @@ fn the_corpus_builds_as_kubectl_kustomize_does() {
     // A floor, raised as features land: a regression that starts refusing
     // cases it used to build fails here.
     assert!(
-        tally.identical.len() + tally.equal.len() >= 314,
+        tally.identical.len() + tally.equal.len() >= 324,
         "only {} cases build to kustomize's objects",
         tally.identical.len() + tally.equal.len()
     );
@@ -132,6 +133,12 @@ fn expected_outputs_match_the_reference_kubectl() {
         command.arg("kustomize");
         if options.load_restrictor == LoadRestrictor::None {
             command.arg("--load-restrictor=LoadRestrictionsNone");
+        }
+        if options.enable_helm {
+            command
+                .arg("--enable-helm")
+                .arg("--helm-command")
+                .arg(corpus_dir().join("helm-shim.sh"));
         }
         let out = command.arg(&target).output().unwrap();
         match std::fs::read_to_string(case.join("expected.yaml")) {

@@ -20,6 +20,7 @@ fn build_in(root: &Path, dir: &str) -> Result<Vec<serde_json::Value>, Error> {
         &Options {
             root: root.to_path_buf(),
             load_restrictor: LoadRestrictor::None,
+            enable_helm: false,
         },
     )
 }
@@ -436,6 +437,142 @@ fn malformed_plugins_and_configurations_are_named() {
     let err = build_in(dir.path(), "config").unwrap_err().to_string();
     assert!(
         err.contains("bad.yaml") && err.contains("not a transformer configuration"),
+        "{err}"
+    );
+}
+
+/// Builds `dir` under `root` with Helm charts enabled, as the
+/// kustomize-controller builds.
+fn build_with_helm(root: &Path, dir: &str) -> Result<Vec<serde_json::Value>, Error> {
+    build(
+        &root.join(dir),
+        &Options {
+            root: root.to_path_buf(),
+            load_restrictor: LoadRestrictor::None,
+            enable_helm: true,
+        },
+    )
+}
+
+/// A minimal chart at `<root>/<dir>/charts/<name>`.
+fn chart(root: &Path, dir: &str, name: &str) {
+    write(
+        root,
+        &format!("{dir}/charts/{name}/Chart.yaml"),
+        &format!("apiVersion: v2\nname: {name}\nversion: 1.0.0\n"),
+    );
+    write(
+        root,
+        &format!("{dir}/charts/{name}/values.yaml"),
+        "env:\n- name: A\n  value: a\n",
+    );
+    write(
+        root,
+        &format!("{dir}/charts/{name}/templates/cm.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  env: {{ toJson .Values.env | quote }}\n",
+    );
+}
+
+#[test]
+fn helm_charts_are_inflated_only_from_the_tree_and_what_cannot_match_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    chart(root, "ok", "app");
+    write(
+        root,
+        "ok/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: rel\n",
+    );
+    let objects = build_with_helm(root, "ok").unwrap();
+    assert_eq!(objects[0]["metadata"]["name"], "rel", "{objects:?}");
+    assert_eq!(objects[0]["data"]["env"], r#"[{"name":"A","value":"a"}]"#);
+    // Without --enable-helm, as kustomize (and Flux) refuse it.
+    let err = build_in(root, "ok").unwrap_err();
+    assert!(matches!(err, Error::Invalid { .. }), "{err}");
+
+    // A chart that is not in the tree is never pulled.
+    write(
+        root,
+        "remote/kustomization.yaml",
+        "helmCharts:\n- name: podinfo\n  repo: https://stefanprodan.github.io/podinfo\n  version: 6.5.0\n  releaseName: p\n",
+    );
+    let err = build_with_helm(root, "remote").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains("helmCharts[podinfo].repo")
+            && err.contains("charts/podinfo-6.5.0/podinfo")
+            && err.contains("never pulls"),
+        "{err}"
+    );
+
+    // No release name: helm would make one up on every build.
+    chart(root, "unnamed", "app");
+    write(
+        root,
+        "unnamed/kustomization.yaml",
+        "helmCharts:\n- name: app\n",
+    );
+    let err = build_with_helm(root, "unnamed").unwrap_err().to_string();
+    assert!(err.contains("helmCharts[app].releaseName"), "{err}");
+
+    // Inline values kyaml would merge by key (a list of mappings over the
+    // chart's) or drop (null) are refused, naming the path.
+    chart(root, "lists", "app");
+    write(
+        root,
+        "lists/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: r\n  valuesInline:\n    env:\n    - name: B\n",
+    );
+    let err = build_with_helm(root, "lists").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    assert!(err.to_string().contains("valuesInline (env:"), "{err}");
+    chart(root, "nulls", "app");
+    write(
+        root,
+        "nulls/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: r\n  valuesInline:\n    extra:\n      gone: null\n",
+    );
+    let err = build_with_helm(root, "nulls").unwrap_err().to_string();
+    assert!(err.contains("valuesInline (extra.gone:"), "{err}");
+
+    // chartHome and values files stay inside the build root.
+    write(
+        root,
+        "escape/kustomization.yaml",
+        "helmGlobals:\n  chartHome: ../../outside\nhelmCharts:\n- name: app\n  releaseName: r\n",
+    );
+    chart(dir.path().parent().unwrap(), "outside", "app");
+    let err = build_with_helm(root, "escape").unwrap_err();
+    assert!(
+        matches!(err, Error::Escape { .. } | Error::Invalid { .. }),
+        "{err}"
+    );
+    chart(root, "values", "app");
+    write(
+        root,
+        "values/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: r\n  additionalValuesFiles: [/etc/passwd]\n",
+    );
+    let err = build_with_helm(root, "values").unwrap_err();
+    assert!(matches!(err, Error::Escape { .. }), "{err}");
+    assert!(!err.to_string().contains("root:x"), "{err}");
+
+    // A chart that fails to render names the chart and the template.
+    chart(root, "broken", "app");
+    write(
+        root,
+        "broken/charts/app/templates/bad.yaml",
+        "{{ fail \"the chart refuses\" }}\n",
+    );
+    write(
+        root,
+        "broken/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: r\n",
+    );
+    let err = build_with_helm(root, "broken").unwrap_err().to_string();
+    assert!(
+        err.contains("helmCharts[app]") && err.contains("the chart refuses"),
         "{err}"
     );
 }
