@@ -496,6 +496,56 @@ data:
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_helm_chart_vendored_in_the_source_is_inflated_and_applied() {
+    // Flux refuses `helmCharts` (it would have to run `helm`); Ferroflux
+    // renders charts vendored into the source with its own renderer.
+    let (client, ns) = client_and_namespace("ks-helm").await;
+    let server = GitServer::start(None).await.unwrap();
+    let template = "apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: {{ .Release.Name }}-settings
+  labels:
+    chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+data:
+  greeting: {{ .Values.greeting | quote }}
+  namespace: {{ .Release.Namespace }}
+";
+    let repo = server
+        .create_repo(
+            "podinfo",
+            "main",
+            &[
+                (
+                    "deploy/kustomization.yaml",
+                    "helmCharts:\n- name: settings\n  releaseName: web\n  namespace: team\n  valuesInline:\n    greeting: hello from inline values\ncommonLabels:\n  owner: kustomize\n",
+                ),
+                (
+                    "deploy/charts/settings/Chart.yaml",
+                    "apiVersion: v2\nname: settings\nversion: 1.2.3\n",
+                ),
+                ("deploy/charts/settings/values.yaml", "greeting: default\n"),
+                ("deploy/charts/settings/templates/cm.yaml", template),
+            ],
+        )
+        .unwrap();
+    let controllers = Controllers::start(&ns);
+    create_sources(&client, &ns, &server.url("podinfo"), "./deploy").await;
+    wait_applied(&client, &ns, &revision(&repo), &controllers).await;
+    let configs = Api::<ConfigMap>::namespaced(client.clone(), &ns);
+    let cm = configs.get("web-settings").await.unwrap();
+    let data = cm.data.unwrap();
+    assert_eq!(
+        data.get("greeting").map(String::as_str),
+        Some("hello from inline values")
+    );
+    assert_eq!(data.get("namespace").map(String::as_str), Some("team"));
+    let labels = cm.metadata.labels.unwrap();
+    assert_eq!(labels.get("chart").map(String::as_str), Some("settings-1.2.3"));
+    assert_eq!(labels.get("owner").map(String::as_str), Some("kustomize"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_escaping_path_missing_variables_and_bad_durations_are_refused_by_name() {
     let (client, ns) = client_and_namespace("ks-escape").await;
     let server = GitServer::start(None).await.unwrap();
