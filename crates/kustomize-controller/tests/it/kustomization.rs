@@ -541,7 +541,10 @@ data:
     );
     assert_eq!(data.get("namespace").map(String::as_str), Some("team"));
     let labels = cm.metadata.labels.unwrap();
-    assert_eq!(labels.get("chart").map(String::as_str), Some("settings-1.2.3"));
+    assert_eq!(
+        labels.get("chart").map(String::as_str),
+        Some("settings-1.2.3")
+    );
     assert_eq!(labels.get("owner").map(String::as_str), Some("kustomize"));
 }
 
