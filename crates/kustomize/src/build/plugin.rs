@@ -16,8 +16,9 @@
 //! container plugins (any other `apiVersion`), kinds kustomize has no
 //! built-in for (`SortOrderTransformer` among them: kustomize 5.7.1 does
 //! not load it as a plugin), a generator listed as a transformer or the
-//! other way round, and `HelmChartInflationGenerator` (kustomize needs
-//! `--enable-helm`, which Flux never passes).
+//! other way round, and `HelmChartInflationGenerator` unless the build
+//! enables Helm (kustomize's `--enable-helm`, which Flux never passes;
+//! `build::helm` inflates it when enabled).
 
 use std::collections::BTreeMap;
 use std::path::Path;
