@@ -17,6 +17,7 @@ mod paths;
 mod random;
 
 pub use names::HELM_FUNCTION_NAMES;
+pub use paths::clean as go_path_clean;
 mod regex;
 pub(crate) mod semver;
 mod strings;

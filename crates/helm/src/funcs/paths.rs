@@ -23,7 +23,9 @@ pub(super) fn register(f: &mut Funcs) {
 }
 
 /// Go's `path.Clean`: the shortest equivalent path (`.` and `..` resolved lexically).
-pub(crate) fn clean(p: &str) -> String {
+/// Public as `funcs::go_path_clean` for the kustomize builder, which needs Go's paths too.
+#[must_use]
+pub fn clean(p: &str) -> String {
     if p.is_empty() {
         return ".".to_owned();
     }

@@ -346,32 +346,7 @@ fn join(parts: &[String]) -> String {
     if kept.is_empty() {
         return String::new();
     }
-    clean(&kept.join("/"))
-}
-
-/// Go's `path.Clean`.
-fn clean(path: &str) -> String {
-    let rooted = path.starts_with('/');
-    let mut out: Vec<&str> = Vec::new();
-    for piece in path.split('/') {
-        match piece {
-            "" | "." => {}
-            ".." => match out.last() {
-                Some(&last) if last != ".." => {
-                    out.pop();
-                }
-                _ if rooted => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other),
-        }
-    }
-    let body = out.join("/");
-    match (rooted, body.is_empty()) {
-        (true, _) => format!("/{body}"),
-        (false, true) => ".".into(),
-        (false, false) => body,
-    }
+    ferroflux_helm::funcs::go_path_clean(&kept.join("/"))
 }
 
 #[cfg(test)]
