@@ -6,8 +6,10 @@
 //! everything so far), then its own transformers in kustomize's fixed order.
 //! Fields not implemented yet are refused by name, never ignored.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -17,7 +19,7 @@ use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
-use crate::{config, crds, generator, nameref, patch, yaml};
+use crate::{config, crds, generator, nameref, openapi, patch, yaml};
 
 mod plugin;
 
@@ -56,6 +58,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     let builder = Builder {
         root,
         restrictor: options.load_restrictor,
+        schema: RefCell::default(),
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
@@ -174,6 +177,54 @@ fn enter(dir: &Path, stack: &[PathBuf]) -> Result<(), Error> {
 struct Builder {
     root: PathBuf,
     restrictor: LoadRestrictor,
+    /// The build's `openapi` setting (see [`SchemaState`]).
+    schema: RefCell<SchemaState>,
+}
+
+/// The one built-in schema version kustomize v5.7.1 has.
+const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
+
+/// The schema strategic merges read, as kustomize keeps it: one setting for
+/// the whole build, given by the top kustomization's `openapi` if it has
+/// one, else by the first base or component (in build order: resources in
+/// their order, depth first, then components) whose `openapi` sets one.
+/// Patches applied before that base or component is reached used the
+/// built-in schema. Later settings are ignored, though their files are
+/// still read.
+///
+/// kustomize reads the built-in schema lazily and adds a custom one over
+/// whatever it has read already: a custom schema from a base or component
+/// is layered over the built-in one when a strategic merge ran before it
+/// was set, used alone when nothing read a schema yet, and either (so a
+/// merge is done with both and refused where they differ) when only
+/// objects whose scope kustomize may look up in its schema were loaded.
+#[derive(Debug, Default)]
+struct SchemaState {
+    setting: Setting,
+    /// While nothing is set: whether kustomize has read its built-in schema.
+    read: Read,
+}
+
+#[derive(Debug, Default)]
+enum Setting {
+    #[default]
+    Unset,
+    /// `version: v1.21.2`.
+    Builtin,
+    /// `path`: the parsed schema, and whether the built-in one lies under it.
+    Custom {
+        table: Rc<openapi::Table>,
+        over: Read,
+    },
+}
+
+/// Whether kustomize has read its built-in schema.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
+enum Read {
+    #[default]
+    No,
+    Maybe,
+    Yes,
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -284,6 +335,7 @@ impl Builder {
                 message: "a Component cannot be used in resources; list it under components".into(),
             });
         }
+        self.set_schema(dir, &file, &k, stack.is_empty())?;
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
         let mut config = config::Config::default();
@@ -348,7 +400,9 @@ impl Builder {
                     merge_vars(&mut vars, base_vars, file)?;
                 }
                 Entry::File(real) => {
-                    let objs = read_objects(&real)?.into_iter().map(|obj| {
+                    let objs = read_objects(&real)?;
+                    self.loaded(&objs);
+                    let objs = objs.into_iter().map(|obj| {
                         let mut res = Resource::new(obj);
                         res.origin = Some(Origin::File(real.clone()));
                         res
@@ -432,6 +486,7 @@ impl Builder {
                     message: "listed under components but its kind is not Component".into(),
                 });
             }
+            self.set_schema(&path, &cfile, &component, false)?;
             stack.push(path.clone());
             let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
             stack.pop();
@@ -616,6 +671,161 @@ impl Builder {
         Ok(out)
     }
 
+    /// Applies a kustomization's `openapi` as kustomize's `SetSchema` does
+    /// (see [`SchemaState`]); `top` is the kustomization built.
+    ///
+    /// # Errors
+    /// The schema file cannot be read (even when another setting wins, as
+    /// kustomize reads it first), both `path` and `version`, an unknown
+    /// version, a custom schema that is malformed or uses what this builder
+    /// does not read.
+    fn set_schema(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        top: bool,
+    ) -> Result<(), Error> {
+        let Some(field) = &k.openapi else {
+            return Ok(());
+        };
+        let invalid = |message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("openapi: {message}"),
+        };
+        let text = match field.get("path") {
+            Some(path) => Some(self.read_schema(dir, path)?),
+            None => None,
+        };
+        let mut state = self.schema.borrow_mut();
+        if !top && !matches!(state.setting, Setting::Unset) {
+            return Ok(());
+        }
+        match (text, field.get("version").map(String::as_str)) {
+            (Some(_), Some(_)) => Err(invalid(
+                "builtin version and custom schema provided, cannot use both; keep path or version"
+                    .into(),
+            )),
+            (Some((path, text)), None) => {
+                let table = openapi::Table::parse_custom(&text).map_err(|e| match e {
+                    openapi::Error::Invalid(message) => Error::Invalid {
+                        file: path.clone(),
+                        message: format!("openapi schema: {message}"),
+                    },
+                    openapi::Error::Unsupported(what) => Error::Unsupported {
+                        file: file.to_path_buf(),
+                        fields: format!("openapi: {what}"),
+                    },
+                })?;
+                let over = if top { Read::No } else { state.read };
+                state.setting = Setting::Custom {
+                    table: Rc::new(table),
+                    over,
+                };
+                Ok(())
+            }
+            (None, None | Some("")) => Ok(()),
+            (None, Some(BUILTIN_OPENAPI_VERSION)) => {
+                state.setting = Setting::Builtin;
+                Ok(())
+            }
+            (None, Some(version)) => Err(invalid(format!(
+                "version '{version}': the specified OpenAPI version is not built in (kustomize v5.7.1 has only {BUILTIN_OPENAPI_VERSION}); remove it or set {BUILTIN_OPENAPI_VERSION}"
+            ))),
+        }
+    }
+
+    /// Reads a custom schema file, confined like every file and at most
+    /// [`openapi::MAX_CUSTOM_SCHEMA_BYTES`] long.
+    fn read_schema(&self, dir: &Path, entry: &str) -> Result<(PathBuf, String), Error> {
+        let real = self.confine(&dir.join(entry), Some(dir))?;
+        let invalid = |message: String| Error::Invalid {
+            file: real.clone(),
+            message: format!("openapi schema: {message}"),
+        };
+        let size = std::fs::metadata(&real)
+            .map_err(|e| Error::io(&real, &e))?
+            .len();
+        if size > openapi::MAX_CUSTOM_SCHEMA_BYTES {
+            return Err(invalid(format!(
+                "the file is {size} bytes, more than the {} MiB a custom schema may have; keep only the definitions patches need",
+                openapi::MAX_CUSTOM_SCHEMA_BYTES >> 20
+            )));
+        }
+        let bytes = std::fs::read(&real).map_err(|e| Error::io(&real, &e))?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+        Ok((real, text))
+    }
+
+    /// Notes objects loaded while no schema is set: kustomize may read its
+    /// built-in schema to learn their scope.
+    fn loaded(&self, objects: &[Value]) {
+        let mut state = self.schema.borrow_mut();
+        if matches!(state.setting, Setting::Unset)
+            && objects.iter().any(|obj| {
+                let (api_version, kind) = api_kind(obj);
+                openapi::scope_reads_schema(&api_version, &kind)
+            })
+        {
+            state.read = state.read.max(Read::Maybe);
+        }
+    }
+
+    /// Runs strategic merges (`merge` returns how many objects it merged)
+    /// with the schema the build has at this point.
+    ///
+    /// # Errors
+    /// The merge's error, as [`Error::Invalid`] naming `field`, or
+    /// [`Error::Unsupported`] when the result depends on kustomize's
+    /// schema cache.
+    fn strategic(
+        &self,
+        file: &Path,
+        field: &str,
+        merge: impl FnOnce(openapi::Choice<'_>) -> Result<usize, patch::Error>,
+    ) -> Result<(), Error> {
+        let table = match &self.schema.borrow().setting {
+            Setting::Custom { table, over } => Some((Rc::clone(table), *over)),
+            Setting::Unset | Setting::Builtin => None,
+        };
+        let choice = match &table {
+            None => openapi::Choice::BUILTIN,
+            Some((table, over)) => {
+                let alone = openapi::View::Custom(table);
+                let layered = openapi::View::Layered(table);
+                match over {
+                    Read::No => openapi::Choice {
+                        view: alone,
+                        unsure: None,
+                    },
+                    Read::Maybe => openapi::Choice {
+                        view: alone,
+                        unsure: Some(layered),
+                    },
+                    Read::Yes => openapi::Choice {
+                        view: layered,
+                        unsure: None,
+                    },
+                }
+            }
+        };
+        let merged = merge(choice).map_err(|e| match e {
+            patch::Error::AmbiguousSchema { .. } => Error::Unsupported {
+                file: file.to_path_buf(),
+                fields: format!("{field}: {e}"),
+            },
+            e => Error::Invalid {
+                file: file.to_path_buf(),
+                message: format!("{field}: {e}"),
+            },
+        })?;
+        let mut state = self.schema.borrow_mut();
+        if merged > 0 && matches!(state.setting, Setting::Unset) {
+            state.read = Read::Yes;
+        }
+        Ok(())
+    }
+
     /// `patchesStrategicMerge`, then `patches`: the first transformers.
     fn patches(
         &self,
@@ -668,7 +878,9 @@ impl Builder {
                 }
             };
             for doc in &docs {
-                patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e.to_string()))?;
+                self.strategic(file, &field, |schema| {
+                    patch::strategic_by_id(acc, doc, schema).map(|()| 1)
+                })?;
             }
         }
         Ok(())
@@ -698,14 +910,16 @@ impl Builder {
             match (loaded, &entry.target) {
                 (patch::Loaded::Strategic(docs), None) => {
                     for doc in &docs {
-                        patch::strategic_by_id(acc, doc)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
+                        self.strategic(file, &field, |schema| {
+                            patch::strategic_by_id(acc, doc, schema).map(|()| 1)
+                        })?;
                     }
                 }
                 (patch::Loaded::Strategic(docs), Some(target)) => {
                     for doc in &docs {
-                        patch::strategic_targeted(acc, doc, target, &entry.options)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
+                        self.strategic(file, &field, |schema| {
+                            patch::strategic_targeted(acc, doc, target, &entry.options, schema)
+                        })?;
                     }
                 }
                 (patch::Loaded::Json(ops), Some(target)) => {

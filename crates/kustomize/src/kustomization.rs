@@ -1,6 +1,7 @@
 //! The kustomization file: finding it, parsing it strictly, and refusing
 //! the fields this builder does not implement yet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -88,8 +89,11 @@ pub struct Kustomization {
     pub transformers: Vec<String>,
     /// Refused: validators are never run.
     pub validators: Option<Value>,
-    /// Refused.
-    pub openapi: Option<Value>,
+    /// The schema strategic merges read: `version` (kustomize's built-in
+    /// `v1.21.2`) or `path` (a custom schema file), see
+    /// [`crate::openapi`]. A map of strings, as in kustomize (other keys are
+    /// ignored).
+    pub openapi: Option<BTreeMap<String, String>>,
 }
 
 /// One `labels` entry.
@@ -213,7 +217,6 @@ impl Kustomization {
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             ("validators", self.validators.is_some()),
-            ("openapi", self.openapi.is_some()),
             (
                 "images[].tagSuffix",
                 self.images.iter().any(|i| i.tag_suffix.is_some()),

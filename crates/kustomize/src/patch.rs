@@ -59,6 +59,16 @@ pub enum Error {
         #[source]
         source: smp::Error,
     },
+    /// The object's merge depends on whether kustomize merged a custom
+    /// schema over its built-in one, which this builder cannot know (see
+    /// [`openapi::Choice`]).
+    #[error(
+        "{id}: the strategic merge depends on whether kustomize reads the custom openapi schema alone or over its built-in one, which depends on its schema cache; set openapi in the top kustomization, or define every kind and definition the patch reaches in the custom schema"
+    )]
+    AmbiguousSchema {
+        /// The object.
+        id: String,
+    },
     /// A JSON 6902 operation failed on an object.
     #[error("{id}: {source}")]
     Operation {
@@ -113,12 +123,17 @@ pub fn load(text: &str) -> Result<Loaded, Error> {
 }
 
 /// Applies a strategic-merge patch to the one object whose id (current or
-/// earlier) is the patch's own.
+/// earlier) is the patch's own, with the schema `schema` says.
 ///
 /// # Errors
 /// [`Error::NoObject`] or [`Error::SeveralObjects`] when no object, or more
-/// than one, has that id, [`Error::Strategic`] when the merge fails.
-pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Error> {
+/// than one, has that id, [`Error::Strategic`] when the merge fails,
+/// [`Error::AmbiguousSchema`].
+pub fn strategic_by_id(
+    acc: &mut Vec<Resource>,
+    patch: &Value,
+    schema: openapi::Choice<'_>,
+) -> Result<(), Error> {
     let id = Id::of(patch);
     let found: Vec<usize> = acc
         .iter()
@@ -129,7 +144,7 @@ pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Err
     match found.as_slice() {
         [i] => {
             let i = *i;
-            if !strategic(&mut acc[i], patch, &BTreeMap::new())? {
+            if !strategic(&mut acc[i], patch, &BTreeMap::new(), schema)? {
                 acc.remove(i);
             }
             Ok(())
@@ -149,17 +164,22 @@ pub fn strategic_targeted(
     patch: &Value,
     target: &Selector,
     options: &BTreeMap<String, bool>,
-) -> Result<(), Error> {
+    schema: openapi::Choice<'_>,
+) -> Result<usize, Error> {
     let selector = target.compile()?;
     let mut kept = Vec::with_capacity(acc.len());
+    let mut merged = 0;
     for mut res in std::mem::take(acc) {
-        if selector.matches(&res) && !strategic(&mut res, patch, options)? {
-            continue;
+        if selector.matches(&res) {
+            merged += 1;
+            if !strategic(&mut res, patch, options, schema)? {
+                continue;
+            }
         }
         kept.push(res);
     }
     *acc = kept;
-    Ok(())
+    Ok(merged)
 }
 
 /// Merges `patch` into one object, keeping its name, namespace and kind
@@ -169,6 +189,7 @@ fn strategic(
     res: &mut Resource,
     patch: &Value,
     options: &BTreeMap<String, bool>,
+    schema: openapi::Choice<'_>,
 ) -> Result<bool, Error> {
     let allow_name = options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = options.get("allowKindChange").copied().unwrap_or(false);
@@ -184,13 +205,32 @@ fn strategic(
     if let Some(p) = patch.as_object_mut() {
         p.insert("apiVersion".into(), Value::String(api_version.clone()));
     }
-    let def = openapi::definition(&api_version, &kind);
-    if let smp::Outcome::Deleted =
-        smp::apply(&mut res.obj, &patch, def).map_err(|source| Error::Strategic {
-            id: res.id().to_string(),
-            source,
-        })?
-    {
+    let merge = |obj: &mut Value, view: openapi::View<'_>| {
+        let def = view.definition(&api_version, &kind);
+        smp::apply(obj, &patch, view, def)
+    };
+    let other = schema.unsure.map(|view| {
+        let mut obj = res.obj.clone();
+        (merge(&mut obj, view), obj)
+    });
+    let result = merge(&mut res.obj, schema.view);
+    if let Some((other_result, other_obj)) = other {
+        let same = match (&result, &other_result) {
+            (Ok(a), Ok(b)) => a == b && other_obj == res.obj,
+            (Err(a), Err(b)) => a.to_string() == b.to_string(),
+            _ => false,
+        };
+        if !same {
+            return Err(Error::AmbiguousSchema {
+                id: res.id().to_string(),
+            });
+        }
+    }
+    let outcome = result.map_err(|source| Error::Strategic {
+        id: res.id().to_string(),
+        source,
+    })?;
+    if outcome == smp::Outcome::Deleted {
         return Ok(false);
     }
     if !allow_kind && let Some(obj) = res.obj.as_object_mut() {
