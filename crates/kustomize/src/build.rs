@@ -195,9 +195,11 @@ const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
 /// kustomize reads the built-in schema lazily and adds a custom one over
 /// whatever it has read already: a custom schema from a base or component
 /// is layered over the built-in one when a strategic merge ran before it
-/// was set, used alone when nothing read a schema yet, and either (so a
-/// merge is done with both and refused where they differ) when only
-/// objects whose scope kustomize may look up in its schema were loaded.
+/// was set or an object (or patch) of a kind outside kyaml's precomputed
+/// scope table was loaded (kustomize looks its scope up in the schema),
+/// used alone when nothing read a schema yet, and either (so a merge is
+/// done with both and refused where they differ) when plugin
+/// configurations were loaded, which this builder does not inspect here.
 #[derive(Debug, Default)]
 struct SchemaState {
     setting: Setting,
@@ -468,6 +470,13 @@ impl Builder {
                 acc,
             )?;
         }
+        // Plugin configurations are loaded as objects of kinds kustomize
+        // does not know by heart (unless they are kustomization directories,
+        // which are not told apart here).
+        self.read_builtin(
+            Read::Maybe,
+            !(k.generators.is_empty() && k.transformers.is_empty()),
+        );
         self.run_plugins(
             dir,
             file,
@@ -757,17 +766,25 @@ impl Builder {
         Ok((real, text))
     }
 
-    /// Notes objects loaded while no schema is set: kustomize may read its
-    /// built-in schema to learn their scope.
-    fn loaded(&self, objects: &[Value]) {
-        let mut state = self.schema.borrow_mut();
-        if matches!(state.setting, Setting::Unset)
-            && objects.iter().any(|obj| {
+    /// Notes objects (or strategic-merge patches) loaded while no schema is
+    /// set: kustomize reads its built-in schema to learn the scope of every
+    /// object it creates whose kind it does not know by heart.
+    fn loaded<'v>(&self, objects: impl IntoIterator<Item = &'v Value>) {
+        self.read_builtin(
+            Read::Yes,
+            objects.into_iter().any(|obj| {
                 let (api_version, kind) = api_kind(obj);
                 openapi::scope_reads_schema(&api_version, &kind)
-            })
-        {
-            state.read = state.read.max(Read::Maybe);
+            }),
+        );
+    }
+
+    /// Records that kustomize has (`Yes`) or may have (`Maybe`) read its
+    /// built-in schema, if `read` and nothing is set yet.
+    fn read_builtin(&self, how: Read, read: bool) {
+        let mut state = self.schema.borrow_mut();
+        if read && matches!(state.setting, Setting::Unset) {
+            state.read = state.read.max(how);
         }
     }
 
@@ -782,8 +799,11 @@ impl Builder {
         &self,
         file: &Path,
         field: &str,
+        doc: &Value,
         merge: impl FnOnce(openapi::Choice<'_>) -> Result<usize, patch::Error>,
     ) -> Result<(), Error> {
+        // kustomize loads the patch as an object first.
+        self.loaded([doc]);
         let table = match &self.schema.borrow().setting {
             Setting::Custom { table, over } => Some((Rc::clone(table), *over)),
             Setting::Unset | Setting::Builtin => None,
@@ -819,10 +839,7 @@ impl Builder {
                 message: format!("{field}: {e}"),
             },
         })?;
-        let mut state = self.schema.borrow_mut();
-        if merged > 0 && matches!(state.setting, Setting::Unset) {
-            state.read = Read::Yes;
-        }
+        self.read_builtin(Read::Yes, merged > 0);
         Ok(())
     }
 
@@ -878,7 +895,7 @@ impl Builder {
                 }
             };
             for doc in &docs {
-                self.strategic(file, &field, |schema| {
+                self.strategic(file, &field, doc, |schema| {
                     patch::strategic_by_id(acc, doc, schema).map(|()| 1)
                 })?;
             }
@@ -910,14 +927,14 @@ impl Builder {
             match (loaded, &entry.target) {
                 (patch::Loaded::Strategic(docs), None) => {
                     for doc in &docs {
-                        self.strategic(file, &field, |schema| {
+                        self.strategic(file, &field, doc, |schema| {
                             patch::strategic_by_id(acc, doc, schema).map(|()| 1)
                         })?;
                     }
                 }
                 (patch::Loaded::Strategic(docs), Some(target)) => {
                     for doc in &docs {
-                        self.strategic(file, &field, |schema| {
+                        self.strategic(file, &field, doc, |schema| {
                             patch::strategic_targeted(acc, doc, target, &entry.options, schema)
                         })?;
                     }
