@@ -194,17 +194,15 @@ const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
 ///
 /// kustomize reads the built-in schema lazily and adds a custom one over
 /// whatever it has read already: a custom schema from a base or component
-/// is layered over the built-in one when a strategic merge ran before it
-/// was set or an object (or patch) of a kind outside kyaml's precomputed
-/// scope table was loaded (kustomize looks its scope up in the schema),
-/// used alone when nothing read a schema yet, and either (so a merge is
-/// done with both and refused where they differ) when plugin
-/// configurations were loaded, which this builder does not inspect here.
+/// is layered over the built-in one when, before it was set, a strategic
+/// merge ran, an object of a kind outside kyaml's precomputed scope table
+/// was loaded (kustomize looks its scope up in the schema) or a plugin
+/// configuration was loaded; else it is used alone.
 #[derive(Debug, Default)]
 struct SchemaState {
     setting: Setting,
     /// While nothing is set: whether kustomize has read its built-in schema.
-    read: Read,
+    read_builtin: bool,
 }
 
 #[derive(Debug, Default)]
@@ -216,17 +214,8 @@ enum Setting {
     /// `path`: the parsed schema, and whether the built-in one lies under it.
     Custom {
         table: Rc<openapi::Table>,
-        over: Read,
+        over: bool,
     },
-}
-
-/// Whether kustomize has read its built-in schema.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord)]
-enum Read {
-    #[default]
-    No,
-    Maybe,
-    Yes,
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -470,12 +459,14 @@ impl Builder {
                 acc,
             )?;
         }
-        // Plugin configurations are loaded as objects of kinds kustomize
-        // does not know by heart (unless they are kustomization directories,
-        // which are not told apart here).
+        // Plugin configurations (inline or in files) are loaded as objects
+        // of kinds kustomize does not know by heart; the objects of
+        // kustomization directories are noted as they are loaded.
         self.read_builtin(
-            Read::Maybe,
-            !(k.generators.is_empty() && k.transformers.is_empty()),
+            k.generators
+                .iter()
+                .chain(&k.transformers)
+                .any(|entry| !dir.join(entry).is_dir()),
         );
         self.run_plugins(
             dir,
@@ -726,7 +717,7 @@ impl Builder {
                         fields: format!("openapi: {what}"),
                     },
                 })?;
-                let over = if top { Read::No } else { state.read };
+                let over = !top && state.read_builtin;
                 state.setting = Setting::Custom {
                     table: Rc::new(table),
                     over,
@@ -766,25 +757,23 @@ impl Builder {
         Ok((real, text))
     }
 
-    /// Notes objects (or strategic-merge patches) loaded while no schema is
-    /// set: kustomize reads its built-in schema to learn the scope of every
-    /// object it creates whose kind it does not know by heart.
-    fn loaded<'v>(&self, objects: impl IntoIterator<Item = &'v Value>) {
-        self.read_builtin(
-            Read::Yes,
-            objects.into_iter().any(|obj| {
-                let (api_version, kind) = api_kind(obj);
-                openapi::scope_reads_schema(&api_version, &kind)
-            }),
-        );
+    /// Notes objects loaded while no schema is set: kustomize reads its
+    /// built-in schema to learn the scope of every object it accumulates
+    /// whose kind it does not know by heart (a targeted patch selecting
+    /// nothing does not count).
+    fn loaded(&self, objects: &[Value]) {
+        self.read_builtin(objects.iter().any(|obj| {
+            let (api_version, kind) = api_kind(obj);
+            openapi::scope_reads_schema(&api_version, &kind)
+        }));
     }
 
-    /// Records that kustomize has (`Yes`) or may have (`Maybe`) read its
-    /// built-in schema, if `read` and nothing is set yet.
-    fn read_builtin(&self, how: Read, read: bool) {
+    /// Records that kustomize has read its built-in schema, if `read` and
+    /// nothing is set yet.
+    fn read_builtin(&self, read: bool) {
         let mut state = self.schema.borrow_mut();
         if read && matches!(state.setting, Setting::Unset) {
-            state.read = state.read.max(how);
+            state.read_builtin = true;
         }
     }
 
@@ -792,54 +781,27 @@ impl Builder {
     /// with the schema the build has at this point.
     ///
     /// # Errors
-    /// The merge's error, as [`Error::Invalid`] naming `field`, or
-    /// [`Error::Unsupported`] when the result depends on kustomize's
-    /// schema cache.
+    /// The merge's error, as [`Error::Invalid`] naming `field`.
     fn strategic(
         &self,
         file: &Path,
         field: &str,
-        doc: &Value,
-        merge: impl FnOnce(openapi::Choice<'_>) -> Result<usize, patch::Error>,
+        merge: impl FnOnce(openapi::View<'_>) -> Result<usize, patch::Error>,
     ) -> Result<(), Error> {
-        // kustomize loads the patch as an object first.
-        self.loaded([doc]);
         let table = match &self.schema.borrow().setting {
             Setting::Custom { table, over } => Some((Rc::clone(table), *over)),
             Setting::Unset | Setting::Builtin => None,
         };
-        let choice = match &table {
-            None => openapi::Choice::BUILTIN,
-            Some((table, over)) => {
-                let alone = openapi::View::Custom(table);
-                let layered = openapi::View::Layered(table);
-                match over {
-                    Read::No => openapi::Choice {
-                        view: alone,
-                        unsure: None,
-                    },
-                    Read::Maybe => openapi::Choice {
-                        view: alone,
-                        unsure: Some(layered),
-                    },
-                    Read::Yes => openapi::Choice {
-                        view: layered,
-                        unsure: None,
-                    },
-                }
-            }
+        let view = match &table {
+            None => openapi::View::Builtin,
+            Some((table, false)) => openapi::View::Custom(table),
+            Some((table, true)) => openapi::View::Layered(table),
         };
-        let merged = merge(choice).map_err(|e| match e {
-            patch::Error::AmbiguousSchema { .. } => Error::Unsupported {
-                file: file.to_path_buf(),
-                fields: format!("{field}: {e}"),
-            },
-            e => Error::Invalid {
-                file: file.to_path_buf(),
-                message: format!("{field}: {e}"),
-            },
+        let merged = merge(view).map_err(|e| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {e}"),
         })?;
-        self.read_builtin(Read::Yes, merged > 0);
+        self.read_builtin(merged > 0);
         Ok(())
     }
 
@@ -895,7 +857,7 @@ impl Builder {
                 }
             };
             for doc in &docs {
-                self.strategic(file, &field, doc, |schema| {
+                self.strategic(file, &field, |schema| {
                     patch::strategic_by_id(acc, doc, schema).map(|()| 1)
                 })?;
             }
@@ -927,14 +889,14 @@ impl Builder {
             match (loaded, &entry.target) {
                 (patch::Loaded::Strategic(docs), None) => {
                     for doc in &docs {
-                        self.strategic(file, &field, doc, |schema| {
+                        self.strategic(file, &field, |schema| {
                             patch::strategic_by_id(acc, doc, schema).map(|()| 1)
                         })?;
                     }
                 }
                 (patch::Loaded::Strategic(docs), Some(target)) => {
                     for doc in &docs {
-                        self.strategic(file, &field, doc, |schema| {
+                        self.strategic(file, &field, |schema| {
                             patch::strategic_targeted(acc, doc, target, &entry.options, schema)
                         })?;
                     }

@@ -159,25 +159,6 @@ impl<'a> View<'a> {
     }
 }
 
-/// The schema a strategic merge reads, and, when kustomize's own choice
-/// cannot be known, the other schema it may read: the merge is then done
-/// with both and refused when they differ.
-#[derive(Clone, Copy, Debug)]
-pub struct Choice<'a> {
-    /// The schema.
-    pub view: View<'a>,
-    /// The schema kustomize may read instead.
-    pub unsure: Option<View<'a>>,
-}
-
-impl Choice<'_> {
-    /// The built-in schema, surely.
-    pub const BUILTIN: Choice<'static> = Choice {
-        view: View::Builtin,
-        unsure: None,
-    };
-}
-
 /// The schema definition name of a kind in the built-in table (see
 /// [`View::definition`]).
 #[must_use]

@@ -59,16 +59,6 @@ pub enum Error {
         #[source]
         source: smp::Error,
     },
-    /// The object's merge depends on whether kustomize merged a custom
-    /// schema over its built-in one, which this builder cannot know (see
-    /// [`openapi::Choice`]).
-    #[error(
-        "{id}: the strategic merge depends on whether kustomize reads the custom openapi schema alone or over its built-in one, which depends on its schema cache; set openapi in the top kustomization, or define every kind and definition the patch reaches in the custom schema"
-    )]
-    AmbiguousSchema {
-        /// The object.
-        id: String,
-    },
     /// A JSON 6902 operation failed on an object.
     #[error("{id}: {source}")]
     Operation {
@@ -127,12 +117,11 @@ pub fn load(text: &str) -> Result<Loaded, Error> {
 ///
 /// # Errors
 /// [`Error::NoObject`] or [`Error::SeveralObjects`] when no object, or more
-/// than one, has that id, [`Error::Strategic`] when the merge fails,
-/// [`Error::AmbiguousSchema`].
+/// than one, has that id, [`Error::Strategic`] when the merge fails.
 pub fn strategic_by_id(
     acc: &mut Vec<Resource>,
     patch: &Value,
-    schema: openapi::Choice<'_>,
+    schema: openapi::View<'_>,
 ) -> Result<(), Error> {
     let id = Id::of(patch);
     let found: Vec<usize> = acc
@@ -164,7 +153,7 @@ pub fn strategic_targeted(
     patch: &Value,
     target: &Selector,
     options: &BTreeMap<String, bool>,
-    schema: openapi::Choice<'_>,
+    schema: openapi::View<'_>,
 ) -> Result<usize, Error> {
     let selector = target.compile()?;
     let mut kept = Vec::with_capacity(acc.len());
@@ -189,7 +178,7 @@ fn strategic(
     res: &mut Resource,
     patch: &Value,
     options: &BTreeMap<String, bool>,
-    schema: openapi::Choice<'_>,
+    schema: openapi::View<'_>,
 ) -> Result<bool, Error> {
     let allow_name = options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = options.get("allowKindChange").copied().unwrap_or(false);
@@ -205,31 +194,12 @@ fn strategic(
     if let Some(p) = patch.as_object_mut() {
         p.insert("apiVersion".into(), Value::String(api_version.clone()));
     }
-    let merge = |obj: &mut Value, view: openapi::View<'_>| {
-        let def = view.definition(&api_version, &kind);
-        smp::apply(obj, &patch, view, def)
-    };
-    let other = schema.unsure.map(|view| {
-        let mut obj = res.obj.clone();
-        (merge(&mut obj, view), obj)
-    });
-    let result = merge(&mut res.obj, schema.view);
-    if let Some((other_result, other_obj)) = other {
-        let same = match (&result, &other_result) {
-            (Ok(a), Ok(b)) => a == b && other_obj == res.obj,
-            (Err(a), Err(b)) => a.to_string() == b.to_string(),
-            _ => false,
-        };
-        if !same {
-            return Err(Error::AmbiguousSchema {
-                id: res.id().to_string(),
-            });
-        }
-    }
-    let outcome = result.map_err(|source| Error::Strategic {
-        id: res.id().to_string(),
-        source,
-    })?;
+    let def = schema.definition(&api_version, &kind);
+    let outcome =
+        smp::apply(&mut res.obj, &patch, schema, def).map_err(|source| Error::Strategic {
+            id: res.id().to_string(),
+            source,
+        })?;
     if outcome == smp::Outcome::Deleted {
         return Ok(false);
     }
