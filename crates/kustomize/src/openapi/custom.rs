@@ -546,3 +546,6 @@ pub fn scope_reads_schema(api_version: &str, kind: &str) -> bool {
         .iter()
         .any(|(v, kinds)| *v == api_version && kinds.contains(&kind))
 }
+
+#[cfg(test)]
+mod tests;
