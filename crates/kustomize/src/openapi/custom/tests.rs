@@ -81,9 +81,9 @@ fn kinds_fields_and_inline_schemas_are_read() {
 
 #[test]
 fn json_and_yaml_read_alike() {
-    let json = r##"{"definitions": {"a.A": {
+    let json = r#"{"definitions": {"a.A": {
         "x-kubernetes-group-version-kind": [{"group": "g", "kind": "A", "version": "v1"}],
-        "properties": {"xs": {"type": ["array"], "x-kubernetes-patch-strategy": "merge"}}}}}"##;
+        "properties": {"xs": {"type": ["array"], "x-kubernetes-patch-strategy": "merge"}}}}}"#;
     let yaml = "definitions:\n  a.A:\n    x-kubernetes-group-version-kind: [{group: g, kind: A, version: v1}]\n    properties:\n      xs: {type: [array], x-kubernetes-patch-strategy: merge}\n";
     for text in [json, yaml] {
         let t = table(text);
