@@ -55,6 +55,14 @@ def main(out):
           + "\0spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        image: nginx:2\n      - name: side\n        image: busybox\n")
     write(out, "strategic_merge", "directives", deployment
           + "\0spec:\n  template:\n    spec:\n      containers:\n      - name: app\n        $patch: delete\n      $setElementOrder/containers:\n      - name: app\n")
+    # Custom openapi schemas of the corpus, each with its case's first
+    # object and a patch of it.
+    for i, case in enumerate(cases):
+        schemas = sorted(p for p in (case / "in").rglob("*") if p.is_file() and "schema" in p.name)
+        objects = sorted(p for p in (case / "in").rglob("*.yaml") if p.name != "kustomization.yaml" and "schema" not in p.name)
+        for j, schema in enumerate(schemas[:2]):
+            obj = objects[0].read_text(errors="replace") if objects else deployment
+            write(out, "openapi_schema", f"corpus-{i}-{j}", schema.read_text(errors="replace") + "\0" + obj + "\0" + obj)
     write(out, "selector", "labels", "kind: Deployment\nname: web.*\nlabelSelector: app in (web, api),tier!=db\n\0" + deployment)
     write(out, "selector", "annotations", "group: apps\nversion: v1\nannotationSelector: a=b\nnamespace: prod\n\0" + deployment)
     write(out, "substitute", "nested", "a=1\nb=2\n\0x: ${a:-${b:=${c}}}\ny: $${a}\nz: ${missing}\n")

@@ -15,7 +15,7 @@ cd "$(dirname "$0")/.."
 CACHE="${FERROFLUX_CACHE:-$HOME/.cache/ferroflux}"
 EACH="${FUZZ_SECONDS:-900}"
 RUNS="${FUZZ_RUNS:-1000000}"
-ALL=(yaml kustomize_build json6902 strategic_merge selector substitute tar_extract event_payload)
+ALL=(yaml kustomize_build json6902 strategic_merge openapi_schema selector substitute tar_extract event_payload)
 TARGETS=("$@")
 [ "${#TARGETS[@]}" -gt 0 ] || TARGETS=("${ALL[@]}")
 WORK="$CACHE/fuzz"

@@ -12,6 +12,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let api_version = target["apiVersion"].as_str().unwrap_or_default().to_owned();
     let kind = target["kind"].as_str().unwrap_or_default().to_owned();
-    let def = openapi::definition(&api_version, &kind);
-    let _ = smp::apply(&mut target, &patch, def);
+    let view = openapi::View::Builtin;
+    let def = view.definition(&api_version, &kind);
+    let _ = smp::apply(&mut target, &patch, view, def);
 });

@@ -6,8 +6,10 @@
 //! everything so far), then its own transformers in kustomize's fixed order.
 //! Fields not implemented yet are refused by name, never ignored.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 use serde_json::{Map, Value};
 
@@ -17,7 +19,7 @@ use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
 use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
-use crate::{config, crds, generator, nameref, patch, yaml};
+use crate::{config, crds, generator, nameref, openapi, patch, yaml};
 
 mod helm;
 mod plugin;
@@ -63,6 +65,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         root,
         restrictor: options.load_restrictor,
         enable_helm: options.enable_helm,
+        schema: RefCell::default(),
     };
     let dir = builder.confine(dir, None)?;
     let mut stack = Vec::new();
@@ -182,6 +185,45 @@ struct Builder {
     root: PathBuf,
     restrictor: LoadRestrictor,
     enable_helm: bool,
+    /// The build's `openapi` setting (see [`SchemaState`]).
+    schema: RefCell<SchemaState>,
+}
+
+/// The one built-in schema version kustomize v5.7.1 has.
+const BUILTIN_OPENAPI_VERSION: &str = "v1.21.2";
+
+/// The schema strategic merges read, as kustomize keeps it: one setting for
+/// the whole build, given by the top kustomization's `openapi` if it has
+/// one, else by the first base or component (in build order: resources in
+/// their order, depth first, then components) whose `openapi` sets one.
+/// Patches applied before that base or component is reached used the
+/// built-in schema. Later settings are ignored, though their files are
+/// still read.
+///
+/// kustomize reads the built-in schema lazily and adds a custom one over
+/// whatever it has read already: a custom schema from a base or component
+/// is layered over the built-in one when, before it was set, a strategic
+/// merge ran, an object of a kind outside kyaml's precomputed scope table
+/// was loaded (kustomize looks its scope up in the schema) or a plugin
+/// configuration was loaded; else it is used alone.
+#[derive(Debug, Default)]
+struct SchemaState {
+    setting: Setting,
+    /// While nothing is set: whether kustomize has read its built-in schema.
+    read_builtin: bool,
+}
+
+#[derive(Debug, Default)]
+enum Setting {
+    #[default]
+    Unset,
+    /// `version: v1.21.2`.
+    Builtin,
+    /// `path`: the parsed schema, and whether the built-in one lies under it.
+    Custom {
+        table: Rc<openapi::Table>,
+        over: bool,
+    },
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -292,6 +334,7 @@ impl Builder {
                 message: "a Component cannot be used in resources; list it under components".into(),
             });
         }
+        self.set_schema(dir, &file, &k, stack.is_empty())?;
         stack.push(dir.to_path_buf());
         let mut acc = Vec::new();
         let mut config = config::Config::default();
@@ -356,7 +399,9 @@ impl Builder {
                     merge_vars(&mut vars, base_vars, file)?;
                 }
                 Entry::File(real) => {
-                    let objs = read_objects(&real)?.into_iter().map(|obj| {
+                    let objs = read_objects(&real)?;
+                    self.loaded(&objs);
+                    let objs = objs.into_iter().map(|obj| {
                         let mut res = Resource::new(obj);
                         res.origin = Some(Origin::File(real.clone()));
                         res
@@ -386,20 +431,8 @@ impl Builder {
         config
             .merge(&self.configurations(dir, file, k)?)
             .map_err(|e| invalid(e.to_string()))?;
-        let mut found = config::Config::default();
-        for entry in &k.crds {
-            let bytes = self.read(dir, entry)?;
-            let invalid = |message: String| Error::Invalid {
-                file: dir.join(entry),
-                message: format!("crds: {message}"),
-            };
-            let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
-            found
-                .merge(&crds::load(&text).map_err(|e| invalid(e.to_string()))?)
-                .map_err(|e| invalid(e.to_string()))?;
-        }
         config
-            .merge(&found)
+            .merge(&self.crds_config(dir, k)?)
             .map_err(|e| invalid(format!("crds: {e}")))?;
         let read = |entry: &str| self.read(dir, entry);
         for (kind, args) in k
@@ -423,6 +456,15 @@ impl Builder {
             )?;
         }
         self.helm_charts(dir, file, k, acc)?;
+        // Plugin configurations (inline or in files) are loaded as objects
+        // of kinds kustomize does not know by heart; the objects of
+        // kustomization directories are noted as they are loaded.
+        self.read_builtin(
+            k.generators
+                .iter()
+                .chain(&k.transformers)
+                .any(|entry| !dir.join(entry).is_dir()),
+        );
         self.run_plugins(
             dir,
             file,
@@ -441,6 +483,7 @@ impl Builder {
                     message: "listed under components but its kind is not Component".into(),
                 });
             }
+            self.set_schema(&path, &cfile, &component, false)?;
             stack.push(path.clone());
             let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
             stack.pop();
@@ -473,6 +516,23 @@ impl Builder {
         })?;
         merge_vars(&mut vars, own, file)?;
         Ok(vars)
+    }
+
+    /// The field specs the kustomization's `crds` files add.
+    fn crds_config(&self, dir: &Path, k: &Kustomization) -> Result<config::Config, Error> {
+        let mut found = config::Config::default();
+        for entry in &k.crds {
+            let bytes = self.read(dir, entry)?;
+            let invalid = |message: String| Error::Invalid {
+                file: dir.join(entry),
+                message: format!("crds: {message}"),
+            };
+            let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+            found
+                .merge(&crds::load(&text).map_err(|e| invalid(e.to_string()))?)
+                .map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(found)
     }
 
     /// This kustomization's transformers, in kustomize's fixed order.
@@ -633,6 +693,140 @@ impl Builder {
         Ok(out)
     }
 
+    /// Applies a kustomization's `openapi` as kustomize's `SetSchema` does
+    /// (see [`SchemaState`]); `top` is the kustomization built.
+    ///
+    /// # Errors
+    /// The schema file cannot be read (even when another setting wins, as
+    /// kustomize reads it first), both `path` and `version`, an unknown
+    /// version, a custom schema that is malformed or uses what this builder
+    /// does not read.
+    fn set_schema(
+        &self,
+        dir: &Path,
+        file: &Path,
+        k: &Kustomization,
+        top: bool,
+    ) -> Result<(), Error> {
+        let Some(field) = &k.openapi else {
+            return Ok(());
+        };
+        let invalid = |message: String| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("openapi: {message}"),
+        };
+        let text = match field.get("path") {
+            Some(path) => Some(self.read_schema(dir, path)?),
+            None => None,
+        };
+        let mut state = self.schema.borrow_mut();
+        if !top && !matches!(state.setting, Setting::Unset) {
+            return Ok(());
+        }
+        match (text, field.get("version").map(String::as_str)) {
+            (Some(_), Some(_)) => Err(invalid(
+                "builtin version and custom schema provided, cannot use both; keep path or version"
+                    .into(),
+            )),
+            (Some((path, text)), None) => {
+                let table = openapi::Table::parse_custom(&text).map_err(|e| match e {
+                    openapi::Error::Invalid(message) => Error::Invalid {
+                        file: path.clone(),
+                        message: format!("openapi schema: {message}"),
+                    },
+                    openapi::Error::Unsupported(what) => Error::Unsupported {
+                        file: file.to_path_buf(),
+                        fields: format!("openapi: {what}"),
+                    },
+                })?;
+                let over = !top && state.read_builtin;
+                state.setting = Setting::Custom {
+                    table: Rc::new(table),
+                    over,
+                };
+                Ok(())
+            }
+            (None, None | Some("")) => Ok(()),
+            (None, Some(BUILTIN_OPENAPI_VERSION)) => {
+                state.setting = Setting::Builtin;
+                Ok(())
+            }
+            (None, Some(version)) => Err(invalid(format!(
+                "version '{version}': the specified OpenAPI version is not built in (kustomize v5.7.1 has only {BUILTIN_OPENAPI_VERSION}); remove it or set {BUILTIN_OPENAPI_VERSION}"
+            ))),
+        }
+    }
+
+    /// Reads a custom schema file, confined like every file and at most
+    /// [`openapi::MAX_CUSTOM_SCHEMA_BYTES`] long.
+    fn read_schema(&self, dir: &Path, entry: &str) -> Result<(PathBuf, String), Error> {
+        let real = self.confine(&dir.join(entry), Some(dir))?;
+        let invalid = |message: String| Error::Invalid {
+            file: real.clone(),
+            message: format!("openapi schema: {message}"),
+        };
+        let size = std::fs::metadata(&real)
+            .map_err(|e| Error::io(&real, &e))?
+            .len();
+        if size > openapi::MAX_CUSTOM_SCHEMA_BYTES {
+            return Err(invalid(format!(
+                "the file is {size} bytes, more than the {} MiB a custom schema may have; keep only the definitions patches need",
+                openapi::MAX_CUSTOM_SCHEMA_BYTES >> 20
+            )));
+        }
+        let bytes = std::fs::read(&real).map_err(|e| Error::io(&real, &e))?;
+        let text = String::from_utf8(bytes).map_err(|_| invalid("not UTF-8 text".into()))?;
+        Ok((real, text))
+    }
+
+    /// Notes objects loaded while no schema is set: kustomize reads its
+    /// built-in schema to learn the scope of every object it accumulates
+    /// whose kind it does not know by heart (a targeted patch selecting
+    /// nothing does not count).
+    fn loaded(&self, objects: &[Value]) {
+        self.read_builtin(objects.iter().any(|obj| {
+            let (api_version, kind) = api_kind(obj);
+            openapi::scope_reads_schema(&api_version, &kind)
+        }));
+    }
+
+    /// Records that kustomize has read its built-in schema, if `read` and
+    /// nothing is set yet.
+    fn read_builtin(&self, read: bool) {
+        let mut state = self.schema.borrow_mut();
+        if read && matches!(state.setting, Setting::Unset) {
+            state.read_builtin = true;
+        }
+    }
+
+    /// Runs strategic merges (`merge` returns how many objects it merged)
+    /// with the schema the build has at this point.
+    ///
+    /// # Errors
+    /// The merge's error, as [`Error::Invalid`] naming `field`.
+    fn strategic(
+        &self,
+        file: &Path,
+        field: &str,
+        merge: impl FnOnce(openapi::View<'_>) -> Result<usize, patch::Error>,
+    ) -> Result<(), Error> {
+        let table = match &self.schema.borrow().setting {
+            Setting::Custom { table, over } => Some((Rc::clone(table), *over)),
+            Setting::Unset | Setting::Builtin => None,
+        };
+        let view = match &table {
+            None => openapi::View::Builtin,
+            Some((table, false)) => openapi::View::Custom(table),
+            Some((table, true)) => openapi::View::Layered(table),
+        };
+        let merged = merge(view).map_err(|e| Error::Invalid {
+            file: file.to_path_buf(),
+            message: format!("{field}: {e}"),
+        })?;
+        self.read_builtin(merged > 0);
+        Ok(())
+    }
+
     /// `patchesStrategicMerge`, then `patches`: the first transformers.
     fn patches(
         &self,
@@ -685,7 +879,9 @@ impl Builder {
                 }
             };
             for doc in &docs {
-                patch::strategic_by_id(acc, doc).map_err(|e| invalid(&field, e.to_string()))?;
+                self.strategic(file, &field, |schema| {
+                    patch::strategic_by_id(acc, doc, schema).map(|()| 1)
+                })?;
             }
         }
         Ok(())
@@ -715,14 +911,16 @@ impl Builder {
             match (loaded, &entry.target) {
                 (patch::Loaded::Strategic(docs), None) => {
                     for doc in &docs {
-                        patch::strategic_by_id(acc, doc)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
+                        self.strategic(file, &field, |schema| {
+                            patch::strategic_by_id(acc, doc, schema).map(|()| 1)
+                        })?;
                     }
                 }
                 (patch::Loaded::Strategic(docs), Some(target)) => {
                     for doc in &docs {
-                        patch::strategic_targeted(acc, doc, target, &entry.options)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
+                        self.strategic(file, &field, |schema| {
+                            patch::strategic_targeted(acc, doc, target, &entry.options, schema)
+                        })?;
                     }
                 }
                 (patch::Loaded::Json(ops), Some(target)) => {

@@ -279,7 +279,7 @@ fn parse(text: &str) -> Result<Value, String> {
 /// # Errors
 /// A `...` line before the first document, on which kustomize's YAML
 /// reader fails.
-fn first_document(text: &str) -> Result<&str, String> {
+pub(crate) fn first_document(text: &str) -> Result<&str, String> {
     let mut started = false;
     let mut offset = 0;
     for line in text.split_inclusive('\n') {

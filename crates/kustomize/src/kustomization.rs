@@ -1,6 +1,7 @@
 //! The kustomization file: finding it, parsing it strictly, and refusing
 //! the fields this builder does not implement yet.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -90,8 +91,11 @@ pub struct Kustomization {
     /// Validator plugins: kustomize's built-in transformers, run to check
     /// that they change nothing; others are refused.
     pub validators: Vec<String>,
-    /// Refused.
-    pub openapi: Option<Value>,
+    /// The schema strategic merges read: `version` (kustomize's built-in
+    /// `v1.21.2`) or `path` (a custom schema file), see
+    /// [`crate::openapi`]. A map of strings, as in kustomize (other keys are
+    /// ignored).
+    pub openapi: Option<BTreeMap<String, String>>,
 }
 
 /// One `labels` entry.
@@ -212,15 +216,12 @@ impl Kustomization {
                 message: "helmCharts must be a list of charts".into(),
             });
         }
-        let present = [
-            (
-                "buildMetadata: transformerAnnotations",
-                self.build_metadata
-                    .iter()
-                    .any(|m| m == "transformerAnnotations"),
-            ),
-            ("openapi", self.openapi.is_some()),
-        ];
+        let present = [(
+            "buildMetadata: transformerAnnotations",
+            self.build_metadata
+                .iter()
+                .any(|m| m == "transformerAnnotations"),
+        )];
         let fields: Vec<&str> = present
             .iter()
             .filter(|(_, p)| *p)

@@ -5,6 +5,11 @@
 //!
 //! Fields the table leaves out have default semantics: maps merge, lists are
 //! replaced.
+//!
+//! A kustomization's `openapi: {path: <file>}` gives a custom schema
+//! instead ([`Table::parse_custom`], in `custom`), parsed once per build;
+//! a [`View`] says which schema one strategic merge reads. The built-in
+//! table is parsed once per process and never changes.
 
 use std::collections::HashMap;
 use std::sync::LazyLock;
@@ -46,10 +51,17 @@ impl Field {
     }
 }
 
-#[derive(Debug, Deserialize)]
-struct Table {
+/// The patch metadata of a schema, by definition name: the built-in table
+/// ([`builtin`]) or a kustomization's custom schema ([`Table::parse_custom`]).
+#[derive(Debug, Default, Deserialize)]
+pub struct Table {
     defs: HashMap<String, HashMap<String, Field>>,
     kinds: HashMap<String, Kind>,
+    /// A definition's `additionalProperties`: the field every key without
+    /// a property of its own gets (custom schemas only; the built-in table
+    /// says `map` on the parent field instead).
+    #[serde(default)]
+    additional: HashMap<String, Field>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -63,28 +75,106 @@ static TABLE: LazyLock<Table> = LazyLock::new(|| {
     serde_json::from_str(include_str!("../data/openapi.json")).expect("data/openapi.json parses")
 });
 
-/// The schema definition name of a kind, e.g. `("apps/v1", "Deployment")` →
-/// `Some("io.k8s.api.apps.v1.Deployment")`; `None` for kinds not in the table
-/// (custom resources).
+/// The built-in table (kustomize's Kubernetes v1.21.2 schema), parsed on
+/// first use and shared by every build.
 #[must_use]
-pub fn definition(api_version: &str, kind: &str) -> Option<&'static str> {
-    // Keys are `<group>/<version>/<Kind>`, the core group being empty.
-    let key = if api_version.contains('/') {
+pub fn builtin() -> &'static Table {
+    &TABLE
+}
+
+/// The key of a kind in [`Table::kinds`]: `<group>/<version>/<Kind>`, the
+/// core group being empty.
+fn kind_key(api_version: &str, kind: &str) -> String {
+    if api_version.contains('/') {
         format!("{api_version}/{kind}")
     } else {
         format!("/{api_version}/{kind}")
-    };
-    let table: &'static Table = &TABLE;
-    table.kinds.get(&key).map(|k| k.def.as_str())
+    }
 }
 
-/// The patch metadata of `field` inside definition `def` (`None` = no
-/// metadata: default semantics).
+impl Table {
+    /// The definition of a kind in this table alone.
+    fn kind_def(&self, api_version: &str, kind: &str) -> Option<&str> {
+        self.kinds
+            .get(&kind_key(api_version, kind))
+            .map(|k| k.def.as_str())
+    }
+
+    /// Whether this table defines `def` (which then hides the built-in
+    /// definition of that name, as kyaml's definitions map does).
+    fn defines(&self, def: &str) -> bool {
+        self.defs.contains_key(def) || self.additional.contains_key(def)
+    }
+
+    /// A field of `def` in this table alone: its property, else the
+    /// definition's `additionalProperties`.
+    fn def_field(&self, def: &str, field: &str) -> Option<&Field> {
+        self.defs
+            .get(def)
+            .and_then(|fields| fields.get(field))
+            .or_else(|| self.additional.get(def))
+    }
+}
+
+/// The schema one strategic merge reads: which one depends on the
+/// kustomizations' `openapi` fields (see `build`).
+#[derive(Clone, Copy, Debug)]
+pub enum View<'a> {
+    /// kustomize's built-in Kubernetes v1.21.2 schema (no `openapi`, or
+    /// `openapi: {version: v1.21.2}`).
+    Builtin,
+    /// A custom schema alone: kinds it does not define have no schema.
+    Custom(&'a Table),
+    /// A custom schema over the built-in one: its definitions replace the
+    /// built-in ones of the same name and its kinds are added. kustomize
+    /// ends up here when a base or component sets the custom schema after
+    /// the build has already read the built-in one.
+    Layered(&'a Table),
+}
+
+impl<'a> View<'a> {
+    /// The schema definition name of a kind, e.g. `("apps/v1",
+    /// "Deployment")` → `Some("io.k8s.api.apps.v1.Deployment")`; `None` for
+    /// kinds without a schema (custom resources).
+    #[must_use]
+    pub fn definition(self, api_version: &str, kind: &str) -> Option<&'a str> {
+        match self {
+            Self::Builtin => builtin().kind_def(api_version, kind),
+            Self::Custom(table) => table.kind_def(api_version, kind),
+            Self::Layered(table) => table
+                .kind_def(api_version, kind)
+                .or_else(|| builtin().kind_def(api_version, kind)),
+        }
+    }
+
+    /// The patch metadata of `field` inside definition `def` (`None` = no
+    /// metadata: default semantics).
+    #[must_use]
+    pub fn field(self, def: &str, field: &str) -> Option<&'a Field> {
+        match self {
+            Self::Custom(table) => table.def_field(def, field),
+            Self::Layered(table) if table.defines(def) => table.def_field(def, field),
+            Self::Builtin | Self::Layered(_) => builtin().def_field(def, field),
+        }
+    }
+}
+
+/// The schema definition name of a kind in the built-in table (see
+/// [`View::definition`]).
+#[must_use]
+pub fn definition(api_version: &str, kind: &str) -> Option<&'static str> {
+    View::Builtin.definition(api_version, kind)
+}
+
+/// The patch metadata of `field` inside definition `def` of the built-in
+/// table (see [`View::field`]).
 #[must_use]
 pub fn field(def: &str, field: &str) -> Option<&'static Field> {
-    let table: &'static Table = &TABLE;
-    table.defs.get(def)?.get(field)
+    View::Builtin.field(def, field)
 }
+
+mod custom;
+pub use custom::{Error, MAX_CUSTOM_SCHEMA_BYTES, scope_reads_schema};
 
 #[cfg(test)]
 mod tests {

@@ -113,12 +113,16 @@ pub fn load(text: &str) -> Result<Loaded, Error> {
 }
 
 /// Applies a strategic-merge patch to the one object whose id (current or
-/// earlier) is the patch's own.
+/// earlier) is the patch's own, with the schema `schema` says.
 ///
 /// # Errors
 /// [`Error::NoObject`] or [`Error::SeveralObjects`] when no object, or more
 /// than one, has that id, [`Error::Strategic`] when the merge fails.
-pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Error> {
+pub fn strategic_by_id(
+    acc: &mut Vec<Resource>,
+    patch: &Value,
+    schema: openapi::View<'_>,
+) -> Result<(), Error> {
     let id = Id::of(patch);
     let found: Vec<usize> = acc
         .iter()
@@ -129,7 +133,7 @@ pub fn strategic_by_id(acc: &mut Vec<Resource>, patch: &Value) -> Result<(), Err
     match found.as_slice() {
         [i] => {
             let i = *i;
-            if !strategic(&mut acc[i], patch, &BTreeMap::new())? {
+            if !strategic(&mut acc[i], patch, &BTreeMap::new(), schema)? {
                 acc.remove(i);
             }
             Ok(())
@@ -149,17 +153,22 @@ pub fn strategic_targeted(
     patch: &Value,
     target: &Selector,
     options: &BTreeMap<String, bool>,
-) -> Result<(), Error> {
+    schema: openapi::View<'_>,
+) -> Result<usize, Error> {
     let selector = target.compile()?;
     let mut kept = Vec::with_capacity(acc.len());
+    let mut merged = 0;
     for mut res in std::mem::take(acc) {
-        if selector.matches(&res) && !strategic(&mut res, patch, options)? {
-            continue;
+        if selector.matches(&res) {
+            merged += 1;
+            if !strategic(&mut res, patch, options, schema)? {
+                continue;
+            }
         }
         kept.push(res);
     }
     *acc = kept;
-    Ok(())
+    Ok(merged)
 }
 
 /// Merges `patch` into one object, keeping its name, namespace and kind
@@ -169,6 +178,7 @@ fn strategic(
     res: &mut Resource,
     patch: &Value,
     options: &BTreeMap<String, bool>,
+    schema: openapi::View<'_>,
 ) -> Result<bool, Error> {
     let allow_name = options.get("allowNameChange").copied().unwrap_or(false);
     let allow_kind = options.get("allowKindChange").copied().unwrap_or(false);
@@ -184,13 +194,13 @@ fn strategic(
     if let Some(p) = patch.as_object_mut() {
         p.insert("apiVersion".into(), Value::String(api_version.clone()));
     }
-    let def = openapi::definition(&api_version, &kind);
-    if let smp::Outcome::Deleted =
-        smp::apply(&mut res.obj, &patch, def).map_err(|source| Error::Strategic {
+    let def = schema.definition(&api_version, &kind);
+    let outcome =
+        smp::apply(&mut res.obj, &patch, schema, def).map_err(|source| Error::Strategic {
             id: res.id().to_string(),
             source,
-        })?
-    {
+        })?;
+    if outcome == smp::Outcome::Deleted {
         return Ok(false);
     }
     if !allow_kind && let Some(obj) = res.obj.as_object_mut() {

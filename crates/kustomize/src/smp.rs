@@ -1,7 +1,8 @@
 //! Strategic merge patch of one object, exactly as kustomize v5.7.1 applies a
 //! `patches` entry: kyaml's `merge2` walk over (object, patch) with patch
 //! elements put first in merged lists, driven by the patch metadata of
-//! [`crate::openapi`].
+//! [`crate::openapi`] (the built-in schema or a kustomization's custom one,
+//! as the [`View`] given says).
 //!
 //! The rules, all checked against `kubectl kustomize` (kustomize v5.7.1):
 //! - Maps merge key by key; a `null` patch value deletes the key (and adds
@@ -44,7 +45,7 @@ use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
 
-use crate::openapi::{self, Field};
+use crate::openapi::{Field, View};
 
 /// Why a strategic merge patch could not be applied, in kustomize's words.
 #[derive(Debug, thiserror::Error)]
@@ -77,9 +78,9 @@ pub enum Outcome {
     Deleted,
 }
 
-/// Merges `patch` into `target`; `def` is the target kind's definition from
-/// [`openapi::definition`] (`None` for custom resources: maps merge, every
-/// list is replaced wholesale).
+/// Merges `patch` into `target`; `def` is the target kind's definition in
+/// `view` ([`View::definition`]; `None` for kinds without a schema: maps
+/// merge, every list is replaced wholesale).
 ///
 /// # Errors
 /// [`Error`], with kustomize's messages: a patch value whose node kind (map,
@@ -91,8 +92,16 @@ pub enum Outcome {
 /// kustomize keeps an object's `key: null` (or `~`) that the patch does not
 /// mention but drops an empty `key:`; a [`Value`] cannot tell them apart, so
 /// both are kept.
-pub fn apply(target: &mut Value, patch: &Value, def: Option<&str>) -> Result<Outcome, Error> {
-    let schema = def.map_or(Schema::None, Schema::Def);
+pub fn apply(
+    target: &mut Value,
+    patch: &Value,
+    view: View<'_>,
+    def: Option<&str>,
+) -> Result<Outcome, Error> {
+    let schema = Schema {
+        view,
+        at: def.map_or(At::None, At::Def),
+    };
     let Value::Object(patch) = patch else {
         return Err(wrong_kind(Kind::Map, patch));
     };
@@ -254,9 +263,16 @@ fn is_empty_map(value: &Value) -> bool {
     value.as_object().is_some_and(Map::is_empty)
 }
 
-/// Where in the schema a node is.
+/// Where in the schema a node is, and which schema that is.
 #[derive(Clone, Copy, Debug)]
-enum Schema<'a> {
+struct Schema<'a> {
+    view: View<'a>,
+    at: At<'a>,
+}
+
+/// A place in a schema.
+#[derive(Clone, Copy, Debug)]
+enum At<'a> {
     /// No schema: maps merge, lists are replaced.
     None,
     /// An object of this definition.
@@ -264,39 +280,49 @@ enum Schema<'a> {
     /// A map whose values are objects of this definition.
     Values(&'a str),
     /// A field with patch metadata but no definition (a list, mostly).
-    Field(&'static Field),
+    Field(&'a Field),
 }
 
-impl Schema<'_> {
-    fn of(field: &'static Field) -> Self {
-        if let Some(def) = &field.reference {
-            Self::Def(def)
-        } else if let Some(def) = &field.map {
-            Self::Values(def)
-        } else {
-            Self::Field(field)
+impl<'a> Schema<'a> {
+    fn at(self, at: At<'a>) -> Self {
+        Self {
+            view: self.view,
+            at,
         }
     }
 
+    fn of(self, field: &'a Field) -> Self {
+        self.at(if let Some(def) = &field.reference {
+            At::Def(def)
+        } else if let Some(def) = &field.map {
+            At::Values(def)
+        } else {
+            At::Field(field)
+        })
+    }
+
     fn child(self, key: &str) -> Self {
-        match self {
-            Self::Def(def) => openapi::field(def, key).map_or(Self::None, Self::of),
-            Self::Values(def) => Self::Def(def),
-            Self::None | Self::Field(_) => Self::None,
+        match self.at {
+            At::Def(def) => self
+                .view
+                .field(def, key)
+                .map_or(self.at(At::None), |f| self.of(f)),
+            At::Values(def) => self.at(At::Def(def)),
+            At::None | At::Field(_) => self.at(At::None),
         }
     }
 
     fn elements(self) -> Self {
-        match self {
-            Self::Field(field) => field.items.as_deref().map_or(Self::None, Self::Def),
-            Self::None | Self::Def(_) | Self::Values(_) => Self::None,
+        match self.at {
+            At::Field(field) => self.at(field.items.as_deref().map_or(At::None, At::Def)),
+            At::None | At::Def(_) | At::Values(_) => self.at(At::None),
         }
     }
 
     /// The merge keys when a list here merges element-wise: empty for a
     /// list of scalars; `None` when the list is replaced.
     fn merge_keys(self) -> Option<Vec<String>> {
-        let Self::Field(field) = self else {
+        let At::Field(field) = self.at else {
             return None;
         };
         if !field.merges() {
@@ -313,7 +339,7 @@ impl Schema<'_> {
     /// it names, the object's side first (an object embedded in a custom
     /// resource).
     fn or_embedded(self, sources: [Option<&Map<String, Value>>; 2]) -> Self {
-        if !matches!(self, Self::None) {
+        if !matches!(self.at, At::None) {
             return self;
         }
         for map in sources.into_iter().flatten() {
@@ -322,8 +348,8 @@ impl Schema<'_> {
             if api_version.is_empty() || kind.is_empty() {
                 continue;
             }
-            if let Some(def) = openapi::definition(api_version, kind) {
-                return Self::Def(def);
+            if let Some(def) = self.view.definition(api_version, kind) {
+                return self.at(At::Def(def));
             }
         }
         self

@@ -224,6 +224,7 @@ impl Builder {
                 other => other,
             },
         )?;
+        self.loaded(&objects);
         for obj in objects {
             let mut res = Resource::new(obj);
             res.origin = Some(Origin::Generator {

@@ -11,7 +11,8 @@ fn try_patch(target: &Value, patch: &Value) -> Result<(Outcome, Value), String> 
     let kind = target["kind"].as_str().unwrap_or_default();
     let def = openapi::definition(api_version, kind);
     let mut object = target.clone();
-    let outcome = apply(&mut object, patch, def).map_err(|e| e.to_string())?;
+    let outcome =
+        apply(&mut object, patch, openapi::View::Builtin, def).map_err(|e| e.to_string())?;
     Ok((outcome, object))
 }
 

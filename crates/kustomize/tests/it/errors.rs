@@ -576,3 +576,66 @@ fn helm_charts_are_inflated_only_from_the_tree_and_what_cannot_match_is_named() 
         "{err}"
     );
 }
+
+#[test]
+fn custom_openapi_schemas_are_bounded_and_checked_by_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let crd = "apiVersion: example.com/v1\nkind: Foo\nmetadata:\n  name: f\nspec:\n  items:\n  - name: a\n    v: 1\n";
+    let patch = "patches:\n- patch: |-\n    apiVersion: example.com/v1\n    kind: Foo\n    metadata:\n      name: f\n    spec:\n      items:\n      - name: b\n";
+    let app = |name: &str, schema: &str| {
+        write(dir.path(), &format!("{name}/foo.yaml"), crd);
+        write(dir.path(), &format!("{name}/schema.yaml"), schema);
+        write(
+            dir.path(),
+            &format!("{name}/kustomization.yaml"),
+            &format!("resources:\n- foo.yaml\nopenapi:\n  path: schema.yaml\n{patch}"),
+        );
+    };
+
+    // A schema the tenant controls is capped in size, with the file named.
+    let big = format!("# {}\ndefinitions: {{}}\n", "x".repeat(9 << 20));
+    app("big", &big);
+    let err = build_in(dir.path(), "big").unwrap_err().to_string();
+    assert!(
+        err.contains("big/schema.yaml") && err.contains("more than the 8 MiB"),
+        "{err}"
+    );
+
+    // kustomize loops forever on a $ref cycle; it is refused by name.
+    app(
+        "cycle",
+        "definitions:\n  x.Foo:\n    properties:\n      spec: {$ref: '#/definitions/B'}\n  B: {$ref: '#/definitions/C'}\n  C: {$ref: '#/definitions/B'}\n",
+    );
+    let err = build_in(dir.path(), "cycle").unwrap_err().to_string();
+    assert!(
+        err.contains("cycle/schema.yaml") && err.contains("$ref cycle B -> C -> B"),
+        "{err}"
+    );
+
+    // A schema this builder does not model is refused as not implemented.
+    app("paths", "paths:\n  /apis/example.com/v1/foos: {}\n");
+    let err = build_in(dir.path(), "paths").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+
+    // A good one merges the list by its key, and the same build without
+    // `openapi` replaces it.
+    app(
+        "good",
+        "definitions:\n  x.Foo:\n    x-kubernetes-group-version-kind: [{group: example.com, kind: Foo, version: v1}]\n    properties:\n      spec:\n        properties:\n          items:\n            type: array\n            x-kubernetes-patch-merge-key: name\n            x-kubernetes-patch-strategy: merge\n",
+    );
+    let objects = build_in(dir.path(), "good").unwrap();
+    let names: Vec<&str> = objects[0]["spec"]["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "a"]);
+    write(
+        dir.path(),
+        "good/kustomization.yaml",
+        &format!("resources:\n- foo.yaml\n{patch}"),
+    );
+    let objects = build_in(dir.path(), "good").unwrap();
+    assert_eq!(objects[0]["spec"]["items"].as_array().unwrap().len(), 1);
+}
