@@ -8,6 +8,7 @@
 
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -15,7 +16,7 @@ use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES};
 use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
-use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
+use crate::resource::{Id, Origin, Resource, Transformation, api_kind, is_cluster_scoped};
 use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, patch, yaml};
 
@@ -83,8 +84,8 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     Ok(acc.into_iter().map(|r| finish(r.obj)).collect())
 }
 
-/// The root kustomization's `buildMetadata`: origin annotations and the
-/// managed-by label.
+/// The root kustomization's `buildMetadata`: origin annotations, transformer
+/// annotations and the managed-by label.
 fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result<(), Error> {
     for option in &k.build_metadata {
         match option.as_str() {
@@ -111,8 +112,17 @@ fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result
                     );
                 }
             }
-            // Refused by name before the build started.
-            "transformerAnnotations" => {}
+            "transformerAnnotations" => {
+                for res in acc.iter_mut().filter(|r| !r.transformations.is_empty()) {
+                    let text = Transformation::annotation(&res.transformations, dir);
+                    set_map_entry(
+                        &mut res.obj,
+                        "annotations",
+                        "alpha.config.kubernetes.io/transformations",
+                        text,
+                    );
+                }
+            }
             other => {
                 return Err(Error::Invalid {
                     file: dir.to_path_buf(),
@@ -467,7 +477,24 @@ impl Builder {
         acc: &mut Vec<Resource>,
         config: &config::Config,
     ) -> Result<(), Error> {
-        self.patches(dir, file, k, acc)?;
+        // After each transformer, every object built so far records it,
+        // whether or not it changed (kustomize's `transformerAnnotations`).
+        let ran =
+            |acc: &mut [Resource], kind: &str| record(acc, &Transformation::builtin(file, kind));
+        if !k.patches_strategic_merge.is_empty() {
+            self.strategic_merge_patches(
+                dir,
+                file,
+                &k.patches_strategic_merge,
+                "patchesStrategicMerge",
+                acc,
+            )?;
+            ran(acc, "PatchStrategicMergeTransformer");
+        }
+        for (i, entry) in k.patches.iter().enumerate() {
+            self.apply_patch(dir, file, entry, &format!("patches[{i}]"), acc)?;
+            ran(acc, "PatchTransformer");
+        }
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             for res in acc.iter_mut() {
                 res.remember_id();
@@ -479,18 +506,21 @@ impl Builder {
                 );
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
+            ran(acc, "NamespaceTransformer");
         }
-        if let Some(prefix) = k.name_prefix.as_deref() {
+        if let Some(prefix) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
             rename(acc, prefix, true, &config.name_prefix).map_err(|message| Error::Invalid {
                 file: file.to_path_buf(),
                 message: format!("namePrefix: {message}"),
             })?;
+            ran(acc, "PrefixTransformer");
         }
-        if let Some(suffix) = k.name_suffix.as_deref() {
+        if let Some(suffix) = k.name_suffix.as_deref().filter(|s| !s.is_empty()) {
             rename(acc, suffix, false, &[]).map_err(|message| Error::Invalid {
                 file: file.to_path_buf(),
                 message,
             })?;
+            ran(acc, "SuffixTransformer");
         }
         for entry in &k.labels {
             let mut specs: Vec<FieldSpec> = entry.fields.clone();
@@ -509,19 +539,31 @@ impl Builder {
             // `commonLabels`), as kubectl shows.
             specs.extend(config.labels.iter().cloned());
             apply_pairs(acc, &specs, &entry.pairs);
+            ran(acc, "LabelTransformer");
         }
         if !k.common_labels.is_empty() {
             apply_pairs(acc, &config.common_labels, &k.common_labels);
         }
+        // kustomize runs the commonLabels transformer, empty or not, as soon
+        // as either labels field is set.
+        if !k.common_labels.is_empty() || !k.labels.is_empty() {
+            ran(acc, "LabelTransformer");
+        }
         if !k.common_annotations.is_empty() {
             apply_pairs(acc, &config.common_annotations, &k.common_annotations);
+            ran(acc, "AnnotationsTransformer");
         }
-        self.json6902_patches(dir, file, &k.patches_json6902, "patchesJson6902", acc)?;
+        for (i, entry) in k.patches_json6902.iter().enumerate() {
+            self.json6902_patch(dir, file, entry, &format!("patchesJson6902[{i}]"), acc)?;
+            ran(acc, "PatchJson6902Transformer");
+        }
         for r in &k.replicas {
             crate::transform::replicas(acc, r, &config.replicas, file)?;
+            ran(acc, "ReplicaCountTransformer");
         }
         for image in &k.images {
             crate::transform::images(acc, image, &config.images);
+            ran(acc, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             let replacements = self.resolve_replacements(dir, file, &k.replacements)?;
@@ -529,6 +571,7 @@ impl Builder {
                 file: file.to_path_buf(),
                 message: e.to_string(),
             })?;
+            ran(acc, "ReplacementTransformer");
         }
         Ok(())
     }
@@ -616,24 +659,6 @@ impl Builder {
         Ok(out)
     }
 
-    /// `patchesStrategicMerge`, then `patches`: the first transformers.
-    fn patches(
-        &self,
-        dir: &Path,
-        file: &Path,
-        k: &Kustomization,
-        acc: &mut Vec<Resource>,
-    ) -> Result<(), Error> {
-        self.strategic_merge_patches(
-            dir,
-            file,
-            &k.patches_strategic_merge,
-            "patchesStrategicMerge",
-            acc,
-        )?;
-        self.apply_patches(dir, file, &k.patches, "patches", acc)
-    }
-
     /// Strategic-merge patches given as file paths or inline YAML (the
     /// entries of `field`).
     fn strategic_merge_patches(
@@ -684,37 +709,45 @@ impl Builder {
         field: &str,
         acc: &mut Vec<Resource>,
     ) -> Result<(), Error> {
-        let invalid = |field: &str, message: String| Error::Invalid {
+        for (i, entry) in entries.iter().enumerate() {
+            self.apply_patch(dir, file, entry, &format!("{field}[{i}]"), acc)?;
+        }
+        Ok(())
+    }
+
+    /// One `patches` entry (`field` names it in errors).
+    fn apply_patch(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entry: &patch::Patch,
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let invalid = |message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in entries.iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            let loaded = self
-                .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
-                .and_then(|l| {
-                    l.ok_or_else(|| invalid(&field, "needs exactly one of path and patch".into()))
-                })?;
-            match (loaded, &entry.target) {
-                (patch::Loaded::Strategic(docs), None) => {
-                    for doc in &docs {
-                        patch::strategic_by_id(acc, doc)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
-                    }
+        let loaded = self
+            .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
+            .and_then(|l| l.ok_or_else(|| invalid("needs exactly one of path and patch".into())))?;
+        match (loaded, &entry.target) {
+            (patch::Loaded::Strategic(docs), None) => {
+                for doc in &docs {
+                    patch::strategic_by_id(acc, doc).map_err(|e| invalid(e.to_string()))?;
                 }
-                (patch::Loaded::Strategic(docs), Some(target)) => {
-                    for doc in &docs {
-                        patch::strategic_targeted(acc, doc, target, &entry.options)
-                            .map_err(|e| invalid(&field, e.to_string()))?;
-                    }
+            }
+            (patch::Loaded::Strategic(docs), Some(target)) => {
+                for doc in &docs {
+                    patch::strategic_targeted(acc, doc, target, &entry.options)
+                        .map_err(|e| invalid(e.to_string()))?;
                 }
-                (patch::Loaded::Json(ops), Some(target)) => {
-                    patch::json(acc, &ops, target, true)
-                        .map_err(|e| invalid(&field, e.to_string()))?;
-                }
-                (patch::Loaded::Json(_), None) => {
-                    return Err(invalid(&field, "a JSON 6902 patch needs a target".into()));
-                }
+            }
+            (patch::Loaded::Json(ops), Some(target)) => {
+                patch::json(acc, &ops, target, true).map_err(|e| invalid(e.to_string()))?;
+            }
+            (patch::Loaded::Json(_), None) => {
+                return Err(invalid("a JSON 6902 patch needs a target".into()));
             }
         }
         Ok(())
@@ -731,32 +764,47 @@ impl Builder {
         field: &str,
         acc: &mut [Resource],
     ) -> Result<(), Error> {
-        let invalid = |field: &str, message: String| Error::Invalid {
+        for (i, entry) in entries.iter().enumerate() {
+            self.json6902_patch(dir, file, entry, &format!("{field}[{i}]"), acc)?;
+        }
+        Ok(())
+    }
+
+    /// One JSON 6902 patch in the deprecated form (`field` names it in
+    /// errors).
+    fn json6902_patch(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entry: &patch::Patch,
+        field: &str,
+        acc: &mut [Resource],
+    ) -> Result<(), Error> {
+        let invalid = |message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in entries.iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
-                return Err(invalid(&field, "needs a target with a name".into()));
-            };
-            match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
-                Some(patch::Loaded::Json(ops)) => {
-                    patch::json(acc, &ops, target, false)
-                        .map_err(|e| invalid(&field, e.to_string()))?;
-                }
-                Some(patch::Loaded::Strategic(_)) => {
-                    return Err(invalid(&field, "is not a JSON 6902 operation list".into()));
-                }
-                None => {
-                    return Err(invalid(
-                        &field,
-                        "needs exactly one of path and patch".into(),
-                    ));
-                }
+        let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
+            return Err(invalid("needs a target with a name".into()));
+        };
+        match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
+            Some(patch::Loaded::Json(ops)) => {
+                patch::json(acc, &ops, target, false).map_err(|e| invalid(e.to_string()))?;
             }
+            Some(patch::Loaded::Strategic(_)) => {
+                return Err(invalid("is not a JSON 6902 operation list".into()));
+            }
+            None => return Err(invalid("needs exactly one of path and patch".into())),
         }
         Ok(())
+    }
+}
+
+/// Records that `transformer` ran over every object built so far, as
+/// kustomize does after each transformer (`transformerAnnotations`).
+fn record(acc: &mut [Resource], transformer: &Arc<Transformation>) {
+    for res in acc {
+        res.transformed_by(transformer);
     }
 }
 

@@ -396,6 +396,9 @@ fn absorb(acc: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) -> Res
             res.previous.clone_from(&old.previous);
             res.prefixes.clone_from(&old.prefixes);
             res.suffixes.clone_from(&old.suffixes);
+            // The old object's annotations are merged into the new one's, and
+            // the transformers that ran over it with them.
+            res.transformations.clone_from(&old.transformations);
             // kustomize hashes the result only when both generators ask
             // for a hash (checked with kubectl: either one's
             // disableNameSuffixHash wins, whatever the behavior).

@@ -71,8 +71,8 @@ pub struct Kustomization {
     pub vars: Vec<Var>,
     /// Files of `OpenAPI` definitions (see [`crate::crds`]).
     pub crds: Vec<String>,
-    /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
-    /// refused); only the kustomization built counts.
+    /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`;
+    /// only the kustomization built counts.
     pub build_metadata: Vec<String>,
     /// Transformer configuration files (or inline configurations), see
     /// [`crate::config`].
@@ -204,12 +204,6 @@ impl Kustomization {
     /// [`Error::Unsupported`] listing the fields.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         let present = [
-            (
-                "buildMetadata: transformerAnnotations",
-                self.build_metadata
-                    .iter()
-                    .any(|m| m == "transformerAnnotations"),
-            ),
             ("helmCharts", self.helm_charts.is_some()),
             ("helmGlobals", self.helm_globals.is_some()),
             ("validators", self.validators.is_some()),

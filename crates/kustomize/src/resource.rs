@@ -1,12 +1,15 @@
 //! An object being built and what kustomize remembers about it: the ids it
 //! had before transformers renamed or moved it, the name prefixes and
-//! suffixes applied to it, and whether a generator asked for a hash suffix.
+//! suffixes applied to it, whether a generator asked for a hash suffix, and
+//! where it came from and which transformers ran over it (for
+//! `buildMetadata`).
 //!
 //! kustomize keeps this history in internal annotations; here it is a
 //! struct beside the object, so it can never leak into the output.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -87,6 +90,73 @@ pub struct Resource {
     pub needs_hash: bool,
     /// Where the object came from, for `buildMetadata: [originAnnotations]`.
     pub origin: Option<Origin>,
+    /// Every transformer that ran over the object, in the order they ran,
+    /// for `buildMetadata: [transformerAnnotations]`.
+    pub transformations: Vec<Arc<Transformation>>,
+}
+
+/// A transformer that ran over objects, as kustomize records it in
+/// `alpha.config.kubernetes.io/transformations`.
+///
+/// kustomize records every transformer over every object in the
+/// accumulator when it ran, whether or not it changed the object: one per
+/// `patches`, `patchesJson6902`, `replicas` and `images` entry, one for all
+/// of `patchesStrategicMerge`, one each for a non-empty `namespace`,
+/// `namePrefix`, `nameSuffix`, `commonAnnotations` and `replacements`, one
+/// per `labels` entry plus one for `commonLabels` when either is set, and
+/// one per configuration of `transformers`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Transformation {
+    /// The file that configured it: the kustomization for its own fields
+    /// and inline `transformers` entries, else the file holding the
+    /// configuration.
+    pub configured_in: PathBuf,
+    /// The built-in plugin's kind (`PatchTransformer`, `PrefixTransformer`,
+    /// ...).
+    pub kind: String,
+    /// A `transformers` configuration's `metadata.name`.
+    pub name: Option<String>,
+    /// A `transformers` configuration's `metadata.namespace`.
+    pub namespace: Option<String>,
+}
+
+impl Transformation {
+    /// A transformer configured by a field of the kustomization `file`.
+    #[must_use]
+    pub fn builtin(file: &Path, kind: &str) -> Arc<Self> {
+        Arc::new(Self {
+            configured_in: file.to_path_buf(),
+            kind: kind.to_owned(),
+            name: None,
+            namespace: None,
+        })
+    }
+
+    /// The `alpha.config.kubernetes.io/transformations` annotation kustomize
+    /// writes for `list` (a YAML sequence, paths relative to `top`, the
+    /// directory of the kustomization built).
+    #[must_use]
+    pub fn annotation(list: &[Arc<Self>], top: &Path) -> String {
+        let scalar = |text: &str| {
+            crate::yaml::to_yaml(&Value::String(text.to_owned()))
+                .trim_end()
+                .to_owned()
+        };
+        let mut out = String::new();
+        for t in list {
+            out.push_str(&format!(
+                "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {}\n",
+                scalar(&relative(&t.configured_in, top)),
+                scalar(&t.kind)
+            ));
+            for (key, value) in [("name", &t.name), ("namespace", &t.namespace)] {
+                if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                    out.push_str(&format!("    {key}: {}\n", scalar(value)));
+                }
+            }
+        }
+        out
+    }
 }
 
 /// Where an object came from.
@@ -156,6 +226,7 @@ impl Resource {
             suffixes: Vec::new(),
             needs_hash: false,
             origin: None,
+            transformations: Vec::new(),
         }
     }
 
@@ -174,6 +245,11 @@ impl Resource {
     /// Whether `pred` holds for the current id or any earlier one.
     pub fn any_id(&self, pred: impl Fn(&Id) -> bool) -> bool {
         pred(&self.id()) || self.previous.iter().any(pred)
+    }
+
+    /// Records that `transformer` ran over the object.
+    pub fn transformed_by(&mut self, transformer: &Arc<Transformation>) {
+        self.transformations.push(Arc::clone(transformer));
     }
 
     /// Records the current id before a transformer changes it.

@@ -18,6 +18,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -32,7 +33,7 @@ use crate::generator::{self, GeneratorArgs};
 use crate::kustomization::{Image, Replicas};
 use crate::patch;
 use crate::replacement::{self, Replacement};
-use crate::resource::Resource;
+use crate::resource::{Origin, Resource, Transformation};
 use crate::selector::Selector;
 use crate::yaml;
 
@@ -62,8 +63,26 @@ struct Plugin {
     config: Value,
     kind: String,
     /// The file the configuration was read from (the kustomization for an
-    /// inline one), as origin annotations name it.
+    /// inline one), as origin and transformer annotations name it.
     configured_in: std::path::PathBuf,
+}
+
+impl Plugin {
+    /// The transformer as `transformerAnnotations` records it.
+    fn transformation(&self) -> Arc<Transformation> {
+        let meta = |key: &str| {
+            self.config
+                .pointer(&format!("/metadata/{key}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Arc::new(Transformation {
+            configured_in: self.configured_in.clone(),
+            kind: self.kind.clone(),
+            name: meta("name"),
+            namespace: meta("namespace"),
+        })
+    }
 }
 
 impl Builder {
@@ -95,6 +114,7 @@ impl Builder {
                             Error::Invalid { message, .. } => invalid(message),
                             other => other,
                         })?;
+                    super::record(acc, &plugin.transformation());
                 }
                 (Field::Generators, _) => {
                     return Err(unsupported(file, field, &plugin.kind));
@@ -124,8 +144,16 @@ impl Builder {
             }
             match self.entry(dir, file, entry)? {
                 Entry::Dir(real) => {
+                    // A configuration built from a directory was configured
+                    // in the file it was read from.
                     let (objs, _, _, _) = self.target(&real, stack)?;
-                    configs.extend(objs.into_iter().map(|r| (r.obj, real.clone())));
+                    configs.extend(objs.into_iter().map(|r| {
+                        let from = match r.origin {
+                            Some(Origin::File(path)) => path,
+                            _ => real.clone(),
+                        };
+                        (r.obj, from)
+                    }));
                 }
                 Entry::File(real) => {
                     configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
