@@ -8,7 +8,9 @@
 //! its kind, and runs with exactly the field specs it gives (the
 //! kustomization's transformer configuration is not used). Generators run
 //! after the kustomization's own generators; transformers after all of the
-//! kustomization's own transformers, in the order listed.
+//! kustomization's own transformers: the inline configurations first, in
+//! the order listed, then those of the files and directories, in the order
+//! listed (as kustomize loads them).
 //!
 //! Refused by name, never skipped: exec, Go and container plugins (any
 //! other `apiVersion`; kustomize as Flux runs it refuses them too), every
@@ -133,15 +135,20 @@ impl Builder {
         entries: &[String],
         stack: &mut Vec<std::path::PathBuf>,
     ) -> Result<Vec<Plugin>, Error> {
+        // kustomize takes every inline configuration first, in order, then
+        // the files and directories, in order.
         let mut configs = Vec::new();
+        let mut paths = Vec::new();
         for entry in entries {
             let inline = yaml::parse_documents(entry)
                 .ok()
                 .filter(|docs| !docs.is_empty() && docs.iter().all(Value::is_object));
-            if let Some(docs) = inline {
-                configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf())));
-                continue;
+            match inline {
+                Some(docs) => configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf()))),
+                None => paths.push(entry),
             }
+        }
+        for entry in paths {
             match self.entry(dir, file, entry)? {
                 Entry::Dir(real) => {
                     // A configuration built from a directory was configured
