@@ -16,7 +16,10 @@ use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES};
 use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
-use crate::resource::{Id, Origin, Resource, Transformation, api_kind, is_cluster_scoped};
+use crate::resource::{
+    Id, ORIGIN_ANNOTATION, Origin, Resource, TRANSFORMATIONS_ANNOTATION, Transformation, api_kind,
+    is_cluster_scoped,
+};
 use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, patch, yaml};
 
@@ -54,11 +57,17 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         .root
         .canonicalize()
         .map_err(|e| Error::io(&options.root, &e))?;
-    let builder = Builder {
+    let mut builder = Builder {
         root,
         restrictor: options.load_restrictor,
+        track: false,
     };
     let dir = builder.confine(dir, None)?;
+    // kustomize tracks origins and transformers (in the objects'
+    // annotations) through the whole build as soon as the kustomization
+    // built asks for any build metadata. A kustomization that fails to load
+    // fails below, with its error.
+    builder.track = Kustomization::load(&dir).is_ok_and(|(_, k)| !k.build_metadata.is_empty());
     let mut stack = Vec::new();
     let (mut acc, kustomization, vars, config) = builder.target(&dir, &mut stack)?;
     // Done once, at the top: hashes of the final content, then references
@@ -87,18 +96,32 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
 /// The root kustomization's `buildMetadata`: origin annotations, transformer
 /// annotations and the managed-by label.
 fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result<(), Error> {
+    // Both annotations go unless asked for, even ones the objects were
+    // written with, as kustomize removes them.
+    for (key, asked) in [
+        (ORIGIN_ANNOTATION, "originAnnotations"),
+        (TRANSFORMATIONS_ANNOTATION, "transformerAnnotations"),
+    ] {
+        if k.build_metadata.iter().any(|o| o == asked) {
+            continue;
+        }
+        for res in acc.iter_mut() {
+            if let Some(annotations) = res
+                .obj
+                .pointer_mut("/metadata/annotations")
+                .and_then(Value::as_object_mut)
+            {
+                annotations.remove(key);
+            }
+        }
+    }
     for option in &k.build_metadata {
         match option.as_str() {
             "originAnnotations" => {
                 for res in acc.iter_mut() {
                     if let Some(origin) = &res.origin {
                         let text = origin.annotation(dir);
-                        set_map_entry(
-                            &mut res.obj,
-                            "annotations",
-                            "config.kubernetes.io/origin",
-                            text,
-                        );
+                        set_map_entry(&mut res.obj, "annotations", ORIGIN_ANNOTATION, text);
                     }
                 }
             }
@@ -118,7 +141,7 @@ fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result
                     set_map_entry(
                         &mut res.obj,
                         "annotations",
-                        "alpha.config.kubernetes.io/transformations",
+                        TRANSFORMATIONS_ANNOTATION,
                         text,
                     );
                 }
@@ -184,6 +207,9 @@ fn enter(dir: &Path, stack: &[PathBuf]) -> Result<(), Error> {
 struct Builder {
     root: PathBuf,
     restrictor: LoadRestrictor,
+    /// Whether origins and transformers are tracked (the kustomization
+    /// built has `buildMetadata`).
+    track: bool,
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -221,6 +247,17 @@ fn finish(mut obj: Value) -> Value {
 }
 
 impl Builder {
+    /// Records that `transformer` ran over every object built so far, as
+    /// kustomize does after each transformer while it tracks build
+    /// metadata.
+    fn record(&self, acc: &mut [Resource], transformer: &Arc<Transformation>) {
+        if self.track {
+            for res in acc {
+                res.transformed_by(transformer);
+            }
+        }
+    }
+
     /// Resolves `path` (relative to the build root's filesystem) and checks
     /// it stays inside the root and, for files under `RootOnly`, inside
     /// `kustomization_dir`.
@@ -432,6 +469,22 @@ impl Builder {
             acc,
             stack,
         )?;
+        // What this kustomization read and generated is tracked from here
+        // (what its bases built already is).
+        if self.track {
+            if let Some(res) = acc.iter().find(|r| r.has_written_transformations()) {
+                // kustomize reads such a list and adds to it (or fails on
+                // one it cannot read); this builder does not.
+                return Err(Error::Unsupported {
+                    file: file.to_path_buf(),
+                    fields: format!(
+                        "buildMetadata over {}, written with its own {TRANSFORMATIONS_ANNOTATION} annotation (remove the annotation)",
+                        res.id()
+                    ),
+                });
+            }
+            acc.iter_mut().for_each(Resource::track);
+        }
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
             enter(&path, stack)?;
@@ -479,8 +532,9 @@ impl Builder {
     ) -> Result<(), Error> {
         // After each transformer, every object built so far records it,
         // whether or not it changed (kustomize's `transformerAnnotations`).
-        let ran =
-            |acc: &mut [Resource], kind: &str| record(acc, &Transformation::builtin(file, kind));
+        let ran = |acc: &mut [Resource], kind: &str| {
+            self.record(acc, &Transformation::builtin(file, kind))
+        };
         if !k.patches_strategic_merge.is_empty() {
             self.strategic_merge_patches(
                 dir,
@@ -797,14 +851,6 @@ impl Builder {
             None => return Err(invalid("needs exactly one of path and patch".into())),
         }
         Ok(())
-    }
-}
-
-/// Records that `transformer` ran over every object built so far, as
-/// kustomize does after each transformer (`transformerAnnotations`).
-fn record(acc: &mut [Resource], transformer: &Arc<Transformation>) {
-    for res in acc {
-        res.transformed_by(transformer);
     }
 }
 

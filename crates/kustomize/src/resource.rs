@@ -75,6 +75,14 @@ impl fmt::Display for Id {
     }
 }
 
+/// The annotation kustomize keeps an object's origin in
+/// (`buildMetadata: [originAnnotations]`).
+pub const ORIGIN_ANNOTATION: &str = "config.kubernetes.io/origin";
+
+/// The annotation kustomize keeps the transformers that ran over an object
+/// in (`buildMetadata: [transformerAnnotations]`).
+pub const TRANSFORMATIONS_ANNOTATION: &str = "alpha.config.kubernetes.io/transformations";
+
 /// An object and its build history.
 #[derive(Clone, Debug)]
 pub struct Resource {
@@ -137,22 +145,27 @@ impl Transformation {
     /// directory of the kustomization built).
     #[must_use]
     pub fn annotation(list: &[Arc<Self>], top: &Path) -> String {
+        list.iter().map(|t| t.lines(top, "- ")).collect()
+    }
+
+    /// The transformer as a YAML mapping (as kustomize's origin writes
+    /// it), its first line starting with `first` (`- ` in a sequence) and
+    /// the others indented to match.
+    fn lines(&self, top: &Path, first: &str) -> String {
         let scalar = |text: &str| {
             crate::yaml::to_yaml(&Value::String(text.to_owned()))
                 .trim_end()
                 .to_owned()
         };
-        let mut out = String::new();
-        for t in list {
-            out.push_str(&format!(
-                "- configuredIn: {}\n  configuredBy:\n    apiVersion: builtin\n    kind: {}\n",
-                scalar(&relative(&t.configured_in, top)),
-                scalar(&t.kind)
-            ));
-            for (key, value) in [("name", &t.name), ("namespace", &t.namespace)] {
-                if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                    out.push_str(&format!("    {key}: {}\n", scalar(value)));
-                }
+        let pad = " ".repeat(first.len());
+        let mut out = format!(
+            "{first}configuredIn: {}\n{pad}configuredBy:\n{pad}  apiVersion: builtin\n{pad}  kind: {}\n",
+            scalar(&relative(&self.configured_in, top)),
+            scalar(&self.kind)
+        );
+        for (key, value) in [("name", &self.name), ("namespace", &self.namespace)] {
+            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
+                out.push_str(&format!("{pad}  {key}: {}\n", scalar(value)));
             }
         }
         out
@@ -174,6 +187,10 @@ pub enum Origin {
         /// The configuration's `metadata.name`, for a `generators` entry.
         name: Option<String>,
     },
+    /// A transformer that ran over the object when it had no origin: one
+    /// whose annotations a transformer removed (kustomize keeps an
+    /// object's origin in its annotations while it builds).
+    Transformer(Arc<Transformation>),
 }
 
 impl Origin {
@@ -197,6 +214,7 @@ impl Origin {
                     relative(kustomization, top)
                 )
             }
+            Self::Transformer(t) => t.lines(top, ""),
         }
     }
 }
@@ -247,9 +265,74 @@ impl Resource {
         pred(&self.id()) || self.previous.iter().any(pred)
     }
 
-    /// Records that `transformer` ran over the object.
+    /// Marks the object as tracked for `buildMetadata`, as kustomize does
+    /// when it reads or generates an object: the origin annotation is set
+    /// (to a placeholder; [`Origin::annotation`] is written at the end).
+    pub fn track(&mut self) {
+        if !self.has_annotation(ORIGIN_ANNOTATION) {
+            self.set_annotation(ORIGIN_ANNOTATION);
+        }
+    }
+
+    /// Records that `transformer` ran over a tracked object, as kustomize
+    /// does while it tracks build metadata in the object's annotations: a
+    /// transformer that removed them removed the record so far, and an
+    /// object left with no origin takes the transformer as its origin
+    /// instead of a transformation.
     pub fn transformed_by(&mut self, transformer: &Arc<Transformation>) {
-        self.transformations.push(Arc::clone(transformer));
+        if !self.has_annotation(TRANSFORMATIONS_ANNOTATION) {
+            self.transformations.clear();
+        }
+        if self.has_annotation(ORIGIN_ANNOTATION) {
+            self.transformations.push(Arc::clone(transformer));
+            self.set_annotation(TRANSFORMATIONS_ANNOTATION);
+        } else {
+            self.origin = Some(Origin::Transformer(Arc::clone(transformer)));
+            self.set_annotation(ORIGIN_ANNOTATION);
+        }
+    }
+
+    /// Whether the object carries an `alpha.config.kubernetes.io/transformations`
+    /// annotation of its own (the placeholder [`Resource::transformed_by`]
+    /// sets is empty).
+    #[must_use]
+    pub fn has_written_transformations(&self) -> bool {
+        self.obj
+            .pointer("/metadata/annotations")
+            .and_then(|a| a.get(TRANSFORMATIONS_ANNOTATION))
+            .is_some_and(|v| v.as_str().is_none_or(|s| !s.is_empty()))
+    }
+
+    fn has_annotation(&self, key: &str) -> bool {
+        self.obj
+            .pointer("/metadata/annotations")
+            .and_then(Value::as_object)
+            .is_some_and(|a| a.contains_key(key))
+    }
+
+    /// Sets annotation `key` to a placeholder if it is not there, creating
+    /// the maps.
+    fn set_annotation(&mut self, key: &str) {
+        let Some(obj) = self.obj.as_object_mut() else {
+            return;
+        };
+        let meta = obj
+            .entry("metadata")
+            .or_insert_with(|| Value::Object(Map::new()));
+        let Some(meta) = meta.as_object_mut() else {
+            return;
+        };
+        let annotations = meta
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Map::new()));
+        if annotations.is_null() {
+            *annotations = Value::Object(Map::new());
+        }
+        if let Some(annotations) = annotations.as_object_mut() {
+            annotations
+                .entry(key)
+                .or_insert_with(|| Value::String(String::new()));
+        }
     }
 
     /// Records the current id before a transformer changes it.

@@ -116,7 +116,7 @@ impl Builder {
                             Error::Invalid { message, .. } => invalid(message),
                             other => other,
                         })?;
-                    super::record(acc, &plugin.transformation());
+                    self.record(acc, &plugin.transformation());
                 }
                 (Field::Generators, _) => {
                     return Err(unsupported(file, field, &plugin.kind));
