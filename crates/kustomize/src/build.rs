@@ -533,7 +533,7 @@ impl Builder {
         // After each transformer, every object built so far records it,
         // whether or not it changed (kustomize's `transformerAnnotations`).
         let ran = |acc: &mut [Resource], kind: &str| {
-            self.record(acc, &Transformation::builtin(file, kind))
+            self.record(acc, &Transformation::builtin(file, kind));
         };
         if !k.patches_strategic_merge.is_empty() {
             self.strategic_merge_patches(

@@ -158,17 +158,18 @@ impl Transformation {
                 .to_owned()
         };
         let pad = " ".repeat(first.len());
-        let mut out = format!(
-            "{first}configuredIn: {}\n{pad}configuredBy:\n{pad}  apiVersion: builtin\n{pad}  kind: {}\n",
+        let identity: String = [("name", &self.name), ("namespace", &self.namespace)]
+            .into_iter()
+            .filter_map(|(key, value)| {
+                let value = value.as_deref().filter(|v| !v.is_empty())?;
+                Some(format!("{pad}  {key}: {}\n", scalar(value)))
+            })
+            .collect();
+        format!(
+            "{first}configuredIn: {}\n{pad}configuredBy:\n{pad}  apiVersion: builtin\n{pad}  kind: {}\n{identity}",
             scalar(&relative(&self.configured_in, top)),
             scalar(&self.kind)
-        );
-        for (key, value) in [("name", &self.name), ("namespace", &self.namespace)] {
-            if let Some(value) = value.as_deref().filter(|v| !v.is_empty()) {
-                out.push_str(&format!("{pad}  {key}: {}\n", scalar(value)));
-            }
-        }
-        out
+        )
     }
 }
 
@@ -405,4 +406,92 @@ pub fn is_cluster_scoped(api_version: &str, kind: &str) -> bool {
         .cluster_scoped
         .iter()
         .any(|c| c.api_version == api_version && c.kind == kind)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+
+    use serde_json::json;
+
+    use super::{Origin, Resource, Transformation};
+
+    fn object() -> Resource {
+        let mut res = Resource::new(
+            json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a"}}),
+        );
+        res.origin = Some(Origin::File("/top/cm.yaml".into()));
+        res.track();
+        res
+    }
+
+    #[test]
+    fn transformers_are_recorded_in_the_order_they_ran() {
+        let mut res = object();
+        let prefix = Transformation::builtin(
+            Path::new("/top/base/kustomization.yaml"),
+            "PrefixTransformer",
+        );
+        let labels =
+            Transformation::builtin(Path::new("/top/kustomization.yaml"), "LabelTransformer");
+        res.transformed_by(&prefix);
+        res.transformed_by(&labels);
+        assert_eq!(
+            Transformation::annotation(&res.transformations, Path::new("/top")),
+            "- configuredIn: base/kustomization.yaml\n  configuredBy:\n    apiVersion: builtin\n    kind: PrefixTransformer\n\
+             - configuredIn: kustomization.yaml\n  configuredBy:\n    apiVersion: builtin\n    kind: LabelTransformer\n"
+        );
+        assert!(
+            !res.has_written_transformations(),
+            "the placeholder is not the object's own"
+        );
+    }
+
+    #[test]
+    fn removed_annotations_make_the_next_transformer_the_origin() {
+        let mut res = object();
+        let first =
+            Transformation::builtin(Path::new("/top/kustomization.yaml"), "PatchTransformer");
+        res.transformed_by(&first);
+        res.obj["metadata"]
+            .as_object_mut()
+            .map(|m| m.remove("annotations"));
+        let second =
+            Transformation::builtin(Path::new("/top/kustomization.yaml"), "SuffixTransformer");
+        res.transformed_by(&second);
+        assert!(res.transformations.is_empty());
+        assert_eq!(res.origin, Some(Origin::Transformer(Arc::clone(&second))));
+        assert_eq!(
+            res.origin.as_ref().map(|o| o.annotation(Path::new("/top"))),
+            Some("configuredIn: kustomization.yaml\nconfiguredBy:\n  apiVersion: builtin\n  kind: SuffixTransformer\n".to_owned())
+        );
+        res.transformed_by(&first);
+        assert_eq!(res.transformations, vec![first]);
+    }
+
+    #[test]
+    fn a_plugin_is_named_as_yaml_writes_it() {
+        let plugin = Arc::new(Transformation {
+            configured_in: "/top/plugins/t.yaml".into(),
+            kind: "NamespaceTransformer".into(),
+            name: Some("true".into()),
+            namespace: Some("team-a".into()),
+        });
+        assert_eq!(
+            Transformation::annotation(&[plugin], Path::new("/top/overlay")),
+            "- configuredIn: ../plugins/t.yaml\n  configuredBy:\n    apiVersion: builtin\n    kind: NamespaceTransformer\n    name: \"true\"\n    namespace: team-a\n"
+        );
+    }
+
+    #[test]
+    fn an_object_written_with_its_own_transformations_is_told_apart() {
+        let mut res = Resource::new(json!({"metadata": {"annotations": {
+            "alpha.config.kubernetes.io/transformations": "- configuredIn: x.yaml\n"
+        }}}));
+        assert!(res.has_written_transformations());
+        res.obj["metadata"]["annotations"]["alpha.config.kubernetes.io/transformations"] =
+            json!("");
+        assert!(!res.has_written_transformations());
+    }
 }
