@@ -451,7 +451,11 @@ impl Builder {
                     .map(|a| (generator::Kind::Secret, a)),
             )
         {
-            let configured = generator::Configured { file, name: None };
+            let configured = generator::Configured {
+                file,
+                name: None,
+                namespace: None,
+            };
             generator::generate(
                 kind,
                 args,

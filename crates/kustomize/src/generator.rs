@@ -84,6 +84,8 @@ pub struct Configured<'a> {
     pub file: &'a Path,
     /// A `generators` entry's `metadata.name`.
     pub name: Option<&'a str>,
+    /// A `generators` entry's `metadata.namespace`.
+    pub namespace: Option<&'a str>,
 }
 
 /// What a generator makes.
@@ -170,6 +172,7 @@ pub fn generate(
             Kind::Secret => "SecretGenerator",
         },
         name: configured.name.map(str::to_owned),
+        namespace: configured.namespace.map(str::to_owned),
     });
     absorb(acc, res, behavior).map_err(invalid)
 }

@@ -152,23 +152,12 @@ impl Transformation {
     /// it), its first line starting with `first` (`- ` in a sequence) and
     /// the others indented to match.
     fn lines(&self, top: &Path, first: &str) -> String {
-        let scalar = |text: &str| {
-            crate::yaml::to_yaml(&Value::String(text.to_owned()))
-                .trim_end()
-                .to_owned()
-        };
-        let pad = " ".repeat(first.len());
-        let identity: String = [("name", &self.name), ("namespace", &self.namespace)]
-            .into_iter()
-            .filter_map(|(key, value)| {
-                let value = value.as_deref().filter(|v| !v.is_empty())?;
-                Some(format!("{pad}  {key}: {}\n", scalar(value)))
-            })
-            .collect();
-        format!(
-            "{first}configuredIn: {}\n{pad}configuredBy:\n{pad}  apiVersion: builtin\n{pad}  kind: {}\n{identity}",
-            scalar(&relative(&self.configured_in, top)),
-            scalar(&self.kind)
+        configured_by(
+            &self.configured_in,
+            &self.kind,
+            [&self.name, &self.namespace],
+            top,
+            first,
         )
     }
 }
@@ -187,6 +176,9 @@ pub enum Origin {
         kind: &'static str,
         /// The configuration's `metadata.name`, for a `generators` entry.
         name: Option<String>,
+        /// The configuration's `metadata.namespace`, for a `generators`
+        /// entry.
+        namespace: Option<String>,
     },
     /// A transformer that ran over the object when it had no origin: one
     /// whose annotations a transformer removed (kustomize keeps an
@@ -200,24 +192,50 @@ impl Origin {
     #[must_use]
     pub fn annotation(&self, top: &Path) -> String {
         match self {
-            Self::File(path) => format!("path: {}\n", relative(path, top)),
+            Self::File(path) => format!("path: {}\n", scalar(&relative(path, top))),
             Self::Generator {
                 kustomization,
                 kind,
                 name,
-            } => {
-                let name = name
-                    .as_ref()
-                    .map(|n| format!("  name: {n}\n"))
-                    .unwrap_or_default();
-                format!(
-                    "configuredIn: {}\nconfiguredBy:\n  apiVersion: builtin\n  kind: {kind}\n{name}",
-                    relative(kustomization, top)
-                )
-            }
+                namespace,
+            } => configured_by(kustomization, kind, [name, namespace], top, ""),
             Self::Transformer(t) => t.lines(top, ""),
         }
     }
+}
+
+/// A built-in plugin's origin as kustomize writes it (a YAML mapping):
+/// `configuredIn` relative to `top`, `configuredBy` its kind and its
+/// configuration's `[name, namespace]`. The first line starts with `first`
+/// (`- ` in a sequence), the others are indented to match.
+fn configured_by(
+    configured_in: &Path,
+    kind: &str,
+    [name, namespace]: [&Option<String>; 2],
+    top: &Path,
+    first: &str,
+) -> String {
+    let pad = " ".repeat(first.len());
+    let identity: String = [("name", name), ("namespace", namespace)]
+        .into_iter()
+        .filter_map(|(key, value)| {
+            let value = value.as_deref().filter(|v| !v.is_empty())?;
+            Some(format!("{pad}  {key}: {}\n", scalar(value)))
+        })
+        .collect();
+    format!(
+        "{first}configuredIn: {}\n{pad}configuredBy:\n{pad}  apiVersion: builtin\n{pad}  kind: {}\n{identity}",
+        scalar(&relative(configured_in, top)),
+        scalar(kind)
+    )
+}
+
+/// `text` as a YAML scalar, quoted where YAML needs it, as kustomize's
+/// writer does.
+fn scalar(text: &str) -> String {
+    crate::yaml::to_yaml(&Value::String(text.to_owned()))
+        .trim_end()
+        .to_owned()
 }
 
 /// `path` relative to `base`, with `..` where it lies outside.

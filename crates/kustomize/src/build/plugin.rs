@@ -345,9 +345,14 @@ impl Builder {
             }
         }
         let name = metadata.get("name").and_then(Value::as_str);
+        let namespace = metadata.get("namespace").and_then(Value::as_str);
         let args: GeneratorArgs = read_config(&Value::Object(fields), file)?;
         let read = |entry: &str| self.read(dir, entry);
-        let configured = generator::Configured { file, name };
+        let configured = generator::Configured {
+            file,
+            name,
+            namespace,
+        };
         generator::generate(kind, &args, None, configured, &read, acc)
     }
 }
