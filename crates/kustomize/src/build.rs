@@ -258,6 +258,27 @@ impl Builder {
         }
     }
 
+    /// Starts tracking build metadata on the objects of `acc` not tracked
+    /// yet, as kustomize does on the objects it reads and generates.
+    fn start_tracking(&self, file: &Path, acc: &mut [Resource]) -> Result<(), Error> {
+        if !self.track {
+            return Ok(());
+        }
+        if let Some(res) = acc.iter().find(|r| r.has_written_transformations()) {
+            // kustomize reads such a list and adds to it (or fails on one it
+            // cannot read); this builder does not.
+            return Err(Error::Unsupported {
+                file: file.to_path_buf(),
+                fields: format!(
+                    "buildMetadata over {}, written with its own {TRANSFORMATIONS_ANNOTATION} annotation (remove the annotation)",
+                    res.id()
+                ),
+            });
+        }
+        acc.iter_mut().for_each(Resource::track);
+        Ok(())
+    }
+
     /// Resolves `path` (relative to the build root's filesystem) and checks
     /// it stays inside the root and, for files under `RootOnly`, inside
     /// `kustomization_dir`.
@@ -475,20 +496,7 @@ impl Builder {
         )?;
         // What this kustomization read and generated is tracked from here
         // (what its bases built already is).
-        if self.track {
-            if let Some(res) = acc.iter().find(|r| r.has_written_transformations()) {
-                // kustomize reads such a list and adds to it (or fails on
-                // one it cannot read); this builder does not.
-                return Err(Error::Unsupported {
-                    file: file.to_path_buf(),
-                    fields: format!(
-                        "buildMetadata over {}, written with its own {TRANSFORMATIONS_ANNOTATION} annotation (remove the annotation)",
-                        res.id()
-                    ),
-                });
-            }
-            acc.iter_mut().for_each(Resource::track);
-        }
+        self.start_tracking(file, acc)?;
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
             enter(&path, stack)?;
