@@ -6,8 +6,9 @@
 //! everything so far), then its own transformers in kustomize's fixed order.
 //! Fields not implemented yet are refused by name, never ignored.
 
+use std::cell::RefCell;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use serde_json::{Map, Value};
@@ -61,8 +62,10 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         root,
         restrictor: options.load_restrictor,
         track: false,
+        logical: RefCell::new(Vec::new()),
     };
     let dir = builder.confine(dir, None)?;
+    builder.logical.borrow_mut().push(dir.clone());
     // kustomize tracks origins and transformers (in the objects'
     // annotations) through the whole build as soon as the kustomization
     // built asks for any build metadata. A kustomization that fails to load
@@ -210,6 +213,11 @@ struct Builder {
     /// Whether origins and transformers are tracked (the kustomization
     /// built has `buildMetadata`).
     track: bool,
+    /// The directories of the kustomizations being built, outermost first,
+    /// as kustomize names them in origins: the directory built, then each
+    /// entry joined to its parent's and cleaned lexically (a symlinked base
+    /// keeps the name it was listed under).
+    logical: RefCell<Vec<PathBuf>>,
 }
 
 /// What a list entry names (see [`Builder::entry`]), resolved and confined.
@@ -247,6 +255,30 @@ fn finish(mut obj: Value) -> Value {
 }
 
 impl Builder {
+    /// The entry `entry` of the kustomization being built, as origins name
+    /// it (see [`Builder::logical`]).
+    fn logical_entry(&self, entry: &str) -> PathBuf {
+        let logical = self.logical.borrow();
+        clean(&logical.last().map_or_else(PathBuf::new, |d| d.join(entry)))
+    }
+
+    /// The kustomization file `file` being built, as origins name it.
+    fn logical_file(&self, file: &Path) -> PathBuf {
+        self.logical_entry(&file.file_name().unwrap_or_default().to_string_lossy())
+    }
+
+    /// Enters the kustomization directory listed as `entry` (see
+    /// [`Builder::logical`]); [`Builder::leave`] leaves it.
+    fn enter_logical(&self, entry: &str) {
+        let dir = self.logical_entry(entry);
+        self.logical.borrow_mut().push(dir);
+    }
+
+    /// Leaves the directory [`Builder::enter_logical`] entered.
+    fn leave(&self) {
+        self.logical.borrow_mut().pop();
+    }
+
     /// Records that `transformer` ran over every object built so far, as
     /// kustomize does after each transformer while it tracks build
     /// metadata.
@@ -408,7 +440,10 @@ impl Builder {
             }
             match self.entry(dir, file, entry)? {
                 Entry::Dir(real) => {
-                    let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
+                    self.enter_logical(entry);
+                    let built = self.target(&real, stack);
+                    self.leave();
+                    let (objs, _, base_vars, base_config) = built?;
                     append(acc, objs, file)?;
                     config
                         .merge(&base_config)
@@ -416,9 +451,10 @@ impl Builder {
                     merge_vars(&mut vars, base_vars, file)?;
                 }
                 Entry::File(real) => {
+                    let origin = self.logical_entry(entry);
                     let objs = read_objects(&real)?.into_iter().map(|obj| {
                         let mut res = Resource::new(obj);
-                        res.origin = Some(Origin::File(real.clone()));
+                        res.origin = Some(Origin::File(origin.clone()));
                         res
                     });
                     append(acc, objs, &real)?;
@@ -462,6 +498,7 @@ impl Builder {
             .merge(&found)
             .map_err(|e| invalid(format!("crds: {e}")))?;
         let read = |entry: &str| self.read(dir, entry);
+        let logical_file = self.logical_file(file);
         for (kind, args) in k
             .config_map_generator
             .iter()
@@ -473,7 +510,7 @@ impl Builder {
             )
         {
             let configured = generator::Configured {
-                file,
+                file: &logical_file,
                 name: None,
                 namespace: None,
             };
@@ -508,7 +545,10 @@ impl Builder {
                 });
             }
             stack.push(path.clone());
-            let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
+            self.enter_logical(entry);
+            let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack);
+            self.leave();
+            let component_vars = component_vars?;
             stack.pop();
             *config = config.re_merged().map_err(|e| invalid(e.to_string()))?;
             merge_vars(&mut vars, component_vars, &cfile)?;
@@ -544,8 +584,9 @@ impl Builder {
     ) -> Result<(), Error> {
         // After each transformer, every object built so far records it,
         // whether or not it changed (kustomize's `transformerAnnotations`).
+        let logical_file = self.logical_file(file);
         let ran = |acc: &mut [Resource], kind: &str| {
-            self.record(acc, &Transformation::builtin(file, kind));
+            self.record(acc, &Transformation::builtin(&logical_file, kind));
         };
         if !k.patches_strategic_merge.is_empty() {
             self.strategic_merge_patches(
@@ -922,6 +963,26 @@ fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Va
             });
         }
     }
+}
+
+/// `path` cleaned lexically, as Go's `path.Join` does: `.` dropped, `..`
+/// taking back the component before it.
+fn clean(path: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(part),
+            },
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
 }
 
 /// Which role-binding subjects the namespace transformer moves

@@ -144,7 +144,10 @@ impl Builder {
                 .ok()
                 .filter(|docs| !docs.is_empty() && docs.iter().all(Value::is_object));
             match inline {
-                Some(docs) => configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf()))),
+                Some(docs) => {
+                    let origin = self.logical_file(file);
+                    configs.extend(docs.into_iter().map(|d| (d, origin.clone())));
+                }
                 None => paths.push(entry),
             }
         }
@@ -153,7 +156,10 @@ impl Builder {
                 Entry::Dir(real) => {
                     // A configuration built from a directory was configured
                     // in the file it was read from.
-                    let (objs, _, _, _) = self.target(&real, stack)?;
+                    self.enter_logical(entry);
+                    let built = self.target(&real, stack);
+                    self.leave();
+                    let (objs, _, _, _) = built?;
                     configs.extend(objs.into_iter().map(|r| {
                         let from = match r.origin {
                             Some(Origin::File(path)) => path,
@@ -163,7 +169,12 @@ impl Builder {
                     }));
                 }
                 Entry::File(real) => {
-                    configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
+                    let origin = self.logical_entry(entry);
+                    configs.extend(
+                        read_objects(&real)?
+                            .into_iter()
+                            .map(|o| (o, origin.clone())),
+                    );
                 }
             }
         }
