@@ -4,7 +4,11 @@
 //! (files, and directories built completely as bases), then its
 //! `components` (built into the same accumulator, their transformers over
 //! everything so far), then its own transformers in kustomize's fixed order.
-//! Fields not implemented yet are refused by name, never ignored.
+//! When the kustomization built has `buildMetadata`, each object's origin
+//! and every transformer that ran over it are tracked as kustomize tracks
+//! them (in the object's annotations while building), and written at the
+//! end as asked. Fields not implemented yet are refused by name, never
+//! ignored.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
@@ -268,14 +272,14 @@ impl Builder {
     }
 
     /// Enters the kustomization directory listed as `entry` (see
-    /// [`Builder::logical`]); [`Builder::leave`] leaves it.
+    /// [`Builder::logical`]); [`Builder::leave_logical`] leaves it.
     fn enter_logical(&self, entry: &str) {
         let dir = self.logical_entry(entry);
         self.logical.borrow_mut().push(dir);
     }
 
     /// Leaves the directory [`Builder::enter_logical`] entered.
-    fn leave(&self) {
+    fn leave_logical(&self) {
         self.logical.borrow_mut().pop();
     }
 
@@ -442,7 +446,7 @@ impl Builder {
                 Entry::Dir(real) => {
                     self.enter_logical(entry);
                     let built = self.target(&real, stack);
-                    self.leave();
+                    self.leave_logical();
                     let (objs, _, base_vars, base_config) = built?;
                     append(acc, objs, file)?;
                     config
@@ -547,7 +551,7 @@ impl Builder {
             stack.push(path.clone());
             self.enter_logical(entry);
             let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack);
-            self.leave();
+            self.leave_logical();
             let component_vars = component_vars?;
             stack.pop();
             *config = config.re_merged().map_err(|e| invalid(e.to_string()))?;

@@ -158,7 +158,7 @@ impl Builder {
                     // in the file it was read from.
                     self.enter_logical(entry);
                     let built = self.target(&real, stack);
-                    self.leave();
+                    self.leave_logical();
                     let (objs, _, _, _) = built?;
                     configs.extend(objs.into_iter().map(|r| {
                         let from = match r.origin {
