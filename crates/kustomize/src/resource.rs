@@ -5,7 +5,12 @@
 //! `buildMetadata`).
 //!
 //! kustomize keeps this history in internal annotations; here it is a
-//! struct beside the object, so it can never leak into the output.
+//! struct beside the object, so it can never leak into the output. Only
+//! the build-metadata annotations ([`ORIGIN_ANNOTATION`],
+//! [`TRANSFORMATIONS_ANNOTATION`]) sit in the object while it is built, as
+//! empty placeholders, when the build tracks them: a transformer that
+//! removes them then has the effect it has in kustomize. They are written
+//! or removed at the end.
 
 use std::fmt;
 use std::path::{Component, Path, PathBuf};
