@@ -4,12 +4,17 @@
 //! (files, and directories built completely as bases), then its
 //! `components` (built into the same accumulator, their transformers over
 //! everything so far), then its own transformers in kustomize's fixed order.
-//! Fields not implemented yet are refused by name, never ignored.
+//! When the kustomization built has `buildMetadata`, each object's origin
+//! and every transformer that ran over it are tracked as kustomize tracks
+//! them (in the object's annotations while building), and written at the
+//! end as asked. Fields not implemented yet are refused by name, never
+//! ignored.
 
 use std::cell::RefCell;
 use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::rc::Rc;
+use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
@@ -17,7 +22,10 @@ use crate::Error;
 use crate::fieldspec::{FieldSpec, TABLES};
 use crate::kustomization::Kustomization;
 use crate::replacement::{self, Replacement};
-use crate::resource::{Id, Origin, Resource, api_kind, is_cluster_scoped};
+use crate::resource::{
+    Id, ORIGIN_ANNOTATION, Origin, Resource, TRANSFORMATIONS_ANNOTATION, Transformation, api_kind,
+    is_cluster_scoped,
+};
 use crate::vars::{self, Var};
 use crate::{config, crds, generator, nameref, openapi, patch, yaml};
 
@@ -61,13 +69,21 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
         .root
         .canonicalize()
         .map_err(|e| Error::io(&options.root, &e))?;
-    let builder = Builder {
+    let mut builder = Builder {
         root,
         restrictor: options.load_restrictor,
         enable_helm: options.enable_helm,
         schema: RefCell::default(),
+        track: false,
+        logical: RefCell::new(Vec::new()),
     };
     let dir = builder.confine(dir, None)?;
+    builder.logical.borrow_mut().push(dir.clone());
+    // kustomize tracks origins and transformers (in the objects'
+    // annotations) through the whole build as soon as the kustomization
+    // built asks for any build metadata. A kustomization that fails to load
+    // fails below, with its error.
+    builder.track = Kustomization::load(&dir).is_ok_and(|(_, k)| !k.build_metadata.is_empty());
     let mut stack = Vec::new();
     let (mut acc, kustomization, vars, config) = builder.target(&dir, &mut stack)?;
     // Done once, at the top: hashes of the final content, then references
@@ -93,21 +109,35 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     Ok(acc.into_iter().map(|r| finish(r.obj)).collect())
 }
 
-/// The root kustomization's `buildMetadata`: origin annotations and the
-/// managed-by label.
+/// The root kustomization's `buildMetadata`: origin annotations, transformer
+/// annotations and the managed-by label.
 fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result<(), Error> {
+    // Both annotations go unless asked for, even ones the objects were
+    // written with, as kustomize removes them.
+    for (key, asked) in [
+        (ORIGIN_ANNOTATION, "originAnnotations"),
+        (TRANSFORMATIONS_ANNOTATION, "transformerAnnotations"),
+    ] {
+        if k.build_metadata.iter().any(|o| o == asked) {
+            continue;
+        }
+        for res in acc.iter_mut() {
+            if let Some(annotations) = res
+                .obj
+                .pointer_mut("/metadata/annotations")
+                .and_then(Value::as_object_mut)
+            {
+                annotations.remove(key);
+            }
+        }
+    }
     for option in &k.build_metadata {
         match option.as_str() {
             "originAnnotations" => {
                 for res in acc.iter_mut() {
                     if let Some(origin) = &res.origin {
                         let text = origin.annotation(dir);
-                        set_map_entry(
-                            &mut res.obj,
-                            "annotations",
-                            "config.kubernetes.io/origin",
-                            text,
-                        );
+                        set_map_entry(&mut res.obj, "annotations", ORIGIN_ANNOTATION, text);
                     }
                 }
             }
@@ -121,8 +151,17 @@ fn build_metadata(acc: &mut [Resource], k: &Kustomization, dir: &Path) -> Result
                     );
                 }
             }
-            // Refused by name before the build started.
-            "transformerAnnotations" => {}
+            "transformerAnnotations" => {
+                for res in acc.iter_mut().filter(|r| !r.transformations.is_empty()) {
+                    let text = Transformation::annotation(&res.transformations, dir);
+                    set_map_entry(
+                        &mut res.obj,
+                        "annotations",
+                        TRANSFORMATIONS_ANNOTATION,
+                        text,
+                    );
+                }
+            }
             other => {
                 return Err(Error::Invalid {
                     file: dir.to_path_buf(),
@@ -187,6 +226,14 @@ struct Builder {
     enable_helm: bool,
     /// The build's `openapi` setting (see [`SchemaState`]).
     schema: RefCell<SchemaState>,
+    /// Whether origins and transformers are tracked (the kustomization
+    /// built has `buildMetadata`).
+    track: bool,
+    /// The directories of the kustomizations being built, outermost first,
+    /// as kustomize names them in origins: the directory built, then each
+    /// entry joined to its parent's and cleaned lexically (a symlinked base
+    /// keeps the name it was listed under).
+    logical: RefCell<Vec<PathBuf>>,
 }
 
 /// The one built-in schema version kustomize v5.7.1 has.
@@ -261,6 +308,62 @@ fn finish(mut obj: Value) -> Value {
 }
 
 impl Builder {
+    /// The entry `entry` of the kustomization being built, as origins name
+    /// it (see [`Builder::logical`]).
+    fn logical_entry(&self, entry: &str) -> PathBuf {
+        let logical = self.logical.borrow();
+        clean(&logical.last().map_or_else(PathBuf::new, |d| d.join(entry)))
+    }
+
+    /// The kustomization file `file` being built, as origins name it.
+    fn logical_file(&self, file: &Path) -> PathBuf {
+        self.logical_entry(&file.file_name().unwrap_or_default().to_string_lossy())
+    }
+
+    /// Enters the kustomization directory listed as `entry` (see
+    /// [`Builder::logical`]); [`Builder::leave_logical`] leaves it.
+    fn enter_logical(&self, entry: &str) {
+        let dir = self.logical_entry(entry);
+        self.logical.borrow_mut().push(dir);
+    }
+
+    /// Leaves the directory [`Builder::enter_logical`] entered.
+    fn leave_logical(&self) {
+        self.logical.borrow_mut().pop();
+    }
+
+    /// Records that `transformer` ran over every object built so far, as
+    /// kustomize does after each transformer while it tracks build
+    /// metadata.
+    fn record(&self, acc: &mut [Resource], transformer: &Arc<Transformation>) {
+        if self.track {
+            for res in acc {
+                res.transformed_by(transformer);
+            }
+        }
+    }
+
+    /// Starts tracking build metadata on the objects of `acc` not tracked
+    /// yet, as kustomize does on the objects it reads and generates.
+    fn start_tracking(&self, file: &Path, acc: &mut [Resource]) -> Result<(), Error> {
+        if !self.track {
+            return Ok(());
+        }
+        if let Some(res) = acc.iter().find(|r| r.has_written_transformations()) {
+            // kustomize reads such a list and adds to it (or fails on one it
+            // cannot read); this builder does not.
+            return Err(Error::Unsupported {
+                file: file.to_path_buf(),
+                fields: format!(
+                    "buildMetadata over {}, written with its own {TRANSFORMATIONS_ANNOTATION} annotation (remove the annotation)",
+                    res.id()
+                ),
+            });
+        }
+        acc.iter_mut().for_each(Resource::track);
+        Ok(())
+    }
+
     /// Resolves `path` (relative to the build root's filesystem) and checks
     /// it stays inside the root and, for files under `RootOnly`, inside
     /// `kustomization_dir`.
@@ -391,7 +494,10 @@ impl Builder {
             }
             match self.entry(dir, file, entry)? {
                 Entry::Dir(real) => {
-                    let (objs, _, base_vars, base_config) = self.target(&real, stack)?;
+                    self.enter_logical(entry);
+                    let built = self.target(&real, stack);
+                    self.leave_logical();
+                    let (objs, _, base_vars, base_config) = built?;
                     append(acc, objs, file)?;
                     config
                         .merge(&base_config)
@@ -399,11 +505,12 @@ impl Builder {
                     merge_vars(&mut vars, base_vars, file)?;
                 }
                 Entry::File(real) => {
+                    let origin = self.logical_entry(entry);
                     let objs = read_objects(&real)?;
                     self.loaded(&objs);
                     let objs = objs.into_iter().map(|obj| {
                         let mut res = Resource::new(obj);
-                        res.origin = Some(Origin::File(real.clone()));
+                        res.origin = Some(Origin::File(origin.clone()));
                         res
                     });
                     append(acc, objs, &real)?;
@@ -435,6 +542,7 @@ impl Builder {
             .merge(&self.crds_config(dir, k)?)
             .map_err(|e| invalid(format!("crds: {e}")))?;
         let read = |entry: &str| self.read(dir, entry);
+        let logical_file = self.logical_file(file);
         for (kind, args) in k
             .config_map_generator
             .iter()
@@ -445,7 +553,11 @@ impl Builder {
                     .map(|a| (generator::Kind::Secret, a)),
             )
         {
-            let configured = generator::Configured { file, name: None };
+            let configured = generator::Configured {
+                file: &logical_file,
+                name: None,
+                namespace: None,
+            };
             generator::generate(
                 kind,
                 args,
@@ -473,6 +585,9 @@ impl Builder {
             acc,
             stack,
         )?;
+        // What this kustomization read and generated is tracked from here
+        // (what its bases built already is).
+        self.start_tracking(file, acc)?;
         for entry in &k.components {
             let path = self.confine(&dir.join(entry), None)?;
             enter(&path, stack)?;
@@ -485,7 +600,10 @@ impl Builder {
             }
             self.set_schema(&path, &cfile, &component, false)?;
             stack.push(path.clone());
-            let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack)?;
+            self.enter_logical(entry);
+            let component_vars = self.accumulate(&path, &cfile, &component, acc, config, stack);
+            self.leave_logical();
+            let component_vars = component_vars?;
             stack.pop();
             *config = config.re_merged().map_err(|e| invalid(e.to_string()))?;
             merge_vars(&mut vars, component_vars, &cfile)?;
@@ -544,7 +662,26 @@ impl Builder {
         acc: &mut Vec<Resource>,
         config: &config::Config,
     ) -> Result<(), Error> {
-        self.patches(dir, file, k, acc)?;
+        // After each transformer, every object built so far records it,
+        // whether or not it changed (kustomize's `transformerAnnotations`).
+        let logical_file = self.logical_file(file);
+        let ran = |acc: &mut [Resource], kind: &str| {
+            self.record(acc, &Transformation::builtin(&logical_file, kind));
+        };
+        if !k.patches_strategic_merge.is_empty() {
+            self.strategic_merge_patches(
+                dir,
+                file,
+                &k.patches_strategic_merge,
+                "patchesStrategicMerge",
+                acc,
+            )?;
+            ran(acc, "PatchStrategicMergeTransformer");
+        }
+        for (i, entry) in k.patches.iter().enumerate() {
+            self.apply_patch(dir, file, entry, &format!("patches[{i}]"), acc)?;
+            ran(acc, "PatchTransformer");
+        }
         if let Some(ns) = k.namespace.as_deref().filter(|n| !n.is_empty()) {
             for res in acc.iter_mut() {
                 res.remember_id();
@@ -556,18 +693,21 @@ impl Builder {
                 );
             }
             check_unique(acc, file, "namespace transformation produces ID conflict")?;
+            ran(acc, "NamespaceTransformer");
         }
-        if let Some(prefix) = k.name_prefix.as_deref() {
+        if let Some(prefix) = k.name_prefix.as_deref().filter(|p| !p.is_empty()) {
             rename(acc, prefix, true, &config.name_prefix).map_err(|message| Error::Invalid {
                 file: file.to_path_buf(),
                 message: format!("namePrefix: {message}"),
             })?;
+            ran(acc, "PrefixTransformer");
         }
-        if let Some(suffix) = k.name_suffix.as_deref() {
+        if let Some(suffix) = k.name_suffix.as_deref().filter(|s| !s.is_empty()) {
             rename(acc, suffix, false, &[]).map_err(|message| Error::Invalid {
                 file: file.to_path_buf(),
                 message,
             })?;
+            ran(acc, "SuffixTransformer");
         }
         for entry in &k.labels {
             let mut specs: Vec<FieldSpec> = entry.fields.clone();
@@ -586,19 +726,31 @@ impl Builder {
             // `commonLabels`), as kubectl shows.
             specs.extend(config.labels.iter().cloned());
             apply_pairs(acc, &specs, &entry.pairs);
+            ran(acc, "LabelTransformer");
         }
         if !k.common_labels.is_empty() {
             apply_pairs(acc, &config.common_labels, &k.common_labels);
         }
+        // kustomize runs the commonLabels transformer, empty or not, as soon
+        // as either labels field is set.
+        if !k.common_labels.is_empty() || !k.labels.is_empty() {
+            ran(acc, "LabelTransformer");
+        }
         if !k.common_annotations.is_empty() {
             apply_pairs(acc, &config.common_annotations, &k.common_annotations);
+            ran(acc, "AnnotationsTransformer");
         }
-        self.json6902_patches(dir, file, &k.patches_json6902, "patchesJson6902", acc)?;
+        for (i, entry) in k.patches_json6902.iter().enumerate() {
+            self.json6902_patch(dir, file, entry, &format!("patchesJson6902[{i}]"), acc)?;
+            ran(acc, "PatchJson6902Transformer");
+        }
         for r in &k.replicas {
             crate::transform::replicas(acc, r, &config.replicas, file)?;
+            ran(acc, "ReplicaCountTransformer");
         }
         for image in &k.images {
             crate::transform::images(acc, image, &config.images);
+            ran(acc, "ImageTagTransformer");
         }
         if !k.replacements.is_empty() {
             let replacements = self.resolve_replacements(dir, file, &k.replacements)?;
@@ -606,6 +758,7 @@ impl Builder {
                 file: file.to_path_buf(),
                 message: e.to_string(),
             })?;
+            ran(acc, "ReplacementTransformer");
         }
         Ok(())
     }
@@ -827,24 +980,6 @@ impl Builder {
         Ok(())
     }
 
-    /// `patchesStrategicMerge`, then `patches`: the first transformers.
-    fn patches(
-        &self,
-        dir: &Path,
-        file: &Path,
-        k: &Kustomization,
-        acc: &mut Vec<Resource>,
-    ) -> Result<(), Error> {
-        self.strategic_merge_patches(
-            dir,
-            file,
-            &k.patches_strategic_merge,
-            "patchesStrategicMerge",
-            acc,
-        )?;
-        self.apply_patches(dir, file, &k.patches, "patches", acc)
-    }
-
     /// Strategic-merge patches given as file paths or inline YAML (the
     /// entries of `field`).
     fn strategic_merge_patches(
@@ -897,39 +1032,48 @@ impl Builder {
         field: &str,
         acc: &mut Vec<Resource>,
     ) -> Result<(), Error> {
-        let invalid = |field: &str, message: String| Error::Invalid {
+        for (i, entry) in entries.iter().enumerate() {
+            self.apply_patch(dir, file, entry, &format!("{field}[{i}]"), acc)?;
+        }
+        Ok(())
+    }
+
+    /// One `patches` entry (`field` names it in errors).
+    fn apply_patch(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entry: &patch::Patch,
+        field: &str,
+        acc: &mut Vec<Resource>,
+    ) -> Result<(), Error> {
+        let invalid = |message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in entries.iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            let loaded = self
-                .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
-                .and_then(|l| {
-                    l.ok_or_else(|| invalid(&field, "needs exactly one of path and patch".into()))
-                })?;
-            match (loaded, &entry.target) {
-                (patch::Loaded::Strategic(docs), None) => {
-                    for doc in &docs {
-                        self.strategic(file, &field, |schema| {
-                            patch::strategic_by_id(acc, doc, schema).map(|()| 1)
-                        })?;
-                    }
+        let loaded = self
+            .patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())
+            .and_then(|l| l.ok_or_else(|| invalid("needs exactly one of path and patch".into())))?;
+        match (loaded, &entry.target) {
+            (patch::Loaded::Strategic(docs), None) => {
+                for doc in &docs {
+                    self.strategic(file, field, |schema| {
+                        patch::strategic_by_id(acc, doc, schema).map(|()| 1)
+                    })?;
                 }
-                (patch::Loaded::Strategic(docs), Some(target)) => {
-                    for doc in &docs {
-                        self.strategic(file, &field, |schema| {
-                            patch::strategic_targeted(acc, doc, target, &entry.options, schema)
-                        })?;
-                    }
+            }
+            (patch::Loaded::Strategic(docs), Some(target)) => {
+                for doc in &docs {
+                    self.strategic(file, field, |schema| {
+                        patch::strategic_targeted(acc, doc, target, &entry.options, schema)
+                    })?;
                 }
-                (patch::Loaded::Json(ops), Some(target)) => {
-                    patch::json(acc, &ops, target, true)
-                        .map_err(|e| invalid(&field, e.to_string()))?;
-                }
-                (patch::Loaded::Json(_), None) => {
-                    return Err(invalid(&field, "a JSON 6902 patch needs a target".into()));
-                }
+            }
+            (patch::Loaded::Json(ops), Some(target)) => {
+                patch::json(acc, &ops, target, true).map_err(|e| invalid(e.to_string()))?;
+            }
+            (patch::Loaded::Json(_), None) => {
+                return Err(invalid("a JSON 6902 patch needs a target".into()));
             }
         }
         Ok(())
@@ -946,30 +1090,37 @@ impl Builder {
         field: &str,
         acc: &mut [Resource],
     ) -> Result<(), Error> {
-        let invalid = |field: &str, message: String| Error::Invalid {
+        for (i, entry) in entries.iter().enumerate() {
+            self.json6902_patch(dir, file, entry, &format!("{field}[{i}]"), acc)?;
+        }
+        Ok(())
+    }
+
+    /// One JSON 6902 patch in the deprecated form (`field` names it in
+    /// errors).
+    fn json6902_patch(
+        &self,
+        dir: &Path,
+        file: &Path,
+        entry: &patch::Patch,
+        field: &str,
+        acc: &mut [Resource],
+    ) -> Result<(), Error> {
+        let invalid = |message: String| Error::Invalid {
             file: file.to_path_buf(),
             message: format!("{field}: {message}"),
         };
-        for (i, entry) in entries.iter().enumerate() {
-            let field = format!("{field}[{i}]");
-            let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
-                return Err(invalid(&field, "needs a target with a name".into()));
-            };
-            match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
-                Some(patch::Loaded::Json(ops)) => {
-                    patch::json(acc, &ops, target, false)
-                        .map_err(|e| invalid(&field, e.to_string()))?;
-                }
-                Some(patch::Loaded::Strategic(_)) => {
-                    return Err(invalid(&field, "is not a JSON 6902 operation list".into()));
-                }
-                None => {
-                    return Err(invalid(
-                        &field,
-                        "needs exactly one of path and patch".into(),
-                    ));
-                }
+        let Some(target) = entry.target.as_ref().filter(|t| !t.name.is_empty()) else {
+            return Err(invalid("needs a target with a name".into()));
+        };
+        match self.patch_text(dir, entry.path.as_deref(), entry.patch.as_deref())? {
+            Some(patch::Loaded::Json(ops)) => {
+                patch::json(acc, &ops, target, false).map_err(|e| invalid(e.to_string()))?;
             }
+            Some(patch::Loaded::Strategic(_)) => {
+                return Err(invalid("is not a JSON 6902 operation list".into()));
+            }
+            None => return Err(invalid("needs exactly one of path and patch".into())),
         }
         Ok(())
     }
@@ -1031,6 +1182,26 @@ fn apply_pairs(acc: &mut [Resource], specs: &[FieldSpec], pairs: &Map<String, Va
             });
         }
     }
+}
+
+/// `path` cleaned lexically, as Go's `path.Join` does: `.` dropped, `..`
+/// taking back the component before it.
+fn clean(path: &Path) -> PathBuf {
+    let mut out: Vec<Component<'_>> = Vec::new();
+    for part in path.components() {
+        match part {
+            Component::CurDir => {}
+            Component::ParentDir => match out.last() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(part),
+            },
+            other => out.push(other),
+        }
+    }
+    out.iter().collect()
 }
 
 /// Which role-binding subjects the namespace transformer moves

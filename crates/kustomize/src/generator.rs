@@ -84,6 +84,8 @@ pub struct Configured<'a> {
     pub file: &'a Path,
     /// A `generators` entry's `metadata.name`.
     pub name: Option<&'a str>,
+    /// A `generators` entry's `metadata.namespace`.
+    pub namespace: Option<&'a str>,
 }
 
 /// What a generator makes.
@@ -170,6 +172,7 @@ pub fn generate(
             Kind::Secret => "SecretGenerator",
         },
         name: configured.name.map(str::to_owned),
+        namespace: configured.namespace.map(str::to_owned),
     });
     absorb(acc, res, behavior).map_err(invalid)
 }
@@ -405,6 +408,9 @@ fn absorb(acc: &mut Vec<Resource>, mut res: Resource, behavior: Behavior) -> Res
             res.previous.clone_from(&old.previous);
             res.prefixes.clone_from(&old.prefixes);
             res.suffixes.clone_from(&old.suffixes);
+            // The old object's annotations are merged into the new one's, and
+            // the transformers that ran over it with them.
+            res.transformations.clone_from(&old.transformations);
             // kustomize hashes the result only when both generators ask
             // for a hash (checked with kubectl: either one's
             // disableNameSuffixHash wins, whatever the behavior).

@@ -72,8 +72,8 @@ pub struct Kustomization {
     pub vars: Vec<Var>,
     /// Files of `OpenAPI` definitions (see [`crate::crds`]).
     pub crds: Vec<String>,
-    /// `originAnnotations`, `managedByLabel` (`transformerAnnotations` is
-    /// refused); only the kustomization built counts.
+    /// `originAnnotations`, `transformerAnnotations`, `managedByLabel`;
+    /// only the kustomization built counts.
     pub build_metadata: Vec<String>,
     /// Transformer configuration files (or inline configurations), see
     /// [`crate::config`].
@@ -204,11 +204,12 @@ impl Kustomization {
         self.kind.as_deref() == Some("Component")
     }
 
-    /// Refuses every field this builder does not implement, naming them.
+    /// Checks what the fields alone show is wrong: every kustomization
+    /// field is implemented now (what is still refused depends on the
+    /// field's content and is refused where it is read).
     ///
     /// # Errors
-    /// [`Error::Unsupported`] listing the fields; [`Error::Invalid`] for a
-    /// `helmCharts` that is not a list.
+    /// [`Error::Invalid`] for a `helmCharts` that is not a list.
     pub fn refuse_unsupported(&self, file: &Path) -> Result<(), Error> {
         if matches!(&self.helm_charts, Some(c) if !c.is_null() && !c.is_array()) {
             return Err(Error::Invalid {
@@ -216,24 +217,7 @@ impl Kustomization {
                 message: "helmCharts must be a list of charts".into(),
             });
         }
-        let present = [(
-            "buildMetadata: transformerAnnotations",
-            self.build_metadata
-                .iter()
-                .any(|m| m == "transformerAnnotations"),
-        )];
-        let fields: Vec<&str> = present
-            .iter()
-            .filter(|(_, p)| *p)
-            .map(|(f, _)| *f)
-            .collect();
-        if fields.is_empty() {
-            return Ok(());
-        }
-        Err(Error::Unsupported {
-            file: file.to_path_buf(),
-            fields: fields.join(", "),
-        })
+        Ok(())
     }
 }
 

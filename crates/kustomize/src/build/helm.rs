@@ -74,8 +74,12 @@ pub(super) struct Configured<'a> {
     /// The file holding the configuration (the kustomization for a
     /// `helmCharts` entry).
     pub(super) file: &'a Path,
+    /// That file as origin annotations name it (see `Builder::logical`).
+    pub(super) origin: PathBuf,
     /// The plugin configuration's `metadata.name`.
     pub(super) name: Option<String>,
+    /// The plugin configuration's `metadata.namespace`.
+    pub(super) namespace: Option<String>,
 }
 
 impl HelmChart {
@@ -145,7 +149,13 @@ impl Builder {
         };
         for entry in charts {
             let chart = HelmChart::from_entry(entry, k.helm_globals.as_ref(), file)?;
-            self.inflate(dir, &chart, &Configured { file, name: None }, acc)?;
+            let configured = Configured {
+                file,
+                origin: self.logical_file(file),
+                name: None,
+                namespace: None,
+            };
+            self.inflate(dir, &chart, &configured, acc)?;
         }
         Ok(())
     }
@@ -228,9 +238,10 @@ impl Builder {
         for obj in objects {
             let mut res = Resource::new(obj);
             res.origin = Some(Origin::Generator {
-                kustomization: configured.file.to_path_buf(),
+                kustomization: configured.origin.clone(),
                 kind: "HelmChartInflationGenerator",
                 name: configured.name.clone(),
+                namespace: configured.namespace.clone(),
             });
             generator::add_generated(acc, res).map_err(|e| say.invalid(&e))?;
         }

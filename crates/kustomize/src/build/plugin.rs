@@ -8,9 +8,11 @@
 //! its kind, and runs with exactly the field specs it gives (the
 //! kustomization's transformer configuration is not used). Generators run
 //! after the kustomization's own generators; transformers after all of the
-//! kustomization's own transformers, in the order listed; validators after
-//! the transformers, each a built-in transformer that must leave every
-//! object as it found it (but for a `validated-by` label, which stays).
+//! kustomization's own transformers: the inline configurations first, in
+//! the order listed, then those of the files and directories, in the order
+//! listed (as kustomize loads them); validators after the transformers,
+//! each a built-in transformer that must leave every object as it found it
+//! (but for a `validated-by` label, which stays).
 //!
 //! Refused as kustomize, as Flux runs it, refuses them: exec, Go and
 //! container plugins (any other `apiVersion`), kinds kustomize has no
@@ -22,6 +24,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -36,7 +39,7 @@ use crate::generator::{self, GeneratorArgs};
 use crate::kustomization::{Image, Replicas};
 use crate::patch;
 use crate::replacement::{self, Replacement};
-use crate::resource::Resource;
+use crate::resource::{Origin, Resource, Transformation};
 use crate::selector::Selector;
 use crate::yaml;
 
@@ -101,8 +104,26 @@ struct Plugin {
     config: Value,
     kind: String,
     /// The file the configuration was read from (the kustomization for an
-    /// inline one), as origin annotations name it.
+    /// inline one), as origin and transformer annotations name it.
     configured_in: std::path::PathBuf,
+}
+
+impl Plugin {
+    /// The transformer as `transformerAnnotations` records it.
+    fn transformation(&self) -> Arc<Transformation> {
+        let meta = |key: &str| {
+            self.config
+                .pointer(&format!("/metadata/{key}"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        Arc::new(Transformation {
+            configured_in: self.configured_in.clone(),
+            kind: self.kind.clone(),
+            name: meta("name"),
+            namespace: meta("namespace"),
+        })
+    }
 }
 
 impl Builder {
@@ -153,6 +174,7 @@ impl Builder {
                             Error::Invalid { message, .. } => invalid(message),
                             other => other,
                         })?;
+                    self.record(acc, &plugin.transformation());
                 }
                 (Field::Validators, false) => {
                     let before: Vec<Value> = acc.iter().map(|r| r.obj.clone()).collect();
@@ -192,12 +214,19 @@ impl Builder {
             "HelmChartInflationGenerator" => {
                 let file = plugin.configured_in.as_path();
                 let chart = super::helm::HelmChart::from_plugin(&plugin.config, file)?;
-                let name = plugin
-                    .config
-                    .pointer("/metadata/name")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                let configured = super::helm::Configured { file, name };
+                let meta = |key: &str| {
+                    plugin
+                        .config
+                        .pointer(&format!("/metadata/{key}"))
+                        .and_then(Value::as_str)
+                        .map(str::to_owned)
+                };
+                let configured = super::helm::Configured {
+                    file,
+                    origin: file.to_path_buf(),
+                    name: meta("name"),
+                    namespace: meta("namespace"),
+                };
                 self.inflate(dir, &chart, &configured, acc)
             }
             _ => iam_policy(plugin, acc),
@@ -213,22 +242,46 @@ impl Builder {
         entries: &[String],
         stack: &mut Vec<std::path::PathBuf>,
     ) -> Result<Vec<Plugin>, Error> {
+        // kustomize takes every inline configuration first, in order, then
+        // the files and directories, in order.
         let mut configs = Vec::new();
+        let mut paths = Vec::new();
         for entry in entries {
             let inline = yaml::parse_documents(entry)
                 .ok()
                 .filter(|docs| !docs.is_empty() && docs.iter().all(Value::is_object));
-            if let Some(docs) = inline {
-                configs.extend(docs.into_iter().map(|d| (d, file.to_path_buf())));
-                continue;
+            match inline {
+                Some(docs) => {
+                    let origin = self.logical_file(file);
+                    configs.extend(docs.into_iter().map(|d| (d, origin.clone())));
+                }
+                None => paths.push(entry),
             }
+        }
+        for entry in paths {
             match self.entry(dir, file, entry)? {
                 Entry::Dir(real) => {
-                    let (objs, _, _, _) = self.target(&real, stack)?;
-                    configs.extend(objs.into_iter().map(|r| (r.obj, real.clone())));
+                    // A configuration built from a directory was configured
+                    // in the file it was read from.
+                    self.enter_logical(entry);
+                    let built = self.target(&real, stack);
+                    self.leave_logical();
+                    let (objs, _, _, _) = built?;
+                    configs.extend(objs.into_iter().map(|r| {
+                        let from = match r.origin {
+                            Some(Origin::File(path)) => path,
+                            _ => real.clone(),
+                        };
+                        (r.obj, from)
+                    }));
                 }
                 Entry::File(real) => {
-                    configs.extend(read_objects(&real)?.into_iter().map(|o| (o, real.clone())));
+                    let origin = self.logical_entry(entry);
+                    configs.extend(
+                        read_objects(&real)?
+                            .into_iter()
+                            .map(|o| (o, origin.clone())),
+                    );
                 }
             }
         }
@@ -419,9 +472,14 @@ impl Builder {
             }
         }
         let name = metadata.get("name").and_then(Value::as_str);
+        let namespace = metadata.get("namespace").and_then(Value::as_str);
         let args: GeneratorArgs = read_config(&Value::Object(fields), file)?;
         let read = |entry: &str| self.read(dir, entry);
-        let configured = generator::Configured { file, name };
+        let configured = generator::Configured {
+            file,
+            name,
+            namespace,
+        };
         generator::generate(kind, &args, None, configured, &read, acc)
     }
 }
@@ -499,6 +557,11 @@ fn iam_policy(plugin: &Plugin, acc: &mut Vec<Resource>) -> Result<(), Error> {
         name: plugin
             .config
             .pointer("/metadata/name")
+            .and_then(Value::as_str)
+            .map(str::to_owned),
+        namespace: plugin
+            .config
+            .pointer("/metadata/namespace")
             .and_then(Value::as_str)
             .map(str::to_owned),
     });

@@ -639,3 +639,39 @@ fn custom_openapi_schemas_are_bounded_and_checked_by_file() {
     let objects = build_in(dir.path(), "good").unwrap();
     assert_eq!(objects[0]["spec"]["items"].as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn an_object_written_with_its_own_transformations_list_is_refused_under_build_metadata() {
+    let dir = tempfile::tempdir().unwrap();
+    let object = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: listed\n  annotations:\n    alpha.config.kubernetes.io/transformations: |\n      - configuredIn: elsewhere.yaml\n";
+    write(dir.path(), "base/cm.yaml", object);
+    write(
+        dir.path(),
+        "base/kustomization.yaml",
+        "resources:\n- cm.yaml\nnamePrefix: p-\n",
+    );
+    write(
+        dir.path(),
+        "app/kustomization.yaml",
+        "resources:\n- ../base\nbuildMetadata: [originAnnotations]\n",
+    );
+    // kustomize would add to the object's own list; the builder refuses to
+    // guess, naming the object and the file that read it.
+    let err = build_in(dir.path(), "app").unwrap_err();
+    assert!(matches!(err, Error::Unsupported { .. }), "{err}");
+    let err = err.to_string();
+    assert!(
+        err.contains("ConfigMap listed")
+            && err.contains("alpha.config.kubernetes.io/transformations")
+            && err.contains("base/kustomization.yaml"),
+        "{err}"
+    );
+    // Without build metadata the annotation is removed, as kustomize does.
+    write(
+        dir.path(),
+        "plain/kustomization.yaml",
+        "resources:\n- ../base\n",
+    );
+    let built = build_in(dir.path(), "plain").unwrap();
+    assert_eq!(built[0].pointer("/metadata/annotations"), None, "{built:?}");
+}
