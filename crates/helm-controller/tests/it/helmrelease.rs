@@ -1653,11 +1653,16 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
         .await
         .unwrap();
     eventually_gone(&remote_configs, "far-cm", STEP).await;
-    let left = Api::<Secret>::namespaced(remote.clone(), &ns)
-        .list(&ListParams::default().labels("owner=helm"))
-        .await
-        .unwrap();
-    assert!(left.items.is_empty(), "the release's history is removed");
+    // Helm deletes the objects first, then the release's records.
+    let secrets = Api::<Secret>::namespaced(remote.clone(), &ns);
+    eventually("the release's history removed", STEP, || async {
+        let left = secrets
+            .list(&ListParams::default().labels("owner=helm"))
+            .await
+            .ok()?;
+        left.items.is_empty().then_some(())
+    })
+    .await;
 }
 
 /// `spec.healthCheckExprs` decide when the release's objects are ready (here a ConfigMap, ready

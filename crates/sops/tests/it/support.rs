@@ -131,6 +131,18 @@ impl Fixture {
             );
             Ok(out.stdout)
         };
+        // Start the agent first and wait for it: left to gpg's own
+        // auto-start, a loaded machine once refused a later call with
+        // "can't connect to the agent".
+        let launched = Command::new("gpgconf")
+            .args(["--launch", "gpg-agent"])
+            .env("GNUPGHOME", &home)
+            .output()?;
+        ensure!(
+            launched.status.success(),
+            "gpgconf --launch gpg-agent: {}",
+            String::from_utf8_lossy(&launched.stderr)
+        );
         let usage = if algo == "default" {
             "default"
         } else {
