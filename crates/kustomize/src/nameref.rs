@@ -84,13 +84,12 @@ pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<()
         if filters.is_empty() {
             continue;
         }
-        let visible = visible_from(&resource.obj, &all[i], &all).map_err(|reason| {
-            Error::Reference {
+        let visible =
+            visible_from(&resource.obj, &all[i], &all).map_err(|reason| Error::Reference {
                 referrer: all[i].id.to_string(),
                 path: "subjects".into(),
                 reason,
-            }
-        })?;
+            })?;
         let referrer = Referrer {
             id: all[i].id.clone(),
             cluster_scoped: all[i].cluster_scoped,
