@@ -1016,11 +1016,35 @@ fn objects_from_text(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         }
         if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
             if let Some(Value::Array(items)) = map.get("items") {
+                for item in items {
+                    require_name(item, path)?;
+                }
                 out.extend(items.iter().cloned());
             }
             continue;
         }
+        require_name(&doc, path)?;
         out.push(doc);
     }
     Ok(out)
+}
+
+/// kustomize's resource check (`GetValidatedMetadata`): every object but a
+/// `…List` has a `metadata.name`; a `generateName` alone is refused.
+fn require_name(obj: &Value, path: &Path) -> Result<(), Error> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind.ends_with("List") {
+        return Ok(());
+    }
+    match obj.pointer("/metadata/name") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) if name.is_empty() => {}
+        Some(_) => return Ok(()),
+    }
+    Err(Error::Invalid {
+        file: path.to_path_buf(),
+        message: format!(
+            "missing metadata.name in an object of kind '{kind}' (kustomize requires a name; generateName alone is not enough)"
+        ),
+    })
 }
