@@ -85,7 +85,7 @@ pub fn build(dir: &Path, options: &Options) -> Result<Vec<Value>, Error> {
     // fails below, with its error.
     builder.track = Kustomization::load(&dir).is_ok_and(|(_, k)| !k.build_metadata.is_empty());
     let mut stack = Vec::new();
-    let (mut acc, kustomization, vars, config) = builder.target(&dir, &mut stack)?;
+    let (mut acc, kustomization, vars, config) = builder.target_of(&dir, &mut stack, true)?;
     // Done once, at the top: hashes of the final content, then references
     // to every renamed object.
     generator::apply_hashes(&mut acc);
@@ -429,9 +429,20 @@ impl Builder {
         dir: &Path,
         stack: &mut Vec<PathBuf>,
     ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, config::Config), Error> {
+        self.target_of(dir, stack, false)
+    }
+
+    /// [`Self::target`]; at the top of the build (`top`) a `Component` is
+    /// built as a kustomization is, as kustomize does.
+    fn target_of(
+        &self,
+        dir: &Path,
+        stack: &mut Vec<PathBuf>,
+        top: bool,
+    ) -> Result<(Vec<Resource>, Kustomization, Vec<Var>, config::Config), Error> {
         enter(dir, stack)?;
         let (file, k) = Kustomization::load(dir)?;
-        if k.is_component() {
+        if k.is_component() && !top {
             return Err(Error::Invalid {
                 file,
                 message: "a Component cannot be used in resources; list it under components".into(),
@@ -1128,7 +1139,9 @@ impl Builder {
 
 /// `namePrefix` (`prefix` true) or `nameSuffix`: every object but the kinds
 /// kustomize skips (CRDs, `APIService`s, Namespaces) is renamed, and the
-/// rename remembered for name references.
+/// rename remembered for name references. The field specs select the kinds
+/// and fields; the kustomization's `nameSuffix` gives none (every kind's
+/// name), a `SuffixTransformer` plugin gives its own.
 fn rename(
     acc: &mut [Resource],
     affix: &str,
@@ -1156,11 +1169,23 @@ fn rename(
                 let name = format!("{affix}{}", res.name());
                 res.set_metadata("name", &name);
             }
-        } else {
+        } else if name_prefix.is_empty() {
             res.remember_id();
             res.suffixes.push(affix.to_owned());
             let name = format!("{}{affix}", res.name());
             res.set_metadata("name", &name);
+        } else {
+            // A suffix plugin's own field specs: only the kinds they
+            // select are renamed (once per `metadata/name` spec), as with
+            // a prefix.
+            let times = crds::affix_fields(&mut res.obj, &original, name_prefix, affix, false)
+                .map_err(|e| e.to_string())?;
+            for _ in 0..times {
+                res.remember_id();
+                res.suffixes.push(affix.to_owned());
+                let name = format!("{}{affix}", res.name());
+                res.set_metadata("name", &name);
+            }
         }
     }
     Ok(())
@@ -1360,11 +1385,35 @@ fn objects_from_text(text: &str, path: &Path) -> Result<Vec<Value>, Error> {
         }
         if kind.ends_with("List") && map.get("items").is_some_and(Value::is_array) {
             if let Some(Value::Array(items)) = map.get("items") {
+                for item in items {
+                    require_name(item, path)?;
+                }
                 out.extend(items.iter().cloned());
             }
             continue;
         }
+        require_name(&doc, path)?;
         out.push(doc);
     }
     Ok(out)
+}
+
+/// kustomize's resource check (`GetValidatedMetadata`): every object but a
+/// `…List` has a `metadata.name`; a `generateName` alone is refused.
+fn require_name(obj: &Value, path: &Path) -> Result<(), Error> {
+    let kind = obj.get("kind").and_then(Value::as_str).unwrap_or_default();
+    if kind.ends_with("List") {
+        return Ok(());
+    }
+    match obj.pointer("/metadata/name") {
+        None | Some(Value::Null) => {}
+        Some(Value::String(name)) if name.is_empty() => {}
+        Some(_) => return Ok(()),
+    }
+    Err(Error::Invalid {
+        file: path.to_path_buf(),
+        message: format!(
+            "missing metadata.name in an object of kind '{kind}' (kustomize requires a name; generateName alone is not enough)"
+        ),
+    })
 }

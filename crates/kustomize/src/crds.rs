@@ -210,6 +210,20 @@ pub fn prefix_fields(
     specs: &[FieldSpec],
     prefix: &str,
 ) -> Result<usize, Error> {
+    affix_fields(obj, original, specs, prefix, true)
+}
+
+/// [`prefix_fields`] for a prefix (`prefix` true) or a suffix.
+///
+/// # Errors
+/// As [`prefix_fields`].
+pub fn affix_fields(
+    obj: &mut Value,
+    original: &Id,
+    specs: &[FieldSpec],
+    affix: &str,
+    prefix: bool,
+) -> Result<usize, Error> {
     let mut renames = 0;
     for spec in specs.iter().filter(|spec| original.selected_by(spec)) {
         if spec.path == "metadata/name" {
@@ -217,7 +231,7 @@ pub fn prefix_fields(
             continue;
         }
         let segments: Vec<&str> = spec.path.split('/').collect();
-        prefix_at(obj, &segments, prefix).map_err(|reason| Error::Prefix {
+        affix_at(obj, &segments, affix, prefix).map_err(|reason| Error::Prefix {
             object: original.to_string(),
             path: spec.path.clone(),
             reason,
@@ -226,11 +240,15 @@ pub fn prefix_fields(
     Ok(renames)
 }
 
-fn prefix_at(node: &mut Value, path: &[&str], prefix: &str) -> Result<(), String> {
+fn affix_at(node: &mut Value, path: &[&str], affix: &str, prefix: bool) -> Result<(), String> {
     let Some((first, rest)) = path.split_first() else {
         return match node {
             Value::String(s) => {
-                s.insert_str(0, prefix);
+                if prefix {
+                    s.insert_str(0, affix);
+                } else {
+                    s.push_str(affix);
+                }
                 Ok(())
             }
             Value::Object(_) => Err("a map, where kustomize expects a scalar and fails".into()),
@@ -245,9 +263,9 @@ fn prefix_at(node: &mut Value, path: &[&str], prefix: &str) -> Result<(), String
         Value::Null => Ok(()),
         Value::Array(items) => items
             .iter_mut()
-            .try_for_each(|item| prefix_at(item, path, prefix)),
+            .try_for_each(|item| affix_at(item, path, affix, prefix)),
         Value::Object(map) => match map.get_mut(*first) {
-            Some(child) => prefix_at(child, rest, prefix),
+            Some(child) => affix_at(child, rest, affix, prefix),
             None => Ok(()),
         },
         _ => Err(format!(

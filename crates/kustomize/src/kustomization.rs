@@ -170,6 +170,10 @@ impl Kustomization {
                 source: e,
             })?;
         let mut doc = docs.into_iter().next().unwrap_or(Value::Object(Map::new()));
+        fold_field_names(&mut doc).map_err(|message| Error::Invalid {
+            file: file.clone(),
+            message,
+        })?;
         go_nulls(&mut doc);
         if is_empty(&doc) {
             return Err(Error::Invalid {
@@ -180,6 +184,10 @@ impl Kustomization {
         let k: Self = serde_json::from_value(doc).map_err(|e| Error::Invalid {
             file: file.clone(),
             message: e.to_string(),
+        })?;
+        k.enforce_kind().map_err(|message| Error::Invalid {
+            file: file.clone(),
+            message,
         })?;
         for (field, map) in [
             ("commonLabels", &k.common_labels),
@@ -196,6 +204,34 @@ impl Kustomization {
             }
         }
         Ok((file, k))
+    }
+
+    /// kustomize's check of `kind` and `apiVersion`: the kind, when given,
+    /// is `Kustomization` or `Component`, and the apiVersion, when given,
+    /// is `kustomize.config.k8s.io/v1beta1` for a kustomization and
+    /// `kustomize.config.k8s.io/v1alpha1` for a component.
+    fn enforce_kind(&self) -> Result<(), String> {
+        let kind = self
+            .kind
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .unwrap_or("Kustomization");
+        if kind != "Kustomization" && kind != "Component" {
+            return Err(format!(
+                "kind should be Kustomization or Component, not {kind}"
+            ));
+        }
+        let required = if kind == "Component" {
+            "kustomize.config.k8s.io/v1alpha1"
+        } else {
+            "kustomize.config.k8s.io/v1beta1"
+        };
+        match self.api_version.as_deref() {
+            Some(given) if !given.is_empty() && given != required => Err(format!(
+                "apiVersion for {kind} should be {required}, not {given}"
+            )),
+            _ => Ok(()),
+        }
     }
 
     /// Whether this is a `Component`.
@@ -280,6 +316,73 @@ fn at_path<'a>(doc: &'a mut Value, path: &str) -> Vec<&'a mut Value> {
             .collect();
     }
     found
+}
+
+/// The top-level fields of a kustomization, as written.
+const FIELDS: [&str; 32] = [
+    "apiVersion",
+    "kind",
+    "metadata",
+    "resources",
+    "bases",
+    "components",
+    "namespace",
+    "commonLabels",
+    "labels",
+    "commonAnnotations",
+    "images",
+    "replicas",
+    "sortOptions",
+    "namePrefix",
+    "nameSuffix",
+    "patches",
+    "patchesStrategicMerge",
+    "patchesJson6902",
+    "configMapGenerator",
+    "secretGenerator",
+    "generatorOptions",
+    "replacements",
+    "vars",
+    "crds",
+    "buildMetadata",
+    "configurations",
+    "helmCharts",
+    "helmGlobals",
+    "generators",
+    "transformers",
+    "validators",
+    "openapi",
+];
+
+/// kustomize decodes the kustomization with Go's JSON decoder, which takes
+/// a field name in any letter case (`nameprefix` is `namePrefix`): the
+/// top-level names are brought to their written case. Two spellings of one
+/// field are refused (Go would merge or overwrite them).
+fn fold_field_names(doc: &mut Value) -> Result<(), String> {
+    let Value::Object(map) = doc else {
+        return Ok(());
+    };
+    let misspelt: Vec<(String, &str)> = map
+        .keys()
+        .filter(|key| !FIELDS.contains(&key.as_str()))
+        .filter_map(|key| {
+            FIELDS
+                .iter()
+                .find(|field| field.eq_ignore_ascii_case(key))
+                .map(|field| (key.clone(), *field))
+        })
+        .collect();
+    for (key, field) in misspelt {
+        if map.contains_key(field) {
+            return Err(format!(
+                "'{key}' and '{field}' are the same field to kustomize; keep one"
+            ));
+        }
+        if let Some(value) = map.remove(&key) {
+            map.insert(field.to_owned(), value);
+        }
+    }
+    Ok(())
 }
 
 /// Removes every `null` field of every mapping, recursively.

@@ -84,7 +84,12 @@ pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<()
         if filters.is_empty() {
             continue;
         }
-        let visible = visible_from(&resource.obj, &all[i], &all);
+        let visible =
+            visible_from(&resource.obj, &all[i], &all).map_err(|reason| Error::Reference {
+                referrer: all[i].id.to_string(),
+                path: "subjects".into(),
+                reason,
+            })?;
         let referrer = Referrer {
             id: all[i].id.clone(),
             cluster_scoped: all[i].cluster_scoped,
@@ -120,9 +125,18 @@ pub fn fix(acc: &mut [Resource], name_references: &[NameReference]) -> Result<()
 /// The objects a referrer may name: all of them for a cluster-scoped
 /// referrer; else cluster-scoped ones, those in its namespace, and for a
 /// `RoleBinding` those in the namespaces of its `ServiceAccount` subjects.
-fn visible_from<'a>(obj: &Value, me: &Candidate, all: &'a [Candidate]) -> Vec<&'a Candidate> {
+///
+/// # Errors
+/// A `ServiceAccount` subject whose `namespace` is given but not a string
+/// (`namespace:` left blank): kustomize fails on it ("Invalid Input:
+/// namespace is blank for resource").
+fn visible_from<'a>(
+    obj: &Value,
+    me: &Candidate,
+    all: &'a [Candidate],
+) -> Result<Vec<&'a Candidate>, String> {
     if me.cluster_scoped {
-        return all.iter().collect();
+        return Ok(all.iter().collect());
     }
     let mut subject_namespaces = Vec::new();
     if me.id.kind == "RoleBinding" {
@@ -132,20 +146,27 @@ fn visible_from<'a>(obj: &Value, me: &Candidate, all: &'a [Candidate]) -> Vec<&'
             .into_iter()
             .flatten()
         {
-            if subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount")
-                && let Some(ns) = subject.get("namespace").and_then(Value::as_str)
-            {
-                subject_namespaces.push(ns);
+            if subject.get("kind").and_then(Value::as_str) == Some("ServiceAccount") {
+                match subject.get("namespace") {
+                    Some(Value::String(ns)) => subject_namespaces.push(ns.as_str()),
+                    Some(_) => {
+                        return Err(
+                            "a ServiceAccount subject's namespace is blank (kustomize fails: Invalid Input: namespace is blank); give the namespace or remove the field".into(),
+                        );
+                    }
+                    None => {}
+                }
             }
         }
     }
-    all.iter()
+    Ok(all
+        .iter()
         .filter(|c| {
             c.cluster_scoped
                 || c.id.namespace == me.id.namespace
                 || subject_namespaces.contains(&c.written_namespace.as_str())
         })
-        .collect()
+        .collect())
 }
 
 /// `(apiGroup, kind)` of a binding's `roleRef`.

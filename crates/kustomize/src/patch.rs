@@ -190,9 +190,15 @@ fn strategic(
     }
     let mut patch = patch.clone();
     // The patch takes the object's apiVersion, as kustomize does, so a
-    // patch written for another version still applies.
+    // patch written for another version still applies; a non-string one
+    // (`apiVersion: 1`) is kept as the object has it.
+    let own_version = res
+        .obj
+        .get("apiVersion")
+        .cloned()
+        .unwrap_or_else(|| Value::String(api_version.clone()));
     if let Some(p) = patch.as_object_mut() {
-        p.insert("apiVersion".into(), Value::String(api_version.clone()));
+        p.insert("apiVersion".into(), own_version);
     }
     let def = schema.definition(&api_version, &kind);
     let outcome =

@@ -347,7 +347,12 @@ impl Builder {
                 if plugin.kind != "SuffixTransformer" && !c.prefix.is_empty() {
                     rename(acc, &c.prefix, true, &field_specs).map_err(invalid)?;
                 }
-                if plugin.kind != "PrefixTransformer" && !c.suffix.is_empty() {
+                // No field specs, nothing renamed (an empty list here would
+                // mean every name to `rename`).
+                if plugin.kind != "PrefixTransformer"
+                    && !c.suffix.is_empty()
+                    && !field_specs.is_empty()
+                {
                     rename(acc, &c.suffix, false, &field_specs).map_err(invalid)?;
                 }
             }
@@ -460,8 +465,10 @@ impl Builder {
         let metadata = fields
             .remove("metadata")
             .unwrap_or(Value::Object(Map::new()));
-        fields.remove("apiVersion");
-        fields.remove("kind");
+        // kustomize decodes the configuration leniently: fields its
+        // generator arguments do not have (a top-level
+        // `disableNameSuffixHash`, say) are dropped, not refused.
+        fields.retain(|key, _| GENERATOR_FIELDS.contains(&key.as_str()));
         for key in ["name", "namespace"] {
             let given = fields
                 .get(key)
@@ -583,6 +590,20 @@ fn without_validated_by(obj: &Value) -> Value {
     }
     obj
 }
+
+/// The fields of a `ConfigMapGenerator` or `SecretGenerator` configuration
+/// kustomize reads (beside `metadata`); the others are ignored.
+const GENERATOR_FIELDS: [&str; 9] = [
+    "name",
+    "namespace",
+    "behavior",
+    "literals",
+    "files",
+    "envs",
+    "env",
+    "options",
+    "type",
+];
 
 /// A plugin's configuration as the built-in reads it: unknown fields are
 /// ignored, as kustomize's decoder ignores them.
