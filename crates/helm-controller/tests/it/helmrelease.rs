@@ -1553,6 +1553,23 @@ async fn cleanup_on_fail_deletes_what_a_failed_upgrade_created() {
 /// Issue 20, remote clusters: `spec.kubeConfig` installs, upgrades and uninstalls the release on
 /// another cluster (objects, release Secrets and `.Capabilities` all from there), which the
 /// reference helm reads; the controller's own cluster gets nothing but the HelmChart.
+/// Waits until no Helm release record is left in `ns` of the cluster `client` talks to (helm
+/// deletes the records after the release's objects).
+async fn release_records_removed(client: &Client, ns: &str) {
+    let secrets = Api::<Secret>::namespaced(client.clone(), ns);
+    let records = ListParams::default().labels("owner=helm");
+    eventually("the release's records removed", STEP, || async {
+        secrets
+            .list(&records)
+            .await
+            .ok()?
+            .items
+            .is_empty()
+            .then_some(())
+    })
+    .await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
     use k8s_openapi::ByteString;
@@ -1653,16 +1670,7 @@ async fn kube_config_releases_on_a_remote_cluster_that_helm_reads() {
         .await
         .unwrap();
     eventually_gone(&remote_configs, "far-cm", STEP).await;
-    // Helm deletes the objects first, then the release's records.
-    let secrets = Api::<Secret>::namespaced(remote.clone(), &ns);
-    eventually("the release's history removed", STEP, || async {
-        let left = secrets
-            .list(&ListParams::default().labels("owner=helm"))
-            .await
-            .ok()?;
-        left.items.is_empty().then_some(())
-    })
-    .await;
+    release_records_removed(&remote, &ns).await;
 }
 
 /// `spec.healthCheckExprs` decide when the release's objects are ready (here a ConfigMap, ready
