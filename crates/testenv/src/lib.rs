@@ -34,5 +34,5 @@ pub use control_plane::{ControlPlane, Options};
 pub use crds::{established, install_crds};
 pub use error::{Error, Result};
 pub use shared::{create_namespace, namespace, setup, shared};
-pub use tls::ClientCertificate;
+pub use tls::{ClientCertificate, terminating_proxy};
 pub use wait::{eventually, eventually_gone, poll};

@@ -80,6 +80,48 @@ pub(crate) fn acceptor_with(
     ))
 }
 
+/// A TLS-terminating proxy on loopback in front of a plain-TCP server at
+/// `upstream` (`host:port`), for servers that speak no TLS themselves (the
+/// S3 server): each TLS connection is relayed, bytes unchanged, to a new
+/// connection to `upstream`. Returns the proxy's `127.0.0.1:port` and the
+/// PEM of the CA that signed its certificate; it runs until the test's
+/// runtime ends.
+///
+/// # Errors
+/// The certificates cannot be made or the port cannot be bound.
+pub async fn terminating_proxy(upstream: String) -> Result<(String, String)> {
+    let (acceptor, ca_pem) = acceptor()?;
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .map_err(|source| Error::Prepare {
+            step: "bind the TLS proxy",
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| Error::Prepare {
+        step: "read the TLS proxy's address",
+        source,
+    })?;
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                continue;
+            };
+            let acceptor = acceptor.clone();
+            let upstream = upstream.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut plain) = tokio::net::TcpStream::connect(&upstream).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut plain).await;
+            });
+        }
+    });
+    Ok((addr.to_string(), ca_pem))
+}
+
 /// Accepts TLS connections on `listener` and serves `app` on each.
 pub(crate) async fn serve(
     listener: TcpListener,

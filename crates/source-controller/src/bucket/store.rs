@@ -326,7 +326,7 @@ impl Store {
     /// Classifies a client error; `bucket_level` when a not-found means
     /// the bucket is missing.
     fn error(&self, operation: &str, e: &object_store::Error, bucket_level: bool) -> Error {
-        let detail = first_line(&e.to_string());
+        let detail = with_root_cause(e);
         // Listing errors come back generic: the server's S3 error code,
         // quoted in the message, tells them apart.
         let code = |codes: &[&str]| codes.iter().any(|c| detail.contains(c));
@@ -368,6 +368,25 @@ impl Store {
             endpoint: self.endpoint.clone(),
             detail,
         }
+    }
+}
+
+/// The first line of `e`'s message, and the innermost error of its source
+/// chain when the message does not say it already: the client reports a
+/// refused certificate or connection only as "error sending request".
+fn with_root_cause(e: &dyn std::error::Error) -> String {
+    let detail = first_line(&e.to_string());
+    let mut root = None;
+    let mut next = e.source();
+    while let Some(cause) = next {
+        root = Some(cause);
+        next = cause.source();
+    }
+    match root.map(|cause| first_line(&cause.to_string())) {
+        Some(cause) if !cause.is_empty() && !detail.contains(&cause) => {
+            format!("{detail}: {cause}")
+        }
+        _ => detail,
     }
 }
 

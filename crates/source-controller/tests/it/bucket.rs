@@ -407,6 +407,51 @@ async fn wrong_credentials_name_the_bucket_keep_the_artifact_and_leak_no_key() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bucket_over_tls_trusts_the_ca_of_cert_secret_ref_and_refuses_an_unknown_one() {
+    let (client, ns) = ferroflux_testenv::setup("bucket-tls", &ferroflux_api::all_crds()).await;
+    let server = start_server();
+    server.create_bucket("manifests").unwrap();
+    server.put_object("manifests", "a.yaml", b"a: 1\n").unwrap();
+    keys_secret(&client, &ns, "s3-keys", SECRET_KEY).await;
+    // s3s-fs speaks plain HTTP: the endpoint is a TLS proxy in front of it,
+    // its certificate signed by a CA of its own.
+    let (endpoint, ca_pem) = ferroflux_testenv::terminating_proxy(server.host())
+        .await
+        .unwrap();
+    create_secret(
+        &client,
+        &ns,
+        "s3-ca",
+        "Opaque",
+        serde_json::json!({"ca.crt": ca_pem}),
+    )
+    .await;
+    let _controller = Controller::start(&ns);
+    let api: Api<Bucket> = Api::namespaced(client.clone(), &ns);
+    let tls = serde_json::json!({"insecure": false, "certSecretRef": {"name": "s3-ca"}});
+    create(&api, &bucket("trusted", &endpoint, "manifests", &tls)).await;
+    let obj = wait_for(&api, "trusted", "Ready over TLS", ready).await;
+    assert_eq!(
+        revision(&obj).unwrap(),
+        flux_revision(&[("a.yaml", "a: 1\n")])
+    );
+
+    // Without the CA the same endpoint is refused, with the reason said.
+    let plain = serde_json::json!({"insecure": false});
+    create(&api, &bucket("untrusted", &endpoint, "manifests", &plain)).await;
+    let refused = wait_for(&api, "untrusted", "Ready=False", |o| {
+        condition(o, "Ready").is_some_and(|c| c.status == "False" && c.reason != "Progressing")
+    })
+    .await;
+    let message = &condition(&refused, "Ready").unwrap().message;
+    assert!(
+        message.contains("bucket 'manifests'") && message.to_lowercase().contains("certificate"),
+        "{message}"
+    );
+    assert!(revision(&refused).is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_outage_sets_fetch_failed_and_the_bucket_recovers() {
     let (client, ns) = ferroflux_testenv::setup("bucket-outage", &ferroflux_api::all_crds()).await;
     let mut server = start_server();
