@@ -111,6 +111,9 @@ impl Fixture {
         let home = self.path("gnupg");
         std::fs::create_dir_all(&home)?;
         set_private(&home)?;
+        // The agent's own log, quoted when gpg fails: two full runs lost
+        // the agent for reasons its client does not say.
+        let agent_log = home.join("agent.log");
         let gpg = |args: &[&str]| -> Result<Vec<u8>> {
             let out = Command::new("gpg")
                 .args([
@@ -126,22 +129,29 @@ impl Fixture {
                 .output()?;
             ensure!(
                 out.status.success(),
-                "gpg {args:?}: {}",
-                String::from_utf8_lossy(&out.stderr)
+                "gpg {args:?}: {}\n--- gpg-agent's log:\n{}",
+                String::from_utf8_lossy(&out.stderr),
+                std::fs::read_to_string(&agent_log).unwrap_or_default()
             );
             Ok(out.stdout)
         };
-        // Start the agent first and wait for it: left to gpg's own
-        // auto-start, a loaded machine once refused a later call with
-        // "can't connect to the agent".
-        let launched = Command::new("gpgconf")
-            .args(["--launch", "gpg-agent"])
+        // Start the agent ourselves rather than through gpg's auto-start,
+        // which twice failed in full runs ("can't connect to the agent",
+        // then "gpg-connect-agent NOP: General error" from `gpgconf
+        // --launch`). The agent binds its socket before `--daemon` returns,
+        // so later calls (gpg's and the reference sops's) find it waiting.
+        let launched = Command::new("gpg-agent")
+            .args(["--homedir"])
+            .arg(&home)
+            .args(["--daemon", "--quiet", "--log-file"])
+            .arg(&agent_log)
             .env("GNUPGHOME", &home)
             .output()?;
         ensure!(
             launched.status.success(),
-            "gpgconf --launch gpg-agent: {}",
-            String::from_utf8_lossy(&launched.stderr)
+            "gpg-agent --daemon: {}\n--- its log:\n{}",
+            String::from_utf8_lossy(&launched.stderr),
+            std::fs::read_to_string(&agent_log).unwrap_or_default()
         );
         let usage = if algo == "default" {
             "default"
