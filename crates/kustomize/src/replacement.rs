@@ -44,7 +44,7 @@ use crate::resource::{Id, Resource};
 use crate::selector::matches_selector;
 use crate::yaml;
 
-mod path;
+pub(crate) mod path;
 mod spec;
 mod write;
 

@@ -159,7 +159,7 @@ impl Templates {
                 set: self.name.clone(),
             });
         };
-        let budget = exec::Shared::new(self.limits.max_output);
+        let budget = exec::Shared::new(self.limits);
         let text = exec::run(self, &tree, dot.clone(), 0, &budget)?;
         out.push_str(&text);
         Ok(())

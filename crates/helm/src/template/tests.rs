@@ -74,6 +74,7 @@ fn output_is_capped() {
     let mut t = Templates::new("t", Funcs::builtins()).with_limits(Limits {
         max_depth: 10,
         max_output: 10,
+        ..Limits::default()
     });
     t.parse("t", "{{ range 100 }}x{{ end }}").expect("parses");
     let e = t
@@ -84,4 +85,29 @@ fn output_is_capped() {
             .ends_with("output exceeds the limit of 10 bytes"),
         "{e}"
     );
+}
+
+#[test]
+fn steps_are_capped_even_without_output() {
+    // Nested ranges with empty bodies write nothing (as over `until` in a chart): only the step budget stops them.
+    let mut t = Templates::new("t", Funcs::builtins()).with_limits(Limits {
+        max_steps: 10_000,
+        ..Limits::default()
+    });
+    t.parse("t", "{{ range 1000 }}{{ range 1000 }}{{ end }}{{ end }}")
+        .expect("parses");
+    let e = t
+        .execute("t", &Value::Nil, &mut String::new())
+        .expect_err("too many steps");
+    assert!(
+        e.to_string().contains("exceeds the limit of 10000 steps"),
+        "{e}"
+    );
+    // The default budget leaves a real loop alone.
+    let mut t = Templates::new("t", Funcs::builtins());
+    t.parse("t", "{{ range 1000 }}{{ range 100 }}{{ end }}{{ end }}ok")
+        .expect("parses");
+    let mut out = String::new();
+    t.execute("t", &Value::Nil, &mut out).expect("runs");
+    assert_eq!(out, "ok");
 }

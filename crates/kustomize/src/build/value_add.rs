@@ -164,11 +164,8 @@ impl<'a> Step<'a> {
         if part == "-" {
             return Ok(Self::Last);
         }
-        if let Some(inner) = part.strip_prefix('[').and_then(|p| p.strip_suffix(']')) {
-            return inner
-                .split_once('=')
-                .map(|(k, v)| Self::Element(k, v))
-                .ok_or_else(|| format!("`{part}` must be [field=value]"));
+        if let Some(element) = crate::replacement::path::bracketed(part) {
+            return element.map(|(k, v)| Self::Element(k, v));
         }
         Ok(part.parse::<i64>().map_or(Self::Key(part), Self::Index))
     }

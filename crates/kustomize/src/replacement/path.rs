@@ -50,7 +50,7 @@ pub(super) fn split_path(path: &str) -> Vec<String> {
 
 /// `[k=v]` as `(k, v)`; `None` for a part that is not bracketed, and
 /// `Some(Err)` for a bracketed part without `=`.
-pub(super) fn bracketed(part: &str) -> Option<Result<(&str, &str), String>> {
+pub(crate) fn bracketed(part: &str) -> Option<Result<(&str, &str), String>> {
     let inner = part.strip_prefix('[')?.strip_suffix(']')?;
     Some(inner.split_once('=').ok_or_else(|| {
         format!("`{part}` must be [field=value] (or [=value] for a list of scalars)")

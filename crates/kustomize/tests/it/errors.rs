@@ -557,7 +557,12 @@ fn helm_charts_are_inflated_only_from_the_tree_and_what_cannot_match_is_named() 
     let err = build_with_helm(root, "values").unwrap_err();
     assert!(matches!(err, Error::Escape { .. }), "{err}");
     assert!(!err.to_string().contains("root:x"), "{err}");
+}
 
+#[test]
+fn a_chart_that_fails_or_renders_garbage_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
     // A chart that fails to render names the chart and the template.
     chart(root, "broken", "app");
     write(
@@ -575,6 +580,29 @@ fn helm_charts_are_inflated_only_from_the_tree_and_what_cannot_match_is_named() 
         err.contains("helmCharts[app]") && err.contains("the chart refuses"),
         "{err}"
     );
+
+    // A chart whose output is not YAML, and a helmCharts that is not a
+    // list, are named too.
+    chart(root, "garbage", "app");
+    write(
+        root,
+        "garbage/charts/app/templates/bad.yaml",
+        "kind: ConfigMap\nmetadata: [unclosed\n",
+    );
+    write(
+        root,
+        "garbage/kustomization.yaml",
+        "helmCharts:\n- name: app\n  releaseName: r\n",
+    );
+    let err = build_with_helm(root, "garbage").unwrap_err().to_string();
+    assert!(err.contains("helmCharts[app]"), "{err}");
+    write(
+        root,
+        "notalist/kustomization.yaml",
+        "helmCharts:\n  name: app\n",
+    );
+    let err = build_with_helm(root, "notalist").unwrap_err().to_string();
+    assert!(err.contains("helmCharts must be a list"), "{err}");
 }
 
 #[test]

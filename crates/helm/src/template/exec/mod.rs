@@ -33,6 +33,11 @@ pub struct Limits {
     pub max_depth: usize,
     /// How many bytes of output all templates of one execution may write together.
     pub max_output: usize,
+    /// How many nodes (and `range` iterations) one execution may run: a bound on its time
+    /// however little it writes (`range` nested in `range` over `until` writes nothing and
+    /// would otherwise spin for hours). The default is 50 million; every chart of the shared
+    /// corpus renders within it (its test runs them with the default).
+    pub max_steps: u64,
 }
 
 impl Default for Limits {
@@ -40,6 +45,7 @@ impl Default for Limits {
         Limits {
             max_depth: 1100,
             max_output: 64 * 1024 * 1024,
+            max_steps: 50_000_000,
         }
     }
 }
@@ -162,14 +168,17 @@ pub enum TextError {
 pub(crate) struct Shared {
     /// Bytes of output still allowed.
     pub(crate) output_left: Cell<usize>,
+    /// Steps still allowed (see [`Limits::max_steps`]).
+    steps_left: Cell<u64>,
     /// Counters functions keep across the execution (Helm's `include` counts nesting per name).
     counters: RefCell<HashMap<String, usize>>,
 }
 
 impl Shared {
-    pub(crate) fn new(max_output: usize) -> Shared {
+    pub(crate) fn new(limits: Limits) -> Shared {
         Shared {
-            output_left: Cell::new(max_output),
+            output_left: Cell::new(limits.max_output),
+            steps_left: Cell::new(limits.max_steps),
             counters: RefCell::default(),
         }
     }
@@ -283,6 +292,19 @@ impl State<'_> {
         Ok(())
     }
 
+    /// Counts one step against [`Limits::max_steps`].
+    fn step(&mut self) -> R<()> {
+        let left = self.budget.steps_left.get();
+        if left == 0 {
+            return Err(self.error(format!(
+                "execution exceeds the limit of {} steps (a loop that never ends, or nested loops over huge ranges)",
+                self.set.limits().max_steps
+            )));
+        }
+        self.budget.steps_left.set(left - 1);
+        Ok(())
+    }
+
     fn walk_list(&mut self, dot: &Dot, list: &ListNode) -> R<Ctl> {
         for node in &list.nodes {
             let ctl = self.walk(dot, node)?;
@@ -294,6 +316,7 @@ impl State<'_> {
     }
 
     fn walk(&mut self, dot: &Dot, node: &Node) -> R<Ctl> {
+        self.step()?;
         match node {
             Node::Text { text } => self.write(text)?,
             Node::Action { pos, pipe } => {
@@ -415,6 +438,7 @@ impl State<'_> {
     }
 
     fn range_once(&mut self, b: &Branch, body_mark: usize, index: Value, elem: &Dot) -> R<Ctl> {
+        self.step()?;
         let decl = &b.pipe.decl;
         if let Some(first) = decl.first() {
             if b.pipe.is_assign {
